@@ -1,0 +1,252 @@
+"""The conversation: the one source of truth for everything said in a session.
+
+Widgets render from these models and the store saves them; nothing else keeps
+text. Messages are kept in OpenAI shape plus the metadata a chat client needs
+(reasoning, usage, timings, status, attachment references), and
+`Conversation.to_openai()` turns them into the `messages` list of a request.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from vllm_chat.core.params import SamplingParams
+
+Role = Literal["system", "user", "assistant", "tool"]
+MessageStatus = Literal["complete", "streaming", "stopped", "failed"]
+ToolStatus = Literal["ok", "error", "denied"]
+AttachmentKind = Literal["image", "video", "audio"]
+
+
+def new_id() -> str:
+    """A short random id for messages and sessions (32 hex digits of a uuid4)."""
+    return uuid.uuid4().hex
+
+
+class Usage(BaseModel):
+    """Token counts the server reported for one reply (or summed for a session)."""
+
+    prompt_tokens: int = 0
+    """Tokens in the prompt, chat template included."""
+    completion_tokens: int = 0
+    """Tokens generated, reasoning included."""
+    reasoning_tokens: int | None = None
+    """Of `completion_tokens`, how many were reasoning (only with a reasoning parser)."""
+
+    def __add__(self, other: Usage) -> Usage:
+        reasoning = None
+        if self.reasoning_tokens is not None or other.reasoning_tokens is not None:
+            reasoning = (self.reasoning_tokens or 0) + (other.reasoning_tokens or 0)
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            reasoning_tokens=reasoning,
+        )
+
+
+class Timings(BaseModel):
+    """How one reply went in time, measured on the client."""
+
+    started_at: float
+    """Wall-clock time (epoch seconds) when the request was sent."""
+    ttft: float | None = None
+    """Seconds from sending the request to the first reasoning or content token."""
+    duration: float | None = None
+    """Seconds from sending the request to the end of the stream."""
+
+    def tokens_per_second(self, completion_tokens: int) -> float | None:
+        """Generation speed after the first token, or None if it can't be known."""
+        if self.duration is None or self.ttft is None or completion_tokens <= 1:
+            return None
+        span = self.duration - self.ttft
+        return (completion_tokens - 1) / span if span > 0 else None
+
+
+class ToolCall(BaseModel):
+    """One function call the model asked for, as it arrived (arguments stay a raw string)."""
+
+    id: str
+    """The call id (vLLM: `chatcmpl-tool-<16 hex>`); tool results refer to it."""
+    name: str
+    """The function name the model chose (may name no known tool)."""
+    arguments: str = ""
+    """The arguments exactly as streamed: usually a JSON object, but not always."""
+
+    def to_openai(self) -> dict[str, Any]:
+        """The call as an entry of an assistant message's `tool_calls`."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+
+class Attachment(BaseModel):
+    """A file or URL attached to a user message, kept by reference.
+
+    Local files are copied once into the data folder under their content hash
+    (`ref`); URLs are kept as they are (`url`).
+    """
+
+    kind: AttachmentKind
+    """What the server will receive it as: `image_url`, `video_url` or `audio_url`."""
+    name: str
+    """A display name: the original file name, or the last part of the URL."""
+    mime: str | None = None
+    """The MIME type sniffed from the content (None for URLs we did not fetch)."""
+    size: int | None = None
+    """Bytes of the (possibly downscaled) content that is sent."""
+    width: int | None = None
+    """Pixel width of an image, after any downscaling."""
+    height: int | None = None
+    """Pixel height of an image, after any downscaling."""
+    ref: str | None = None
+    """File name inside the media folder (`<sha256>.<ext>`) for local files."""
+    url: str | None = None
+    """The http(s) or data URL for attachments that were given as a URL."""
+
+
+class Message(BaseModel):
+    """One message of a conversation, in OpenAI shape plus client metadata."""
+
+    id: str = Field(default_factory=new_id)
+    """Stable id, so widgets and branches can refer to a message."""
+    role: Role
+    """Who speaks: system, user, assistant or tool."""
+    content: str = ""
+    """The text. For assistant messages this is the answer, without reasoning."""
+    reasoning: str | None = None
+    """Reasoning the server sent separately (`reasoning` / `reasoning_content`)."""
+    attachments: list[Attachment] = Field(default_factory=list)
+    """Media attached to a user message."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Calls an assistant message asked for."""
+    tool_call_id: str | None = None
+    """For a tool result: the id of the call it answers."""
+    name: str | None = None
+    """For a tool result: the tool's name (shown in panels; not sent to the server)."""
+    tool_status: ToolStatus | None = None
+    """For a tool result: whether the tool ran (`ok`), failed (`error`) or was denied."""
+    status: MessageStatus = "complete"
+    """complete, streaming (still arriving), stopped (by the user) or failed."""
+    error: str | None = None
+    """For a failed or truncated reply: what went wrong, in words."""
+    finish_reason: str | None = None
+    """The server's finish_reason (`stop`, `length`, `tool_calls`, `abort`, ...)."""
+    model: str | None = None
+    """The model that wrote an assistant message."""
+    usage: Usage | None = None
+    """Tokens for the request that produced this assistant message."""
+    timings: Timings | None = None
+    """Client-side timings for the request that produced this assistant message."""
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds when the message was created."""
+
+    def to_openai(
+        self, part_for: Callable[[Attachment], dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """This message as one entry of a chat request's `messages`.
+
+        `part_for` turns an attachment into a content part (see
+        `core.attachments.content_part`); it is needed only when the message
+        has attachments.
+        """
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        out: dict[str, Any] = {"role": self.role}
+        if self.attachments:
+            if part_for is None:
+                raise ValueError("a message with attachments needs a part builder")
+            parts: list[dict[str, Any]] = []
+            if self.content:
+                parts.append({"type": "text", "text": self.content})
+            parts.extend(part_for(a) for a in self.attachments)
+            out["content"] = parts
+        elif self.role == "assistant" and self.tool_calls and not self.content:
+            out["content"] = None
+        else:
+            out["content"] = self.content
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_openai() for c in self.tool_calls]
+        return out
+
+
+class Branch(BaseModel):
+    """Messages replaced by an edit or a regeneration, kept so nothing is lost."""
+
+    id: str = Field(default_factory=new_id)
+    """Id of the branch."""
+    parent_message_id: str | None
+    """Id of the message the branch hangs off (the one before the first replaced message)."""
+    messages: list[Message]
+    """The messages that were replaced, in order."""
+    created_at: float = Field(default_factory=time.time)
+    """When the branch was set aside."""
+
+
+class Conversation(BaseModel):
+    """A whole session: metadata plus messages. Saved as one JSON file by the store."""
+
+    id: str = Field(default_factory=new_id)
+    """Session id; also the file name in the sessions folder."""
+    title: str = ""
+    """A short title, from the first prompt (or asked of the model)."""
+    created_at: float = Field(default_factory=time.time)
+    """Epoch seconds when the session started."""
+    updated_at: float = Field(default_factory=time.time)
+    """Epoch seconds of the last change."""
+    base_url: str = ""
+    """The server it talked to (never the API key)."""
+    model: str = ""
+    """The model for the next turn."""
+    system_prompt: str = ""
+    """The system prompt sent before the messages (empty: none)."""
+    params: SamplingParams = Field(default_factory=SamplingParams)
+    """Sampling options for the next turn."""
+    tools_enabled: bool | None = None
+    """Per-session override of the global tools switch (None: follow the config)."""
+    messages: list[Message] = Field(default_factory=list)
+    """The messages, oldest first, without the system prompt."""
+    branches: list[Branch] = Field(default_factory=list)
+    """Earlier versions of the conversation that an edit or regenerate replaced."""
+
+    @property
+    def usage_total(self) -> Usage:
+        """Token usage summed over every assistant message."""
+        total = Usage()
+        for m in self.messages:
+            if m.usage is not None:
+                total = total + m.usage
+        return total
+
+    def touch(self) -> None:
+        """Mark the conversation as changed now."""
+        self.updated_at = time.time()
+
+    def add(self, message: Message) -> Message:
+        """Append a message and return it."""
+        self.messages.append(message)
+        self.touch()
+        return message
+
+    def to_openai(
+        self, part_for: Callable[[Attachment], dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """The `messages` list for a chat request: system prompt first, then every message.
+
+        Failed assistant messages with nothing in them are left out: they carry
+        no information and some chat templates refuse an empty assistant turn.
+        """
+        out: list[dict[str, Any]] = []
+        if self.system_prompt:
+            out.append({"role": "system", "content": self.system_prompt})
+        for m in self.messages:
+            if m.role == "assistant" and not m.content and not m.tool_calls:
+                continue
+            out.append(m.to_openai(part_for))
+        return out

@@ -1,0 +1,58 @@
+"""What can go wrong talking to a server, as one value a user can act on.
+
+`ChatError` is plain data: a kind (for code), a message (what happened) and a
+hint (what to do). `client.py` maps every SDK exception and every odd stream
+ending onto it; the TUI and the one-shot mode show it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ErrorKind = Literal[
+    "connection",        # nothing listens at the URL (vLLM refuses while it loads)
+    "timeout",           # no byte for longer than the read timeout
+    "auth",              # 401: the server wants a (different) API key
+    "wrong_path",        # {"detail": "Not Found"}: base URL without /v1 or a typo
+    "unknown_model",     # 404 from vLLM's model check
+    "context_length",    # prompt longer than max_model_len
+    "tools_unsupported", # server started without --enable-auto-tool-choice
+    "not_multimodal",    # media sent to a text-only model
+    "too_many_media",    # more images than --limit-mm-per-prompt
+    "bad_request",       # any other 400
+    "busy",              # 503: queue full or engine paused
+    "server",            # 5xx
+    "stream_error",      # an error event inside a 200 stream
+    "truncated",         # the stream ended without a finish_reason
+    "internal",          # a bug on our side; shown rather than crashing
+]
+
+
+@dataclass(frozen=True)
+class ChatError:
+    """A failure described for a person: what happened and what to do about it."""
+
+    kind: ErrorKind
+    """Machine-readable category (see `ErrorKind`)."""
+    message: str
+    """What happened, in one sentence (server text included verbatim when useful)."""
+    hint: str = ""
+    """What to do about it; empty when there is nothing to suggest."""
+    status: int | None = None
+    """The HTTP status, when there was one."""
+    retryable: bool = False
+    """True when sending the same turn again may well work (timeouts, 5xx, cut streams)."""
+    details: dict[str, object] = field(default_factory=dict)
+    """Extra facts for the UI: e.g. `models` (served names), `max_model_len`, `url`."""
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class ChatErrorException(Exception):
+    """Carries a `ChatError` through code that raises (the client's helpers)."""
+
+    def __init__(self, error: ChatError) -> None:
+        super().__init__(str(error))
+        self.error = error

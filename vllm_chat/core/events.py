@@ -1,0 +1,133 @@
+"""The closed set of events the engine emits while it runs a turn.
+
+Every consumer (the TUI, the one-shot printer, the session recorder) sees the
+same events in the same order. The engine has already applied each event to
+the conversation when it is emitted, so a consumer may read the conversation
+and never has to rebuild state from events.
+
+Order for one user turn, which may span several rounds when tools are used::
+
+    TurnStarted  (one per assistant message / round)
+      ReasoningDelta* ContentDelta* ToolCallDelta* UsageUpdated?
+    ToolCallReady*                      (when the round asked for tools)
+      ToolApprovalNeeded? ToolRunning ToolResult   (per call)
+    TurnStarted ...                     (the next round)
+    TurnFinished | TurnStopped | TurnFailed        (exactly one, last)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vllm_chat.core.conversation import Message, ToolCall, Usage
+from vllm_chat.core.errors import ChatError
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """A request was sent; `message` is the new (empty) assistant message."""
+
+    message: Message
+    round: int
+    """1 for the first request of the turn, 2 after the first tool results, ..."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContentDelta:
+    """A piece of the answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the reasoning text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call: the first for an index carries id and name."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments_fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdated:
+    """The server reported token usage for the current request."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallReady:
+    """A call's arguments are complete; it will be checked and run next."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class ToolApprovalNeeded:
+    """The call needs the user's approval; the engine waits for the approver."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRunning:
+    """The tool started running (approval, if any, was given)."""
+
+    call: ToolCall
+    started_at: float
+    """`time.monotonic()` when it started, for an elapsed-time display."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A call ended; `message` is the tool message appended to the conversation."""
+
+    call: ToolCall
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    """The turn ended normally; `message` is the last assistant message."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStopped:
+    """The user stopped the turn; `message` (kept, marked stopped) may be partial."""
+
+    message: Message | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed:
+    """The turn failed; `partial` is the assistant message (kept, marked failed), if any."""
+
+    error: ChatError
+    partial: Message | None
+
+
+Event = (
+    TurnStarted
+    | ContentDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | UsageUpdated
+    | ToolCallReady
+    | ToolApprovalNeeded
+    | ToolRunning
+    | ToolResult
+    | TurnFinished
+    | TurnStopped
+    | TurnFailed
+)
+"""Any engine event."""
