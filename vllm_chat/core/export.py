@@ -1,0 +1,169 @@
+"""Exporting a conversation as Markdown (to read or share) or JSON (the session file).
+
+The Markdown keeps everything a reader needs: who said what, reasoning in a
+collapsible `<details>` block, tool calls with pretty-printed arguments, tool
+results, attachments by name, and marks on stopped or failed replies. The
+JSON is exactly the document the store writes, pretty-printed. Files are
+written atomically with mode 0600, like session files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Literal
+
+from vllm_chat.core.conversation import Attachment, Conversation, Message
+from vllm_chat.core.store import (
+    INTERRUPTED,
+    StoreError,
+    atomic_write,
+    session_json,
+    title_from_prompt,
+)
+
+ExportFormat = Literal["md", "json"]
+"""The export formats: Markdown or the session JSON."""
+
+_SUFFIXES: dict[str, ExportFormat] = {".md": "md", ".markdown": "md", ".json": "json"}
+
+
+class ExportError(StoreError):
+    """An export failed; the message says why and what to do.
+
+    A `StoreError`, so a caller that handles session errors handles these too.
+    """
+
+
+def to_json(conv: Conversation) -> str:
+    """The session document the store writes, pretty-printed (ends with a newline)."""
+    return json.dumps(json.loads(session_json(conv)), indent=2, ensure_ascii=False) + "\n"
+
+
+def to_markdown(conv: Conversation) -> str:
+    """The conversation as a Markdown document (ends with a newline)."""
+    first_prompt = next((m.content for m in conv.messages if m.role == "user"), "")
+    title = " ".join(conv.title.split()) or title_from_prompt(first_prompt)
+    blocks = [f"# {title}", _metadata(conv)]
+    if conv.system_prompt.strip():
+        blocks += ["## System", conv.system_prompt.strip()]
+    names = {c.id: c.name for m in conv.messages for c in m.tool_calls}
+    for message in conv.messages:
+        blocks += _message_blocks(message, names)
+    return "\n\n".join(b for b in blocks if b) + "\n"
+
+
+def export(conv: Conversation, path: Path, fmt: ExportFormat | None = None) -> Path:
+    """Write `conv` to `path` as Markdown or JSON and return the path written.
+
+    The format comes from the suffix (`.md`, `.markdown`, `.json`) when `fmt`
+    is None. Raises `ExportError` for an unknown format or a path that can't
+    be written.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder: give a file name, e.g. {path / 'chat.md'}")
+    if fmt is None:
+        fmt = _SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            raise ExportError(
+                f"can't tell the export format from {path.name!r}: "
+                "end the name with .md or .json"
+            )
+    if fmt not in ("md", "json"):
+        raise ExportError(f"unknown export format {fmt!r}: use 'md' or 'json'")
+    if not path.parent.is_dir():
+        raise ExportError(f"can't export to {path}: the folder {path.parent} does not exist")
+    text = to_markdown(conv) if fmt == "md" else to_json(conv)
+    try:
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise ExportError(f"can't write {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _metadata(conv: Conversation) -> str:
+    parts = []
+    if conv.model:
+        parts.append(f"Model: `{conv.model}`")
+    parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at)))
+    if conv.base_url:
+        parts.append(f"Server: {conv.base_url}")
+    if conv.branches:
+        count = len(conv.branches)
+        parts.append(f"{count} earlier version{'s' if count > 1 else ''} kept in the JSON export")
+    return "*" + " · ".join(parts) + "*"
+
+
+def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
+    if message.role == "user":
+        return ["## User", message.content, _attachments(message.attachments)]
+    if message.role == "assistant":
+        blocks = ["## Assistant"]
+        if message.reasoning and message.reasoning.strip():
+            blocks.append(
+                f"<details><summary>Reasoning</summary>\n\n{message.reasoning.strip()}\n\n</details>"
+            )
+        blocks.append(message.content)
+        blocks += [_tool_call(c.name, c.id, c.arguments) for c in message.tool_calls]
+        blocks.append(_status_mark(message))
+        return blocks
+    if message.role == "tool":
+        name = message.name or tool_names.get(message.tool_call_id or "", "") or "tool"
+        status = f" ({message.tool_status})" if message.tool_status not in (None, "ok") else ""
+        return [f"### Tool result: `{name}`{status}", _fenced(message.content, "")]
+    return [f"## {message.role.capitalize()}", message.content]
+
+
+def _tool_call(name: str, call_id: str, arguments: str) -> str:
+    try:
+        pretty = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+        lang = "json"
+    except (ValueError, RecursionError):
+        pretty, lang = arguments, ""  # shown exactly as the model sent it
+    return f"**Tool call** `{name}` (`{call_id}`)\n\n{_fenced(pretty, lang)}"
+
+
+def _attachments(attachments: list[Attachment]) -> str:
+    lines = []
+    for a in attachments:
+        facts = [f for f in (a.mime, _dimensions(a), _size(a.size)) if f]
+        where = f" <{a.url}>" if a.url and not a.url.startswith("data:") else ""
+        detail = f" ({', '.join(facts)})" if facts else ""
+        lines.append(f"- {a.kind} `{a.name}`{detail}{where}")
+    return "**Attachments:**\n\n" + "\n".join(lines) if lines else ""
+
+
+def _dimensions(a: Attachment) -> str:
+    return f"{a.width}×{a.height}" if a.width and a.height else ""
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return ""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _status_mark(message: Message) -> str:
+    if message.status == "stopped":
+        if message.error == INTERRUPTED:
+            return "*Interrupted: the app exited while this reply was streaming.*"
+        return "*Stopped by the user.*"
+    if message.status == "failed":
+        return f"*Failed: {message.error}*" if message.error else "*Failed.*"
+    if message.finish_reason == "length":
+        return "*Cut off: the reply reached the token limit.*"
+    return ""
+
+
+def _fenced(text: str, lang: str) -> str:
+    # A fence must be longer than any run of backticks inside the text.
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"

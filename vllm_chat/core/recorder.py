@@ -1,0 +1,183 @@
+"""Saving the open session as the engine works, so a crash loses almost nothing.
+
+`SessionRecorder.observe(event)` is called for every engine event (the
+engine has already applied it to the conversation). It saves at once on the
+events that end a step (a request sent, a tool result, approval asked, the
+turn finished / stopped / failed) and, while a reply streams, at most once
+per `interval` seconds, checking the clock on every delta. So a `kill -9`
+mid-reply loses at most the last `interval` seconds of that reply and never
+an earlier message; the reply is on disk with status `streaming` and comes
+back `stopped` ("interrupted ...") on load.
+
+A save is one pydantic serialization and one small atomic write: a few
+milliseconds for a typical session, cheap enough for the UI loop. Errors
+(a full disk, a read-only folder) never escape `observe`: they are kept in
+`last_error` and passed to `on_error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from vllm_chat.core.conversation import Conversation, new_id
+from vllm_chat.core.events import (
+    ContentDelta,
+    Event,
+    ReasoningDelta,
+    ToolApprovalNeeded,
+    ToolCallDelta,
+    ToolCallReady,
+    ToolResult,
+    ToolRunning,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    TurnStopped,
+    UsageUpdated,
+)
+from vllm_chat.core.store import SessionIdConflict, SessionStore, StoreError
+
+# TurnStarted saves the user's prompt before a possibly long wait for the
+# first token; ToolApprovalNeeded before a possibly long wait for the user.
+_SAVE_AT_ONCE = (TurnStarted, ToolApprovalNeeded, ToolResult, TurnFinished, TurnStopped, TurnFailed)
+_SAVE_THROTTLED = (
+    ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, ToolCallReady, ToolRunning,
+)
+
+
+class SessionRecorder:
+    """Keeps one conversation's file up to date from the engine's events."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        conversation: Conversation,
+        interval: float = 2.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_error: Callable[[StoreError], None] | None = None,
+    ) -> None:
+        """Record `conversation` into `store`, saving at least every `interval` seconds while streaming.
+
+        `clock` gives seconds (monotonic; tests pass a fake). `on_error` is
+        called when saving starts failing or fails differently (not on every
+        attempt).
+        """
+        self.store = store
+        """Where the session is saved."""
+        self.conversation = conversation
+        """The conversation being recorded (its id may change, see `save_now`)."""
+        self.interval = interval
+        """Most seconds of a streaming reply that a crash can lose."""
+        self.last_error: StoreError | None = None
+        """The error of the last save attempt, or None if it worked."""
+        self.saves = 0
+        """How many saves reached the disk."""
+        self._clock = clock
+        self._on_error = on_error
+        self._last_attempt = float("-inf")
+        self._changes = 0
+        self._saved_changes = 0
+
+    @property
+    def dirty(self) -> bool:
+        """Whether events arrived since the last successful save."""
+        return self._changes != self._saved_changes
+
+    def observe(self, event: Event) -> None:
+        """Take note of one engine event and save if it is time to. Never raises."""
+        if isinstance(event, _SAVE_AT_ONCE):
+            self._changes += 1
+            self.save_now()
+        elif isinstance(event, _SAVE_THROTTLED):
+            self._changes += 1
+            self.tick()
+
+    def mark_changed(self) -> None:
+        """Note a change made outside the engine (title, model, params); the next save writes it."""
+        self._changes += 1
+
+    def tick(self) -> None:
+        """Save if there are unsaved changes and `interval` has passed since the last attempt.
+
+        `observe` calls this on every delta; call it from a timer too if
+        replies can stall for long without a delta.
+        """
+        if self.dirty and self._clock() - self._last_attempt >= self.interval:
+            self.save_now()
+
+    def save_now(self) -> bool:
+        """Save the conversation now; True if it reached the disk.
+
+        If the conversation's id belongs to a file that can't be read, that
+        file is left alone and the conversation gets a new id. A conversation
+        that never had a message is not written (a new chat that was left
+        empty leaves no file behind).
+        """
+        self._last_attempt = self._clock()
+        changes = self._changes
+        if self._nothing_to_keep():
+            self._succeeded(changes, written=False)
+            return True
+        try:
+            try:
+                self.store.save(self.conversation)
+            except SessionIdConflict:
+                self.conversation.id = new_id()
+                self.store.save(self.conversation)
+        except StoreError as exc:
+            self._failed(exc)
+            return False
+        except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
+            self._failed(StoreError(f"can't save session {self.conversation.id}: {exc!r}"))
+            return False
+        self._succeeded(changes)
+        return True
+
+    async def flush(self) -> bool:
+        """Save unsaved changes, writing the file in a worker thread; True if all is on disk.
+
+        The conversation is serialized here, on the caller's loop, so the
+        thread never reads a conversation that is being changed.
+        """
+        if not self.dirty:
+            return True
+        self._last_attempt = self._clock()
+        changes = self._changes
+        if self._nothing_to_keep():
+            self._succeeded(changes, written=False)
+            return True
+        try:
+            prepared = self.store.prepare(self.conversation)
+            try:
+                await asyncio.to_thread(self.store.commit, prepared)
+            except SessionIdConflict:
+                self.conversation.id = new_id()
+                prepared = self.store.prepare(self.conversation)
+                await asyncio.to_thread(self.store.commit, prepared)
+        except StoreError as exc:
+            self._failed(exc)
+            return False
+        except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
+            self._failed(StoreError(f"can't save session {self.conversation.id}: {exc!r}"))
+            return False
+        self._succeeded(changes)
+        return True
+
+    def _nothing_to_keep(self) -> bool:
+        return not self.conversation.messages and self.saves == 0
+
+    def _succeeded(self, changes: int, written: bool = True) -> None:
+        self._saved_changes = max(self._saved_changes, changes)
+        self.last_error = None
+        if written:
+            self.saves += 1
+
+    def _failed(self, exc: StoreError) -> None:
+        repeated = self.last_error is not None and str(self.last_error) == str(exc)
+        self.last_error = exc
+        if self._on_error is not None and not repeated:
+            self._on_error(exc)
+
