@@ -25,6 +25,7 @@ ErrorKind = Literal[
     "server",            # 5xx
     "stream_error",      # an error event inside a 200 stream
     "truncated",         # the stream ended without a finish_reason
+    "round_limit",       # the tool loop hit tools.max_rounds
     "internal",          # a bug on our side; shown rather than crashing
 ]
 

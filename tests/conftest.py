@@ -1,0 +1,43 @@
+"""Suite-wide fixtures: every test gets its own data and config folders, and no
+real user setting or key leaks in; at the end, no file written anywhere in the
+suite's data folders may contain an API key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TEST_API_KEY = "sk-vllm-chat-test-7f3b9c21e4d8"
+"""The key tests give servers and settings; it must never reach a file."""
+
+_DATA_ROOT: Path | None = None
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The parent of every test's data folder, checked for secrets at the end."""
+    global _DATA_ROOT
+    root = tmp_path_factory.mktemp("vllm-chat-data")
+    _DATA_ROOT = root
+    yield root
+    from tests.support.secrets import assert_no_secret_in_tree
+
+    assert_no_secret_in_tree(root, TEST_API_KEY)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, data_root: Path, request: pytest.FixtureRequest) -> Path:
+    """A private data folder and config folder per test; user env settings removed."""
+    for name in list(os.environ):
+        if name.startswith(("VLLM_CHAT_", "OPENAI_")):
+            monkeypatch.delenv(name, raising=False)
+    safe = "".join(c if c.isalnum() else "_" for c in request.node.nodeid)[-80:]
+    data = data_root / safe
+    data.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("VLLM_CHAT_DATA_DIR", str(data))
+    config_home = data / "xdg-config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    return data

@@ -1,0 +1,202 @@
+"""Command line: parse, build `Settings`, then run the TUI, one-shot mode or a subcommand.
+
+Heavy modules (pydantic, Textual, openai) are imported only on the path that
+needs them, so `vllm-chat --version` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from vllm_chat import __version__
+
+EPILOG = """\
+examples:
+  vllm-chat --demo                          chat with the built-in simulated server
+  vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
+  vllm-chat -p "Explain KV caching"         print one reply and exit
+  git diff | vllm-chat -p "Review this"     piped text is added to the prompt
+  vllm-chat -c                              continue the most recent session
+  vllm-chat sessions list                   saved sessions (also: export, delete)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for the main command (the `sessions` subcommand has its own)."""
+    p = argparse.ArgumentParser(
+        prog="vllm-chat",
+        description="A keyboard-driven terminal chat client for vLLM.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"vllm-chat {__version__}")
+    conn = p.add_argument_group("server")
+    conn.add_argument("--demo", action="store_true", help="start the built-in simulated vLLM server and use it")
+    conn.add_argument("--base-url", help="OpenAI-compatible base URL, /v1 included (default http://localhost:8000/v1)")
+    conn.add_argument("--api-key", help="API key the server was started with (--api-key)")
+    conn.add_argument("-m", "--model", help="model to use (default: the first one the server lists)")
+    conn.add_argument("--profile", help="use the [profiles.NAME] table of the config")
+    conn.add_argument("--config", help="config file (default: the platform config folder)")
+    conv = p.add_argument_group("conversation")
+    conv.add_argument("-s", "--system", help="system prompt")
+    conv.add_argument("-c", "--continue", dest="continue_", action="store_true",
+                      help="continue the most recent session")
+    conv.add_argument("-r", "--resume", metavar="ID", help="continue a session (a unique id prefix is enough)")
+    conv.add_argument("--theme", help="theme name")
+    samp = p.add_argument_group("sampling")
+    samp.add_argument("--temperature", type=float)
+    samp.add_argument("--top-p", type=float)
+    samp.add_argument("--max-tokens", type=int)
+    samp.add_argument("--top-k", type=int, help="vLLM extra")
+    samp.add_argument("--min-p", type=float, help="vLLM extra")
+    samp.add_argument("--repetition-penalty", type=float, help="vLLM extra")
+    samp.add_argument("--presence-penalty", type=float)
+    samp.add_argument("--frequency-penalty", type=float)
+    samp.add_argument("--seed", type=int)
+    samp.add_argument("--stop", action="append", metavar="TEXT", help="stop string (repeatable, up to 4)")
+    samp.add_argument("--thinking", dest="thinking", action="store_true", default=None,
+                      help="chat_template_kwargs.enable_thinking = true")
+    samp.add_argument("--no-thinking", dest="thinking", action="store_false",
+                      help="chat_template_kwargs.enable_thinking = false")
+    tools = p.add_argument_group("tools")
+    tools.add_argument("--no-tools", action="store_true", help="don't offer tools to the model")
+    tools.add_argument("--tool-choice", choices=["auto", "none", "required"])
+    tools.add_argument("-y", "--yes", action="store_true", help="one-shot: run tools that need approval")
+    one = p.add_argument_group("one-shot mode")
+    one.add_argument("-p", "--print", dest="prompt", metavar="PROMPT",
+                     help="print the reply to PROMPT and exit ('-' reads stdin)")
+    one.add_argument("--show-reasoning", action="store_true", help="print reasoning to stderr")
+    one.add_argument("--json", action="store_true", help="print one JSON object with text, reasoning, usage")
+    one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
+    return p
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user set on the command line, shaped like the config file."""
+    out: dict[str, Any] = {}
+    for flag, key in (("base_url", "base_url"), ("api_key", "api_key"), ("model", "model"),
+                      ("system", "system_prompt"), ("theme", "theme")):
+        value = getattr(args, flag)
+        if value is not None:
+            out[key] = value
+    sampling = {}
+    for name in ("temperature", "top_p", "max_tokens", "top_k", "min_p", "repetition_penalty",
+                 "presence_penalty", "frequency_penalty", "seed", "stop"):
+        value = getattr(args, name)
+        if value is not None:
+            sampling[name] = value
+    if args.thinking is not None:
+        sampling["enable_thinking"] = args.thinking
+    if sampling:
+        out["sampling"] = sampling
+    tools: dict[str, Any] = {}
+    if args.no_tools:
+        tools["enabled"] = False
+    if args.tool_choice:
+        tools["choice"] = args.tool_choice
+    if tools:
+        out["tools"] = tools
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `vllm-chat`."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--version"]:
+        print(f"vllm-chat {__version__}")
+        return 0
+    if argv[:1] == ["sessions"]:
+        from vllm_chat.sessions_cli import sessions_main
+
+        return sessions_main(argv[1:])
+    args = build_parser().parse_args(argv)
+
+    from vllm_chat.core.config import ConfigError, load_settings
+
+    try:
+        settings = load_settings(cli_overrides(args), config_path=args.config, profile=args.profile)
+    except ConfigError as exc:
+        print(f"vllm-chat: {exc}", file=sys.stderr)
+        return 2
+
+    demo = None
+    if args.demo:
+        from vllm_chat.demo import start_demo_server
+
+        demo = start_demo_server()
+        settings = settings.model_copy(update={"base_url": demo.base_url, "model": settings.model})
+    try:
+        session = _session_from_args(args)
+        prompt = _oneshot_prompt(args)
+        if prompt is not None:
+            return _oneshot(settings, args, prompt, session)
+        from vllm_chat.ui.run import run_tui
+
+        return run_tui(settings, session=session, demo=demo is not None)
+    except _CliError as exc:
+        print(f"vllm-chat: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if demo is not None:
+            demo.stop()
+
+
+class _CliError(Exception):
+    """A command-line problem phrased for the user (exit status 2)."""
+
+
+def _oneshot_prompt(args: argparse.Namespace) -> str | None:
+    """The one-shot prompt from -p and/or piped stdin, or None for the TUI."""
+    piped = not sys.stdin.isatty()
+    if args.prompt is None and not piped:
+        return None
+    parts = []
+    if args.prompt not in (None, "-"):
+        parts.append(args.prompt)
+    if piped or args.prompt == "-":
+        data = sys.stdin.read()
+        if data.strip():
+            parts.append(data.rstrip("\n"))
+    if not parts:
+        raise _CliError("the prompt is empty: give text after -p, or pipe it on stdin.")
+    return "\n\n".join(parts)
+
+
+def _session_from_args(args: argparse.Namespace) -> Any:
+    if not (args.continue_ or args.resume):
+        return None
+    from vllm_chat.core.store import SessionStore, StoreError
+
+    store = SessionStore()
+    try:
+        if args.resume:
+            return store.load(store.resolve(args.resume))
+        recent = store.most_recent()
+        if recent is None:
+            raise _CliError("there is no saved session to continue yet.")
+        return store.load(recent.id)
+    except StoreError as exc:
+        raise _CliError(str(exc)) from None
+
+
+def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any) -> int:
+    import asyncio
+
+    from vllm_chat.oneshot import OneShotRequest, run_oneshot
+
+    request = OneShotRequest(
+        prompt=prompt,
+        show_reasoning=args.show_reasoning,
+        as_json=args.json,
+        yes=args.yes,
+        tools=not args.no_tools,
+        session=session,
+        save=args.save,
+    )
+    return asyncio.run(run_oneshot(settings, request))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,345 @@
+"""The connection to one vLLM server, through the official `openai` SDK.
+
+`ChatClient` builds an `AsyncOpenAI` with `max_retries=0` (a failed turn must
+never be generated twice behind the user's back) and imports `openai` only
+when first needed, in a thread, because the import alone costs ~0.4 s.
+`explain()` turns any exception from the SDK into a `ChatError` a user can
+act on; it is the single place that knows vLLM's error texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vllm_chat.core.errors import ChatError, ChatErrorException
+
+if TYPE_CHECKING:  # pragma: no cover
+    from openai import AsyncOpenAI
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One entry of `GET /v1/models`."""
+
+    id: str
+    """The served model name (what requests send as `model`)."""
+    max_model_len: int | None = None
+    """Context window in tokens (None for LoRA cards, which inherit their parent's)."""
+    parent: str | None = None
+    """For a LoRA adapter: the base model it applies to."""
+    root: str | None = None
+    """The path or hub id the model was loaded from."""
+
+
+def _import_openai() -> Any:
+    import openai
+
+    return openai
+
+
+def root_url(base_url: str) -> str:
+    """The server root (where `/health`, `/version` and `/tokenize` live) for a base URL."""
+    url = base_url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+def suggest_base_url(base_url: str) -> str | None:
+    """A likely-correct base URL when the given one answered 'Not Found', else None."""
+    url = base_url.rstrip("/")
+    match = re.match(r"^(https?://[^/]+)(/.*)?$", url)
+    if not match:
+        return None
+    host, path = match.group(1), match.group(2) or ""
+    if path == "":
+        return f"{host}/v1"
+    if path != "/v1":
+        if "/v1" in path:
+            return url[: url.index("/v1") + 3]
+        return f"{url}/v1"
+    return None
+
+
+class ChatClient:
+    """A vLLM server at `base_url`, reached through `AsyncOpenAI`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str = "EMPTY",
+        *,
+        timeout: float = 600.0,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        """The OpenAI-compatible base URL, `/v1` included."""
+        self.timeout = timeout
+        """Seconds without a byte before a request fails."""
+        self._api_key = api_key or "EMPTY"
+        self._connect_timeout = connect_timeout
+        self._sdk: AsyncOpenAI | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a real key was configured (the SDK needs *some* value either way)."""
+        return self._api_key != "EMPTY"
+
+    async def sdk(self) -> AsyncOpenAI:
+        """The SDK client, created on first use (the import runs in a thread)."""
+        if self._sdk is None:
+            async with self._lock:
+                if self._sdk is None:
+                    openai = await asyncio.to_thread(_import_openai)
+                    self._sdk = self._build(openai)
+        return self._sdk
+
+    def sdk_now(self) -> AsyncOpenAI:
+        """The SDK client, importing `openai` synchronously (for scripts and one-shot mode)."""
+        if self._sdk is None:
+            self._sdk = self._build(_import_openai())
+        return self._sdk
+
+    def _build(self, openai: Any) -> AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key,
+            max_retries=0,
+            timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
+        )
+
+    async def list_models(self) -> list[ModelInfo]:
+        """The served models, or `ChatErrorException` explaining why not."""
+        sdk = await self.sdk()
+        try:
+            page = await sdk.models.list()
+        except Exception as exc:  # every SDK failure becomes a ChatError
+            raise ChatErrorException(self.explain(exc)) from exc
+        models = []
+        for card in page.data:
+            models.append(
+                ModelInfo(
+                    id=card.id,
+                    max_model_len=getattr(card, "max_model_len", None),
+                    parent=getattr(card, "parent", None),
+                    root=getattr(card, "root", None),
+                )
+            )
+        return models
+
+    async def stream_chat(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        """Yield the SDK's chunks for a streamed chat request; closing the generator
+        closes the HTTP response, which makes vLLM abort the generation."""
+        sdk = await self.sdk()
+        stream = await sdk.chat.completions.create(**request, stream=True)
+        async with stream:
+            async for chunk in stream:
+                yield chunk
+
+    async def complete(self, request: dict[str, Any]) -> Any:
+        """A non-streamed chat request (used for short side requests such as titles)."""
+        sdk = await self.sdk()
+        return await sdk.chat.completions.create(**request, stream=False)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        if self._sdk is not None:
+            await self._sdk.close()
+
+    def explain(self, exc: BaseException, *, mid_stream: bool = False, model: str | None = None) -> ChatError:
+        """Describe an exception from the SDK (or the transport) for the user."""
+        return explain(exc, base_url=self.base_url, has_api_key=self.has_api_key,
+                       timeout=self.timeout, mid_stream=mid_stream, model=model)
+
+
+_CONTEXT_RE = re.compile(r"maximum context length is (\d+) tokens")
+_VALID_MODELS_RE = re.compile(r"Valid aliases: (.+?)\.?$")
+_MEDIA_LIMIT_RE = re.compile(r"At most (\d+) (image|video|audio)")
+
+
+def _server_message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+    if isinstance(body, str) and body:
+        return body
+    return str(getattr(exc, "message", "") or exc)
+
+
+def explain(
+    exc: BaseException,
+    *,
+    base_url: str,
+    has_api_key: bool = False,
+    timeout: float = 600.0,
+    mid_stream: bool = False,
+    model: str | None = None,
+) -> ChatError:
+    """Map an SDK exception onto a `ChatError` with a message and a fix.
+
+    `mid_stream` says whether part of the reply had already arrived; a
+    connection lost then is a cut-off reply, not an unreachable server.
+    """
+    openai = _import_openai()
+    if isinstance(exc, ChatErrorException):
+        return exc.error
+    if isinstance(exc, openai.APITimeoutError):
+        return ChatError(
+            "timeout",
+            f"The server sent nothing for {timeout:g} s.",
+            "It may be overloaded or stuck. Retry the turn, or raise request_timeout in the config.",
+            retryable=True,
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        if mid_stream:
+            return ChatError(
+                "truncated",
+                "The connection to the server broke in the middle of the reply.",
+                "The partial reply is kept. Retry the turn once the server is back.",
+                retryable=True,
+            )
+        return ChatError(
+            "connection",
+            f"Can't reach the server at {base_url}.",
+            "Is `vllm serve` running there? vLLM refuses connections while it loads a model; "
+            "vllm-chat keeps trying and says when the server is back.",
+            retryable=True,
+            details={"url": base_url},
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return _explain_status(exc, base_url=base_url, has_api_key=has_api_key, model=model)
+    if isinstance(exc, openai.APIError):
+        message = _server_message(exc)
+        code = str(getattr(exc, "code", "") or "")
+        if code.startswith("4"):
+            return _explain_bad_request(message, status=int(code), model=model)
+        return ChatError(
+            "stream_error",
+            f"The server reported an error in the middle of the reply: {message}",
+            "The partial reply is kept. Retry the turn; if it keeps happening, check the server log.",
+            status=int(code) if code.isdigit() else None,
+            retryable=True,
+        )
+    return ChatError(
+        "internal",
+        f"Unexpected error: {type(exc).__name__}: {exc}",
+        "This is a bug in vllm-chat; the conversation is kept. Please report it.",
+    )
+
+
+def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | None) -> ChatError:
+    status = exc.status_code
+    message = _server_message(exc)
+    if status == 401:
+        if has_api_key:
+            return ChatError(
+                "auth",
+                "The server refused the API key (401 Unauthorized).",
+                "Check the key you passed with --api-key, VLLM_CHAT_API_KEY or api_key in the config.",
+                status=401,
+            )
+        return ChatError(
+            "auth",
+            "The server wants an API key (401 Unauthorized).",
+            "Pass the key vLLM was started with (--api-key) using --api-key, "
+            "VLLM_CHAT_API_KEY or api_key in the config.",
+            status=401,
+        )
+    body = getattr(exc, "body", None)
+    if status in (404, 405) and isinstance(body, dict) and "detail" in body:
+        suggestion = suggest_base_url(base_url)
+        hint = (
+            f"Did you mean --base-url {suggestion} ?"
+            if suggestion
+            else "Check the base URL: it should end in /v1, e.g. http://localhost:8000/v1."
+        )
+        return ChatError(
+            "wrong_path",
+            f"{base_url} is not an OpenAI-compatible API ({status} {body.get('detail')}).",
+            hint,
+            status=status,
+            details={"suggestion": suggestion} if suggestion else {},
+        )
+    if status == 404 and "does not exist" in message:
+        found = _VALID_MODELS_RE.search(message)
+        models = [m.strip() for m in found.group(1).split(",")] if found else []
+        served = ", ".join(models) if models else "see the model picker"
+        return ChatError(
+            "unknown_model",
+            f"The server does not serve the model {model!r}." if model else message,
+            f"It serves: {served}. Pick one with --model or the model picker (ctrl+o).",
+            status=404,
+            details={"models": models},
+        )
+    if status == 503:
+        return ChatError(
+            "busy",
+            f"The server is busy (503): {message}",
+            "Its queue is full or the engine is paused. Wait a moment and retry the turn.",
+            status=503,
+            retryable=True,
+        )
+    if status >= 500:
+        return ChatError(
+            "server",
+            f"The server failed ({status}): {message}",
+            "Retry the turn; if it keeps failing, check the vLLM server log.",
+            status=status,
+            retryable=True,
+        )
+    return _explain_bad_request(message, status=status, model=model)
+
+
+def _explain_bad_request(message: str, *, status: int, model: str | None) -> ChatError:
+    context = _CONTEXT_RE.search(message)
+    if context:
+        limit = int(context.group(1))
+        return ChatError(
+            "context_length",
+            f"The conversation no longer fits the model's context window of {limit} tokens.",
+            "Start a new conversation (ctrl+n), delete or shorten earlier messages, "
+            "or lower max_tokens.",
+            status=status,
+            details={"max_model_len": limit, "server_message": message},
+        )
+    if "tool choice requires" in message or "requires --tool-call-parser" in message:
+        return ChatError(
+            "tools_unsupported",
+            "This server was started without tool calling.",
+            "Restart vLLM with --enable-auto-tool-choice --tool-call-parser NAME (e.g. hermes for "
+            "Qwen), or continue without tools.",
+            status=status,
+            details={"server_message": message},
+        )
+    if "is not a multimodal model" in message:
+        return ChatError(
+            "not_multimodal",
+            f"{model or 'This model'} can't see images, video or audio (it is not a multimodal model).",
+            "Send the message without the attachments, or switch to a vision model.",
+            status=status,
+            details={"server_message": message},
+        )
+    media = _MEDIA_LIMIT_RE.search(message)
+    if media:
+        return ChatError(
+            "too_many_media",
+            f"The server accepts at most {media.group(1)} {media.group(2)}(s) per request, "
+            "and every earlier one in the conversation counts.",
+            "Send only the most recent ones (older ones are replaced by a note), or restart vLLM "
+            "with a higher --limit-mm-per-prompt.",
+            status=status,
+            details={"limit": int(media.group(1)), "modality": media.group(2)},
+        )
+    return ChatError(
+        "bad_request",
+        f"The server rejected the request ({status}): {message}",
+        "Check the sampling settings (ctrl+s) and the model; the conversation is kept.",
+        status=status,
+        details={"server_message": message},
+    )

@@ -1,0 +1,394 @@
+"""One user turn: stream the reply, run the tools it asks for, continue until done.
+
+`Engine.run(conversation)` is an async iterator of events (see `events.py`).
+The work happens in a task of its own, so `Engine.stop()` can interrupt it at
+any await (streaming, waiting for approval, running a tool): the stream is
+closed (vLLM then aborts the generation), the partial reply is kept and
+marked stopped, calls that never ran get a result saying so (so the history
+stays valid for the next request), and `TurnStopped` is the last event.
+
+Send, regenerate and continue all come through here, so they share one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from vllm_chat.core.assembler import ToolCallAssembler
+from vllm_chat.core.client import ChatClient
+from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall, Usage
+from vllm_chat.core.errors import ChatError
+from vllm_chat.core.events import (
+    ContentDelta,
+    Event,
+    ReasoningDelta,
+    ToolApprovalNeeded,
+    ToolCallReady,
+    ToolResult,
+    ToolRunning,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    TurnStopped,
+    UsageUpdated,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
+    from vllm_chat.core.tools.base import ToolOutcome
+    from vllm_chat.core.tools.registry import ToolRegistry
+
+Approver = Callable[[ToolCall], Awaitable["Decision"]]
+"""Asks the user about one call; returns allow once / allow for the session / deny."""
+
+MessagesBuilder = Callable[[Conversation, "TurnOptions"], list[dict[str, Any]]]
+"""Turns the conversation into the request's `messages` (attachments become parts)."""
+
+_SYNC_EVERY = 0.2
+"""Seconds between copies of the streamed text into the message, for periodic saves."""
+
+_STOPPED_BEFORE_RUN = "The user stopped the turn before this call finished; it did not run to completion."
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How to send one turn."""
+
+    tools_enabled: bool = True
+    """Offer the registry's tools (the request carries `tools` only then)."""
+    tool_choice: Literal["auto", "none", "required"] = "auto"
+    """`tool_choice` to send with the tools."""
+    media: Literal["all", "recent", "none"] = "all"
+    """Send every attachment, only the most recent `recent_images`, or none."""
+    recent_images: int = 4
+    """How many images to keep when `media` is "recent"."""
+    continue_last: bool = False
+    """Continue the last assistant message instead of starting a new one
+    (`continue_final_message`, used for replies cut off or stopped)."""
+
+
+@dataclass
+class _Round:
+    message: Message
+    calls: list[ToolCall]
+    error: ChatError | None = None
+
+
+class _End:
+    """Marks the end of the event queue."""
+
+
+_END = _End()
+
+
+def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
+    """The request messages, with attachments turned into content parts."""
+    if not any(m.attachments for m in conv.messages):
+        return conv.to_openai()
+    from vllm_chat.core.attachments import build_request_messages
+
+    if options.media == "none":
+        return build_request_messages(conv, drop_media=True)
+    if options.media == "recent":
+        return build_request_messages(conv, max_recent_images=options.recent_images)
+    return build_request_messages(conv)
+
+
+def build_request(
+    conv: Conversation,
+    options: TurnOptions,
+    messages: list[dict[str, Any]],
+    tool_specs: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The keyword arguments for `chat.completions.create` (without `stream`)."""
+    request: dict[str, Any] = {
+        "model": conv.model,
+        "messages": messages,
+        "stream_options": {"include_usage": True},
+    }
+    request.update(conv.params.request_kwargs())
+    if tool_specs:
+        request["tools"] = tool_specs
+        request["tool_choice"] = options.tool_choice
+    if options.continue_last:
+        extra = dict(request.get("extra_body", {}))
+        extra.update(continue_final_message=True, add_generation_prompt=False)
+        request["extra_body"] = extra
+    return request
+
+
+class Engine:
+    """Runs turns against a `ChatClient`, with optional tools and approval."""
+
+    def __init__(
+        self,
+        client: ChatClient,
+        *,
+        tools: ToolRegistry | None = None,
+        approval: ApprovalPolicy | None = None,
+        approver: Approver | None = None,
+        max_rounds: int = 8,
+        messages_builder: MessagesBuilder = default_messages,
+    ) -> None:
+        self.client = client
+        """The server connection."""
+        self.tools = tools
+        """The tools the model may call (None: no tools at all)."""
+        self.approval = approval
+        """Which calls need the user's approval, and what was already allowed."""
+        self.approver = approver
+        """Asks the user; without one, calls that need approval are denied."""
+        self.max_rounds = max_rounds
+        """Requests per turn before the loop is stopped."""
+        self.messages_builder = messages_builder
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """True while a turn is in progress."""
+        return self._task is not None and not self._task.done()
+
+    def stop(self) -> bool:
+        """Stop the current turn at once; False if nothing was running."""
+        if self.running:
+            assert self._task is not None
+            self._task.cancel()
+            return True
+        return False
+
+    async def run(self, conv: Conversation, options: TurnOptions | None = None) -> AsyncIterator[Event]:
+        """Run one turn on `conv` (whose last message is the user's) and yield its events."""
+        if self.running:
+            raise RuntimeError("a turn is already running")
+        queue: asyncio.Queue[Event | _End] = asyncio.Queue()
+        self._task = asyncio.create_task(self._produce(conv, options or TurnOptions(), queue.put_nowait))
+        try:
+            while True:
+                event = await queue.get()
+                if isinstance(event, _End):
+                    break
+                yield event
+        finally:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                try:
+                    await self._task
+                except asyncio.CancelledError:
+                    pass
+
+    async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
+        state = _TurnState()
+        try:
+            for round_no in range(1, self.max_rounds + 1):
+                result = await self._round(conv, options, round_no, emit, state)
+                if result.error is not None:
+                    emit(TurnFailed(result.error, result.message))
+                    return
+                if not result.calls:
+                    emit(TurnFinished(result.message))
+                    return
+                await self._run_calls(conv, result.calls, emit, state)
+            emit(TurnFailed(
+                ChatError(
+                    "round_limit",
+                    f"Stopped after {self.max_rounds} tool rounds in one turn.",
+                    "The model kept calling tools. Ask it to answer directly, or raise "
+                    "tools.max_rounds in the config.",
+                ),
+                state.message,
+            ))
+        except asyncio.CancelledError:
+            self._mark_stopped(conv, state)
+            emit(TurnStopped(state.message))
+        except Exception as exc:  # a bug must not take the app down; the turn fails visibly
+            error = ChatError(
+                "internal",
+                f"Unexpected error: {type(exc).__name__}: {exc}",
+                "This is a bug in vllm-chat; the conversation is kept. Please report it.",
+            )
+            if state.message is not None and state.message.status == "streaming":
+                state.message.status = "failed"
+                state.message.error = error.message
+            emit(TurnFailed(error, state.message))
+        finally:
+            emit(_END)
+
+    async def _round(
+        self,
+        conv: Conversation,
+        options: TurnOptions,
+        round_no: int,
+        emit: Callable[[Any], None],
+        state: _TurnState,
+    ) -> _Round:
+        continuing = options.continue_last and round_no == 1
+        if continuing and conv.messages and conv.messages[-1].role == "assistant":
+            msg = conv.messages[-1]
+            msg.status, msg.error, msg.finish_reason = "streaming", None, None
+        else:
+            continuing = False
+            msg = conv.add(Message(role="assistant", status="streaming", model=conv.model))
+        msg.model = conv.model
+        msg.timings = Timings(started_at=time.time())
+        state.begin(msg, keep_text=continuing)
+        emit(TurnStarted(msg, round_no))
+
+        specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
+        request = build_request(
+            conv, replace(options, continue_last=continuing), self.messages_builder(conv, options), specs
+        )
+        assembler = ToolCallAssembler()
+        finish: str | None = None
+        t0 = time.monotonic()
+        first_at: float | None = None
+        last_sync = t0
+        try:
+            async for chunk in self.client.stream_chat(request):
+                usage = chunk.usage
+                if usage is not None:
+                    msg.usage = _usage(usage)
+                    emit(UsageUpdated(msg.usage))
+                for choice in chunk.choices:
+                    if choice.index:
+                        continue  # n > 1 is not used by the app; only the first choice counts
+                    delta = choice.delta
+                    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+                    if reasoning:
+                        state.reasoning.append(reasoning)
+                        emit(ReasoningDelta(reasoning))
+                    if delta.content:
+                        state.content.append(delta.content)
+                        emit(ContentDelta(delta.content))
+                    if delta.tool_calls:
+                        for entry in delta.tool_calls:
+                            emit(assembler.add(entry))
+                    if first_at is None and (reasoning or delta.content or delta.tool_calls):
+                        first_at = time.monotonic()
+                    if choice.finish_reason:
+                        finish = choice.finish_reason
+                now = time.monotonic()
+                if now - last_sync > _SYNC_EVERY:
+                    state.sync()
+                    last_sync = now
+        except asyncio.CancelledError:
+            self._finish_timings(msg, t0, first_at)
+            raise
+        except Exception as exc:
+            self._finish_timings(msg, t0, first_at)
+            state.sync()
+            error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
+            msg.status, msg.error = "failed", str(error)
+            return _Round(msg, [], error)
+        self._finish_timings(msg, t0, first_at)
+        state.sync()
+        msg.finish_reason = finish
+        if finish is None:
+            error = ChatError(
+                "truncated",
+                "The reply ended without a finish signal: the server or a proxy cut the stream.",
+                "The partial reply is kept. Retry the turn.",
+                retryable=True,
+            )
+            msg.status, msg.error = "failed", error.message
+            return _Round(msg, [], error)
+        msg.status = "complete"
+        calls = assembler.calls() if assembler else []
+        if calls and finish not in ("tool_calls", "stop"):
+            msg.error = (
+                f"The reply ended ({finish}) while a tool call was being written; the call was not run."
+            )
+            calls = []
+        msg.tool_calls = calls
+        return _Round(msg, calls)
+
+    async def _run_calls(
+        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: _TurnState
+    ) -> None:
+        state.pending_calls = list(calls)
+        for call in calls:
+            emit(ToolCallReady(call))
+        for call in calls:
+            outcome = await self._run_one(call, emit)
+            tool_msg = conv.add(
+                Message(
+                    role="tool",
+                    tool_call_id=call.id,
+                    name=call.name,
+                    content=outcome.output,
+                    tool_status=outcome.status,
+                )
+            )
+            state.pending_calls.remove(call)
+            emit(ToolResult(call, tool_msg))
+
+    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None]) -> ToolOutcome:
+        from vllm_chat.core.tools.approval import Decision
+        from vllm_chat.core.tools.base import ToolOutcome
+
+        if self.tools is None:
+            return ToolOutcome("error", "Error: tools are switched off in this client; answer without them.")
+        if self.approval is not None and self.approval.needs_prompt(call.name):
+            emit(ToolApprovalNeeded(call))
+            decision = await self.approver(call) if self.approver is not None else Decision.DENY
+            self.approval.record(call.name, decision)
+            if decision == Decision.DENY:
+                return self.approval.denied_outcome(call)
+        emit(ToolRunning(call, time.monotonic()))
+        return await self.tools.execute(call)
+
+    def _mark_stopped(self, conv: Conversation, state: _TurnState) -> None:
+        state.sync()
+        msg = state.message
+        if msg is not None and msg.status == "streaming":
+            msg.status = "stopped"
+            msg.tool_calls = []  # a call cut off mid-stream is incomplete; it was never run
+        for call in state.pending_calls:
+            conv.add(Message(role="tool", tool_call_id=call.id, name=call.name,
+                             content=_STOPPED_BEFORE_RUN, tool_status="error"))
+        state.pending_calls = []
+        conv.touch()
+
+    @staticmethod
+    def _finish_timings(msg: Message, t0: float, first_at: float | None) -> None:
+        assert msg.timings is not None
+        msg.timings.duration = time.monotonic() - t0
+        msg.timings.ttft = (first_at - t0) if first_at is not None else None
+
+
+class _TurnState:
+    """The message being streamed, with its text kept in lists until synced."""
+
+    def __init__(self) -> None:
+        self.message: Message | None = None
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.pending_calls: list[ToolCall] = []
+
+    def begin(self, message: Message, *, keep_text: bool) -> None:
+        self.message = message
+        # Appending to lists and joining now and then keeps long replies linear;
+        # `str +=` on a model attribute would copy the whole text per token.
+        self.content = [message.content] if keep_text and message.content else []
+        self.reasoning = [message.reasoning] if keep_text and message.reasoning else []
+
+    def sync(self) -> None:
+        """Copy the streamed text into the message (for saves and readers)."""
+        if self.message is None:
+            return
+        self.message.content = "".join(self.content)
+        if self.reasoning:
+            self.message.reasoning = "".join(self.reasoning)
+
+
+def _usage(usage: Any) -> Usage:
+    details = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+    return Usage(
+        prompt_tokens=usage.prompt_tokens or 0,
+        completion_tokens=usage.completion_tokens or 0,
+        reasoning_tokens=reasoning,
+    )

@@ -1,0 +1,75 @@
+"""Split streamed Markdown into top-level blocks, incrementally.
+
+A Markdown document is a sequence of top-level blocks (paragraphs, headings,
+lists, fences, tables, quotes...). While a reply streams, appending text can
+only change the *last* block: once the next block has started, every earlier
+one is closed for good. `BlockStream` therefore re-parses only the tail (from
+the start of the last block), hands out each block as soon as it is closed,
+and keeps the open one as `tail`. The UI renders closed blocks once and
+re-renders only the tail, so the cost per update does not grow with the reply.
+
+The same parser configuration as Rich's Markdown is used (CommonMark plus
+tables and strikethrough), so block boundaries agree with the renderer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Any:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt().enable("strikethrough").enable("table")
+
+
+def block_starts(text: str) -> list[int]:
+    """Line numbers where each top-level block of `text` starts."""
+    starts = []
+    for token in _parser().parse(text):
+        # Opening and self-contained tokens of top-level blocks carry a line map;
+        # closing tokens and inline content don't.
+        if token.level == 0 and token.map is not None:
+            if not starts or token.map[0] > starts[-1]:
+                starts.append(token.map[0])
+    return starts
+
+
+def split_blocks(text: str) -> list[str]:
+    """`text` cut into the source of each top-level block (blank lines between
+    blocks stay with the block before them)."""
+    stream = BlockStream()
+    blocks = stream.feed(text)
+    if stream.tail.strip():
+        blocks.append(stream.tail)
+    return blocks
+
+
+class BlockStream:
+    """Feed text as it arrives; get back the blocks that became final."""
+
+    def __init__(self) -> None:
+        self.tail = ""
+        """Source of the last, still-open block (plus anything not yet parsed)."""
+
+    def feed(self, text: str) -> list[str]:
+        """Add `text`; return the sources of blocks that are now closed, in order."""
+        self.tail += text
+        if "\n" not in text:
+            return []  # a block can only close at a line break
+        starts = block_starts(self.tail)
+        if len(starts) < 2:
+            if starts and starts[0] > 0:
+                self.tail = _drop_lines(self.tail, starts[0])
+            return []
+        lines = self.tail.splitlines(keepends=True)
+        finished = ["".join(lines[starts[i]:starts[i + 1]]) for i in range(len(starts) - 1)]
+        self.tail = "".join(lines[starts[-1]:])
+        return finished
+
+
+def _drop_lines(text: str, count: int) -> str:
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[count:])

@@ -1,0 +1,214 @@
+"""A chat session: one conversation, its server, its tools, and its file on disk.
+
+`ChatSession` is what a front end drives. It owns the `Conversation`, the
+`ChatClient`, the `Engine` with the tool registry and approval policy, and the
+recorder that saves the conversation as it changes. Every user action
+(send, retry, continue, switch model, new conversation) is a method here, so
+the TUI only turns keys into these calls and events into widgets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vllm_chat.core.client import ChatClient, ModelInfo
+from vllm_chat.core.config import Settings
+from vllm_chat.core.conversation import Attachment, Branch, Conversation, Message
+from vllm_chat.core.engine import Approver, Engine, TurnOptions
+from vllm_chat.core.events import Event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.recorder import SessionRecorder
+    from vllm_chat.core.store import SessionStore
+
+
+class ChatSession:
+    """One conversation with one server, saved as it goes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        conversation: Conversation | None = None,
+        store: SessionStore | None = None,
+        approver: Approver | None = None,
+        root: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        """The effective settings of this run."""
+        self.client = ChatClient(
+            settings.base_url,
+            settings.api_key.get_secret_value(),
+            timeout=settings.request_timeout,
+            connect_timeout=settings.connect_timeout,
+        )
+        """The server connection."""
+        self.store = store
+        """Where conversations are saved (None: nothing is saved)."""
+        self.models: list[ModelInfo] = []
+        """The server's model list, once known."""
+        self.problems: list[str] = []
+        """Problems found while setting up (e.g. a user tool that failed to import)."""
+        self.tools_enabled = settings.tools.enabled
+        """The global tools switch for this run (a conversation may override it)."""
+        self._root = root or Path(os.getcwd())
+        self._approver = approver
+        self.engine = self._build_engine()
+        self.conversation = conversation or self._fresh_conversation()
+        """The conversation being shown and continued."""
+        self.recorder: SessionRecorder | None = self._recorder_for(self.conversation)
+
+    def _fresh_conversation(self) -> Conversation:
+        return Conversation(
+            base_url=self.settings.base_url,
+            model=self.settings.model or "",
+            system_prompt=self.settings.system_prompt,
+            params=self.settings.sampling.model_copy(),
+        )
+
+    def _build_engine(self) -> Engine:
+        # The registry is built even when tools are off, so a session can switch them on.
+        from vllm_chat.core.tools.approval import ApprovalPolicy
+        from vllm_chat.core.tools.registry import ToolRegistry
+
+        tools, problems = ToolRegistry.from_settings(self.settings.tools, root=self._root)
+        self.problems.extend(problems)
+        approval = ApprovalPolicy(tools)
+        return Engine(self.client, tools=tools, approval=approval, approver=self._approver,
+                      max_rounds=self.settings.tools.max_rounds)
+
+    def _recorder_for(self, conv: Conversation) -> SessionRecorder | None:
+        if self.store is None:
+            return None
+        from vllm_chat.core.recorder import SessionRecorder
+
+        return SessionRecorder(self.store, conv, interval=self.settings.sessions.save_interval)
+
+    # -- server -----------------------------------------------------------------
+
+    async def connect(self) -> list[ModelInfo]:
+        """Ask the server for its models and settle the model to use.
+
+        Raises `ChatErrorException` when the server can't be asked; the caller
+        decides whether to retry (vLLM refuses connections while loading).
+        """
+        self.models = await self.client.list_models()
+        if not self.conversation.model and self.models:
+            self.conversation.model = self.models[0].id
+        return self.models
+
+    def set_model(self, name: str) -> None:
+        """Use `name` from the next turn on; the conversation is kept."""
+        self.conversation.model = name
+        self.conversation.touch()
+
+    @property
+    def context_window(self) -> int | None:
+        """`max_model_len` of the current model, when the server said."""
+        from vllm_chat.core.models import context_window
+
+        return context_window(self.models, self.conversation.model)
+
+    # -- turns ------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while a turn streams or runs tools."""
+        return self.engine.running
+
+    def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
+        """Append the user's message (and title a new conversation from it)."""
+        conv = self.conversation
+        if not conv.title:
+            from vllm_chat.core.store import title_from_prompt
+
+            conv.title = title_from_prompt(text)
+        return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
+
+    def options(self, **overrides: object) -> TurnOptions:
+        """Turn options from the settings and this conversation, with `overrides`."""
+        enabled = self.conversation.tools_enabled
+        values: dict[str, object] = {
+            "tools_enabled": self.tools_enabled if enabled is None else enabled,
+            "tool_choice": self.settings.tools.choice,
+            "recent_images": self.settings.attachments.recent_images,
+        }
+        values.update(overrides)
+        return TurnOptions(**values)  # type: ignore[arg-type]
+
+    async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
+        """Run a turn on the conversation as it stands, saving as it goes."""
+        self.conversation.base_url = self.settings.base_url
+        recorder = self.recorder
+        try:
+            async for event in self.engine.run(self.conversation, options or self.options()):
+                if recorder is not None:
+                    recorder.observe(event)
+                yield event
+        finally:
+            if recorder is not None and recorder.dirty:
+                recorder.save_now()  # e.g. the consumer was cancelled mid-turn
+
+    def stop(self) -> bool:
+        """Stop the running turn; False if none was running."""
+        return self.engine.stop()
+
+    def rewind_to_last_user(self) -> bool:
+        """Set aside everything after the last user message (kept as a branch) so the
+        turn can be run again. False if there is no user message to answer."""
+        conv = self.conversation
+        last_user = next((i for i in range(len(conv.messages) - 1, -1, -1)
+                          if conv.messages[i].role == "user"), None)
+        if last_user is None:
+            return False
+        tail = conv.messages[last_user + 1:]
+        if tail:
+            conv.branches.append(Branch(parent_message_id=conv.messages[last_user].id, messages=tail))
+            del conv.messages[last_user + 1:]
+            conv.touch()
+        return True
+
+    def can_continue(self) -> bool:
+        """Whether the last message is a reply that can be continued (stopped or cut)."""
+        conv = self.conversation
+        if not conv.messages:
+            return False
+        last = conv.messages[-1]
+        return last.role == "assistant" and not last.tool_calls and (
+            last.status in ("stopped", "failed") or last.finish_reason == "length"
+        )
+
+    # -- conversations -------------------------------------------------------------
+
+    def new_conversation(self) -> Conversation:
+        """Start over with an empty conversation (the old one stays saved)."""
+        if self.recorder is not None:
+            self.recorder.save_now()
+        model = self.conversation.model
+        self.conversation = self._fresh_conversation()
+        self.conversation.model = model or self.conversation.model
+        self.recorder = self._recorder_for(self.conversation)
+        return self.conversation
+
+    def open_conversation(self, conv: Conversation) -> None:
+        """Show and continue a saved conversation."""
+        if self.recorder is not None:
+            self.recorder.save_now()
+        if not conv.model and self.conversation.model:
+            conv.model = self.conversation.model
+        self.conversation = conv
+        self.recorder = self._recorder_for(conv)
+
+    def save(self) -> None:
+        """Save the conversation now (if it has any message)."""
+        if self.recorder is not None:
+            self.recorder.save_now()
+
+    async def aclose(self) -> None:
+        """Stop any turn, save, and close the connection."""
+        self.stop()
+        self.save()
+        await self.client.aclose()

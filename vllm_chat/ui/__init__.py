@@ -1,0 +1,1 @@
+"""The Textual front end: turns engine events into widgets and keys into core calls."""

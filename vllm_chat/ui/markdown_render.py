@@ -1,0 +1,132 @@
+"""Render Markdown blocks to Textual strips with Rich, in the app's colours.
+
+Finished blocks are rendered once into `Strip`s (plain lists of segments),
+which cost nothing per frame afterwards. Colours come from the current
+Textual theme, turned into a Rich theme, so Markdown follows theme changes.
+Links are shown as `text (url)` rather than terminal hyperlinks: a chat
+reply must not be able to disguise where a link goes.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import ClassVar
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.markdown import Heading, Markdown
+from rich.style import Style
+from rich.theme import Theme
+from textual.color import Color
+from textual.strip import Strip
+
+
+class _LeftHeading(Heading):
+    """Headings aligned left: centred titles look lost in a chat column."""
+
+    LEVEL_ALIGN: ClassVar[dict[str, str]] = {f"h{i}": "left" for i in range(1, 7)}  # type: ignore[assignment]
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        text = self.text.copy()
+        text.justify = "left"
+        yield text
+
+
+class ChatMarkdown(Markdown):
+    """Rich's Markdown with left-aligned headings."""
+
+    elements = {**Markdown.elements, "heading_open": _LeftHeading}
+
+
+def _hex(value: str | None, background: Color, fallback: str) -> str:
+    if not value:
+        return fallback
+    try:
+        color = Color.parse(value)
+    except Exception:
+        return fallback
+    if color.a < 1:
+        color = background + color
+    return color.hex6
+
+
+def markdown_theme(variables: dict[str, str]) -> Theme:
+    """A Rich theme for Markdown built from the Textual theme's CSS variables."""
+    background = Color.parse(variables.get("background", "#000000"))
+
+    def col(name: str, fallback: str) -> str:
+        return _hex(variables.get(name), background, fallback)
+
+    primary = col("primary", "#5fafff")
+    secondary = col("secondary", "#af87ff")
+    accent = col("accent", "#ffaf5f")
+    muted = col("foreground-muted", col("text-muted", "#9e9e9e"))
+    panel = col("panel", "#444444")
+    code_bg = col("boost", col("surface", "#202020"))
+    return Theme(
+        {
+            "markdown.h1": Style(color=primary, bold=True, underline=True),
+            "markdown.h2": Style(color=primary, bold=True),
+            "markdown.h3": Style(color=primary, bold=True),
+            "markdown.h4": Style(color=secondary, bold=True),
+            "markdown.h5": Style(color=secondary, italic=True),
+            "markdown.h6": Style(color=muted, italic=True),
+            "markdown.code": Style(color=accent, bgcolor=code_bg),
+            "markdown.code_block": Style(bgcolor=code_bg),
+            "markdown.block_quote": Style(color=muted, italic=True),
+            "markdown.list": Style(color=primary),
+            "markdown.item.bullet": Style(color=primary, bold=True),
+            "markdown.item.number": Style(color=primary),
+            "markdown.hr": Style(color=panel),
+            "markdown.link": Style(color=secondary, underline=True),
+            "markdown.link_url": Style(color=muted),
+            "markdown.table.border": Style(color=panel),
+            "markdown.table.header": Style(color=primary, bold=True),
+            "markdown.kbd": Style(color=accent, bold=True),
+        },
+        inherit=True,
+    )
+
+
+@lru_cache(maxsize=8)
+def _known_pygments_style(name: str) -> bool:
+    from pygments.styles import get_all_styles
+
+    return name in set(get_all_styles())
+
+
+def code_theme(variables: dict[str, str], dark: bool) -> str:
+    """The Pygments style for code fences: the theme's `code-theme`, else a default."""
+    name = variables.get("code-theme", "").strip().strip("\"'")
+    if name and _known_pygments_style(name):
+        return name
+    return "monokai" if dark else "default"
+
+
+def render_markdown(
+    source: str,
+    *,
+    console: Console,
+    width: int,
+    style: Style,
+    rich_theme: Theme,
+    code_style: str,
+) -> list[Strip]:
+    """Render one block (or a whole document) of Markdown to strips `width` cells wide."""
+    if width <= 0:
+        return []
+    markdown = ChatMarkdown(source, code_theme=code_style, hyperlinks=False)
+    options = console.options.update(width=width, height=None, highlight=False)
+    with console.use_theme(rich_theme):
+        lines = console.render_lines(markdown, options, style=style, pad=True)
+    return [Strip(line, width) for line in lines]
+
+
+def render_text(text: str, *, console: Console, width: int, style: Style) -> list[Strip]:
+    """Render plain text (no Markdown, no markup) to strips, wrapping at `width`."""
+    from rich.text import Text
+
+    if width <= 0:
+        return []
+    options = console.options.update(width=width, height=None, highlight=False)
+    lines = console.render_lines(Text(text, style=style), options, style=style, pad=True)
+    return [Strip(line, width) for line in lines]

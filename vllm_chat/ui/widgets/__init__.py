@@ -1,0 +1,1 @@
+"""Reusable widgets; each keeps its intrinsic look in DEFAULT_CSS."""

@@ -1,0 +1,220 @@
+"""The widgets for one message each: what the user wrote, what the model answered.
+
+Each view is built from a `Message` of the conversation and can be rebuilt
+from it at any time; during a turn the assistant view also takes the
+streamed events. No text lives only in a widget.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from vllm_chat.core import format as fmt
+from vllm_chat.core.conversation import Message
+from vllm_chat.core.errors import ChatError
+from vllm_chat.core.text import inert
+from vllm_chat.ui.widgets.markdown_view import MarkdownView
+
+
+class MessageView(Vertical):
+    """Base of the per-message views; `message` is the model it shows."""
+
+    can_focus = True
+
+    def __init__(self, message: Message, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.message = message
+        """The conversation's message (the source of truth)."""
+
+
+class UserMessageView(MessageView):
+    """A prompt the user sent, shown literally (never as Markdown or markup)."""
+
+    DEFAULT_CSS = """
+    UserMessageView {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        background: $user-message-background;
+        border-left: thick $user-message-border;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield MarkdownView(self.message.content, plain=True, classes="body")
+
+
+class ReasoningBlock(Vertical):
+    """The model's reasoning: open while it streams, folded once the answer starts."""
+
+    DEFAULT_CSS = """
+    ReasoningBlock {
+        height: auto;
+        margin: 0 0 1 0;
+        border-left: outer $reasoning-border;
+        padding: 0 0 0 1;
+        & > .title { color: $reasoning-foreground; text-style: italic; }
+        & > MarkdownView { color: $reasoning-foreground; }
+        &.-collapsed > MarkdownView { display: none; }
+    }
+    """
+
+    def __init__(self, text: str = "", *, streaming: bool = False) -> None:
+        super().__init__()
+        self._streaming = streaming
+        self._chars = len(text)
+        self.set_class(not streaming, "-collapsed")
+        self._title_line = Static(self._title(), classes="title", markup=False)
+        self._view = MarkdownView(text, streaming=streaming)
+
+    def compose(self) -> ComposeResult:
+        yield self._title_line
+        yield self._view
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether only the title line is shown."""
+        return self.has_class("-collapsed")
+
+    def toggle(self) -> None:
+        """Fold or unfold."""
+        self.set_class(not self.collapsed, "-collapsed")
+        self._title_line.update(self._title())
+
+    @property
+    def streaming(self) -> bool:
+        """True while reasoning is still arriving."""
+        return self._streaming
+
+    def append(self, text: str) -> None:
+        """More reasoning arrived."""
+        self._chars += len(text)
+        self._view.append(text)
+
+    def finish(self) -> None:
+        """Reasoning is over (the answer started or the turn ended): fold it."""
+        if self._streaming:
+            self._streaming = False
+            self._view.finish()
+            self.set_class(True, "-collapsed")
+        self._title_line.update(self._title())
+
+    def on_click(self) -> None:
+        self.toggle()
+
+    def _title(self) -> str:
+        if self._streaming:
+            return "▾ Thinking…"
+        arrow = "▸" if self.has_class("-collapsed") else "▾"
+        return f"{arrow} Reasoning · {fmt.count(self._chars)} chars"
+
+
+class ErrorNotice(Static):
+    """What went wrong with a turn, and what to do about it."""
+
+    DEFAULT_CSS = """
+    ErrorNotice {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        background: $error-background;
+        color: $error-foreground;
+        border-left: thick $error;
+    }
+    """
+
+    def __init__(self, error: ChatError, *, actions: str = "") -> None:
+        text = Text()
+        text.append(inert(error.message), style="bold")
+        if error.hint:
+            text.append("\n" + inert(error.hint))
+        if actions:
+            text.append("\n" + actions, style="italic")
+        super().__init__(text, markup=False)
+        self.error = error
+        """The error shown."""
+
+
+class AssistantMessageView(MessageView):
+    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line."""
+
+    DEFAULT_CSS = """
+    AssistantMessageView {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        background: $assistant-message-background;
+        border-left: thick $assistant-message-border;
+        & > .footer { color: $text-muted; height: auto; }
+        &.-streaming > .footer { color: $text-muted; }
+        &:focus { border-left: thick $accent; }
+    }
+    """
+
+    def __init__(self, message: Message, *, streaming: bool = False, show_reasoning: bool = True) -> None:
+        super().__init__(message)
+        self._streaming = streaming
+        self._show_reasoning = show_reasoning
+        self.set_class(streaming, "-streaming")
+        self.reasoning: ReasoningBlock | None = None
+        """The reasoning block, once there is reasoning to show."""
+        if message.reasoning and show_reasoning:
+            self.reasoning = ReasoningBlock(message.reasoning)
+        self.body = MarkdownView(message.content, streaming=streaming, classes="body")
+        """The answer."""
+        self._footer = Static(self._footer_text(), classes="footer", markup=False)
+
+    def compose(self) -> ComposeResult:
+        if self.reasoning is not None:
+            yield self.reasoning
+        yield self.body
+        yield self._footer
+
+    def append_reasoning(self, text: str) -> None:
+        """Stream reasoning into the reasoning block (created on first use)."""
+        if not self._show_reasoning:
+            return
+        if self.reasoning is None:
+            self.reasoning = ReasoningBlock(text, streaming=True)
+            self.mount(self.reasoning, before=self.body)
+            return
+        self.reasoning.append(text)
+
+    def append_content(self, text: str) -> None:
+        """Stream answer text; the reasoning block folds when the answer starts."""
+        if self.reasoning is not None and self.reasoning.streaming:
+            self.reasoning.finish()
+        self.body.append(text)
+
+    def finish(self, error: ChatError | None = None, actions: str = "") -> None:
+        """The reply is over (complete, stopped or failed): flush and show the outcome."""
+        self._streaming = False
+        self.set_class(False, "-streaming")
+        if self.reasoning is not None:
+            self.reasoning.finish()
+        self.body.finish()
+        self.refresh_footer()
+        if error is not None:
+            self.mount(ErrorNotice(error, actions=actions))
+
+    def refresh_footer(self) -> None:
+        """Re-read stats and status from the message."""
+        self._footer.update(self._footer_text())
+
+    def _footer_text(self) -> Text:
+        msg = self.message
+        text = Text()
+        if msg.model:
+            text.append(inert(msg.model))
+        stats = fmt.reply_stats(msg)
+        if stats:
+            text.append(("  ·  " if text else "") + stats)
+        note = fmt.finish_note(msg)
+        if note:
+            text.append(("  ·  " if text else "") + note, style="bold")
+        if self._streaming and not text:
+            text.append("…")
+        return text

@@ -1,0 +1,132 @@
+"""PromptInput: the multi-line prompt. Enter sends, ctrl+j (or shift+enter) adds a line.
+
+↑ on an empty prompt walks back through earlier prompts (and ↓ forward); once
+the user edits a recalled prompt it is a new draft. Pasting works as in any
+TextArea (bracketed paste, any length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import TextArea
+
+from vllm_chat.core.history import PromptHistory
+
+
+class PromptInput(TextArea):
+    """The text box the user writes prompts in."""
+
+    DEFAULT_CSS = """
+    PromptInput {
+        height: auto;
+        min-height: 3;
+        max-height: 12;
+        border: round $panel;
+        padding: 0 1;
+        &:focus { border: round $primary; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("enter", "submit", "Send", priority=True, id="send"),
+        Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
+    ]
+
+    @dataclass
+    class Submitted(Message):
+        """The user pressed Enter on a non-empty prompt."""
+
+        prompt_input: PromptInput
+        text: str
+
+        @property
+        def control(self) -> PromptInput:
+            return self.prompt_input
+
+    @dataclass
+    class PastedPath(Message):
+        """A single pasted line looks like a file path or media URL (to attach)."""
+
+        prompt_input: PromptInput
+        text: str
+
+    def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
+        super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
+                         highlight_cursor_line=False,
+                         placeholder="Message — enter sends, ctrl+j new line, ↑ earlier prompts",
+                         **kwargs)  # type: ignore[arg-type]
+        # Not `history`: TextArea uses that name for its undo history.
+        self.prompt_history = history or PromptHistory(None)
+        """Earlier prompts, oldest first."""
+        self._recall: int | None = None
+        self._recalled_text = ""
+
+    def on_mount(self) -> None:
+        if self.app.is_headless:
+            self.cursor_blink = False
+
+    def action_submit(self) -> None:
+        text = self.text
+        if not text.strip():
+            return
+        self.post_message(self.Submitted(self, text))
+
+    def action_newline(self) -> None:
+        self.insert("\n")
+
+    def accept(self, text: str) -> None:
+        """The prompt was sent: remember it and clear the box."""
+        self.prompt_history.add(text)
+        self._recall = None
+        self.clear()
+
+    # -- history ------------------------------------------------------------------
+
+    def _browsing(self) -> bool:
+        return self._recall is not None and self.text == self._recalled_text
+
+    def action_cursor_up(self, select: bool = False) -> None:
+        if not select and self.cursor_location[0] == 0 and (not self.text or self._browsing()):
+            self._step_history(-1)
+            return
+        super().action_cursor_up(select)
+
+    def action_cursor_down(self, select: bool = False) -> None:
+        last_row = self.document.line_count - 1
+        if not select and self._browsing() and self.cursor_location[0] == last_row:
+            self._step_history(+1)
+            return
+        super().action_cursor_down(select)
+
+    def _step_history(self, step: int) -> None:
+        entries = self.prompt_history.entries
+        if not entries:
+            return
+        index = len(entries) if self._recall is None else self._recall
+        index += step
+        if index < 0:
+            return
+        if index >= len(entries):
+            self._recall = None
+            self.load_text("")
+            return
+        self._recall = index
+        self._recalled_text = entries[index]
+        self.load_text(entries[index])
+        self.move_cursor(self.document.end)
+
+    async def _on_paste(self, event: events.Paste) -> None:
+        text = event.text.strip()
+        if text and "\n" not in text and not self.text.strip():
+            from vllm_chat.core.attachments import looks_like_attachment
+
+            if looks_like_attachment(text):
+                event.stop()
+                event.prevent_default()
+                self.post_message(self.PastedPath(self, text))
+                return
+        await super()._on_paste(event)
