@@ -331,6 +331,9 @@ class Engine:
 
         if self.tools is None:
             return ToolOutcome("error", "Error: tools are switched off in this client; answer without them.")
+        problem = self.tools.check(call)
+        if problem is not None:
+            return problem  # nobody should approve a call that can't run anyway
         if self.approval is not None and self.approval.needs_prompt(call.name):
             emit(ToolApprovalNeeded(call))
             decision = await self.approver(call) if self.approver is not None else Decision.DENY

@@ -118,7 +118,23 @@ def render_markdown(
     options = console.options.update(width=width, height=None, highlight=False)
     with console.use_theme(rich_theme):
         lines = console.render_lines(markdown, options, style=style, pad=True)
-    return [Strip(line, width) for line in lines]
+    return [Strip(line, width) for line in _trim_blank_edges(lines)]
+
+
+def _is_blank(line: list) -> bool:  # type: ignore[type-arg]
+    # Unstyled blank lines only: a code block's padding has a background and stays.
+    return all(not seg.text.strip() and not (seg.style and seg.style.bgcolor) for seg in line)
+
+
+def _trim_blank_edges(lines: list[list]) -> list[list]:  # type: ignore[type-arg]
+    """Rich pads some elements (tables, lists) with blank lines; blocks are spaced
+    by the view instead, so every block is separated by exactly one line."""
+    start, end = 0, len(lines)
+    while start < end and _is_blank(lines[start]):
+        start += 1
+    while end > start and _is_blank(lines[end - 1]):
+        end -= 1
+    return lines[start:end]
 
 
 def render_text(text: str, *, console: Console, width: int, style: Style) -> list[Strip]:

@@ -31,8 +31,14 @@ class PromptInput(TextArea):
     }
     """
 
+    # These two are handled in `_on_key`, in order with the typed text. As
+    # bindings they would run out of order: a priority binding runs as soon as
+    # the key reaches the app, ahead of keys still queued for this widget ("hi⏎"
+    # typed fast sends an empty prompt), and an ordinary one only after the
+    # key has bubbled up, behind keys typed later. They stay declared here for
+    # the footer, the help screen and the keymap.
     BINDINGS = [
-        Binding("enter", "submit", "Send", priority=True, id="send"),
+        Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
     ]
 
@@ -68,6 +74,26 @@ class PromptInput(TextArea):
     def on_mount(self) -> None:
         if self.app.is_headless:
             self.cursor_blink = False
+
+    def _keys_for(self, binding_id: str) -> set[str]:
+        keymap = getattr(self.app, "_keymap", {}) or {}
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                return {k.strip() for k in keymap.get(binding_id, binding.key).split(",")}
+        return set()
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key in self._keys_for("send"):
+            event.stop()
+            event.prevent_default()
+            self.action_submit()
+            return
+        if event.key in self._keys_for("newline"):
+            event.stop()
+            event.prevent_default()
+            self.action_newline()
+            return
+        await super()._on_key(event)
 
     def action_submit(self) -> None:
         text = self.text
