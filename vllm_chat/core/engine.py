@@ -61,7 +61,8 @@ class TurnOptions:
     tools_enabled: bool = True
     """Offer the registry's tools (the request carries `tools` only then)."""
     tool_choice: Literal["auto", "none", "required"] = "auto"
-    """`tool_choice` to send with the tools."""
+    """`tool_choice` to send with the tools ("required" applies to the first request of a
+    turn; the requests after tool results use "auto" so the model can answer)."""
     media: Literal["all", "recent", "none"] = "all"
     """Send every attachment, only the most recent `recent_images`, or none."""
     recent_images: int = 4
@@ -238,8 +239,12 @@ class Engine:
         emit(TurnStarted(msg, round_no))
 
         specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
+        # "required" forces a call in the first request only; forcing every round would
+        # loop until max_rounds, since the model could never answer with text.
+        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
         request = build_request(
-            conv, replace(options, continue_last=continuing), self.messages_builder(conv, options), specs
+            conv, replace(options, continue_last=continuing, tool_choice=choice),
+            self.messages_builder(conv, options), specs,
         )
         assembler = ToolCallAssembler()
         finish: str | None = None

@@ -32,11 +32,15 @@ def binding_groups(app: App) -> list[tuple[str, list[Binding]]]:
 
 
 def _extra_owners() -> list[tuple[str, type]]:
+    from vllm_chat.ui.screens.approval import ToolApprovalScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.model_picker import ModelPickerScreen
     from vllm_chat.ui.screens.system_prompt import SystemPromptScreen
+    from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
     return [
+        ("Tool call panel (focused)", ToolCallPanel),
+        ("Tool approval", ToolApprovalScreen),
         ("Model picker", ModelPickerScreen),
         ("System prompt editor", SystemPromptScreen),
         ("Help", HelpScreen),

@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.events import (
     ContentDelta,
@@ -27,6 +28,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
+from vllm_chat.core.tools.approval import Decision
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
@@ -41,6 +43,10 @@ def error_actions(error: ChatError) -> str:
         return "ctrl+o pick a model · ctrl+r retry"
     if error.kind == "context_length":
         return "ctrl+n new conversation"
+    if error.kind == "tools_unsupported":
+        return "ctrl+t turns tools off for this conversation, then ctrl+r retries"
+    if error.kind == "round_limit":
+        return "ctrl+r retry"
     if error.kind in ("auth", "wrong_path"):
         return "restart vllm-chat with the fix above; the conversation is saved"
     if error.retryable or error.kind == "bad_request":
@@ -59,6 +65,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("f2", "edit_system_prompt", "System prompt", id="edit-system-prompt"),
+        Binding("ctrl+t", "toggle_tools", "Tools", id="toggle-tools"),
     ]
 
     def __init__(self, session: ChatSession, *, demo: bool = False) -> None:
@@ -93,6 +100,7 @@ class ChatScreen(Screen[None]):
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
+        self.session.engine.approver = self.ask_approval
         status = self.status
         status.server = self.session.settings.base_url
         status.model = self.session.conversation.model
@@ -230,6 +238,39 @@ class ChatScreen(Screen[None]):
         self.status.model = name
         self.status.context_max = self.session.context_window
         self.notify(f"Next turns use {name}.", title="Model", markup=False)
+
+    def action_toggle_tools(self) -> None:
+        """Offer tools to the model in this conversation, or stop offering them."""
+        conv = self.session.conversation
+        current = self.session.tools_enabled if conv.tools_enabled is None else conv.tools_enabled
+        conv.tools_enabled = not current
+        conv.touch()
+        self.session.save()
+        self.status.tools = conv.tools_enabled
+        self.notify("Tools on for this conversation." if conv.tools_enabled
+                    else "Tools off for this conversation.", title="Tools")
+
+    async def ask_approval(self, call: ToolCall) -> Decision:
+        """Ask the user whether a tool that needs approval may run (the engine waits)."""
+        from vllm_chat.ui.screens.approval import ToolApprovalScreen
+
+        tools = self.session.engine.tools
+        tool = tools.get(call.name) if tools is not None else None
+        screen = ToolApprovalScreen(call, description=tool.description if tool else "",
+                                    preview=tools.preview(call) if tools is not None else None)
+        decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+
+        def settle(decision: Decision | None) -> None:
+            if not decided.done():
+                decided.set_result(decision or Decision.DENY)
+
+        self.app.push_screen(screen, settle)
+        try:
+            return await decided
+        except asyncio.CancelledError:
+            if screen.is_attached:
+                screen.dismiss(Decision.DENY)  # the turn was stopped: take the question away
+            raise
 
     def action_edit_system_prompt(self) -> None:
         """Edit the system prompt of this conversation."""

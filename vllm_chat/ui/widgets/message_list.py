@@ -16,6 +16,11 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ToolApprovalNeeded,
+    ToolCallDelta,
+    ToolCallReady,
+    ToolResult,
+    ToolRunning,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -63,18 +68,19 @@ class MessageList(VerticalScroll):
 
     # -- building ------------------------------------------------------------------
 
-    def _view_for(self, message: Message) -> MessageView | None:
+    def _view_for(self, message: Message, tool_results: dict[str, Message] | None = None) -> MessageView | None:
         if message.role == "user":
             return UserMessageView(message)
         if message.role == "assistant":
-            return AssistantMessageView(message, show_reasoning=self.show_reasoning)
-        return None
+            return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results)
+        return None  # tool results are shown in the panels of the calls they answer
 
     def show_conversation(self, conv: Conversation) -> None:
         """Replace everything with the messages of `conv`."""
         self.current = None
         self.remove_children()
-        views = [v for v in (self._view_for(m) for m in conv.messages) if v is not None]
+        results = {m.tool_call_id: m for m in conv.messages if m.role == "tool" and m.tool_call_id}
+        views = [v for v in (self._view_for(m, results) for m in conv.messages) if v is not None]
         if views:
             self.mount_all(views)
         else:
@@ -119,10 +125,28 @@ class MessageList(VerticalScroll):
         elif isinstance(event, ReasoningDelta):
             if self.current is not None:
                 self.current.append_reasoning(event.text)
+        elif isinstance(event, ToolCallDelta):
+            if self.current is not None:
+                self.current.tool_delta(event)
+        elif isinstance(event, (ToolCallReady, ToolApprovalNeeded, ToolRunning, ToolResult)):
+            self._tool_event(event)
         elif isinstance(event, (TurnFinished, TurnStopped)):
             self._finish(None)
         elif isinstance(event, TurnFailed):
             self._finish(event.error, error_actions)
+
+    def _tool_event(self, event: ToolCallReady | ToolApprovalNeeded | ToolRunning | ToolResult) -> None:
+        panel = self.current.panel_for(event.call.id) if self.current is not None else None
+        if panel is None:
+            return
+        if isinstance(event, ToolCallReady):
+            panel.set_ready(event.call)
+        elif isinstance(event, ToolApprovalNeeded):
+            panel.set_state("approval")
+        elif isinstance(event, ToolRunning):
+            panel.set_state("running")
+        else:
+            panel.set_result(event.message)
 
     def _finish(self, error: ChatError | None, actions: str = "") -> None:
         if self.current is not None:

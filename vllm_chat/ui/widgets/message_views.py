@@ -16,7 +16,9 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.text import inert
+from vllm_chat.core.events import ToolCallDelta
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
+from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
 class MessageView(Vertical):
@@ -154,7 +156,14 @@ class AssistantMessageView(MessageView):
     }
     """
 
-    def __init__(self, message: Message, *, streaming: bool = False, show_reasoning: bool = True) -> None:
+    def __init__(
+        self,
+        message: Message,
+        *,
+        streaming: bool = False,
+        show_reasoning: bool = True,
+        tool_results: dict[str, Message] | None = None,
+    ) -> None:
         super().__init__(message)
         self._streaming = streaming
         self._show_reasoning = show_reasoning
@@ -165,13 +174,40 @@ class AssistantMessageView(MessageView):
             self.reasoning = ReasoningBlock(message.reasoning)
         self.body = MarkdownView(message.content, streaming=streaming, classes="body")
         """The answer."""
+        self.tool_panels: dict[int, ToolCallPanel] = {}
+        """Panels of this reply's tool calls, by index."""
+        for index, call in enumerate(message.tool_calls):
+            panel = ToolCallPanel(index, call.name, call.id)
+            panel.set_ready(call)
+            result = (tool_results or {}).get(call.id)
+            if result is not None:
+                panel.result = result.content
+                panel.state = result.tool_status or "ok"  # type: ignore[assignment]
+            self.tool_panels[index] = panel
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
 
     def compose(self) -> ComposeResult:
         if self.reasoning is not None:
             yield self.reasoning
         yield self.body
+        yield from self.tool_panels.values()
         yield self._footer
+
+    def tool_delta(self, event: ToolCallDelta) -> None:
+        """A streamed piece of a tool call: its panel appears with the first piece."""
+        panel = self.tool_panels.get(event.index)
+        if panel is None:
+            panel = ToolCallPanel(event.index, event.name or "", event.id)
+            self.tool_panels[event.index] = panel
+            self.mount(panel, before=self._footer)
+        panel.add_fragment(event.name, event.id, event.arguments_fragment)
+
+    def panel_for(self, call_id: str) -> ToolCallPanel | None:
+        """The panel of the call with this id (or, for a server that sent no ids, the
+        first panel still without one)."""
+        panels = self.tool_panels.values()
+        return next((p for p in panels if p.call_id == call_id), None) or next(
+            (p for p in panels if p.call_id is None), None)
 
     def append_reasoning(self, text: str) -> None:
         """Stream reasoning into the reasoning block (created on first use)."""
@@ -196,6 +232,9 @@ class AssistantMessageView(MessageView):
         if self.reasoning is not None:
             self.reasoning.finish()
         self.body.finish()
+        for panel in self.tool_panels.values():
+            if panel.state in ("streaming", "ready", "approval", "running"):
+                panel.set_state("stopped")
         self.refresh_footer()
         if error is not None:
             self.mount(ErrorNotice(error, actions=actions))

@@ -1,0 +1,56 @@
+"""Fixtures for end-to-end tests: the installed `vllm-chat` in tmux, against a
+simulated vLLM server running in this test process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.tmux import TmuxApp
+from vllm_chat.simserver import SimConfig, SimServer
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _needs_tmux() -> None:
+    if shutil.which("tmux") is None:
+        if os.environ.get("VLLM_CHAT_REQUIRE_E2E"):
+            pytest.fail("tmux is required for the e2e tests (apt-get install tmux)")
+        pytest.skip("tmux is not installed")
+
+
+@pytest.fixture
+def sim_url() -> Iterator[str]:
+    """A simulated vLLM server in a thread; its base URL."""
+    server = SimServer(SimConfig(tps=150.0)).start_in_thread()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def run_app(isolated_env: Path, tmp_path: Path) -> Iterator[Callable[..., TmuxApp]]:
+    """`run_app(*args)` starts `vllm-chat ARGS` in tmux with this test's data folder."""
+    apps: list[TmuxApp] = []
+
+    def start(*args: str, width: int = 120, height: int = 40) -> TmuxApp:
+        env = {
+            "VLLM_CHAT_DATA_DIR": os.environ["VLLM_CHAT_DATA_DIR"],
+            "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],
+        }
+        app = TmuxApp(list(args), env=env, width=width, height=height, cwd=tmp_path)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.close()

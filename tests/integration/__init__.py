@@ -1,0 +1,1 @@
+"""Tests against a real vLLM server (skipped unless VLLM_CHAT_REAL_URL is set)."""

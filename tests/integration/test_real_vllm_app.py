@@ -1,0 +1,136 @@
+"""vllm-chat itself (one-shot mode, the TUI, the tool loop, error messages) against a REAL
+vLLM server. Set `VLLM_CHAT_REAL_URL` (and `VLLM_CHAT_REAL_API_KEY` if it was started with
+`--api-key`); `.ci/run` does both. The model writes gibberish: tests check what the app
+does with the real protocol, not the words."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from tests.support.pilot import wait_until
+from vllm_chat.core.client import ChatClient
+from vllm_chat.core.config import load_settings
+from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.events import ToolResult, TurnFinished
+from vllm_chat.core.tools.approval import ApprovalPolicy
+from vllm_chat.core.tools.base import Tool
+from vllm_chat.core.tools.registry import ToolRegistry
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not os.environ.get("VLLM_CHAT_REAL_URL"),
+                       reason="set VLLM_CHAT_REAL_URL to a real vLLM server's /v1 URL"),
+]
+
+URL = os.environ.get("VLLM_CHAT_REAL_URL", "")
+KEY = os.environ.get("VLLM_CHAT_REAL_API_KEY", "")
+MODEL = os.environ.get("VLLM_CHAT_REAL_MODEL", "tiny-llama")
+
+
+def cli(*args: str, key: str | None = KEY) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VLLM_CHAT_REAL", "OPENAI_"))}
+    argv = [sys.executable, "-m", "vllm_chat", "--base-url", URL, *args]
+    if key:
+        argv += ["--api-key", key]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+
+
+def test_one_shot_prints_the_streamed_reply_and_exits_0() -> None:
+    result = cli("-p", "Say hello", "--max-tokens", "16", "--no-tools")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "Traceback" not in result.stderr
+
+
+def test_one_shot_json_reports_text_usage_and_finish_reason() -> None:
+    result = cli("-p", "Say hello", "--max-tokens", "8", "--no-tools", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["model"] == MODEL and doc["finish_reason"] in ("length", "stop")
+    assert doc["usage"]["completion_tokens"] <= 8 and doc["usage"]["prompt_tokens"] > 0
+    assert isinstance(doc["text"], str)
+
+
+def test_an_unknown_model_lists_what_the_server_serves() -> None:
+    result = cli("-p", "hi", "--model", "nope", "--no-tools")
+    assert result.returncode == 1
+    assert "does not serve the model 'nope'" in result.stderr
+    assert f"It serves: {MODEL}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not KEY, reason="the server was started without --api-key")
+def test_a_wrong_key_and_a_missing_key_say_what_to_do() -> None:
+    wrong = cli("-p", "hi", "--no-tools", key="wrong-key")
+    assert wrong.returncode == 1 and "refused the API key" in wrong.stderr
+    missing = cli("-p", "hi", "--no-tools", key=None)
+    assert missing.returncode == 1 and "wants an API key" in missing.stderr and "--api-key" in missing.stderr
+
+
+async def test_a_tui_turn_streams_a_reply_from_the_real_server() -> None:
+    from vllm_chat.core.session import ChatSession
+    from vllm_chat.core.store import SessionStore
+    from vllm_chat.ui.app import VllmChatApp
+
+    settings = load_settings({"base_url": URL, "api_key": KEY or "EMPTY", "sampling": {"max_tokens": 24},
+                              "tools": {"enabled": False}})
+    chat = ChatSession(settings, store=SessionStore())
+    app = VllmChatApp(chat)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: chat.models, timeout=30)
+        assert app.chat.status.model == MODEL and app.chat.status.context_max == 2048
+        app.chat.prompt.load_text("Hello there")
+        app.chat.prompt.action_submit()
+        await pilot.pause()
+        await wait_until(pilot, lambda: not chat.running and chat.conversation.messages[-1].role == "assistant"
+                         and chat.conversation.messages[-1].status != "streaming", timeout=60)
+        reply = chat.conversation.messages[-1]
+        assert reply.status == "complete" and reply.content
+        assert reply.usage is not None and reply.usage.completion_tokens <= 24
+    await chat.client.aclose()
+
+
+class PickNumber(Tool):
+    """A tool with a strict schema, so even random weights produce a valid call."""
+
+    name = "pick_number"
+    description = "Pick a whole number."
+    parameters: dict[str, Any] = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+
+    def spec(self) -> dict[str, Any]:
+        spec = super().spec()
+        spec["function"]["strict"] = True
+        return spec
+
+    async def run(self, arguments: dict[str, Any]) -> str:
+        return f"you picked {arguments['n']}"
+
+
+async def test_a_forced_tool_call_goes_through_the_whole_loop_and_ends_with_an_answer() -> None:
+    registry = ToolRegistry([PickNumber()])
+    client = ChatClient(URL, KEY or "EMPTY")
+    conv = Conversation(model=MODEL)
+    conv.params.max_tokens = 800  # strict arguments come padded with hundreds of spaces
+    conv.add(Message(role="user", content="Pick a number."))
+    engine = Engine(client, tools=registry, approval=ApprovalPolicy(registry), max_rounds=3)
+    events = [e async for e in engine.run(conv, TurnOptions(tool_choice="required"))]
+    await client.aclose()
+    results = [e for e in events if isinstance(e, ToolResult)]
+    assert results and results[0].call.name == "pick_number"
+    assert results[0].message.tool_status == "ok" and results[0].message.content.startswith("you picked ")
+    assert isinstance(events[-1], TurnFinished)
+    roles = [m.role for m in conv.messages]
+    assert roles[:3] == ["user", "assistant", "tool"] and roles[-1] == "assistant"
+    assert conv.messages[1].tool_calls[0].id.startswith("chatcmpl-tool-")

@@ -1,0 +1,1 @@
+"""Tests of the simulated vLLM server (`vllm_chat.simserver`)."""

@@ -1,0 +1,42 @@
+"""Fixtures for Pilot tests: a simulated vLLM server and the app pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from vllm_chat.core.config import load_settings
+from vllm_chat.core.session import ChatSession
+from vllm_chat.core.store import SessionStore
+from vllm_chat.simserver import SimConfig, SimServer
+from vllm_chat.ui.app import VllmChatApp
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    """A simulated vLLM server streaming at a measured pace (so Esc can land mid-reply)."""
+    async with SimServer(SimConfig(tps=200.0, models=("sim-chat", "sim-vision"))) as server:
+        yield server
+
+
+AppFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def make_app() -> AppFactory:
+    """`async with make_app(base_url=..., **settings) as (app, pilot):` runs the app headless."""
+
+    @asynccontextmanager
+    async def factory(size: tuple[int, int] = (100, 32), conversation: Any = None,
+                      **settings: Any) -> AsyncIterator[tuple[VllmChatApp, Any]]:
+        chat = ChatSession(load_settings(settings), conversation=conversation, store=SessionStore())
+        app = VllmChatApp(chat)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            yield app, pilot
+            chat.stop()
+        await chat.client.aclose()
+
+    return factory

@@ -1,0 +1,14 @@
+"""A simulated vLLM OpenAI-compatible server, for `vllm-chat --demo`, tests and benchmarks.
+
+It speaks vLLM 0.32's wire format byte for byte (chunks, errors, auth, tool
+and reasoning deltas, `/tokenize`, `/metrics`), says scripted Markdown instead
+of running a model, and misbehaves on demand (`faults.py`).
+"""
+
+from vllm_chat.simserver.config import SimConfig
+from vllm_chat.simserver.faults import FAULT_KINDS
+from vllm_chat.simserver.metrics import SimStats
+from vllm_chat.simserver.replies import MAGIC_PHRASES
+from vllm_chat.simserver.server import SimServer, ThreadedSimServer
+
+__all__ = ["FAULT_KINDS", "MAGIC_PHRASES", "SimConfig", "SimServer", "SimStats", "ThreadedSimServer"]

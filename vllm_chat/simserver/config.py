@@ -1,0 +1,96 @@
+"""`SimConfig`: everything that makes one simulated vLLM server differ from another.
+
+The defaults describe the server `vllm-chat --demo` talks to: two models
+(`sim-chat`, text only, and `sim-vision`, which accepts images, audio and
+video), auto tool choice on, no API key, tokens as fast as possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vllm_chat.simserver import faults
+
+DEFAULT_MODELS = ("sim-chat", "sim-vision")
+DEFAULT_MAX_MODEL_LEN = 32768
+VLLM_VERSION = "0.32.0"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """How the simulated server behaves. Frozen: build a new one to change it."""
+
+    models: tuple[str, ...] = DEFAULT_MODELS
+    """Served model names; the first one answers requests that omit `model`."""
+    api_key: str | None = None
+    """When set, `/v1/*` needs `Authorization: Bearer <key>` (401 otherwise), like `--api-key`."""
+    tps: float = 0.0
+    """Tokens per second per stream; 0 sends every token as fast as possible."""
+    ttft: float = 0.0
+    """Seconds between the request and its first token (queue plus prefill)."""
+    reasoning: bool = False
+    """Behave like a server run with `--reasoning-parser`: replies open with reasoning
+    (a request can still switch it off with `chat_template_kwargs.enable_thinking: false`)."""
+    reasoning_field: Literal["reasoning", "reasoning_content"] = "reasoning"
+    """Name of the reasoning field: `reasoning` (vLLM >= 0.11.1) or the legacy `reasoning_content`."""
+    max_model_len: int = DEFAULT_MAX_MODEL_LEN
+    """Context window in tokens, as `--max-model-len`; longer prompts get vLLM's 400."""
+    loras: Mapping[str, str] = field(default_factory=dict)
+    """LoRA adapters as `{name: parent model}`; listed in `/v1/models` and usable as `model`."""
+    multimodal_models: tuple[str, ...] = ("sim-vision",)
+    """Models that accept image, audio and video parts; the others answer
+    `<model> is not a multimodal model` (a LoRA inherits its parent's)."""
+    limit_images: int | None = None
+    """Most images one prompt may carry, as `--limit-mm-per-prompt '{"image": N}'`; None = no limit."""
+    auto_tool_choice: bool = True
+    """Behave like `--enable-auto-tool-choice --tool-call-parser hermes`; when False,
+    requests with tools get vLLM's 400 about the missing parser."""
+    fault: str | None = None
+    """A fault applied to every chat request, e.g. `"drop"` or `"stall=3"` (see `faults.py`)."""
+    duplicate_index_tool_deltas: bool = False
+    """Send a tool call's name and first argument fragment in one delta, as two
+    `tool_calls` entries with the same index (a quirk of some vLLM tool parsers)."""
+    null_content_transition: bool = True
+    """End reasoning with a delta carrying `"content": null` next to the last reasoning
+    piece, as vLLM's think-tag parsers do when `</think>` shares a chunk with text."""
+    sse_keep_alive: float = 0.0
+    """Seconds of silence after which a `: keep-alive` comment is sent, as
+    `--sse-keep-alive-interval`; 0 = never (the `keepalive` fault turns it on per request)."""
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    port: int = 0
+    """TCP port; 0 picks a free one (read it back from `SimServer.port`)."""
+    version: str = VLLM_VERSION
+    """What `GET /version` reports and `system_fingerprint` is built from."""
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise ValueError("SimConfig.models needs at least one model name")
+        if self.reasoning_field not in ("reasoning", "reasoning_content"):
+            raise ValueError("reasoning_field must be 'reasoning' or 'reasoning_content'")
+        if self.max_model_len < 16:
+            raise ValueError("max_model_len must be at least 16")
+        if self.tps < 0 or self.ttft < 0 or self.sse_keep_alive < 0:
+            raise ValueError("tps, ttft and sse_keep_alive must not be negative")
+        if self.fault is not None:
+            faults.parse(self.fault)
+        for name, parent in self.loras.items():
+            if parent not in self.models:
+                raise ValueError(f"LoRA {name!r}: parent {parent!r} is not one of the served models")
+
+    @property
+    def fingerprint(self) -> str:
+        """`system_fingerprint`: `vllm-<version>-<8 hex of the config>`, stable per config."""
+        digest = hashlib.sha256(repr((self.models, self.max_model_len)).encode()).hexdigest()
+        return f"vllm-{self.version}-{digest[:8]}"
+
+    def parent_of(self, model: str) -> str:
+        """The base model behind a served name (a LoRA's parent, else the name itself)."""
+        return self.loras.get(model, model)
+
+    def is_multimodal(self, model: str) -> bool:
+        """Whether `model` (or the base model of a LoRA) accepts media parts."""
+        return self.parent_of(model) in self.multimodal_models

@@ -1,0 +1,276 @@
+"""What the simulated model says: a deterministic reply for every request.
+
+`compose` looks at the request the way a helpful model would: a forced output
+(structured outputs), a forced or useful tool call, tool results to report,
+attachments to describe, a magic phrase (`help`, `hello`, `long N`, `echo`,
+`markdown`), or a friendly fallback. The reply is text plus tool calls; the
+stream writer decides how many of its tokens fit and how they are framed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from vllm_chat.simserver import faults, longform, replies, tokenizer
+from vllm_chat.simserver.media import MediaItem, message_text
+from vllm_chat.simserver.request import ChatRequest
+from vllm_chat.simserver.toolcalls import (
+    Call,
+    arithmetic_expression,
+    build_object,
+    evaluate,
+    plan_calls,
+    tool_names,
+)
+from vllm_chat.simserver.validate import strip_switches
+
+MAX_LONG_TOKENS = 1_000_000
+_LONG_RE = re.compile(r"\blong\s+(\d+)\b|\b(?:write|give me|generate|produce)\s+(\d+)\s+tokens?\b", re.I)
+_GREETING_RE = re.compile(r"^\s*(hello|hi|hey|hallo|howdy|greetings|good (morning|afternoon|evening))\b", re.I)
+_ECHO_RE = re.compile(r"^\s*echo\b:?\s?(.*)$", re.I | re.S)
+_SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.I)
+_NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.I)
+_TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
+_REGEX_META = set(".^$*+?{}[]\\|()")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One choice's output before tokenisation."""
+
+    content: str = ""
+    """The answer text (for a reasoning reply it starts with the blank line after `</think>`)."""
+    reasoning: str | None = None
+    """The reasoning text between `<think>` and `</think>`; None when the reply does not reason."""
+    calls: tuple[Call, ...] = field(default_factory=tuple)
+    """Tool calls, in order."""
+    forced_tools: bool = False
+    """Whether `tool_choice` forced the calls (then non-streamed `content` is `""`, not null)."""
+
+
+def compose(req: ChatRequest, variant: int = 0) -> Reply:
+    """The reply to a chat request; `variant` varies the wording between choices of `n > 1`."""
+    forced = _forced_output(req.fields)
+    if forced is not None:
+        return _parse_model_output(forced, req)
+    text = strip_switches(faults.strip_phrases(req.last_user_text))
+    last_role = req.messages[-1].get("role") if req.messages else None
+    calls: list[Call] = []
+    if req.tool_mode == "named":
+        calls = plan_calls(text, req.tools, "required", req.named_tool, True)
+    elif req.tool_mode == "required" or (
+        req.tool_mode == "auto" and last_role != "tool" and not _is_magic_phrase(text)
+    ):
+        calls = plan_calls(text, req.tools, req.tool_mode, None, req.fields.parallel_tool_calls is not False)
+    if calls:
+        return _with_thinking(req, _tool_thought(text, calls), _tool_preface(calls, req), calls)
+    if last_role == "tool":
+        return _with_thinking(req, "The tool results are in. I'll quote them in my answer.", _tool_answer(req.messages))
+    thought, answer = _answer(text, req, variant)
+    return _with_thinking(req, thought, answer)
+
+
+def _is_magic_phrase(text: str) -> bool:
+    """Whether `text` asks for a scripted reply; a model with auto tool choice then
+    answers it directly instead of reaching for a tool whose words happen to match."""
+    return bool(
+        _ECHO_RE.match(text)
+        or _LONG_RE.search(text)
+        or text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do")
+        or _GREETING_RE.search(text)
+        or _SHOWCASE_RE.search(text)
+    )
+
+
+def _with_thinking(req: ChatRequest, thought: str, content: str, calls: list[Call] | None = None) -> Reply:
+    forced = req.tool_mode in ("required", "named")
+    if not req.thinking:
+        return Reply(content, None, tuple(calls or ()), forced)
+    budget = req.fields.thinking_token_budget
+    reasoning = f"\n{thought}\n"
+    if budget is not None:
+        reasoning = "".join(tokenizer.tokenize(reasoning)[: max(0, budget)])
+    return Reply("\n\n" + content if content or calls else "", reasoning, tuple(calls or ()), forced)
+
+
+def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
+    """(thought, answer) for a turn without tool calls."""
+    media = _last_user_media(req)
+    if media:
+        description = describe_media(media)
+        question = f"\n\nYou asked: “{replies.snippet_of(text)}”. " if text else "\n\n"
+        tail = (
+            "I can't see or hear the content itself, "
+            "but the types and sizes above are exactly what reached the server."
+        )
+        return f"The user attached media. {description} I'll report what arrived.", description + question + tail
+    if not text:
+        return "There is no question, so I'll say hello.", replies.hello(req.model, variant)
+    echo = _ECHO_RE.match(text)
+    if echo:
+        return "The user wants their text repeated exactly.", echo.group(1)
+    long_match = _LONG_RE.search(text)
+    if long_match:
+        count = min(int(long_match.group(1) or long_match.group(2)), MAX_LONG_TOKENS)
+        thought = f"The user wants a long reply of {count} tokens: varied Markdown with prose, lists, code and tables."
+        # Tokens past the budget would be cut anyway; don't write them.
+        return thought, longform.long_markdown(min(count, req.budget), seed=variant)
+    if text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do"):
+        return "The user wants the magic phrases. A table and the list of faults will do.", replies.HELP_TEXT
+    if _GREETING_RE.search(text):
+        return "The user is greeting me. A friendly hello and a few things to try.", replies.hello(req.model, variant)
+    if _SHOWCASE_RE.search(text):
+        return "The user wants to see Markdown. I'll use every construct once.", replies.SHOWCASE
+    expression = arithmetic_expression(text)
+    value = evaluate(expression) if expression else None
+    if value is not None:
+        return f"Simple arithmetic: I can work out {expression} myself.", f"{expression} = **{value}**"
+    needs = _NEEDS_TOOL_RE.search(text)
+    if needs:
+        intent = "weather" if "weather" in needs.group(1).lower() or "forecast" in needs.group(1).lower() else "time"
+        offered = tool_names(req.tools)
+        thought = "This needs a tool, and none of the offered ones fits." if offered else "This needs a tool."
+        return thought, replies.needs_tool(intent, offered)
+    snippet = replies.snippet_of(text)
+    thought = f"The user said “{snippet}”. I have no real answer, so I'll reply with a well-formed template."
+    return thought, replies.fallback(snippet, req.model, variant)
+
+
+def _last_user_media(req: ChatRequest) -> list[MediaItem]:
+    for message, items in zip(reversed(req.messages), reversed(req.media), strict=True):
+        if message.get("role") == "user":
+            return items
+    return []
+
+
+_NOUNS = {"image": ("image", "images"), "audio": ("audio clip", "audio clips"), "video": ("video", "videos")}
+
+
+def describe_media(items: list[MediaItem]) -> str:
+    """One sentence per kind: `I received 2 images: image/png, 1234 bytes; image/jpeg, 5678 bytes.`"""
+    sentences = []
+    for kind in ("image", "audio", "video"):
+        of_kind = [i for i in items if i.kind == kind]
+        if not of_kind:
+            continue
+        noun = _NOUNS[kind][0 if len(of_kind) == 1 else 1]
+        details = "; ".join(
+            f"{i.mime}, {i.size} bytes" if i.url is None else f"{i.url} (a remote URL, not fetched)" for i in of_kind
+        )
+        sentences.append(f"I received {len(of_kind)} {noun}: {details}.")
+    return " ".join(sentences)
+
+
+def _tool_thought(text: str, calls: list[Call]) -> str:
+    thoughts = [f"The user asks: “{replies.snippet_of(text)}”." if text else "There is no question."]
+    for call in calls:
+        if call.why == "named":
+            thoughts.append(f"The request names the {call.name} tool, so I'll call it with {call.arguments}.")
+        elif call.why == "required":
+            thoughts.append(f"I must call a tool and none fits, so I'll call {call.name} with {call.arguments}.")
+        else:
+            what = "that" if call.clause == text.strip() else f"“{call.clause}”"
+            thoughts.append(f"The {call.name} tool can answer {what}, so I'll call it with {call.arguments}.")
+    return " ".join(thoughts)
+
+
+def _tool_preface(calls: list[Call], req: ChatRequest) -> str:
+    if req.tool_mode != "auto":
+        return ""
+    names = sorted({c.name for c in calls})
+    listed = " and ".join(f"`{n}`" for n in names)
+    return f"Let me check that with {listed}.\n"
+
+
+def _tool_answer(messages: list[dict[str, Any]]) -> str:
+    """The final answer after tool results: each result quoted under the call it answers."""
+    results: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, message)
+    names: dict[str, tuple[str, str]] = {}
+    for message in messages:
+        for call in message.get("tool_calls") or []:
+            if isinstance(call, dict) and isinstance(call.get("function"), dict):
+                fn = call["function"]
+                names[str(call.get("id"))] = (str(fn.get("name")), str(fn.get("arguments") or ""))
+    lines = ["Here is what the tool" + ("s" if len(results) > 1 else "") + " returned:", ""]
+    for result in results:
+        name, args = names.get(str(result.get("tool_call_id")), ("a tool", ""))
+        output = message_text(result.get("content")).strip() or "(no output)"
+        called = f"**{name}**" + (f" with `{args}`" if args and len(args) <= 80 else "")
+        if "\n" in output or len(output) > 100:
+            lines += [f"- {called}:", "", "```", output, "```", ""]
+        else:
+            lines.append(f"- {called}: `{output}`")
+    lines += ["", "That is the answer, straight from the tool output."]
+    return "\n".join(lines).replace("\n\n\n", "\n\n")
+
+
+def _forced_output(fields: Any) -> str | None:
+    """The text structured outputs pin the reply to, when the simulator can tell what it is:
+    a literal regex, a choice, or a JSON schema (filled with plausible values)."""
+    so = fields.structured_outputs or {}
+    if isinstance(so.get("regex"), str):
+        return _literal_of_regex(so["regex"])
+    if isinstance(so.get("choice"), list) and so["choice"]:
+        return str(so["choice"][0])
+    if isinstance(so.get("json"), dict):
+        return json.dumps(build_object(so["json"], ""), ensure_ascii=False)
+    rf = fields.response_format or {}
+    if rf.get("type") == "json_schema" and isinstance(rf.get("json_schema"), dict):
+        schema = rf["json_schema"].get("schema")
+        return json.dumps(build_object(schema if isinstance(schema, dict) else {}, ""), ensure_ascii=False)
+    if rf.get("type") == "json_object":
+        return json.dumps({"answer": "This is a simulated JSON reply."})
+    return None
+
+
+def _literal_of_regex(pattern: str) -> str | None:
+    """The one string a regex matches if it is a plain literal (only escaped metacharacters)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _REGEX_META or nxt in " \"'/-,:;<>=!#&%@~`":
+                out.append(nxt)
+            elif nxt in "nt":
+                out.append("\n" if nxt == "n" else "\t")
+            else:
+                return None
+            i += 2
+            continue
+        if ch in _REGEX_META:
+            return None
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _parse_model_output(text: str, req: ChatRequest) -> Reply:
+    """Split raw model output as vLLM's parsers would: `<think>…</think>` into reasoning (with a
+    reasoning parser), `<tool_call>{…}</tool_call>` into tool calls (with auto tool choice)."""
+    reasoning = None
+    if req.reasoning_parser and text.startswith("<think>"):
+        inner, closed, rest = text[len("<think>"):].partition("</think>")
+        reasoning, text = inner, rest if closed else ""
+    calls: list[Call] = []
+    if req.tool_mode == "auto" and "<tool_call>" in text:
+        head = text[: text.index("<tool_call>")]
+        for raw in _TOOL_CALL_RE.findall(text):
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(parsed, dict) and isinstance(parsed.get("name"), str):
+                args = json.dumps(parsed.get("arguments", {}), ensure_ascii=False)
+                calls.append(Call(parsed["name"], args, "matched", ""))
+        if calls:
+            text = head
+    return Reply(text, reasoning, tuple(calls), False)

@@ -1,0 +1,69 @@
+"""ToolApprovalScreen: ask before a tool marked `confirm` runs."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from vllm_chat.core.conversation import ToolCall
+from vllm_chat.core.text import inert
+from vllm_chat.core.tools.approval import Decision
+from vllm_chat.ui.widgets.tool_call_panel import json_syntax, pretty_arguments
+
+
+class ToolApprovalScreen(ModalScreen[Decision]):
+    """Shows the call (and, for a shell tool, the exact command); y / a / n decide."""
+
+    DEFAULT_CSS = """
+    ToolApprovalScreen {
+        align: center middle;
+        & > Vertical {
+            width: 90;
+            max-width: 95%;
+            height: auto;
+            max-height: 85%;
+            border: round $warning;
+            background: $surface;
+            padding: 0 1;
+        }
+        & .title { text-style: bold; color: $warning; }
+        & .what { color: $text-muted; margin: 0 0 1 0; }
+        & .command { background: $tool-panel-background; padding: 0 1; margin: 0 0 1 0; }
+        & .hint { color: $text-muted; margin: 1 0 0 0; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("y", "decide('allow_once')", "Allow once", id="approve-once"),
+        Binding("a", "decide('allow_session')", "Allow for this session", id="approve-session"),
+        Binding("n,escape", "decide('deny')", "Deny", id="deny-tool"),
+    ]
+
+    def __init__(self, call: ToolCall, *, description: str = "", preview: str | None = None) -> None:
+        super().__init__()
+        self.call = call
+        """The call waiting for a decision."""
+        self.description = description
+        """What the tool does (its description)."""
+        self.preview = preview
+        """The exact command line, for shell tools."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(f"Run {inert(self.call.name)}?"), classes="title")
+            if self.description:
+                yield Static(Text(inert(self.description)), classes="what")
+            if self.preview:
+                yield Static(Text("$ " + inert(self.preview)), classes="command")
+            pretty, valid = pretty_arguments(self.call.arguments)
+            body = json_syntax(self.app, pretty, background="surface") if valid else Text(inert(pretty))
+            yield Static(body, classes="args")
+            yield Static("y allow once · a allow for this session · n / esc deny", classes="hint")
+
+    def action_decide(self, choice: str) -> None:
+        self.dismiss({"allow_once": Decision.ALLOW_ONCE, "allow_session": Decision.ALLOW_SESSION,
+                      "deny": Decision.DENY}[choice])

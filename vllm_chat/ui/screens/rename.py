@@ -1,0 +1,76 @@
+"""RenameScreen: a one-line box to give a conversation a new title."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+def clean_title(text: str) -> str:
+    """`text` as a title: runs of whitespace (newlines too) become one space, ends trimmed."""
+    return " ".join(text.split())
+
+
+class RenameScreen(ModalScreen[str | None]):
+    """The current title, selected so typing replaces it; Enter keeps the new one, Esc cancels.
+
+    Dismisses with the cleaned title, or None when cancelled or unchanged.
+    """
+
+    DEFAULT_CSS = """
+    RenameScreen {
+        align: center middle;
+        & > Vertical {
+            width: 72;
+            max-width: 95%;
+            height: auto;
+            border: round $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+        & .title { text-style: bold; color: $primary; }
+        & Input { margin: 1 0 0 0; }
+        & .problem { color: $error-foreground; background: $error-background; padding: 0 1; display: none; }
+        & .problem.-visible { display: block; }
+        & .hint { color: $text-muted; }
+    }
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-rename")]
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        self.title_before = title
+        """The title when the box opened."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Rename conversation", classes="title")
+            yield Input(clean_title(self.title_before), placeholder="A short title",
+                        id="rename-title")
+            yield Static("", classes="problem", markup=False)
+            yield Static("enter save · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        box = self.query_one(Input)
+        if self.app.is_headless:
+            box.cursor_blink = False
+        box.focus()
+        box.select_all()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        title = clean_title(event.value)
+        if not title:
+            problem = self.query_one(".problem", Static)
+            problem.update("A title can't be empty: type one, or press esc to keep the old title.")
+            problem.add_class("-visible")
+            return
+        self.dismiss(None if title == clean_title(self.title_before) else title)
+
+    def action_cancel(self) -> None:
+        """Keep the old title."""
+        self.dismiss(None)

@@ -1,0 +1,208 @@
+"""ToolCallPanel: one tool call, live — name, arguments as they stream, state, result.
+
+The panel appears as soon as the call's name arrives, shows the arguments
+growing, then pretty JSON once they are complete, then its state (waiting
+for approval, running with elapsed time, done, failed, denied, stopped) and
+the result. Long results are cut in the view (enter or a click shows all);
+the session always keeps the whole result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Literal
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from vllm_chat.core import format as fmt
+from vllm_chat.core.conversation import Message, ToolCall
+from vllm_chat.core.text import inert
+from vllm_chat.ui.colors import theme_color
+
+PanelState = Literal["streaming", "ready", "approval", "running", "ok", "error", "denied", "stopped"]
+
+RESULT_PREVIEW_LINES = 12
+"""Result lines shown while the panel is folded."""
+
+_STATE_LOOK: dict[str, tuple[str, str, str]] = {
+    # state: (symbol, label, theme variable for the colour)
+    "streaming": ("…", "writing arguments", "tool-pending"),
+    "ready": ("…", "ready", "tool-pending"),
+    "approval": ("?", "waiting for your approval", "warning"),
+    "running": ("⟳", "running", "tool-pending"),
+    "ok": ("✓", "done", "tool-ok"),
+    "error": ("✗", "failed", "tool-error"),
+    "denied": ("⊘", "denied", "tool-error"),
+    "stopped": ("■", "stopped", "tool-error"),
+}
+
+
+def pretty_arguments(raw: str) -> tuple[str, bool]:
+    """Indented JSON for display, and whether `raw` was a valid JSON object."""
+    try:
+        value = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return raw, False
+    if not isinstance(value, dict):
+        return raw, False
+    return json.dumps(value, indent=2, ensure_ascii=False), True
+
+
+def json_syntax(app: App, pretty: str, *, background: str) -> Syntax:
+    """Highlighted JSON in the theme's code style, on the given theme background."""
+    from vllm_chat.ui.markdown_render import code_theme
+
+    style = code_theme(getattr(app, "theme_variables", {}) or {}, app.current_theme.dark)
+    return Syntax(inert(pretty), "json", theme=style, word_wrap=True,
+                  background_color=theme_color(app, background) or "default")
+
+
+class ToolCallPanel(Vertical):
+    """A tool call in the conversation."""
+
+    DEFAULT_CSS = """
+    ToolCallPanel {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        background: $tool-panel-background;
+        border: round $tool-panel-border;
+        & > .header { height: 1; }
+        & > .args { height: auto; color: $text-muted; }
+        & > .result { height: auto; margin: 1 0 0 0; }
+        &:focus { border: round $accent; }
+    }
+    """
+
+    can_focus = True
+
+    BINDINGS = [
+        Binding("enter,space", "toggle", "Show all / fold", id="toggle-tool-result"),
+    ]
+
+    def __init__(self, index: int, name: str = "", call_id: str | None = None) -> None:
+        super().__init__()
+        self.index = index
+        """Position of the call in its reply."""
+        self.call_id = call_id
+        """The call id, once known."""
+        self.tool_name = name
+        """The tool the model called."""
+        self.state: PanelState = "streaming"
+        """Where the call stands."""
+        self.arguments = ""
+        """The arguments as received (complete once the call is ready)."""
+        self.result: str | None = None
+        """The tool's output (or the error / denial text sent to the model)."""
+        self.expanded = False
+        """Whether the whole result is shown."""
+        self._started: float | None = None
+        self._elapsed: float | None = None
+        self._header = Static("", classes="header", markup=False)
+        self._args = Static("", classes="args", markup=False)
+        self._result = Static("", classes="result", markup=False)
+        self._ticker = None
+
+    def compose(self) -> ComposeResult:
+        yield self._header
+        yield self._args
+        yield self._result
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    # -- updates from events ----------------------------------------------------------
+
+    def add_fragment(self, name: str | None, call_id: str | None, fragment: str) -> None:
+        """A streamed piece of the call."""
+        if name:
+            self.tool_name = name
+        if call_id:
+            self.call_id = call_id
+        if fragment:
+            self.arguments += fragment
+        self._redraw()
+
+    def set_ready(self, call: ToolCall) -> None:
+        """The call is complete."""
+        self.call_id, self.tool_name, self.arguments = call.id, call.name, call.arguments
+        self.state = "ready"
+        self._redraw()
+
+    def set_state(self, state: PanelState) -> None:
+        """Move to `state` (running starts the elapsed-time display)."""
+        self.state = state
+        if state == "running":
+            self._started = time.monotonic()
+            self._ticker = self.set_interval(0.2, self._redraw_header)
+        elif self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+            if self._started is not None:
+                self._elapsed = time.monotonic() - self._started
+        self._redraw()
+
+    def set_result(self, message: Message) -> None:
+        """The tool message with the result (or the error / denial)."""
+        self.result = message.content
+        self.set_state(message.tool_status or "ok")  # type: ignore[arg-type]
+
+    def action_toggle(self) -> None:
+        """Show the whole result, or fold it back."""
+        self.expanded = not self.expanded
+        self._redraw()
+
+    def on_click(self) -> None:
+        self.action_toggle()
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _redraw(self) -> None:
+        self._redraw_header()
+        self._args.update(self._args_renderable())
+        result = self._result_renderable()
+        self._result.update(result if result is not None else "")
+        self._result.display = result is not None
+
+    def _redraw_header(self) -> None:
+        symbol, label, colour = _STATE_LOOK[self.state]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{symbol} ", style=theme_color(self.app, colour))
+        text.append(inert(self.tool_name) or "tool", style="bold")
+        text.append(f"  {label}", style=theme_color(self.app, colour))
+        elapsed = self._elapsed
+        if self.state == "running" and self._started is not None:
+            elapsed = time.monotonic() - self._started
+        if elapsed is not None:
+            text.append(f"  {fmt.seconds(elapsed)}", style="dim")
+        self._header.update(text)
+
+    def _args_renderable(self) -> RenderableType:
+        if self.state == "streaming":
+            return Text(inert(self.arguments) or "…")
+        pretty, valid = pretty_arguments(self.arguments)
+        if not valid:
+            return Group(Text(inert(pretty) or "(no arguments)"),
+                         Text("not a JSON object: the tool was told so", style="italic"))
+        if pretty == "{}":
+            return Text("(no arguments)", style="italic")
+        return json_syntax(self.app, pretty, background="tool-panel-background")
+
+    def _result_renderable(self) -> RenderableType | None:
+        if self.result is None:
+            return None
+        lines = inert(self.result).splitlines() or [""]
+        if self.expanded or len(lines) <= RESULT_PREVIEW_LINES:
+            return Text("\n".join(lines))
+        shown = "\n".join(lines[:RESULT_PREVIEW_LINES])
+        text = Text(shown + "\n")
+        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines (enter shows all)", style="italic dim")
+        return text
+
