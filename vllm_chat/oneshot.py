@@ -57,13 +57,19 @@ class OneShotRequest:
 class _Printer:
     """Writes deltas to a stream, made inert when the stream is a terminal."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, skip_leading_newlines: bool = False) -> None:
         self.stream = stream
         self.tty = stream.isatty()
         self.wrote = False
         self.ends_with_newline = True
+        self._skip = skip_leading_newlines
 
     def write(self, text: str) -> None:
+        if self._skip:
+            # Reasoning parsers leave the "\n\n" that followed </think> at the start of
+            # the answer; it is noise in a terminal or a pipe.
+            text = text.lstrip("\n")
+            self._skip = not text
         if not text:
             return
         self.stream.write(inert(text) if self.tty else text)
@@ -123,7 +129,7 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
         conv.title = title_from_prompt(request.prompt)
 
     engine = _engine(settings, client, request)
-    out, err = _Printer(sys.stdout), _Printer(sys.stderr)
+    out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     recorder = _recorder(conv, request)
     loop = asyncio.get_running_loop()
     try:
@@ -196,7 +202,7 @@ def _report(final: Any, conv: Conversation, request: OneShotRequest) -> int:
     message = getattr(final, "message", None) or getattr(final, "partial", None)
     if request.as_json:
         doc: dict[str, Any] = {
-            "text": message.content if message else "",
+            "text": message.content.lstrip("\n") if message else "",
             "reasoning": message.reasoning if message else None,
             "finish_reason": message.finish_reason if message else None,
             "model": conv.model,

@@ -55,7 +55,7 @@ NUMBER_FIELDS: tuple[NumberField, ...] = (
     NumberField("top_p", False, "(0, 1]", "sample from the smallest set with this much probability"),
     NumberField("top_k", True, "0 = off", "sample from the k likeliest tokens (0 or -1: off)"),
     NumberField("min_p", False, "0–1", "drop tokens below this fraction of the likeliest one"),
-    NumberField("max_tokens", True, "≥ 1", "cap on generated tokens (empty: the rest of the context)"),
+    NumberField("max_tokens", True, "≥ 1", "cap on generated tokens (empty: rest of the context)"),
     NumberField("repetition_penalty", False, "> 0", "above 1 discourages repetition; 1 is off"),
     NumberField("presence_penalty", False, "-2–2", "penalise tokens that already appeared"),
     NumberField("frequency_penalty", False, "-2–2", "penalise tokens by how often they appeared"),

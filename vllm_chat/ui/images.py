@@ -92,7 +92,7 @@ def effective_protocol(protocol: str | None = None) -> Protocol:
     if override in _PROTOCOLS:
         return override  # type: ignore[return-value]
     if override:
-        log.warning("%s=%r is not one of %s; ignored", RENDERER_ENV, override, ", ".join(_PROTOCOLS))
+        log.info("%s=%r is not one of %s; ignored", RENDERER_ENV, override, ", ".join(_PROTOCOLS))
     if protocol in _PROTOCOLS:
         return protocol  # type: ignore[return-value]
     return _state.configured
@@ -267,14 +267,17 @@ def _import_textual_image() -> bool:
     if on_terminal and not _state.prepared:
         # The probe would now race Textual's input thread for the answers.
         _state.problem = "vllm_chat.ui.images.prepare_terminal() was not called before the app started"
-        log.warning("%s; attachments show as text", _state.problem)
+        log.info("%s; attachments show as text", _state.problem)
         return False
+    # Without a handler of its own, textual-image's warnings (e.g. "Failed to
+    # get cell size") would go to Python's last-resort handler: stderr, under the TUI.
+    logging.getLogger("textual_image").addHandler(logging.NullHandler())
     try:
         import textual_image.widget  # noqa: F401 - probes the terminal
     except Exception as first:  # noqa: BLE001 - any failure means "text chips"
         if not _retry_with_default_cell_size():
             _state.problem = f"textual-image could not start ({type(first).__name__}: {first})"
-            log.warning("%s; attachments show as text", _state.problem)
+            log.info("%s; attachments show as text", _state.problem)
             return False
     from textual_image.renderable import Image, SixelImage, TGPImage
 

@@ -155,10 +155,10 @@ class ChatScreen(Screen[None]):
     def send(self, event: PromptInput.Submitted) -> None:
         """Send the prompt as a new user message and stream the reply."""
         if self.session.running:
+            self.prompt.restore(event.text)
             self.notify("A reply is still streaming: esc stops it.", severity="warning")
             return
         message = self.session.add_user_message(event.text)
-        self.prompt.accept(event.text)
         self.messages.add_message(message)
         self.run_turn()
 

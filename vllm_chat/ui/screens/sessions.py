@@ -45,7 +45,6 @@ from textual.worker import Worker, WorkerState
 
 from vllm_chat.core.store import SessionStore, SessionSummary, StoreError, UnreadableSession
 from vllm_chat.core.text import inert
-from vllm_chat.ui.keys import display_keys
 
 SEARCH_DELAY = 0.15
 """Seconds of no typing before the message text is searched."""
@@ -204,10 +203,15 @@ class SessionList(OptionList, can_focus=False):
     """
 
 
+_KEY_WORDS = {"escape": "esc", "pageup": "pgup", "pagedown": "pgdn", "delete": "del"}
+
+
 def key_label(app: App, binding: Binding) -> str:
-    """The first key that triggers `binding` now (after the user's keymap), for a hint line."""
-    first = display_keys(app, binding).split(", ")[0]
-    return {"⏎": "enter"}.get(first, first)
+    """The first key that triggers `binding` now (after the user's `[keymap]`), spelled as
+    hint lines spell keys: "f2", "ctrl+t", "esc"."""
+    keymap = getattr(app, "_keymap", {}) or {}
+    first = keymap.get(binding.id or "", binding.key).split(",")[0].strip()
+    return _KEY_WORDS.get(first, first)
 
 
 # --- the screen -------------------------------------------------------------------
@@ -247,7 +251,13 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
         & #sessions-empty { height: 1fr; color: $text-muted; content-align: center middle; display: none; }
         &.-empty #sessions-empty { display: block; }
         &.-empty SessionList { display: none; }
-        & #sessions-detail { height: 3; color: $text-muted; border-top: solid $panel; }
+        & #sessions-detail {
+            height: 3;
+            color: $text-muted;
+            border-top: solid $panel;
+            text-wrap: nowrap;
+            text-overflow: ellipsis;
+        }
         & #sessions-notice { display: none; color: $warning; }
         & #sessions-notice.-visible { display: block; }
         & #sessions-notice.-error { color: $error-foreground; background: $error-background; }
@@ -441,12 +451,15 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
         return next((u for u in self.unreadable if u.path.name == name), None)
 
     def _describe(self, option_id: str | None) -> None:
-        detail = Text(no_wrap=True, overflow="ellipsis")
+        detail = Text()
         summary = self._summary(option_id)
         unreadable = self._unreadable(option_id)
         if summary is not None:
             detail.append(f"Updated {absolute_time(summary.updated_at)}")
-            detail.append(f" · started {absolute_time(summary.created_at)}")
+            started = datetime.fromtimestamp(summary.created_at)
+            same_day = started.date() == datetime.fromtimestamp(summary.updated_at).date()
+            detail.append(f" · started {started:%H:%M}" if same_day
+                          else f" · started {absolute_time(summary.created_at)}")
             detail.append(f" · {one_line(summary.model) or 'no model'}")
             detail.append(f" · {summary.message_count} message{'s' if summary.message_count != 1 else ''}")
             if summary.id == self.current_id:
@@ -454,7 +467,7 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
             detail.append("\n")
             detail.append(one_line(summary.preview) or "(no messages)", style="italic")
         elif unreadable is not None:
-            detail.append(one_line(str(unreadable.path)))
+            detail.append(one_line(f"{unreadable.path.name} in {unreadable.path.parent}"))
             detail.append("\n")
             detail.append(one_line(unreadable.reason), style="italic")
         self.query_one("#sessions-detail", Static).update(detail)
@@ -558,8 +571,7 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
         if self._refused(option_id, "deleted") or summary is None:
             return
         if summary.id == self.current_id:
-            self._notice("This is the conversation you have open, so it can't be deleted while it is "
-                         "open: start a new conversation first, then delete it here.")
+            self._notice("This is the open conversation: start a new one first, then delete it here.")
             return
         count = summary.message_count
 

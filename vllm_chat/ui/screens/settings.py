@@ -9,14 +9,25 @@ ctrl+s is refused while anything is invalid. Saving dismisses with a
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Input, Label, RadioButton, RadioSet, Select, Static, Switch, TextArea
+from textual.widgets import (
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+    Switch,
+    TextArea,
+)
 
 from vllm_chat.core.client import ModelInfo
 from vllm_chat.core.conversation import Conversation
@@ -36,12 +47,23 @@ from vllm_chat.core.text import inert
 THINKING_CHOICES: tuple[tuple[str, bool | None], ...] = (("default", None), ("on", True), ("off", False))
 """The thinking radio buttons: label and the `enable_thinking` value each one stands for."""
 
+SAMPLING_HEADING = "Sampling · an empty field leaves it to the server"
+"""The heading over the sampling options while none of them has focus."""
+
 _LEFT = ("temperature", "top_p", "top_k", "min_p", "max_tokens")
 _FIELDS = {spec.name: spec for spec in NUMBER_FIELDS}
 
 
-def _error_text(message: str) -> Text:
-    return Text(inert(message))
+def _label_of(widget: Widget) -> Label | None:
+    """The label on the left of `widget` in its row, if it has one."""
+    parent = widget.parent
+    if parent is None:
+        return None
+    siblings = list(parent.children)
+    for sibling in reversed(siblings[: siblings.index(widget)]):
+        if isinstance(sibling, Label):
+            return sibling
+    return None
 
 
 class ParamField(Vertical):
@@ -66,7 +88,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
 
     CSS_PATH = "settings.tcss"
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True, id="save-settings"),
         Binding("escape", "cancel", "Cancel", id="cancel-settings"),
     ]
@@ -90,6 +112,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
         """Whether tools are on for a conversation that has no switch of its own."""
         self.check: FormCheck = FormCheck(conversation.params)
         """The latest check of the form (updated as the user types)."""
+        self._save_refused = False
 
     # -- layout -------------------------------------------------------------------
 
@@ -101,14 +124,14 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                                        ("  apply from the next turn · saved with the session", "dim")),
                          classes="title")
             with VerticalScroll(id="settings-body"):
-                with Horizontal(classes="field-row wide"):
+                with Horizontal(classes="field-row"):
                     yield Label("model", classes="field-label")
                     yield self._model_widget()
-                with Horizontal(classes="field-row wide prompt-row"):
+                with Horizontal(classes="field-row prompt-row"):
                     yield Label("system prompt", classes="field-label")
                     yield TextArea(conv.system_prompt, soft_wrap=True, compact=True,
                                    highlight_cursor_line=False, id="settings-system-prompt")
-                yield Static("Sampling · an empty field leaves it to the server", classes="section")
+                yield Static(SAMPLING_HEADING, id="settings-sampling", classes="section", markup=False)
                 with Horizontal(id="settings-numbers"):
                     with Vertical(classes="column"):
                         for name in _LEFT:
@@ -117,7 +140,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                         for spec in NUMBER_FIELDS:
                             if spec.name not in _LEFT:
                                 yield ParamField(spec, numbers[spec.name])
-                with Horizontal(classes="field-row wide"):
+                with Horizontal(classes="field-row"):
                     yield Label("stop", classes="field-label")
                     for i, text in enumerate(stop_texts(conv.params), start=1):
                         yield Input(text, placeholder=f"string {i}", compact=True,
@@ -125,7 +148,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                 yield Static("", id="stop-error", classes="field-error")
                 yield Static("one string per box, blank boxes unused · \\n newline · \\t tab",
                              classes="note", markup=False)
-                with Horizontal(classes="field-row wide switches"):
+                with Horizontal(classes="field-row switches"):
                     yield Label("thinking", classes="field-label")
                     with RadioSet(id="settings-thinking", compact=True):
                         for label, value in THINKING_CHOICES:
@@ -218,12 +241,19 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
         self._show_error("#stop-error", self.check.errors.get("stop"))
         for box in self.query(".stop"):
             box.set_class("stop" in self.check.errors, "-invalid")
-        if self.check.ok:
-            self._show_error("#settings-summary", None)
+        if self._save_refused:
+            self._show_error("#settings-summary", self._summary())
+
+    def _summary(self) -> str | None:
+        names = list(self.check.errors)
+        if not names:
+            return None
+        fields = "field" if len(names) == 1 else "fields"
+        return f"Fix {len(names)} {fields} before saving: {', '.join(names)}."
 
     def _show_error(self, selector: str, message: str | None) -> None:
         widget = self.query_one(selector, Static)
-        widget.update(_error_text(message or ""))
+        widget.update(Text(inert(message or "")))
         widget.display = bool(message)
 
     # -- events ------------------------------------------------------------------------
@@ -232,6 +262,20 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
     @on(Select.Changed)
     def _revalidate(self) -> None:
         self._refresh_check()
+
+    @on(events.DescendantFocus)
+    def _explain_focused(self, event: events.DescendantFocus) -> None:
+        # The heading explains the focused option: tooltips never show for keyboard users.
+        heading = SAMPLING_HEADING
+        name = (event.widget.id or "").removeprefix("param-")
+        if name in _FIELDS:
+            heading = f"Sampling · {name}: {_FIELDS[name].help}"
+        self.query_one("#settings-sampling", Static).update(heading)
+        for label in self.query(".field-label.-current"):
+            label.remove_class("-current")
+        label = _label_of(event.widget)
+        if label is not None:
+            label.add_class("-current")
 
     @on(Switch.Changed)
     def _tools_changed(self) -> None:
@@ -246,19 +290,19 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
     def action_save(self) -> None:
         """Hand back the settings, or say what to fix first."""
         self._refresh_check()
-        if not self.check.ok or self.check.params is None:
-            names = list(self.check.errors)
-            summary = f"Fix {len(names)} field{'s' if len(names) > 1 else ''} before saving: {', '.join(names)}."
+        params = self.check.params
+        if params is None:
+            self._save_refused = True
+            summary = self._summary() or ""
             self._show_error("#settings-summary", summary)
             self.notify(summary, title="Settings not saved", severity="error", markup=False)
-            first = names[0]
-            target = f"#param-{first}" if first != "stop" else "#stop-1"
-            self.query_one(target).focus()
+            first = next(iter(self.check.errors))
+            self.query_one("#stop-1" if first == "stop" else f"#param-{first}").focus()
             return
         self.dismiss(SessionSettingsResult(
             model=self.model,
             system_prompt=self.query_one("#settings-system-prompt", TextArea).text.strip(),
-            params=self.check.params,
+            params=params,
             tools_enabled=self.tools_enabled,
         ))
 

@@ -36,11 +36,10 @@ class AttachmentChip(Widget, can_focus=True):
     AttachmentChip {
         layout: horizontal;
         width: auto;
-        max-width: 44;
         height: 1;
         margin: 0 1 0 0;
         background: $panel;
-        & > .label { width: auto; padding: 0 0 0 1; }
+        & > .label { width: auto; padding: 0 0 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
         & > .remove { width: 3; content-align: center middle; color: $text-muted; }
         & > .remove:hover { color: $error; text-style: bold; }
         &:focus { background: $accent 30%; }
@@ -90,7 +89,9 @@ class AttachmentChip(Widget, can_focus=True):
         return inert(describe(self.attachment))
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(self.label, no_wrap=True, overflow="ellipsis"), classes="label")
+        label = Static(Text(self.label, no_wrap=True, overflow="ellipsis"), classes="label")
+        label.styles.max_width = CHIP_WIDTH - 3
+        yield label
         yield Static("✕", classes="remove")
 
     def on_click(self, event: events.Click) -> None:

@@ -67,12 +67,13 @@ class ImageThumb(Widget, can_focus=True):
         width: auto;
         height: auto;
         & > .frame { width: auto; height: auto; background: $panel; }
-        & > .caption { width: auto; color: $text-muted; }
+        & > .caption { width: auto; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
         & > .chip {
             width: auto;
             height: auto;
             padding: 0 1;
             background: $panel;
+            & > Static { text-wrap: nowrap; text-overflow: ellipsis; }
             & > .name { width: auto; text-style: bold; }
             & > .details, & > .problem { width: auto; color: $text-muted; }
             & > .problem { text-style: italic; }

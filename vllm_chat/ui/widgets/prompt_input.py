@@ -82,48 +82,54 @@ class PromptInput(TextArea):
                 return {k.strip() for k in keymap.get(binding_id, binding.key).split(",")}
         return set()
 
+    # Textual calls `_on_key` / `_on_paste` of every class in the MRO in turn,
+    # until one prevents the default; so these never call super().
+
     async def _on_key(self, event: events.Key) -> None:
         if event.key in self._keys_for("send"):
             event.stop()
             event.prevent_default()
             self.action_submit()
-            return
-        if event.key in self._keys_for("newline"):
+        elif event.key in self._keys_for("newline"):
             event.stop()
             event.prevent_default()
             self.action_newline()
-            return
-        await super()._on_key(event)
 
     def action_submit(self) -> None:
+        """Send the text: it is remembered and the box cleared now, in order with the
+        keys typed after Enter (a receiver that can't send puts it back)."""
         text = self.text
         if not text.strip():
             return
+        self.prompt_history.add(text)
+        self._recall = None
+        self.clear()
         self.post_message(self.Submitted(self, text))
 
     def action_newline(self) -> None:
         self.insert("\n")
 
-    def accept(self, text: str) -> None:
-        """The prompt was sent: remember it and clear the box."""
-        self.prompt_history.add(text)
-        self._recall = None
-        self.clear()
+    def restore(self, text: str) -> None:
+        """Put back a prompt that could not be sent (unless the user typed a new one)."""
+        if not self.text:
+            self.load_text(text)
+            self.move_cursor(self.document.end)
 
     # -- history ------------------------------------------------------------------
 
     def _browsing(self) -> bool:
+        """True while the box shows a recalled prompt the user has not edited; ↑ and ↓
+        then keep walking the history, even through multi-line prompts."""
         return self._recall is not None and self.text == self._recalled_text
 
     def action_cursor_up(self, select: bool = False) -> None:
-        if not select and self.cursor_location[0] == 0 and (not self.text or self._browsing()):
+        if not select and (not self.text or self._browsing()):
             self._step_history(-1)
             return
         super().action_cursor_up(select)
 
     def action_cursor_down(self, select: bool = False) -> None:
-        last_row = self.document.line_count - 1
-        if not select and self._browsing() and self.cursor_location[0] == last_row:
+        if not select and self._browsing():
             self._step_history(+1)
             return
         super().action_cursor_down(select)
@@ -152,7 +158,5 @@ class PromptInput(TextArea):
 
             if looks_like_attachment(text):
                 event.stop()
-                event.prevent_default()
+                event.prevent_default()  # TextArea's own paste handler won't insert it
                 self.post_message(self.PastedPath(self, text))
-                return
-        await super()._on_paste(event)

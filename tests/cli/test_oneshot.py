@@ -1,0 +1,130 @@
+"""One-shot mode: `vllm-chat -p` prints the streamed reply and exits; errors go to stderr
+with the same hints as the TUI. Runs the real command against a simulated vLLM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TEST_API_KEY
+from vllm_chat.core.store import SessionStore
+from vllm_chat.simserver import SimConfig, SimServer
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[object]:
+    server = SimServer(SimConfig(reasoning=False)).start_in_thread()
+    yield server
+    server.stop()
+
+
+def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], input=stdin, capture_output=True,
+                          text=True, timeout=60, env=env, cwd=cwd,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+def test_the_reply_is_printed_to_stdout_and_the_exit_status_is_0(sim) -> None:
+    result = run("--base-url", sim.base_url, "-p", "echo Hello *world*")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello *world*\n", "plain text, exactly as the model wrote it"
+    assert result.stderr == ""
+
+
+def test_reasoning_goes_to_stderr_only_when_asked(sim) -> None:
+    quiet = run("--base-url", sim.base_url, "-p", "/think why is the sky blue")
+    loud = run("--base-url", sim.base_url, "-p", "/think why is the sky blue", "--show-reasoning")
+    assert quiet.returncode == loud.returncode == 0
+    assert quiet.stderr == "" and loud.stderr.strip()
+    assert quiet.stdout == loud.stdout and loud.stderr.strip() not in loud.stdout
+
+
+def test_json_gives_text_reasoning_usage_and_finish_reason(sim) -> None:
+    result = run("--base-url", sim.base_url, "-p", "/think echo hi", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["text"] == "hi" and doc["reasoning"]
+    assert doc["finish_reason"] == "stop" and doc["model"] == "sim-chat"
+    assert doc["usage"]["completion_tokens"] > 0 and doc["status"] == "complete"
+
+
+def test_piped_stdin_is_the_prompt_or_is_added_to_it(sim) -> None:
+    assert run("--base-url", sim.base_url, stdin="echo from a pipe\n").stdout == "from a pipe\n"
+    assert run("--base-url", sim.base_url, "-p", "-", stdin="echo dash\n").stdout == "dash\n"
+    both = run("--base-url", sim.base_url, "-p", "echo first", stdin="second part\n")
+    assert both.stdout == "first\n\nsecond part\n"
+
+
+def test_system_prompt_model_and_sampling_flags_reach_the_server(sim) -> None:
+    result = run("--base-url", sim.base_url, "-p", "hello", "--system", "Be brief.", "--model", "sim-vision",
+                 "--temperature", "0.2", "--top-k", "7", "--max-tokens", "30", "--seed", "3", "--no-thinking")
+    assert result.returncode == 0
+    body = sim.stats.last_request_body
+    assert body["model"] == "sim-vision" and body["messages"][0]["content"] == "Be brief."
+    assert (body["temperature"], body["top_k"], body["max_tokens"], body["seed"]) == (0.2, 7, 30, 3)
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["-p", "hi", "--model", "nope"], "It serves: sim-chat, sim-vision"),
+        (["-p", "sim:busy hi"], "busy (503)"),
+        (["-p", "sim:drop=5 long 100"], "broke in the middle of the reply"),
+    ],
+)
+def test_errors_go_to_stderr_with_a_hint_and_exit_1(sim, args: list[str], expected: str) -> None:
+    result = run("--base-url", sim.base_url, *args)
+    assert result.returncode == 1
+    assert expected in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_names_the_url(sim) -> None:
+    result = run("--base-url", "http://127.0.0.1:9/v1", "-p", "hi")
+    assert result.returncode == 1
+    assert "Can't reach the server at http://127.0.0.1:9/v1" in result.stderr and "vllm serve" in result.stderr
+
+
+def test_a_key_the_server_needs_is_asked_for() -> None:
+    server = SimServer(SimConfig(api_key=TEST_API_KEY)).start_in_thread()
+    try:
+        missing = run("--base-url", server.base_url, "-p", "hi")
+        given = run("--base-url", server.base_url, "-p", "echo ok", "--api-key", TEST_API_KEY)
+    finally:
+        server.stop()
+    assert missing.returncode == 1 and "--api-key" in missing.stderr
+    assert given.returncode == 0 and given.stdout == "ok\n"
+
+
+def test_tools_needing_approval_are_denied_unless_yes(sim, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[[tools.shell]]\nname = "shout"\ndescription = "Shout the given text back"\n'
+                      'command = ["echo", "{text}"]\n[tools.shell.parameters.text]\ntype = "string"\n')
+    denied = run("--config", str(config), "--base-url", sim.base_url, "-p", "shout hello")
+    assert denied.returncode == 0
+    assert "needs approval: denied; run with --yes" in denied.stderr
+    allowed = run("--config", str(config), "--base-url", sim.base_url, "-p", "shout hello", "--yes")
+    assert "[tool shout: ok]" in allowed.stderr and "shout hello" in allowed.stdout
+
+
+def test_a_one_shot_call_can_join_the_latest_session(sim) -> None:
+    first = run("--base-url", sim.base_url, "-p", "echo one", "--save")
+    assert first.returncode == 0
+    second = run("--base-url", sim.base_url, "-p", "echo two", "--continue")
+    assert second.returncode == 0
+    [summary], _ = SessionStore().list()
+    conv = SessionStore().load(summary.id)
+    assert [m.content for m in conv.messages] == ["echo one", "one", "echo two", "two"]
+    assert sim.stats.last_request_body["messages"][1]["content"] == "one", "history was sent"
+
+
+def test_control_sequences_in_a_reply_are_kept_when_piped(sim) -> None:
+    result = run("--base-url", sim.base_url, "-p", "echo a\x1b[31mb")
+    assert result.stdout == "a\x1b[31mb\n", "a pipe gets the exact text; only terminals get it made inert"

@@ -1,0 +1,76 @@
+"""`vllm-chat sessions list | export | delete` and resuming from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from vllm_chat.core.conversation import Conversation, Message, ToolCall
+from vllm_chat.core.store import SessionStore
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+
+
+def saved(title: str, model: str = "m", when: float | None = None, id: str | None = None) -> Conversation:
+    conv = Conversation(title=title, model=model, **({"id": id} if id else {}))
+    conv.add(Message(role="user", content=f"question about {title}"))
+    conv.add(Message(role="assistant", content="an answer", reasoning="thinking it over",
+                     tool_calls=[ToolCall(id="c1", name="calculator", arguments='{"expression": "1+1"}')]))
+    conv.add(Message(role="tool", tool_call_id="c1", name="calculator", content="1+1 = 2", tool_status="ok"))
+    if when is not None:
+        conv.updated_at = when
+    SessionStore().save(conv)
+    return conv
+
+
+def test_list_shows_id_date_count_model_and_title_newest_first() -> None:
+    old = saved("older chat", when=time.time() - 3600)
+    new = saved("newer chat", model="qwen")
+    result = run("sessions", "list")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(new.id[:12]) and "newer chat" in lines[0] and "qwen" in lines[0]
+    assert lines[1].startswith(old.id[:12]) and "3 msgs" in lines[1]
+
+
+def test_list_json_is_machine_readable_and_names_unreadable_files(isolated_env: Path) -> None:
+    saved("a chat")
+    (isolated_env / "sessions" / "broken.json").write_text("{not json")
+    doc = json.loads(run("sessions", "list", "--json").stdout)
+    assert doc[0]["title"] == "a chat" and doc[0]["messages"] == 3
+    assert doc[-1]["path"].endswith("broken.json") and doc[-1]["unreadable"]
+
+
+def test_export_by_prefix_to_markdown_and_json(tmp_path: Path) -> None:
+    conv = saved("exported")
+    md = run("sessions", "export", conv.id[:8])
+    assert md.returncode == 0 and "# exported" in md.stdout and "<details>" in md.stdout
+    out = tmp_path / "s.json"
+    result = run("sessions", "export", conv.id[:8], "-o", str(out))
+    assert result.returncode == 0 and json.loads(out.read_text())["id"] == conv.id
+
+
+def test_delete_removes_the_file_and_unknown_ids_are_explained() -> None:
+    conv = saved("doomed")
+    assert run("sessions", "delete", conv.id).returncode == 0
+    assert SessionStore().list()[0] == []
+    missing = run("sessions", "delete", "zzzz")
+    assert missing.returncode == 1 and "zzzz" in missing.stderr
+
+
+def test_an_ambiguous_prefix_lists_the_candidates() -> None:
+    saved("a", id="abc1111111"), saved("b", id="abc2222222")
+    result = run("sessions", "export", "abc")
+    assert result.returncode == 1 and "abc1111111" in result.stderr and "abc2222222" in result.stderr
+
+
+def test_continue_without_any_session_says_so() -> None:
+    result = run("-c", "-p", "hi")
+    assert result.returncode == 2 and "no saved session" in result.stderr

@@ -1,0 +1,467 @@
+"""The session browser, driven with Pilot over real session files: listing, filtering by
+title (at once) and by message text (in a worker), open, rename, delete with confirmation,
+unreadable files left alone, the empty state, and the keys."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App
+from textual.widgets import Input
+
+from tests.support.pilot import screen_text, wait_until
+from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.store import SessionStore, SessionSummary
+from vllm_chat.ui.screens.confirm import ConfirmScreen
+from vllm_chat.ui.screens.rename import RenameScreen
+from vllm_chat.ui.screens.sessions import (
+    UNREADABLE_PREFIX,
+    SessionBrowserScreen,
+    absolute_time,
+    relative_time,
+)
+from vllm_chat.ui.theming import ThemeBook
+
+NOW = time.time()
+
+
+class Host(App):
+    """A bare app that shows one browser and keeps what it reports."""
+
+    def __init__(self, make_screen: Callable[[], SessionBrowserScreen]) -> None:
+        self.themes = ThemeBook("vllm-night")
+        super().__init__()
+        self.make_screen = make_screen
+        self.results: list[Any] = []
+        self.renamed: list[tuple[str, str]] = []
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return self.themes.app_variables(self)
+
+    def on_mount(self) -> None:
+        self.themes.register_all(self)
+        self.push_screen(self.make_screen(), self.results.append)
+
+    def on_session_browser_screen_renamed(self, event: SessionBrowserScreen.Renamed) -> None:
+        self.renamed.append((event.session_id, event.title))
+
+
+@asynccontextmanager
+async def browser(store: SessionStore, current_id: str | None = None,
+                  size: tuple[int, int] = (120, 36)) -> AsyncIterator[tuple[Host, Any, SessionBrowserScreen]]:
+    app = Host(lambda: SessionBrowserScreen(store, current_id))
+    async with app.run_test(size=size) as pilot:
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen)
+                                  and app.screen.loaded and app.screen, message="the list")
+        await pilot.pause()
+        yield app, pilot, screen
+
+
+def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Qwen/Qwen3-8B",
+         texts: tuple[str, ...] = ("hello", "hi there")) -> Conversation:
+    conv = Conversation(title=title, model=model, created_at=NOW - updated_ago - 60,
+                        updated_at=NOW - updated_ago)
+    for i, text in enumerate(texts):
+        conv.messages.append(Message(role="user" if i % 2 == 0 else "assistant", content=text))
+    store.save(conv)
+    return conv
+
+
+def row_ids(screen: SessionBrowserScreen) -> list[str | None]:
+    """Session ids (and unreadable-file ids) of the rows, in order; section rules are None."""
+    return [o.id for o in screen.session_list.options]
+
+
+def session_ids(screen: SessionBrowserScreen) -> list[str]:
+    return [i for i in row_ids(screen) if i is not None and not i.startswith(UNREADABLE_PREFIX)]
+
+
+def highlighted(screen: SessionBrowserScreen) -> str | None:
+    option = screen.session_list.highlighted_option
+    return option.id if option is not None else None
+
+
+async def type_filter(pilot: Any, text: str) -> None:
+    await pilot.press(*text)
+
+
+class GatedStore(SessionStore):
+    """A real store whose message search waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.searched: list[str] = []
+
+    def search(self, query: str, limit: int | None = None) -> list[SessionSummary]:
+        self.searched.append(query)
+        self.gate.wait(timeout=30)
+        return super().search(query, limit)
+
+
+@pytest.fixture
+def store() -> SessionStore:
+    return SessionStore()
+
+
+@pytest.fixture
+def three(store: SessionStore) -> dict[str, Conversation]:
+    """Three sessions: the newest, one from two hours ago, one from three days ago."""
+    return {
+        "kernel": save(store, "Kernel fusion notes", updated_ago=300, model="Qwen/Qwen3-8B",
+                       texts=("how do I fuse kernels", "like this")),
+        "rust": save(store, "Rust lifetimes question", updated_ago=2 * 3600, model="openai/gpt-oss-20b",
+                     texts=("why does the borrow checker complain", "because of zanzibar rules",
+                            "thanks", "you are welcome")),
+        "trip": save(store, "Plan a trip to Lisbon", updated_ago=3 * 86400, model="meta-llama/Llama-3.1-8B",
+                     texts=("three days in lisbon", "go to Belém")),
+    }
+
+
+# --- listing ------------------------------------------------------------------------
+
+
+async def test_sessions_are_listed_newest_first_with_title_model_count_and_relative_date(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        assert session_ids(screen) == [three["kernel"].id, three["rust"].id, three["trip"].id]
+        text = screen_text(app)
+        for title in ("Kernel fusion notes", "Rust lifetimes question", "Plan a trip to Lisbon"):
+            assert title in text
+        assert "openai/gpt-oss-20b" in text and "4 msgs" in text and "2 msgs" in text
+        assert "5 min ago" in text and "2 h ago" in text
+        assert "3 saved" in text
+
+
+async def test_the_highlighted_row_shows_its_full_dates_and_preview_in_the_detail_line(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("down")
+        assert highlighted(screen) == three["rust"].id
+        text = screen_text(app)
+        assert f"Updated {absolute_time(three['rust'].updated_at)}" in text
+        assert "you are welcome" in text, "the preview is the last message"
+
+
+async def test_a_session_changed_after_the_list_was_read_shows_up_next_time(store: SessionStore) -> None:
+    save(store, "First", updated_ago=100)
+    async with browser(store) as (app, pilot, screen):
+        assert [s.title for s in screen.summaries] == ["First"]
+    SessionStore().save(Conversation(title="From another window", updated_at=NOW))
+    async with browser(store) as (app, pilot, screen):
+        assert [s.title for s in screen.summaries] == ["From another window", "First"]
+
+
+async def test_with_no_sessions_a_friendly_line_is_shown_and_keys_do_nothing_harmful(store: SessionStore) -> None:
+    async with browser(store) as (app, pilot, screen):
+        assert "No saved conversations yet" in screen_text(app)
+        await pilot.press("enter", "f2", "f8", "down", "end")
+        assert isinstance(app.screen, SessionBrowserScreen) and app.results == []
+        await pilot.press("escape")
+        assert app.results == [None]
+
+
+async def test_a_sessions_folder_that_cant_be_read_is_reported_in_the_browser(tmp_path: Path) -> None:
+    root = tmp_path / "sessions"
+    store = SessionStore(root)
+    root.rmdir()
+    async with browser(store) as (app, pilot, screen):
+        text = screen_text(app)
+        assert "can't list sessions" in text
+        await pilot.press("escape")
+        assert app.results == [None]
+
+
+# --- filtering ----------------------------------------------------------------------
+
+
+async def test_typing_filters_by_title_at_once_without_waiting_for_the_message_search(
+        three: dict[str, Conversation]) -> None:
+    store = GatedStore()
+    async with browser(store) as (app, pilot, screen):
+        await type_filter(pilot, "lis")
+        assert session_ids(screen) == [three["trip"].id]
+        assert highlighted(screen) == three["trip"].id
+        await type_filter(pilot, "bon")
+        assert session_ids(screen) == [three["trip"].id]
+        await pilot.press("ctrl+u")
+        assert session_ids(screen) == [three["kernel"].id, three["rust"].id, three["trip"].id]
+        store.gate.set()
+
+
+async def test_matches_inside_messages_come_from_a_worker_and_are_listed_below_title_matches(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    gated = GatedStore()
+    save(gated, "Zanzibar travel notes", updated_ago=10 * 86400)
+    async with browser(gated) as (app, pilot, screen):
+        await type_filter(pilot, "zanzibar")
+        assert [screen._summary(i).title for i in session_ids(screen)] == ["Zanzibar travel notes"]
+        await wait_until(pilot, lambda: gated.searched, message="the search to start")
+        assert "searching inside messages" in screen_text(app)
+        gated.gate.set()
+        await wait_until(pilot, lambda: not screen.searching, message="the search to finish")
+        await pilot.pause()
+        assert [screen._summary(i).title for i in session_ids(screen)] == [
+            "Zanzibar travel notes", "Rust lifetimes question"]
+        ids = row_ids(screen)
+        assert ids.index(None) == 1, "a rule separates title matches from matches in messages"
+        assert "found in messages" in screen_text(app)
+
+
+async def test_a_newer_keystroke_wins_over_an_older_slower_search(three: dict[str, Conversation]) -> None:
+    store = GatedStore()
+    async with browser(store) as (app, pilot, screen):
+        await type_filter(pilot, "zanzibar")
+        await wait_until(pilot, lambda: store.searched, message="the first search to start")
+        await type_filter(pilot, "xyz")
+        store.gate.set()
+        await wait_until(pilot, lambda: not screen.searching, message="the last search to finish")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert store.searched[-1] == "zanzibarxyz"
+        assert session_ids(screen) == []
+        assert "Nothing matches “zanzibarxyz”" in screen_text(app)
+
+
+async def test_unreadable_files_are_hidden_while_filtering(store: SessionStore, three: dict[str, Conversation]) -> None:
+    (store.root / "broken.json").write_text("{ not json")
+    async with browser(store) as (app, pilot, screen):
+        assert any(i and i.startswith(UNREADABLE_PREFIX) for i in row_ids(screen))
+        await type_filter(pilot, "k")
+        assert not any(i and i.startswith(UNREADABLE_PREFIX) for i in row_ids(screen))
+
+
+async def test_arrows_page_keys_home_and_end_move_the_list_while_the_filter_keeps_the_focus(
+        store: SessionStore) -> None:
+    convs = [save(store, f"Session {n:02d}", updated_ago=n * 60 + 60) for n in range(40)]
+    async with browser(store, size=(120, 30)) as (app, pilot, screen):
+        box = screen.filter_box
+        assert app.focused is box
+        assert highlighted(screen) == convs[0].id
+        await pilot.press("down", "down")
+        assert highlighted(screen) == convs[2].id
+        await pilot.press("pagedown")
+        after_page = session_ids(screen).index(highlighted(screen))
+        assert after_page > 5
+        await pilot.press("pageup")
+        assert session_ids(screen).index(highlighted(screen)) < after_page
+        await pilot.press("end")
+        assert highlighted(screen) == convs[-1].id
+        await pilot.press("home")
+        assert highlighted(screen) == convs[0].id
+        await pilot.press("up")
+        assert highlighted(screen) == convs[-1].id, "up from the top wraps to the bottom"
+        await type_filter(pilot, "session 3")
+        assert app.focused is box and box.value == "session 3"
+        assert session_ids(screen) == [c.id for c in convs[30:40]]
+
+
+# --- opening ------------------------------------------------------------------------
+
+
+async def test_enter_opens_the_highlighted_session(store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("down", "down", "enter")
+        assert app.results == [("open", three["trip"].id)]
+
+
+async def test_enter_on_a_filtered_match_opens_it(store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        await type_filter(pilot, "rust")
+        await pilot.press("enter")
+        assert app.results == [("open", three["rust"].id)]
+
+
+async def test_enter_on_the_open_conversation_just_closes_and_escape_closes(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store, current_id=three["kernel"].id) as (app, pilot, screen):
+        assert "● Kernel fusion notes" in screen_text(app)
+        assert "open now" in screen_text(app)
+        await pilot.press("enter")
+        assert app.results == [None]
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("escape")
+        assert app.results == [None]
+
+
+# --- renaming -----------------------------------------------------------------------
+
+
+async def test_f2_renames_the_file_and_the_row_in_place(store: SessionStore, three: dict[str, Conversation]) -> None:
+    rust = three["rust"]
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("down", "f2")
+        rename = await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen) and app.screen)
+        box = rename.query_one(Input)
+        assert box.value == "Rust lifetimes question"
+        await type_filter(pilot, "Borrow checker woes")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.pause()
+        assert SessionStore().load(rust.id).title == "Borrow checker woes"
+        assert session_ids(screen) == [three["kernel"].id, rust.id, three["trip"].id], "order unchanged"
+        assert highlighted(screen) == rust.id
+        text = screen_text(app)
+        assert "Borrow checker woes" in text and "Rust lifetimes question" not in text
+        assert app.renamed == [(rust.id, "Borrow checker woes")]
+
+
+async def test_escape_in_the_rename_box_keeps_the_title_and_an_empty_title_is_refused(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    kernel = three["kernel"]
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("f2")
+        rename = await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen) and app.screen)
+        await pilot.press("backspace", "enter")  # the title was selected: backspace empties it
+        assert app.screen is rename
+        assert "can't be empty" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert SessionStore().load(kernel.id).title == "Kernel fusion notes"
+        assert app.renamed == []
+
+
+async def test_renaming_a_session_deleted_by_another_window_says_so(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        SessionStore().delete(three["kernel"].id)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+        await type_filter(pilot, "New")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.pause()
+        assert "Can't rename: no session" in screen_text(app)
+
+
+# --- deleting -----------------------------------------------------------------------
+
+
+async def test_f8_then_y_deletes_the_file_and_the_row(store: SessionStore, three: dict[str, Conversation]) -> None:
+    rust = three["rust"]
+    path = store.path_for(rust.id)
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("down", "f8")
+        confirm = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
+        assert "Delete “Rust lifetimes question”?" in screen_text(app)
+        assert app.focused is confirm.query_one("#confirm-no-button")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.screen is screen)
+        await pilot.pause()
+        assert not path.exists()
+        assert session_ids(screen) == [three["kernel"].id, three["trip"].id]
+        assert highlighted(screen) == three["trip"].id, "the highlight moves to the next row"
+        assert "2 saved" in screen_text(app)
+
+
+@pytest.mark.parametrize("answer", ["n", "escape", "enter"])
+async def test_answering_no_keeps_the_file(store: SessionStore, three: dict[str, Conversation], answer: str) -> None:
+    path = store.path_for(three["trip"].id)
+    content = path.read_bytes()
+    async with browser(store) as (app, pilot, screen):
+        await pilot.press("end", "f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press(answer)
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert path.read_bytes() == content
+        assert three["trip"].id in session_ids(screen)
+
+
+async def test_the_open_conversation_cant_be_deleted_here(store: SessionStore, three: dict[str, Conversation]) -> None:
+    kernel = three["kernel"]
+    async with browser(store, current_id=kernel.id) as (app, pilot, screen):
+        await pilot.press("f8")
+        await pilot.pause()
+        assert app.screen is screen, "no confirmation is even asked"
+        assert "This is the open conversation: start a new one first" in screen_text(app)
+        assert store.path_for(kernel.id).exists()
+
+
+# --- unreadable files ----------------------------------------------------------------
+
+
+async def test_unreadable_files_are_listed_last_with_the_reason_and_never_touched(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    broken = store.root / "broken.json"
+    broken.write_text("{ not json")
+    newer = store.root / "newer.json"
+    newer.write_text('{"schema_version": 99, "id": "newer", "messages": []}')
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (broken, newer)}
+    async with browser(store) as (app, pilot, screen):
+        ids = row_ids(screen)
+        assert ids[:3] == [three["kernel"].id, three["rust"].id, three["trip"].id]
+        assert ids[3] is None, "a rule introduces the unreadable files"
+        assert ids[4:] == [UNREADABLE_PREFIX + "broken.json", UNREADABLE_PREFIX + "newer.json"]
+        text = screen_text(app)
+        assert "can't be read" in text and "not valid JSON" in text and "newer vllm-chat" in text
+        await pilot.press("end")
+        assert highlighted(screen) == UNREADABLE_PREFIX + "newer.json"
+        assert "newer.json in /" in screen_text(app), "the detail line says where the file is"
+        for key in ("enter", "f2", "f8"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is screen and app.results == []
+            assert "vllm-chat never changes it" in screen_text(app)
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (broken, newer)} == before
+
+
+# --- keys ---------------------------------------------------------------------------
+
+
+def test_rename_and_delete_keys_dont_clash_with_the_filter_box_keys() -> None:
+    taken = {key.strip() for b in Input.BINDINGS for key in b.key.split(",")}  # type: ignore[union-attr]
+    ours = {b.id: b for b in SessionBrowserScreen.BINDINGS}  # type: ignore[union-attr]
+    for binding_id in ("rename-session", "delete-session", "close-sessions"):
+        keys = {k.strip() for k in ours[binding_id].key.split(",")}
+        assert not keys & taken, f"{binding_id} uses a key the filter box needs"
+    ids = [b.id for b in SessionBrowserScreen.BINDINGS]  # type: ignore[union-attr]
+    assert all(ids) and len(ids) == len(set(ids))
+
+
+async def test_the_hint_line_shows_the_keys_in_force_after_a_keymap(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        assert "enter open · f2 rename · f8 delete" in screen_text(app)
+        assert "esc close" in screen_text(app)
+    app = Host(lambda: SessionBrowserScreen(store, None))
+    app.set_keymap({"rename-session": "ctrl+r"})
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen)
+                                  and app.screen.loaded and app.screen)
+        await pilot.pause()
+        assert "ctrl+r rename" in screen_text(app)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+
+
+# --- words for times ------------------------------------------------------------------
+
+
+def at(*parts: int) -> float:
+    return datetime(*parts).timestamp()
+
+
+@pytest.mark.parametrize(("then", "now", "expected"), [
+    (at(2024, 3, 12, 14, 0, 0), at(2024, 3, 12, 14, 0, 30), "just now"),
+    (at(2024, 3, 12, 14, 0), at(2024, 3, 12, 14, 5), "5 min ago"),
+    (at(2024, 3, 12, 9, 0), at(2024, 3, 12, 14, 30), "5 h ago"),
+    (at(2024, 3, 11, 23, 0), at(2024, 3, 12, 1, 0), "2 h ago"),
+    (at(2024, 3, 11, 9, 0), at(2024, 3, 12, 14, 0), "yesterday"),
+    (at(2024, 3, 8, 9, 0), at(2024, 3, 12, 14, 0), "Friday"),
+    (at(2024, 1, 2, 9, 0), at(2024, 3, 12, 14, 0), "2 Jan"),
+    (at(2023, 12, 30, 9, 0), at(2024, 3, 12, 14, 0), "30 Dec 2023"),
+    (at(2024, 5, 1, 9, 0), at(2024, 3, 12, 14, 0), "1 May"),
+])
+def test_dates_read_like_a_person_would_say_them(then: float, now: float, expected: str) -> None:
+    assert relative_time(then, now) == expected
+
+
+def test_the_absolute_date_gives_day_date_and_time() -> None:
+    assert absolute_time(at(2024, 3, 12, 14, 5)) == "Tue 12 Mar 2024, 14:05"
