@@ -148,7 +148,7 @@ def test_importing_the_attachment_widgets_loads_neither_pillow_nor_textual_image
         "loaded = [m for m in ('PIL', 'PIL.Image', 'textual_image') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -161,7 +161,7 @@ def test_prepare_terminal_with_pictures_off_imports_nothing() -> None:
         "assert images.prepare_terminal('auto') == 'halfcell'  # no terminal: half blocks\n"
     )
     env = {k: v for k, v in os.environ.items() if k != images.RENDERER_ENV}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -196,7 +196,10 @@ async def test_thumbnails_are_small_and_keep_the_images_shape(tmp_path: Path) ->
         assert tall.picture.size.height == 8
 
 
-async def test_thumbnails_appear_as_text_chips_when_pictures_are_off(tmp_path: Path) -> None:
+async def test_thumbnails_appear_as_text_chips_when_pictures_are_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(images.RENDERER_ENV)
     photo = prepared(make_image(tmp_path / "cat.png")).attachment
     thumb = ImageThumb(photo, protocol="off")
     app = ThumbHost(thumb)
@@ -410,3 +413,12 @@ def _size(item: PreparedAttachment) -> str:
 def test_chip_ids_are_bindings_with_ids() -> None:
     ids = {b.id for b in AttachmentChip.BINDINGS} | {b.id for b in ImageThumb.BINDINGS}
     assert {"remove-attachment", "previous-attachment", "next-attachment", "open-attachment"} <= ids
+
+
+def test_transparent_parts_are_drawn_in_the_colour_behind_the_thumbnail() -> None:
+    from PIL import Image
+
+    clear = Image.new("RGBA", (40, 40), (255, 0, 0, 0))
+    copy = images.display_copy(clear, (2, 1), background="#102030")
+    assert copy.mode == "RGB" and copy.getpixel((0, 0)) == (16, 32, 48)
+    assert copy.size[0] <= 2 * images.cell_size()[0]

@@ -125,12 +125,12 @@ async def test_typing_a_json_suffix_picks_json_and_md_picks_markdown_again(conv:
 
 
 async def test_clicking_a_format_changes_the_suffix(conv: Conversation, tmp_path: Path) -> None:
-    async with dialog(conv, tmp_path) as (app, pilot, screen):
+    async with dialog(conv, tmp_path) as (_app, pilot, screen):
         await type_path(pilot, "chat.markdown")
-        await pilot.click("#export-json")
+        await pilot.click("#export-json", offset=(2, 0))
         await pilot.pause()
         assert screen.path_box.value == "chat.json"
-        await pilot.click("#export-md")
+        await pilot.click("#export-md", offset=(2, 0))
         await pilot.pause()
         assert screen.path_box.value == "chat.md"
 
@@ -180,9 +180,11 @@ async def test_an_unwritable_folder_is_reported_in_the_dialog(conv: Conversation
             await pilot.press("enter")
             await pilot.pause()
             assert app.result is NOT_YET and app.screen is screen
-            assert f"can't write {folder / 'chat.md'}" in screen_text(app)
+            assert screen.problem.startswith(f"can't write {folder / 'chat.md'}")
+            assert "can't write" in screen_text(app)
             await type_path(pilot, str(tmp_path / "ok.md"))
-            assert "can't write" not in screen_text(app), "editing the path clears the message"
+            assert screen.problem == "" and "can't write" not in screen_text(app), \
+                "editing the path clears the message"
             await pilot.press("enter")
             assert app.result == tmp_path / "ok.md"
     finally:
@@ -196,11 +198,11 @@ async def test_a_folder_or_a_missing_folder_is_reported_not_written(conv: Conver
         await type_path(pilot, "existing-folder")
         await pilot.press("enter")
         await pilot.pause()
-        assert "is a folder: give a file name" in screen_text(app)
+        assert "is a folder: give a file name" in screen.problem
         await type_path(pilot, "nowhere/chat.md")
         await pilot.press("enter")
         await pilot.pause()
-        assert "does not exist" in screen_text(app)
+        assert "does not exist" in screen.problem
         await pilot.press("ctrl+u", "enter")
         await pilot.pause()
         assert "Type a file name" in screen_text(app)
@@ -209,7 +211,7 @@ async def test_a_folder_or_a_missing_folder_is_reported_not_written(conv: Conver
 
 
 async def test_escape_closes_without_writing(conv: Conversation, tmp_path: Path) -> None:
-    async with dialog(conv, tmp_path) as (app, pilot, screen):
+    async with dialog(conv, tmp_path) as (app, pilot, _screen):
         await pilot.press("escape")
         assert app.result is None
     assert list(tmp_path.iterdir()) == []
@@ -217,7 +219,7 @@ async def test_escape_closes_without_writing(conv: Conversation, tmp_path: Path)
 
 async def test_untrusted_titles_are_shown_as_text(tmp_path: Path) -> None:
     conv = Conversation(title="[bold]x[/bold] \x1b[31mred")
-    async with dialog(conv, tmp_path) as (app, pilot, screen):
+    async with dialog(conv, tmp_path) as (app, _pilot, screen):
         text = screen_text(app)
         assert "“[bold]x[/bold] ␛[31mred”" in text
         assert screen.path_box.value.endswith("vllm-chat-bold-x-bold-31mred.md")

@@ -29,9 +29,6 @@ from vllm_chat.ui.screens.sessions import (
 )
 from vllm_chat.ui.theming import ThemeBook
 
-NOW = time.time()
-
-
 class Host(App):
     """A bare app that shows one browser and keeps what it reports."""
 
@@ -66,8 +63,8 @@ async def browser(store: SessionStore, current_id: str | None = None,
 
 def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Qwen/Qwen3-8B",
          texts: tuple[str, ...] = ("hello", "hi there")) -> Conversation:
-    conv = Conversation(title=title, model=model, created_at=NOW - updated_ago - 60,
-                        updated_at=NOW - updated_ago)
+    now = time.time()
+    conv = Conversation(title=title, model=model, created_at=now - updated_ago - 60, updated_at=now - updated_ago)
     for i, text in enumerate(texts):
         conv.messages.append(Message(role="user" if i % 2 == 0 else "assistant", content=text))
     store.save(conv)
@@ -130,12 +127,12 @@ def three(store: SessionStore) -> dict[str, Conversation]:
 
 async def test_sessions_are_listed_newest_first_with_title_model_count_and_relative_date(
         store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, _pilot, screen):
         assert session_ids(screen) == [three["kernel"].id, three["rust"].id, three["trip"].id]
         text = screen_text(app)
         for title in ("Kernel fusion notes", "Rust lifetimes question", "Plan a trip to Lisbon"):
             assert title in text
-        assert "openai/gpt-oss-20b" in text and "4 msgs" in text and "2 msgs" in text
+        assert "gpt-oss-20b" in text and "4 msgs" in text and "2 msgs" in text
         assert "5 min ago" in text and "2 h ago" in text
         assert "3 saved" in text
 
@@ -152,15 +149,15 @@ async def test_the_highlighted_row_shows_its_full_dates_and_preview_in_the_detai
 
 async def test_a_session_changed_after_the_list_was_read_shows_up_next_time(store: SessionStore) -> None:
     save(store, "First", updated_ago=100)
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (_app, _pilot, screen):
         assert [s.title for s in screen.summaries] == ["First"]
-    SessionStore().save(Conversation(title="From another window", updated_at=NOW))
-    async with browser(store) as (app, pilot, screen):
+    SessionStore().save(Conversation(title="From another window"))
+    async with browser(store) as (_app, _pilot, screen):
         assert [s.title for s in screen.summaries] == ["From another window", "First"]
 
 
 async def test_with_no_sessions_a_friendly_line_is_shown_and_keys_do_nothing_harmful(store: SessionStore) -> None:
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         assert "No saved conversations yet" in screen_text(app)
         await pilot.press("enter", "f2", "f8", "down", "end")
         assert isinstance(app.screen, SessionBrowserScreen) and app.results == []
@@ -172,7 +169,7 @@ async def test_a_sessions_folder_that_cant_be_read_is_reported_in_the_browser(tm
     root = tmp_path / "sessions"
     store = SessionStore(root)
     root.rmdir()
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         text = screen_text(app)
         assert "can't list sessions" in text
         await pilot.press("escape")
@@ -185,7 +182,7 @@ async def test_a_sessions_folder_that_cant_be_read_is_reported_in_the_browser(tm
 async def test_typing_filters_by_title_at_once_without_waiting_for_the_message_search(
         three: dict[str, Conversation]) -> None:
     store = GatedStore()
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (_app, pilot, screen):
         await type_filter(pilot, "lis")
         assert session_ids(screen) == [three["trip"].id]
         assert highlighted(screen) == three["trip"].id
@@ -230,9 +227,35 @@ async def test_a_newer_keystroke_wins_over_an_older_slower_search(three: dict[st
         assert "Nothing matches “zanzibarxyz”" in screen_text(app)
 
 
+class SlowListStore(SessionStore):
+    """A real store whose listing waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def list(self) -> Any:
+        self.gate.wait(timeout=30)
+        return super().list()
+
+
+async def test_what_is_typed_while_the_list_loads_filters_it_once_loaded(three: dict[str, Conversation]) -> None:
+    store = SlowListStore()
+    app = Host(lambda: SessionBrowserScreen(store, None))
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen) and app.screen)
+        await pilot.pause()
+        await type_filter(pilot, "zanzibar")
+        assert not screen.loaded and session_ids(screen) == []
+        store.gate.set()
+        await wait_until(pilot, lambda: screen.loaded and not screen.searching, message="load and search")
+        await pilot.pause()
+        assert session_ids(screen) == [three["rust"].id], "found inside its messages"
+
+
 async def test_unreadable_files_are_hidden_while_filtering(store: SessionStore, three: dict[str, Conversation]) -> None:
     (store.root / "broken.json").write_text("{ not json")
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (_app, pilot, screen):
         assert any(i and i.startswith(UNREADABLE_PREFIX) for i in row_ids(screen))
         await type_filter(pilot, "k")
         assert not any(i and i.startswith(UNREADABLE_PREFIX) for i in row_ids(screen))
@@ -267,13 +290,13 @@ async def test_arrows_page_keys_home_and_end_move_the_list_while_the_filter_keep
 
 
 async def test_enter_opens_the_highlighted_session(store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         await pilot.press("down", "down", "enter")
         assert app.results == [("open", three["trip"].id)]
 
 
 async def test_enter_on_a_filtered_match_opens_it(store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         await type_filter(pilot, "rust")
         await pilot.press("enter")
         assert app.results == [("open", three["rust"].id)]
@@ -281,14 +304,20 @@ async def test_enter_on_a_filtered_match_opens_it(store: SessionStore, three: di
 
 async def test_enter_on_the_open_conversation_just_closes_and_escape_closes(
         store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store, current_id=three["kernel"].id) as (app, pilot, screen):
+    async with browser(store, current_id=three["kernel"].id) as (app, pilot, _screen):
         assert "● Kernel fusion notes" in screen_text(app)
         assert "open now" in screen_text(app)
         await pilot.press("enter")
         assert app.results == [None]
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         await pilot.press("escape")
         assert app.results == [None]
+
+
+async def test_clicking_a_row_opens_it(store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, _screen):
+        await pilot.click("#sessions-list", offset=(10, 1))
+        assert app.results == [("open", three["rust"].id)]
 
 
 # --- renaming -----------------------------------------------------------------------
@@ -427,14 +456,13 @@ def test_rename_and_delete_keys_dont_clash_with_the_filter_box_keys() -> None:
 
 async def test_the_hint_line_shows_the_keys_in_force_after_a_keymap(
         store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store) as (app, pilot, screen):
+    async with browser(store) as (app, pilot, _screen):
         assert "enter open · f2 rename · f8 delete" in screen_text(app)
         assert "esc close" in screen_text(app)
     app = Host(lambda: SessionBrowserScreen(store, None))
     app.set_keymap({"rename-session": "ctrl+r"})
     async with app.run_test(size=(120, 36)) as pilot:
-        screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen)
-                                  and app.screen.loaded and app.screen)
+        await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen) and app.screen.loaded)
         await pilot.pause()
         assert "ctrl+r rename" in screen_text(app)
         await pilot.press("ctrl+r")
@@ -465,3 +493,4 @@ def test_dates_read_like_a_person_would_say_them(then: float, now: float, expect
 
 def test_the_absolute_date_gives_day_date_and_time() -> None:
     assert absolute_time(at(2024, 3, 12, 14, 5)) == "Tue 12 Mar 2024, 14:05"
+

@@ -136,9 +136,8 @@ async def test_a_long_result_is_folded_in_the_view_and_kept_whole(sim, make_app,
         await turn_over(app, pilot)
         [panel] = panels(app)
         assert "file39.txt" in (panel.result or ""), "the session keeps the whole result"
-        panel.focus()
-        await pilot.pause(0.2)  # focusing scrolls the panel into view
-        assert "more lines" in screen_text(app)
+        panel.focus()  # focusing scrolls the panel into view
+        await wait_until(pilot, lambda: "more lines" in screen_text(app))
         await pilot.press("enter")
         assert panel.expanded and "more lines" not in screen_text(app)
 

@@ -164,7 +164,10 @@ class SettingsModel(_Strict):
     theme: str = "vllm-night"
     """Theme name: one of ours, one of yours, or a Textual built-in."""
     editor: str | None = None
-    """Command for editing long prompts (default: $VISUAL, then $EDITOR, then vi)."""
+    """Command for editing long prompts (default: $VISUAL, then $EDITOR, then nano or vi)."""
+    copy_command: list[str] | None = None
+    """Program that copies stdin to the clipboard, besides OSC 52 (default: pbcopy,
+    wl-copy, xclip or xsel, whichever is installed)."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Rebind keys by binding id, e.g. `send = "ctrl+s"` (see the help screen for ids)."""
     sampling: SamplingParams = Field(default_factory=SamplingParams)

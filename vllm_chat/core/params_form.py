@@ -85,6 +85,7 @@ _INTEGER = re.compile(r"[+-]?\d+")
 _SHOWN_CHARS = 24
 
 Number = int | float
+"""A parsed field value: int for whole-number fields, float for the others."""
 
 
 @dataclass(frozen=True)

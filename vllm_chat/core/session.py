@@ -21,6 +21,7 @@ from vllm_chat.core.engine import Approver, Engine, TurnOptions
 from vllm_chat.core.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.params_form import SessionSettingsResult
     from vllm_chat.core.recorder import SessionRecorder
     from vllm_chat.core.store import SessionStore
 
@@ -105,6 +106,23 @@ class ChatSession:
         self.conversation.model = name
         self.conversation.touch()
 
+    def apply_settings(self, result: SessionSettingsResult) -> None:
+        """Take the settings panel's values for this conversation (from the next turn on)."""
+        conv = self.conversation
+        if result.model and result.model != conv.model:
+            conv.model = result.model
+        conv.system_prompt = result.system_prompt
+        conv.params = result.params
+        conv.tools_enabled = result.tools_enabled
+        conv.touch()
+        self.save()
+
+    @property
+    def tools_on(self) -> bool:
+        """Whether tools are offered in this conversation now."""
+        enabled = self.conversation.tools_enabled
+        return self.tools_enabled if enabled is None else enabled
+
     @property
     def context_window(self) -> int | None:
         """`max_model_len` of the current model, when the server said."""
@@ -130,9 +148,8 @@ class ChatSession:
 
     def options(self, **overrides: object) -> TurnOptions:
         """Turn options from the settings and this conversation, with `overrides`."""
-        enabled = self.conversation.tools_enabled
         values: dict[str, object] = {
-            "tools_enabled": self.tools_enabled if enabled is None else enabled,
+            "tools_enabled": self.tools_on,
             "tool_choice": self.settings.tools.choice,
             "recent_images": self.settings.attachments.recent_images,
         }
@@ -170,6 +187,77 @@ class ChatSession:
             del conv.messages[last_user + 1:]
             conv.touch()
         return True
+
+    def _index(self, message_id: str) -> int:
+        for i, message in enumerate(self.conversation.messages):
+            if message.id == message_id:
+                return i
+        raise KeyError(message_id)
+
+    def _set_aside(self, start: int, end: int | None = None) -> list[Message]:
+        """Move messages[start:end] into a branch (nothing is ever thrown away)."""
+        conv = self.conversation
+        removed = conv.messages[start:end]
+        if removed:
+            parent = conv.messages[start - 1].id if start > 0 else None
+            conv.branches.append(Branch(parent_message_id=parent, messages=list(removed)))
+            del conv.messages[start:end]
+            conv.touch()
+        return removed
+
+    def edit_user_message(self, message_id: str, text: str) -> Message:
+        """Replace an earlier prompt and drop what followed it from the conversation (kept
+        as a branch in the session file); returns the new user message, ready to run."""
+        index = self._index(message_id)
+        old = self.conversation.messages[index]
+        if old.role != "user":
+            raise ValueError("only your own messages can be edited")
+        self._set_aside(index)
+        return self.conversation.add(Message(role="user", content=text, attachments=list(old.attachments)))
+
+    def delete_message(self, message_id: str) -> list[Message]:
+        """Remove a message from the conversation (kept as a branch). An assistant message
+        takes the tool results that answer its calls with it, so the history stays valid."""
+        conv = self.conversation
+        index = self._index(message_id)
+        message = conv.messages[index]
+        end = index + 1
+        if message.role == "assistant" and message.tool_calls:
+            ids = {c.id for c in message.tool_calls}
+            while end < len(conv.messages) and conv.messages[end].role == "tool" \
+                    and conv.messages[end].tool_call_id in ids:
+                end += 1
+        return self._set_aside(index, end)
+
+    def actions_for(self, message_id: str) -> list[str]:
+        """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
+        `regenerate`, `continue`, `toggle-reasoning`, `delete`."""
+        from vllm_chat.core.markdown_code import code_blocks
+
+        conv = self.conversation
+        index = self._index(message_id)
+        message = conv.messages[index]
+        is_last_reply = message.role == "assistant" and all(
+            m.role in ("assistant", "tool") for m in conv.messages[index + 1:])
+        actions = ["copy"]
+        if code_blocks(message.content):
+            actions.append("copy-code")
+        if message.role == "user":
+            actions.append("edit")
+        if is_last_reply and self.can_regenerate():
+            actions.append("regenerate")
+        if index == len(conv.messages) - 1 and self.can_continue():
+            actions.append("continue")
+        if message.reasoning:
+            actions.append("toggle-reasoning")
+        actions.append("delete")
+        return actions
+
+    def can_regenerate(self) -> bool:
+        """Whether there is a reply (or a failed turn) after the last prompt to do again."""
+        conv = self.conversation
+        return bool(conv.messages) and conv.messages[-1].role != "user" and any(
+            m.role == "user" for m in conv.messages)
 
     def can_continue(self) -> bool:
         """Whether the last message is a reply that can be continued (stopped or cut)."""

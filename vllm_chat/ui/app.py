@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.keys import apply_keymap
 from vllm_chat.ui.theming import ThemeBook
 
 
@@ -47,14 +49,36 @@ class VllmChatApp(App[int]):
         """Talking to the built-in simulated server."""
         self.prompt_history = prompt_history or PromptHistory(None)
         """Earlier prompts for ↑ recall."""
-        self.set_keymap(session.settings.keymap)
+        self._theme_timer: Timer | None = None
+        self.keymap_problems = apply_keymap(self, session.settings.keymap)
+        """What was wrong with the config's [keymap] (those entries were not applied)."""
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return self.themes.app_variables(self)
 
     def on_mount(self) -> None:
         self.themes.register_all(self)
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.push_screen(ChatScreen(self.session, demo=self.demo))
+        if self.keymap_problems:
+            self.notify("\n".join(self.keymap_problems), title="Keymap", severity="warning", timeout=12,
+                        markup=False)
+
+    def _theme_chosen(self, theme: object) -> None:
+        # The theme picker previews every highlighted theme; save once the choice settles.
+        if self._theme_timer is not None:
+            self._theme_timer.stop()
+        self._theme_timer = self.set_timer(1.0, self._save_theme)
+
+    def _save_theme(self) -> None:
+        """Remember a theme picked in the app (palette → Theme) in the config file."""
+        self._theme_timer = None
+        name = self.theme
+        if name == self.themes.active:
+            return  # the start-up choice (or a fallback), not the user's pick
+        error = self.themes.remember(name, self.session.settings.config_file)
+        if error:
+            self.notify(error, title="Theme not saved", severity="warning", markup=False)
 
     def get_default_screen(self) -> Screen:
         return Screen()

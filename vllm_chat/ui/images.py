@@ -62,10 +62,15 @@ class _State:
     """What `prepare_terminal` found out; one per process, like the terminal."""
 
     configured: Protocol = "auto"
+    """The `image_protocol` setting given to `prepare_terminal`."""
     prepared = False
+    """Whether `prepare_terminal` ran (so textual-image may be imported safely)."""
     detected: Renderer | None = None
+    """What the terminal answered, once textual-image is imported."""
     available: bool | None = None
+    """Whether textual-image could be imported (None: not tried yet)."""
     problem = ""
+    """Why it could not, in words."""
 
 
 _state = _State()
@@ -301,7 +306,7 @@ def _retry_with_default_cell_size() -> bool:
         from textual_image import _terminal
 
         if not hasattr(_terminal.get_cell_size, "_result"):
-            setattr(_terminal.get_cell_size, "_result", _terminal.CellSize(*DEFAULT_CELL_SIZE))
+            _terminal.get_cell_size._result = _terminal.CellSize(*DEFAULT_CELL_SIZE)  # type: ignore[attr-defined]
         import textual_image.widget  # noqa: F401
     except Exception:  # noqa: BLE001
         return False

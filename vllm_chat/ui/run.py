@@ -14,6 +14,11 @@ def run_tui(settings: Settings, *, session: Conversation | None = None, demo: bo
     from vllm_chat.core.store import SessionStore
     from vllm_chat.ui.app import VllmChatApp
 
+    from vllm_chat.ui.images import prepare_terminal
+
+    # textual-image asks the terminal what it can draw; that must happen before
+    # Textual takes over stdin.
+    prepare_terminal(settings.attachments.image_protocol)
     chat = ChatSession(settings, conversation=session, store=SessionStore())
     app = VllmChatApp(chat, demo=demo, prompt_history=PromptHistory(history_file()))
     result = app.run()

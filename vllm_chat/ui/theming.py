@@ -7,6 +7,8 @@ together in one notification, never as a crash.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App
 from textual.theme import Theme
 
@@ -30,6 +32,8 @@ class ThemeBook:
         """Files that did not load, with the reason."""
         self.wanted = wanted
         """The theme the settings ask for."""
+        self.active = ""
+        """The theme in use, as last chosen at start-up or saved."""
 
     def register_all(self, app: App) -> None:
         """Register every loaded theme, pick the wanted one (or fall back), and report problems."""
@@ -48,8 +52,22 @@ class ThemeBook:
                 notes.append(f"Theme {chosen!r} is not available; using {DEFAULT_THEME}.")
             chosen = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
         app.theme = chosen
+        self.active = chosen
         if notes:
             app.notify("\n".join(notes), title="Themes", severity="warning", timeout=12, markup=False)
+
+    def remember(self, name: str, config_file: Path | None) -> str | None:
+        """Write `theme = name` into the config file; returns an error message, or None."""
+        from vllm_chat.core.config_file import ConfigWriteError, save_setting
+        from vllm_chat.core.paths import default_config_file
+
+        try:
+            save_setting(config_file or default_config_file(), "theme", name)
+        except ConfigWriteError as exc:
+            return str(exc)
+        finally:
+            self.active = name
+        return None
 
     def app_variables(self, app: App) -> dict[str, str]:
         """Our CSS variables ($user-message-background, ...) for the current theme."""

@@ -38,7 +38,13 @@ from vllm_chat.core.attachments import (
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.media.images import upright_image
-from vllm_chat.core.media.sniff import KIND_FOR_EXTENSION, SNIFF_BYTES, kind_of_mime, sniff_mime, what_it_looks_like
+from vllm_chat.core.media.sniff import (
+    KIND_FOR_EXTENSION,
+    SNIFF_BYTES,
+    kind_of_mime,
+    sniff_mime,
+    what_it_looks_like,
+)
 from vllm_chat.core.text import inert
 from vllm_chat.ui import images
 from vllm_chat.ui.colors import theme_color
@@ -51,7 +57,7 @@ LISTED_EXTENSIONS = frozenset(KIND_FOR_EXTENSION)
 """File extensions the picker lists (lower case, no dot); the content decides on Enter."""
 
 PREVIEW_CELLS = (36, 12)
-"""The largest preview picture, in columns and rows."""
+"""The largest preview picture, in columns and rows (less on a small terminal)."""
 
 PREVIEW_DELAY = 0.12
 """Seconds the highlight must rest on a file before it is read (holding ↓ stays smooth)."""
@@ -162,7 +168,7 @@ class AttachScreen(ModalScreen[PreparedAttachment | None]):
         & > Vertical {
             width: 110;
             max-width: 95%;
-            height: 85%;
+            height: 90%;
             border: round $primary;
             background: $surface;
             padding: 0 1;
@@ -174,7 +180,7 @@ class AttachScreen(ModalScreen[PreparedAttachment | None]):
         & MediaTree { width: 1fr; height: 1fr; background: $surface; border: round $panel; }
         & MediaTree:focus { border: round $primary; }
         & #attach-preview { width: 40; height: 1fr; padding: 0 0 0 2; }
-        & #attach-picture { width: auto; height: auto; margin: 0 0 1 0; }
+        & #attach-picture { width: auto; height: auto; margin: 1 0 0 0; }
         & #attach-about { height: auto; }
         & #attach-note { height: auto; color: $text-muted; }
         & #attach-path { margin: 1 0 0 0; }
@@ -232,13 +238,14 @@ class AttachScreen(ModalScreen[PreparedAttachment | None]):
                          id="attach-folder")
             with Horizontal(id="attach-body"):
                 yield MediaTree(self.start_dir, id="attach-tree")
+                # The words first: on a short terminal the picture is what gets cut off.
                 with Vertical(id="attach-preview"):
-                    yield Container(id="attach-picture")
                     yield Static("", id="attach-about")
                     yield Static("", id="attach-note")
+                    yield Container(id="attach-picture")
             yield Input(placeholder="or type or paste a path or an http(s) URL, then enter", id="attach-path")
             yield Static("", id="attach-status")
-            yield Static("enter attach · tab path box · backspace up a folder · ctrl+t hidden files · esc cancel",
+            yield Static("enter attach · tab path box · backspace up · ctrl+t hidden files · esc cancel",
                          classes="hint")
 
     def on_mount(self) -> None:
@@ -267,8 +274,17 @@ class AttachScreen(ModalScreen[PreparedAttachment | None]):
         if path != self._highlighted:
             return
         background = theme_color(self.app, "surface", "#000000")
-        self.run_worker(lambda: look_at(path, self.settings, PREVIEW_CELLS, background), thread=True,
+        cells = self._preview_cells()
+        self.run_worker(lambda: look_at(path, self.settings, cells, background), thread=True,
                         exclusive=True, exit_on_error=False, group="attach-preview")
+
+    def _preview_cells(self) -> tuple[int, int]:
+        """The picture's box: `PREVIEW_CELLS`, or what the preview column has room for."""
+        room = self.query_one("#attach-preview").content_size
+        if not room.width or not room.height:
+            return PREVIEW_CELLS
+        # Below the two lines of words and the margin.
+        return (max(4, min(PREVIEW_CELLS[0], room.width)), max(2, min(PREVIEW_CELLS[1], room.height - 3)))
 
     def _show_preview(self, preview: FilePreview) -> None:
         self.preview = preview
@@ -277,10 +293,15 @@ class AttachScreen(ModalScreen[PreparedAttachment | None]):
         holder = self.query_one("#attach-picture", Container)
         holder.remove_children()
         if preview.attachment is not None:
+            cols, rows = self._preview_cells()
             thumb = ImageThumb(preview.attachment, image=preview.image, caption=False, protocol=self.protocol,
-                               max_width=PREVIEW_CELLS[0], max_height=PREVIEW_CELLS[1])
+                               max_width=cols, max_height=rows)
             thumb.can_focus = False
             holder.mount(thumb)
+
+    def on_image_thumb_opened(self, event: ImageThumb.Opened) -> None:
+        # The preview is of a file not stored yet: there is nothing for the viewer to load.
+        event.stop()
 
     def _folder_changed(self, path: Path) -> None:
         self.query_one("#attach-folder", Static).update(

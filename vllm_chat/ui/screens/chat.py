@@ -29,7 +29,11 @@ from vllm_chat.core.events import (
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.core.tools.approval import Decision
+from vllm_chat.ui.screens.chat_actions import MessageActions
+from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
+from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
+from vllm_chat.ui.widgets.message_views import MessageView
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
@@ -54,7 +58,7 @@ def error_actions(error: ChatError) -> str:
     return ""
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(MessageActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -66,6 +70,11 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+r", "retry", "Retry", id="retry"),
         Binding("f2", "edit_system_prompt", "System prompt", id="edit-system-prompt"),
         Binding("ctrl+t", "toggle_tools", "Tools", id="toggle-tools"),
+        Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
+        Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
+        Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("ctrl+f", "attach", "Attach", id="attach-file"),
+        Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
     ]
 
     def __init__(self, session: ChatSession, *, demo: bool = False) -> None:
@@ -81,6 +90,8 @@ class ChatScreen(Screen[None]):
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
         yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        # Right before the prompt: focus falls back to it when the last chip is removed.
+        yield AttachmentBar(id="attachments")
         yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
         yield Footer()
 
@@ -95,6 +106,11 @@ class ChatScreen(Screen[None]):
         return self.query_one(PromptInput)
 
     @property
+    def attachments(self) -> AttachmentBar:
+        """The pending attachments above the prompt."""
+        return self.query_one(AttachmentBar)
+
+    @property
     def status(self) -> StatusBar:
         """The status line."""
         return self.query_one(StatusBar)
@@ -105,7 +121,7 @@ class ChatScreen(Screen[None]):
         status.server = self.session.settings.base_url
         status.model = self.session.conversation.model
         status.demo = self.demo
-        status.tools = self.session.tools_enabled
+        status.tools = self.session.tools_on
         self.messages.show_conversation(self.session.conversation)
         self.prompt.focus()
         self.connect()
@@ -153,17 +169,26 @@ class ChatScreen(Screen[None]):
 
     @on(PromptInput.Submitted)
     def send(self, event: PromptInput.Submitted) -> None:
-        """Send the prompt as a new user message and stream the reply."""
+        """Send the prompt as a new user message and stream the reply (`/attach X` attaches X)."""
+        command, _, argument = event.text.strip().partition(" ")
+        if command == "/attach":
+            if argument.strip():
+                self.attach_source(argument.strip())
+            else:
+                self.prompt.restore(event.text)
+                self.notify("Usage: /attach PATH-or-URL (or ctrl+f to pick a file).", severity="warning")
+            return
         if self.session.running:
             self.prompt.restore(event.text)
             self.notify("A reply is still streaming: esc stops it.", severity="warning")
             return
-        message = self.session.add_user_message(event.text)
+        message = self.session.add_user_message(event.text, self.attachments.attachments)
+        self.attachments.clear()
         self.messages.add_message(message)
         self.run_turn()
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def run_turn(self, continue_last: bool = False) -> None:
+    async def run_turn(self, continue_last: bool = False, media: str = "all") -> None:
         """Run one turn and show its events as they come."""
         messages, status = self.messages, self.status
         status.state = "streaming"
@@ -172,7 +197,7 @@ class ChatScreen(Screen[None]):
         ticker = self.set_interval(0.5, self._show_speed)
         failure: ChatError | None = None
         try:
-            options = self.session.options(continue_last=continue_last)
+            options = self.session.options(continue_last=continue_last, media=media)
             async for event in self.session.run(options):
                 if isinstance(event, (ContentDelta, ReasoningDelta)):
                     self._stream_count += 1
@@ -192,6 +217,28 @@ class ChatScreen(Screen[None]):
             status.detail = ""
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):
             self.connect()
+        elif failure is not None and failure.kind in ("not_multimodal", "too_many_media"):
+            self._offer_without_media(failure)
+
+    def _offer_without_media(self, error: ChatError) -> None:
+        """The server refused the images: offer to send the turn without them (or fewer)."""
+        from vllm_chat.ui.screens.confirm import ConfirmScreen
+
+        if error.kind == "not_multimodal":
+            question, yes, media = f"{error.message} Send without the attachments?", "Send without", "none"
+            detail = "Each attachment is replaced by a note naming it; the files stay in the conversation."
+        else:
+            keep = self.session.settings.attachments.recent_images
+            question = f"{error.message} Send only the {keep} most recent image(s)?"
+            yes, media = f"Send {keep} recent", "recent"
+            detail = "Older images are replaced by a note naming them (attachments.recent_images sets how many)."
+
+        def answered(go: bool | None) -> None:
+            if go and self.session.rewind_to_last_user():
+                self.messages.show_conversation(self.session.conversation)
+                self.run_turn(media=media)
+
+        self.app.push_screen(ConfirmScreen(question, yes, "Not now", detail=detail, destructive=False), answered)
 
     def _show_speed(self) -> None:
         elapsed = time.monotonic() - self._stream_started
@@ -239,11 +286,109 @@ class ChatScreen(Screen[None]):
         self.status.context_max = self.session.context_window
         self.notify(f"Next turns use {name}.", title="Model", markup=False)
 
+    def action_attach(self) -> None:
+        """Pick an image, video or audio file (with a preview) to send with the next prompt."""
+        from pathlib import Path
+
+        from vllm_chat.ui.screens.attach import AttachScreen
+
+        def picked(prepared: object) -> None:
+            if prepared is not None:
+                self._add_attachment(prepared)
+            self.prompt.focus()
+
+        self.app.push_screen(AttachScreen(Path.cwd(), self.session.settings.attachments), picked)
+
+    def _add_attachment(self, prepared: object) -> None:
+        if not self.attachments.add(prepared):  # type: ignore[arg-type]
+            self.notify("That file is already attached.", severity="warning")
+
+    @on(PromptInput.PastedPath)
+    def _pasted_path(self, event: PromptInput.PastedPath) -> None:
+        self.attach_source(event.text)
+
+    @work(group="attach", exit_on_error=False)
+    async def attach_source(self, source: str) -> None:
+        """Attach a path or URL (pasted, or given to /attach); bad input is explained."""
+        from vllm_chat.core.attachments import AttachmentError, prepare_attachment
+
+        try:
+            prepared = await asyncio.to_thread(prepare_attachment, source,
+                                               self.session.settings.attachments)
+        except AttachmentError as exc:
+            self.notify(str(exc), title="Not attached", severity="error", markup=False)
+            return
+        self._add_attachment(prepared)
+
+    def on_image_thumb_opened(self, event: ImageThumb.Opened) -> None:
+        from vllm_chat.ui.screens.image_view import ImageViewScreen
+
+        self.app.push_screen(ImageViewScreen(event.attachment))
+
+    def action_continue_reply(self) -> None:
+        """Continue a reply that was stopped or cut at max_tokens (vLLM continue_final_message)."""
+        if self.session.running:
+            return
+        if not self.session.can_continue():
+            self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning")
+            return
+        self.run_turn(continue_last=True)
+
+    def action_focus_messages(self) -> None:
+        """Move to the last message (then ↑/↓ move, enter opens its actions, esc comes back)."""
+        views = self.messages.views()
+        if views:
+            views[-1].focus()
+
+    def action_open_settings(self) -> None:
+        """The settings panel for this conversation: model, system prompt, sampling, tools."""
+        from vllm_chat.ui.screens.settings import SettingsScreen
+
+        session = self.session
+
+        def applied(result: object) -> None:
+            if result is None:
+                return
+            session.apply_settings(result)  # type: ignore[arg-type]
+            self.status.model = session.conversation.model
+            self.status.context_max = session.context_window
+            self.status.tools = session.tools_on
+            self.notify("Settings apply from the next turn.", title="Settings")
+
+        tools = session.engine.tools
+        self.app.push_screen(SettingsScreen(session.conversation, session.models,
+                                            tools_available=bool(tools and tools.names()),
+                                            tools_default=session.tools_enabled), applied)
+
+    def action_open_editor(self) -> None:
+        """Write the prompt in $EDITOR and come back with its text."""
+        from vllm_chat.core.editor import EditorError, edit_text, editor_command
+
+        try:
+            command = editor_command(self.session.settings.editor)
+            text = edit_text(self.prompt.text, command, run=self._run_editor)
+        except EditorError as exc:
+            self.notify(str(exc), title="Editor", severity="error", markup=False)
+            return
+        self.prompt.load_text(text.rstrip("\n"))
+        self.prompt.move_cursor(self.prompt.document.end)
+        self.prompt.focus()
+
+    def _run_editor(self, argv: list[str]) -> int:
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.app.suspend():
+                return subprocess.run(argv).returncode
+        except SuspendNotSupported:  # headless (tests): nothing to hand the terminal back from
+            return subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+
     def action_toggle_tools(self) -> None:
         """Offer tools to the model in this conversation, or stop offering them."""
         conv = self.session.conversation
-        current = self.session.tools_enabled if conv.tools_enabled is None else conv.tools_enabled
-        conv.tools_enabled = not current
+        conv.tools_enabled = not self.session.tools_on
         conv.touch()
         self.session.save()
         self.status.tools = conv.tools_enabled
@@ -274,13 +419,17 @@ class ChatScreen(Screen[None]):
 
     def action_edit_system_prompt(self) -> None:
         """Edit the system prompt of this conversation."""
-        from vllm_chat.ui.screens.system_prompt import SystemPromptScreen
+        from vllm_chat.ui.screens.text_edit import TextEditScreen
 
         def edited(text: str | None) -> None:
             if text is not None:
+                text = text.strip()
                 self.session.conversation.system_prompt = text
                 self.session.conversation.touch()
                 self.session.save()
                 self.notify("System prompt updated." if text else "System prompt removed.")
 
-        self.app.push_screen(SystemPromptScreen(self.session.conversation.system_prompt), edited)
+        self.app.push_screen(TextEditScreen(
+            self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
+            hint="ctrl+s save · esc cancel · empty means no system prompt", area_id="system-prompt-text"),
+            edited)

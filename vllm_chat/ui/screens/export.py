@@ -14,11 +14,12 @@ import os
 import re
 import unicodedata
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, RadioButton, RadioSet, Static
@@ -121,7 +122,7 @@ class ExportScreen(ModalScreen[Path | None]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="cancel-export"),
         Binding("ctrl+s", "export", "Export", priority=True, id="export-conversation"),
         Binding("ctrl+t", "toggle_format", "Markdown / JSON", id="toggle-export-format"),
@@ -135,6 +136,8 @@ class ExportScreen(ModalScreen[Path | None]):
         """The conversation to export."""
         self.folder = Path(default_dir).expanduser() if default_dir is not None else Path.cwd()
         """Where the suggested file goes and relative paths are taken from."""
+        self.problem = ""
+        """What went wrong with the last attempt, as shown in the dialog ('' when nothing)."""
 
     @property
     def path_box(self) -> Input:
@@ -246,6 +249,7 @@ class ExportScreen(ModalScreen[Path | None]):
         self.dismiss(written)
 
     def _problem(self, text: str) -> None:
+        self.problem = text
         problem = self.query_one(".problem", Static)
         problem.update(Text(inert(text)))
         problem.set_class(bool(text), "-visible")

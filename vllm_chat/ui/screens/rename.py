@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-
-def clean_title(text: str) -> str:
-    """`text` as a title: runs of whitespace (newlines too) become one space, ends trimmed."""
-    return " ".join(text.split())
+from vllm_chat.ui.screens.sessions import one_line as clean_title
 
 
 class RenameScreen(ModalScreen[str | None]):
@@ -39,7 +38,7 @@ class RenameScreen(ModalScreen[str | None]):
     }
     """
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-rename")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="cancel-rename")]
 
     def __init__(self, title: str) -> None:
         super().__init__()

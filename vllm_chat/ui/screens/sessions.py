@@ -25,11 +25,12 @@ import dataclasses
 import time
 from abc import abstractmethod
 from datetime import datetime
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.css.styles import RulesMap
@@ -43,7 +44,12 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from vllm_chat.core.store import SessionStore, SessionSummary, StoreError, UnreadableSession
+from vllm_chat.core.store import (
+    SessionStore,
+    SessionSummary,
+    StoreError,
+    UnreadableSession,
+)
 from vllm_chat.core.text import inert
 
 SEARCH_DELAY = 0.15
@@ -150,8 +156,10 @@ class SessionRow(LineVisual):
             tail.insert(0, Content.styled(messages_label(s.message_count).rjust(self.COUNT_WIDTH), "dim"))
             rest -= self.COUNT_WIDTH + self.GAP
         if rest >= 40:
-            model_width = min(24, max(10, rest // 4))
-            model = Content.styled(one_line(s.model) or "?", "dim").truncate(model_width, ellipsis=True, pad=True)
+            model_width = min(24, max(12, rest // 4))
+            # The organisation part ("Qwen/") is in the detail line; the row keeps the telling part.
+            name = one_line(s.model).rsplit("/", 1)[-1] or "?"
+            model = Content.styled(name, "dim").truncate(model_width, ellipsis=True, pad=True)
             tail.insert(0, model)
             rest -= model_width + self.GAP
         title = Content.styled(one_line(s.title), "bold").truncate(max(rest, 1), ellipsis=True, pad=True)
@@ -265,7 +273,7 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
     }
     """
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="close-sessions"),
         Binding("enter", "open", "Open", priority=True, id="open-session"),
         Binding("f2", "rename", "Rename", id="rename-session"),
@@ -349,7 +357,7 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
             if event.state == WorkerState.SUCCESS:
                 self.summaries, self.unreadable = worker.result
                 self.loaded = True
-                self._show()
+                self._refilter()  # the user may have typed while the list was read
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
                 self._show()
@@ -481,7 +489,8 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
     # -- typing -------------------------------------------------------------------------
 
     @on(Input.Changed, "#sessions-filter")
-    def _filter_changed(self) -> None:
+    def _refilter(self) -> None:
+        """Show the title matches of the filter now; search inside messages once typing pauses."""
         self._notice("")
         if self._search_timer is not None:
             self._search_timer.stop()

@@ -1,10 +1,10 @@
 """AttachmentBar: the attachments waiting to go with the next prompt, as removable chips.
 
 It sits just above the prompt and is hidden while empty. Each chip names
-the file (`cat.png · image · 1.2 MB · 640×480`) and has a ✕ to click; with
-the keyboard, shift+tab from the prompt reaches the chips, ←/→ move between
-them and Delete or Backspace removes one. Adding attachments never moves
-the focus, so the user keeps typing.
+the file (`cat.png · image · 1.2 MB · 640×480`) and has a ✕ to click. The
+chips can take the focus (they come just before the prompt in tab order);
+←/→ move between them and Delete or Backspace removes one. Adding
+attachments never moves the focus, so the user keeps typing.
 
 The bar holds what was prepared; the chat screen reads `attachments` when
 the prompt is sent, then calls `clear()`.
@@ -31,6 +31,9 @@ CHIP_WIDTH = 44
 
 class AttachmentChip(Widget, can_focus=True):
     """One pending attachment: its description and a ✕ that removes it."""
+
+    # A click on the ✕ must leave the focus where it was (usually the prompt).
+    FOCUS_ON_CLICK = False
 
     DEFAULT_CSS = """
     AttachmentChip {

@@ -35,7 +35,6 @@ from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.text import inert
 from vllm_chat.ui import images
-from vllm_chat.ui.colors import theme_color
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 THUMB_WIDTH = 24
 """Default widest thumbnail, in columns."""
 THUMB_HEIGHT = 8
-"""Default tallest thumbnail picture, in rows (the caption line comes on top of this)."""
+"""Default tallest thumbnail picture, in rows (the caption line below it is extra)."""
 
 
 def details(att: Attachment) -> str:
@@ -51,8 +50,8 @@ def details(att: Attachment) -> str:
     return describe(att)[len(att.name) + len(" · "):]
 
 
-def _line(text: str, style: str = "") -> Text:
-    return Text(inert(text), style=style, no_wrap=True, overflow="ellipsis")
+def _line(text: str) -> Text:
+    return Text(inert(text), no_wrap=True, overflow="ellipsis")
 
 
 class ImageThumb(Widget, can_focus=True):
@@ -81,7 +80,6 @@ class ImageThumb(Widget, can_focus=True):
         &:hover > .caption, &:hover > .chip > .name { color: $accent; }
         &:focus > .caption { color: $accent; text-style: bold; }
         &:focus > .chip { background: $accent 25%; }
-        &:focus > .frame { outline-bottom: wide $accent; }
     }
     """
 
@@ -184,8 +182,8 @@ class ImageThumb(Widget, can_focus=True):
         if self._image is not None:
             self._show(self._image)
         else:
-            background = theme_color(self.app, "background", "#000000")
-            self._load(background)
+            # Transparent parts are flattened onto whatever this sits on (a message's colour).
+            self._load(self.background_colors[1].hex6)
 
     def _load(self, background: str) -> Worker[Image.Image | str]:
         return self.run_worker(

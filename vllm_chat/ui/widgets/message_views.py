@@ -7,13 +7,17 @@ streamed events. No text lives only in a widget.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from vllm_chat.core import format as fmt
-from vllm_chat.core.conversation import Message
+from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.text import inert
 from vllm_chat.core.events import ToolCallDelta
@@ -22,14 +26,61 @@ from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
 class MessageView(Vertical):
-    """Base of the per-message views; `message` is the model it shows."""
+    """Base of the per-message views; `message` is the model it shows.
+
+    A focused message answers single keys; each becomes an `ActionRequested`
+    that the chat screen carries out (views only draw).
+    """
 
     can_focus = True
 
-    def __init__(self, message: Message, **kwargs: object) -> None:
+    BINDINGS = [
+        Binding("up,k", "step(-1)", "Previous", show=False, id="message-previous"),
+        Binding("down,j", "step(1)", "Next", show=False, id="message-next"),
+        Binding("home,g", "step_to(0)", "First", show=False, id="message-first"),
+        Binding("end,G", "step_to(-1)", "Last", show=False, id="message-last"),
+        Binding("enter", "request('menu')", "Actions", id="message-actions"),
+        Binding("c", "request('copy')", "Copy", id="copy-message"),
+        Binding("b", "request('copy-code')", "Copy code", id="copy-code"),
+        Binding("e", "request('edit')", "Edit", id="edit-message"),
+        Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
+        Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
+        Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
+    ]
+
+    @dataclass
+    class ActionRequested(Message):
+        """The user asked for something to be done with this message."""
+
+        view: MessageView
+        action: str
+        """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
+        `toggle-reasoning` or `prompt` (go back to the prompt)."""
+
+    def __init__(self, message: ChatMessage, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.message = message
         """The conversation's message (the source of truth)."""
+
+    def action_request(self, action: str) -> None:
+        self.post_message(self.ActionRequested(self, action))
+
+    def _views(self) -> list[MessageView]:
+        return list(self.parent.query_children(MessageView)) if self.parent else [self]
+
+    def action_step(self, step: int) -> None:
+        views = self._views()
+        index = views.index(self) + step
+        if 0 <= index < len(views):
+            views[index].focus()
+        elif index >= len(views):
+            self.action_request("prompt")
+
+    def action_step_to(self, index: int) -> None:
+        views = self._views()
+        if views:
+            views[index].focus()
 
 
 class UserMessageView(MessageView):
@@ -47,6 +98,10 @@ class UserMessageView(MessageView):
 
     def compose(self) -> ComposeResult:
         yield MarkdownView(self.message.content, plain=True, classes="body")
+        if self.message.attachments:
+            from vllm_chat.ui.widgets.image_thumb import thumbnails_for
+
+            yield from thumbnails_for(self.message)
 
 
 class ReasoningBlock(Vertical):
@@ -158,11 +213,11 @@ class AssistantMessageView(MessageView):
 
     def __init__(
         self,
-        message: Message,
+        message: ChatMessage,
         *,
         streaming: bool = False,
         show_reasoning: bool = True,
-        tool_results: dict[str, Message] | None = None,
+        tool_results: dict[str, ChatMessage] | None = None,
     ) -> None:
         super().__init__(message)
         self._streaming = streaming

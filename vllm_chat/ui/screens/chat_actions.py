@@ -1,0 +1,143 @@
+"""What the chat screen does with a message: copy, edit, regenerate, continue, delete.
+
+A mixin of `ChatScreen`, kept apart so the screen module stays about layout,
+turns and the connection. Each action calls `ChatSession`; only the choice of
+dialog and the notices live here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vllm_chat.core.clipboard import clipboard_program, copy_with_program
+from vllm_chat.core.markdown_code import code_blocks
+from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.ui.screens.chat import ChatScreen
+
+ACTION_LABELS = {
+    "copy": ("c", "Copy the text"),
+    "copy-code": ("b", "Copy a code block…"),
+    "edit": ("e", "Edit and send again (the old branch is kept)"),
+    "regenerate": ("r", "Regenerate this reply"),
+    "continue": ("f5", "Continue this reply"),
+    "toggle-reasoning": ("t", "Show or hide the reasoning"),
+    "delete": ("d", "Delete (kept in the session file)"),
+}
+
+
+class MessageActions:
+    """Carries out `MessageView.ActionRequested` and the related screen actions."""
+
+    # A plain `on_...` name, not @on: the decorator is collected only from classes
+    # built by Textual's metaclass, and this mixin is not one.
+    def on_message_view_action_requested(self: ChatScreen, event: MessageView.ActionRequested) -> None:
+        event.stop()
+        self.do_message_action(event.view, event.action)
+
+    def do_message_action(self: ChatScreen, view: MessageView, action: str) -> None:
+        """Do `action` on the message `view` shows."""
+        if action == "prompt":
+            if self.session.running:
+                self.action_stop()
+            self.prompt.focus()
+            return
+        try:
+            allowed = self.session.actions_for(view.message.id)
+        except KeyError:
+            return  # the message is no longer in the conversation
+        if action == "menu":
+            self._open_actions_menu(view, allowed)
+            return
+        if action not in allowed or (self.session.running and action not in ("copy", "copy-code",
+                                                                              "toggle-reasoning")):
+            why = "a reply is streaming" if self.session.running else "not for this message"
+            self.notify(f"{ACTION_LABELS.get(action, (None, action))[1]}: {why}.", severity="warning")
+            return
+        handler = {
+            "copy": self._copy_message,
+            "copy-code": self._copy_code,
+            "edit": self._edit_message,
+            "regenerate": self._regenerate,
+            "continue": lambda v: self.action_continue_reply(),
+            "toggle-reasoning": self._toggle_reasoning,
+            "delete": self._delete_message,
+        }[action]
+        handler(view)
+
+    def _open_actions_menu(self: ChatScreen, view: MessageView, allowed: list[str]) -> None:
+        from vllm_chat.ui.screens.pick_list import PickListScreen
+
+        items = [(a, f"{ACTION_LABELS[a][0]:>3}  {ACTION_LABELS[a][1]}") for a in allowed]
+        who = "your message" if view.message.role == "user" else "this reply"
+        self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
+                             lambda choice: choice and self.do_message_action(view, choice))
+
+    # -- copying ------------------------------------------------------------------------
+
+    def copy_text(self: ChatScreen, text: str, what: str) -> None:
+        """Copy `text` (OSC 52, plus a local clipboard program if there is one) and say how."""
+        self.app.copy_to_clipboard(text)
+        program = copy_with_program(text, clipboard_program(self.session.settings.copy_command))
+        how = f"sent to the terminal (OSC 52) and to {program}" if program else \
+            "sent to the terminal (OSC 52; in tmux this needs `set -g set-clipboard on`)"
+        self.notify(f"Copied {what} ({len(text)} characters): {how}.", title="Copied", markup=False)
+
+    def _copy_message(self: ChatScreen, view: MessageView) -> None:
+        self.copy_text(view.message.content, "the message")
+
+    def _copy_code(self: ChatScreen, view: MessageView) -> None:
+        blocks = code_blocks(view.message.content)
+        if len(blocks) == 1:
+            self.copy_text(blocks[0].code, "the code block")
+            return
+        from vllm_chat.ui.screens.pick_list import PickListScreen
+
+        items = [(str(i), f"{i + 1}. {block.label}") for i, block in enumerate(blocks)]
+
+        def picked(choice: str | None) -> None:
+            if choice is not None:
+                self.copy_text(blocks[int(choice)].code, f"code block {int(choice) + 1}")
+
+        self.app.push_screen(PickListScreen("Copy which code block?", items), picked)
+
+    # -- changing the conversation ------------------------------------------------------------
+
+    def _edit_message(self: ChatScreen, view: MessageView) -> None:
+        from vllm_chat.ui.screens.text_edit import TextEditScreen
+
+        def edited(text: str | None) -> None:
+            if text is None or not text.strip() or text == view.message.content:
+                return
+            self.session.edit_user_message(view.message.id, text)
+            self.messages.show_conversation(self.session.conversation)
+            self.run_turn()
+
+        self.app.push_screen(TextEditScreen(
+            view.message.content, title="Edit your message (later messages are set aside, not lost)",
+            hint="ctrl+s send again · esc cancel", area_id="edit-message-text"), edited)
+
+    def _regenerate(self: ChatScreen, view: MessageView) -> None:
+        self.action_retry()
+
+    def _toggle_reasoning(self: ChatScreen, view: MessageView) -> None:
+        if isinstance(view, AssistantMessageView) and view.reasoning is not None:
+            view.reasoning.toggle()
+
+    def _delete_message(self: ChatScreen, view: MessageView) -> None:
+        from vllm_chat.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.session.delete_message(view.message.id)
+            self.session.save()
+            self.messages.show_conversation(self.session.conversation)
+            self.prompt.focus()
+
+        who = "your message" if view.message.role == "user" else "this reply"
+        self.app.push_screen(ConfirmScreen(
+            f"Delete {who}?", "Delete", "Keep",
+            detail="It leaves the conversation (and the next requests); the session file keeps a copy."),
+            answered)
