@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--show-reasoning", action="store_true", help="print reasoning to stderr")
     one.add_argument("--json", action="store_true", help="print one JSON object with text, reasoning, usage")
     one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
+    one.add_argument("-a", "--attach", action="append", metavar="FILE_OR_URL",
+                     help="attach an image, video or audio file (or URL) to the prompt (repeatable)")
     return p
 
 
@@ -186,8 +188,17 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any)
 
     from vllm_chat.oneshot import OneShotRequest, run_oneshot
 
+    attachments = []
+    if args.attach:
+        from vllm_chat.core.attachments import AttachmentError, prepare_attachment
+
+        try:
+            attachments = [prepare_attachment(a, settings.attachments).attachment for a in args.attach]
+        except AttachmentError as exc:
+            raise _CliError(str(exc)) from None
     request = OneShotRequest(
         prompt=prompt,
+        attachments=attachments,
         show_reasoning=args.show_reasoning,
         as_json=args.json,
         yes=args.yes,

@@ -13,12 +13,12 @@ import asyncio
 import json
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import Settings
-from vllm_chat.core.conversation import Conversation, Message, ToolCall
+from vllm_chat.core.conversation import Attachment, Conversation, Message, ToolCall
 from vllm_chat.core.engine import Engine, TurnOptions
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.events import (
@@ -40,6 +40,8 @@ class OneShotRequest:
 
     prompt: str
     """The user's message."""
+    attachments: list[Attachment] = field(default_factory=list)
+    """Media sent with the prompt."""
     show_reasoning: bool = False
     """Print reasoning to stderr as it streams."""
     as_json: bool = False
@@ -122,7 +124,7 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
         except ChatErrorException as exc:
             return _fail(exc.error, request)
     conv.model = model
-    conv.add(Message(role="user", content=request.prompt))
+    conv.add(Message(role="user", content=request.prompt, attachments=list(request.attachments)))
     if not conv.title:
         from vllm_chat.core.store import title_from_prompt
 

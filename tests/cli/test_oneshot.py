@@ -128,3 +128,28 @@ def test_a_one_shot_call_can_join_the_latest_session(sim) -> None:
 def test_control_sequences_in_a_reply_are_kept_when_piped(sim) -> None:
     result = run("--base-url", sim.base_url, "-p", "echo a\x1b[31mb")
     assert result.stdout == "a\x1b[31mb\n", "a pipe gets the exact text; only terminals get it made inert"
+
+
+def test_attachments_go_with_the_prompt_and_bad_ones_stop_before_sending(sim, tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30), (1, 2, 3)).save(photo)
+    ok = run("--base-url", sim.base_url, "--model", "sim-vision", "-p", "what is this?", "--attach", str(photo))
+    assert ok.returncode == 0, ok.stderr
+    assert f"I received 1 image: image/png, {photo.stat().st_size} bytes" in ok.stdout
+    requests = sim.stats.requests
+    (tmp_path / "fake.png").write_text("text")
+    bad = run("--base-url", sim.base_url, "-p", "what is this?", "--attach", str(tmp_path / "fake.png"))
+    assert bad.returncode == 2 and "not an image, video or audio file" in bad.stderr
+    assert sim.stats.requests == requests, "nothing was sent"
+
+
+def test_a_text_only_model_says_it_cannot_see_images(sim, tmp_path: Path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (40, 30)).save(photo)
+    result = run("--base-url", sim.base_url, "--model", "sim-chat", "-p", "look", "--attach", str(photo))
+    assert result.returncode == 1
+    assert "can't see images" in result.stderr and "hint:" in result.stderr

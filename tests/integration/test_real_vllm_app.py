@@ -134,3 +134,14 @@ async def test_a_forced_tool_call_goes_through_the_whole_loop_and_ends_with_an_a
     roles = [m.role for m in conv.messages]
     assert roles[:3] == ["user", "assistant", "tool"] and roles[-1] == "assistant"
     assert conv.messages[1].tool_calls[0].id.startswith("chatcmpl-tool-")
+
+
+def test_an_image_for_the_text_only_real_model_gets_the_friendly_message(tmp_path) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(photo)
+    result = cli("-p", "What is in this picture?", "--attach", str(photo), "--no-tools")
+    assert result.returncode == 1
+    assert f"{MODEL} can't see images, video or audio" in result.stderr
+    assert "Send the message without the attachments" in result.stderr

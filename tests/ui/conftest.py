@@ -15,6 +15,15 @@ from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.app import VllmChatApp
 
 
+@pytest.fixture(autouse=True)
+def half_block_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin the image renderer, so what tests see doesn't depend on the terminal."""
+    from vllm_chat.ui import images
+
+    monkeypatch.setenv(images.RENDERER_ENV, "halfcell")
+    images.prepare_terminal("halfcell")
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     """A simulated vLLM server streaming at a measured pace (so Esc can land mid-reply)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from textual.app import App
+from textual.screen import Screen
 from textual.widgets import Input
 
 from tests.support.pilot import screen_text, wait_until
@@ -29,10 +30,11 @@ from vllm_chat.ui.screens.sessions import (
 )
 from vllm_chat.ui.theming import ThemeBook
 
-class Host(App):
-    """A bare app that shows one browser and keeps what it reports."""
 
-    def __init__(self, make_screen: Callable[[], SessionBrowserScreen]) -> None:
+class Host(App):
+    """A bare app that shows one screen and keeps what it reports."""
+
+    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
         self.themes = ThemeBook("vllm-night")
         super().__init__()
         self.make_screen = make_screen
@@ -412,6 +414,15 @@ async def test_the_open_conversation_cant_be_deleted_here(store: SessionStore, t
         assert "This is the open conversation: start a new one first" in screen_text(app)
         assert store.path_for(kernel.id).exists()
 
+
+@pytest.mark.parametrize(("button", "answer"), [("#confirm-yes-button", True), ("#confirm-no-button", False)])
+async def test_the_confirmation_buttons_answer_when_clicked(button: str, answer: bool) -> None:
+    app = Host(lambda: ConfirmScreen("Discard the draft?", "Discard", "Keep"))
+    async with app.run_test(size=(80, 20)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "y discard · n / esc keep" in screen_text(app)
+        await pilot.click(button)
+        assert app.results == [answer]
 
 # --- unreadable files ----------------------------------------------------------------
 

@@ -122,11 +122,18 @@ class ChatScreen(MessageActions, Screen[None]):
         status.model = self.session.conversation.model
         status.demo = self.demo
         status.tools = self.session.tools_on
-        self.messages.show_conversation(self.session.conversation)
+        self.show_conversation()
         self.prompt.focus()
         self.connect()
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
+
+    def show_conversation(self) -> None:
+        """Show the session's conversation from scratch (after a load, edit or delete)."""
+        conv = self.session.conversation
+        self.messages.show_conversation(conv)
+        last = next((m for m in reversed(conv.messages) if m.usage is not None), None)
+        self.status.context_used = (last.usage.prompt_tokens + last.usage.completion_tokens) if last else None
 
     # -- connection -------------------------------------------------------------------
 
@@ -235,7 +242,7 @@ class ChatScreen(MessageActions, Screen[None]):
 
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
-                self.messages.show_conversation(self.session.conversation)
+                self.show_conversation()
                 self.run_turn(media=media)
 
         self.app.push_screen(ConfirmScreen(question, yes, "Not now", detail=detail, destructive=False), answered)
@@ -258,15 +265,14 @@ class ChatScreen(MessageActions, Screen[None]):
         if not self.session.rewind_to_last_user():
             self.notify("Nothing to retry yet.", severity="warning")
             return
-        self.messages.show_conversation(self.session.conversation)
+        self.show_conversation()
         self.run_turn()
 
     def action_new_conversation(self) -> None:
         """Start an empty conversation (the current one stays saved)."""
         self.session.stop()
         self.session.new_conversation()
-        self.messages.show_conversation(self.session.conversation)
-        self.status.context_used = None
+        self.show_conversation()
         self.prompt.focus()
 
     def action_pick_model(self) -> None:

@@ -111,7 +111,7 @@ class MessageActions:
             if text is None or not text.strip() or text == view.message.content:
                 return
             self.session.edit_user_message(view.message.id, text)
-            self.messages.show_conversation(self.session.conversation)
+            self.show_conversation()
             self.run_turn()
 
         self.app.push_screen(TextEditScreen(
@@ -133,7 +133,7 @@ class MessageActions:
                 return
             self.session.delete_message(view.message.id)
             self.session.save()
-            self.messages.show_conversation(self.session.conversation)
+            self.show_conversation()
             self.prompt.focus()
 
         who = "your message" if view.message.role == "user" else "this reply"

@@ -50,7 +50,7 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, question: str, yes_label: str = "Yes", no_label: str = "No", *,
-                 detail: str = "", destructive: bool = True) -> None:
+                 detail: str = "", destructive: bool = False) -> None:
         """`question` ends with a question mark; `detail` says what will happen (optional);
         `destructive` draws the dialog in the error colour."""
         super().__init__(classes="-destructive" if destructive else None)

@@ -238,7 +238,7 @@ class ExportScreen(ModalScreen[Path | None]):
         self.app.push_screen(ConfirmScreen(
             f"Replace {path.name}?", "Replace", "Cancel",
             detail=f"{path} already exists; it will be overwritten with this conversation "
-                   f"as {FORMAT_NAMES[fmt]}."), answered)
+                   f"as {FORMAT_NAMES[fmt]}.", destructive=True), answered)
 
     def _write(self, path: Path, fmt: ExportFormat) -> None:
         try:

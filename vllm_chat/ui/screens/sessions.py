@@ -135,8 +135,11 @@ class SessionRow(LineVisual):
     """Title, model, message count and a relative date, in columns."""
 
     WHEN_WIDTH = 11
+    """Cells for the date ("30 Dec 2023" is the longest)."""
     COUNT_WIDTH = 9
+    """Cells for the message count ("1234 msgs")."""
     GAP = 2
+    """Spaces between columns."""
 
     def __init__(self, summary: SessionSummary, current: bool, now: float) -> None:
         self.summary = summary
@@ -591,7 +594,7 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
         self.app.push_screen(ConfirmScreen(
             f"Delete “{one_line(summary.title)}”?", "Delete", "Keep",
             detail=f"{count} message{'s' if count != 1 else ''}; the file {summary.path.name} is "
-                   "removed for good."), answered)
+                   "removed for good.", destructive=True), answered)
 
     def _delete(self, session_id: str) -> None:
         option_list = self.session_list

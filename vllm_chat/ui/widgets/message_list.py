@@ -85,7 +85,6 @@ class MessageList(VerticalScroll):
             self.mount_all(views)
         else:
             self.mount(Static(WELCOME, classes="welcome", markup=False))
-        self.scroll_end(animate=False)
         self.anchor()
 
     def add_message(self, message: Message) -> MessageView | None:
