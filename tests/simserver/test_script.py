@@ -202,3 +202,18 @@ async def test_choices_and_json_schemas_are_honoured(sim, http):
     content = (await say(http, sim, "a person", response_format={
         "type": "json_schema", "json_schema": {"name": "p", "schema": schema}}))["message"]["content"]
     assert set(json.loads(content)) == {"name", "age"}
+
+
+async def test_a_title_request_gets_a_few_words_of_the_quoted_prompt(sim, http) -> None:
+    text = "Write a title for this conversation.\n\nUser:\nhow do I batch requests in vllm?\n\nTitle:"
+    choice = await say(http, sim, text)
+    assert choice["message"]["content"] == "How do I batch requests"
+
+
+async def test_magic_phrases_win_over_tools_whose_words_match(sim, http) -> None:
+    assert await calls(http, sim, "long 50", BUILTINS) == []
+
+
+async def test_fault_phrases_quoted_in_backticks_do_not_fire(sim, http) -> None:
+    choice = await say(http, sim, "what does `sim:error-mid` do?")
+    assert choice["finish_reason"] == "stop"

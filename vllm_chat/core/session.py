@@ -269,6 +269,38 @@ class ChatSession:
             last.status in ("stopped", "failed") or last.finish_reason == "length"
         )
 
+    def wants_model_title(self) -> bool:
+        """Whether to ask the model for a title now: the option is on and the
+        conversation has just got its first complete reply."""
+        conv = self.conversation
+        replies = [m for m in conv.messages if m.role == "assistant" and m.status == "complete" and m.content]
+        return self.settings.sessions.auto_title and len(replies) == 1 and conv.messages[-1] is replies[0]
+
+    async def generate_title(self) -> str | None:
+        """Ask the model for a short title (no tools, no thinking, few tokens); the
+        conversation keeps its first-prompt title when the answer is unusable."""
+        from vllm_chat.core.store import clean_model_title, title_request_messages
+
+        conv = self.conversation
+        request = {
+            "model": conv.model,
+            "messages": title_request_messages(conv),
+            "max_tokens": 24,
+            "temperature": 0.2,
+            "extra_body": {"chat_template_kwargs": {"enable_thinking": False}},
+        }
+        try:
+            response = await self.client.complete(request)
+        except Exception:
+            return None  # a title is a nicety; the turn already succeeded
+        choices = getattr(response, "choices", None) or []
+        title = clean_model_title(choices[0].message.content or "") if choices else None
+        if title and conv is self.conversation:
+            conv.title = title
+            conv.touch()
+            self.save()
+        return title
+
     # -- conversations -------------------------------------------------------------
 
     def new_conversation(self) -> Conversation:

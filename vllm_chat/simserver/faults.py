@@ -22,7 +22,11 @@ FAULT_KINDS: dict[str, str] = {
     "abort": "the reply stops with finish_reason 'abort' (=N: after N tokens)",
 }
 DEFAULT_STALL = 3.0
-_PHRASE_RE = re.compile(r"\bsim:(" + "|".join(map(re.escape, FAULT_KINDS)) + r")(?:=(\d+(?:\.\d+)?))?(?![\w-])")
+# Not inside backticks: the help reply lists the phrases as `code`, and a prompt
+# quoting that reply (e.g. a title request) must not set them off.
+_PHRASE_RE = re.compile(
+    r"(?<!`)\bsim:(" + "|".join(map(re.escape, FAULT_KINDS)) + r")(?:=(\d+(?:\.\d+)?))?(?![\w`-])"
+)
 
 
 @dataclass(frozen=True)

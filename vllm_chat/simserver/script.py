@@ -31,6 +31,8 @@ MAX_LONG_TOKENS = 1_000_000
 _LONG_RE = re.compile(r"\blong\s+(\d+)\b|\b(?:write|give me|generate|produce)\s+(\d+)\s+tokens?\b", re.I)
 _GREETING_RE = re.compile(r"^\s*(hello|hi|hey|hallo|howdy|greetings|good (morning|afternoon|evening))\b", re.I)
 _ECHO_RE = re.compile(r"^\s*echo\b:?\s?(.*)$", re.I | re.S)
+_TITLE_RE = re.compile(r"^\s*write a (?:short )?title\b", re.I)
+_QUOTED_USER_RE = re.compile(r"User:\s*\n(.+)")
 _SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.I)
 _NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.I)
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
@@ -73,11 +75,20 @@ def compose(req: ChatRequest, variant: int = 0) -> Reply:
     return _with_thinking(req, thought, answer)
 
 
+def _title_for(text: str) -> str:
+    """A title made of the first words of the user message quoted in a title request."""
+    quoted = _QUOTED_USER_RE.search(text)
+    words = re.findall(r"[\w'-]+", quoted.group(1) if quoted else text)[:5]
+    title = " ".join(words) or "A conversation"
+    return title[0].upper() + title[1:]
+
+
 def _is_magic_phrase(text: str) -> bool:
     """Whether `text` asks for a scripted reply; a model with auto tool choice then
     answers it directly instead of reaching for a tool whose words happen to match."""
     return bool(
         _ECHO_RE.match(text)
+        or _TITLE_RE.match(text)
         or _LONG_RE.search(text)
         or text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do")
         or _GREETING_RE.search(text)
@@ -112,6 +123,8 @@ def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
     echo = _ECHO_RE.match(text)
     if echo:
         return "The user wants their text repeated exactly.", echo.group(1)
+    if _TITLE_RE.match(text):
+        return "A title request: a few words from the user's first message.", _title_for(text)
     long_match = _LONG_RE.search(text)
     if long_match:
         count = min(int(long_match.group(1) or long_match.group(2)), MAX_LONG_TOKENS)

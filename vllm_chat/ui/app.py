@@ -112,6 +112,17 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Edit system prompt", "The instructions sent before the conversation",
                             chat.action_edit_system_prompt)
         yield SystemCommand("Retry last turn", "Answer the last prompt again", chat.action_retry)
+        yield SystemCommand("Browse conversations", "Open, rename or delete saved sessions",
+                            chat.action_browse_sessions)
+        yield SystemCommand("Export conversation", "Write it to a Markdown or JSON file", chat.action_export)
+        yield SystemCommand("Settings", "Model, system prompt, sampling, tools for this conversation",
+                            chat.action_open_settings)
+        yield SystemCommand("Attach a file", "An image, video or audio file for the next prompt",
+                            chat.action_attach)
+        yield SystemCommand("Toggle tools", "Offer tools to the model in this conversation, or not",
+                            chat.action_toggle_tools)
+        yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
+        yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again", chat.connect)
         yield SystemCommand("Keys", "Every key binding", self.action_help)

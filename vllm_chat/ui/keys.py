@@ -40,6 +40,9 @@ def _extra_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.widgets.attachment_bar import AttachmentChip
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.screens.confirm import ConfirmScreen
+    from vllm_chat.ui.screens.export import ExportScreen
+    from vllm_chat.ui.screens.rename import RenameScreen
+    from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.model_picker import ModelPickerScreen
     from vllm_chat.ui.screens.pick_list import PickListScreen
@@ -58,6 +61,9 @@ def _extra_owners() -> list[tuple[str, type]]:
         ("Image view", ImageViewScreen),
         ("Tool approval", ToolApprovalScreen),
         ("Session settings", SettingsScreen),
+        ("Session browser", SessionBrowserScreen),
+        ("Export", ExportScreen),
+        ("Rename", RenameScreen),
         ("Model picker", ModelPickerScreen),
         ("Text editor (system prompt, editing a message)", TextEditScreen),
         ("Lists (actions, code blocks)", PickListScreen),

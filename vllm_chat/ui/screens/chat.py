@@ -74,6 +74,8 @@ class ChatScreen(MessageActions, Screen[None]):
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
         Binding("ctrl+f", "attach", "Attach", id="attach-file"),
+        Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
+        Binding("f4", "export", "Export", show=False, id="open-export"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
     ]
 
@@ -222,6 +224,8 @@ class ChatScreen(MessageActions, Screen[None]):
             ticker.stop()
             status.state = "connected"
             status.detail = ""
+        if failure is None and self.session.wants_model_title():
+            self.run_worker(self.session.generate_title(), group="title", exit_on_error=False)
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):
             self.connect()
         elif failure is not None and failure.kind in ("not_multimodal", "too_many_media"):
@@ -291,6 +295,55 @@ class ChatScreen(MessageActions, Screen[None]):
         self.status.model = name
         self.status.context_max = self.session.context_window
         self.notify(f"Next turns use {name}.", title="Model", markup=False)
+
+    def action_browse_sessions(self) -> None:
+        """Saved conversations: filter, open, rename, delete."""
+        from vllm_chat.ui.screens.sessions import SessionBrowserScreen
+
+        store = self.session.store
+        if store is None:
+            self.notify("This run does not save sessions.", severity="warning")
+            return
+
+        def chosen(choice: tuple[str, str] | None) -> None:
+            if choice and choice[0] == "open":
+                self.open_session(choice[1])
+
+        self.app.push_screen(SessionBrowserScreen(store, self.session.conversation.id), chosen)
+
+    def open_session(self, session_id: str) -> None:
+        """Load a saved conversation and show it (the current one stays saved)."""
+        from vllm_chat.core.store import StoreError
+
+        assert self.session.store is not None
+        try:
+            conv = self.session.store.load(session_id)
+        except StoreError as exc:
+            self.notify(str(exc), title="Can't open", severity="error", markup=False)
+            return
+        self.session.stop()
+        self.session.open_conversation(conv)
+        self.show_conversation()
+        self.status.model = self.session.conversation.model
+        self.status.context_max = self.session.context_window
+        self.status.tools = self.session.tools_on
+        self.prompt.focus()
+
+    def on_session_browser_screen_renamed(self, event: object) -> None:
+        conv = self.session.conversation
+        if getattr(event, "session_id", None) == conv.id:
+            conv.title = event.title  # type: ignore[attr-defined]
+            self.session.save()  # or the next autosave would bring the old title back
+
+    def action_export(self) -> None:
+        """Write this conversation to a Markdown or JSON file."""
+        from vllm_chat.ui.screens.export import ExportScreen
+
+        def written(path: object) -> None:
+            if path:
+                self.notify(f"Exported to {path}", title="Export", markup=False)
+
+        self.app.push_screen(ExportScreen(self.session.conversation), written)
 
     def action_attach(self) -> None:
         """Pick an image, video or audio file (with a preview) to send with the next prompt."""

@@ -139,5 +139,6 @@ class MessageActions:
         who = "your message" if view.message.role == "user" else "this reply"
         self.app.push_screen(ConfirmScreen(
             f"Delete {who}?", "Delete", "Keep",
-            detail="It leaves the conversation (and the next requests); the session file keeps a copy."),
+            detail="It leaves the conversation (and the next requests); the session file keeps a copy.",
+            destructive=True),
             answered)
