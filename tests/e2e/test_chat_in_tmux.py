@@ -23,3 +23,22 @@ def test_the_demo_flag_starts_its_own_server(run_app) -> None:
     app.wait_for(r"That's all the Markdown I know", timeout=30)
     app.keys("C-q")
     app.wait_for(r"__EXITED__ 0")
+
+
+def test_continue_reopens_the_last_conversation_with_its_messages(run_app, sim_url: str) -> None:
+    first = run_app("--base-url", sim_url)
+    first.wait_for(r"sim-chat .*connected")
+    first.type("echo remember the walrus")
+    first.keys("Enter")
+    first.wait_for(r"█ remember the walrus")
+    first.keys("C-q")
+    first.wait_for(r"__EXITED__ 0")
+
+    again = run_app("--base-url", sim_url, "-c")
+    screen = again.wait_for(r"█ remember the walrus")
+    assert "echo remember the walrus" in screen
+    again.type("echo and more")
+    again.keys("Enter")
+    again.wait_for(r"█ and more")
+    again.keys("C-q")
+    again.wait_for(r"__EXITED__ 0")

@@ -121,7 +121,12 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("f1")
         await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
-        text = screen_text(app)
+        assert "Keys" in screen_text(app)
+        from rich.console import Console
+
+        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console.print(app.screen._table())
+        text = console.export_text()
         for binding_id in ("send", "newline", "stop", "new-conversation", "pick-model", "retry", "quit", "help"):
             assert binding_id in text, binding_id
         await pilot.press("escape")

@@ -134,12 +134,14 @@ async def test_a_long_result_is_folded_in_the_view_and_kept_whole(sim, make_app,
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "list directory .")
         await turn_over(app, pilot)
-        [panel] = panels(app)
-        assert "file39.txt" in (panel.result or ""), "the session keeps the whole result"
+        tool_msg = next(m for m in app.session.conversation.messages if m.role == "tool")
+        assert "file39.txt" in tool_msg.content, "the session keeps the whole result"
+        app.chat.messages.focus_message(1)  # the reply that made the call (the answer below is long)
+        panel = await wait_until(pilot, lambda: next(iter(panels(app)), None))
         panel.focus()  # focusing scrolls the panel into view
         await wait_until(pilot, lambda: "more lines" in screen_text(app))
         await pilot.press("enter")
-        assert panel.expanded and "more lines" not in screen_text(app)
+        await wait_until(pilot, lambda: panel.expanded and "more lines" not in screen_text(app))
 
 
 async def test_the_round_limit_stops_a_runaway_loop_with_a_message(sim, make_app) -> None:

@@ -77,6 +77,8 @@ class ChatScreen(MessageActions, Screen[None]):
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
+        Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
+        Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
     ]
 
     def __init__(self, session: ChatSession, *, demo: bool = False) -> None:
@@ -395,9 +397,14 @@ class ChatScreen(MessageActions, Screen[None]):
 
     def action_focus_messages(self) -> None:
         """Move to the last message (then ↑/↓ move, enter opens its actions, esc comes back)."""
-        views = self.messages.views()
-        if views:
-            views[-1].focus()
+        self.messages.focus_message(-1)
+
+    def action_scroll_messages(self, direction: int) -> None:
+        """Scroll the conversation a page without leaving the prompt."""
+        if direction < 0:
+            self.messages.scroll_page_up()
+        else:
+            self.messages.scroll_page_down()
 
     def action_open_settings(self) -> None:
         """The settings panel for this conversation: model, system prompt, sampling, tools."""

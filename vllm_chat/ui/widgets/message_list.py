@@ -1,8 +1,15 @@
 """MessageList: the scrolling conversation, built from the conversation model.
 
-It turns engine events into widget updates (`apply`) and can rebuild
-itself from a `Conversation` at any time (`show_conversation`). While the
-user is at the bottom it follows new text; once they scroll up it stays put.
+It is *virtual*: only the messages near the viewport (plus the reply being
+streamed and the focused message) exist as widgets; the rest are stood in
+for by spacers of the right height. Every frame walks every widget on the
+screen, so this keeps the cost of a frame the same with 10 or 2,000 earlier
+messages, and opening a long session mounts a screenful, not everything.
+Views are rebuilt from the conversation (the source of truth) whenever they
+scroll back into range.
+
+It turns engine events into widget updates (`apply`). While the user is at
+the bottom it follows new text; once they scroll up it stays put.
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView, UserMessageView
+from vllm_chat.ui.widgets.message_views import (
+    AssistantMessageView,
+    ErrorNotice,
+    MessageView,
+    UserMessageView,
+)
+from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 
 WELCOME = (
     "Ask anything.\n\n"
@@ -34,6 +47,9 @@ WELCOME = (
     "ctrl+o  model      ctrl+n  new chat       ctrl+p  commands\n"
     "f1  every key"
 )
+
+OVERSCAN = 1.0
+"""Screens of messages kept mounted above and below the viewport."""
 
 
 class MessageList(VerticalScroll):
@@ -62,62 +78,266 @@ class MessageList(VerticalScroll):
         """Show reasoning blocks in replies."""
         self.current: AssistantMessageView | None = None
         """The reply being streamed, if any."""
+        self._conv: Conversation | None = None
+        self._entries: list[Message] = []
+        self._ids: dict[str, int] = {}
+        self._mounted: dict[int, MessageView] = {}
+        self._heights: dict[str, int] = {}
+        self._heights_width = 0
+        self._estimates: dict[str, int] = {}
+        self._errors: dict[str, tuple[ChatError, str]] = {}
+        self._reconcile_pending = False
+        self._seen_upto = 0
 
     def on_mount(self) -> None:
         self.anchor()
 
-    # -- building ------------------------------------------------------------------
+    # -- the entries (user and assistant messages, in order) ------------------------------
 
-    def _view_for(self, message: Message, tool_results: dict[str, Message] | None = None) -> MessageView | None:
+    def _sync_entries(self) -> None:
+        """Pick up messages appended to the conversation since the last look."""
+        if self._conv is None:
+            return
+        for message in self._conv.messages[self._seen_upto:]:
+            if message.role in ("user", "assistant") and message.id not in self._ids:
+                self._ids[message.id] = len(self._entries)
+                self._entries.append(message)
+        self._seen_upto = len(self._conv.messages)
+
+    def _tool_results(self) -> dict[str, Message]:
+        if self._conv is None:
+            return {}
+        return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
+
+    def _make_view(self, index: int) -> MessageView:
+        message = self._entries[index]
         if message.role == "user":
             return UserMessageView(message)
-        if message.role == "assistant":
-            return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results)
-        return None  # tool results are shown in the panels of the calls they answer
+        error, actions = self._errors.get(message.id, (None, ""))
+        return AssistantMessageView(message, show_reasoning=self.show_reasoning,
+                                    tool_results=self._tool_results(), error=error, actions=actions)
+
+    # -- showing -----------------------------------------------------------------------
 
     def show_conversation(self, conv: Conversation) -> None:
-        """Replace everything with the messages of `conv`."""
+        """Replace everything with the messages of `conv` (the newest on screen)."""
         self.current = None
+        self._conv = conv
+        self._entries, self._ids, self._mounted = [], {}, {}
+        self._seen_upto = 0
+        self._heights.clear()
+        self._estimates.clear()
+        self._errors.clear()
         self.remove_children()
-        results = {m.tool_call_id: m for m in conv.messages if m.role == "tool" and m.tool_call_id}
-        views = [v for v in (self._view_for(m, results) for m in conv.messages) if v is not None]
-        if views:
-            self.mount_all(views)
-        else:
+        self._sync_entries()
+        if not self._entries:
             self.mount(Static(WELCOME, classes="welcome", markup=False))
+        else:
+            self._reconcile(self._tail_window())
         self.anchor()
 
     def add_message(self, message: Message) -> MessageView | None:
-        """Append a view for a message that was just added to the conversation."""
+        """Show a message that was just added to the conversation (the user's prompt)."""
         for welcome in self.query(".welcome"):
             welcome.remove()
-        view = self._view_for(message)
-        if view is not None:
-            self.mount(view)
-            self.anchor()
-        return view
+        self._sync_entries()
+        self.anchor()
+        self._reconcile(self._desired() | {len(self._entries) - 1})
+        return self._mounted.get(self._ids.get(message.id, -1))
 
     def views(self) -> list[MessageView]:
-        """The message views, in order."""
-        return list(self.query(MessageView))
+        """The mounted message views, in order."""
+        return [self._mounted[i] for i in sorted(self._mounted)]
 
     def view_for(self, message_id: str) -> MessageView | None:
-        """The view showing the message with this id."""
-        return next((v for v in self.views() if v.message.id == message_id), None)
+        """The view showing the message with this id, if it is mounted."""
+        index = self._ids.get(message_id)
+        return self._mounted.get(index) if index is not None else None
 
-    # -- events ------------------------------------------------------------------
+    @property
+    def following(self) -> bool:
+        """True while the view sticks to the bottom as text arrives."""
+        return self._anchored and not self._anchor_released
+
+    # -- virtualisation -------------------------------------------------------------------
+
+    def _height(self, index: int, width: int) -> int:
+        view = self._mounted.get(index)
+        if view is not None and view.outer_size.height:
+            return view.outer_size.height + view.styles.margin.top
+        message = self._entries[index]
+        known = self._heights.get(message.id) or self._estimates.get(message.id)
+        if known is None:
+            known = self._estimates[message.id] = estimate_height(message, width)
+        return known
+
+    def _heights_now(self) -> list[int]:
+        width = self.scrollable_content_region.width or self.size.width or 80
+        if width != self._heights_width:
+            self._heights.clear()
+            self._estimates.clear()
+            self._heights_width = width
+        return [self._height(i, width) for i in range(len(self._entries))]
+
+    def _tail_window(self) -> set[int]:
+        """The last messages, enough to fill the screen and the overscan above it."""
+        heights = self._heights_now()
+        budget = (self.size.height or 40) * (1 + OVERSCAN)
+        window: set[int] = set()
+        for index in range(len(heights) - 1, -1, -1):
+            window.add(index)
+            budget -= heights[index]
+            if budget <= 0:
+                break
+        return window
+
+    def _desired(self) -> set[int]:
+        """Messages that should be mounted for the current scroll position."""
+        if not self._entries:
+            return set()
+        if self.following:
+            window = self._tail_window()
+        else:
+            heights = self._heights_now()
+            view_height = self.size.height or 40
+            top = self.scroll_y - view_height * OVERSCAN
+            bottom = self.scroll_y + view_height * (1 + OVERSCAN)
+            window, y = set(), 0
+            for index, height in enumerate(heights):
+                if y + height >= top and y <= bottom:
+                    window.add(index)
+                y += height
+        pinned = {self._ids[v.message.id] for v in (self.current, self._focused_view()) if v is not None
+                  and v.message.id in self._ids}
+        return window | pinned
+
+    def _focused_view(self) -> MessageView | None:
+        node = self.app.focused if self.is_attached else None
+        while node is not None and node is not self:
+            if isinstance(node, MessageView):
+                return node
+            node = node.parent  # type: ignore[assignment]
+        return None
+
+    def _reconcile(self, desired: set[int]) -> None:
+        """Mount exactly the messages in `desired`, with spacers for the gaps between."""
+        width = self._heights_width or self.scrollable_content_region.width
+        for index, view in list(self._mounted.items()):
+            if index not in desired:
+                if view.outer_size.height:
+                    self._heights[view.message.id] = view.outer_size.height + view.styles.margin.top
+                    self._heights_width = width or self._heights_width
+                view.remove()
+                del self._mounted[index]
+        for spacer in self.query_children(Spacer):
+            spacer.remove()
+        heights = self._heights_now()
+        previous = None
+        gap = 0
+        for index in range(len(self._entries)):
+            if index not in desired:
+                gap += heights[index]
+                continue
+            if gap:
+                spacer = Spacer(gap)
+                self._mount_after(spacer, previous)
+                previous, gap = spacer, 0
+            view = self._mounted.get(index)
+            if view is None:
+                view = self._mounted[index] = self._make_view(index)
+            self._mount_after(view, previous)  # nothing to do if it is mounted already
+            previous = view
+        if gap:
+            self._mount_after(Spacer(gap), previous)
+
+    def _mount_after(self, widget: MessageView | Spacer, previous: MessageView | Spacer | None) -> None:
+        if widget.parent is self:
+            return
+        if previous is None:
+            if self.children:
+                self.mount(widget, before=0)
+            else:
+                self.mount(widget)
+        else:
+            self.mount(widget, after=previous)
+
+    def _schedule_reconcile(self) -> None:
+        if not self._reconcile_pending:
+            self._reconcile_pending = True
+            self.call_after_refresh(self._reconcile_now)
+
+    def _reconcile_now(self) -> None:
+        self._reconcile_pending = False
+        if not self._entries:
+            return
+        desired = self._desired()
+        if desired != set(self._mounted):
+            anchor = None if self.following else self._anchor_point()
+            self._reconcile(desired)
+            if anchor is not None:
+                self.call_after_refresh(self._restore_anchor, *anchor)
+
+    def _anchor_point(self) -> tuple[str, float] | None:
+        """The first message on screen and how far the view is scrolled into it."""
+        for index in sorted(self._mounted):
+            view = self._mounted[index]
+            region = view.virtual_region
+            if region.height and region.bottom > self.scroll_y:
+                return view.message.id, self.scroll_y - region.y
+        return None
+
+    def _restore_anchor(self, message_id: str, offset: float) -> None:
+        """Keep what the user was reading in place after heights above it changed."""
+        view = self.view_for(message_id)
+        if view is None or self.following:
+            return
+        target = view.virtual_region.y + offset
+        if abs(target - self.scroll_y) >= 1:
+            self.scroll_to(y=target, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value) and self._entries:
+            self._schedule_reconcile()
+
+    def on_resize(self) -> None:
+        if self._entries:
+            self._schedule_reconcile()
+
+    # -- focus moving between messages ----------------------------------------------------------
+
+    def on_descendant_focus(self) -> None:
+        # Following the bottom would pull a focused message back out of view; reaching
+        # the bottom again (or sending a prompt) resumes following.
+        if self.following:
+            self.release_anchor()
+
+    def focus_message(self, index: int) -> None:
+        """Focus the message at `index` (negative counts from the end), mounting it first."""
+        if not self._entries:
+            return
+        index = index % len(self._entries)
+        if index not in self._mounted:
+            if self.following:
+                self.release_anchor()
+            self._reconcile(set(self._mounted) | {index})
+        view = self._mounted[index]
+        self.call_after_refresh(view.focus)
+
+    def focus_step(self, view: MessageView, step: int) -> bool:
+        """Focus the message `step` places from `view`; False when there is none."""
+        index = self._ids.get(view.message.id)
+        if index is None or not 0 <= index + step < len(self._entries):
+            return False
+        self.focus_message(index + step)
+        return True
+
+    # -- events -------------------------------------------------------------------------------
 
     def apply(self, event: Event, *, error_actions: str = "") -> None:
         """Show one engine event."""
         if isinstance(event, TurnStarted):
-            if self.current is not None:
-                self.current.finish()  # the previous round of a tool loop
-            existing = self.view_for(event.message.id)
-            if isinstance(existing, AssistantMessageView):
-                existing.remove()  # continuing a reply: rebuild it as a streaming view
-            view = AssistantMessageView(event.message, streaming=True, show_reasoning=self.show_reasoning)
-            self.current = view
-            self.mount(view)
+            self._turn_started(event.message)
         elif isinstance(event, ContentDelta):
             if self.current is not None:
                 self.current.append_content(event.text)
@@ -134,6 +354,22 @@ class MessageList(VerticalScroll):
         elif isinstance(event, TurnFailed):
             self._finish(event.error, error_actions)
 
+    def _turn_started(self, message: Message) -> None:
+        if self.current is not None:
+            self.current.finish()  # the previous round of a tool loop
+        for welcome in self.query(".welcome"):
+            welcome.remove()
+        self._sync_entries()
+        index = self._ids[message.id]
+        existing = self._mounted.pop(index, None)
+        if existing is not None:
+            existing.remove()  # continuing a reply: it is rebuilt as a streaming view
+        view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
+                                    tool_results=self._tool_results())
+        self.current = view
+        self._mounted[index] = view
+        self._reconcile(self._desired() | {index})
+
     def _tool_event(self, event: ToolCallReady | ToolApprovalNeeded | ToolRunning | ToolResult) -> None:
         panel = self.current.panel_for(event.call.id) if self.current is not None else None
         if panel is None:
@@ -149,9 +385,10 @@ class MessageList(VerticalScroll):
 
     def _finish(self, error: ChatError | None, actions: str = "") -> None:
         if self.current is not None:
+            if error is not None:
+                self._errors[self.current.message.id] = (error, actions)
             self.current.finish(error, actions)
         elif error is not None:
-            from vllm_chat.ui.widgets.message_views import ErrorNotice
-
             self.mount(ErrorNotice(error, actions=actions))
         self.current = None
+        self._schedule_reconcile()

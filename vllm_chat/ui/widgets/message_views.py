@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.widget import Widget
 from textual.containers import Vertical
 from textual.widgets import Static
 
@@ -66,21 +67,17 @@ class MessageView(Vertical):
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
 
-    def _views(self) -> list[MessageView]:
-        return list(self.parent.query_children(MessageView)) if self.parent else [self]
+    # The list mounts only messages near the screen, so it does the moving.
 
     def action_step(self, step: int) -> None:
-        views = self._views()
-        index = views.index(self) + step
-        if 0 <= index < len(views):
-            views[index].focus()
-        elif index >= len(views):
-            self.action_request("prompt")
+        focus_step = getattr(self.parent, "focus_step", None)
+        if focus_step is not None and not focus_step(self, step) and step > 0:
+            self.action_request("prompt")  # past the last message: back to the prompt
 
     def action_step_to(self, index: int) -> None:
-        views = self._views()
-        if views:
-            views[index].focus()
+        focus_message = getattr(self.parent, "focus_message", None)
+        if focus_message is not None:
+            focus_message(index)
 
 
 class UserMessageView(MessageView):
@@ -218,8 +215,13 @@ class AssistantMessageView(MessageView):
         streaming: bool = False,
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
+        error: ChatError | None = None,
+        actions: str = "",
     ) -> None:
         super().__init__(message)
+        if error is None and message.status == "failed" and message.error:
+            error = ChatError("stream_error", message.error)  # a failure loaded from the session file
+        self._error_notice = ErrorNotice(error, actions=actions) if error is not None else None
         self._streaming = streaming
         self._show_reasoning = show_reasoning
         self.set_class(streaming, "-streaming")
@@ -247,6 +249,8 @@ class AssistantMessageView(MessageView):
         yield self.body
         yield from self.tool_panels.values()
         yield self._footer
+        if self._error_notice is not None:
+            yield self._error_notice
 
     def tool_delta(self, event: ToolCallDelta) -> None:
         """A streamed piece of a tool call: its panel appears with the first piece."""
@@ -254,7 +258,7 @@ class AssistantMessageView(MessageView):
         if panel is None:
             panel = ToolCallPanel(event.index, event.name or "", event.id)
             self.tool_panels[event.index] = panel
-            self.mount(panel, before=self._footer)
+            self._mount_soon(panel, before=self._footer)
         panel.add_fragment(event.name, event.id, event.arguments_fragment)
 
     def panel_for(self, call_id: str) -> ToolCallPanel | None:
@@ -270,7 +274,7 @@ class AssistantMessageView(MessageView):
             return
         if self.reasoning is None:
             self.reasoning = ReasoningBlock(text, streaming=True)
-            self.mount(self.reasoning, before=self.body)
+            self._mount_soon(self.reasoning, before=self.body)
             return
         self.reasoning.append(text)
 
@@ -291,8 +295,20 @@ class AssistantMessageView(MessageView):
             if panel.state in ("streaming", "ready", "approval", "running"):
                 panel.set_state("stopped")
         self.refresh_footer()
-        if error is not None:
-            self.mount(ErrorNotice(error, actions=actions))
+        if error is not None and self._error_notice is None:
+            self._error_notice = ErrorNotice(error, actions=actions)
+            self._mount_soon(self._error_notice)
+
+    def _mount_soon(self, widget: Widget, **where: Widget) -> None:
+        """Mount a part now, or once this view is mounted. Events can outrun mounting:
+        a turn that fails at once ends before its view is on screen. Parts made
+        before `compose` runs are composed with the rest."""
+        if widget.parent is not None:
+            return
+        if self.is_mounted:
+            self.mount(widget, **where)
+        else:
+            self.call_after_refresh(self._mount_soon, widget, **where)
 
     def refresh_footer(self) -> None:
         """Re-read stats and status from the message."""
