@@ -137,6 +137,7 @@ async def test_a_long_result_is_folded_in_the_view_and_kept_whole(sim, make_app,
         tool_msg = next(m for m in app.session.conversation.messages if m.role == "tool")
         assert "file39.txt" in tool_msg.content, "the session keeps the whole result"
         app.chat.messages.focus_message(1)  # the reply that made the call (the answer below is long)
+        await wait_until(pilot, lambda: getattr(app.focused, "message", None) is app.session.conversation.messages[1])
         panel = await wait_until(pilot, lambda: next(iter(panels(app)), None))
         panel.focus()  # focusing scrolls the panel into view
         await wait_until(pilot, lambda: "more lines" in screen_text(app))
