@@ -62,7 +62,7 @@ def export_rev(rev: str) -> tuple[Path, str]:
 def describe_source(rev: str | None, short: str | None) -> str:
     """Which code is measured, in words."""
     if rev:
-        return f"commit {short} ({rev})"
+        return f"commit {short}" + ("" if short and rev.startswith(short) else f" ({rev})")
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "vllm_chat"],
@@ -132,6 +132,11 @@ def main() -> int:
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     print(f"vllm-chat speed benchmarks, {when}; measuring {source}")
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()))
+    load = os.getloadavg()[0]
+    busy = (f"the load average was {load:.2f} before the benchmarks started: other processes were "
+            "using the CPU, so these numbers are pessimistic; re-run on a quiet machine") if load > 0.7 else ""
+    if busy:
+        print(f"note: {busy}")
 
     results: list[Result] = []
     problems: list[str] = []
@@ -145,10 +150,8 @@ def main() -> int:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 
-    load = os.getloadavg()[0]
-    if load > 1.0:
-        print(f"\nnote: the load average was {load:.2f} at the end: other processes competed for the "
-              "2 cores, so these numbers are pessimistic. Re-run on a quiet machine.")
+    if busy:
+        print(f"\nnote: {busy}")
     print_results(results, f"All targets ({'quick' if args.quick else 'full'} run, {source}, {when})")
     for problem in problems:
         print(f"  ERROR {problem}")

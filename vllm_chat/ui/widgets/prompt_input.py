@@ -63,7 +63,7 @@ class PromptInput(TextArea):
     def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
                          highlight_cursor_line=False,
-                         placeholder="Message — enter sends, ctrl+j new line, ↑ earlier prompts",
+                         placeholder="Message — enter sends · ctrl+j new line · ↑ earlier prompts · ctrl+f attach a file",
                          **kwargs)  # type: ignore[arg-type]
         # Not `history`: TextArea uses that name for its undo history.
         self.prompt_history = history or PromptHistory(None)

@@ -1,0 +1,117 @@
+"""Snapshots of the screens that matter, at a fixed size with blinking off: the main
+screen in two themes, a streamed reply with a code fence and a table, a tool panel, the
+help screen and the settings panel. Update with `pytest --snapshot-update`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pytest_textual_snapshot import SVGImageExtension
+from textual.widgets import Input, TextArea
+
+from tests.support.pilot import wait_until
+from vllm_chat.core.conversation import Timings
+from vllm_chat.ui.screens.help import HelpScreen
+from vllm_chat.ui.screens.settings import SettingsScreen
+from vllm_chat.ui.widgets.message_views import AssistantMessageView
+from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
+
+SIZE = (100, 34)
+
+REPLY = """echo ## Batching in vLLM
+
+Continuous batching keeps the GPU busy:
+
+```python
+for request in queue:
+    engine.add_request(request)
+```
+
+| Setting | Effect |
+|---|---|
+| `max_num_seqs` | requests per step |
+| `max_model_len` | context window |
+"""
+
+
+@pytest.fixture
+def app_snapshot(snapshot) -> Callable[..., bool]:
+    """Compare the app's screen now with the stored SVG named `name`."""
+    snap = snapshot.use_extension(SVGImageExtension)
+
+    def compare(app, name: str) -> bool:
+        return snap(name=name) == app.export_screenshot()
+
+    return compare
+
+
+async def settle(app, pilot) -> None:
+    """Freeze everything that changes between runs: cursors, the port, the timings."""
+    for widget in app.screen.query("*"):
+        if isinstance(widget, (Input, TextArea)):
+            widget.cursor_blink = False
+    status = app.chat.status
+    status.server = "http://gpu-box:8000/v1"
+    for message in app.session.conversation.messages:
+        if message.timings is not None:
+            message.timings = Timings(started_at=0.0, ttft=0.21, duration=1.21)
+    for view in app.chat.messages.query(AssistantMessageView):
+        view.refresh_footer()
+    for panel in app.chat.messages.query(ToolCallPanel):
+        panel._elapsed = 0.02  # how long the tool took varies from run to run
+        panel._redraw()
+    await pilot.pause(0.2)
+
+
+async def turn(app, pilot, text: str) -> None:
+    app.chat.prompt.load_text(text)
+    app.chat.prompt.action_submit()
+    await pilot.pause()
+    await wait_until(pilot, lambda: not app.session.running and app.session.conversation.messages[-1].role
+                     == "assistant" and app.session.conversation.messages[-1].status != "streaming")
+
+
+@pytest.mark.parametrize("theme", ["vllm-night", "vllm-day"])
+async def test_main_screen_in_two_themes(sim, make_app, app_snapshot, theme: str) -> None:
+    async with make_app(base_url=sim.base_url, theme=theme, size=SIZE) as (app, pilot):
+        await wait_until(pilot, lambda: app.chat.status.state == "connected")
+        await turn(app, pilot, "echo Hello! How can I help?")
+        await settle(app, pilot)
+        assert app_snapshot(app, f"main-{theme}")
+
+
+async def test_a_streamed_reply_with_a_code_fence_and_a_table(sim, make_app, app_snapshot) -> None:
+    async with make_app(base_url=sim.base_url, size=SIZE) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await turn(app, pilot, REPLY)
+        await settle(app, pilot)
+        assert app_snapshot(app, "streamed-reply")
+
+
+async def test_a_tool_panel(sim, make_app, app_snapshot) -> None:
+    async with make_app(base_url=sim.base_url, size=SIZE) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await turn(app, pilot, "what is 17*23")
+        app.chat.messages.query_one(ToolCallPanel).scroll_visible(animate=False)
+        await settle(app, pilot)
+        assert app_snapshot(app, "tool-panel")
+
+
+async def test_the_help_screen(sim, make_app, app_snapshot) -> None:
+    async with make_app(base_url=sim.base_url, size=SIZE) as (app, pilot):
+        await wait_until(pilot, lambda: app.chat.status.state == "connected")
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await settle(app, pilot)
+        assert app_snapshot(app, "help")
+
+
+async def test_the_settings_panel(sim, make_app, app_snapshot) -> None:
+    async with make_app(base_url=sim.base_url, size=SIZE, system_prompt="Be terse.",
+                        sampling={"temperature": 0.6, "top_k": 20}) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await settle(app, pilot)
+        assert app_snapshot(app, "settings")
