@@ -48,6 +48,7 @@ def segments(times: list[float], segment: int = SEGMENT) -> list[float]:
 
 
 async def measure(base_url: str, tokens: int, runs: int) -> dict[str, Any]:
+    """Per run: the app's and the bare SDK loop's segments, and early and late frame times."""
     from openai import AsyncOpenAI
 
     from _apphooks import FrameProbe
@@ -115,6 +116,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS) -> l
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--tokens", type=int, default=TOKENS)
     args = p.parse_args()

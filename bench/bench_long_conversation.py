@@ -87,7 +87,7 @@ async def open_times(base_url: str, session_id: str | None, runs: int) -> list[f
             seen: dict[str, float] = {}
             overhead = [0.0]
 
-            def paint(app: Any, at: float) -> None:
+            def paint(app: Any, at: float, seen: dict[str, float] = seen, overhead: list[float] = overhead) -> None:
                 if "shown" in seen:
                     return
                 start = time.perf_counter()
@@ -103,7 +103,7 @@ async def open_times(base_url: str, session_id: str | None, runs: int) -> list[f
             try:
                 start = time.perf_counter()
                 async with headless_app(base_url, conversation=conv):
-                    await wait_for(lambda: "shown" in seen, 30, "the last message on screen")
+                    await wait_for(lambda seen=seen: "shown" in seen, 30, "the last message on screen")
             finally:
                 probe.listeners.remove(paint)
             if run:
@@ -169,6 +169,7 @@ def run(quick: bool = False, runs: int | None = None, messages: int = MESSAGES, 
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--messages", type=int, default=MESSAGES)
     p.add_argument("--no-tmux", action="store_true", help="skip the real-terminal run")

@@ -82,6 +82,7 @@ def run(quick: bool = False, runs: int | None = None, messages: int = MESSAGES) 
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--messages", type=int, default=MESSAGES)
     args = p.parse_args()

@@ -85,6 +85,7 @@ class KeyTyper:
 
 
 async def measure(base_url: str, tokens: int, runs: int) -> dict[str, list[float]]:
+    """Stall and key samples (ms) of all measured runs, taken while the reply streamed."""
     from _apphooks import FrameProbe, ticker
 
     prompt, expected = f"long {tokens}", expected_long_reply(tokens)
@@ -95,7 +96,7 @@ async def measure(base_url: str, tokens: int, runs: int) -> dict[str, list[float
         for run in range(runs + 1):
             found: dict[str, Any] = {}
 
-            async def during(app: Any, t_submit: float) -> None:
+            async def during(app: Any, t_submit: float, found: dict[str, Any] = found) -> None:
                 samples: list[tuple[float, float]] = []
                 stop = asyncio.Event()
                 typer = KeyTyper(app, probe, rng)
@@ -145,6 +146,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int | None = None)
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--tokens", type=int)
     args = p.parse_args()

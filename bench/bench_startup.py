@@ -96,6 +96,7 @@ def first_byte_ms(argv: list[str], env: dict[str, str], timeout: float = 60.0) -
 
 
 def version_results(runs: int, env: dict[str, str]) -> list[Result]:
+    """`vllm-chat --version` against `python -c pass`, alternating."""
     app, floor = [], []
     argv_app, argv_floor = [command("vllm-chat"), "--version"], [sys.executable, "-c", "pass"]
     wall_ms(argv_app, env)
@@ -111,6 +112,7 @@ def version_results(runs: int, env: dict[str, str]) -> list[Result]:
 
 
 def ready_results(runs: int, env: dict[str, str], base_url: str) -> list[Result]:
+    """The TUI in tmux: launch to ready (with and without a server), and the launch floor."""
     from _tmux import TmuxCommand, TmuxProbe, tmux_available
 
     if not tmux_available():
@@ -166,6 +168,7 @@ def ready_results(runs: int, env: dict[str, str], base_url: str) -> list[Result]
 
 
 def oneshot_results(runs: int, env: dict[str, str], base_url: str) -> list[Result]:
+    """First reply byte of `vllm-chat -p` (plain and with -m) against a bare SDK process."""
     floor, plain, named = [], [], []
     argv_floor = [sys.executable, "-c", FLOOR_CLIENT, base_url]
     argv_plain = [command("vllm-chat"), "--base-url", base_url, "-p", "hello"]
@@ -207,6 +210,7 @@ def run(quick: bool = False, runs: int | None = None, tmux: bool = True) -> list
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--no-tmux", action="store_true", help="skip the TUI start-up in tmux")
     args = p.parse_args()

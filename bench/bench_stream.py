@@ -186,7 +186,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS, tmux
             results.append(Result("1 stream", f"{tokens} tok at full speed, on screen (headless)", app, "s",
                                   f"<= {FULL_SPEED_LIMIT}x floor", app <= FULL_SPEED_LIMIT * floor and ok,
                                   floor, app / floor,
-                                  note=f"floor = bare AsyncOpenAI loop; runs: "
+                                  note="floor = bare AsyncOpenAI loop; runs: "
                                        + ", ".join(f"{t['total']:.2f}" for t in full["app"])
                                        + ("" if ok else "; REPLY NOT WHOLE ON SCREEN")))
             frames = [ms for t in full["app"] for ms in t["frames"]]
@@ -214,6 +214,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS, tmux
 
 
 def main() -> int:
+    """Command line: run, print the table, optionally write JSON."""
     p = common.parser(__doc__)
     p.add_argument("--tokens", type=int, default=TOKENS)
     p.add_argument("--no-tmux", action="store_true", help="skip the real-terminal run")

@@ -107,6 +107,7 @@ def run_one(name: str, quick: bool, env: dict[str, str], no_tmux: bool) -> tuple
 
 
 def main() -> int:
+    """Command line: run the chosen benchmarks, print and optionally save the table."""
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repetitions, shorter streams")
     p.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
