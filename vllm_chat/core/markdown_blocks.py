@@ -19,7 +19,8 @@ from typing import Any
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Any:
+def markdown_parser() -> Any:
+    """The MarkdownIt parser configured as Rich's Markdown configures it (shared)."""
     from markdown_it import MarkdownIt
 
     return MarkdownIt().enable("strikethrough").enable("table")
@@ -28,7 +29,7 @@ def _parser() -> Any:
 def block_starts(text: str) -> list[int]:
     """Line numbers where each top-level block of `text` starts."""
     starts = []
-    for token in _parser().parse(text):
+    for token in markdown_parser().parse(text):
         # Opening and self-contained tokens of top-level blocks carry a line map;
         # closing tokens and inline content don't.
         if token.level == 0 and token.map is not None:

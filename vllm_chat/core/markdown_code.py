@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vllm_chat.core.markdown_blocks import _parser
+from vllm_chat.core.markdown_blocks import markdown_parser
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class CodeBlock:
 def code_blocks(markdown: str) -> list[CodeBlock]:
     """The code blocks of `markdown`, in order."""
     blocks = []
-    for token in _parser().parse(markdown):
+    for token in markdown_parser().parse(markdown):
         if token.type == "fence":
             language = (token.info or "").strip().split(" ")[0]
             blocks.append(CodeBlock(language, token.content))

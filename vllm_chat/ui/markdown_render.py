@@ -19,6 +19,8 @@ from rich.theme import Theme
 from textual.color import Color
 from textual.strip import Strip
 
+from vllm_chat.core.markdown_blocks import markdown_parser
+
 
 class _LeftHeading(Heading):
     """Headings aligned left: centred titles look lost in a chat column."""
@@ -32,9 +34,24 @@ class _LeftHeading(Heading):
 
 
 class ChatMarkdown(Markdown):
-    """Rich's Markdown with left-aligned headings."""
+    """Rich's Markdown with left-aligned headings and one shared parser.
+
+    Rich builds a new MarkdownIt parser for every Markdown object; rendering a
+    block at a time, that was a third of the rendering cost. The shared one
+    has the same configuration (CommonMark, tables, strikethrough).
+    """
 
     elements = {**Markdown.elements, "heading_open": _LeftHeading}
+
+    def __init__(self, markup: str, *, code_theme: str = "monokai", hyperlinks: bool = False) -> None:
+        self.markup = markup
+        self.parsed = markdown_parser().parse(markup)
+        self.code_theme = code_theme
+        self.justify = None
+        self.style = "none"
+        self.hyperlinks = hyperlinks
+        self.inline_code_lexer = None
+        self.inline_code_theme = code_theme
 
 
 def _hex(value: str | None, background: Color, fallback: str) -> str:

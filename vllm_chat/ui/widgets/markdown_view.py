@@ -131,14 +131,19 @@ class MarkdownView(Widget):
         text = inert("".join(self._pending))
         self._pending.clear()
         old_height = len(self._lines) + len(self._tail_lines)
+        first_changed = len(self._lines)
         finished = self._take(text)
-        if self._width:
-            for block in finished:
-                self._lines.extend(self._render_block(block))
-                self._lines.append(Strip.blank(self._width))
-            self._tail_lines = self._render_tail()
+        if not self._width:
+            self.refresh(layout=True)
+            return
+        for block in finished:
+            self._lines.extend(self._render_block(block))
+            self._lines.append(self._blank())
+        self._tail_lines = self._render_tail()
         new_height = len(self._lines) + len(self._tail_lines)
-        self.refresh(layout=new_height != old_height or not self._width)
+        # Only lines from the old tail down can have changed: repaint just those.
+        changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
+        self.refresh(changed, layout=new_height != old_height)
 
     def on_unmount(self) -> None:
         self._cancel_flush()
@@ -151,17 +156,25 @@ class MarkdownView(Widget):
         return (app.theme, id(variables))
 
     def _render_block(self, source: str) -> list[Strip]:
+        """Strips for one block, with the widget's colours applied once, here, rather
+        than on every frame."""
         variables = getattr(self.app, "theme_variables", {}) or {}
         if self.plain:
-            return render_text(source, console=self.app.console, width=self._width, style=_NEUTRAL)
-        return render_markdown(
-            source,
-            console=self.app.console,
-            width=self._width,
-            style=_NEUTRAL,
-            rich_theme=_rich_theme_for(variables),
-            code_style=code_theme(variables, self.app.current_theme.dark),
-        )
+            strips = render_text(source, console=self.app.console, width=self._width, style=_NEUTRAL)
+        else:
+            strips = render_markdown(
+                source,
+                console=self.app.console,
+                width=self._width,
+                style=_NEUTRAL,
+                rich_theme=_rich_theme_for(variables),
+                code_style=code_theme(variables, self.app.current_theme.dark),
+            )
+        base = self._base_style
+        return [strip.apply_style(base) for strip in strips]
+
+    def _blank(self) -> Strip:
+        return Strip.blank(self._width, self._base_style)
 
     def _render_tail(self) -> list[Strip]:
         tail = self._stream.tail
@@ -176,13 +189,15 @@ class MarkdownView(Widget):
         lines: list[Strip] = []
         for block in self._blocks:
             lines.extend(self._render_block(block))
-            lines.append(Strip.blank(self._width))
+            lines.append(self._blank())
         self._lines = lines
         self._tail_lines = self._render_tail()
 
     def _ensure_rendered(self, width: int) -> None:
-        if width != self._width or self._theme_key != self._theme_state():
+        base = self.rich_style if self.is_attached else _NEUTRAL
+        if width != self._width or self._theme_key != self._theme_state() or base != self._base_style:
             self._width = width
+            self._base_style = base
             self._rerender_all()
 
     def get_content_width(self, container: Size, viewport: Size) -> int:
@@ -194,18 +209,15 @@ class MarkdownView(Widget):
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._ensure_rendered(self.content_region.width or self._width)
-        self._base_style = self.rich_style
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         lines = self._lines
         if y < len(lines):
-            strip = lines[y]
-        elif y - len(lines) < len(self._tail_lines):
-            strip = self._tail_lines[y - len(lines)]
-        else:
-            return Strip.blank(self._width, self._base_style)
-        return strip.apply_style(self._base_style)
+            return lines[y]
+        if y - len(lines) < len(self._tail_lines):
+            return self._tail_lines[y - len(lines)]
+        return self._blank()
 
     _base_style: Style = _NEUTRAL
 

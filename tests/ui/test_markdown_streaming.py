@@ -1,0 +1,111 @@
+"""Streaming never changes the result: a long reply with every Markdown element, fed in
+many chunk sizes (one character at a time, splits inside fences and table rows), ends
+up drawn exactly as the same text given whole."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+
+from tests.support.pilot import screen_text
+from vllm_chat.ui.widgets.markdown_view import MarkdownView
+
+DOC = """# A reply with everything
+
+Plain prose with **bold**, *italic*, `inline code`, ~~struck~~ and a [link](https://example.com).
+A second line of the same paragraph.
+
+## Lists
+
+- first item
+- second item with `code`
+  - nested item
+- third item
+
+1. one
+2. two
+3. three
+
+> A quote that
+> spans two lines.
+
+```python
+def fib(n: int) -> int:
+    if n < 2:
+        return n
+
+    return fib(n - 1) + fib(n - 2)
+```
+
+| Name | Value | Notes |
+|------|------:|-------|
+| alpha | 1 | first |
+| beta | 22 | second, longer note |
+| gamma | 333 | third |
+
+    indented code block
+
+---
+
+Setext heading
+==============
+
+Final paragraph \x1b[31mwith an escape\x1b[0m and [b]markup[/b] that stay inert.
+"""
+
+
+class Host(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield MarkdownView(id="streamed", streaming=True)
+            yield MarkdownView(id="whole")
+
+
+def lines(view: MarkdownView) -> list[list[tuple[str, object]]]:
+    return [[(seg.text, seg.style) for seg in strip] for strip in view._lines + view._tail_lines]
+
+
+def chunks(text: str, size: int | str) -> list[str]:
+    if size == "random":
+        rng, out, i = random.Random(7), [], 0
+        while i < len(text):
+            n = rng.randint(1, 12)
+            out.append(text[i:i + n])
+            i += n
+        return out
+    return [text[i:i + size] for i in range(0, len(text), size)]  # type: ignore[operator]
+
+
+def fence_and_row_splits(text: str) -> list[str]:
+    """Cut right inside the fence marker, a code line and a table row."""
+    cuts = sorted({text.index("```py") + 2, text.index("return fib") + 3, text.index("| beta") + 4,
+                   text.index("|------") + 3, text.index("==") + 1})
+    pieces, start = [], 0
+    for cut in cuts:
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 16, 64, "random", "splits"])
+async def test_streamed_rendering_equals_whole_rendering(size: int | str) -> None:
+    app = Host()
+    async with app.run_test(size=(90, 60)) as pilot:
+        streamed = app.query_one("#streamed", MarkdownView)
+        whole = app.query_one("#whole", MarkdownView)
+        whole.set_text(DOC)
+        pieces = fence_and_row_splits(DOC) if size == "splits" else chunks(DOC, size)
+        for i, piece in enumerate(pieces):
+            streamed.append(piece)
+            if i % 50 == 0:
+                await pilot.pause()  # let some flushes happen mid-stream
+        streamed.finish()
+        await pilot.pause()
+        assert streamed.source == whole.source
+        assert lines(streamed) == lines(whole)
+        text = screen_text(app)
+        assert "␛[31mwith an escape" in text and "[b]markup[/b]" in text
