@@ -25,7 +25,6 @@ from textual.widget import Widget
 
 from vllm_chat.core.markdown_blocks import BlockStream
 from vllm_chat.core.text import inert
-from vllm_chat.ui.markdown_render import code_theme, markdown_theme, render_markdown, render_text
 
 _NEUTRAL = Style()
 
@@ -158,6 +157,10 @@ class MarkdownView(Widget):
     def _render_block(self, source: str) -> list[Strip]:
         """Strips for one block, with the widget's colours applied once, here, rather
         than on every frame."""
+        # Imported here: rich.markdown is not needed until there is something to
+        # show, and leaving it out of start-up gets the first paint out sooner.
+        from vllm_chat.ui.markdown_render import code_theme, render_markdown, render_text
+
         variables = getattr(self.app, "theme_variables", {}) or {}
         if self.plain:
             strips = render_text(source, console=self.app.console, width=self._width, style=_NEUTRAL)
@@ -231,6 +234,8 @@ _THEME_CACHE: dict[int, object] = {}
 
 def _rich_theme_for(variables: dict[str, str]):  # type: ignore[no-untyped-def]
     """The Rich theme for a variables dict, built once per dict (i.e. per theme change)."""
+    from vllm_chat.ui.markdown_render import markdown_theme
+
     key = id(variables)
     theme = _THEME_CACHE.get(key)
     if theme is None:

@@ -48,7 +48,7 @@ WELCOME = (
     "f1  every key"
 )
 
-OVERSCAN = 1.0
+OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
 
 

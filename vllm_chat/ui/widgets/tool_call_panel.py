@@ -14,7 +14,6 @@ import time
 from typing import Literal
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -55,8 +54,10 @@ def pretty_arguments(raw: str) -> tuple[str, bool]:
     return json.dumps(value, indent=2, ensure_ascii=False), True
 
 
-def json_syntax(app: App, pretty: str, *, background: str) -> Syntax:
+def json_syntax(app: App, pretty: str, *, background: str) -> RenderableType:
     """Highlighted JSON in the theme's code style, on the given theme background."""
+    from rich.syntax import Syntax
+
     from vllm_chat.ui.markdown_render import code_theme
 
     style = code_theme(getattr(app, "theme_variables", {}) or {}, app.current_theme.dark)
