@@ -11,6 +11,7 @@ from tests.support.pilot import screen_text, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
+from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.widgets.message_views import ErrorNotice
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -161,10 +162,23 @@ async def test_a_server_without_tool_calling_says_which_flags_and_tools_can_be_s
             await wait_until(pilot, lambda: app.session.models)
             await send(app, pilot, "hello")
             await turn_over(app, pilot)
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             text = screen_text(app)
-            assert "--enable-auto-tool-choice --tool-call-parser" in text and "ctrl+t" in text
-            await pilot.press("ctrl+t")
-            await pilot.press("ctrl+r")
+            assert "--enable-auto-tool-choice" in text and "--tool-call-parser" in text
+            assert "Continue without tools?" in text
+            await pilot.press("y")
             await turn_over(app, pilot)
             assert app.session.conversation.messages[-1].status == "complete"
             assert "tools" not in server.stats.last_request_body
+            assert "tools off" in screen_text(app)
+
+
+async def test_tool_choice_can_be_switched_in_the_app(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        app.chat.set_tool_choice("none")
+        await send(app, pilot, "what is 2+2")
+        await turn_over(app, pilot)
+        assert sim.stats.last_request_body["tool_choice"] == "none"
+        assert "tools: none" in screen_text(app)
+        assert not panels(app)

@@ -55,6 +55,8 @@ class ChatSession:
         """Problems found while setting up (e.g. a user tool that failed to import)."""
         self.tools_enabled = settings.tools.enabled
         """The global tools switch for this run (a conversation may override it)."""
+        self.tool_choice = settings.tools.choice
+        """`tool_choice` sent with tools in this run: auto, none or required."""
         self._root = root or Path(os.getcwd())
         self._approver = approver
         self.engine = self._build_engine()
@@ -150,7 +152,7 @@ class ChatSession:
         """Turn options from the settings and this conversation, with `overrides`."""
         values: dict[str, object] = {
             "tools_enabled": self.tools_on,
-            "tool_choice": self.settings.tools.choice,
+            "tool_choice": self.tool_choice,
             "recent_images": self.settings.attachments.recent_images,
         }
         values.update(overrides)

@@ -121,6 +121,10 @@ class VllmChatApp(App[int]):
                             chat.action_attach)
         yield SystemCommand("Toggle tools", "Offer tools to the model in this conversation, or not",
                             chat.action_toggle_tools)
+        for choice, what in (("auto", "the model decides"), ("required", "the model must call a tool"),
+                             ("none", "the model sees the tools but calls none")):
+            yield SystemCommand(f"Tool choice: {choice}", f"tool_choice = {choice}: {what}",
+                                lambda c=choice: chat.set_tool_choice(c))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)

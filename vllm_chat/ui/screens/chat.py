@@ -140,6 +140,7 @@ class ChatScreen(MessageActions, Screen[None]):
         status.model = self.session.conversation.model
         status.demo = self.demo
         status.tools = self.session.tools_on
+        status.tool_choice = self.session.tool_choice
         self.show_conversation()
         self.prompt.focus()
         self.call_after_refresh(settle_memory)
@@ -248,6 +249,23 @@ class ChatScreen(MessageActions, Screen[None]):
             self.connect()
         elif failure is not None and failure.kind in ("not_multimodal", "too_many_media"):
             self._offer_without_media(failure)
+        elif failure is not None and failure.kind == "tools_unsupported":
+            self._offer_without_tools(failure)
+
+    def _offer_without_tools(self, error: ChatError) -> None:
+        """The server has no tool calling: offer to answer this conversation without tools."""
+        from vllm_chat.ui.screens.confirm import ConfirmScreen
+
+        def answered(go: bool | None) -> None:
+            if go and self.session.rewind_to_last_user():
+                self.session.conversation.tools_enabled = False
+                self.status.tools = False
+                self.show_conversation()
+                self.run_turn()
+
+        self.app.push_screen(ConfirmScreen(
+            f"{error.message} Continue without tools?", "Without tools", "Not now",
+            detail=error.hint + " (ctrl+t switches tools back on.)", destructive=False), answered)
 
     def _offer_without_media(self, error: ChatError) -> None:
         """The server refused the images: offer to send the turn without them (or fewer)."""
@@ -466,6 +484,12 @@ class ChatScreen(MessageActions, Screen[None]):
                 return subprocess.run(argv).returncode
         except SuspendNotSupported:  # headless (tests): nothing to hand the terminal back from
             return subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+
+    def set_tool_choice(self, choice: str) -> None:
+        """Send `tool_choice` = auto, none or required from the next turn on."""
+        self.session.tool_choice = choice
+        self.status.tool_choice = choice
+        self.notify(f"tool_choice is {choice} from the next turn.", title="Tools")
 
     def action_toggle_tools(self) -> None:
         """Offer tools to the model in this conversation, or stop offering them."""

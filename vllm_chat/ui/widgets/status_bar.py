@@ -49,6 +49,8 @@ class StatusBar(Static):
     """Talking to the built-in simulated server."""
     tools: reactive[bool] = reactive(True)
     """Whether tools are offered to the model."""
+    tool_choice: reactive[str] = reactive("auto")
+    """`tool_choice` sent with the tools (shown when it is not "auto")."""
 
     def render(self) -> Text:
         icon, label = STATE_LABELS.get(self.state, ("?", self.state))
@@ -68,6 +70,8 @@ class StatusBar(Static):
             text.append(f"  · ctx {fmt.count(used)}/{fmt.count(self.context_max)}")
         if not self.tools:
             text.append("  · tools off")
+        elif self.tool_choice != "auto":
+            text.append(f"  · tools: {self.tool_choice}")
         if self.detail:
             text.append(f"  · {inert(self.detail)}")
         return text
