@@ -33,3 +33,29 @@ def screen_text(app: Any) -> str:
                       color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
+
+
+async def send(app: Any, pilot: Pilot, text: str) -> None:
+    """Type `text` into the chat prompt and press Enter (without waiting for a reply)."""
+    app.chat.prompt.load_text(text)
+    app.chat.prompt.action_submit()
+    await pilot.pause()
+
+
+def reply_over(app: Any) -> bool:
+    """Whether no turn runs and the last message is a reply that stopped streaming."""
+    messages = app.session.conversation.messages
+    return (not app.session.running and bool(messages) and messages[-1].role == "assistant"
+            and messages[-1].status != "streaming")
+
+
+async def wait_for_reply(app: Any, pilot: Pilot, timeout: float = 20.0) -> None:
+    """Wait until the turn is over (see `reply_over`), then let the screen settle."""
+    await wait_until(pilot, lambda: reply_over(app), timeout=timeout, message="the turn to end")
+    await pilot.pause(0.1)
+
+
+async def turn(app: Any, pilot: Pilot, text: str) -> None:
+    """Send `text` and wait for the reply to end."""
+    await send(app, pilot, text)
+    await wait_for_reply(app, pilot)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, send, wait_for_reply, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.attach import AttachScreen
@@ -25,16 +25,8 @@ def picture(path: Path, size: tuple[int, int] = (320, 200), color: tuple[int, in
     return path
 
 
-async def send(app, pilot, text: str) -> None:
-    app.chat.prompt.load_text(text)
-    app.chat.prompt.action_submit()
-    await pilot.pause()
 
 
-async def turn_over(app, pilot) -> None:
-    await wait_until(pilot, lambda: not app.session.running and
-                     app.session.conversation.messages[-1].role == "assistant", timeout=20)
-    await pilot.pause(0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +43,7 @@ async def test_slash_attach_adds_a_chip_and_the_exact_image_reaches_the_server(s
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         assert "photo.png · image" in screen_text(app) and "320×200" in screen_text(app)
         await send(app, pilot, "what is in this picture?")
-        await turn_over(app, pilot)
+        await wait_for_reply(app, pilot)
         [att] = app.session.conversation.messages[0].attachments
         size = att.size
         assert f"I received 1 image: image/png, {size} bytes" in app.session.conversation.messages[-1].content
@@ -113,7 +105,7 @@ async def test_enter_on_a_thumbnail_opens_the_image_large(sim, make_app, in_tmp)
         await send(app, pilot, "/attach big.png")
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         await send(app, pilot, "look")
-        await turn_over(app, pilot)
+        await wait_for_reply(app, pilot)
         thumb = app.chat.messages.query_one(ImageThumb)
         thumb.focus()
         await pilot.press("enter")
@@ -129,7 +121,7 @@ async def test_a_reloaded_session_shows_the_same_thumbnails_after_the_original_m
         await send(app, pilot, "/attach moving.png")
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         await send(app, pilot, "keep this")
-        await turn_over(app, pilot)
+        await wait_for_reply(app, pilot)
         conv_id = app.session.conversation.id
     photo.unlink()
     conv = SessionStore().load(conv_id)
@@ -149,7 +141,7 @@ async def test_a_text_only_model_is_offered_to_send_without_the_images(sim, make
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "can't see images" in screen_text(app)
         await pilot.press("y")
-        await turn_over(app, pilot)
+        await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "complete"
         sent = sim.stats.last_request_body["messages"][-1]["content"]
         assert "[image omitted: x.png]" in str(sent) and "image_url" not in str(sent)
@@ -167,10 +159,10 @@ async def test_over_the_image_limit_only_the_most_recent_images_are_offered(make
                 await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
                 await send(app, pilot, f"see {name}")
                 if name == "one.png":
-                    await turn_over(app, pilot)
+                    await wait_for_reply(app, pilot)
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
             assert "at most 1 image" in screen_text(app)
             await pilot.press("y")
-            await turn_over(app, pilot)
+            await wait_for_reply(app, pilot)
             body = str(limited.stats.last_request_body["messages"])
             assert body.count("'type': 'image_url'") == 1 and "[earlier image not sent: one.png]" in body

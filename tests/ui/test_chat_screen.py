@@ -5,18 +5,13 @@ from __future__ import annotations
 
 import socket
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, send, wait_for_reply, wait_until
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, ErrorNotice, ReasoningBlock
 
 
-async def send(app, pilot, text: str) -> None:
-    prompt = app.chat.prompt
-    prompt.load_text(text)
-    prompt.action_submit()
-    await pilot.pause()
 
 
 def last(app):
@@ -27,10 +22,6 @@ async def connected(app, pilot) -> None:
     await wait_until(pilot, lambda: app.session.models, message="the model list")
 
 
-async def finished(app, pilot, timeout: float = 20.0) -> None:
-    await wait_until(pilot, lambda: not app.session.running and last(app).role == "assistant"
-                     and last(app).status != "streaming", timeout=timeout, message="the turn to end")
-    await pilot.pause(0.1)
 
 
 def notifications(app) -> str:
@@ -43,7 +34,7 @@ async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, 
         assert app.chat.status.model == "sim-chat"
         await send(app, pilot, "markdown")
         assert app.chat.prompt.text == ""
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "complete" and "| Field" in reply.content
         view = app.chat.messages.query(AssistantMessageView).last()
@@ -58,7 +49,7 @@ async def test_the_view_follows_the_bottom_while_the_reply_grows(sim, make_app) 
     async with make_app(base_url=sim.base_url, size=(80, 20)) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "long 400")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         messages = app.chat.messages
         assert messages.max_scroll_y > 0
         assert messages.scroll_y == messages.max_scroll_y
@@ -72,7 +63,7 @@ async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_promp
             await wait_until(pilot, lambda: len(last(app).content) > 40 or
                              len("".join(app.chat.messages.query(AssistantMessageView).last().body.source)) > 40)
             await pilot.press("escape")
-            await finished(app, pilot)
+            await wait_for_reply(app, pilot)
             reply = last(app)
             assert reply.status == "stopped" and reply.content
             await wait_until(pilot, lambda: slow.stats.aborted == 1, message="the server to abort")
@@ -80,7 +71,7 @@ async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_promp
             assert "stopped" in screen_text(app)
             assert app.focused is app.chat.prompt
             await send(app, pilot, "hello")
-            await finished(app, pilot)
+            await wait_for_reply(app, pilot)
             assert last(app).status == "complete"
 
 
@@ -88,7 +79,7 @@ async def test_reasoning_streams_into_its_own_block_which_folds_when_the_answer_
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "/think why is the sky blue")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.reasoning and reply.content
         block = app.chat.messages.query(ReasoningBlock).last()
@@ -103,7 +94,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "hello")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         await pilot.press("ctrl+o")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
         assert "32k ctx" in screen_text(app)
@@ -111,7 +102,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
         await wait_until(pilot, lambda: app.session.conversation.model == "sim-vision")
         assert app.chat.status.model == "sim-vision"
         await send(app, pilot, "hello again")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         assert sim.stats.last_request_body["model"] == "sim-vision"
         assert [m.role for m in app.session.conversation.messages] == ["user", "assistant"] * 2
         assert last(app).model == "sim-vision"
@@ -139,7 +130,7 @@ async def test_system_prompt_and_sampling_options_reach_the_server(sim, make_app
                                   "repetition_penalty": 1.1, "max_tokens": 50}) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "hello")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         body = sim.stats.last_request_body
         assert body["messages"][0] == {"role": "system", "content": "Be terse."}
         assert (body["temperature"], body["seed"], body["max_tokens"]) == (0.3, 7, 50)
@@ -157,7 +148,7 @@ async def test_the_system_prompt_can_be_edited_in_the_app(sim, make_app) -> None
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.session.conversation.system_prompt == "Answer in French.")
         await send(app, pilot, "hello")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         assert sim.stats.last_request_body["messages"][0]["content"] == "Answer in French."
 
 
@@ -165,7 +156,7 @@ async def test_model_output_markup_and_escape_sequences_are_shown_inert(sim, mak
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "echo [bold red]loud[/] \x1b[31mRED\x1b[0m \x1b]52;c;aGk=\x07 done")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         text = screen_text(app)
         assert "[bold red]loud[/]" in text
         assert "␛[31mRED␛[0m" in text and "␇" in text
@@ -215,7 +206,7 @@ async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app
     async with make_app(base_url=sim.base_url, model="[b]nope[/b]") as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "hello")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         notice = app.chat.messages.query(ErrorNotice).last()
         assert notice.error.kind == "unknown_model"
         text = screen_text(app)
@@ -229,7 +220,7 @@ async def test_a_prompt_longer_than_the_context_says_so_with_the_window_size(mak
         async with make_app(base_url=small.base_url, tools={"enabled": False}) as (app, pilot):
             await connected(app, pilot)
             await send(app, pilot, "word " * 200)
-            await finished(app, pilot)
+            await wait_for_reply(app, pilot)
             text = screen_text(app)
             assert "context window of 64 tokens" in text and "ctrl+n" in text
 
@@ -239,7 +230,7 @@ async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) ->
         await connected(app, pilot)
         await send(app, pilot, "sim:stall=3 hello")
         app.chat.prompt.load_text("next question")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         text = screen_text(app)
         assert "sent nothing for 0.5 s" in text and "ctrl+r retry" in text
         assert app.chat.prompt.text == "next question"
@@ -249,7 +240,7 @@ async def test_a_busy_server_asks_to_retry(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "sim:busy hello")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         assert "busy (503)" in screen_text(app)
         assert sim.stats.requests == 1, "no silent retry by the SDK"
 
@@ -258,14 +249,14 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "sim:error-mid=20 long 200")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and reply.content
         assert "error in the middle of the reply" in screen_text(app)
         assert sim.stats.requests == 1
         app.session.conversation.messages[-2].content = "hello"  # retry answers the same prompt
         await pilot.press("ctrl+r")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         assert last(app).status == "complete"
         assert len(app.session.conversation.branches) == 1, "the failed reply is kept aside"
 
@@ -274,7 +265,7 @@ async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> 
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "sim:drop=15 long 200")
-        await finished(app, pilot)
+        await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and len(reply.content) > 10
         assert "broke in the middle of the reply" in screen_text(app)

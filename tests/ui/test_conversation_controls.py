@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, turn, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -18,13 +18,6 @@ from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 CODE_REPLY = "echo Two snippets:\n\n```python\nprint('one')\n```\n\nand\n\n```sh\necho two\n```\n"
 
 
-async def turn(app, pilot, text: str) -> None:
-    app.chat.prompt.load_text(text)
-    app.chat.prompt.action_submit()
-    await pilot.pause()
-    await wait_until(pilot, lambda: not app.session.running and app.session.conversation.messages[-1].role
-                     == "assistant" and app.session.conversation.messages[-1].status != "streaming")
-    await pilot.pause(0.1)
 
 
 def focused_message(app):

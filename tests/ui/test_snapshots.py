@@ -10,7 +10,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TextArea
 
-from tests.support.pilot import wait_until
+from tests.support.pilot import turn, wait_until
 from vllm_chat.core.conversation import Timings
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
@@ -64,12 +64,6 @@ async def settle(app, pilot) -> None:
     await pilot.pause(0.2)
 
 
-async def turn(app, pilot, text: str) -> None:
-    app.chat.prompt.load_text(text)
-    app.chat.prompt.action_submit()
-    await pilot.pause()
-    await wait_until(pilot, lambda: not app.session.running and app.session.conversation.messages[-1].role
-                     == "assistant" and app.session.conversation.messages[-1].status != "streaming")
 
 
 @pytest.mark.parametrize("theme", ["vllm-night", "vllm-day"])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, send, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
@@ -25,10 +25,6 @@ SHELL_TOOLS = {
 }
 
 
-async def send(app, pilot, text: str) -> None:
-    app.chat.prompt.load_text(text)
-    app.chat.prompt.action_submit()
-    await pilot.pause()
 
 
 async def turn_over(app, pilot, timeout: float = 20.0) -> None:

@@ -44,7 +44,6 @@ def _extra_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.screens.rename import RenameScreen
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.help import HelpScreen
-    from vllm_chat.ui.screens.model_picker import ModelPickerScreen
     from vllm_chat.ui.screens.pick_list import PickListScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
@@ -64,9 +63,8 @@ def _extra_owners() -> list[tuple[str, type]]:
         ("Session browser", SessionBrowserScreen),
         ("Export", ExportScreen),
         ("Rename", RenameScreen),
-        ("Model picker", ModelPickerScreen),
         ("Text editor (system prompt, editing a message)", TextEditScreen),
-        ("Lists (actions, code blocks)", PickListScreen),
+        ("Lists (models, actions, code blocks)", PickListScreen),
         ("Confirmation", ConfirmScreen),
         ("Help", HelpScreen),
     ]

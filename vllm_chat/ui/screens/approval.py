@@ -6,8 +6,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.text import inert
@@ -15,20 +16,15 @@ from vllm_chat.core.tools.approval import Decision
 from vllm_chat.ui.widgets.tool_call_panel import json_syntax, pretty_arguments
 
 
-class ToolApprovalScreen(ModalScreen[Decision]):
+class ToolApprovalScreen(Dialog[Decision]):
     """Shows the call (and, for a shell tool, the exact command); y / a / n decide."""
 
     DEFAULT_CSS = """
     ToolApprovalScreen {
-        align: center middle;
         & > Vertical {
             width: 90;
-            max-width: 95%;
-            height: auto;
             max-height: 85%;
             border: round $warning;
-            background: $surface;
-            padding: 0 1;
         }
         & .title { text-style: bold; color: $warning; }
         & .what { color: $text-muted; margin: 0 0 1 0; }

@@ -23,10 +23,11 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import DirectoryTree, Input, Static, Tree
 from textual.worker import Worker, WorkerState
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.attachments import (
     AttachmentError,
@@ -159,22 +160,15 @@ def look_at(path: Path, settings: AttachmentSettings, cells: tuple[int, int], ba
     return FilePreview(path, describe(att), note, att, thumb)
 
 
-class AttachScreen(ModalScreen[PreparedAttachment | None]):
+class AttachScreen(Dialog[PreparedAttachment | None]):
     """A file picker with a preview, plus a box for a path or URL; returns what was attached."""
 
     DEFAULT_CSS = """
     AttachScreen {
-        align: center middle;
         & > Vertical {
             width: 110;
-            max-width: 95%;
             height: 90%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
-        & .hint { color: $text-muted; }
         & #attach-folder { color: $text-muted; }
         & #attach-body { height: 1fr; margin: 1 0 0 0; }
         & MediaTree { width: 1fr; height: 1fr; background: $surface; border: round $panel; }

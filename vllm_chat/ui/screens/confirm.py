@@ -9,13 +9,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.text import inert
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Asks `question`; y (or the yes button) gives True, n / Esc (or the no button) False.
 
     The no button has the focus when the dialog opens, so a stray Enter keeps
@@ -24,14 +25,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     DEFAULT_CSS = """
     ConfirmScreen {
-        align: center middle;
         & > Vertical {
             width: 64;
-            max-width: 95%;
-            height: auto;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
         &.-destructive > Vertical { border: round $error; }
         & .question { text-style: bold; color: $primary; }
@@ -39,7 +34,6 @@ class ConfirmScreen(ModalScreen[bool]):
         & .detail { color: $text-muted; }
         & Horizontal { height: auto; align-horizontal: right; margin: 1 0 0 0; }
         & Button { margin: 0 0 0 2; }
-        & .hint { color: $text-muted; }
     }
     """
 

@@ -21,8 +21,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, RadioButton, RadioSet, Static
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.export import ExportFormat
@@ -93,21 +94,14 @@ def resolve_path(text: str, folder: Path) -> Path:
     return path if path.is_absolute() else folder / path
 
 
-class ExportScreen(ModalScreen[Path | None]):
+class ExportScreen(Dialog[Path | None]):
     """Pick a file and a format; Enter writes it. Dismisses with the path written, or None."""
 
     DEFAULT_CSS = """
     ExportScreen {
-        align: center middle;
         & > Vertical {
             width: 90;
-            max-width: 95%;
-            height: auto;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
         & .what { color: $text-muted; margin: 0 0 1 0; }
         & .label { color: $text-muted; width: 8; padding: 1 0 0 0; }
         & Horizontal { height: auto; }

@@ -17,10 +17,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, Vertical
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.attachments import AttachmentError, describe, load_image
 from vllm_chat.core.conversation import Attachment
@@ -32,21 +33,15 @@ if TYPE_CHECKING:
     from PIL import Image
 
 
-class ImageViewScreen(ModalScreen[None]):
+class ImageViewScreen(Dialog[None]):
     """An attached image, large, with its description; Esc, Enter or q closes."""
 
     DEFAULT_CSS = """
     ImageViewScreen {
-        align: center middle;
         & > Vertical {
             width: 95%;
             height: 95%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
-        & .hint { color: $text-muted; }
         & #image-canvas { height: 1fr; align: center middle; }
         & #image-note { width: auto; color: $text-muted; }
         & #image-note.-problem { color: $error; }

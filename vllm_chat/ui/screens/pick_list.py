@@ -1,4 +1,4 @@
-"""PickListScreen: choose one item from a short list (message actions, code blocks)."""
+"""PickListScreen: choose one item from a short list (models, message actions, code blocks)."""
 
 from __future__ import annotations
 
@@ -6,51 +6,67 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from vllm_chat.ui.screens.dialog import Dialog
 
-class PickListScreen(ModalScreen[str | None]):
+
+class PickListScreen(Dialog[str | None]):
     """A titled list; Enter picks (dismissing with the item's id), Esc cancels."""
 
     DEFAULT_CSS = """
     PickListScreen {
-        align: center middle;
         & > Vertical {
             width: 72;
-            max-width: 95%;
-            height: auto;
             max-height: 80%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
-        & .hint { color: $text-muted; }
         & OptionList { height: auto; max-height: 20; border: none; }
     }
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="cancel-pick")]
 
-    def __init__(self, title: str, items: list[tuple[str, str]], *, hint: str = "enter pick · esc cancel") -> None:
+    def __init__(
+        self,
+        title: str,
+        items: list[tuple[str, str | Text]],
+        *,
+        hint: str = "enter pick · esc cancel",
+        highlight: str | None = None,
+        empty: str = "Nothing to choose from.",
+    ) -> None:
         super().__init__()
         self.title_text = title
         """The line above the list."""
         self.items = items
-        """(id, label) pairs, in order; labels are shown literally."""
+        """(id, label) pairs, in order; plain-string labels are shown literally."""
         self.hint_text = hint
         """The line below the list."""
+        self.highlight = highlight
+        """The id highlighted when the list opens (e.g. the current choice)."""
+        self.empty = empty
+        """What to say when there are no items."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="title", markup=False)
-            yield OptionList(*[Option(Text(label), id=item_id) for item_id, label in self.items])
-            yield Static(self.hint_text, classes="hint", markup=False)
+            if self.items:
+                yield OptionList(*[Option(label if isinstance(label, Text) else Text(label), id=item_id)
+                                   for item_id, label in self.items])
+                yield Static(self.hint_text, classes="hint", markup=False)
+            else:
+                yield Static(self.empty, classes="hint", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        lists = self.query(OptionList)
+        if not lists:
+            return
+        option_list = lists.first()
+        ids = [item_id for item_id, _ in self.items]
+        if self.highlight in ids:
+            option_list.highlighted = ids.index(self.highlight)
+        option_list.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -7,13 +7,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.ui.screens.sessions import one_line as clean_title
 
 
-class RenameScreen(ModalScreen[str | None]):
+class RenameScreen(Dialog[str | None]):
     """The current title, selected so typing replaces it; Enter keeps the new one, Esc cancels.
 
     Dismisses with the cleaned title, or None when cancelled or unchanged.
@@ -21,20 +22,12 @@ class RenameScreen(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     RenameScreen {
-        align: center middle;
         & > Vertical {
             width: 72;
-            max-width: 95%;
-            height: auto;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
         & Input { margin: 1 0 0 0; }
         & .problem { color: $error-foreground; background: $error-background; padding: 0 1; display: none; }
         & .problem.-visible { display: block; }
-        & .hint { color: $text-muted; }
     }
     """
 

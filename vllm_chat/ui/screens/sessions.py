@@ -35,7 +35,6 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.css.styles import RulesMap
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.strip import Strip
 from textual.style import Style
 from textual.timer import Timer
@@ -43,6 +42,8 @@ from textual.visual import RenderOptions, Visual
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
+
+from vllm_chat.ui.screens.dialog import Dialog
 
 from vllm_chat.core.store import (
     SessionStore,
@@ -228,7 +229,7 @@ def key_label(app: App, binding: Binding) -> str:
 # --- the screen -------------------------------------------------------------------
 
 
-class SessionBrowserScreen(ModalScreen[BrowserResult]):
+class SessionBrowserScreen(Dialog[BrowserResult]):
     """Saved conversations, newest first; type to filter, Enter opens, F2 renames, F8 deletes.
 
     Dismisses with ("open", session_id) for Enter on a session, or None for
@@ -248,14 +249,9 @@ class SessionBrowserScreen(ModalScreen[BrowserResult]):
 
     DEFAULT_CSS = """
     SessionBrowserScreen {
-        align: center middle;
         & > Vertical {
             width: 110;
-            max-width: 95%;
             height: 85%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
         & #sessions-title { text-style: bold; color: $primary; }
         & #sessions-filter { margin: 0 0 1 0; }

@@ -5,27 +5,21 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from vllm_chat.ui.screens.dialog import Dialog
 
-class TextEditScreen(ModalScreen[str | None]):
+
+class TextEditScreen(Dialog[str | None]):
     """A text box with `text`; ctrl+s keeps the edit, Esc discards it."""
 
     DEFAULT_CSS = """
     TextEditScreen {
-        align: center middle;
         & > Vertical {
             width: 90;
-            max-width: 95%;
             height: 20;
             max-height: 90%;
-            border: round $primary;
-            background: $surface;
-            padding: 0 1;
         }
-        & .title { text-style: bold; color: $primary; }
-        & .hint { color: $text-muted; }
         & TextArea { height: 1fr; }
     }
     """
