@@ -16,6 +16,14 @@ TEST_API_KEY = "sk-vllm-chat-test-7f3b9c21e4d8"
 _DATA_ROOT: Path | None = None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.support.paths import STRICT, captures_dir
+
+    if STRICT and not captures_dir().exists():
+        raise pytest.UsageError(f"the vLLM captures are missing at {captures_dir()} "
+                                "(set VLLM_CHAT_CAPTURES); CI must not skip the conformance suite")
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The parent of every test's data folder, checked for secrets at the end."""

@@ -4,7 +4,6 @@ under the data folder. `assert_no_secret_in_tree` is the check; a suite-wide fix
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 
 import pytest

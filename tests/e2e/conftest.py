@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import STRICT
 from tests.support.tmux import TmuxApp
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -22,7 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(autouse=True)
 def _needs_tmux() -> None:
     if shutil.which("tmux") is None:
-        if os.environ.get("VLLM_CHAT_REQUIRE_E2E"):
+        if STRICT:
             pytest.fail("tmux is required for the e2e tests (apt-get install tmux)")
         pytest.skip("tmux is not installed")
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from vllm_chat.simserver import SimConfig
 
-CAPTURES = Path(__file__).resolve().parents[2].parent / "shared" / "vllm-captures"
+from tests.support.paths import captures_dir
+
+CAPTURES = captures_dir()
 
 # The real server the captures come from, as a simulator configuration: one model, a 2048-token
 # window, text only, auto tool choice, and `</think>` always a token of its own.

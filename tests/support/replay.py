@@ -14,7 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "vllm-captures"
+from tests.support.paths import captures_dir
+
+CAPTURES = captures_dir()
 
 
 @dataclass(frozen=True)

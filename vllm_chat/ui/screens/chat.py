@@ -17,7 +17,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.events import (
     ContentDelta,
@@ -29,12 +28,12 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
-from vllm_chat.core.tools.approval import Decision
 from vllm_chat.ui.screens.chat_actions import MessageActions
+from vllm_chat.ui.screens.chat_attachments import AttachmentActions
+from vllm_chat.ui.screens.chat_sessions import SessionActions
+from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
-from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
-from vllm_chat.ui.widgets.message_views import MessageView
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
@@ -72,7 +71,7 @@ def error_actions(error: ChatError) -> str:
     return ""
 
 
-class ChatScreen(MessageActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -252,41 +251,6 @@ class ChatScreen(MessageActions, Screen[None]):
         elif failure is not None and failure.kind == "tools_unsupported":
             self._offer_without_tools(failure)
 
-    def _offer_without_tools(self, error: ChatError) -> None:
-        """The server has no tool calling: offer to answer this conversation without tools."""
-        from vllm_chat.ui.screens.confirm import ConfirmScreen
-
-        def answered(go: bool | None) -> None:
-            if go and self.session.rewind_to_last_user():
-                self.session.conversation.tools_enabled = False
-                self.status.tools = False
-                self.show_conversation()
-                self.run_turn()
-
-        self.app.push_screen(ConfirmScreen(
-            f"{error.message} Continue without tools?", "Without tools", "Not now",
-            detail=error.hint + " (ctrl+t switches tools back on.)", destructive=False), answered)
-
-    def _offer_without_media(self, error: ChatError) -> None:
-        """The server refused the images: offer to send the turn without them (or fewer)."""
-        from vllm_chat.ui.screens.confirm import ConfirmScreen
-
-        if error.kind == "not_multimodal":
-            question, yes, media = f"{error.message} Send without the attachments?", "Send without", "none"
-            detail = "Each attachment is replaced by a note naming it; the files stay in the conversation."
-        else:
-            keep = self.session.settings.attachments.recent_images
-            question = f"{error.message} Send only the {keep} most recent image(s)?"
-            yes, media = f"Send {keep} recent", "recent"
-            detail = "Older images are replaced by a note naming them (attachments.recent_images sets how many)."
-
-        def answered(go: bool | None) -> None:
-            if go and self.session.rewind_to_last_user():
-                self.show_conversation()
-                self.run_turn(media=media)
-
-        self.app.push_screen(ConfirmScreen(question, yes, "Not now", detail=detail, destructive=False), answered)
-
     def _show_speed(self) -> None:
         elapsed = time.monotonic() - self._stream_started
         if elapsed > 0 and self._stream_count:
@@ -315,111 +279,6 @@ class ChatScreen(MessageActions, Screen[None]):
         self.show_conversation()
         self.prompt.focus()
 
-    def action_pick_model(self) -> None:
-        """Choose the model for the next turn."""
-        from vllm_chat.ui.screens.model_picker import ModelPickerScreen
-
-        def picked(name: str | None) -> None:
-            if name:
-                self.use_model(name)
-
-        self.app.push_screen(ModelPickerScreen(self.session.models, self.session.conversation.model), picked)
-
-    def use_model(self, name: str) -> None:
-        """Switch model from the next turn on."""
-        self.session.set_model(name)
-        self.status.model = name
-        self.status.context_max = self.session.context_window
-        self.notify(f"Next turns use {name}.", title="Model", markup=False)
-
-    def action_browse_sessions(self) -> None:
-        """Saved conversations: filter, open, rename, delete."""
-        from vllm_chat.ui.screens.sessions import SessionBrowserScreen
-
-        store = self.session.store
-        if store is None:
-            self.notify("This run does not save sessions.", severity="warning")
-            return
-
-        def chosen(choice: tuple[str, str] | None) -> None:
-            if choice and choice[0] == "open":
-                self.open_session(choice[1])
-
-        self.app.push_screen(SessionBrowserScreen(store, self.session.conversation.id), chosen)
-
-    def open_session(self, session_id: str) -> None:
-        """Load a saved conversation and show it (the current one stays saved)."""
-        from vllm_chat.core.store import StoreError
-
-        assert self.session.store is not None
-        try:
-            conv = self.session.store.load(session_id)
-        except StoreError as exc:
-            self.notify(str(exc), title="Can't open", severity="error", markup=False)
-            return
-        self.session.stop()
-        self.session.open_conversation(conv)
-        self.show_conversation()
-        self.status.model = self.session.conversation.model
-        self.status.context_max = self.session.context_window
-        self.status.tools = self.session.tools_on
-        self.prompt.focus()
-
-    def on_session_browser_screen_renamed(self, event: object) -> None:
-        conv = self.session.conversation
-        if getattr(event, "session_id", None) == conv.id:
-            conv.title = event.title  # type: ignore[attr-defined]
-            self.session.save()  # or the next autosave would bring the old title back
-
-    def action_export(self) -> None:
-        """Write this conversation to a Markdown or JSON file."""
-        from vllm_chat.ui.screens.export import ExportScreen
-
-        def written(path: object) -> None:
-            if path:
-                self.notify(f"Exported to {path}", title="Export", markup=False)
-
-        self.app.push_screen(ExportScreen(self.session.conversation), written)
-
-    def action_attach(self) -> None:
-        """Pick an image, video or audio file (with a preview) to send with the next prompt."""
-        from pathlib import Path
-
-        from vllm_chat.ui.screens.attach import AttachScreen
-
-        def picked(prepared: object) -> None:
-            if prepared is not None:
-                self._add_attachment(prepared)
-            self.prompt.focus()
-
-        self.app.push_screen(AttachScreen(Path.cwd(), self.session.settings.attachments), picked)
-
-    def _add_attachment(self, prepared: object) -> None:
-        if not self.attachments.add(prepared):  # type: ignore[arg-type]
-            self.notify("That file is already attached.", severity="warning")
-
-    @on(PromptInput.PastedPath)
-    def _pasted_path(self, event: PromptInput.PastedPath) -> None:
-        self.attach_source(event.text)
-
-    @work(group="attach", exit_on_error=False)
-    async def attach_source(self, source: str) -> None:
-        """Attach a path or URL (pasted, or given to /attach); bad input is explained."""
-        from vllm_chat.core.attachments import AttachmentError, prepare_attachment
-
-        try:
-            prepared = await asyncio.to_thread(prepare_attachment, source,
-                                               self.session.settings.attachments)
-        except AttachmentError as exc:
-            self.notify(str(exc), title="Not attached", severity="error", markup=False)
-            return
-        self._add_attachment(prepared)
-
-    def on_image_thumb_opened(self, event: ImageThumb.Opened) -> None:
-        from vllm_chat.ui.screens.image_view import ImageViewScreen
-
-        self.app.push_screen(ImageViewScreen(event.attachment))
-
     def action_continue_reply(self) -> None:
         """Continue a reply that was stopped or cut at max_tokens (vLLM continue_final_message)."""
         if self.session.running:
@@ -440,102 +299,3 @@ class ChatScreen(MessageActions, Screen[None]):
         else:
             self.messages.scroll_page_down()
 
-    def action_open_settings(self) -> None:
-        """The settings panel for this conversation: model, system prompt, sampling, tools."""
-        from vllm_chat.ui.screens.settings import SettingsScreen
-
-        session = self.session
-
-        def applied(result: object) -> None:
-            if result is None:
-                return
-            session.apply_settings(result)  # type: ignore[arg-type]
-            self.status.model = session.conversation.model
-            self.status.context_max = session.context_window
-            self.status.tools = session.tools_on
-            self.notify("Settings apply from the next turn.", title="Settings")
-
-        tools = session.engine.tools
-        self.app.push_screen(SettingsScreen(session.conversation, session.models,
-                                            tools_available=bool(tools and tools.names()),
-                                            tools_default=session.tools_enabled), applied)
-
-    def action_open_editor(self) -> None:
-        """Write the prompt in $EDITOR and come back with its text."""
-        from vllm_chat.core.editor import EditorError, edit_text, editor_command
-
-        try:
-            command = editor_command(self.session.settings.editor)
-            text = edit_text(self.prompt.text, command, run=self._run_editor)
-        except EditorError as exc:
-            self.notify(str(exc), title="Editor", severity="error", markup=False)
-            return
-        self.prompt.load_text(text.rstrip("\n"))
-        self.prompt.move_cursor(self.prompt.document.end)
-        self.prompt.focus()
-
-    def _run_editor(self, argv: list[str]) -> int:
-        import subprocess
-
-        from textual.app import SuspendNotSupported
-
-        try:
-            with self.app.suspend():
-                return subprocess.run(argv).returncode
-        except SuspendNotSupported:  # headless (tests): nothing to hand the terminal back from
-            return subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
-
-    def set_tool_choice(self, choice: str) -> None:
-        """Send `tool_choice` = auto, none or required from the next turn on."""
-        self.session.tool_choice = choice
-        self.status.tool_choice = choice
-        self.notify(f"tool_choice is {choice} from the next turn.", title="Tools")
-
-    def action_toggle_tools(self) -> None:
-        """Offer tools to the model in this conversation, or stop offering them."""
-        conv = self.session.conversation
-        conv.tools_enabled = not self.session.tools_on
-        conv.touch()
-        self.session.save()
-        self.status.tools = conv.tools_enabled
-        self.notify("Tools on for this conversation." if conv.tools_enabled
-                    else "Tools off for this conversation.", title="Tools")
-
-    async def ask_approval(self, call: ToolCall) -> Decision:
-        """Ask the user whether a tool that needs approval may run (the engine waits)."""
-        from vllm_chat.ui.screens.approval import ToolApprovalScreen
-
-        tools = self.session.engine.tools
-        tool = tools.get(call.name) if tools is not None else None
-        screen = ToolApprovalScreen(call, description=tool.description if tool else "",
-                                    preview=tools.preview(call) if tools is not None else None)
-        decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-
-        def settle(decision: Decision | None) -> None:
-            if not decided.done():
-                decided.set_result(decision or Decision.DENY)
-
-        self.app.push_screen(screen, settle)
-        try:
-            return await decided
-        except asyncio.CancelledError:
-            if screen.is_attached:
-                screen.dismiss(Decision.DENY)  # the turn was stopped: take the question away
-            raise
-
-    def action_edit_system_prompt(self) -> None:
-        """Edit the system prompt of this conversation."""
-        from vllm_chat.ui.screens.text_edit import TextEditScreen
-
-        def edited(text: str | None) -> None:
-            if text is not None:
-                text = text.strip()
-                self.session.conversation.system_prompt = text
-                self.session.conversation.touch()
-                self.session.save()
-                self.notify("System prompt updated." if text else "System prompt removed.")
-
-        self.app.push_screen(TextEditScreen(
-            self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
-            hint="ctrl+s save · esc cancel · empty means no system prompt", area_id="system-prompt-text"),
-            edited)
