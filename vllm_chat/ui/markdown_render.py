@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Heading, Markdown
+from rich.segment import Segment
 from rich.style import Style
 from rich.theme import Theme
 from textual.color import Color
@@ -124,18 +125,26 @@ def render_markdown(
     *,
     console: Console,
     width: int,
-    style: Style,
+    base: Style,
     rich_theme: Theme,
     code_style: str,
 ) -> list[Strip]:
-    """Render one block (or a whole document) of Markdown to strips `width` cells wide."""
+    """Render one block (or a whole document) of Markdown to strips `width` cells wide,
+    with `base` (the widget's colours) under every segment."""
     if width <= 0:
         return []
     markdown = ChatMarkdown(source, code_theme=code_style, hyperlinks=False)
     options = console.options.update(width=width, height=None, highlight=False)
     with console.use_theme(rich_theme):
-        lines = console.render_lines(markdown, options, style=style, pad=True)
-    return [Strip(line, width) for line in _trim_blank_edges(lines)]
+        lines = console.render_lines(markdown, options, pad=True)
+    return _strips(_trim_blank_edges(lines), width, base)
+
+
+def _strips(lines: list[list[Segment]], width: int, base: Style) -> list[Strip]:
+    # One Strip per line, styled as it is made: every Strip carries seven caches,
+    # and each one discarded is garbage for the cycle collector.
+    apply = Segment.apply_style
+    return [Strip(list(apply(line, base)), width) for line in lines]
 
 
 def _is_blank(line: list) -> bool:  # type: ignore[type-arg]
@@ -154,12 +163,12 @@ def _trim_blank_edges(lines: list[list]) -> list[list]:  # type: ignore[type-arg
     return lines[start:end]
 
 
-def render_text(text: str, *, console: Console, width: int, style: Style) -> list[Strip]:
+def render_text(text: str, *, console: Console, width: int, base: Style) -> list[Strip]:
     """Render plain text (no Markdown, no markup) to strips, wrapping at `width`."""
     from rich.text import Text
 
     if width <= 0:
         return []
     options = console.options.update(width=width, height=None, highlight=False)
-    lines = console.render_lines(Text(text, style=style), options, style=style, pad=True)
-    return [Strip(line, width) for line in lines]
+    lines = console.render_lines(Text(text), options, pad=True)
+    return _strips(lines, width, base)

@@ -8,7 +8,6 @@ screen is usable at once and says when the server is back.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 
 from textual import on, work
@@ -28,6 +27,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
+from vllm_chat.ui import memory
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_sessions import SessionActions
@@ -39,19 +39,6 @@ from vllm_chat.ui.widgets.status_bar import StatusBar
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 3.0, 5.0)
 """Seconds between connection attempts while the server is unreachable."""
-
-
-def settle_memory() -> None:
-    """Move every object alive now out of the garbage collector's sight.
-
-    After start-up ~200,000 long-lived objects (modules, classes, the SDK's
-    types) are tracked, and each full collection walks all of them: 110-160 ms,
-    about twice a second while a reply streams, which is the stutter a user
-    feels. Called at first paint and once the SDK is imported: what is frozen
-    then lives as long as the process anyway. (Not after showing a session:
-    its widgets are removed later, and frozen cycles would never be freed.)
-    """
-    gc.freeze()
 
 
 def error_actions(error: ChatError) -> str:
@@ -142,7 +129,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         status.tool_choice = self.session.tool_choice
         self.show_conversation()
         self.prompt.focus()
-        self.call_after_refresh(settle_memory)
+        self.call_after_refresh(memory.settle)
         self.connect()
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
@@ -184,7 +171,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 await asyncio.sleep(delay)
         self._banner("")
         status.state = "connected"
-        settle_memory()  # the SDK is imported now: its many objects are here to stay
+        memory.settle()  # the SDK is imported now: its many objects are here to stay
         status.model = self.session.conversation.model
         status.context_max = self.session.context_window
         if self._was_disconnected:

@@ -163,18 +163,15 @@ class MarkdownView(Widget):
 
         variables = getattr(self.app, "theme_variables", {}) or {}
         if self.plain:
-            strips = render_text(source, console=self.app.console, width=self._width, style=_NEUTRAL)
-        else:
-            strips = render_markdown(
-                source,
-                console=self.app.console,
-                width=self._width,
-                style=_NEUTRAL,
-                rich_theme=_rich_theme_for(variables),
-                code_style=code_theme(variables, self.app.current_theme.dark),
-            )
-        base = self._base_style
-        return [strip.apply_style(base) for strip in strips]
+            return render_text(source, console=self.app.console, width=self._width, base=self._base_style)
+        return render_markdown(
+            source,
+            console=self.app.console,
+            width=self._width,
+            base=self._base_style,
+            rich_theme=_rich_theme_for(variables),
+            code_style=code_theme(variables, self.app.current_theme.dark),
+        )
 
     def _blank(self) -> Strip:
         return Strip.blank(self._width, self._base_style)
