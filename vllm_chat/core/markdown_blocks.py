@@ -28,14 +28,20 @@ def markdown_parser() -> Any:
 
 def block_starts(text: str) -> list[int]:
     """Line numbers where each top-level block of `text` starts."""
-    starts = []
-    for token in markdown_parser().parse(text):
+    return [line for line, _ in _parse_blocks(text)[0]]
+
+
+def _parse_blocks(text: str) -> tuple[list[tuple[int, int]], list[Any]]:
+    """(first line, first token index) of each top-level block, and the tokens."""
+    tokens = markdown_parser().parse(text)
+    starts: list[tuple[int, int]] = []
+    for index, token in enumerate(tokens):
         # Opening and self-contained tokens of top-level blocks carry a line map;
         # closing tokens and inline content don't.
         if token.level == 0 and token.map is not None:
-            if not starts or token.map[0] > starts[-1]:
-                starts.append(token.map[0])
-    return starts
+            if not starts or token.map[0] > starts[-1][0]:
+                starts.append((token.map[0], index))
+    return starts, tokens
 
 
 def split_blocks(text: str) -> list[str]:
@@ -54,20 +60,30 @@ class BlockStream:
     def __init__(self) -> None:
         self.tail = ""
         """Source of the last, still-open block (plus anything not yet parsed)."""
+        self.finished_tokens: list[list[Any]] = []
+        """The parsed tokens of each block the last `feed` returned, in order."""
+        self.tail_tokens: list[Any] | None = None
+        """The parsed tokens of `tail`, when the last `feed` parsed it (else None).
+        Renderers use these instead of parsing the same text again."""
 
     def feed(self, text: str) -> list[str]:
         """Add `text`; return the sources of blocks that are now closed, in order."""
         self.tail += text
+        self.finished_tokens = []
         if "\n" not in text:
+            self.tail_tokens = None
             return []  # a block can only close at a line break
-        starts = block_starts(self.tail)
+        starts, tokens = _parse_blocks(self.tail)
         if len(starts) < 2:
-            if starts and starts[0] > 0:
-                self.tail = _drop_lines(self.tail, starts[0])
+            if starts and starts[0][0] > 0:
+                self.tail = _drop_lines(self.tail, starts[0][0])
+            self.tail_tokens = tokens
             return []
         lines = self.tail.splitlines(keepends=True)
-        finished = ["".join(lines[starts[i]:starts[i + 1]]) for i in range(len(starts) - 1)]
-        self.tail = "".join(lines[starts[-1]:])
+        finished = ["".join(lines[starts[i][0]:starts[i + 1][0]]) for i in range(len(starts) - 1)]
+        self.finished_tokens = [tokens[starts[i][1]:starts[i + 1][1]] for i in range(len(starts) - 1)]
+        self.tail = "".join(lines[starts[-1][0]:])
+        self.tail_tokens = tokens[starts[-1][1]:]
         return finished
 
 

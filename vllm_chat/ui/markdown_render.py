@@ -10,7 +10,7 @@ reply must not be able to disguise where a link goes.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Heading, Markdown
@@ -44,9 +44,10 @@ class ChatMarkdown(Markdown):
 
     elements = {**Markdown.elements, "heading_open": _LeftHeading}
 
-    def __init__(self, markup: str, *, code_theme: str = "monokai", hyperlinks: bool = False) -> None:
+    def __init__(self, markup: str, *, code_theme: str = "monokai", hyperlinks: bool = False,
+                 tokens: list[Any] | None = None) -> None:
         self.markup = markup
-        self.parsed = markdown_parser().parse(markup)
+        self.parsed = tokens if tokens is not None else markdown_parser().parse(markup)
         self.code_theme = code_theme
         self.justify = None
         self.style = "none"
@@ -128,12 +129,14 @@ def render_markdown(
     base: Style,
     rich_theme: Theme,
     code_style: str,
+    tokens: list[Any] | None = None,
 ) -> list[Strip]:
     """Render one block (or a whole document) of Markdown to strips `width` cells wide,
-    with `base` (the widget's colours) under every segment."""
+    with `base` (the widget's colours) under every segment. `tokens`, when given, are
+    the source already parsed (the block splitter parsed it anyway)."""
     if width <= 0:
         return []
-    markdown = ChatMarkdown(source, code_theme=code_style, hyperlinks=False)
+    markdown = ChatMarkdown(source, code_theme=code_style, hyperlinks=False, tokens=tokens)
     options = console.options.update(width=width, height=None, highlight=False)
     with console.use_theme(rich_theme):
         lines = console.render_lines(markdown, options, pad=True)

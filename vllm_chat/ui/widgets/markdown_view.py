@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -135,10 +136,11 @@ class MarkdownView(Widget):
         if not self._width:
             self.refresh(layout=True)
             return
-        for block in finished:
-            self._lines.extend(self._render_block(block))
+        tokens = self._stream.finished_tokens if not self.plain else []
+        for i, block in enumerate(finished):
+            self._lines.extend(self._render_block(block, tokens[i] if i < len(tokens) else None))
             self._lines.append(self._blank())
-        self._tail_lines = self._render_tail()
+        self._tail_lines = self._render_tail(self._stream.tail_tokens)
         new_height = len(self._lines) + len(self._tail_lines)
         # Only lines from the old tail down can have changed: repaint just those.
         changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
@@ -154,7 +156,7 @@ class MarkdownView(Widget):
         variables = app.theme_variables if hasattr(app, "theme_variables") else {}
         return (app.theme, id(variables))
 
-    def _render_block(self, source: str) -> list[Strip]:
+    def _render_block(self, source: str, tokens: list[Any] | None = None) -> list[Strip]:
         """Strips for one block, with the widget's colours applied once, here, rather
         than on every frame."""
         # Imported here: rich.markdown is not needed until there is something to
@@ -171,16 +173,17 @@ class MarkdownView(Widget):
             base=self._base_style,
             rich_theme=_rich_theme_for(variables),
             code_style=code_theme(variables, self.app.current_theme.dark),
+            tokens=tokens,
         )
 
     def _blank(self) -> Strip:
         return Strip.blank(self._width, self._base_style)
 
-    def _render_tail(self) -> list[Strip]:
+    def _render_tail(self, tokens: list[Any] | None = None) -> list[Strip]:
         tail = self._stream.tail
         if not tail.strip():
             return []
-        return self._render_block(tail.rstrip("\n") if self.plain else tail)
+        return self._render_block(tail.rstrip("\n") if self.plain else tail, tokens)
 
     def _rerender_all(self) -> None:
         if not self._width:
