@@ -127,11 +127,8 @@ class SessionRecorder:
             except SessionIdConflict:
                 self.conversation.id = new_id()
                 self.store.save(self.conversation)
-        except StoreError as exc:
-            self._failed(exc)
-            return False
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
-            self._failed(StoreError(f"can't save session {self.conversation.id}: {exc!r}"))
+            self._failed(self._as_store_error(exc))
             return False
         self._succeeded(changes)
         return True
@@ -157,14 +154,16 @@ class SessionRecorder:
                 self.conversation.id = new_id()
                 prepared = self.store.prepare(self.conversation)
                 await asyncio.to_thread(self.store.commit, prepared)
-        except StoreError as exc:
-            self._failed(exc)
-            return False
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
-            self._failed(StoreError(f"can't save session {self.conversation.id}: {exc!r}"))
+            self._failed(self._as_store_error(exc))
             return False
         self._succeeded(changes)
         return True
+
+    def _as_store_error(self, exc: Exception) -> StoreError:
+        if isinstance(exc, StoreError):
+            return exc
+        return StoreError(f"can't save session {self.conversation.id}: {exc!r}")
 
     def _nothing_to_keep(self) -> bool:
         return not self.conversation.messages and self.saves == 0

@@ -13,7 +13,9 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.markdown import Heading, Markdown
+from rich.markdown import Heading, HorizontalRule, Markdown
+from rich.rule import Rule
+from rich.text import Text
 from rich.segment import Segment
 from rich.style import Style
 from rich.theme import Theme
@@ -34,6 +36,14 @@ class _LeftHeading(Heading):
         yield text
 
 
+class _SolidRule(HorizontalRule):
+    """A thematic break drawn as a solid line, like the table rules, not Rich's dashes."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Rule(style=console.get_style("markdown.hr", default="none"), characters="─")
+        yield Text()
+
+
 class ChatMarkdown(Markdown):
     """Rich's Markdown with left-aligned headings and one shared parser.
 
@@ -42,7 +52,7 @@ class ChatMarkdown(Markdown):
     has the same configuration (CommonMark, tables, strikethrough).
     """
 
-    elements = {**Markdown.elements, "heading_open": _LeftHeading}
+    elements = {**Markdown.elements, "heading_open": _LeftHeading, "hr": _SolidRule}
 
     def __init__(self, markup: str, *, code_theme: str = "monokai", hyperlinks: bool = False,
                  tokens: list[Any] | None = None) -> None:
@@ -168,8 +178,6 @@ def _trim_blank_edges(lines: list[list]) -> list[list]:  # type: ignore[type-arg
 
 def render_text(text: str, *, console: Console, width: int, base: Style) -> list[Strip]:
     """Render plain text (no Markdown, no markup) to strips, wrapping at `width`."""
-    from rich.text import Text
-
     if width <= 0:
         return []
     options = console.options.update(width=width, height=None, highlight=False)
