@@ -22,6 +22,15 @@ async def wait_until(pilot: Pilot, predicate: Callable[[], Any], timeout: float 
         await pilot.pause(0.02)
 
 
+async def wait_for_screen(pilot: Pilot, app: Any, screen_type: type, timeout: float = 15.0) -> Any:
+    """Wait until a `screen_type` screen is current and drawn (a pushed screen is
+    current a moment before its first paint), and return it."""
+    def drawn() -> Any:
+        return isinstance(app.screen, screen_type) and screen_text(app).strip() and app.screen
+
+    return await wait_until(pilot, drawn, timeout=timeout, message=f"{screen_type.__name__} on screen")
+
+
 def screen_text(app: Any) -> str:
     """The plain text the app shows now, as a terminal would display it."""
     import io

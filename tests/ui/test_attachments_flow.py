@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from textual import events
 
-from tests.support.pilot import screen_text, send, wait_for_reply, wait_until
+from tests.support.pilot import (
+    screen_text,
+    send,
+    wait_for_reply,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.attach import AttachScreen
@@ -58,7 +64,7 @@ async def test_the_picker_attaches_a_file_typed_into_its_path_box(sim, make_app,
     picture(in_tmp / "cat.jpg")
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("ctrl+f")
-        await wait_until(pilot, lambda: isinstance(app.screen, AttachScreen))
+        await wait_for_screen(pilot, app, AttachScreen)
         box = app.screen.query_one("Input")
         box.value = "cat.jpg"
         box.focus()
@@ -109,7 +115,7 @@ async def test_enter_on_a_thumbnail_opens_the_image_large(sim, make_app, in_tmp)
         thumb = app.chat.messages.query_one(ImageThumb)
         thumb.focus()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ImageViewScreen))
+        await wait_for_screen(pilot, app, ImageViewScreen)
         assert "800×600" in screen_text(app)
         await pilot.press("escape")
 
@@ -138,7 +144,7 @@ async def test_a_text_only_model_is_offered_to_send_without_the_images(sim, make
         await send(app, pilot, "/attach x.png")
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         await send(app, pilot, "describe it")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         assert "can't see images" in screen_text(app)
         await pilot.press("y")
         await wait_for_reply(app, pilot)
@@ -160,7 +166,7 @@ async def test_over_the_image_limit_only_the_most_recent_images_are_offered(make
                 await send(app, pilot, f"see {name}")
                 if name == "one.png":
                     await wait_for_reply(app, pilot)
-            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await wait_for_screen(pilot, app, ConfirmScreen)
             assert "at most 1 image" in screen_text(app)
             await pilot.press("y")
             await wait_for_reply(app, pilot)

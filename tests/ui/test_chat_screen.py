@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import socket
 
-from tests.support.pilot import screen_text, send, wait_for_reply, wait_until
+from tests.support.pilot import (
+    screen_text,
+    send,
+    wait_for_reply,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
-from vllm_chat.ui.widgets.message_views import AssistantMessageView, ErrorNotice, ReasoningBlock
-
-
+from vllm_chat.ui.widgets.message_views import (
+    AssistantMessageView,
+    ErrorNotice,
+    ReasoningBlock,
+)
 
 
 def last(app):
@@ -96,7 +104,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
         await send(app, pilot, "hello")
         await wait_for_reply(app, pilot)
         await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        await wait_for_screen(pilot, app, ModelPickerScreen)
         assert "32k ctx" in screen_text(app)
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.session.conversation.model == "sim-vision")
@@ -111,7 +119,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
 async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("f1")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for_screen(pilot, app, HelpScreen)
         assert "Keys" in screen_text(app)
         from rich.console import Console
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.support.pilot import screen_text, turn, wait_until
+from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -47,7 +47,7 @@ async def test_enter_on_a_message_lists_what_can_be_done_with_it(sim, make_app) 
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, CODE_REPLY)
         await pilot.press("alt+up", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, PickListScreen))
+        await wait_for_screen(pilot, app, PickListScreen)
         text = screen_text(app)
         for label in ("Copy the text", "Copy a code block", "Regenerate this reply", "Delete"):
             assert label in text
@@ -73,7 +73,7 @@ async def test_copy_code_asks_which_block_when_there_are_several(sim, make_app) 
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, CODE_REPLY)
         await pilot.press("alt+up", "b")
-        await wait_until(pilot, lambda: isinstance(app.screen, PickListScreen))
+        await wait_for_screen(pilot, app, PickListScreen)
         assert "python · 1 line · print('one')" in screen_text(app)
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.clipboard == "echo two\n")
@@ -85,7 +85,7 @@ async def test_editing_an_earlier_prompt_resends_from_there_and_keeps_the_old_br
         await turn(app, pilot, "echo alpha")
         await turn(app, pilot, "echo beta")
         await pilot.press("alt+up", "up", "e")
-        await wait_until(pilot, lambda: isinstance(app.screen, TextEditScreen))
+        await wait_for_screen(pilot, app, TextEditScreen)
         app.screen.query_one("#edit-message-text").load_text("echo gamma")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not app.session.running and
@@ -140,11 +140,11 @@ async def test_deleting_a_message_asks_first_and_keeps_a_copy_in_the_file(sim, m
         await turn(app, pilot, "echo keep")
         await turn(app, pilot, "echo drop")
         await pilot.press("alt+up", "d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press("n")
         assert len(app.session.conversation.messages) == 4
         await pilot.press("alt+up", "d")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press("y")
         await wait_until(pilot, lambda: len(app.session.conversation.messages) == 3)
         saved = SessionStore().load(app.session.conversation.id)
@@ -178,7 +178,7 @@ async def test_the_settings_panel_changes_apply_to_the_next_turn_and_are_saved(s
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo before")
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await wait_for_screen(pilot, app, SettingsScreen)
         app.screen.query_one("#param-temperature").value = "0.25"
         app.screen.query_one("#param-top_k").value = "12"
         await pilot.pause(0.1)

@@ -14,7 +14,7 @@ import pytest
 from textual.app import App
 from textual.widgets import RadioButton
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.export import to_json, to_markdown
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -141,13 +141,13 @@ async def test_an_existing_file_is_replaced_only_after_yes(conv: Conversation, t
     async with dialog(conv, tmp_path) as (app, pilot, screen):
         await type_path(pilot, "chat.md")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         assert "Replace chat.md?" in screen_text(app)
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is screen)
         assert target.read_text() == "keep me" and app.result is NOT_YET
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press("y")
         await wait_until(pilot, lambda: app.result is not NOT_YET)
         assert app.result == target

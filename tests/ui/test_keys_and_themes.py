@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.pilot import wait_until
+from tests.support.pilot import wait_for_screen, wait_until
 from vllm_chat.core.config import tomllib
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
@@ -22,7 +22,7 @@ async def test_a_binding_can_be_moved_to_another_key(sim, make_app) -> None:
         await pilot.pause(0.1)
         assert not isinstance(app.screen, ModelPickerScreen), "the old key is free now"
         await pilot.press("f9")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        await wait_for_screen(pilot, app, ModelPickerScreen)
 
 
 async def test_the_send_key_can_be_remapped_and_enter_then_adds_a_line(sim, make_app) -> None:
@@ -38,7 +38,7 @@ async def test_the_help_screen_shows_the_keys_in_force(sim, make_app) -> None:
 
     async with make_app(base_url=sim.base_url, keymap={"pick-model": "f9"}) as (app, pilot):
         await pilot.press("f1")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for_screen(pilot, app, HelpScreen)
         console = Console(width=120, record=True, file=open("/dev/null", "w"))
         console.print(app.screen._table())
         line = next(line for line in console.export_text().splitlines() if "pick-model" in line)
@@ -53,7 +53,7 @@ async def test_conflicts_and_unknown_ids_are_reported_once_and_not_applied(sim, 
         assert "'sned' is not a binding id (did you mean 'send'?)" in text
         await wait_until(pilot, lambda: app.session.models)
         await pilot.press("ctrl+o")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelPickerScreen)), "the default stays"
+        await wait_for_screen(pilot, app, ModelPickerScreen), "the default stays"
 
 
 async def test_a_broken_theme_is_reported_and_the_default_is_used(sim, make_app, isolated_env: Path) -> None:

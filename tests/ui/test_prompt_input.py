@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import events
 from textual.app import App, ComposeResult
 
-from tests.support.pilot import wait_until
+from tests.support.pilot import wait_for_screen, wait_until
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 
@@ -122,7 +122,7 @@ async def test_the_command_palette_offers_the_apps_commands(sim, make_app) -> No
             await pilot.press(ch if ch != " " else "space")
         await pilot.pause(0.3)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ModelPickerScreen))
+        await wait_for_screen(pilot, app, ModelPickerScreen)
 
 
 async def test_ctrl_q_quits_cleanly(sim, make_app) -> None:

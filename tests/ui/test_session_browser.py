@@ -17,7 +17,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Input
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.store import SessionStore, SessionSummary
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -364,7 +364,7 @@ async def test_renaming_a_session_deleted_by_another_window_says_so(
     async with browser(store) as (app, pilot, screen):
         SessionStore().delete(three["kernel"].id)
         await pilot.press("f2")
-        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+        await wait_for_screen(pilot, app, RenameScreen)
         await type_filter(pilot, "New")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen)
@@ -398,7 +398,7 @@ async def test_answering_no_keeps_the_file(store: SessionStore, three: dict[str,
     content = path.read_bytes()
     async with browser(store) as (app, pilot, screen):
         await pilot.press("end", "f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press(answer)
         await wait_until(pilot, lambda: app.screen is screen)
         assert path.read_bytes() == content
@@ -419,7 +419,7 @@ async def test_the_open_conversation_cant_be_deleted_here(store: SessionStore, t
 async def test_the_confirmation_buttons_answer_when_clicked(button: str, answer: bool) -> None:
     app = Host(lambda: ConfirmScreen("Discard the draft?", "Discard", "Keep"))
     async with app.run_test(size=(80, 20)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for_screen(pilot, app, ConfirmScreen)
         assert "y discard · n / esc keep" in screen_text(app)
         await pilot.click(button)
         assert app.results == [answer]
@@ -477,7 +477,7 @@ async def test_the_hint_line_shows_the_keys_in_force_after_a_keymap(
         await pilot.pause()
         assert "ctrl+r rename" in screen_text(app)
         await pilot.press("ctrl+r")
-        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+        await wait_for_screen(pilot, app, RenameScreen)
 
 
 # --- words for times ------------------------------------------------------------------

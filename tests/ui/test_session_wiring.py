@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import screen_text, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.screens.export import ExportScreen
@@ -24,7 +24,7 @@ async def test_ctrl_l_opens_the_browser_and_enter_opens_a_session(sim, make_app)
     saved("Old chat about llamas", "tell me about llamas")
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("ctrl+l")
-        await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen))
+        await wait_for_screen(pilot, app, SessionBrowserScreen)
         await wait_until(pilot, lambda: "Old chat about llamas" in screen_text(app))
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.session.conversation.title == "Old chat about llamas")
@@ -49,7 +49,7 @@ async def test_export_writes_the_conversation_to_a_file(sim, make_app, tmp_path:
     conv = saved("Exported chat", "question")
     async with make_app(base_url=sim.base_url, conversation=SessionStore().load(conv.id)) as (app, pilot):
         await pilot.press("f4")
-        await wait_until(pilot, lambda: isinstance(app.screen, ExportScreen))
+        await wait_for_screen(pilot, app, ExportScreen)
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, ExportScreen))
     [out] = list(tmp_path.glob("vllm-chat-*.md"))

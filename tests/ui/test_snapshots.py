@@ -10,7 +10,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TextArea
 
-from tests.support.pilot import turn, wait_until
+from tests.support.pilot import turn, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Timings
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
@@ -96,7 +96,7 @@ async def test_the_help_screen(sim, make_app, app_snapshot) -> None:
     async with make_app(base_url=sim.base_url, size=SIZE) as (app, pilot):
         await wait_until(pilot, lambda: app.chat.status.state == "connected")
         await pilot.press("f1")
-        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await wait_for_screen(pilot, app, HelpScreen)
         await settle(app, pilot)
         assert app_snapshot(app, "help")
 
@@ -106,6 +106,6 @@ async def test_the_settings_panel(sim, make_app, app_snapshot) -> None:
                         sampling={"temperature": 0.6, "top_k": 20}) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, SettingsScreen))
+        await wait_for_screen(pilot, app, SettingsScreen)
         await settle(app, pilot)
         assert app_snapshot(app, "settings")
