@@ -22,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if STRICT and not captures_dir().exists():
         raise pytest.UsageError(f"the vLLM captures are missing at {captures_dir()} "
                                 "(set VLLM_CHAT_CAPTURES); CI must not skip the conformance suite")
+    if STRICT and os.environ.get("VLLM_CHAT_REAL_URL") and not os.environ.get("VLLM_CHAT_REAL_REASONING_URL"):
+        raise pytest.UsageError("VLLM_CHAT_REAL_URL is set but VLLM_CHAT_REAL_REASONING_URL is not: CI runs the "
+                                "reasoning checks against a real vLLM started with --reasoning-parser qwen3")
 
 
 @pytest.fixture(scope="session")

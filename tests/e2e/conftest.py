@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_API_KEY
 from tests.support.paths import STRICT
 from tests.support.tmux import TmuxApp
 from vllm_chat.simserver import SimConfig, SimServer
@@ -30,8 +31,8 @@ def _needs_tmux() -> None:
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
-    """A simulated vLLM server in a thread; its base URL."""
-    server = SimServer(SimConfig(tps=150.0)).start_in_thread()
+    """A simulated vLLM server in a thread that wants the suite's test key; its base URL."""
+    server = SimServer(SimConfig(tps=150.0, api_key=TEST_API_KEY)).start_in_thread()
     try:
         yield server.base_url
     finally:
@@ -40,13 +41,15 @@ def sim_url() -> Iterator[str]:
 
 @pytest.fixture
 def run_app(isolated_env: Path, tmp_path: Path) -> Iterator[Callable[..., TmuxApp]]:
-    """`run_app(*args)` starts `vllm-chat ARGS` in tmux with this test's data folder."""
+    """`run_app(*args)` starts `vllm-chat ARGS` in tmux with this test's data folder and
+    the suite's test key (in the environment, as users pass it)."""
     apps: list[TmuxApp] = []
 
     def start(*args: str, width: int = 120, height: int = 40) -> TmuxApp:
         env = {
             "VLLM_CHAT_DATA_DIR": os.environ["VLLM_CHAT_DATA_DIR"],
             "XDG_CONFIG_HOME": os.environ["XDG_CONFIG_HOME"],
+            "VLLM_CHAT_API_KEY": TEST_API_KEY,
         }
         app = TmuxApp(list(args), env=env, width=width, height=height, cwd=tmp_path)
         apps.append(app)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import TEST_API_KEY
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
@@ -26,8 +27,12 @@ def half_block_images(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    """A simulated vLLM server streaming at a measured pace (so Esc can land mid-reply)."""
-    async with SimServer(SimConfig(tps=200.0, models=("sim-chat", "sim-vision"))) as server:
+    """A simulated vLLM server streaming at a measured pace (so Esc can land mid-reply).
+
+    It wants the suite's test key, which `make_app` passes: every session, export and
+    setting the UI tests write then goes through the end-of-suite check that no file
+    holds the key."""
+    async with SimServer(SimConfig(tps=200.0, models=("sim-chat", "sim-vision"), api_key=TEST_API_KEY)) as server:
         yield server
 
 
@@ -36,11 +41,13 @@ AppFactory = Callable[..., Any]
 
 @pytest.fixture
 def make_app() -> AppFactory:
-    """`async with make_app(base_url=..., **settings) as (app, pilot):` runs the app headless."""
+    """`async with make_app(base_url=..., **settings) as (app, pilot):` runs the app headless,
+    with the suite's test key unless `api_key` is given."""
 
     @asynccontextmanager
     async def factory(size: tuple[int, int] = (100, 32), conversation: Any = None,
                       **settings: Any) -> AsyncIterator[tuple[VllmChatApp, Any]]:
+        settings.setdefault("api_key", TEST_API_KEY)
         chat = ChatSession(load_settings(settings), conversation=conversation, store=SessionStore())
         app = VllmChatApp(chat)
         async with app.run_test(size=size, notifications=True) as pilot:

@@ -102,7 +102,10 @@ class UserMessageView(MessageView):
 
 
 class ReasoningBlock(Vertical):
-    """The model's reasoning: open while it streams, folded once the answer starts."""
+    """The model's reasoning: open while it streams, folded once the answer starts.
+
+    A reply that is only reasoning (cut while thinking) stays open: folding it
+    would leave nothing to read."""
 
     DEFAULT_CSS = """
     ReasoningBlock {
@@ -116,11 +119,11 @@ class ReasoningBlock(Vertical):
     }
     """
 
-    def __init__(self, text: str = "", *, streaming: bool = False) -> None:
+    def __init__(self, text: str = "", *, streaming: bool = False, folded: bool = True) -> None:
         super().__init__()
         self._streaming = streaming
         self._chars = len(text)
-        self.set_class(not streaming, "-collapsed")
+        self.set_class(folded and not streaming, "-collapsed")
         self._title_line = Static(self._title(), classes="title", markup=False)
         self._view = MarkdownView(text, streaming=streaming)
 
@@ -148,12 +151,13 @@ class ReasoningBlock(Vertical):
         self._chars += len(text)
         self._view.append(text)
 
-    def finish(self) -> None:
-        """Reasoning is over (the answer started or the turn ended): fold it."""
+    def finish(self, fold: bool = True) -> None:
+        """Reasoning is over (the answer started or the turn ended): fold it, unless
+        `fold` is false."""
         if self._streaming:
             self._streaming = False
             self._view.finish()
-            self.set_class(True, "-collapsed")
+            self.set_class(fold, "-collapsed")
         self._title_line.update(self._title())
 
     def on_click(self) -> None:
@@ -228,7 +232,8 @@ class AssistantMessageView(MessageView):
         self.reasoning: ReasoningBlock | None = None
         """The reasoning block, once there is reasoning to show."""
         if message.reasoning and show_reasoning:
-            self.reasoning = ReasoningBlock(message.reasoning)
+            answered = bool(message.content.strip() or message.tool_calls)
+            self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
         self.body = MarkdownView(message.content, streaming=streaming, classes="body")
         """The answer."""
         self.tool_panels: dict[int, ToolCallPanel] = {}
@@ -256,6 +261,8 @@ class AssistantMessageView(MessageView):
         """A streamed piece of a tool call: its panel appears with the first piece."""
         panel = self.tool_panels.get(event.index)
         if panel is None:
+            if self.reasoning is not None and self.reasoning.streaming:
+                self.reasoning.finish()
             panel = ToolCallPanel(event.index, event.name or "", event.id)
             self.tool_panels[event.index] = panel
             self._mount_soon(panel, before=self._footer)
@@ -289,7 +296,7 @@ class AssistantMessageView(MessageView):
         self._streaming = False
         self.set_class(False, "-streaming")
         if self.reasoning is not None:
-            self.reasoning.finish()
+            self.reasoning.finish(fold=bool(self.body.source.strip() or self.tool_panels))
         self.body.finish()
         for panel in self.tool_panels.values():
             if panel.state in ("streaming", "ready", "approval", "running"):
