@@ -174,6 +174,34 @@ def test_tool_rounds_are_saved_at_each_step(store: SessionStore, clock: FakeCloc
     assert len(on_disk(store, conv)["messages"]) == 4
 
 
+def test_a_rounds_tool_calls_are_saved_at_once_when_ready_once_per_round(
+    store: SessionStore, clock: FakeClock
+) -> None:
+    conv = Conversation(model="m")
+    recorder = SessionRecorder(store, conv, interval=60.0, clock=clock)
+    reply = start_turn(conv, recorder, "What is 6*7 and the time?")
+    calls = [ToolCall(id="c1", name="calculator", arguments='{"expression": "6*7"}'),
+             ToolCall(id="c2", name="datetime", arguments="{}")]
+    reply.tool_calls, reply.status = calls, "complete"
+    saves = recorder.saves
+    recorder.observe(ToolCallReady(calls[0]))
+    assert [c["id"] for c in on_disk(store, conv)["messages"][1]["tool_calls"]] == ["c1", "c2"]
+    assert on_disk(store, conv)["messages"][1]["status"] == "complete"
+    recorder.observe(ToolCallReady(calls[1]))
+    recorder.observe(ToolRunning(calls[0], time.monotonic()))
+    assert recorder.saves == saves + 1, "one save per round, not one per call"
+    for call in calls:
+        result = conv.add(Message(role="tool", content="x", tool_call_id=call.id, tool_status="ok"))
+        recorder.observe(ToolResult(call, result))
+    second = conv.add(Message(role="assistant", status="streaming", model="m"))
+    recorder.observe(TurnStarted(second, 2))
+    second.tool_calls, second.status = [ToolCall(id="c3", name="datetime", arguments="{}")], "complete"
+    saves = recorder.saves
+    recorder.observe(ToolCallReady(second.tool_calls[0]))
+    assert recorder.saves == saves + 1, "the next round's calls are saved at once too"
+    assert on_disk(store, conv)["messages"][-1]["tool_calls"][0]["id"] == "c3"
+
+
 def test_a_stalled_stream_is_saved_by_tick_or_flush(store: SessionStore, clock: FakeClock) -> None:
     conv = Conversation(model="m")
     recorder = SessionRecorder(store, conv, interval=2.0, clock=clock)
@@ -341,3 +369,118 @@ def test_an_unexpected_error_while_saving_is_reported_not_raised(
     start_turn(conv, recorder)
     assert "RuntimeError('bug')" in str(errors[0])
     assert recorder.dirty
+
+
+STALLED_SERVER_AND_SESSION = textwrap.dedent(
+    r"""
+    import asyncio, json, sys
+    from aiohttp import web
+    from vllm_chat.core.config import load_settings
+    from vllm_chat.core.conversation import Conversation
+    from vllm_chat.core.session import ChatSession
+    from vllm_chat.core.store import SessionStore
+
+    def chunk(text):
+        doc = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": "m",
+               "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+        return f"data: {json.dumps(doc)}\n\n".encode()
+
+    async def chat(request):
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for piece in ["Text ", "before ", "the ", "stall."]:
+            await response.write(chunk(piece))
+        await asyncio.sleep(3600)  # the stall: not a byte more
+
+    async def main():
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", chat)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        settings = load_settings({"base_url": f"http://127.0.0.1:{port}/v1", "model": "m",
+                                  "tools": {"enabled": False}, "sessions": {"save_interval": 0.2}})
+        session = ChatSession(settings, conversation=Conversation(id=sys.argv[1], model="m"),
+                              store=SessionStore())
+        session.add_user_message("tell me")
+        async for event in session.run():
+            pass
+
+    asyncio.run(main())
+    """
+)
+
+RUNNING_A_LONG_TOOL = textwrap.dedent(
+    r"""
+    import asyncio, sys
+    from vllm_chat.core.config import load_settings
+    from vllm_chat.core.conversation import Conversation
+    from vllm_chat.core.session import ChatSession
+    from vllm_chat.core.store import SessionStore
+    from vllm_chat.simserver import SimConfig, SimServer
+
+    async def main():
+        async with SimServer(SimConfig()) as server:
+            tools = {"builtins": [], "timeout": 3600,
+                     "python": [{"function": "sample_tool_functions:block", "name": "block"}]}
+            settings = load_settings({"base_url": server.base_url, "model": "sim-chat", "tools": tools,
+                                      "sessions": {"save_interval": 3600}})
+            session = ChatSession(settings, conversation=Conversation(id=sys.argv[1], model="sim-chat"),
+                                  store=SessionStore())
+            session.add_user_message("block for 600 seconds")
+            async for event in session.run():
+                pass
+
+    asyncio.run(main())
+    """
+)
+
+
+def kill_when_saved(script: str, sid: str, store: SessionStore, saved, env: dict[str, str] | None = None) -> None:
+    """Run `script` in a child, wait until the saved file satisfies `saved(doc)`, then `kill -9` it."""
+    child = subprocess.Popen([sys.executable, "-c", script, sid], env=env or os.environ.copy(),
+                             stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert child.poll() is None, child.stderr.read().decode()
+            assert time.monotonic() < deadline, "the child never saved what was expected"
+            try:
+                if saved(json.loads(store.path_for(sid).read_text())):
+                    break
+            except (OSError, ValueError, LookupError):
+                pass
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+
+
+def test_text_received_before_a_stall_is_saved_while_the_stream_stalls(store: SessionStore) -> None:
+    sid = "stalled0123"
+    kill_when_saved(STALLED_SERVER_AND_SESSION, sid, store,
+                    lambda doc: doc["messages"][1]["content"] == "Text before the stall.")
+    reply = store.load(sid).messages[1]
+    assert (reply.content, reply.status, reply.error) == ("Text before the stall.", "stopped", INTERRUPTED)
+
+
+def test_a_replys_tool_calls_are_on_disk_while_the_tool_runs(store: SessionStore) -> None:
+    from vllm_chat.core.engine import request_messages
+
+    sid = "toolrun0123"
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent / "tools"), env.get("PYTHONPATH", "")])
+    kill_when_saved(RUNNING_A_LONG_TOOL, sid, store,
+                    lambda doc: doc["messages"][1]["tool_calls"][0]["arguments"] == '{"seconds": 600.0}', env)
+    conv = store.load(sid)
+    [call] = conv.messages[1].tool_calls
+    assert call.name == "block" and [m.role for m in conv.messages] == ["user", "assistant"]
+    # Resumed, the call that never got its result is left out of the next request.
+    assert [m.get("tool_calls") for m in request_messages(conv.to_openai())] == [None, None]

@@ -5,13 +5,12 @@ check and writing the theme back to the config file."""
 from __future__ import annotations
 
 import sys
-from vllm_chat.core.config import tomllib
 from pathlib import Path
 
 import pytest
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.core.config import load_settings
+from vllm_chat.core.config import load_settings, tomllib
 from vllm_chat.core.config_file import ConfigWriteError, save_setting
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.editor import EditorError, edit_text, editor_command
@@ -78,29 +77,69 @@ def test_code_blocks_are_found_with_their_language() -> None:
     assert blocks[0].label == "python · 1 line · print(1)"
 
 
-def test_the_editor_comes_from_config_then_visual_then_editor(monkeypatch) -> None:
-    monkeypatch.setenv("VISUAL", "code --wait")
+def test_the_editor_comes_from_config_then_editor_then_visual(monkeypatch) -> None:
     monkeypatch.setenv("EDITOR", "vim")
+    monkeypatch.setenv("VISUAL", "code --wait")
     assert editor_command("micro") == ["micro"]
+    assert editor_command(None) == ["vim"], "$EDITOR is asked before $VISUAL"
+    monkeypatch.delenv("EDITOR")
     assert editor_command(None) == ["code", "--wait"]
-    monkeypatch.delenv("VISUAL")
-    assert editor_command(None) == ["vim"]
+    monkeypatch.setenv("EDITOR", "  ")
+    assert editor_command(None) == ["code", "--wait"], "a blank $EDITOR counts as unset"
 
 
-def test_editing_text_round_trips_through_a_private_temp_file(tmp_path: Path) -> None:
+def test_without_config_or_environment_a_default_editor_is_found(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EDITOR", raising=False)
+    monkeypatch.delenv("VISUAL", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    vi = bin_dir / "vi"
+    vi.write_text("#!/bin/sh\n")
+    vi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert editor_command(None) == ["vi"]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(EditorError, match=r"No editor found: set \$EDITOR"):
+        editor_command(None)
+
+
+def test_an_editor_command_with_broken_quoting_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.delenv("VISUAL", raising=False)
+    monkeypatch.setenv("EDITOR", 'code "--wait')
+    with pytest.raises(EditorError, match=r"from \$EDITOR can't be read.*Fix its quoting"):
+        editor_command(None)
+
+
+def test_editing_text_round_trips_through_a_private_temp_file(tmp_path: Path, monkeypatch) -> None:
+    # An editor set in the developer's environment must not be started instead.
+    monkeypatch.setenv("EDITOR", "/no/such/editor-from-env")
+    monkeypatch.setenv("VISUAL", "/no/such/visual-from-env")
     seen = {}
 
     def fake_editor(argv: list[str]) -> int:
+        seen["argv"] = argv
         path = Path(argv[-1])
         seen["mode"] = path.stat().st_mode & 0o777
         path.write_text(path.read_text() + " and more")
         return 0
 
     assert edit_text("hello", ["ed"], run=fake_editor) == "hello and more"
-    assert seen["mode"] == 0o600
+    assert seen["mode"] == 0o600 and seen["argv"][0] == "ed"
+    assert not Path(seen["argv"][-1]).exists(), "the temp file is removed"
 
 
-def test_an_editor_that_fails_leaves_a_clear_message() -> None:
+def test_a_stand_in_editor_command_round_trips_the_prompt(tmp_path: Path, monkeypatch) -> None:
+    script = tmp_path / "stand-in-editor.py"
+    script.write_text("import sys\np = sys.argv[1]\ntext = open(p).read()\n"
+                      "open(p, 'w').write(text.upper() + ' EDITED\\n')\n")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} {script}")
+    monkeypatch.setenv("VISUAL", "/no/such/visual-from-env")
+    assert edit_text("draft", editor_command(None)) == "DRAFT EDITED\n"
+
+
+def test_an_editor_that_fails_leaves_a_clear_message(monkeypatch) -> None:
+    monkeypatch.setenv("EDITOR", "/no/such/editor-from-env")
+    monkeypatch.setenv("VISUAL", "/no/such/visual-from-env")
     with pytest.raises(EditorError, match="exited with status 3"):
         edit_text("x", ["ed"], run=lambda argv: 3)
     with pytest.raises(EditorError, match="Could not start '/no/such/editor'"):

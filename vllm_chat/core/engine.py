@@ -2,10 +2,16 @@
 
 `Engine.run(conversation)` is an async iterator of events (see `events.py`).
 The work happens in a task of its own, so `Engine.stop()` can interrupt it at
-any await (streaming, waiting for approval, running a tool): the stream is
-closed (vLLM then aborts the generation), the partial reply is kept and
-marked stopped, calls that never ran get a result saying so (so the history
-stays valid for the next request), and `TurnStopped` is the last event.
+any await (streaming, waiting for approval, running a tool), and so does the
+user's "stop" at an approval prompt: the stream is closed (vLLM then aborts
+the generation), the partial reply is kept and marked stopped, calls that
+never ran get a result saying so (status `stopped`, so the history stays
+valid for the next request and a reloaded session shows what the user saw),
+and `TurnStopped` is the last event.
+
+A call that was cut off while its arguments streamed (by Esc, or by
+`finish_reason` length) is kept in the message for display but never runs,
+and `request_messages` leaves calls without results out of every request.
 
 Send, regenerate and continue all come through here, so they share one path.
 """
@@ -51,7 +57,8 @@ MessagesBuilder = Callable[[Conversation, "TurnOptions"], list[dict[str, Any]]]
 _SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the message, for periodic saves."""
 
-_STOPPED_BEFORE_RUN = "The user stopped the turn before this call finished; it did not run to completion."
+_STOPPED_BEFORE_RUN = "The user stopped the turn before this call ran; it did not run."
+_STOPPED_WHILE_RUNNING = "The user stopped the turn while this call was running; it did not finish."
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,10 @@ class _End:
     """Marks the end of the event queue."""
 
 
+class _StopRequested(Exception):
+    """The user chose "stop" at an approval prompt: the turn ends as if Esc was pressed."""
+
+
 _END = _End()
 
 
@@ -97,6 +108,35 @@ def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str,
     if options.media == "recent":
         return build_request_messages(conv, max_recent_images=options.recent_images)
     return build_request_messages(conv)
+
+
+def request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` without the tool calls that have no result right after their message.
+
+    Such calls were cut off while their arguments streamed, or the app stopped
+    before they ran; the session keeps them for display, but a request must
+    not carry a call without its result (and vLLM parses the arguments of
+    every call in the history, so half-written JSON would fail the request).
+    An assistant message left with neither text nor calls is left out.
+    """
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and calls:
+            answered = set()
+            for later in messages[i + 1:]:
+                if later.get("role") != "tool":
+                    break
+                answered.add(later.get("tool_call_id"))
+            kept = [c for c in calls if c.get("id") in answered]
+            if len(kept) != len(calls):
+                message = {k: v for k, v in message.items() if k != "tool_calls"}
+                if kept:
+                    message["tool_calls"] = kept
+                elif not message.get("content"):
+                    continue
+        out.append(message)
+    return out
 
 
 def build_request(
@@ -147,6 +187,7 @@ class Engine:
         """Requests per turn before the loop is stopped."""
         self.messages_builder = messages_builder
         self._task: asyncio.Task[None] | None = None
+        self._state: _TurnState | None = None
 
     @property
     def running(self) -> bool:
@@ -161,15 +202,44 @@ class Engine:
             return True
         return False
 
-    async def run(self, conv: Conversation, options: TurnOptions | None = None) -> AsyncIterator[Event]:
-        """Run one turn on `conv` (whose last message is the user's) and yield its events."""
+    def sync(self) -> None:
+        """Copy the text streamed so far into the message being written.
+
+        The engine does this every `_SYNC_EVERY` seconds while chunks arrive and
+        at the end of each reply; call it before saving while the stream stalls.
+        """
+        if self._state is not None:
+            self._state.sync()
+
+    async def run(
+        self,
+        conv: Conversation,
+        options: TurnOptions | None = None,
+        *,
+        on_idle: Callable[[], None] | None = None,
+        idle_every: float = 1.0,
+    ) -> AsyncIterator[Event]:
+        """Run one turn on `conv` (whose last message is the user's) and yield its events.
+
+        `on_idle` is called (after `sync`) whenever `idle_every` seconds pass
+        without an event: a stalled stream, a long tool run, a pending approval.
+        The session recorder uses it to save text that arrived before a stall.
+        """
         if self.running:
             raise RuntimeError("a turn is already running")
         queue: asyncio.Queue[Event | _End] = asyncio.Queue()
         self._task = asyncio.create_task(self._produce(conv, options or TurnOptions(), queue.put_nowait))
         try:
             while True:
-                event = await queue.get()
+                if on_idle is None or not queue.empty():
+                    event = await queue.get()
+                else:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), idle_every)
+                    except asyncio.TimeoutError:
+                        self.sync()
+                        on_idle()
+                        continue
                 if isinstance(event, _End):
                     break
                 yield event
@@ -182,7 +252,7 @@ class Engine:
                     pass
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
-        state = _TurnState()
+        state = self._state = _TurnState()
         try:
             for round_no in range(1, self.max_rounds + 1):
                 result = await self._round(conv, options, round_no, emit, state)
@@ -202,8 +272,8 @@ class Engine:
                 ),
                 state.message,
             ))
-        except asyncio.CancelledError:
-            self._mark_stopped(conv, state)
+        except (asyncio.CancelledError, _StopRequested):
+            self._mark_stopped(conv, state, emit)
             emit(TurnStopped(state.message))
         except Exception as exc:  # a bug must not take the app down; the turn fails visibly
             error = ChatError(
@@ -216,6 +286,7 @@ class Engine:
                 state.message.error = error.message
             emit(TurnFailed(error, state.message))
         finally:
+            self._state = None
             emit(_END)
 
     async def _round(
@@ -230,6 +301,7 @@ class Engine:
         if continuing and conv.messages and conv.messages[-1].role == "assistant":
             msg = conv.messages[-1]
             msg.status, msg.error, msg.finish_reason = "streaming", None, None
+            msg.tool_calls = []  # calls cut off in the reply never ran; the continuation replaces them
         else:
             continuing = False
             msg = conv.add(Message(role="assistant", status="streaming", model=conv.model))
@@ -244,9 +316,9 @@ class Engine:
         choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
         request = build_request(
             conv, replace(options, continue_last=continuing, tool_choice=choice),
-            self.messages_builder(conv, options), specs,
+            request_messages(self.messages_builder(conv, options)), specs,
         )
-        assembler = ToolCallAssembler()
+        assembler = state.assembler = ToolCallAssembler()
         finish: str | None = None
         t0 = time.monotonic()
         first_at: float | None = None
@@ -302,12 +374,13 @@ class Engine:
             return _Round(msg, [], error)
         msg.status = "complete"
         calls = assembler.calls() if assembler else []
+        msg.tool_calls = calls
         if calls and finish not in ("tool_calls", "stop"):
+            # Kept for display (the panel shows what was written); never run, never sent back.
             msg.error = (
                 f"The reply ended ({finish}) while a tool call was being written; the call was not run."
             )
-            calls = []
-        msg.tool_calls = calls
+            return _Round(msg, [])
         return _Round(msg, calls)
 
     async def _run_calls(
@@ -317,7 +390,7 @@ class Engine:
         for call in calls:
             emit(ToolCallReady(call))
         for call in calls:
-            outcome = await self._run_one(call, emit)
+            outcome = await self._run_one(call, emit, state)
             tool_msg = conv.add(
                 Message(
                     role="tool",
@@ -325,12 +398,13 @@ class Engine:
                     name=call.name,
                     content=outcome.output,
                     tool_status=outcome.status,
+                    timings=state.finish_running(),
                 )
             )
             state.pending_calls.remove(call)
             emit(ToolResult(call, tool_msg))
 
-    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None]) -> ToolOutcome:
+    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: _TurnState) -> ToolOutcome:
         from vllm_chat.core.tools.approval import Decision
         from vllm_chat.core.tools.base import ToolOutcome
 
@@ -342,21 +416,31 @@ class Engine:
         if self.approval is not None and self.approval.needs_prompt(call.name):
             emit(ToolApprovalNeeded(call))
             decision = await self.approver(call) if self.approver is not None else Decision.DENY
+            if decision is Decision.STOP:
+                raise _StopRequested
             self.approval.record(call.name, decision)
             if decision == Decision.DENY:
                 return self.approval.denied_outcome(call)
-        emit(ToolRunning(call, time.monotonic()))
+        emit(ToolRunning(call, state.start_running()))
         return await self.tools.execute(call)
 
-    def _mark_stopped(self, conv: Conversation, state: _TurnState) -> None:
+    def _mark_stopped(self, conv: Conversation, state: _TurnState, emit: Callable[[Any], None]) -> None:
         state.sync()
         msg = state.message
         if msg is not None and msg.status == "streaming":
             msg.status = "stopped"
-            msg.tool_calls = []  # a call cut off mid-stream is incomplete; it was never run
+            if state.assembler:
+                # Calls cut off mid-stream never run; they are kept so the session shows
+                # them as the user saw them (`request_messages` keeps them out of requests).
+                msg.tool_calls = state.assembler.calls()
         for call in state.pending_calls:
-            conv.add(Message(role="tool", tool_call_id=call.id, name=call.name,
-                             content=_STOPPED_BEFORE_RUN, tool_status="error"))
+            ran = state.running_since is not None
+            timings = state.finish_running()
+            tool_msg = conv.add(Message(
+                role="tool", tool_call_id=call.id, name=call.name, tool_status="error", status="stopped",
+                content=_STOPPED_WHILE_RUNNING if ran else _STOPPED_BEFORE_RUN, timings=timings,
+            ))
+            emit(ToolResult(call, tool_msg))
         state.pending_calls = []
         conv.touch()
 
@@ -374,10 +458,13 @@ class _TurnState:
         self.message: Message | None = None
         self.content: list[str] = []
         self.reasoning: list[str] = []
+        self.assembler: ToolCallAssembler | None = None
         self.pending_calls: list[ToolCall] = []
+        self.running_since: tuple[float, float] | None = None
 
     def begin(self, message: Message, *, keep_text: bool) -> None:
         self.message = message
+        self.assembler = None
         # Appending to lists and joining now and then keeps long replies linear;
         # `str +=` on a model attribute would copy the whole text per token.
         self.content = [message.content] if keep_text and message.content else []
@@ -390,6 +477,21 @@ class _TurnState:
         self.message.content = "".join(self.content)
         if self.reasoning:
             self.message.reasoning = "".join(self.reasoning)
+
+    def start_running(self) -> float:
+        """Note that a tool starts now; returns `time.monotonic()` for `ToolRunning`."""
+        now = time.monotonic()
+        self.running_since = (time.time(), now)
+        return now
+
+    def finish_running(self) -> Timings | None:
+        """How long the tool that was running took (None if none ran), kept in its result
+        so a reloaded session shows the same duration as the live panel did."""
+        if self.running_since is None:
+            return None
+        wall, started = self.running_since
+        self.running_since = None
+        return Timings(started_at=wall, duration=time.monotonic() - started)
 
 
 def _usage(usage: Any) -> Usage:

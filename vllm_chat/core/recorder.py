@@ -2,12 +2,14 @@
 
 `SessionRecorder.observe(event)` is called for every engine event (the
 engine has already applied it to the conversation). It saves at once on the
-events that end a step (a request sent, a tool result, approval asked, the
-turn finished / stopped / failed) and, while a reply streams, at most once
-per `interval` seconds, checking the clock on every delta. So a `kill -9`
-mid-reply loses at most the last `interval` seconds of that reply and never
-an earlier message; the reply is on disk with status `streaming` and comes
-back `stopped` ("interrupted ...") on load.
+events that end a step (a request sent, a reply's tool calls ready — once
+per round —, approval asked, a tool result, the turn finished / stopped /
+failed) and, while a reply streams, at most once per `interval` seconds,
+checking the clock on every delta. `tick()` covers stalls: the session calls
+it when no event came for a while. So a `kill -9` mid-reply loses at most
+the last `interval` seconds of that reply and never an earlier message; the
+reply is on disk with status `streaming` and comes back `stopped`
+("interrupted ...") on load.
 
 A save is one pydantic serialization and one small atomic write: a few
 milliseconds for a typical session, cheap enough for the UI loop. Errors
@@ -45,6 +47,8 @@ _SAVE_AT_ONCE = (TurnStarted, ToolApprovalNeeded, ToolResult, TurnFinished, Turn
 _SAVE_THROTTLED = (
     ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, ToolCallReady, ToolRunning,
 )
+# The first ToolCallReady of a round saves at once: the engine has put every call of
+# the reply into the message by then, and the tools may run for a long time.
 
 
 class SessionRecorder:
@@ -80,6 +84,7 @@ class SessionRecorder:
         self._last_attempt = float("-inf")
         self._changes = 0
         self._saved_changes = 0
+        self._calls_saved = False
 
     @property
     def dirty(self) -> bool:
@@ -88,7 +93,13 @@ class SessionRecorder:
 
     def observe(self, event: Event) -> None:
         """Take note of one engine event and save if it is time to. Never raises."""
-        if isinstance(event, _SAVE_AT_ONCE):
+        if isinstance(event, TurnStarted):
+            self._calls_saved = False
+        if isinstance(event, ToolCallReady) and not self._calls_saved:
+            self._calls_saved = True
+            self._changes += 1
+            self.save_now()
+        elif isinstance(event, _SAVE_AT_ONCE):
             self._changes += 1
             self.save_now()
         elif isinstance(event, _SAVE_THROTTLED):
@@ -102,8 +113,8 @@ class SessionRecorder:
     def tick(self) -> None:
         """Save if there are unsaved changes and `interval` has passed since the last attempt.
 
-        `observe` calls this on every delta; call it from a timer too if
-        replies can stall for long without a delta.
+        `observe` calls this on every delta; `ChatSession.run` calls it when
+        no event came for a while (a stalled stream, a long tool run).
         """
         if self.dirty and self._clock() - self._last_attempt >= self.interval:
             self.save_now()

@@ -159,11 +159,19 @@ class ChatSession:
         return TurnOptions(**values)  # type: ignore[arg-type]
 
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
-        """Run a turn on the conversation as it stands, saving as it goes."""
+        """Run a turn on the conversation as it stands, saving as it goes.
+
+        Besides the saves the recorder makes on events, the loop wakes up when
+        no event came for a while (a stalled stream, a long tool run) so that
+        text received before the stall reaches the disk too.
+        """
         self.conversation.base_url = self.settings.base_url
         recorder = self.recorder
+        on_idle = recorder.tick if recorder is not None else None
+        idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         try:
-            async for event in self.engine.run(self.conversation, options or self.options()):
+            async for event in self.engine.run(self.conversation, options or self.options(),
+                                               on_idle=on_idle, idle_every=idle_every):
                 if recorder is not None:
                     recorder.observe(event)
                 yield event
@@ -267,7 +275,9 @@ class ChatSession:
         if not conv.messages:
             return False
         last = conv.messages[-1]
-        return last.role == "assistant" and not last.tool_calls and (
+        # Calls in the last message never got results (they were cut off, or the app
+        # stopped first); continuing drops them and carries on with the text.
+        return last.role == "assistant" and (
             last.status in ("stopped", "failed") or last.finish_reason == "length"
         )
 
@@ -305,10 +315,17 @@ class ChatSession:
 
     # -- conversations -------------------------------------------------------------
 
+    def _forget_approvals(self) -> None:
+        # "Allow for this session" means this conversation: the next one asks again.
+        if self.engine.approval is not None:
+            self.engine.approval.reset()
+
     def new_conversation(self) -> Conversation:
-        """Start over with an empty conversation (the old one stays saved)."""
+        """Start over with an empty conversation (the old one stays saved); tools
+        allowed "for this session" need approval again."""
         if self.recorder is not None:
             self.recorder.save_now()
+        self._forget_approvals()
         model = self.conversation.model
         self.conversation = self._fresh_conversation()
         self.conversation.model = model or self.conversation.model
@@ -316,9 +333,11 @@ class ChatSession:
         return self.conversation
 
     def open_conversation(self, conv: Conversation) -> None:
-        """Show and continue a saved conversation."""
+        """Show and continue a saved conversation; tools allowed "for this session"
+        need approval again."""
         if self.recorder is not None:
             self.recorder.save_now()
+        self._forget_approvals()
         if not conv.model and self.conversation.model:
             conv.model = self.conversation.model
         self.conversation = conv

@@ -15,6 +15,14 @@ MAGIC_PHRASES: tuple[tuple[str, str], ...] = (
     ("what is 17*23", "calls a calculator tool, or answers directly without tools"),
     ("weather in Paris", "calls a weather tool; `weather in Paris and London` calls it twice"),
     ("read file X  /  list directory X", "calls file tools"),
+    ("what is 6*7, then what time is it", (
+        "a chain: one tool round per part joined by `then` (the calculator, then the date/time "
+        "tool), then an answer quoting both results")),
+    ("keep calling tools", (
+        "calls a tool in every round and never answers: a runaway loop, for trying a client's round limit")),
+    ("… with bad arguments", (
+        "the tool call's arguments are not a JSON object (`4e9999…`), as a real vLLM sends when "
+        "the schema isn't strict")),
     ("an image, audio or video", "describes what arrived (count, MIME type, size) on `sim-vision`"),
 )
 

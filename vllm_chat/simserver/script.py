@@ -5,13 +5,19 @@
 attachments to describe, a magic phrase (`help`, `hello`, `long N`, `echo`,
 `markdown`), or a friendly fallback. The reply is text plus tool calls; the
 stream writer decides how many of its tokens fit and how they are framed.
+
+Tool rounds are decided from the request alone, so they are deterministic: a
+prompt whose parts are joined by "then" is a chain (one round of calls per
+part, then the answer); "keep calling tools" calls a tool in every round and
+never answers; "with bad arguments" sends arguments that are not a JSON
+object, as a real vLLM does when the schema isn't strict.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vllm_chat.simserver import faults, longform, replies, tokenizer
@@ -21,6 +27,7 @@ from vllm_chat.simserver.toolcalls import (
     Call,
     arithmetic_expression,
     build_object,
+    chain_steps,
     evaluate,
     plan_calls,
     tool_names,
@@ -37,6 +44,11 @@ _SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.I)
 _NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.I)
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
 _REGEX_META = set(".^$*+?{}[]\\|()")
+_KEEP_CALLING_RE = re.compile(r"\bkeep calling tools\b", re.IGNORECASE)
+_BAD_ARGUMENTS_RE = re.compile(r"\bwith bad arguments\b", re.IGNORECASE)
+BAD_ARGUMENTS = "4e999938322561910101508859041020013600164341200431220019991260180"
+"""What "with bad arguments" sends as every call's arguments: a bare number too large for
+a float, exactly what a real vLLM streamed for a non-strict schema (capture `main/2a`)."""
 
 
 @dataclass(frozen=True)
@@ -63,16 +75,44 @@ def compose(req: ChatRequest, variant: int = 0) -> Reply:
     calls: list[Call] = []
     if req.tool_mode == "named":
         calls = plan_calls(text, req.tools, "required", req.named_tool, True)
-    elif req.tool_mode == "required" or (
-        req.tool_mode == "auto" and last_role != "tool" and not _is_magic_phrase(text)
-    ):
-        calls = plan_calls(text, req.tools, req.tool_mode, None, req.fields.parallel_tool_calls is not False)
+    elif req.tool_mode == "required" or (req.tool_mode == "auto" and not _is_magic_phrase(text)):
+        calls = _calls_for_round(text, req, last_role)
+    if calls and _BAD_ARGUMENTS_RE.search(text):
+        calls = [replace(c, arguments=BAD_ARGUMENTS) for c in calls]
     if calls:
         return _with_thinking(req, _tool_thought(text, calls), _tool_preface(calls, req), calls)
     if last_role == "tool":
         return _with_thinking(req, "The tool results are in. I'll quote them in my answer.", _tool_answer(req.messages))
     thought, answer = _answer(text, req, variant)
     return _with_thinking(req, thought, answer)
+
+
+def _calls_for_round(text: str, req: ChatRequest, last_role: str | None) -> list[Call]:
+    """The calls of this round for `auto` or `required`: the next step of a chain, a call
+    in every round for "keep calling tools", else the calls the prompt asks for (none once
+    tool results are in, unless a call is required)."""
+    parallel = req.fields.parallel_tool_calls is not False
+    if _KEEP_CALLING_RE.search(text):
+        return plan_calls(_KEEP_CALLING_RE.sub("", text), req.tools, "required", None, parallel)
+    steps = chain_steps(_BAD_ARGUMENTS_RE.sub("", text), req.tools, parallel)
+    done = tool_rounds(req.messages)
+    if steps and done < len(steps):
+        return steps[done]
+    if last_role == "tool" and req.tool_mode != "required":
+        return []
+    return plan_calls(text, req.tools, req.tool_mode, None, parallel)
+
+
+def tool_rounds(messages: list[dict[str, Any]]) -> int:
+    """How many rounds of tool calls the current turn has had: assistant messages with
+    `tool_calls` after the last user message."""
+    rounds = 0
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            rounds += 1
+    return rounds
 
 
 def _title_for(text: str) -> str:
@@ -195,16 +235,20 @@ def _tool_preface(calls: list[Call], req: ChatRequest) -> str:
         return ""
     names = sorted({c.name for c in calls})
     listed = " and ".join(f"`{n}`" for n in names)
+    if tool_rounds(req.messages):
+        return f"Next, {listed}.\n"
     return f"Let me check that with {listed}.\n"
 
 
 def _tool_answer(messages: list[dict[str, Any]]) -> str:
-    """The final answer after tool results: each result quoted under the call it answers."""
+    """The final answer after tool results: each result of this turn (every round of a
+    chain) quoted under the call it answers."""
     results: list[dict[str, Any]] = []
     for message in reversed(messages):
-        if message.get("role") != "tool":
+        if message.get("role") == "user":
             break
-        results.insert(0, message)
+        if message.get("role") == "tool":
+            results.insert(0, message)
     names: dict[str, tuple[str, str]] = {}
     for message in messages:
         for call in message.get("tool_calls") or []:

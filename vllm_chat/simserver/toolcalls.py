@@ -5,6 +5,8 @@ clause is matched against the offered tools by intent (time, arithmetic,
 weather, files, folders, search) and by words shared with the tool's name and
 description. Arguments are built from the tool's JSON schema, filled with what
 the clause says (a city, an expression, a path, a number) or plausible values.
+Parts joined by "then" ("what is 6*7, *then* what time is it") are a chain:
+one round of calls per part (`chain_steps`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ _STOPWORDS = frozenset(
     "the a an is are what whats how who for and with from into this that there please tell me give "
     "you your get can could would should will of to in on at by it its my".split()
 )
+_THEN_RE = re.compile(r"\s*,?\s*\b(?:and\s+)?then\b,?\s*", re.IGNORECASE)
 _SPLIT_RE = re.compile(r"\s*(?:\band\b|\balso\b|\bthen\b|;|\?\s+|\.\s+)\s*", re.I)
 _PLACE_RE = re.compile(r"\b(?:in|for|at|of)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 _BARE_PLACE_RE = re.compile(r"^\s*([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)\s*[?.!]*\s*$")
@@ -113,6 +116,16 @@ def plan_calls(prompt: str, tools: list[Any], mode: str, named: str | None, para
     if not parallel:
         calls = calls[:1]
     return calls[:4]
+
+
+def chain_steps(prompt: str, tools: list[Any], parallel: bool) -> list[list[Call]]:
+    """The rounds of a chained prompt ("X, then Y"): the calls each part asks for, in
+    order. Empty unless at least two parts ask for a tool (then it is one round)."""
+    parts = [p for p in _THEN_RE.split(prompt) if p.strip()]
+    if len(parts) < 2:
+        return []
+    steps = [s for s in (plan_calls(p, tools, "auto", None, parallel) for p in parts) if s]
+    return steps if len(steps) > 1 else []
 
 
 def _best_tool(clause: str, tools: list[Any]) -> tuple[Any, int]:

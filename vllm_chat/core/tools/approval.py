@@ -2,7 +2,8 @@
 
 The engine asks `needs_prompt` before each call; when it is True the UI asks
 the user and the engine passes the answer to `record`. "Allow for this
-session" is remembered per tool name; "allow once" and "deny" are not.
+session" is remembered per tool name until `reset` (a new or another
+conversation); "allow once", "deny" and "stop" are not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Decision(Enum):
     """Run this call and every later call to the same tool in this session."""
     DENY = "deny"
     """Don't run it; the model is told the user said no."""
+    STOP = "stop"
+    """Don't run it and stop the whole turn, as Esc does while a reply streams."""
 
 
 class ApprovalPolicy:

@@ -1,4 +1,8 @@
-"""ToolApprovalScreen: ask before a tool marked `confirm` runs."""
+"""ToolApprovalScreen: ask before a tool marked `confirm` runs.
+
+y allows once, a allows for the rest of the conversation, n denies (the model
+is told), and Esc stops the whole turn, as it does while a reply streams.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,16 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.text import inert
 from vllm_chat.core.tools.approval import Decision
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.screens.dialog import Dialog
 from vllm_chat.ui.widgets.tool_call_panel import json_syntax, pretty_arguments
 
 
 class ToolApprovalScreen(Dialog[Decision]):
-    """Shows the call (and, for a shell tool, the exact command); y / a / n decide."""
+    """Shows the call (and, for a shell tool, the exact command); y / a / n decide, esc stops."""
 
     DEFAULT_CSS = """
     ToolApprovalScreen {
@@ -36,7 +40,8 @@ class ToolApprovalScreen(Dialog[Decision]):
     BINDINGS = [
         Binding("y", "decide('allow_once')", "Allow once", id="approve-once"),
         Binding("a", "decide('allow_session')", "Allow for this session", id="approve-session"),
-        Binding("n,escape", "decide('deny')", "Deny", id="deny-tool"),
+        Binding("n", "decide('deny')", "Deny", id="deny-tool"),
+        Binding("escape", "decide('stop')", "Stop the turn", id="stop-at-approval"),
     ]
 
     def __init__(self, call: ToolCall, *, description: str = "", preview: str | None = None) -> None:
@@ -58,8 +63,10 @@ class ToolApprovalScreen(Dialog[Decision]):
             pretty, valid = pretty_arguments(self.call.arguments)
             body = json_syntax(self.app, pretty, background="surface") if valid else Text(inert(pretty))
             yield Static(body, classes="args")
-            yield Static("y allow once · a allow for this session · n / esc deny", classes="hint")
+            yield Static(with_keys(self.app, "{approve-once} allow once · {approve-session} allow for this "
+                                             "session · {deny-tool} deny · {stop-at-approval} stop the turn"),
+                         classes="hint", markup=False)
 
     def action_decide(self, choice: str) -> None:
-        self.dismiss({"allow_once": Decision.ALLOW_ONCE, "allow_session": Decision.ALLOW_SESSION,
-                      "deny": Decision.DENY}[choice])
+        """Answer with `choice`: allow_once, allow_session, deny or stop."""
+        self.dismiss(Decision(choice))

@@ -5,6 +5,10 @@ growing, then pretty JSON once they are complete, then its state (waiting
 for approval, running with elapsed time, done, failed, denied, stopped) and
 the result. Long results are cut in the view (enter or a click shows all);
 the session always keeps the whole result.
+
+A panel rebuilt from a saved session (`restore`) reads everything from the
+call and its result message (state, text, how long the tool ran), so it looks
+exactly as the live panel did when the turn ended.
 """
 
 from __future__ import annotations
@@ -41,6 +45,14 @@ _STATE_LOOK: dict[str, tuple[str, str, str]] = {
     "denied": ("⊘", "denied", "tool-error"),
     "stopped": ("■", "stopped", "tool-error"),
 }
+
+
+def result_state(message: Message) -> PanelState:
+    """The state a tool result message ends a panel in: `stopped` when the user stopped
+    the call, else its tool status (ok, error, denied)."""
+    if message.status == "stopped":
+        return "stopped"
+    return message.tool_status or "ok"
 
 
 def pretty_arguments(raw: str) -> tuple[str, bool]:
@@ -151,9 +163,25 @@ class ToolCallPanel(Vertical):
         self._redraw()
 
     def set_result(self, message: Message) -> None:
-        """The tool message with the result (or the error / denial)."""
+        """The tool message with the result (or the error / denial / stop)."""
         self.result = message.content
-        self.set_state(message.tool_status or "ok")  # type: ignore[arg-type]
+        self.set_state(result_state(message))
+        if message.timings is not None and message.timings.duration is not None:
+            self._elapsed = message.timings.duration  # the engine's measure, as saved
+            self._redraw_header()
+
+    def restore(self, call: ToolCall, result: Message | None, *, finished: bool) -> None:
+        """Show a saved call: its result and state, or `stopped` when the reply is over
+        and the call has no result (it was cut off, or the app stopped before it ran)."""
+        self.call_id, self.tool_name, self.arguments = call.id, call.name, call.arguments
+        self.state = "stopped" if finished else "ready"
+        if result is not None:
+            self.result = result.content
+            self.state = result_state(result)
+            if result.timings is not None:
+                self._elapsed = result.timings.duration
+        if self.is_mounted:
+            self._redraw()
 
     def action_toggle(self) -> None:
         """Show the whole result, or fold it back."""
@@ -190,8 +218,11 @@ class ToolCallPanel(Vertical):
             return Text(inert(self.arguments) or "…")
         pretty, valid = pretty_arguments(self.arguments)
         if not valid:
-            return Group(Text(inert(pretty) or "(no arguments)"),
-                         Text("not a JSON object: the tool was told so", style="italic"))
+            # A call with bad arguments never reaches approval or running, so a stopped
+            # one with bad arguments is one that was cut off while they streamed.
+            note = ("cut off before the arguments were complete: the call did not run"
+                    if self.state == "stopped" else "not a JSON object: the tool was told so")
+            return Group(Text(inert(pretty) or "(no arguments)"), Text(note, style="italic"))
         if pretty == "{}":
             return Text("(no arguments)", style="italic")
         return json_syntax(self.app, pretty, background="tool-panel-background")
