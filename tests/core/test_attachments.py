@@ -493,17 +493,36 @@ def test_http_url_kind_can_be_given_when_the_extension_says_nothing(media: Path)
     assert content_part(att)["type"] == "audio_url"
 
 
-def test_data_urls_are_checked_and_passed_through_unchanged(media: Path) -> None:
+def test_data_urls_are_decoded_and_stored_like_files(media: Path) -> None:
     png = image_bytes((30, 20))
     url = "data:image/png;base64," + base64.b64encode(png).decode()
     prepared = prepare(url, media)
     att = prepared.attachment
-    assert (att.kind, att.mime, att.size) == ("image", "image/png", len(png))
+    assert (att.kind, att.name, att.mime, att.size) == ("image", "pasted-image.png", "image/png", len(png))
     assert (att.width, att.height) == (30, 20)
-    assert att.url == url and att.ref is None and prepared.path is None
-    assert content_part(att) == {"type": "image_url", "image_url": {"url": url}}
+    assert att.url is None and prepared.path == media / att.ref
+    assert prepared.path.read_bytes() == png
+    assert content_part(att, media_root=media) == {"type": "image_url", "image_url": {"url": url}}
     audio_url = "data:audio/wav;base64," + base64.b64encode(wav_bytes()).decode()
-    assert content_part(prepare(audio_url, media).attachment)["audio_url"]["url"] == audio_url
+    audio = prepare(audio_url, media).attachment
+    assert (audio.kind, audio.name, audio.url) == ("audio", "pasted-audio.wav", None)
+    assert content_part(audio, media_root=media)["audio_url"]["url"] == audio_url
+
+
+def test_a_pasted_image_is_downscaled_and_turned_upright_like_a_file(media: Path) -> None:
+    big = "data:image/jpeg;base64," + base64.b64encode(image_bytes((4096, 1024), "JPEG")).decode()
+    assert (prepare(big, media).attachment.width, prepare(big, media).attachment.height) == (2048, 512)
+    sideways = "data:image/jpeg;base64," + base64.b64encode(sideways_jpeg((400, 200))).decode()
+    att = prepare(sideways, media).attachment
+    assert (att.width, att.height) == (200, 400)
+    with Image.open(media / att.ref) as stored:
+        assert stored.size == (200, 400)
+
+
+def test_a_pasted_corrupt_image_is_refused_and_nothing_stored(media: Path) -> None:
+    broken = image_bytes((64, 64))[:60]
+    message = refused("data:image/png;base64," + base64.b64encode(broken).decode(), media)
+    assert message.startswith("The pasted image looks like a PNG image but can't be decoded")
 
 
 # --- the request: recent images only, or no media --------------------------------------------
@@ -970,9 +989,9 @@ def test_an_attachment_with_neither_ref_nor_url_gets_a_clear_error(media: Path) 
 # --- thumbnails and chips -------------------------------------------------------------------
 
 
-def test_load_image_gives_an_upright_image_from_a_data_url(media: Path) -> None:
+def test_load_image_gives_an_upright_image_from_an_inline_data_url_of_an_older_session() -> None:
     url = "data:image/jpeg;base64," + base64.b64encode(sideways_jpeg((400, 200))).decode()
-    image = load_image(prepare(url, media).attachment)
+    image = load_image(Attachment(kind="image", name="old.jpg", mime="image/jpeg", url=url))
     assert image.size == (200, 400)
 
 

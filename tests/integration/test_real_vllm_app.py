@@ -97,6 +97,48 @@ async def test_a_tui_turn_streams_a_reply_from_the_real_server() -> None:
     await chat.client.aclose()
 
 
+async def test_a_tui_image_for_the_text_only_real_model_is_offered_to_be_left_out_and_then_answered(
+        tmp_path) -> None:
+    from PIL import Image
+
+    from tests.support.pilot import send, wait_for_screen
+    from vllm_chat.core.session import ChatSession
+    from vllm_chat.core.store import SessionStore
+    from vllm_chat.ui.app import VllmChatApp
+    from vllm_chat.ui.screens.confirm import ConfirmScreen
+
+    photo = tmp_path / "red.png"
+    Image.new("RGB", (32, 32), (255, 0, 0)).save(photo)
+    settings = load_settings({"base_url": URL, "api_key": KEY or "EMPTY", "sampling": {"max_tokens": 16},
+                              "tools": {"enabled": False}})
+    chat = ChatSession(settings, store=SessionStore())
+    app = VllmChatApp(chat)
+
+    def answered() -> bool:
+        last = chat.conversation.messages[-1]
+        return not chat.running and last.role == "assistant" and last.status != "streaming"
+
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: chat.models, timeout=30)
+        await send(app, pilot, f"/attach {photo}")
+        await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
+        await send(app, pilot, "What is in this picture?")
+        await wait_for_screen(pilot, app, ConfirmScreen, timeout=60)
+        assert app.screen.question == (f"{MODEL} can't see images, video or audio (it is not a multimodal "
+                                       "model). Send without the attachments?")
+        await pilot.press("y")
+        await wait_until(pilot, answered, timeout=60)
+        reply = chat.conversation.messages[-1]
+        assert reply.status == "complete" and reply.content, "the request without the image was answered"
+        assert chat.conversation.messages[0].attachments, "the image stays in the conversation"
+
+        await send(app, pilot, "And now?")  # the choice holds: no second refusal, no second question
+        await wait_until(pilot, lambda: len(chat.conversation.messages) == 4 and answered(), timeout=60)
+        assert chat.conversation.messages[-1].status == "complete"
+        assert not isinstance(app.screen, ConfirmScreen)
+    await chat.client.aclose()
+
+
 class PickNumber(Tool):
     """A tool with a strict schema, so even random weights produce a valid call."""
 

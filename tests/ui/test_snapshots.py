@@ -1,19 +1,23 @@
 """Snapshots of the screens that matter, at a fixed size with blinking off: the main
 screen in two themes, a streamed reply with a code fence and a table, a tool panel, the
-help screen and the settings panel. Update with `pytest --snapshot-update`."""
+help screen, the settings panel, and attachments (an inline half-block thumbnail and
+pending chips). Update with `pytest --snapshot-update`."""
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TextArea
 
-from tests.support.pilot import turn, wait_for_screen, wait_until
+from tests.support.pilot import send, turn, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Timings
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
+from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_views import AssistantMessageView
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -109,3 +113,43 @@ async def test_the_settings_panel(sim, make_app, app_snapshot) -> None:
         await wait_for_screen(pilot, app, SettingsScreen)
         await settle(app, pilot)
         assert app_snapshot(app, "settings")
+
+
+def landscape(path: Path) -> Path:
+    """A small picture with shapes a thumbnail should keep: sky, sun, hills."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (240, 160), (90, 160, 230))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((160, 20, 210, 70), fill=(250, 210, 60))
+    draw.polygon([(0, 160), (0, 110), (80, 70), (170, 120), (240, 95), (240, 160)], fill=(40, 140, 70))
+    image.save(path)
+    return path
+
+
+async def test_an_inline_thumbnail_and_pending_attachment_chips(sim, make_app, app_snapshot, tmp_path,
+                                                               monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    landscape(tmp_path / "hills.png")
+    from PIL import Image
+
+    Image.new("RGB", (1024, 768), (200, 60, 60)).save(tmp_path / "red.jpg")
+    with wave.open(str(tmp_path / "notes.wav"), "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(8000)
+        clip.writeframes(bytes(16000))
+    async with make_app(base_url=sim.base_url, model="sim-vision", size=SIZE) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await send(app, pilot, "/attach hills.png")
+        await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
+        await turn(app, pilot, "What is in this picture?")
+        thumb = app.chat.messages.query_one(ImageThumb)
+        await wait_until(pilot, lambda: thumb.picture is not None)
+        for name in ("red.jpg", "notes.wav"):
+            count = len(app.chat.attachments.chips)
+            await send(app, pilot, f"/attach {name}")
+            await wait_until(pilot, lambda: len(app.chat.attachments.chips) == count + 1)  # noqa: B023
+        app.chat.messages.scroll_home(animate=False)
+        await settle(app, pilot)
+        assert app_snapshot(app, "attachments")

@@ -4,12 +4,15 @@ The public face of `vllm_chat.core.media`. In short:
 
 - `prepare_attachment(source, settings)`: a local path (quotes, `~`,
   backslash escapes and `file://` URLs of this computer accepted) or an
-  http(s) / base64 `data:` URL → a checked `Attachment`. Local files are
-  sniffed by content, never by extension; images are turned upright and
-  downscaled to `max_image_side`; the result is stored once in the media
-  folder under its SHA-256 (`ref`). URLs are kept unchanged (`url`).
+  http(s) / base64 `data:` URL → a checked `Attachment`. Local files and the
+  content of `data:` URLs are sniffed by content, never by name or declared
+  type; images are turned upright and downscaled to `max_image_side`; the
+  result is stored once in the media folder under its SHA-256 (`ref`), so a
+  session never carries base64. http(s) URLs are kept unchanged (`url`).
 - `content_part(att)` / `build_request_messages(conv, ...)`: the request side,
   including "only the N most recent images" and "no media at all".
+- `MediaPolicy` / `offer_for(error, ...)`: what a conversation's later
+  requests leave out once the user accepted sending without (some) media.
 - `describe(att)` and `load_image(att)`: the chip text and the thumbnail.
 - `is_not_multimodal_error` / `parse_media_limit_error`: vLLM's answers to
   media it won't take.
@@ -31,7 +34,13 @@ from typing import TYPE_CHECKING
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment, AttachmentKind
 from vllm_chat.core.media.errors import AttachmentError
-from vllm_chat.core.media.images import image_size, prepare_image, upright_image
+from vllm_chat.core.media.images import prepare_image, upright_image
+from vllm_chat.core.media.policy import (
+    MediaOffer,
+    MediaPolicy,
+    offer_for,
+    still_refused,
+)
 from vllm_chat.core.media.requests import (
     build_request_messages,
     content_part,
@@ -39,7 +48,12 @@ from vllm_chat.core.media.requests import (
     is_not_multimodal_error,
     parse_media_limit_error,
 )
-from vllm_chat.core.media.sniff import EXTENSION_FOR_MIME, SNIFF_BYTES, kind_of_mime, sniff_mime
+from vllm_chat.core.media.sniff import (
+    EXTENSION_FOR_MIME,
+    SNIFF_BYTES,
+    kind_of_mime,
+    sniff_mime,
+)
 from vllm_chat.core.media.sources import (
     MB,
     human_size,
@@ -58,6 +72,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttachmentError",
+    "MediaOffer",
+    "MediaPolicy",
     "PreparedAttachment",
     "build_request_messages",
     "content_part",
@@ -67,9 +83,11 @@ __all__ = [
     "is_not_multimodal_error",
     "load_image",
     "looks_like_attachment",
+    "offer_for",
     "parse_media_limit_error",
     "prepare_attachment",
     "sniff_mime",
+    "still_refused",
 ]
 
 _MAX_PASTED_PATH = 4096
@@ -99,15 +117,14 @@ def prepare_attachment(
     `source` is a local path (relative to `base_dir`, default the current
     folder; `~` expanded; surrounding quotes, backslash-escaped characters and
     `file://` URLs of this computer accepted) or an http(s) or base64 `data:`
-    URL. Local files must be images, video or audio by content and at most
-    `settings.max_file_mb`; images are turned upright (EXIF orientation) and
-    downscaled to `settings.max_image_side`, then every local file is copied
-    into the media folder (`media_root`, default `paths.media_dir()`) under its
-    content hash. URLs are kept unchanged: http(s) ones are not fetched (their
-    kind is `kind` if given, else guessed from the extension, else image);
-    `data:` ones are checked (base64, media type, size, content) but neither
-    downscaled nor stored. `kind` is ignored for files and `data:` URLs, whose
-    content decides.
+    URL. A `data:` URL is decoded and then treated like a local file named
+    `pasted-<kind>.<ext>`. Local files must be images, video or audio by
+    content and at most `settings.max_file_mb`; images are turned upright (EXIF
+    orientation) and downscaled to `settings.max_image_side`, then the content
+    is copied into the media folder (`media_root`, default `paths.media_dir()`)
+    under its hash. http(s) URLs are kept unchanged and not fetched (their
+    kind is `kind` if given, else guessed from the extension, else image).
+    `kind` is ignored for files and `data:` URLs, whose content decides.
     """
     src = parse_source(source, base_dir)
     max_bytes = int(settings.max_file_mb * MB)
@@ -118,29 +135,26 @@ def prepare_attachment(
         )
     if src.kind == "data":
         inline = parse_data_url(src.text, max_bytes, settings.max_file_mb)
-        width = height = None
-        if inline.kind == "image":
-            width, height = image_size(inline.data) or (None, None)
-        attachment = Attachment(
-            kind=inline.kind,
-            name=f"pasted-{inline.kind}.{EXTENSION_FOR_MIME[inline.mime]}",
-            mime=inline.mime,
-            size=len(inline.data),
-            width=width,
-            height=height,
-            url=src.text,
-        )
-        return PreparedAttachment(attachment, None)
-
+        return _store_media(inline.data, inline.mime, None, settings, media_root)
     path = src.path or Path(src.text)
-    name = path.name
     data = read_local(path, max_bytes, settings.max_file_mb)
-    mime = media_mime(data, name)
+    return _store_media(data, media_mime(data, path.name), path.name, settings, media_root)
+
+
+def _store_media(
+    data: bytes, mime: str, name: str | None, settings: AttachmentSettings, media_root: Path | None
+) -> PreparedAttachment:
+    """Upright and downscale an image, then store any media under its hash.
+
+    `name` None (pasted `data:` URLs) becomes `pasted-<kind>.<ext>` after the
+    image work, whose format may differ from the one pasted.
+    """
     att_kind = kind_of_mime(mime) or "image"
     width = height = None
     if att_kind == "image":
-        image = prepare_image(data, mime, name, settings.max_image_side)
+        image = prepare_image(data, mime, name or "The pasted image", settings.max_image_side)
         data, mime, width, height = image.data, image.mime, image.width, image.height
+    name = name or f"pasted-{att_kind}.{EXTENSION_FOR_MIME[mime]}"
     try:
         root = resolve_media_root(media_root)
         ref, stored = store(data, EXTENSION_FOR_MIME[mime], root)
@@ -193,8 +207,8 @@ def looks_like_attachment(text: str, *, base_dir: Path | None = None) -> bool:
 def load_image(att: Attachment, *, media_root: Path | None = None) -> Image.Image:
     """The attached image, decoded and upright, for drawing a thumbnail.
 
-    Works from the stored file (`ref`) or a `data:` URL. http(s) URLs are not
-    downloaded, so they raise `AttachmentError`, as do non-images and
+    Works from the stored file (`ref`) or a `data:` URL (sessions saved before
+    pasted data was stored kept it inline). http(s) URLs are not downloaded, so they raise `AttachmentError`, as do non-images and
     vanished files.
     """
     if att.kind != "image":
@@ -223,7 +237,7 @@ def describe(att: Attachment) -> str:
         parts.append(human_size(att.size))
     if att.width and att.height:
         parts.append(f"{att.width}×{att.height}")
-    if att.url and not att.url[:5].lower() == "data:":
+    if att.url and att.url[:5].lower() != "data:":
         parts.append("URL")
     return " · ".join(parts)
 

@@ -121,6 +121,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def on_mount(self) -> None:
         self.session.engine.approver = self.ask_approval
+        self.session.engine.messages_builder = self.messages_for_request
         status = self.status
         status.server = self.session.settings.base_url
         status.model = self.session.conversation.model
@@ -128,6 +129,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         status.tools = self.session.tools_on
         status.tool_choice = self.session.tool_choice
         self.show_conversation()
+        self.watch(status, "model", self.show_media_hint, init=False)  # a new model: media sent again
         self.prompt.focus()
         self.call_after_refresh(memory.settle)
         self.connect()
@@ -140,6 +142,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.messages.show_conversation(conv)
         last = next((m for m in reversed(conv.messages) if m.usage is not None), None)
         self.status.context_used = (last.usage.prompt_tokens + last.usage.completion_tokens) if last else None
+        self.show_media_hint()
 
     # -- connection -------------------------------------------------------------------
 
@@ -202,8 +205,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.run_turn()
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def run_turn(self, continue_last: bool = False, media: str = "all") -> None:
-        """Run one turn and show its events as they come."""
+    async def run_turn(self, continue_last: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
         messages, status = self.messages, self.status
         status.state = "streaming"
         self._stream_count = 0
@@ -211,7 +214,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         ticker = self.set_interval(0.5, self._show_speed)
         failure: ChatError | None = None
         try:
-            options = self.session.options(continue_last=continue_last, media=media)
+            options = self.session.options(continue_last=continue_last)
             async for event in self.session.run(options):
                 if isinstance(event, (ContentDelta, ReasoningDelta)):
                     self._stream_count += 1
@@ -228,7 +231,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         finally:
             ticker.stop()
             status.state = "connected"
-            status.detail = ""
+            self.show_media_hint()
         if failure is None and self.session.wants_model_title():
             self.run_worker(self.session.generate_title(), group="title", exit_on_error=False)
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):

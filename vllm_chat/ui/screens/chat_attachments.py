@@ -1,5 +1,9 @@
 """What the chat screen does with attachments: pick, paste, /attach, view, and the
-offer to send without them when the server refuses images.
+offer to send without them (or fewer) when the server refuses media.
+
+An accepted offer holds for the conversation while its model stays
+(`MediaPolicy`): every later request is built with it, and the status line
+says what is left out.
 
 A mixin of `ChatScreen` (plain `on_...` handler names: Textual's @on decorator
 is only collected from classes its metaclass builds).
@@ -8,20 +12,26 @@ is only collected from classes its metaclass builds).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 
+from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.engine import TurnOptions, default_messages
 from vllm_chat.core.errors import ChatError
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.ui.screens.chat import ChatScreen
 
 
 class AttachmentActions:
-    """Attaching media to the next prompt, and showing attached images."""
+    """Attaching media to the next prompt, showing attached images, and leaving media
+    out of requests the server refused them in."""
+
+    _media_policy: MediaPolicy | None = None
 
     def action_attach(self: ChatScreen) -> None:
         """Pick an image, video or audio file (with a preview) to send with the next prompt."""
@@ -61,22 +71,46 @@ class AttachmentActions:
 
         self.app.push_screen(ImageViewScreen(event.attachment))
 
+    def messages_for_request(self: ChatScreen, conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
+        """The engine's request builder: media left out as the accepted offer says, if any."""
+        policy = self.media_policy
+        if policy is not None and policy.applies_to(conv):
+            return policy.request_messages(conv)
+        return default_messages(conv, options)
+
+    @property
+    def media_policy(self: ChatScreen) -> MediaPolicy | None:
+        """The accepted offer to leave media out, while its conversation and model are in
+        use (once either changed, it is forgotten: switching back sends every attachment)."""
+        policy = self._media_policy
+        if policy is not None and not policy.applies_to(self.session.conversation):
+            self._media_policy = policy = None
+        return policy
+
+    def show_media_hint(self: ChatScreen) -> None:
+        """Say on the status line what requests leave out (nothing once the offer lapsed)."""
+        policy = self.media_policy
+        self.status.detail = policy.hint if policy is not None else ""
+
     def _offer_without_media(self: ChatScreen, error: ChatError) -> None:
-        """The server refused the images: offer to send the turn without them (or fewer)."""
+        """The server refused the media: offer to send without them (or fewer), unless
+        the refused request already left out what the offer would."""
+        from vllm_chat.core.attachments import offer_for, still_refused
         from vllm_chat.ui.screens.confirm import ConfirmScreen
 
-        if error.kind == "not_multimodal":
-            question, yes, media = f"{error.message} Send without the attachments?", "Send without", "none"
-            detail = "Each attachment is replaced by a note naming it; the files stay in the conversation."
-        else:
-            keep = self.session.settings.attachments.recent_images
-            question = f"{error.message} Send only the {keep} most recent image(s)?"
-            yes, media = f"Send {keep} recent", "recent"
-            detail = "Older images are replaced by a note naming them (attachments.recent_images sets how many)."
+        offer = offer_for(error, self.session.conversation, self.media_policy,
+                          self.session.settings.attachments.recent_images)
+        if offer is None:
+            self.notify(still_refused(error), title="Media refused", severity="error", timeout=20,
+                        markup=False)
+            return
 
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
+                self._media_policy = offer.policy
+                self.notify(offer.policy.notice, title="Attachments", markup=False)
                 self.show_conversation()
-                self.run_turn(media=media)
+                self.run_turn()
 
-        self.app.push_screen(ConfirmScreen(question, yes, "Not now", detail=detail, destructive=False), answered)
+        self.app.push_screen(ConfirmScreen(offer.question, offer.accept, "Not now", detail=offer.detail,
+                                           destructive=False), answered)
