@@ -125,10 +125,14 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = None
     if args.demo:
-        from vllm_chat.demo import start_demo_server
+        from vllm_chat.demo import demo_model, start_demo_server
 
         demo = start_demo_server()
-        settings = settings.model_copy(update={"base_url": demo.base_url, "model": settings.model})
+        served = [*demo.config.models, *demo.config.loras]
+        model, note = demo_model(served, args.model)
+        if note:
+            print(f"vllm-chat: {note}", file=sys.stderr)
+        settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
         session = _session_from_args(args)
         prompt = _oneshot_prompt(args)

@@ -26,7 +26,7 @@ def sim() -> Iterator[object]:
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], input=stdin, capture_output=True, check=False,
                           text=True, timeout=60, env=env, cwd=cwd,
                           stdin=None if stdin is not None else subprocess.DEVNULL)
 

@@ -14,7 +14,7 @@ from vllm_chat.core.store import SessionStore
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True, check=False,
                           timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
 
 
@@ -74,3 +74,45 @@ def test_an_ambiguous_prefix_lists_the_candidates() -> None:
 def test_continue_without_any_session_says_so() -> None:
     result = run("-c", "-p", "hi")
     assert result.returncode == 2 and "no saved session" in result.stderr
+
+
+def test_export_format_json_prints_the_whole_session_document() -> None:
+    conv = saved("as json")
+    result = run("sessions", "export", conv.id[:8], "--format", "json")
+    assert result.returncode == 0 and result.stderr == ""
+    doc = json.loads(result.stdout)
+    assert doc["id"] == conv.id and doc["title"] == "as json"
+    assistant = doc["messages"][1]
+    assert assistant["reasoning"] == "thinking it over"
+    assert assistant["tool_calls"][0]["name"] == "calculator"
+    assert doc["messages"][2]["content"] == "1+1 = 2"
+
+
+def test_export_format_md_prints_markdown_with_reasoning_and_tool_calls() -> None:
+    conv = saved("as markdown")
+    result = run("sessions", "export", conv.id, "--format", "md")
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout.startswith("# as markdown\n")
+    assert "<details>" in result.stdout and "thinking it over" in result.stdout
+    assert '"expression": "1+1"' in result.stdout
+    assert "question about as markdown" in result.stdout
+
+
+def test_export_format_wins_over_the_file_suffix(tmp_path: Path) -> None:
+    conv = saved("format first")
+    md_in_json_name = tmp_path / "chat.json"
+    json_in_md_name = tmp_path / "chat.md"
+    assert run("sessions", "export", conv.id[:8], "--format", "md", "-o", str(md_in_json_name)).returncode == 0
+    assert run("sessions", "export", conv.id[:8], "--format", "json", "-o", str(json_in_md_name)).returncode == 0
+    assert md_in_json_name.read_text().startswith("# format first\n")
+    assert json.loads(json_in_md_name.read_text())["id"] == conv.id
+
+
+def test_export_refuses_an_unknown_format_or_a_nameless_file(tmp_path: Path) -> None:
+    conv = saved("refused")
+    bad_format = run("sessions", "export", conv.id[:8], "--format", "html")
+    assert bad_format.returncode == 2 and "invalid choice: 'html'" in bad_format.stderr
+    no_suffix = run("sessions", "export", conv.id[:8], "-o", str(tmp_path / "chat.txt"))
+    assert no_suffix.returncode == 1
+    assert "can't tell the export format from 'chat.txt': end the name with .md or .json" in no_suffix.stderr
+    assert not (tmp_path / "chat.txt").exists()

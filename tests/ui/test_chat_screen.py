@@ -197,7 +197,7 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
 
 async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
     async with SimServer(SimConfig(api_key="sk-server-key-123456")) as locked:
-        async with make_app(base_url=locked.base_url) as (app, pilot):
+        async with make_app(base_url=locked.base_url, api_key="EMPTY") as (app, pilot):
             await wait_until(pilot, lambda: app.chat.status.state == "error")
             text = screen_text(app)
             assert "wants an API key" in text and "--api-key" in text and "VLLM_CHAT_API_KEY" in text

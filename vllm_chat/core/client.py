@@ -44,23 +44,29 @@ def _import_openai() -> Any:
 def root_url(base_url: str) -> str:
     """The server root (where `/health`, `/version` and `/tokenize` live) for a base URL."""
     url = base_url.rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    return url.removesuffix("/v1")
 
 
 def suggest_base_url(base_url: str) -> str | None:
-    """A likely-correct base URL when the given one answered 'Not Found', else None."""
-    url = base_url.rstrip("/")
-    match = re.match(r"^(https?://[^/]+)(/.*)?$", url)
+    """A likely-correct base URL when the given one answered 'Not Found', else None.
+
+    A `{"detail": "Not Found"}` comes from vLLM's own router, so the server is
+    vLLM and its API lives at `/v1` on that host. A URL that goes on past a
+    `/v1` segment (an endpoint pasted whole, e.g. `.../v1/chat/completions`)
+    is cut back to that segment; anything else becomes `<host>/v1`. The
+    suggestion is never the URL the user already gave.
+    """
+    url = base_url.strip().rstrip("/")
+    match = re.match(r"^(https?://[^/?#]+)(/[^?#]*)?$", url)
     if not match:
         return None
     host, path = match.group(1), match.group(2) or ""
-    if path == "":
-        return f"{host}/v1"
-    if path != "/v1":
-        if "/v1" in path:
-            return url[: url.index("/v1") + 3]
-        return f"{url}/v1"
-    return None
+    candidates = []
+    segment = re.search(r"/v1(?=/)", path)
+    if segment:
+        candidates.append(host + path[: segment.end()])
+    candidates.append(f"{host}/v1")
+    return next((c for c in candidates if c != url), None)
 
 
 class ChatClient:
@@ -135,9 +141,17 @@ class ChatClient:
         closes the HTTP response, which makes vLLM abort the generation."""
         sdk = await self.sdk()
         stream = await sdk.chat.completions.create(**request, stream=True)
+        openai = _import_openai()
         async with stream:
-            async for chunk in stream:
-                yield chunk
+            try:
+                async for chunk in stream:
+                    yield chunk
+            except openai.APITimeoutError:
+                raise
+            except openai.APIConnectionError as exc:
+                # The server had answered 200 and started the stream, so it is
+                # reachable: the reply was cut, even if no token had arrived yet.
+                raise ChatErrorException(self.explain(exc, mid_stream=True)) from exc
 
     async def complete(self, request: dict[str, Any]) -> Any:
         """A non-streamed chat request (used for short side requests such as titles)."""
@@ -157,7 +171,6 @@ class ChatClient:
 
 _CONTEXT_RE = re.compile(r"maximum context length is (\d+) tokens")
 _VALID_MODELS_RE = re.compile(r"Valid aliases: (.+?)\.?$")
-_MEDIA_LIMIT_RE = re.compile(r"At most (\d+) (image|video|audio)")
 
 
 def _server_message(exc: Any) -> str:
@@ -317,7 +330,14 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
             status=status,
             details={"server_message": message},
         )
-    if "is not a multimodal model" in message:
+    # Imported here: the media helpers pull in the attachment store, which a
+    # turn without an error never needs.
+    from vllm_chat.core.media.requests import (
+        is_not_multimodal_error,
+        parse_media_limit_error,
+    )
+
+    if is_not_multimodal_error(message):
         return ChatError(
             "not_multimodal",
             f"{model or 'This model'} can't see images, video or audio (it is not a multimodal model).",
@@ -325,16 +345,23 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
             status=status,
             details={"server_message": message},
         )
-    media = _MEDIA_LIMIT_RE.search(message)
+    media = parse_media_limit_error(message)
     if media:
+        modality, limit = media
+        if limit == 0:
+            what = f"The server takes no {modality} at all (its --limit-mm-per-prompt sets {modality} to 0)."
+            hint = "Send the message without them, or restart vLLM with a higher --limit-mm-per-prompt."
+        else:
+            what = (f"The server accepts at most {limit} {modality}(s) per request, "
+                    "and every earlier one in the conversation counts.")
+            hint = ("Send only the most recent ones (older ones are replaced by a note), or restart vLLM "
+                    "with a higher --limit-mm-per-prompt.")
         return ChatError(
             "too_many_media",
-            f"The server accepts at most {media.group(1)} {media.group(2)}(s) per request, "
-            "and every earlier one in the conversation counts.",
-            "Send only the most recent ones (older ones are replaced by a note), or restart vLLM "
-            "with a higher --limit-mm-per-prompt.",
+            what,
+            hint,
             status=status,
-            details={"limit": int(media.group(1)), "modality": media.group(2)},
+            details={"limit": limit, "modality": modality, "server_message": message},
         )
     return ChatError(
         "bad_request",

@@ -1,4 +1,4 @@
-"""Writing a long prompt in the user's own editor ($VISUAL, $EDITOR, ...)."""
+"""Writing a long prompt in the user's own editor (the config's, $EDITOR, $VISUAL, nano or vi)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,22 @@ class EditorError(Exception):
 
 
 def editor_command(configured: str | None = None) -> list[str]:
-    """The editor to run: the config's `editor`, else $VISUAL, else $EDITOR, else nano or vi."""
-    for candidate in (configured, os.environ.get("VISUAL"), os.environ.get("EDITOR")):
+    """The editor to run: the config's `editor`, else $EDITOR, else $VISUAL, else nano or vi.
+
+    $EDITOR is asked before $VISUAL, as the feature request specifies (the
+    older Unix habit is the reverse); `editor` in the config overrides both.
+    A command that can't be split into words (an unclosed quote) raises
+    `EditorError` naming where it came from.
+    """
+    sources = (("`editor` in the config", configured), ("$EDITOR", os.environ.get("EDITOR")),
+               ("$VISUAL", os.environ.get("VISUAL")))
+    for where, candidate in sources:
         if candidate and candidate.strip():
-            return shlex.split(candidate)
+            try:
+                return shlex.split(candidate)
+            except ValueError as exc:
+                raise EditorError(f"The editor command {candidate!r} from {where} can't be read: {exc}. "
+                                  "Fix its quoting.") from None
     for name in FALLBACKS:
         if shutil.which(name):
             return [name]
@@ -40,7 +52,7 @@ def edit_text(
     The file is private (0600) and removed afterwards. `run` starts the editor and
     returns its exit status (the UI wraps it so the terminal is handed over).
     """
-    runner = run or (lambda argv: subprocess.run(argv).returncode)
+    runner = run or (lambda argv: subprocess.run(argv, check=False).returncode)
     fd, name = tempfile.mkstemp(prefix="vllm-chat-prompt-", suffix=".md")
     path = Path(name)
     try:
