@@ -88,7 +88,7 @@ async def test_the_image_fills_the_screen_keeping_its_shape(tmp_path: Path) -> N
         assert any(s.text == "▀" and s.style.color.triplet == (230, 120, 40) for s in segments)
         text = screen_text(app)
         assert "sunset.png · image" in text and "1200×600" in text
-        assert "esc, enter or q close" in text
+        assert "esc / enter / q close" in text
 
         await pilot.resize_terminal(60, 20)
         await pilot.pause()

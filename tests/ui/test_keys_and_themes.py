@@ -1,18 +1,64 @@
-"""The keymap remaps bindings by id (and conflicts are reported); themes load, fall back
-when broken, and a theme picked in the app is remembered in the config file."""
+"""Keys and themes: every binding in force has an id and is on the help screen; the
+keymap remaps bindings by id, conflicts (also with a text box's own keys) are reported,
+and hint lines follow a remap; themes load, fall back when broken, the palette's theme
+picker previews live and its pick is remembered in the config file; widget CSS uses
+theme variables only."""
 
 from __future__ import annotations
 
+import importlib
+import io
+import pkgutil
+import re
 from pathlib import Path
 
-from tests.support.pilot import wait_for_screen, wait_until
+from rich.console import Console
+from textual.app import App
+from textual.command import CommandList, CommandPalette
+from textual.dom import DOMNode
+
+import vllm_chat.ui
+from tests.support.pilot import turn, wait_for_screen, wait_until
 from vllm_chat.core.config import tomllib
+from vllm_chat.core.keymap import BindingInfo, keys_of
+from vllm_chat.ui.keys import binding_contexts, help_groups
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
+from vllm_chat.ui.theming import ThemePicker
+
+KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
 
 def notes(app) -> str:
     return "\n".join(str(n.message) for n in app._notifications)
+
+
+def ui_modules() -> list:
+    return [importlib.import_module(info.name)
+            for info in pkgutil.walk_packages(vllm_chat.ui.__path__, "vllm_chat.ui.")]
+
+
+def classes_in_the_ui() -> set[type]:
+    """Every screen and widget class the UI defines or uses (Textual's included; apps
+    left out: only our own app's bindings are in force, and the test adds it)."""
+    return {obj for module in ui_modules() for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, DOMNode) and not issubclass(obj, App)}
+
+
+def declaring_class(cls: type, key: str, action: str) -> type | None:
+    """The class in `cls`'s tree whose BINDINGS give `key` to `action` (the most derived wins,
+    as in Textual's merge)."""
+    for base in cls.__mro__:
+        for binding in base.__dict__.get("BINDINGS", []):
+            if binding.action == action and key in keys_of(binding.key):
+                return base
+    return None
+
+
+def help_text(app) -> str:
+    console = Console(width=140, record=True, file=io.StringIO())
+    console.print(app.screen._table())
+    return console.export_text()
 
 
 async def test_a_binding_can_be_moved_to_another_key(sim, make_app) -> None:
@@ -26,23 +72,83 @@ async def test_a_binding_can_be_moved_to_another_key(sim, make_app) -> None:
 
 
 async def test_the_send_key_can_be_remapped_and_enter_then_adds_a_line(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url, keymap={"send": "ctrl+d"}) as (app, pilot):
+    async with make_app(base_url=sim.base_url, keymap={"send": "f9"}) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
-        await pilot.press("h", "i", "enter", "y", "o", "ctrl+d")
+        await pilot.press("h", "i", "enter", "y", "o", "f9")
         await wait_until(pilot, lambda: app.session.conversation.messages
                          and app.session.conversation.messages[0].content == "hi\nyo")
 
 
 async def test_the_help_screen_shows_the_keys_in_force(sim, make_app) -> None:
-    from rich.console import Console
-
     async with make_app(base_url=sim.base_url, keymap={"pick-model": "f9"}) as (app, pilot):
         await pilot.press("f1")
         await wait_for_screen(pilot, app, HelpScreen)
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
-        console.print(app.screen._table())
-        line = next(line for line in console.export_text().splitlines() if "pick-model" in line)
-        assert "f9" in line and "ctrl+o" not in line
+        line = next(line for line in help_text(app).splitlines() if "pick-model" in line)
+        assert "f9" in line and "^o" not in line
+
+
+async def test_every_binding_in_force_has_an_id_and_is_on_the_help_screen(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        listed = {(row.owner, row.binding.action, key) for group in help_groups(app)
+                  for row in group.rows for key in keys_of(row.binding.key)}
+        in_force: list[tuple[type, object]] = []
+        for cls in classes_in_the_ui() | {type(app)}:
+            for key, bindings in cls._merge_bindings().key_to_bindings.items():
+                for binding in bindings:
+                    owner = declaring_class(cls, key, binding.action)
+                    assert owner is not None, (cls, key, binding.action)
+                    in_force.append((owner, binding))
+        # Textual adds the command palette's key to the app itself, not to a class.
+        for key, bindings in app._bindings.key_to_bindings.items():
+            for binding in bindings:
+                in_force.append((declaring_class(type(app), key, binding.action) or App, binding))
+        assert len(in_force) > 150, "the walk reaches Textual's widgets too"
+        ids: dict[str, tuple[type, str]] = {}
+        for owner, binding in in_force:
+            key = keys_of(binding.key)[0]
+            if owner.__module__.startswith("vllm_chat.") or binding.action == "command_palette":
+                assert binding.id and KEBAB.fullmatch(binding.id), f"{owner.__name__}: {key} has no id"
+                assert ids.setdefault(binding.id, (owner, binding.action)) == (owner, binding.action), \
+                    f"the id {binding.id!r} is used twice"
+            assert (owner, binding.action, key) in listed, f"{owner.__name__}: {key} ({binding.action}) not in help"
+        assert "command-palette" in ids
+        in_contexts = {b.id for context in binding_contexts(app) for b in context if isinstance(b, BindingInfo)}
+        assert set(ids) <= in_contexts, "the keymap check knows every binding"
+        await pilot.press("f1")
+        await wait_for_screen(pilot, app, HelpScreen)
+        shown = help_text(app)
+        for binding_id in ids:
+            assert re.search(rf"\s{re.escape(binding_id)}\s*$", shown, re.M), binding_id
+
+
+async def test_the_help_screen_names_the_palette_and_the_prompt_history_keys(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, keymap={"command-palette": "f12"}) as (app, pilot):
+        await pilot.press("f1")
+        await wait_for_screen(pilot, app, HelpScreen)
+        lines = help_text(app).splitlines()
+        palette = next(line for line in lines if line.rstrip().endswith("command-palette"))
+        assert palette.startswith("f12 ") and "Command palette" in palette
+        prompt = lines[lines.index("Prompt"):]
+        assert any(line.startswith("↑ ") and "Earlier prompt" in line for line in prompt[:8])
+        await pilot.press("escape")
+        await pilot.press("f12")
+        await wait_for_screen(pilot, app, CommandPalette)
+
+
+async def test_a_remap_onto_a_key_the_prompt_uses_itself_is_reported_and_not_applied(sim, make_app) -> None:
+    keymap = {"new-conversation": "ctrl+a", "stop": "x", "pick-model": "f9"}
+    async with make_app(base_url=sim.base_url, keymap=keymap) as (app, pilot):
+        await wait_until(pilot, lambda: "keymap:" in notes(app))
+        text = notes(app)
+        assert "ctrl+a already means 'cursor line start' in the prompt; give 'new-conversation'" in text
+        assert "x types text in the prompt; give 'stop' a key with ctrl or alt" in text
+        assert "f9" not in text, "a free key is fine"
+        await turn(app, pilot, "echo kept")
+        await pilot.press("h", "i", "ctrl+a", "x")
+        assert app.chat.prompt.text == "xhi", "ctrl+a still goes to the line start, x still types"
+        assert len(app.session.conversation.messages) == 2
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: not app.session.conversation.messages), "the default stays"
 
 
 async def test_conflicts_and_unknown_ids_are_reported_once_and_not_applied(sim, make_app) -> None:
@@ -81,3 +187,29 @@ async def test_a_theme_picked_in_the_app_is_saved_to_the_config(sim, make_app, i
         app.theme = "vllm-day"
         await wait_until(pilot, lambda: config.exists(), timeout=5)
     assert tomllib.loads(config.read_text())["theme"] == "vllm-day"
+
+
+async def test_the_theme_picker_previews_the_highlighted_theme_and_esc_goes_back(
+        sim, make_app, isolated_env: Path) -> None:
+    config = isolated_env / "xdg-config" / "vllm-chat" / "config.toml"
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        before = app.theme
+        app.action_change_theme()
+        picker = await wait_for_screen(pilot, app, ThemePicker)
+        await wait_until(pilot, lambda: picker.query_one(CommandList).option_count > 3)
+        await pilot.press("down")
+        await wait_until(pilot, lambda: app.theme != before, message="the highlighted theme is shown")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ThemePicker))
+        assert app.theme == before
+        await pilot.pause(1.3)
+        assert not config.exists(), "a preview is not a choice"
+
+        app.action_change_theme()
+        picker = await wait_for_screen(pilot, app, ThemePicker)
+        await pilot.press(*"vllm-ember")
+        await wait_until(pilot, lambda: app.theme == "vllm-ember")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: config.exists(), timeout=5)
+        assert app.theme == "vllm-ember"
+    assert tomllib.loads(config.read_text())["theme"] == "vllm-ember"

@@ -335,11 +335,12 @@ async def test_the_panel_fits_80_by_24_with_its_keys_visible_and_scrolls_to_any_
         text = screen_text(app)
         assert "ctrl+s save" in text and "Session settings" in text
         field(pilot, "#settings-tools").focus()
-        await pilot.pause()
         tools = field(pilot, "#settings-tools")
         body = field(pilot, "#settings-body")
+        # Scrolling to the focused field is animated: poll until it has landed.
+        await wait_until(pilot, lambda: body.region.contains_region(tools.region),
+                         message="the focused field scrolled into view")
         assert body.max_scroll_y > 0, "with messages shown, the form scrolls"
-        assert body.region.contains_region(tools.region), "the focused field is scrolled into view"
 
 
 async def test_at_120_by_40_the_whole_form_shows_without_scrolling() -> None:

@@ -15,9 +15,9 @@ from textual.timer import Timer
 
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
-from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.keys import apply_keymap
-from vllm_chat.ui.theming import ThemeBook
+from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
 
 class VllmChatApp(App[int]):
@@ -79,6 +79,10 @@ class VllmChatApp(App[int]):
         error = self.themes.remember(name, self.session.settings.config_file)
         if error:
             self.notify(error, title="Theme not saved", severity="warning", markup=False)
+
+    def search_themes(self) -> None:
+        """Palette → Theme: the themes, each shown as it is highlighted (see `ThemePicker`)."""
+        self.push_screen(ThemePicker(self.themes, self.session.settings.config_file))
 
     def get_default_screen(self) -> Screen:
         return Screen()

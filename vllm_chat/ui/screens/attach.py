@@ -27,8 +27,6 @@ from textual.timer import Timer
 from textual.widgets import DirectoryTree, Input, Static, Tree
 from textual.worker import Worker, WorkerState
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.attachments import (
     AttachmentError,
     PreparedAttachment,
@@ -49,6 +47,8 @@ from vllm_chat.core.media.sniff import (
 from vllm_chat.core.text import inert
 from vllm_chat.ui import images
 from vllm_chat.ui.colors import theme_color
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.screens.dialog import Dialog
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 
 if TYPE_CHECKING:
@@ -239,8 +239,9 @@ class AttachScreen(Dialog[PreparedAttachment | None]):
                     yield Container(id="attach-picture")
             yield Input(placeholder="or type or paste a path or an http(s) URL, then enter", id="attach-path")
             yield Static("", id="attach-status")
-            yield Static("enter attach · tab path box · backspace up · ctrl+t hidden files · esc cancel",
-                         classes="hint")
+            yield Static(with_keys(self.app, "enter attach · tab path box · {attach-parent-folder} up · "
+                                             "{attach-toggle-hidden} hidden files · {cancel-attach} cancel"),
+                         classes="hint", markup=False)
 
     def on_mount(self) -> None:
         if self.app.is_headless:

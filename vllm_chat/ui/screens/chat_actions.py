@@ -11,20 +11,23 @@ from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
 from vllm_chat.core.markdown_code import code_blocks
+from vllm_chat.ui.keys import key_hint
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.ui.screens.chat import ChatScreen
 
 ACTION_LABELS = {
-    "copy": ("c", "Copy the text"),
-    "copy-code": ("b", "Copy a code block…"),
-    "edit": ("e", "Edit and send again (the old branch is kept)"),
-    "regenerate": ("r", "Regenerate this reply"),
-    "continue": ("f5", "Continue this reply"),
-    "toggle-reasoning": ("t", "Show or hide the reasoning"),
-    "delete": ("d", "Delete (kept in the session file)"),
+    "copy": ("copy-message", "Copy the text"),
+    "copy-code": ("copy-code", "Copy a code block…"),
+    "edit": ("edit-message", "Edit and send again (the old branch is kept)"),
+    "regenerate": ("regenerate-message", "Regenerate this reply"),
+    "continue": ("continue-reply", "Continue this reply"),
+    "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "delete": ("delete-message", "Delete (kept in the session file)"),
 }
+"""Each message action: the id of the binding that does it (its key is shown in the
+menu, as the keymap has it), and how the menu says it."""
 
 
 class MessageActions:
@@ -69,7 +72,9 @@ class MessageActions:
     def _open_actions_menu(self: ChatScreen, view: MessageView, allowed: list[str]) -> None:
         from vllm_chat.ui.screens.pick_list import PickListScreen
 
-        items = [(a, f"{ACTION_LABELS[a][0]:>3}  {ACTION_LABELS[a][1]}") for a in allowed]
+        keys = {a: key_hint(self.app, ACTION_LABELS[a][0], first_only=True) for a in allowed}
+        width = max((len(key) for key in keys.values()), default=0)
+        items = [(a, f"{keys[a]:>{width}}  {ACTION_LABELS[a][1]}") for a in allowed]
         who = "your message" if view.message.role == "user" else "this reply"
         self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
                              lambda choice: choice and self.do_message_action(view, choice))
@@ -116,7 +121,7 @@ class MessageActions:
 
         self.app.push_screen(TextEditScreen(
             view.message.content, title="Edit your message (later messages are set aside, not lost)",
-            hint="ctrl+s send again · esc cancel", area_id="edit-message-text"), edited)
+            hint="{save-text} send again · {cancel-text} cancel", area_id="edit-message-text"), edited)
 
     def _regenerate(self: ChatScreen, view: MessageView) -> None:
         self.action_retry()

@@ -11,9 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Static
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import key_hint
+from vllm_chat.ui.screens.dialog import Dialog
 
 
 class ConfirmScreen(Dialog[bool]):
@@ -66,8 +66,8 @@ class ConfirmScreen(Dialog[bool]):
                 yield Button(Content(self.yes_label), variant="error" if self.has_class("-destructive")
                              else "primary", compact=True, id="confirm-yes-button")
                 yield Button(Content(self.no_label), compact=True, id="confirm-no-button")
-            yield Static(Text(f"y {self.yes_label.lower()} · n / esc {self.no_label.lower()}"),
-                         classes="hint")
+            yield Static(Text(f"{key_hint(self.app, 'confirm-yes')} {self.yes_label.lower()} · "
+                              f"{key_hint(self.app, 'confirm-no')} {self.no_label.lower()}"), classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no-button", Button).focus()

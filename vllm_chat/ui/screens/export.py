@@ -23,14 +23,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, RadioButton, RadioSet, Static
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.export import ExportFormat
 from vllm_chat.core.export import export as export_conversation
 from vllm_chat.core.store import StoreError, title_from_prompt
 from vllm_chat.core.text import inert
-from vllm_chat.ui.screens.sessions import key_label
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.screens.dialog import Dialog
 
 FORMAT_NAMES: dict[ExportFormat, str] = {"md": "Markdown", "json": "JSON"}
 """The formats as the dialog names them."""
@@ -164,9 +163,8 @@ class ExportScreen(Dialog[Path | None]):
             yield Static(self._hint(), classes="hint", markup=False)
 
     def _hint(self) -> str:
-        keys = {b.id: key_label(self.app, b) for b in self.BINDINGS if isinstance(b, Binding)}
-        return (f"enter or {keys['export-conversation']} export · {keys['toggle-export-format']} "
-                f"Markdown / JSON · {keys['cancel-export']} cancel")
+        return with_keys(self.app, "enter or {export-conversation} export · {toggle-export-format} "
+                                   "Markdown / JSON · {cancel-export} cancel")
 
     def on_mount(self) -> None:
         box = self.path_box

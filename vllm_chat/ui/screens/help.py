@@ -1,18 +1,23 @@
-"""HelpScreen: every key binding of the app, with the keys actually in force."""
+"""HelpScreen: every key in force, with the keys the user's `[keymap]` gave them.
+
+Our bindings come first, each with the id `[keymap]` uses; then the keys
+Textual's own widgets bring (text editing, lists, scrolling), which have no id.
+"""
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from vllm_chat.ui.keys import display_keys, help_groups
 from vllm_chat.ui.screens.dialog import Dialog
-
-from vllm_chat.ui.keys import binding_groups, display_keys
 
 
 class HelpScreen(Dialog[None]):
@@ -21,35 +26,43 @@ class HelpScreen(Dialog[None]):
     DEFAULT_CSS = """
     HelpScreen {
         & > VerticalScroll {
-            width: 90;
+            width: 100;
+            max-width: 95%;
             max-height: 90%;
         }
         & .title { text-style: bold; color: $primary; margin: 0 0 1 0; }
     }
     """
 
-    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close", id="close-help")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close", id="close-help")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static("Keys", classes="title")
+            yield Static(Text.assemble("Keys  ", ("the last column is the id [keymap] in the config uses",
+                                                "dim not bold")), classes="title")
             yield Static(self._table(), markup=False)
 
     def _table(self) -> Group:
-        """One small table per group, all with the same column widths."""
-        groups = [(title, [(display_keys(self.app, b), b.description or b.action, b.id or "")
-                           for b in bindings]) for title, bindings in binding_groups(self.app)]
-        rows = [row for _, group in groups for row in group]
+        """One small table per group, all with the same column widths: the keys and
+        the ids are never cut (the ids are what `[keymap]` needs); descriptions wrap."""
+        groups = [(group, [(display_keys(self.app, row.binding), row.what, row.binding.id or "")
+                           for row in group.rows]) for group in help_groups(self.app)]
+        rows = [row for _, group_rows in groups for row in group_rows]
         key_width = max(len(keys) for keys, _, _ in rows)
-        what_width = max(len(what) for _, what, _ in rows)
+        id_width = max(len(binding_id) for _, _, binding_id in rows)
         parts: list[Text | Table] = []
-        for title, group in groups:
-            parts.append(Text(title, style="underline"))
-            table = Table.grid(padding=(0, 2))
+        built_in_heading = False
+        for group, group_rows in groups:
+            if group.built_in and not built_in_heading:
+                built_in_heading = True
+                parts.extend([Text("Textual's own keys (fixed: [keymap] can't move them)", style="bold"),
+                              Text("")])
+            parts.append(Text(group.title, style="underline"))
+            table = Table.grid(padding=(0, 2), expand=True)
             table.add_column(style="bold", no_wrap=True, width=key_width)
-            table.add_column(width=what_width)
-            table.add_column(style="dim", no_wrap=True)
-            for row in group:
+            table.add_column(ratio=1)
+            table.add_column(style="dim", no_wrap=True, width=id_width)
+            for row in group_rows:
                 table.add_row(*row)
             parts.extend([table, Text("")])
         return Group(*parts)

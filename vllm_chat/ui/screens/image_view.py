@@ -21,13 +21,13 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.attachments import AttachmentError, describe, load_image
 from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.text import inert
 from vllm_chat.ui import images
 from vllm_chat.ui.colors import theme_color
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -79,7 +79,7 @@ class ImageViewScreen(Dialog[None]):
                 yield Static("", id="image-note")
             yield Static(Text(inert(describe(att)), no_wrap=True, overflow="ellipsis"),
                          id="image-description")
-            yield Static("esc, enter or q close", classes="hint")
+            yield Static(with_keys(self.app, "{close-image-view} close"), classes="hint", markup=False)
 
     def on_mount(self) -> None:
         note = self._why_not_drawn()

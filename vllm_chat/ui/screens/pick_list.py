@@ -9,6 +9,7 @@ from textual.containers import Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
 
@@ -32,17 +33,18 @@ class PickListScreen(Dialog[str | None]):
         title: str,
         items: list[tuple[str, str | Text]],
         *,
-        hint: str = "enter pick · esc cancel",
+        hint: str = "enter pick · {cancel-pick} cancel",
         highlight: str | None = None,
         empty: str = "Nothing to choose from.",
     ) -> None:
+        """`hint` names keys by binding id, `{cancel-pick}`, so it shows the keys in force."""
         super().__init__()
         self.title_text = title
         """The line above the list."""
         self.items = items
         """(id, label) pairs, in order; plain-string labels are shown literally."""
         self.hint_text = hint
-        """The line below the list."""
+        """The line below the list (`{binding-id}` for a key)."""
         self.highlight = highlight
         """The id highlighted when the list opens (e.g. the current choice)."""
         self.empty = empty
@@ -54,7 +56,7 @@ class PickListScreen(Dialog[str | None]):
             if self.items:
                 yield OptionList(*[Option(label if isinstance(label, Text) else Text(label), id=item_id)
                                    for item_id, label in self.items])
-                yield Static(self.hint_text, classes="hint", markup=False)
+                yield Static(with_keys(self.app, self.hint_text), classes="hint", markup=False)
             else:
                 yield Static(self.empty, classes="hint", markup=False)
 

@@ -9,8 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Static
 
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.ui.screens.sessions import one_line as clean_title
 
 
@@ -44,7 +44,7 @@ class RenameScreen(Dialog[str | None]):
             yield Input(clean_title(self.title_before), placeholder="A short title",
                         id="rename-title")
             yield Static("", classes="problem", markup=False)
-            yield Static("enter save · esc cancel", classes="hint")
+            yield Static(with_keys(self.app, "enter save · {cancel-rename} cancel"), classes="hint", markup=False)
 
     def on_mount(self) -> None:
         box = self.query_one(Input)
@@ -58,7 +58,8 @@ class RenameScreen(Dialog[str | None]):
         title = clean_title(event.value)
         if not title:
             problem = self.query_one(".problem", Static)
-            problem.update("A title can't be empty: type one, or press esc to keep the old title.")
+            problem.update(with_keys(self.app, "A title can't be empty: type one, or press {cancel-rename} "
+                                            "to keep the old title."))
             problem.add_class("-visible")
             return
         self.dismiss(None if title == clean_title(self.title_before) else title)

@@ -29,7 +29,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
@@ -43,8 +43,6 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from vllm_chat.ui.screens.dialog import Dialog
-
 from vllm_chat.core.store import (
     SessionStore,
     SessionSummary,
@@ -52,6 +50,8 @@ from vllm_chat.core.store import (
     UnreadableSession,
 )
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.screens.dialog import Dialog
 
 SEARCH_DELAY = 0.15
 """Seconds of no typing before the message text is searched."""
@@ -215,17 +215,6 @@ class SessionList(OptionList, can_focus=False):
     """
 
 
-_KEY_WORDS = {"escape": "esc", "pageup": "pgup", "pagedown": "pgdn", "delete": "del"}
-
-
-def key_label(app: App, binding: Binding) -> str:
-    """The first key that triggers `binding` now (after the user's `[keymap]`), spelled as
-    hint lines spell keys: "f2", "ctrl+t", "esc"."""
-    keymap = getattr(app, "_keymap", {}) or {}
-    first = keymap.get(binding.id or "", binding.key).split(",")[0].strip()
-    return _KEY_WORDS.get(first, first)
-
-
 # --- the screen -------------------------------------------------------------------
 
 
@@ -317,10 +306,9 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             yield Static(self._hint(), id="sessions-hint", markup=False)
 
     def _hint(self) -> str:
-        keys = {b.id: key_label(self.app, b) for b in self.BINDINGS if isinstance(b, Binding)}
-        return (f"{keys['open-session']} open · {keys['rename-session']} rename · "
-                f"{keys['delete-session']} delete · ↑↓ pgup pgdn home end move · "
-                f"{keys['close-sessions']} close")
+        return with_keys(self.app, "{open-session} open · {rename-session} rename · {delete-session} delete · "
+                                   "{sessions-up} {sessions-down} {sessions-page-up} {sessions-page-down} "
+                                   "{sessions-first} {sessions-last} move · {close-sessions} close")
 
     @property
     def filter_box(self) -> Input:

@@ -43,6 +43,7 @@ from vllm_chat.core.params_form import (
     stop_texts,
 )
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import with_keys
 
 THINKING_CHOICES: tuple[tuple[str, bool | None], ...] = (("default", None), ("on", True), ("off", False))
 """The thinking radio buttons: label and the `enable_thinking` value each one stands for."""
@@ -162,8 +163,9 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                              classes="note", markup=False)
             with Vertical(id="settings-footer"):
                 yield Static("", id="settings-summary")
-                yield Static("ctrl+s save · esc cancel · tab / shift+tab next / previous field",
-                             classes="hint")
+                yield Static(with_keys(self.app, "{save-settings} save · {cancel-settings} cancel · "
+                                                 "tab / shift+tab next / previous field"),
+                             classes="hint", markup=False)
 
     def _model_widget(self) -> Widget:
         current = self.conversation.model

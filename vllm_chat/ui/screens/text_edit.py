@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
 
@@ -29,15 +30,16 @@ class TextEditScreen(Dialog[str | None]):
         Binding("escape", "cancel", "Cancel", id="cancel-text"),
     ]
 
-    def __init__(self, text: str, *, title: str, hint: str = "ctrl+s save · esc cancel",
+    def __init__(self, text: str, *, title: str, hint: str = "{save-text} save · {cancel-text} cancel",
                  area_id: str = "edit-text") -> None:
+        """`hint` names keys by binding id, `{save-text}`, so it shows the keys in force."""
         super().__init__()
         self.text = text
         """The text when the editor opened."""
         self.title_text = title
         """The line at the top, saying what is edited."""
         self.hint_text = hint
-        """The line at the bottom, saying which keys do what."""
+        """The line at the bottom, saying which keys do what (`{binding-id}` for a key)."""
         self.area_id = area_id
         """The id of the text box (for tests and styling)."""
 
@@ -45,7 +47,7 @@ class TextEditScreen(Dialog[str | None]):
         with Vertical():
             yield Static(self.title_text, classes="title", markup=False)
             yield TextArea(self.text, soft_wrap=True, id=self.area_id)
-            yield Static(self.hint_text, classes="hint", markup=False)
+            yield Static(with_keys(self.app, self.hint_text), classes="hint", markup=False)
 
     def on_mount(self) -> None:
         area = self.query_one(TextArea)
