@@ -166,7 +166,12 @@ class EventClock:
 
     def attach(self, session: Any) -> EventClock:
         """Wrap `session.run` (this instance only)."""
-        from vllm_chat.core.events import ContentDelta, TurnFailed, TurnFinished, TurnStopped
+        from vllm_chat.core.events import (
+            ContentDelta,
+            TurnFailed,
+            TurnFinished,
+            TurnStopped,
+        )
 
         original = session.run
         clock = self

@@ -368,7 +368,13 @@ def build_conversation(n_messages: int, *, media_root: Path, seed: int = 1, mode
     """
     from vllm_chat.core.attachments import prepare_attachment
     from vllm_chat.core.config import AttachmentSettings
-    from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall, Usage
+    from vllm_chat.core.conversation import (
+        Conversation,
+        Message,
+        Timings,
+        ToolCall,
+        Usage,
+    )
     from vllm_chat.simserver import longform
 
     rng = random.Random(seed)

@@ -49,9 +49,8 @@ def segments(times: list[float], segment: int = SEGMENT) -> list[float]:
 
 async def measure(base_url: str, tokens: int, runs: int) -> dict[str, Any]:
     """Per run: the app's and the bare SDK loop's segments, and early and late frame times."""
-    from openai import AsyncOpenAI
-
     from _apphooks import FrameProbe
+    from openai import AsyncOpenAI
 
     prompt, expected = f"long {tokens}", expected_long_reply(tokens)
     app_segments: list[list[float]] = []

@@ -39,7 +39,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
-from _common import LAST_MESSAGE_MARKER, Result, SimProcess, bench_env, expected_long_reply, median  # noqa: E402
+from _common import (  # noqa: E402
+    LAST_MESSAGE_MARKER,
+    Result,
+    SimProcess,
+    bench_env,
+    expected_long_reply,
+    median,
+)
 from bench_stream import app_turn  # noqa: E402
 
 MESSAGES = 200
@@ -54,10 +61,10 @@ OPEN_LIMIT_MS = 500.0
 
 async def frame_costs(base_url: str, session_id: str, tokens: int, runs: int) -> dict[str, list[float]]:
     """Median frame (ms) per run, for an empty conversation and for the history."""
+    from _apphooks import FrameProbe
+
     from vllm_chat.core.conversation import new_id
     from vllm_chat.core.store import SessionStore
-
-    from _apphooks import FrameProbe
 
     prompt, expected = f"long {tokens}", expected_long_reply(tokens)
     out: dict[str, list[float]] = {"empty": [], "history": [], "empty_all": [], "history_all": [],
@@ -86,9 +93,9 @@ async def frame_costs(base_url: str, session_id: str, tokens: int, runs: int) ->
 async def open_times(base_url: str, session_id: str | None, runs: int) -> list[float]:
     """Ms from creating the app to the first paint showing the last message (or, with no
     session, the first paint of the chat screen)."""
-    from vllm_chat.core.store import SessionStore
-
     from _apphooks import FrameProbe, headless_app, screen_shows, wait_for
+
+    from vllm_chat.core.store import SessionStore
 
     times = []
     with FrameProbe() as probe:

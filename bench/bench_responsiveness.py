@@ -34,7 +34,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
-from _common import Result, SimProcess, bench_env, expected_long_reply, median, percentile  # noqa: E402
+from _common import (  # noqa: E402
+    Result,
+    SimProcess,
+    bench_env,
+    expected_long_reply,
+    median,
+    percentile,
+)
 from bench_stream import app_turn  # noqa: E402
 
 TPS = 1000.0

@@ -87,7 +87,13 @@ async def app_turn(base_url: str, prompt: str, expected: str, probe: Any, *,
     `during(app, t_submit)` may return a coroutine to run while the reply streams
     (it gets cancelled once the reply is on screen).
     """
-    from _apphooks import EventClock, OnScreenWatch, headless_app, submit, wait_connected
+    from _apphooks import (
+        EventClock,
+        OnScreenWatch,
+        headless_app,
+        submit,
+        wait_connected,
+    )
 
     clock = EventClock()
     async with headless_app(base_url, conversation=conversation,
@@ -125,9 +131,8 @@ async def app_turn(base_url: str, prompt: str, expected: str, probe: Any, *,
 
 async def measure(base_url: str, tokens: int, runs: int) -> dict[str, list[Any]]:
     """Alternate floor and app runs on one server; the first pair is a warm-up."""
-    from openai import AsyncOpenAI
-
     from _apphooks import FrameProbe
+    from openai import AsyncOpenAI
 
     prompt = f"long {tokens}"
     expected = expected_long_reply(tokens)

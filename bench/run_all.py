@@ -32,7 +32,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BENCH_DIR, REPO, Result, machine_info, print_results, results_markdown  # noqa: E402
+from _common import (  # noqa: E402
+    BENCH_DIR,
+    REPO,
+    Result,
+    machine_info,
+    print_results,
+    results_markdown,
+)
 
 BENCHMARKS = {
     "stream": "bench_stream.py",

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from vllm_chat.core.config import DEFAULT_BASE_URL, ConfigError, Settings, SettingsModel, load_settings
+from vllm_chat.core.config import (
+    DEFAULT_BASE_URL,
+    ConfigError,
+    Settings,
+    SettingsModel,
+    load_settings,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config.example.toml"

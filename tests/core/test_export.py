@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from vllm_chat.core.conversation import Attachment, Branch, Conversation, Message, ToolCall, Usage
+from vllm_chat.core.conversation import (
+    Attachment,
+    Branch,
+    Conversation,
+    Message,
+    ToolCall,
+    Usage,
+)
 from vllm_chat.core.export import ExportError, export, to_json, to_markdown
 from vllm_chat.core.store import INTERRUPTED, SessionStore, StoreError, parse_session
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.secrets import assert_no_secret_in_tree
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall, Usage
 from vllm_chat.core.events import ContentDelta, ToolResult, TurnFinished, TurnStarted
@@ -15,7 +16,6 @@ from vllm_chat.core.export import export
 from vllm_chat.core.paths import data_dir
 from vllm_chat.core.recorder import SessionRecorder
 from vllm_chat.core.store import SessionStore
-from tests.support.secrets import assert_no_secret_in_tree
 
 SECRET = "sk-vllmchat-DISTINCTIVE-7f3a9c2e51d04b8e"
 

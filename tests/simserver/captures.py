@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vllm_chat.simserver import SimConfig
-
 from tests.support.paths import captures_dir
+from vllm_chat.simserver import SimConfig
 
 CAPTURES = captures_dir()
 

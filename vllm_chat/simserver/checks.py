@@ -8,7 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from vllm_chat.simserver.config import SimConfig
-from vllm_chat.simserver.errors import bad_request, plain_bad_request, unknown_model, validation_errors
+from vllm_chat.simserver.errors import (
+    bad_request,
+    plain_bad_request,
+    unknown_model,
+    validation_errors,
+)
 
 MAX_LOGPROBS = 20
 _UNION_TAGS = ("str", "int", "float", "bool", "list[", "dict[", "function-", "literal[", "json-or-python[")

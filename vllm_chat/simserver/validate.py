@@ -24,7 +24,12 @@ from vllm_chat.simserver.checks import (
     typed_fields,
 )
 from vllm_chat.simserver.config import SimConfig
-from vllm_chat.simserver.errors import SimError, bad_request, plain_bad_request, validation_errors
+from vllm_chat.simserver.errors import (
+    SimError,
+    bad_request,
+    plain_bad_request,
+    validation_errors,
+)
 from vllm_chat.simserver.media import inspect_messages, message_text
 from vllm_chat.simserver.request import ChatFields, ChatRequest
 from vllm_chat.simserver.toolcalls import function_of

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Heading, HorizontalRule, Markdown
 from rich.rule import Rule
-from rich.text import Text
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from rich.theme import Theme
 from textual.color import Color
 from textual.strip import Strip

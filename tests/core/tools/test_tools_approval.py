@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 from conftest import EchoTool, NoArgsTool, call
 
-from vllm_chat.core.tools import ApprovalPolicy, Decision, Tool, ToolOutcome, ToolRegistry
+from vllm_chat.core.tools import (
+    ApprovalPolicy,
+    Decision,
+    Tool,
+    ToolOutcome,
+    ToolRegistry,
+)
 
 
 class GuardedTool(NoArgsTool):

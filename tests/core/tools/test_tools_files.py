@@ -8,7 +8,12 @@ import pytest
 from conftest import call
 
 from vllm_chat.core.tools import MAX_OUTPUT_CHARS, ToolRegistry
-from vllm_chat.core.tools.files import MAX_LIST_ENTRIES, MAX_READ_BYTES, ListDirectoryTool, ReadFileTool
+from vllm_chat.core.tools.files import (
+    MAX_LIST_ENTRIES,
+    MAX_READ_BYTES,
+    ListDirectoryTool,
+    ReadFileTool,
+)
 
 
 @pytest.fixture

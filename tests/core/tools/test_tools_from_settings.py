@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from vllm_chat.core.config import BUILTIN_TOOLS, PythonTool, ShellParam, ShellTool, ToolsSettings
+from vllm_chat.core.config import (
+    BUILTIN_TOOLS,
+    PythonTool,
+    ShellParam,
+    ShellTool,
+    ToolsSettings,
+)
 from vllm_chat.core.tools import ToolRegistry
 
 pytestmark = pytest.mark.usefixtures("sample_modules")

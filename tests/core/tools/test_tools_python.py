@@ -11,7 +11,11 @@ from conftest import call
 
 from vllm_chat.core.config import PythonTool
 from vllm_chat.core.tools import ToolConfigError, ToolRegistry
-from vllm_chat.core.tools.python_tools import PythonFunctionTool, load_python_tool, parse_docstring
+from vllm_chat.core.tools.python_tools import (
+    PythonFunctionTool,
+    load_python_tool,
+    parse_docstring,
+)
 
 pytestmark = pytest.mark.usefixtures("sample_modules")
 

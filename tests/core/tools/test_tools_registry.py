@@ -6,7 +6,15 @@ import asyncio
 import json
 
 import pytest
-from conftest import EchoTool, LoudTool, NoArgsTool, RaisingTool, ReportingTool, SlowTool, call
+from conftest import (
+    EchoTool,
+    LoudTool,
+    NoArgsTool,
+    RaisingTool,
+    ReportingTool,
+    SlowTool,
+    call,
+)
 
 from vllm_chat.core.tools import MAX_OUTPUT_CHARS, ToolOutcome, ToolRegistry
 from vllm_chat.core.tools.registry import cap_output

@@ -6,7 +6,13 @@ The engine needs only this package's top level: build a `ToolRegistry` with
 """
 
 from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
-from vllm_chat.core.tools.base import InvalidArguments, Tool, ToolConfigError, ToolError, ToolOutcome
+from vllm_chat.core.tools.base import (
+    InvalidArguments,
+    Tool,
+    ToolConfigError,
+    ToolError,
+    ToolOutcome,
+)
 from vllm_chat.core.tools.registry import MAX_OUTPUT_CHARS, ToolRegistry
 
 __all__ = [

@@ -28,7 +28,6 @@ from vllm_chat.core.config import PythonTool
 from vllm_chat.core.tools.base import InvalidArguments, Tool, ToolConfigError, ToolError
 from vllm_chat.core.tools.schema import show
 
-
 _SECTION = re.compile(
     r"^(Args|Arguments|Parameters|Params|Keyword Args|Returns?|Yields?|Raises|Examples?|Notes?"
     r"|Attributes|See Also):\s*$"

@@ -20,7 +20,13 @@ from typing import Any
 from vllm_chat.core.config import ToolsSettings
 from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.tools.arguments import BadArguments, parse_arguments
-from vllm_chat.core.tools.base import InvalidArguments, Tool, ToolConfigError, ToolError, ToolOutcome
+from vllm_chat.core.tools.base import (
+    InvalidArguments,
+    Tool,
+    ToolConfigError,
+    ToolError,
+    ToolOutcome,
+)
 from vllm_chat.core.tools.builtins import builtin_tool
 from vllm_chat.core.tools.python_tools import load_python_tool
 from vllm_chat.core.tools.shell_tools import load_shell_tool

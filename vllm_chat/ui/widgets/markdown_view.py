@@ -161,7 +161,11 @@ class MarkdownView(Widget):
         than on every frame."""
         # Imported here: rich.markdown is not needed until there is something to
         # show, and leaving it out of start-up gets the first paint out sooner.
-        from vllm_chat.ui.markdown_render import code_theme, render_markdown, render_text
+        from vllm_chat.ui.markdown_render import (
+            code_theme,
+            render_markdown,
+            render_text,
+        )
 
         variables = getattr(self.app, "theme_variables", {}) or {}
         if self.plain:

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.containers import Vertical
 from textual.widgets import Static
 
 from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
-from vllm_chat.core.text import inert
 from vllm_chat.core.events import ToolCallDelta
+from vllm_chat.core.text import inert
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -240,11 +240,7 @@ class AssistantMessageView(MessageView):
         """Panels of this reply's tool calls, by index."""
         for index, call in enumerate(message.tool_calls):
             panel = ToolCallPanel(index, call.name, call.id)
-            panel.set_ready(call)
-            result = (tool_results or {}).get(call.id)
-            if result is not None:
-                panel.result = result.content
-                panel.state = result.tool_status or "ok"  # type: ignore[assignment]
+            panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
 
