@@ -57,7 +57,10 @@ class ThemeBook:
         chosen = self.wanted
         if chosen not in app.available_themes:
             if chosen:
-                notes.append(f"Theme {chosen!r} is not available; using {DEFAULT_THEME}.")
+                ours = sorted(name for name in self.specs if name in app.available_themes)
+                notes.append(f"Theme {chosen!r} is not available; using {DEFAULT_THEME}. "
+                             f"Ours: {', '.join(ours)}; Textual's own (nord, dracula, …) are listed in "
+                             "the command palette under Theme.")
             chosen = DEFAULT_THEME if DEFAULT_THEME in app.available_themes else "textual-dark"
         app.theme = chosen
         self.active = chosen
