@@ -304,20 +304,19 @@ KILLED_WHILE_STREAMING = textwrap.dedent(
 )
 
 
-def test_a_kill_9_mid_reply_keeps_earlier_messages_and_most_of_the_reply(store: SessionStore) -> None:
-    sid = "killed0123"
-    child = subprocess.Popen([sys.executable, "-c", KILLED_WHILE_STREAMING, sid], env=os.environ.copy(),
+def kill_when_saved(script: str, sid: str, store: SessionStore, saved, env: dict[str, str] | None = None) -> None:
+    """Run `script` in a child, wait until the saved file satisfies `saved(doc)`, then `kill -9` it."""
+    child = subprocess.Popen([sys.executable, "-c", script, sid], env=env or os.environ.copy(),
                              stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while True:
             assert child.poll() is None, child.stderr.read().decode()
-            assert time.monotonic() < deadline, "the child never saved a long enough partial reply"
+            assert time.monotonic() < deadline, "the child never saved what was expected"
             try:
-                doc = json.loads(store.path_for(sid).read_text())
-                if len(doc["messages"]) == 4 and doc["messages"][3]["content"].count(" ") >= 200:
+                if saved(json.loads(store.path_for(sid).read_text())):
                     break
-            except (OSError, ValueError):
+            except (OSError, ValueError, LookupError):
                 pass
             time.sleep(0.02)
         child.send_signal(signal.SIGKILL)
@@ -328,6 +327,12 @@ def test_a_kill_9_mid_reply_keeps_earlier_messages_and_most_of_the_reply(store: 
             child.wait()
         child.stderr.close()
     assert child.returncode == -signal.SIGKILL
+
+
+def test_a_kill_9_mid_reply_keeps_earlier_messages_and_most_of_the_reply(store: SessionStore) -> None:
+    sid = "killed0123"
+    kill_when_saved(KILLED_WHILE_STREAMING, sid, store,
+                    lambda doc: len(doc["messages"]) == 4 and doc["messages"][3]["content"].count(" ") >= 200)
     conv = store.load(sid)
     assert [(m.role, m.content, m.status) for m in conv.messages[:3]] == [
         ("user", "first question", "complete"),
@@ -436,31 +441,6 @@ RUNNING_A_LONG_TOOL = textwrap.dedent(
     asyncio.run(main())
     """
 )
-
-
-def kill_when_saved(script: str, sid: str, store: SessionStore, saved, env: dict[str, str] | None = None) -> None:
-    """Run `script` in a child, wait until the saved file satisfies `saved(doc)`, then `kill -9` it."""
-    child = subprocess.Popen([sys.executable, "-c", script, sid], env=env or os.environ.copy(),
-                             stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert child.poll() is None, child.stderr.read().decode()
-            assert time.monotonic() < deadline, "the child never saved what was expected"
-            try:
-                if saved(json.loads(store.path_for(sid).read_text())):
-                    break
-            except (OSError, ValueError, LookupError):
-                pass
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        child.stderr.close()
-    assert child.returncode == -signal.SIGKILL
 
 
 def test_text_received_before_a_stall_is_saved_while_the_stream_stalls(store: SessionStore) -> None:

@@ -126,6 +126,14 @@ async def attach(app: Any, pilot: Any, *sources: object) -> None:
                          message=f"a chip for {source}")
 
 
+async def accept_the_offer(app: Any, pilot: Any, prompt: str) -> None:
+    """Send `prompt`, answer y to the offer to leave media out, and wait for the reply."""
+    await send(app, pilot, prompt)
+    await wait_for_screen(pilot, app, ConfirmScreen)
+    await pilot.press("y")
+    await wait_for_reply(app, pilot)
+
+
 def notices(app: Any) -> str:
     """Every notification shown so far, one per line."""
     return "\n".join(str(n.message) for n in app._notifications)
@@ -282,10 +290,7 @@ async def test_after_sending_only_recent_images_later_turns_send_that_many_witho
         await attach(app, pilot, "one.png")
         await turn(app, pilot, "see one")
         await attach(app, pilot, "two.png")
-        await send(app, pilot, "see two")
-        await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
-        await wait_for_reply(app, pilot)
+        await accept_the_offer(app, pilot, "see two")
         assert "Requests carry only the newest 1 image" in notices(app)
         assert "older images left out" in screen_text(app), "the status line says so"
 
@@ -353,10 +358,7 @@ async def test_after_sending_without_images_later_turns_and_retries_reach_a_text
     async with make_app(base_url=sim.base_url, model="sim-chat") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await attach(app, pilot, "x.png")
-        await send(app, pilot, "describe it")
-        await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
-        await wait_for_reply(app, pilot)
+        await accept_the_offer(app, pilot, "describe it")
         assert "Attachments are left out of every request" in notices(app)
         assert "attachments left out" in screen_text(app), "the status line says so"
         rejected = sim.stats.rejected
@@ -377,10 +379,7 @@ async def test_switching_to_another_model_sends_the_images_again(sim, make_app, 
     async with make_app(base_url=sim.base_url, model="sim-chat") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await attach(app, pilot, "x.png")
-        await send(app, pilot, "describe it")
-        await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
-        await wait_for_reply(app, pilot)
+        await accept_the_offer(app, pilot, "describe it")
         app.chat.use_model("sim-vision")
         await wait_until(pilot, lambda: "attachments left out" not in screen_text(app))
         await turn(app, pilot, "now look")
@@ -395,10 +394,7 @@ async def test_a_new_conversation_forgets_the_choice(sim, make_app, in_tmp) -> N
     async with make_app(base_url=sim.base_url, model="sim-chat") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await attach(app, pilot, "x.png")
-        await send(app, pilot, "describe it")
-        await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
-        await wait_for_reply(app, pilot)
+        await accept_the_offer(app, pilot, "describe it")
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: "attachments left out" not in screen_text(app))
         await attach(app, pilot, "x.png")
