@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import sys
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -276,10 +277,23 @@ def read_config_file(path: Path, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
 
 
+def _known_keys(model: type[BaseModel] = SettingsModel) -> set[str]:
+    """Every key name the config file can hold, at any depth (for spelling suggestions)."""
+    keys: set[str] = set()
+    for name, field in model.model_fields.items():
+        keys.add(name)
+        for arg in (field.annotation, *get_args(field.annotation)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                keys |= _known_keys(arg)
+    return keys
+
+
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
-        return key, "unknown key (check the spelling against config.example.toml)"
+        close = get_close_matches(str(error["loc"][-1]), sorted(_known_keys()), n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]!r}?" if close else "check the spelling against config.example.toml"
+        return key, f"unknown key ({hint})"
     return key, error["msg"]
 
 
