@@ -44,18 +44,33 @@ async def test_scrolling_to_the_top_shows_the_first_messages(sim, make_app) -> N
         await wait_until(pilot, lambda: "Answer 249" in screen_text(app))
 
 
+def focused_on(app, message: Message) -> bool:
+    """The focus is on a mounted view of `message`: a view unmounted after it got the
+    focus would take every key (ctrl+q included) with it."""
+    focused = app.focused
+    return isinstance(focused, MessageView) and focused.message is message and focused.is_attached
+
+
 async def test_the_keyboard_walks_to_messages_that_were_not_mounted(sim, make_app) -> None:
     conv = long_conversation(120)
     async with make_app(base_url=sim.base_url, conversation=conv) as (app, pilot):
         await wait_until(pilot, lambda: "Answer 119" in screen_text(app))
         await pilot.press("alt+up", "home")
-        await wait_until(pilot, lambda: isinstance(app.focused, MessageView) and
-                         app.focused.message is conv.messages[0])
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[0]))
         await wait_until(pilot, lambda: "question number 0" in screen_text(app))
+        await pilot.pause(0.3)
+        assert focused_on(app, conv.messages[0]), "still focused once the list settled"
         await pilot.press("down", "down")
-        assert app.focused.message is conv.messages[2]
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[2]))
         await pilot.press("end")
-        await wait_until(pilot, lambda: app.focused.message is conv.messages[-1])
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[-1]))
+        await wait_until(pilot, lambda: "Answer 119" in screen_text(app), message="the last message in view")
+        await pilot.pause(0.3)
+        assert focused_on(app, conv.messages[-1])
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt)
+        await pilot.press("o", "k")
+        assert app.chat.prompt.text == "ok", "keys reach the prompt again"
 
 
 async def test_a_reply_streams_while_the_user_reads_higher_up(sim, make_app) -> None:

@@ -87,6 +87,7 @@ class MessageList(VerticalScroll):
         self._estimates: dict[str, int] = {}
         self._errors: dict[str, tuple[ChatError, str]] = {}
         self._reconcile_pending = False
+        self._focus_pending: str | None = None
         self._seen_upto = 0
 
     def on_mount(self) -> None:
@@ -124,6 +125,7 @@ class MessageList(VerticalScroll):
         self.current = None
         self._conv = conv
         self._entries, self._ids, self._mounted = [], {}, {}
+        self._focus_pending = None
         self._seen_upto = 0
         self._heights.clear()
         self._estimates.clear()
@@ -209,6 +211,10 @@ class MessageList(VerticalScroll):
                 y += height
         pinned = {self._ids[v.message.id] for v in (self.current, self._focused_view()) if v is not None
                   and v.message.id in self._ids}
+        if self._focus_pending in self._ids:
+            # Being focused after the next refresh: unmounting it now would hand focus
+            # to a detached widget, and keys would go nowhere.
+            pinned.add(self._ids[self._focus_pending])
         return window | pinned
 
     def _focused_view(self) -> MessageView | None:
@@ -309,6 +315,7 @@ class MessageList(VerticalScroll):
     def on_descendant_focus(self) -> None:
         # Following the bottom would pull a focused message back out of view; reaching
         # the bottom again (or sending a prompt) resumes following.
+        self._focus_pending = None
         if self.following:
             self.release_anchor()
 
@@ -321,8 +328,30 @@ class MessageList(VerticalScroll):
             if self.following:
                 self.release_anchor()
             self._reconcile(set(self._mounted) | {index})
+        self._focus_pending = self._entries[index].id
+        self.call_after_refresh(self._focus_now, self._focus_pending)
+
+    def _focus_now(self, message_id: str) -> None:
+        """Focus the view of `message_id` as mounted now (a reconcile may have replaced it).
+        It stays pinned until the focus lands (`Widget.focus` takes effect a little later)."""
+        index = self._ids.get(message_id)
+        if index is None:
+            return
+        if index not in self._mounted:
+            self._reconcile(set(self._mounted) | {index})
         view = self._mounted[index]
-        self.call_after_refresh(view.focus)
+        if view.is_attached:
+            # Scrolled to once the spacers just mounted around it have their heights:
+            # `focus()`'s own scroll would use the layout from before they came.
+            view.focus(scroll_visible=False)
+            self.call_after_refresh(self._scroll_to_view, message_id)
+        else:
+            self.call_after_refresh(self._focus_now, message_id)
+
+    def _scroll_to_view(self, message_id: str) -> None:
+        view = self.view_for(message_id)
+        if view is not None and view.is_attached:
+            self.scroll_to_widget(view, animate=False, immediate=True)
 
     def focus_step(self, view: MessageView, step: int) -> bool:
         """Focus the message `step` places from `view`; False when there is none."""
