@@ -18,7 +18,7 @@ from textual.command import CommandList, CommandPalette
 from textual.dom import DOMNode
 
 import vllm_chat.ui
-from tests.support.pilot import turn, wait_for_screen, wait_until
+from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
 from vllm_chat.core.config import tomllib
 from vllm_chat.core.keymap import BindingInfo, keys_of
 from vllm_chat.ui.keys import binding_contexts, help_groups
@@ -213,3 +213,10 @@ async def test_the_theme_picker_previews_the_highlighted_theme_and_esc_goes_back
         await wait_until(pilot, lambda: config.exists(), timeout=5)
         assert app.theme == "vllm-ember"
     assert tomllib.loads(config.read_text())["theme"] == "vllm-ember"
+
+
+async def test_the_footer_shows_a_remapped_key(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, keymap={"open-settings": "f9"}) as (app, pilot):
+        await wait_until(pilot, lambda: "Settings" in screen_text(app).splitlines()[-1])
+        footer = screen_text(app).rstrip().splitlines()[-1]
+        assert "f9 Settings" in footer and "^s Settings" not in footer
