@@ -83,6 +83,17 @@ async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_promp
             assert last(app).status == "complete"
 
 
+async def test_escape_right_after_sending_stops_the_reply_before_it_starts(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await connected(app, pilot)
+        app.chat.messages.add_message(app.session.add_user_message("long 3000"))
+        app.chat.run_turn()
+        app.chat.action_stop()  # before the turn's worker has reached the engine
+        await wait_for_reply(app, pilot)
+        assert last(app).status == "stopped"
+        assert len(last(app).content.split()) < 1000, "the reply did not run to its end"
+
+
 async def test_reasoning_streams_into_its_own_block_which_folds_when_the_answer_starts(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)

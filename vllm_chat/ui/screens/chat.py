@@ -88,6 +88,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.demo = demo
         self._was_disconnected = False
         self._stream_count = 0
+        self._turn_pending = False
+        self._stop_requested = False
         self._stream_started = 0.0
 
     def compose(self) -> ComposeResult:
@@ -204,9 +206,14 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.messages.add_message(message)
         self.run_turn()
 
-    @work(exclusive=True, group="turn", exit_on_error=False)
-    async def run_turn(self, continue_last: bool = False) -> None:
+    def run_turn(self, continue_last: bool = False) -> None:
         """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+        self._turn_pending = True
+        self._stop_requested = False
+        self._turn_worker(continue_last)
+
+    @work(exclusive=True, group="turn", exit_on_error=False)
+    async def _turn_worker(self, continue_last: bool) -> None:
         messages, status = self.messages, self.status
         status.state = "streaming"
         self._stream_count = 0
@@ -216,6 +223,10 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         try:
             options = self.session.options(continue_last=continue_last)
             async for event in self.session.run(options):
+                if self._stop_requested:
+                    # Esc came before the engine had started: stop now, as if it came later.
+                    self._stop_requested = False
+                    self.session.stop()
                 if isinstance(event, (ContentDelta, ReasoningDelta)):
                     self._stream_count += 1
                     messages.apply(event)
@@ -229,6 +240,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 if isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
                     status.detail = ""
         finally:
+            self._turn_pending = self._stop_requested = False
             ticker.stop()
             status.state = "connected"
             self.show_media_hint()
@@ -250,7 +262,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def action_stop(self) -> None:
         """Stop the reply now; what arrived so far is kept."""
-        self.session.stop()
+        if not self.session.stop() and self._turn_pending:
+            self._stop_requested = True  # the turn's worker has not reached the engine yet
 
     def action_retry(self) -> None:
         """Answer the last prompt again (the earlier answer is kept as a branch)."""
