@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from tests.support.replay import Capture, ReplayServer
-from vllm_chat.core.client import ChatClient, suggest_base_url
+from vllm_chat.core.client import ChatClient, explain, suggest_base_url
 from vllm_chat.core.config import ToolsSettings
 from vllm_chat.core.conversation import Attachment, Conversation, Message
 from vllm_chat.core.engine import Engine, TurnOptions
@@ -276,6 +276,23 @@ async def test_a_timeout_before_any_token_is_retryable() -> None:
     assert failed.error.message == "The server sent nothing for 0.3 s."
     assert "Retry" in failed.error.hint and "request_timeout" in failed.error.hint
     assert failed.partial.content == ""
+
+
+def test_a_connect_timeout_says_the_connection_was_not_accepted_not_that_nothing_came_for_600_s() -> None:
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
+    try:
+        try:
+            raise httpx.ConnectTimeout("timed out", request=request)
+        except httpx.ConnectTimeout as cause:
+            raise openai.APITimeoutError(request=request) from cause
+    except openai.APITimeoutError as exc:
+        error = explain(exc, base_url="http://127.0.0.1:9/v1", timeout=600, connect_timeout=5)
+    assert error.kind == "timeout" and error.retryable
+    assert error.message == "The server did not accept the connection within 5 s."
+    assert "600" not in str(error)
 
 
 async def test_a_timeout_after_part_of_the_reply_keeps_that_part() -> None:

@@ -166,7 +166,21 @@ class ChatClient:
     def explain(self, exc: BaseException, *, mid_stream: bool = False, model: str | None = None) -> ChatError:
         """Describe an exception from the SDK (or the transport) for the user."""
         return explain(exc, base_url=self.base_url, has_api_key=self.has_api_key,
-                       timeout=self.timeout, mid_stream=mid_stream, model=model)
+                       timeout=self.timeout, connect_timeout=self._connect_timeout,
+                       mid_stream=mid_stream, model=model)
+
+
+def _caused_by(exc: BaseException, *names: str) -> bool:
+    """Whether an exception in the chain that led to `exc` has one of these class names
+    (httpx's own timeouts, which the SDK wraps in `APITimeoutError`)."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if type(node).__name__ in names:
+            return True
+        node = node.__cause__ or node.__context__
+    return False
 
 
 _CONTEXT_RE = re.compile(r"maximum context length is (\d+) tokens")
@@ -191,6 +205,7 @@ def explain(
     base_url: str,
     has_api_key: bool = False,
     timeout: float = 600.0,
+    connect_timeout: float = 5.0,
     mid_stream: bool = False,
     model: str | None = None,
 ) -> ChatError:
@@ -203,6 +218,14 @@ def explain(
     if isinstance(exc, ChatErrorException):
         return exc.error
     if isinstance(exc, openai.APITimeoutError):
+        if _caused_by(exc, "ConnectTimeout", "PoolTimeout"):
+            return ChatError(
+                "timeout",
+                f"The server did not accept the connection within {connect_timeout:g} s.",
+                "It may be overloaded (vLLM accepts connections slowly under heavy load). "
+                "Retry the turn in a moment.",
+                retryable=True,
+            )
         return ChatError(
             "timeout",
             f"The server sent nothing for {timeout:g} s.",
