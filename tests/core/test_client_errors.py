@@ -279,7 +279,7 @@ async def test_a_timeout_before_any_token_is_retryable() -> None:
 
 
 def test_a_connect_timeout_says_the_connection_was_not_accepted_not_that_nothing_came_for_600_s() -> None:
-    import httpx
+    import httpx2 as httpx  # the SDK's HTTP transport; it wraps its timeouts in APITimeoutError
     import openai
 
     request = httpx.Request("POST", "http://127.0.0.1:9/v1/chat/completions")
