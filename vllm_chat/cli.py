@@ -7,6 +7,7 @@ needs them, so `vllm-chat --version` answers at once.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -105,6 +106,20 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `vllm-chat`."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("vllm-chat: stopped.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # Whoever read our output stopped reading (`| head`): nothing to report. Point
+        # stdout at /dev/null so the interpreter's final flush doesn't fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a program its pipe closed
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--version"]:
         print(f"vllm-chat {__version__}")
@@ -159,7 +174,7 @@ def _oneshot_prompt(args: argparse.Namespace) -> str | None:
     if args.prompt is None and not piped:
         return None
     parts = []
-    if args.prompt not in (None, "-"):
+    if args.prompt not in (None, "-") and args.prompt.strip():
         parts.append(args.prompt)
     if piped or args.prompt == "-":
         data = sys.stdin.read()

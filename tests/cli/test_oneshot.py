@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,3 +154,36 @@ def test_a_text_only_model_says_it_cannot_see_images(sim, tmp_path: Path) -> Non
     result = run("--base-url", sim.base_url, "--model", "sim-chat", "-p", "look", "--attach", str(photo))
     assert result.returncode == 1
     assert "can't see images" in result.stderr and "hint:" in result.stderr
+
+
+def test_an_empty_prompt_is_refused_however_it_is_given(sim) -> None:
+    for args, stdin in (((("-p", "")), None), (("-p", "   "), None), (("-p", "-"), "")):
+        result = run(*args, "--base-url", sim.base_url, stdin=stdin)
+        assert result.returncode == 2 and "the prompt is empty" in result.stderr, args
+        assert result.stdout == ""
+
+
+def test_a_reader_that_stops_reading_ends_the_reply_quietly(sim) -> None:
+    command = [sys.executable, "-m", "vllm_chat", "-p", "long 3000", "--base-url", sim.base_url]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "VLLM_CHAT_API_KEY": TEST_API_KEY}) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.read(20)
+        child.stdout.close()  # as `| head -c 20` does
+        stderr = child.stderr.read().decode()
+        child.wait(timeout=60)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr
+    assert child.returncode == 141
+
+
+def test_ctrl_c_during_a_reply_stops_without_a_traceback(sim) -> None:
+    command = [sys.executable, "-m", "vllm_chat", "-p", "long 3000", "--base-url", sim.base_url]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "VLLM_CHAT_API_KEY": TEST_API_KEY}) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.read(1)  # the reply has started
+        child.send_signal(signal.SIGINT)
+        stderr = child.stderr.read().decode()
+        child.wait(timeout=60)
+    assert "Traceback" not in stderr and "stopped" in stderr
+    assert child.returncode == 130
