@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from textual import events
+
 from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
@@ -94,6 +96,9 @@ async def test_editing_an_earlier_prompt_resends_from_there_and_keeps_the_old_br
         assert [m.content for m in conv.messages] == ["echo alpha", "alpha", "echo gamma", "gamma"]
         saved = SessionStore().load(conv.id)
         assert [m.content for m in saved.branches[-1].messages] == ["echo beta", "beta"]
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, message="the prompt has the focus back")
+        await pilot.press("o", "k")
+        assert app.chat.prompt.text == "ok"
 
 
 async def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one(sim, make_app) -> None:
@@ -108,6 +113,22 @@ async def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one(sim, mak
         assert len(app.session.conversation.messages) == 2
         assert app.session.conversation.branches[-1].messages[0].id == first.id
         assert sim.stats.requests == 2
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt, message="the prompt has the focus back")
+
+
+async def test_a_prompt_typed_right_after_ctrl_n_goes_to_the_new_conversation(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await turn(app, pilot, "echo first")
+        old = app.session.conversation
+        # One burst, as a fast typist or a paste sends it: no waiting between the keys.
+        app.post_message(events.Key("ctrl+n", None))
+        for character in "echo zzz":
+            app.post_message(events.Key("space" if character == " " else character, character))
+        app.post_message(events.Key("enter", "\r"))
+        await wait_until(pilot, lambda: app.session.conversation is not old and not app.session.running
+                         and [m.content for m in app.session.conversation.messages] == ["echo zzz", "zzz"])
+        assert [m.content for m in SessionStore().load(old.id).messages] == ["echo first", "first"]
 
 
 async def test_a_stopped_reply_can_be_continued_in_place(make_app) -> None:

@@ -65,7 +65,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop"),
-        Binding("ctrl+n", "new_conversation", "New", id="new-conversation"),
+        # Priority: run when the key arrives, before keys typed after it reach the prompt
+        # (a prompt sent right after ctrl+n belongs to the new conversation).
+        Binding("ctrl+n", "new_conversation", "New", priority=True, id="new-conversation"),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
         Binding("ctrl+r", "retry", "Retry", show=False, id="retry"),
         Binding("f2", "edit_system_prompt", "System prompt", show=False, id="edit-system-prompt"),
@@ -141,7 +143,11 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
         conv = self.session.conversation
+        focused = self.app.focused
+        in_messages = focused is None or focused is self.messages or self.messages in focused.ancestors
         self.messages.show_conversation(conv)
+        if in_messages:
+            self.prompt.focus()  # the focused message view is gone with the old views
         last = next((m for m in reversed(conv.messages) if m.usage is not None), None)
         self.status.context_used = (last.usage.prompt_tokens + last.usage.completion_tokens) if last else None
         self.show_media_hint()
