@@ -3,6 +3,8 @@ list: opening, scrolling, keyboard moves and streaming while scrolled up."""
 
 from __future__ import annotations
 
+from textual import events
+
 from tests.support.pilot import screen_text, wait_until
 from vllm_chat.core.conversation import Conversation, Message, Usage
 from vllm_chat.ui.widgets.message_views import MessageView
@@ -98,3 +100,17 @@ async def test_a_reply_streams_while_the_user_reads_higher_up(sim, make_app) -> 
         messages.scroll_end(animate=False)
         await wait_until(pilot, lambda: "long reply" in screen_text(app).lower() or
                          app.session.conversation.messages[-1].content[-20:].strip()[:10] in screen_text(app))
+
+
+async def test_quick_presses_each_move_one_message(sim, make_app) -> None:
+    conv = long_conversation(120)
+    async with make_app(base_url=sim.base_url, conversation=conv) as (app, pilot):
+        await wait_until(pilot, lambda: "Answer 119" in screen_text(app))
+        await pilot.press("alt+up", "home")
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[0]))
+        for _ in range(5):  # one burst, as key repeat sends them: no waiting in between
+            app.post_message(events.Key("j", "j"))
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[5]), message="five presses, five moves")
+        for _ in range(3):
+            app.post_message(events.Key("k", "k"))
+        await wait_until(pilot, lambda: focused_on(app, conv.messages[2]))

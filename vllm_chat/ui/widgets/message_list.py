@@ -354,8 +354,9 @@ class MessageList(VerticalScroll):
             self.scroll_to_widget(view, animate=False, immediate=True)
 
     def focus_step(self, view: MessageView, step: int) -> bool:
-        """Focus the message `step` places from `view`; False when there is none."""
-        index = self._ids.get(view.message.id)
+        """Focus the message `step` places from `view`; False when there is none.
+        Counts from a message still being focused, so quick presses all count."""
+        index = self._ids.get(self._focus_pending or view.message.id)
         if index is None or not 0 <= index + step < len(self._entries):
             return False
         self.focus_message(index + step)

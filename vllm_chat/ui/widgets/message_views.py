@@ -90,6 +90,7 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
+        &:focus { border-left: thick $accent; }
     }
     """
 
