@@ -220,3 +220,13 @@ async def test_the_footer_shows_a_remapped_key(sim, make_app) -> None:
         await wait_until(pilot, lambda: "Settings" in screen_text(app).splitlines()[-1])
         footer = screen_text(app).rstrip().splitlines()[-1]
         assert "f9 Settings" in footer and "^s Settings" not in footer
+
+
+async def test_the_chat_footer_is_hidden_while_a_dialog_is_up(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: "Settings" in screen_text(app).splitlines()[-1])
+        await pilot.press("f1")
+        await wait_for_screen(pilot, app, HelpScreen)
+        assert "^n New" not in screen_text(app), "the chat's keys are not in force under a dialog"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: "^n New" in screen_text(app).splitlines()[-1])

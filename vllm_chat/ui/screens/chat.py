@@ -94,6 +94,14 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self._stop_requested = False
         self._stream_started = 0.0
 
+    def on_screen_suspend(self) -> None:
+        # A dialog dims this screen but leaves it visible: its footer would name keys
+        # that are not in force while the dialog is up.
+        self.query_one(Footer).display = False
+
+    def on_screen_resume(self) -> None:
+        self.query_one(Footer).display = True
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
