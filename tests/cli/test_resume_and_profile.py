@@ -76,7 +76,7 @@ def test_an_unknown_session_id_says_how_to_find_one(sim) -> None:
     saved("abc1111111", "one")
     result = run("--base-url", sim.base_url, "-p", "hi", "--resume", "nope")
     assert result.returncode == 2
-    assert result.stderr == "vllm-chat: no session matches 'nope' (`vllm-chat sessions` lists them)\n"
+    assert result.stderr == "vllm-chat: no session matches 'nope' (`vllm-chat sessions list` lists them)\n"
 
 
 def test_an_unreadable_session_file_says_why_and_is_left_alone(sim, isolated_env: Path) -> None:

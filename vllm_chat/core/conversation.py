@@ -60,11 +60,15 @@ class Timings(BaseModel):
     """Seconds from sending the request to the end of the stream."""
 
     def tokens_per_second(self, completion_tokens: int) -> float | None:
-        """Generation speed after the first token, or None if it can't be known."""
-        if self.duration is None or self.ttft is None or completion_tokens <= 1:
+        """Generation speed after the first token, or None if it can't be known.
+
+        None too for replies too short to measure (under 8 tokens, or under a quarter
+        of a second after the first token): their chunks often arrive in one burst,
+        and a figure like "1889.5 tok/s" for 2 tokens says nothing."""
+        if self.duration is None or self.ttft is None or completion_tokens < 8:
             return None
         span = self.duration - self.ttft
-        return (completion_tokens - 1) / span if span > 0 else None
+        return (completion_tokens - 1) / span if span >= 0.25 else None
 
 
 class ToolCall(BaseModel):

@@ -474,7 +474,7 @@ class SessionStore:
         ids = [s.id for s in summaries] + [u.path.stem for u in unreadable]
         matches = sorted({i for i in ids if i.startswith(wanted)})
         if not matches:
-            raise StoreError(f"no session matches {wanted!r} (`vllm-chat sessions` lists them)")
+            raise StoreError(f"no session matches {wanted!r} (`vllm-chat sessions list` lists them)")
         if len(matches) > 1:
             shown = ", ".join(matches[:5]) + (f" and {len(matches) - 5} more" if len(matches) > 5 else "")
             raise StoreError(f"ambiguous: {wanted!r} matches {shown}; give more characters")
