@@ -68,6 +68,15 @@ def test_only_a_stopped_or_cut_last_reply_can_be_continued() -> None:
     assert not s.can_continue()
     reply.finish_reason = "length"
     assert s.can_continue()
+    assert not s.cut_while_thinking()
+
+
+def test_a_reply_cut_while_still_thinking_is_not_continued_but_said_so() -> None:
+    reply = Message(role="assistant", content="", reasoning="Let me think about", status="complete",
+                    finish_reason="length")
+    s = session_with(Message(role="user", content="q"), reply)
+    assert not s.can_continue(), "vLLM isn't sent the reasoning: it would start thinking again"
+    assert s.cut_while_thinking()
 
 
 def test_code_blocks_are_found_with_their_language() -> None:

@@ -221,7 +221,7 @@ async def test_bad_arguments_are_shown_as_sent_and_the_model_is_told(sim, make_a
         assert panel.state == "error"
         arguments = shown(app, panel.query_one(".args"))
         assert arguments.splitlines()[0] == BAD_ARGUMENTS, "the raw arguments, not a number made of them"
-        assert "not a JSON object" in arguments
+        assert "not a valid JSON object" in arguments
         assert "not valid JSON" in (panel.result or "")
         assert "not valid JSON" in shown(app, panel.query_one(".result"))
         answer = app.session.conversation.messages[-1]

@@ -276,10 +276,19 @@ class ChatSession:
             return False
         last = conv.messages[-1]
         # Calls in the last message never got results (they were cut off, or the app
-        # stopped first); continuing drops them and carries on with the text.
-        return last.role == "assistant" and (
+        # stopped first); continuing drops them and carries on with the text. A reply
+        # with no answer text yet (cut while thinking) can't be continued: vLLM isn't
+        # sent the reasoning back, so it would start thinking again from scratch.
+        return last.role == "assistant" and bool(last.content) and (
             last.status in ("stopped", "failed") or last.finish_reason == "length"
         )
+
+    def cut_while_thinking(self) -> bool:
+        """Whether the last reply stopped or was cut before any answer text, mid-reasoning."""
+        conv = self.conversation
+        last = conv.messages[-1] if conv.messages else None
+        return (last is not None and last.role == "assistant" and not last.content and bool(last.reasoning)
+                and (last.status in ("stopped", "failed") or last.finish_reason == "length"))
 
     def wants_model_title(self) -> bool:
         """Whether to ask the model for a title now: the option is on and the

@@ -133,4 +133,4 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again", chat.connect)
-        yield SystemCommand("Keys", "Every key binding", self.action_help)
+        yield SystemCommand("Key bindings", "Every key in force, with the ids [keymap] uses", self.action_help)

@@ -28,6 +28,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui import memory
+from vllm_chat.ui.keys import key_hint
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_sessions import SessionActions
@@ -299,6 +300,11 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def action_continue_reply(self) -> None:
         """Continue a reply that was stopped or cut at max_tokens (vLLM continue_final_message)."""
         if self.session.running:
+            return
+        if self.session.cut_while_thinking():
+            self.notify("This reply ended while the model was still thinking, and vLLM can't continue "
+                        f"reasoning it isn't sent back. Retry it ({key_hint(self.app, 'retry')}), perhaps "
+                        "with a higher max_tokens in the settings.", severity="warning", markup=False)
             return
         if not self.session.can_continue():
             self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning")

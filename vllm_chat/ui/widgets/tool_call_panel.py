@@ -221,7 +221,7 @@ class ToolCallPanel(Vertical):
             # A call with bad arguments never reaches approval or running, so a stopped
             # one with bad arguments is one that was cut off while they streamed.
             note = ("cut off before the arguments were complete: the call did not run"
-                    if self.state == "stopped" else "not a JSON object: the tool was told so")
+                    if self.state == "stopped" else "not a valid JSON object: the model was told why")
             return Group(Text(inert(pretty) or "(no arguments)"), Text(note, style="italic"))
         if pretty == "{}":
             return Text("(no arguments)", style="italic")
