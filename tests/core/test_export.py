@@ -187,3 +187,55 @@ def test_an_unknown_explicit_format_is_refused(tmp_path: Path) -> None:
 def test_export_errors_are_store_errors_so_session_commands_report_them(tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         export(conversation(), tmp_path / "chat.txt")
+
+
+def test_headings_in_replies_nest_under_the_turn_headings() -> None:
+    reply = "# A long reply\n\nIntro.\n\n## 1. Batching\n\nText.\n\n  ### Indented\n\n###### Deepest\n\n#"
+    conv = Conversation(title="Nesting", messages=[
+        Message(role="user", content="# My question"),
+        Message(role="assistant", content=reply),
+    ])
+    headings = [line for line in to_markdown(conv).splitlines() if line.lstrip().startswith("#")]
+    assert headings == [
+        "# Nesting", "## User", "### My question", "## Assistant",
+        "### A long reply", "#### 1. Batching", "  ##### Indented", "###### Deepest", "###",
+    ]
+
+
+def test_lines_that_only_look_like_headings_are_left_alone() -> None:
+    reply = (
+        "#hashtag and #5 are not headings\n\n"
+        "```python\n# a comment\n```\n\n"
+        "~~~~\n# still code\n```\n## still code\n~~~~\n\n"
+        "    # indented code\n\n"
+        "# Real"
+    )
+    md = to_markdown(Conversation(messages=[Message(role="assistant", content=reply)]))
+    body = md.split("## Assistant\n\n", 1)[1]
+    assert body == reply.replace("# Real", "### Real") + "\n"
+
+
+def test_headings_in_the_system_prompt_and_reasoning_nest_too() -> None:
+    conv = Conversation(system_prompt="# Rules\n\nBe brief.", messages=[
+        Message(role="assistant", content="ok", reasoning="## Plan\n\nThink."),
+    ])
+    md = to_markdown(conv)
+    assert "## System\n\n### Rules\n\nBe brief." in md
+    assert "<details><summary>Reasoning</summary>\n\n#### Plan\n\nThink.\n\n</details>" in md
+
+
+def test_the_model_line_names_every_model_that_answered_in_order() -> None:
+    conv = Conversation(model="c-model", messages=[
+        Message(role="user", content="hi"),
+        Message(role="assistant", content="a", model="a-model"),
+        Message(role="user", content="again"),
+        Message(role="assistant", content="b", model="b-model"),
+        Message(role="assistant", content="a again", model="a-model"),
+    ])
+    assert "*Models: `a-model`, `b-model` · " in to_markdown(conv)
+
+
+def test_one_answering_model_is_named_even_when_the_next_turn_uses_another() -> None:
+    conv = Conversation(model="next-model", messages=[Message(role="assistant", content="a", model="a-model")])
+    md = to_markdown(conv)
+    assert "*Model: `a-model` · " in md and "next-model" not in md

@@ -28,6 +28,10 @@ ExportFormat = Literal["md", "json"]
 """The export formats: Markdown or the session JSON."""
 
 _SUFFIXES: dict[str, ExportFormat] = {".md": "md", ".markdown": "md", ".json": "json"}
+_HEADING_SHIFT = 2
+"""How many levels a heading inside a message body moves down, so `#` nests under `## Assistant`."""
+_ATX_RE = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 class ExportError(StoreError):
@@ -48,7 +52,7 @@ def to_markdown(conv: Conversation) -> str:
     title = " ".join(conv.title.split()) or title_from_prompt(first_prompt)
     blocks = [f"# {title}", _metadata(conv)]
     if conv.system_prompt.strip():
-        blocks += ["## System", conv.system_prompt.strip()]
+        blocks += ["## System", nest_headings(conv.system_prompt.strip())]
     names = {c.id: c.name for m in conv.messages for c in m.tool_calls}
     for message in conv.messages:
         blocks += _message_blocks(message, names)
@@ -84,10 +88,45 @@ def export(conv: Conversation, path: Path, fmt: ExportFormat | None = None) -> P
     return path
 
 
+def nest_headings(text: str) -> str:
+    """`text` with every Markdown heading two levels deeper (at most `######`), so a body's
+    headings sit under the export's turn headings; lines inside code fences stay as they are."""
+    lines = text.split("\n")
+    fence = ""
+    for i, line in enumerate(lines):
+        opening = _FENCE_RE.match(line)
+        if fence:
+            if opening and _closes(fence, opening.group(1), line[opening.end():]):
+                fence = ""
+            continue
+        if opening and not (opening.group(1)[0] == "`" and "`" in line[opening.end():]):
+            fence = opening.group(1)
+            continue
+        heading = _ATX_RE.match(line)
+        if heading:
+            level = min(6, len(heading.group(2)) + _HEADING_SHIFT)
+            lines[i] = heading.group(1) + "#" * level + line[heading.end():]
+    return "\n".join(lines)
+
+
+def _closes(fence: str, marker: str, rest: str) -> bool:
+    """Whether a line starting with `marker` (then `rest`) closes a code fence opened by `fence`:
+    CommonMark wants the same character, at least as many, and nothing else on the line."""
+    return marker[0] == fence[0] and len(marker) >= len(fence) and not rest.strip()
+
+
+def _models(conv: Conversation) -> list[str]:
+    """The models that answered, in the order they first did; the current one if none is recorded."""
+    answered = [m.model for m in conv.messages if m.role == "assistant" and m.model]
+    return list(dict.fromkeys(answered)) or ([conv.model] if conv.model else [])
+
+
 def _metadata(conv: Conversation) -> str:
     parts = []
-    if conv.model:
-        parts.append(f"Model: `{conv.model}`")
+    models = _models(conv)
+    if models:
+        label = "Model" if len(models) == 1 else "Models"
+        parts.append(f"{label}: " + ", ".join(f"`{m}`" for m in models))
     parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at)))
     if conv.base_url:
         parts.append(f"Server: {conv.base_url}")
@@ -99,14 +138,13 @@ def _metadata(conv: Conversation) -> str:
 
 def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
     if message.role == "user":
-        return ["## User", message.content, _attachments(message.attachments)]
+        return ["## User", nest_headings(message.content), _attachments(message.attachments)]
     if message.role == "assistant":
         blocks = ["## Assistant"]
         if message.reasoning and message.reasoning.strip():
-            blocks.append(
-                f"<details><summary>Reasoning</summary>\n\n{message.reasoning.strip()}\n\n</details>"
-            )
-        blocks.append(message.content)
+            reasoning = nest_headings(message.reasoning.strip())
+            blocks.append(f"<details><summary>Reasoning</summary>\n\n{reasoning}\n\n</details>")
+        blocks.append(nest_headings(message.content))
         blocks += [_tool_call(c.name, c.id, c.arguments) for c in message.tool_calls]
         blocks.append(_status_mark(message))
         return blocks
@@ -114,7 +152,7 @@ def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
         name = message.name or tool_names.get(message.tool_call_id or "", "") or "tool"
         status = f" ({message.tool_status})" if message.tool_status not in (None, "ok") else ""
         return [f"### Tool result: `{name}`{status}", _fenced(message.content, "")]
-    return [f"## {message.role.capitalize()}", message.content]
+    return [f"## {message.role.capitalize()}", nest_headings(message.content)]
 
 
 def _tool_call(name: str, call_id: str, arguments: str) -> str:

@@ -125,21 +125,25 @@ def _section(rng: random.Random, number: int) -> str:
     return f"{heading}\n\n{body}"
 
 
-def long_markdown(n_tokens: int, seed: int = 0) -> str:
-    """Markdown of exactly `n_tokens` tokens: whole sections, then prose cut to size."""
+def long_markdown(n_tokens: int, seed: int = 0, limit: int | None = None) -> str:
+    """Markdown of exactly `n_tokens` tokens: whole sections, then prose cut to size.
+
+    With `limit`, only the first `limit` tokens of that text, without writing the rest,
+    so a reply cut by `max_tokens` is always the start of the uncut one."""
+    keep = n_tokens if limit is None else max(0, min(limit, n_tokens))
     rng = random.Random(seed)
     intro = "# A long reply\n\nHere is the long answer you asked for, section by section.\n\n"
     pieces = tokenizer.tokenize(intro)
     if len(pieces) >= n_tokens:
-        return "".join(pieces[: max(0, n_tokens)])
+        return "".join(pieces[:keep])
     number = 0
-    while True:
+    while len(pieces) < keep:
         section = tokenizer.tokenize(_section(rng, number) + "\n\n")
         if len(pieces) + len(section) > n_tokens:
-            break
+            return "".join(pieces) + filler(min(n_tokens, keep) - len(pieces), rng)
         pieces.extend(section)
         number += 1
-    return "".join(pieces) + filler(n_tokens - len(pieces), rng)
+    return "".join(pieces[:keep])
 
 
 def filler(n_tokens: int, rng: random.Random | None = None) -> str:

@@ -49,6 +49,8 @@ _BAD_ARGUMENTS_RE = re.compile(r"\bwith bad arguments\b", re.IGNORECASE)
 BAD_ARGUMENTS = "4e999938322561910101508859041020013600164341200431220019991260180"
 """What "with bad arguments" sends as every call's arguments: a bare number too large for
 a float, exactly what a real vLLM streamed for a non-strict schema (capture `main/2a`)."""
+CONTINUATION = " …and that is all I have to add."
+"""What `continue_final_message` adds to assistant text the simulator would not have written."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Reply:
 
 def compose(req: ChatRequest, variant: int = 0) -> Reply:
     """The reply to a chat request; `variant` varies the wording between choices of `n > 1`."""
+    partial = _partial_reply(req)
+    if partial is not None:
+        return _continuation(req, partial, variant)
     forced = _forced_output(req.fields)
     if forced is not None:
         return _parse_model_output(forced, req)
@@ -85,6 +90,30 @@ def compose(req: ChatRequest, variant: int = 0) -> Reply:
         return _with_thinking(req, "The tool results are in. I'll quote them in my answer.", _tool_answer(req.messages))
     thought, answer = _answer(text, req, variant)
     return _with_thinking(req, thought, answer)
+
+
+def _partial_reply(req: ChatRequest) -> str | None:
+    """The text of the assistant message `continue_final_message` asks to continue, if any."""
+    if not req.fields.continue_final_message or not req.messages:
+        return None
+    last = req.messages[-1]
+    return message_text(last.get("content")) if last.get("role") == "assistant" else None
+
+
+def _continuation(req: ChatRequest, partial: str, variant: int) -> Reply:
+    """What follows `partial`: the rest of the reply the conversation before it would get, when
+    `partial` is the start of that reply (as after a cut by `max_tokens`), else a short closing line.
+    The continuation never reasons again: the partial message is already past the thinking."""
+    fields = req.fields.model_copy(update={"continue_final_message": False})
+    # `max_tokens` bounds only the new tokens, so the reply being continued may be longer by the partial.
+    budget = req.budget + tokenizer.count(partial)
+    before = replace(req, fields=fields, messages=req.messages[:-1], media=req.media[:-1], budget=budget)
+    reply = compose(before, variant)
+    # A reasoning reply's content opens with the blank line after `</think>`; clients drop it.
+    for content in (reply.content, reply.content.lstrip("\n")):
+        if content.startswith(partial):
+            return Reply(content[len(partial):], None, reply.calls, reply.forced_tools)
+    return Reply(CONTINUATION, None, (), False)
 
 
 def _calls_for_round(text: str, req: ChatRequest, last_role: str | None) -> list[Call]:
@@ -170,7 +199,7 @@ def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
         count = min(int(long_match.group(1) or long_match.group(2)), MAX_LONG_TOKENS)
         thought = f"The user wants a long reply of {count} tokens: varied Markdown with prose, lists, code and tables."
         # Tokens past the budget would be cut anyway; don't write them.
-        return thought, longform.long_markdown(min(count, req.budget), seed=variant)
+        return thought, longform.long_markdown(count, seed=variant, limit=req.budget)
     if text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do"):
         return "The user wants the magic phrases. A table and the list of faults will do.", replies.HELP_TEXT
     if _GREETING_RE.search(text):
