@@ -214,6 +214,8 @@ def _report(final: Any, conv: Conversation, request: OneShotRequest) -> int:
         }
         if isinstance(final, TurnFailed):
             doc["error"] = {"kind": final.error.kind, "message": final.error.message, "hint": final.error.hint}
+        elif message is not None and message.error:
+            doc["warning"] = message.error
         sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     if isinstance(final, TurnFailed):
@@ -223,7 +225,22 @@ def _report(final: Any, conv: Conversation, request: OneShotRequest) -> int:
     if isinstance(final, TurnStopped):
         sys.stderr.write("vllm-chat: stopped.\n")
         return 130
+    if message is not None and not request.as_json:
+        for note in _notes(message, request):
+            sys.stderr.write(f"vllm-chat: {note}\n")
     return 0
+
+
+def _notes(message: Any, request: OneShotRequest) -> list[str]:
+    """What stdout alone would not tell: an empty answer, a cut, a call that never ran."""
+    notes = []
+    if message.error:
+        notes.append(message.error)
+    if not message.content.strip() and message.reasoning and not request.show_reasoning:
+        notes.append("the reply has no answer text, only reasoning (--show-reasoning prints it to stderr).")
+    if message.finish_reason == "length":
+        notes.append("the reply was cut off at max_tokens (raise --max-tokens for a longer one).")
+    return notes
 
 
 def _fail(error: ChatError, request: OneShotRequest) -> int:

@@ -187,3 +187,14 @@ def test_ctrl_c_during_a_reply_stops_without_a_traceback(sim) -> None:
         child.wait(timeout=60)
     assert "Traceback" not in stderr and "stopped" in stderr
     assert child.returncode == 130
+
+
+def test_a_reply_cut_while_thinking_says_why_nothing_was_printed() -> None:
+    server = SimServer(SimConfig(reasoning=True)).start_in_thread()
+    try:
+        result = run("-p", "/think about it", "--max-tokens", "5", "--base-url", server.base_url)
+    finally:
+        server.stop()
+    assert result.returncode == 0 and result.stdout.strip() == ""
+    assert "no answer text, only reasoning (--show-reasoning" in result.stderr
+    assert "cut off at max_tokens" in result.stderr
