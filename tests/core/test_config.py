@@ -94,7 +94,9 @@ def test_a_missing_default_config_is_fine_but_a_named_one_is_an_error(tmp_path: 
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [
-        ("temprature = 1\n", r"c\.toml: temprature: unknown key \(did you mean 'temperature'\?\)"),
+        ("temprature = 1\n",
+         r"c\.toml: temprature: unknown key \(did you mean 'temperature' in the \[sampling\] table\?\)"),
+        ("[sampling]\nbase_ur = 1\n", r"sampling\.base_ur: unknown key \(did you mean 'base_url' at the top level\?\)"),
         ("[tools]\nbuiltin = []\n", r"c\.toml: tools\.builtin: unknown key \(did you mean 'builtins'\?\)"),
         ("zzzz = 1\n", r"c\.toml: zzzz: unknown key \(check the spelling against config\.example\.toml\)"),
         ("[sampling]\ntemperature = \"hot\"\n", r"c\.toml: sampling\.temperature: .*valid number.*'hot'"),

@@ -277,22 +277,39 @@ def read_config_file(path: Path, explicit: bool) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
 
 
-def _known_keys(model: type[BaseModel] = SettingsModel) -> set[str]:
-    """Every key name the config file can hold, at any depth (for spelling suggestions)."""
-    keys: set[str] = set()
+def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key the config file can hold, as its path of table names (for suggestions)."""
+    keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
-        keys.add(name)
+        keys.append((*prefix, name))
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
-                keys |= _known_keys(arg)
+                keys += _known_keys(arg, (*prefix, name))
     return keys
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str | None:
+    """The key that was probably meant by the unknown key at `loc`: its close match at
+    the same level, else in another table (named with its table: `[sampling] temperature`)."""
+    where, typo = tuple(str(p) for p in loc[:-1] if not isinstance(p, int)), str(loc[-1])
+    known = _known_keys()
+    for same_level in (True, False):
+        names = {k[-1]: k for k in known if (k[:-1] == where) == same_level}
+        close = get_close_matches(typo, sorted(names), n=1, cutoff=0.75)
+        if not close:
+            continue
+        table = names[close[0]][:-1]
+        if same_level:
+            return repr(close[0])
+        return f"{close[0]!r} in the [{'.'.join(table)}] table" if table else f"{close[0]!r} at the top level"
+    return None
 
 
 def _describe(error: dict[str, Any]) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
-        close = get_close_matches(str(error["loc"][-1]), sorted(_known_keys()), n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]!r}?" if close else "check the spelling against config.example.toml"
+        close = _suggestion(tuple(error["loc"]))
+        hint = f"did you mean {close}?" if close else "check the spelling against config.example.toml"
         return key, f"unknown key ({hint})"
     return key, error["msg"]
 
