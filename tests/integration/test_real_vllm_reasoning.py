@@ -35,7 +35,11 @@ def test_one_shot_prints_reasoning_to_stderr_only_when_asked() -> None:
     quiet = one_shot("-p", "Think about it", "--seed", "1")
     shown = one_shot("-p", "Think about it", "--seed", "1", "--show-reasoning")
     assert quiet.returncode == 0 and shown.returncode == 0, quiet.stderr + shown.stderr
-    assert quiet.stdout.strip() == "" and quiet.stderr.strip() == "", "thinking only: nothing is an answer"
+    assert quiet.stdout.strip() == "", "thinking only: nothing is an answer"
+    notes = quiet.stderr.strip().splitlines()
+    assert all(line.startswith("vllm-chat: ") for line in notes), "only our notes, never the reasoning itself"
+    assert any("no answer text, only reasoning (--show-reasoning" in line for line in notes), \
+        "it says why stdout is empty"
     assert shown.stderr.strip(), "the reasoning goes to stderr"
     assert shown.stdout.strip() == ""
 
