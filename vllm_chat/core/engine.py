@@ -44,6 +44,7 @@ from vllm_chat.core.events import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
     from vllm_chat.core.tools.base import ToolOutcome
     from vllm_chat.core.tools.registry import ToolRegistry
@@ -70,10 +71,9 @@ class TurnOptions:
     tool_choice: Literal["auto", "none", "required"] = "auto"
     """`tool_choice` to send with the tools ("required" applies to the first request of a
     turn; the requests after tool results use "auto" so the model can answer)."""
-    media: Literal["all", "recent", "none"] = "all"
-    """Send every attachment, only the most recent `recent_images`, or none."""
-    recent_images: int = 4
-    """How many images to keep when `media` is "recent"."""
+    media_policy: MediaPolicy | None = None
+    """Media to leave out of the request (the user accepted an offer after vLLM refused
+    them); None sends every attachment."""
     continue_last: bool = False
     """Continue the last assistant message instead of starting a new one
     (`continue_final_message`, used for replies cut off or stopped)."""
@@ -101,12 +101,10 @@ def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str,
     """The request messages, with attachments turned into content parts."""
     if not any(m.attachments for m in conv.messages):
         return conv.to_openai()
+    if options.media_policy is not None:
+        return options.media_policy.request_messages(conv)
     from vllm_chat.core.attachments import build_request_messages
 
-    if options.media == "none":
-        return build_request_messages(conv, drop_media=True)
-    if options.media == "recent":
-        return build_request_messages(conv, max_recent_images=options.recent_images)
     return build_request_messages(conv)
 
 
@@ -229,27 +227,34 @@ class Engine:
             raise RuntimeError("a turn is already running")
         queue: asyncio.Queue[Event | _End] = asyncio.Queue()
         self._task = asyncio.create_task(self._produce(conv, options or TurnOptions(), queue.put_nowait))
+        last_event = [time.monotonic()]
+        # One watchdog per turn rather than a timeout on every `queue.get()`: that would
+        # cost a timer and a task per token on the streaming path.
+        watchdog = asyncio.create_task(self._watch(last_event, on_idle, idle_every)) if on_idle else None
         try:
             while True:
-                if on_idle is None or not queue.empty():
-                    event = await queue.get()
-                else:
-                    try:
-                        event = await asyncio.wait_for(queue.get(), idle_every)
-                    except asyncio.TimeoutError:
-                        self.sync()
-                        on_idle()
-                        continue
+                event = await queue.get()
+                last_event[0] = time.monotonic()
                 if isinstance(event, _End):
                     break
                 yield event
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             if self._task is not None and not self._task.done():
                 self._task.cancel()
                 try:
                     await self._task
                 except asyncio.CancelledError:
                     pass
+
+    async def _watch(self, last_event: list[float], on_idle: Callable[[], None], every: float) -> None:
+        """Call `on_idle` (after `sync`) whenever `every` seconds pass without an event."""
+        while True:
+            await asyncio.sleep(every)
+            if time.monotonic() - last_event[0] >= every:
+                self.sync()
+                on_idle()
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
         state = self._state = _TurnState()

@@ -26,11 +26,6 @@ def markdown_parser() -> Any:
     return MarkdownIt().enable("strikethrough").enable("table")
 
 
-def block_starts(text: str) -> list[int]:
-    """Line numbers where each top-level block of `text` starts."""
-    return [line for line, _ in _parse_blocks(text)[0]]
-
-
 def _parse_blocks(text: str) -> tuple[list[tuple[int, int]], list[Any]]:
     """(first line, first token index) of each top-level block, and the tokens."""
     tokens = markdown_parser().parse(text)

@@ -21,6 +21,7 @@ from vllm_chat.core.engine import Approver, Engine, TurnOptions
 from vllm_chat.core.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.params_form import SessionSettingsResult
     from vllm_chat.core.recorder import SessionRecorder
     from vllm_chat.core.store import SessionStore
@@ -40,6 +41,7 @@ class ChatSession:
     ) -> None:
         self.settings = settings
         """The effective settings of this run."""
+        self._media_policy: MediaPolicy | None = None
         self.client = ChatClient(
             settings.base_url,
             settings.api_key.get_secret_value(),
@@ -148,12 +150,25 @@ class ChatSession:
             conv.title = title_from_prompt(text)
         return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
 
+    @property
+    def media_policy(self) -> MediaPolicy | None:
+        """The accepted offer to leave media out, while its conversation and model are in
+        use (once either changed it lapses: switching back sends every attachment)."""
+        policy = self._media_policy
+        if policy is not None and not policy.applies_to(self.conversation):
+            self._media_policy = policy = None
+        return policy
+
+    @media_policy.setter
+    def media_policy(self, policy: MediaPolicy | None) -> None:
+        self._media_policy = policy
+
     def options(self, **overrides: object) -> TurnOptions:
         """Turn options from the settings and this conversation, with `overrides`."""
         values: dict[str, object] = {
             "tools_enabled": self.tools_on,
             "tool_choice": self.tool_choice,
-            "recent_images": self.settings.attachments.recent_images,
+            "media_policy": self.media_policy,
         }
         values.update(overrides)
         return TurnOptions(**values)  # type: ignore[arg-type]
@@ -279,16 +294,13 @@ class ChatSession:
         # stopped first); continuing drops them and carries on with the text. A reply
         # with no answer text yet (cut while thinking) can't be continued: vLLM isn't
         # sent the reasoning back, so it would start thinking again from scratch.
-        return last.role == "assistant" and bool(last.content) and (
-            last.status in ("stopped", "failed") or last.finish_reason == "length"
-        )
+        return _was_cut(last) and bool(last.content)
 
     def cut_while_thinking(self) -> bool:
         """Whether the last reply stopped or was cut before any answer text, mid-reasoning."""
         conv = self.conversation
         last = conv.messages[-1] if conv.messages else None
-        return (last is not None and last.role == "assistant" and not last.content and bool(last.reasoning)
-                and (last.status in ("stopped", "failed") or last.finish_reason == "length"))
+        return last is not None and _was_cut(last) and not last.content and bool(last.reasoning)
 
     def wants_model_title(self) -> bool:
         """Whether to ask the model for a title now: the option is on and the
@@ -352,6 +364,14 @@ class ChatSession:
         self.conversation = conv
         self.recorder = self._recorder_for(conv)
 
+    def set_tools(self, on: bool) -> bool:
+        """Offer tools in this conversation, or stop offering them (saved at once);
+        returns whether tools are on now."""
+        self.conversation.tools_enabled = on
+        self.conversation.touch()
+        self.save()
+        return self.tools_on
+
     def save(self) -> None:
         """Save the conversation now (if it has any message)."""
         if self.recorder is not None:
@@ -362,3 +382,9 @@ class ChatSession:
         self.stop()
         self.save()
         await self.client.aclose()
+
+
+def _was_cut(message: Message) -> bool:
+    """A reply that ended before its end: stopped, failed, or cut at max_tokens."""
+    return message.role == "assistant" and (
+        message.status in ("stopped", "failed") or message.finish_reason == "length")

@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import gc
 
+_settled: set[str] = set()
 
-def settle() -> None:
-    """Freeze everything alive now: call after start-up and once the SDK is imported
-    (never after showing a session: its widgets are removed later, and frozen cycles
-    would never be freed)."""
-    gc.freeze()
+
+def settle(moment: str) -> None:
+    """Freeze everything alive now, once per `moment` ("start-up", "sdk").
+
+    Each moment freezes at most once per process: what is frozen is never
+    collected, so freezing again on every reconnect would keep the message
+    views on screen then (and their cycles) for good. The "sdk" moment may
+    catch one screenful of views of a resumed session; that bound is the cost.
+    """
+    if moment not in _settled:
+        _settled.add(moment)
+        gc.freeze()

@@ -134,17 +134,16 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def on_mount(self) -> None:
         self.session.engine.approver = self.ask_approval
-        self.session.engine.messages_builder = self.messages_for_request
         status = self.status
         status.server = self.session.settings.base_url
         status.model = self.session.conversation.model
         status.demo = self.demo
         status.tools = self.session.tools_on
         status.tool_choice = self.session.tool_choice
+        memory.settle("start-up")  # before any message view exists: views come and go
         self.show_conversation()
         self.watch(status, "model", self.show_media_hint, init=False)  # a new model: media sent again
         self.prompt.focus()
-        self.call_after_refresh(memory.settle)
         self.connect()
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
@@ -191,7 +190,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 await asyncio.sleep(delay)
         self._banner("")
         status.state = "connected"
-        memory.settle()  # the SDK is imported now: its many objects are here to stay
+        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
         status.model = self.session.conversation.model
         status.context_max = self.session.context_window
         if self._was_disconnected:

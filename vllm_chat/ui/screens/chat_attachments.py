@@ -2,8 +2,8 @@
 offer to send without them (or fewer) when the server refuses media.
 
 An accepted offer holds for the conversation while its model stays
-(`MediaPolicy`): every later request is built with it, and the status line
-says what is left out.
+(`ChatSession.media_policy`): every later request is built with it, and the
+status line says what is left out.
 
 A mixin of `ChatScreen` (plain `on_...` handler names: Textual's @on decorator
 is only collected from classes its metaclass builds).
@@ -12,26 +12,21 @@ is only collected from classes its metaclass builds).
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import work
 
-from vllm_chat.core.conversation import Conversation
-from vllm_chat.core.engine import TurnOptions, default_messages
 from vllm_chat.core.errors import ChatError
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.ui.screens.chat import ChatScreen
 
 
 class AttachmentActions:
     """Attaching media to the next prompt, showing attached images, and leaving media
     out of requests the server refused them in."""
-
-    _media_policy: MediaPolicy | None = None
 
     def action_attach(self: ChatScreen) -> None:
         """Pick an image, video or audio file (with a preview) to send with the next prompt."""
@@ -71,25 +66,9 @@ class AttachmentActions:
 
         self.app.push_screen(ImageViewScreen(event.attachment))
 
-    def messages_for_request(self: ChatScreen, conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
-        """The engine's request builder: media left out as the accepted offer says, if any."""
-        policy = self.media_policy
-        if policy is not None and policy.applies_to(conv):
-            return policy.request_messages(conv)
-        return default_messages(conv, options)
-
-    @property
-    def media_policy(self: ChatScreen) -> MediaPolicy | None:
-        """The accepted offer to leave media out, while its conversation and model are in
-        use (once either changed, it is forgotten: switching back sends every attachment)."""
-        policy = self._media_policy
-        if policy is not None and not policy.applies_to(self.session.conversation):
-            self._media_policy = policy = None
-        return policy
-
     def show_media_hint(self: ChatScreen) -> None:
         """Say on the status line what requests leave out (nothing once the offer lapsed)."""
-        policy = self.media_policy
+        policy = self.session.media_policy
         self.status.detail = policy.hint if policy is not None else ""
 
     def _offer_without_media(self: ChatScreen, error: ChatError) -> None:
@@ -98,7 +77,7 @@ class AttachmentActions:
         from vllm_chat.core.attachments import offer_for, still_refused
         from vllm_chat.ui.screens.confirm import ConfirmScreen
 
-        offer = offer_for(error, self.session.conversation, self.media_policy,
+        offer = offer_for(error, self.session.conversation, self.session.media_policy,
                           self.session.settings.attachments.recent_images)
         if offer is None:
             self.notify(still_refused(error), title="Media refused", severity="error", timeout=20,
@@ -107,7 +86,7 @@ class AttachmentActions:
 
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
-                self._media_policy = offer.policy
+                self.session.media_policy = offer.policy
                 self.notify(offer.policy.notice, title="Attachments", markup=False)
                 self.show_conversation()
                 self.run_turn()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.tools.approval import Decision
+from vllm_chat.ui.keys import key_hint
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.ui.screens.chat import ChatScreen
@@ -73,13 +74,9 @@ class SettingsActions:
 
     def action_toggle_tools(self: ChatScreen) -> None:
         """Offer tools to the model in this conversation, or stop offering them."""
-        conv = self.session.conversation
-        conv.tools_enabled = not self.session.tools_on
-        conv.touch()
-        self.session.save()
-        self.status.tools = conv.tools_enabled
-        self.notify("Tools on for this conversation." if conv.tools_enabled
-                    else "Tools off for this conversation.", title="Tools")
+        on = self.session.set_tools(not self.session.tools_on)
+        self.status.tools = on
+        self.notify("Tools on for this conversation." if on else "Tools off for this conversation.", title="Tools")
 
     async def ask_approval(self: ChatScreen, call: ToolCall) -> Decision:
         """Ask the user whether a tool that needs approval may run (the engine waits)."""
@@ -117,7 +114,7 @@ class SettingsActions:
 
         self.app.push_screen(TextEditScreen(
             self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
-            hint="ctrl+s save · esc cancel · empty means no system prompt", area_id="system-prompt-text"),
+            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt", area_id="system-prompt-text"),
             edited)
     def _offer_without_tools(self: ChatScreen, error: ChatError) -> None:
         """The server has no tool calling: offer to answer this conversation without tools."""
@@ -125,14 +122,15 @@ class SettingsActions:
 
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
-                self.session.conversation.tools_enabled = False
+                self.session.set_tools(False)
                 self.status.tools = False
                 self.show_conversation()
                 self.run_turn()
 
         self.app.push_screen(ConfirmScreen(
             f"{error.message} Continue without tools?", "Without tools", "Not now",
-            detail=error.hint + " (ctrl+t switches tools back on.)", destructive=False), answered)
+            detail=f"{error.hint} ({key_hint(self.app, 'toggle-tools')} switches tools back on.)",
+            destructive=False), answered)
 
     def action_pick_model(self: ChatScreen) -> None:
         """Choose the model for the next turn."""

@@ -110,13 +110,13 @@ class MessageList(VerticalScroll):
             return {}
         return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
 
-    def _make_view(self, index: int) -> MessageView:
+    def _make_view(self, index: int, tool_results: dict[str, Message]) -> MessageView:
         message = self._entries[index]
         if message.role == "user":
             return UserMessageView(message)
         error, actions = self._errors.get(message.id, (None, ""))
         return AssistantMessageView(message, show_reasoning=self.show_reasoning,
-                                    tool_results=self._tool_results(), error=error, actions=actions)
+                                    tool_results=tool_results, error=error, actions=actions)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -240,6 +240,7 @@ class MessageList(VerticalScroll):
         heights = self._heights_now()
         previous = None
         gap = 0
+        tool_results: dict[str, Message] | None = None
         for index in range(len(self._entries)):
             if index not in desired:
                 gap += heights[index]
@@ -250,7 +251,9 @@ class MessageList(VerticalScroll):
                 previous, gap = spacer, 0
             view = self._mounted.get(index)
             if view is None:
-                view = self._mounted[index] = self._make_view(index)
+                if tool_results is None:  # one scan of the conversation per reconcile, not per view
+                    tool_results = self._tool_results()
+                view = self._mounted[index] = self._make_view(index, tool_results)
             self._mount_after(view, previous)  # nothing to do if it is mounted already
             previous = view
         if gap:
