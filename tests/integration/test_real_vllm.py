@@ -20,7 +20,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# One worker runs these one after the other (pytest-xdist `loadgroup`): the CPU vLLM serves
+# one request at a time well, and the abort check reads server-wide counters that another
+# test's request would move.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("real-vllm")]
 
 REAL_URL = os.environ.get("VLLM_CHAT_REAL_URL")
 REAL_KEY = os.environ.get("VLLM_CHAT_REAL_API_KEY")
@@ -143,6 +146,7 @@ async def test_refused_connection_is_connection_error():
 
 @pytest.mark.skipif(not REASONING_URL,
                     reason="set VLLM_CHAT_REAL_REASONING_URL to a real vLLM started with --reasoning-parser qwen3")
+@pytest.mark.xdist_group("real-vllm-reasoning")
 async def test_reasoning_stream():
     from openai import AsyncOpenAI
 

@@ -25,6 +25,7 @@ from vllm_chat.core.tools.registry import ToolRegistry
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("real-vllm"),  # one at a time on the CPU vLLM (see test_real_vllm.py)
     pytest.mark.skipif(not os.environ.get("VLLM_CHAT_REAL_URL"),
                        reason="set VLLM_CHAT_REAL_URL to a real vLLM server's /v1 URL"),
 ]

@@ -20,6 +20,7 @@ MODEL = os.environ.get("VLLM_CHAT_REAL_MODEL", "tiny-llama")
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("real-vllm-reasoning"),  # one at a time on the CPU vLLM
     pytest.mark.skipif(not URL, reason="set VLLM_CHAT_REAL_REASONING_URL to a real vLLM started with "
                                        "--reasoning-parser qwen3"),
 ]

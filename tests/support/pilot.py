@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from textual.pilot import Pilot
@@ -29,6 +29,45 @@ async def wait_for_screen(pilot: Pilot, app: Any, screen_type: type, timeout: fl
         return isinstance(app.screen, screen_type) and screen_text(app).strip() and app.screen
 
     return await wait_until(pilot, drawn, timeout=timeout, message=f"{screen_type.__name__} on screen")
+
+
+async def wait_for_text(pilot: Pilot, app: Any, *texts: str, absent: Sequence[str] = (),
+                        timeout: float = 15.0) -> str:
+    """Wait until the screen shows every one of `texts` and none of `absent`, and return
+    the text of that screen (to check more on the very same frame). On a timeout the
+    error shows the last screen.
+
+    A screen assertion always waits like this: the screen is drawn a moment after the
+    model changes, later still under load, so reading it once is a race."""
+    seen = ""
+
+    def shown() -> bool:
+        nonlocal seen
+        seen = screen_text(app)
+        return all(text in seen for text in texts) and not any(text in seen for text in absent)
+
+    try:
+        await wait_until(pilot, shown, timeout=timeout)
+    except AssertionError:
+        wanted = [repr(t) for t in texts] + [f"no {t!r}" for t in absent]
+        raise AssertionError(f"timed out waiting for {', '.join(wanted)} on screen; it shows:\n{seen}") from None
+    return seen
+
+
+async def wait_for_stable_screen(pilot: Pilot, app: Any, timeout: float = 15.0) -> str:
+    """Wait until nothing on the screen waits to be redrawn and three reads in a row show
+    the same text, and return it: for snapshots, which compare a whole screen at once."""
+    reads: list[str] = []
+
+    def settled() -> bool:
+        screen = app.screen
+        pending = (screen._layout_required or screen._repaint_required or screen._scroll_required
+                   or screen._dirty_widgets)
+        reads.append(screen_text(app))
+        return not pending and len(reads) >= 3 and reads[-1] == reads[-2] == reads[-3]
+
+    await wait_until(pilot, settled, timeout=timeout, message="the screen to stop changing")
+    return reads[-1]
 
 
 def screen_text(app: Any) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import socket
 
 from tests.support.pilot import (
-    screen_text,
     send,
     wait_for_reply,
     wait_for_screen,
+    wait_for_text,
     wait_until,
 )
 from vllm_chat.simserver import SimConfig, SimServer
@@ -36,8 +36,9 @@ def notifications(app) -> str:
     return "\n".join(str(n.message) for n in app._notifications)
 
 
-async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url) as (app, pilot):
+async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(paced_sim, make_app) -> None:
+    # Paced: a reply streamed in under a quarter second gets no tok/s figure.
+    async with make_app(base_url=paced_sim.base_url) as (app, pilot):
         await connected(app, pilot)
         assert app.chat.status.model == "sim-chat"
         await send(app, pilot, "markdown")
@@ -46,21 +47,20 @@ async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, 
         reply = last(app)
         assert reply.status == "complete" and "| Field" in reply.content
         view = app.chat.messages.query(AssistantMessageView).last()
-        assert view.body.source == reply.content
-        text = screen_text(app)
-        assert "That's all the Markdown I know." in text
+        await wait_until(pilot, lambda: view.body.source == reply.content)
+        text = await wait_for_text(pilot, app, "That's all the Markdown I know.", "tokens", "tok/s", "TTFT")
         assert "| Field" not in text, "the table is rendered, not shown as source"
-        assert "tokens" in text and "tok/s" in text and "TTFT" in text
 
 
-async def test_the_view_follows_the_bottom_while_the_reply_grows(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url, size=(80, 20)) as (app, pilot):
+async def test_the_view_follows_the_bottom_while_the_reply_grows(paced_sim, make_app) -> None:
+    async with make_app(base_url=paced_sim.base_url, size=(80, 20)) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "long 400")
-        await wait_for_reply(app, pilot)
         messages = app.chat.messages
-        assert messages.max_scroll_y > 0
-        assert messages.scroll_y == messages.max_scroll_y
+        await wait_until(pilot, lambda: app.session.running and 0 < messages.max_scroll_y == messages.scroll_y,
+                         message="the view at the bottom of a reply taller than the screen, still streaming")
+        await wait_for_reply(app, pilot)
+        await wait_until(pilot, lambda: messages.scroll_y == messages.max_scroll_y > 0)
 
 
 async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_prompt(make_app) -> None:
@@ -76,8 +76,8 @@ async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_promp
             assert reply.status == "stopped" and reply.content
             await wait_until(pilot, lambda: slow.stats.aborted == 1, message="the server to abort")
             assert slow.stats.generation_tokens < 3000
-            assert "stopped" in screen_text(app)
-            assert app.focused is app.chat.prompt
+            await wait_for_text(pilot, app, "stopped")
+            await wait_until(pilot, lambda: app.focused is app.chat.prompt)
             await send(app, pilot, "hello")
             await wait_for_reply(app, pilot)
             assert last(app).status == "complete"
@@ -103,9 +103,10 @@ async def test_reasoning_streams_into_its_own_block_which_folds_when_the_answer_
         assert reply.reasoning and reply.content
         block = app.chat.messages.query(ReasoningBlock).last()
         assert block.collapsed
-        assert reply.reasoning[:30] not in screen_text(app)
+        text = await wait_for_text(pilot, app, "Reasoning · ", "Type help to see what I can do.")
+        assert reply.reasoning[:30] not in text, "folded: the answer shows, the reasoning does not"
         block.toggle()
-        await pilot.pause(0.1)
+        await wait_for_text(pilot, app, reply.reasoning.strip()[:20])
         assert block.collapsed is False
 
 
@@ -116,10 +117,10 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
         await wait_for_reply(app, pilot)
         await pilot.press("ctrl+o")
         await wait_for_screen(pilot, app, ModelPickerScreen)
-        assert "32k ctx" in screen_text(app)
+        await wait_for_text(pilot, app, "32k ctx")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.session.conversation.model == "sim-vision")
-        assert app.chat.status.model == "sim-vision"
+        await wait_until(pilot, lambda: app.chat.status.model == "sim-vision")
         await send(app, pilot, "hello again")
         await wait_for_reply(app, pilot)
         assert sim.stats.last_request_body["model"] == "sim-vision"
@@ -131,7 +132,7 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("f1")
         await wait_for_screen(pilot, app, HelpScreen)
-        assert "Keys" in screen_text(app)
+        await wait_for_text(pilot, app, "Keys")
         from rich.console import Console
 
         console = Console(width=120, record=True, file=open("/dev/null", "w"))
@@ -161,8 +162,7 @@ async def test_the_system_prompt_can_be_edited_in_the_app(sim, make_app) -> None
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await pilot.press("f2")
-        await pilot.pause(0.1)
-        area = app.screen.query_one("#system-prompt-text")
+        area = await wait_until(pilot, lambda: app.screen.query("#system-prompt-text").first(None))
         area.load_text("Answer in French.")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.session.conversation.system_prompt == "Answer in French.")
@@ -176,9 +176,7 @@ async def test_model_output_markup_and_escape_sequences_are_shown_inert(sim, mak
         await connected(app, pilot)
         await send(app, pilot, "echo [bold red]loud[/] \x1b[31mRED\x1b[0m \x1b]52;c;aGk=\x07 done")
         await wait_for_reply(app, pilot)
-        text = screen_text(app)
-        assert "[bold red]loud[/]" in text
-        assert "␛[31mRED␛[0m" in text and "␇" in text
+        await wait_for_text(pilot, app, "[bold red]loud[/]", "␛[31mRED␛[0m", "␇")
         assert "\x1b" not in "".join(app.chat.messages.query(AssistantMessageView).last().body.source)
 
 
@@ -196,13 +194,12 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
     url = f"http://127.0.0.1:{port}/v1"
     async with make_app(base_url=url) as (app, pilot):
         await wait_until(pilot, lambda: app.chat.status.state == "disconnected")
-        text = screen_text(app)
-        assert f"Can't reach the server at {url}" in text and "vllm serve" in text
+        await wait_for_text(pilot, app, f"Can't reach the server at {url}", "vllm serve")
         app.chat.prompt.load_text("my draft")
         async with SimServer(SimConfig(port=port)):
             await wait_until(pilot, lambda: app.chat.status.state == "connected", timeout=20)
-            assert "Can't reach" not in screen_text(app)
-            assert "is back" in notifications(app)
+            await wait_until(pilot, lambda: "is back" in notifications(app))
+            await wait_for_text(pilot, app, "connected", absent=["Can't reach"])
             assert app.chat.prompt.text == "my draft"
 
 
@@ -210,15 +207,14 @@ async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
     async with SimServer(SimConfig(api_key="sk-server-key-123456")) as locked:
         async with make_app(base_url=locked.base_url, api_key="EMPTY") as (app, pilot):
             await wait_until(pilot, lambda: app.chat.status.state == "error")
-            text = screen_text(app)
-            assert "wants an API key" in text and "--api-key" in text and "VLLM_CHAT_API_KEY" in text
+            await wait_for_text(pilot, app, "wants an API key", "--api-key", "VLLM_CHAT_API_KEY")
 
 
 async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -> None:
     root = sim.base_url.removesuffix("/v1")
     async with make_app(base_url=root) as (app, pilot):
         await wait_until(pilot, lambda: app.chat.status.state == "error")
-        assert f"Did you mean --base-url {root}/v1" in screen_text(app)
+        await wait_for_text(pilot, app, f"Did you mean --base-url {root}/v1")
 
 
 async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app) -> None:
@@ -226,11 +222,10 @@ async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app
         await connected(app, pilot)
         await send(app, pilot, "hello")
         await wait_for_reply(app, pilot)
-        notice = app.chat.messages.query(ErrorNotice).last()
+        notice = await wait_until(pilot, lambda: app.chat.messages.query(ErrorNotice).last(None))
         assert notice.error.kind == "unknown_model"
-        text = screen_text(app)
-        assert "'[b]nope[/b]'" in text, "server text is shown literally, never as markup"
-        assert "It serves: sim-chat, sim-vision" in text and "ctrl+o" in text
+        # The server's text is shown literally, never as markup.
+        await wait_for_text(pilot, app, "'[b]nope[/b]'", "It serves: sim-chat, sim-vision", "ctrl+o")
         assert last(app).status == "failed"
 
 
@@ -240,8 +235,7 @@ async def test_a_prompt_longer_than_the_context_says_so_with_the_window_size(mak
             await connected(app, pilot)
             await send(app, pilot, "word " * 200)
             await wait_for_reply(app, pilot)
-            text = screen_text(app)
-            assert "context window of 64 tokens" in text and "ctrl+n" in text
+            await wait_for_text(pilot, app, "context window of 64 tokens", "ctrl+n")
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:
@@ -250,8 +244,7 @@ async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) ->
         await send(app, pilot, "sim:stall=3 hello")
         app.chat.prompt.load_text("next question")
         await wait_for_reply(app, pilot)
-        text = screen_text(app)
-        assert "sent nothing for 0.5 s" in text and "ctrl+r retry" in text
+        await wait_for_text(pilot, app, "sent nothing for 0.5 s", "ctrl+r retry")
         assert app.chat.prompt.text == "next question"
 
 
@@ -260,7 +253,7 @@ async def test_a_busy_server_asks_to_retry(sim, make_app) -> None:
         await connected(app, pilot)
         await send(app, pilot, "sim:busy hello")
         await wait_for_reply(app, pilot)
-        assert "busy (503)" in screen_text(app)
+        await wait_for_text(pilot, app, "busy (503)")
         assert sim.stats.requests == 1, "no silent retry by the SDK"
 
 
@@ -271,7 +264,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
         await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and reply.content
-        assert "error in the middle of the reply" in screen_text(app)
+        await wait_for_text(pilot, app, "error in the middle of the reply")
         assert sim.stats.requests == 1
         app.session.conversation.messages[-2].content = "hello"  # retry answers the same prompt
         await pilot.press("ctrl+r")
@@ -287,4 +280,4 @@ async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> 
         await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and len(reply.content) > 10
-        assert "broke in the middle of the reply" in screen_text(app)
+        await wait_for_text(pilot, app, "broke in the middle of the reply")
