@@ -15,7 +15,6 @@ from tests.support.paths import STRICT
 from tests.support.tmux import TmuxApp
 from vllm_chat.simserver import SimConfig, SimServer
 
-
 HERE = Path(__file__).parent
 
 

@@ -85,7 +85,7 @@ async def test_a_tui_turn_streams_a_reply_from_the_real_server() -> None:
     chat = ChatSession(settings, store=SessionStore())
     app = VllmChatApp(chat)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: chat.models, timeout=30)
+        await wait_until(pilot, lambda: chat.models)
         assert app.chat.status.model == MODEL and app.chat.status.context_max == 2048
         app.chat.prompt.load_text("Hello there")
         app.chat.prompt.action_submit()
@@ -120,7 +120,7 @@ async def test_a_tui_image_for_the_text_only_real_model_is_offered_to_be_left_ou
         return not chat.running and last.role == "assistant" and last.status != "streaming"
 
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: chat.models, timeout=30)
+        await wait_until(pilot, lambda: chat.models)
         await send(app, pilot, f"/attach {photo}")
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         await send(app, pilot, "What is in this picture?")

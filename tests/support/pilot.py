@@ -2,27 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from textual.pilot import Pilot
 
+WAIT = 60.0
+"""Seconds one wait may take before the test fails. Generous: on a loaded machine the
+suite runs several times slower, and a wait that is met returns at once anyway."""
 
-async def wait_until(pilot: Pilot, predicate: Callable[[], Any], timeout: float = 15.0,
+_FIRST_POLL = 0.01
+_LAST_POLL = 0.1
+
+
+async def wait_until(pilot: Pilot, predicate: Callable[[], Any], timeout: float = WAIT,
                      message: str = "") -> Any:
-    """Let the app run until `predicate()` is truthy; fail after `timeout` seconds."""
+    """Let the app run until `predicate()` is truthy, and return its value; fail after
+    `timeout` seconds, or at once if the app stops.
+
+    Polls often at first, then every tenth of a second, and only sleeps in between (the
+    app runs meanwhile and redraws on its own timer): `pilot.pause()` would post a
+    message to every widget on the screen each time, which costs the CPU the tests
+    running in parallel need, and times out on a screen kept busy by a fast stream."""
     deadline = time.monotonic() + timeout
+    interval = _FIRST_POLL
     while True:
         value = predicate()
         if value:
             return value
+        if not pilot.app.is_running:
+            raise AssertionError(f"the app stopped while waiting for {message or predicate}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message or predicate}")
-        await pilot.pause(0.02)
+        await asyncio.sleep(interval)
+        interval = min(_LAST_POLL, interval * 1.5)
 
 
-async def wait_for_screen(pilot: Pilot, app: Any, screen_type: type, timeout: float = 15.0) -> Any:
+async def wait_for_screen(pilot: Pilot, app: Any, screen_type: type, timeout: float = WAIT) -> Any:
     """Wait until a `screen_type` screen is current and drawn (a pushed screen is
     current a moment before its first paint), and return it."""
     def drawn() -> Any:
@@ -32,7 +50,7 @@ async def wait_for_screen(pilot: Pilot, app: Any, screen_type: type, timeout: fl
 
 
 async def wait_for_text(pilot: Pilot, app: Any, *texts: str, absent: Sequence[str] = (),
-                        timeout: float = 15.0) -> str:
+                        timeout: float = WAIT) -> str:
     """Wait until the screen shows every one of `texts` and none of `absent`, and return
     the text of that screen (to check more on the very same frame). On a timeout the
     error shows the last screen.
@@ -54,7 +72,7 @@ async def wait_for_text(pilot: Pilot, app: Any, *texts: str, absent: Sequence[st
     return seen
 
 
-async def wait_for_stable_screen(pilot: Pilot, app: Any, timeout: float = 15.0) -> str:
+async def wait_for_stable_screen(pilot: Pilot, app: Any, timeout: float = WAIT) -> str:
     """Wait until nothing on the screen waits to be redrawn and three reads in a row show
     the same text, and return it: for snapshots, which compare a whole screen at once."""
     reads: list[str] = []
@@ -97,10 +115,23 @@ def reply_over(app: Any) -> bool:
             and messages[-1].status != "streaming")
 
 
-async def wait_for_reply(app: Any, pilot: Pilot, timeout: float = 20.0) -> None:
-    """Wait until the turn is over (see `reply_over`), then let the screen settle."""
+async def wait_for_reply(app: Any, pilot: Pilot, timeout: float = WAIT) -> None:
+    """Wait until the turn is over (see `reply_over`) and the app has handled what is
+    queued. The screen may still be a frame behind: check it with `wait_for_text`."""
     await wait_until(pilot, lambda: reply_over(app), timeout=timeout, message="the turn to end")
-    await pilot.pause(0.1)
+    await pilot.pause()
+
+
+async def focus_last_message(app: Any, pilot: Pilot) -> None:
+    """Press alt+up (the default key of `focus-messages`) and wait until the last message
+    has the focus. The focus lands a refresh later: a key pressed before that would still
+    go to the prompt."""
+    from vllm_chat.ui.widgets.message_views import MessageView
+
+    last = app.session.conversation.messages[-1]
+    await pilot.press("alt+up")
+    await wait_until(pilot, lambda: isinstance(app.focused, MessageView) and app.focused.message is last,
+                     message="the last message to have the focus")
 
 
 async def turn(app: Any, pilot: Pilot, text: str) -> None:

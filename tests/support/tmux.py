@@ -66,7 +66,7 @@ class TmuxApp:
                              check=True, capture_output=True, text=True)
         return out.stdout
 
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> str:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> str:
         """Wait until the screen matches `pattern` (a regex); returns the screen."""
         deadline = time.monotonic() + timeout
         screen = ""

@@ -197,7 +197,7 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
         await wait_for_text(pilot, app, f"Can't reach the server at {url}", "vllm serve")
         app.chat.prompt.load_text("my draft")
         async with SimServer(SimConfig(port=port)):
-            await wait_until(pilot, lambda: app.chat.status.state == "connected", timeout=20)
+            await wait_until(pilot, lambda: app.chat.status.state == "connected")
             await wait_until(pilot, lambda: "is back" in notifications(app))
             await wait_for_text(pilot, app, "connected", absent=["Can't reach"])
             assert app.chat.prompt.text == "my draft"
