@@ -73,16 +73,24 @@ async def wait_for_text(pilot: Pilot, app: Any, *texts: str, absent: Sequence[st
 
 
 async def wait_for_stable_screen(pilot: Pilot, app: Any, timeout: float = WAIT) -> str:
-    """Wait until nothing on the screen waits to be redrawn and three reads in a row show
-    the same text, and return it: for snapshots, which compare a whole screen at once."""
+    """Wait until nothing on the screen waits to be redrawn and the text has stayed the
+    same for three reads and a fifth of a second, and return it: for snapshots and
+    layout checks, which look at a whole screen at once. (A screen under a dialog is
+    redrawn with the dialog: wait for what it should show first, with `wait_for_text`.)"""
     reads: list[str] = []
+    since = time.monotonic()
 
     def settled() -> bool:
+        nonlocal since
         screen = app.screen
         pending = (screen._layout_required or screen._repaint_required or screen._scroll_required
                    or screen._dirty_widgets)
-        reads.append(screen_text(app))
-        return not pending and len(reads) >= 3 and reads[-1] == reads[-2] == reads[-3]
+        text = screen_text(app)
+        if not reads or text != reads[-1] or pending:
+            reads.clear()
+            since = time.monotonic()
+        reads.append(text)
+        return len(reads) >= 3 and time.monotonic() - since >= 0.2
 
     await wait_until(pilot, settled, timeout=timeout, message="the screen to stop changing")
     return reads[-1]

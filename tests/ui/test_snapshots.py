@@ -13,7 +13,7 @@ import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TextArea
 
-from tests.support.pilot import send, turn, wait_for_screen, wait_for_stable_screen, wait_until
+from tests.support.pilot import send, turn, wait_for_screen, wait_for_stable_screen, wait_for_text, wait_until
 from vllm_chat.core.conversation import Timings
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
@@ -65,6 +65,9 @@ async def settle(app, pilot) -> None:
     for panel in app.chat.messages.query(ToolCallPanel):
         panel._elapsed = 0.02  # how long the tool took varies from run to run
         panel._redraw()
+    # A screen under a dialog is redrawn with the dialog, a moment later than the dialog
+    # itself: wait for the status line's new server before waiting for a still screen.
+    await wait_for_text(pilot, app, "gpu-box:8000")
     await wait_for_stable_screen(pilot, app)
 
 

@@ -74,7 +74,7 @@ async def test_a_shell_tool_asks_first_and_runs_when_allowed(sim, make_app) -> N
         await send(app, pilot, "shout hello world")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         await wait_for_text(pilot, app, "$ echo")
-        assert panels(app)[0].state == "approval"
+        await wait_until(pilot, lambda: panels(app) and panels(app)[0].state == "approval")
         await pilot.press("y")
         await turn_over(app, pilot)
         [panel] = panels(app)

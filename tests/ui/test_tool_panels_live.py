@@ -255,7 +255,7 @@ async def test_allow_for_the_session_is_forgotten_in_a_new_conversation(sim, mak
         await wait_until(pilot, lambda: not app.session.conversation.messages and not panels(app))
         await send(app, pilot, "shout two")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        assert panels(app)[0].state == "approval"
+        await wait_until(pilot, lambda: panels(app) and panels(app)[0].state == "approval")
         await pilot.press("y")
         await turn_over(app, pilot)
         [panel] = panels(app)
