@@ -126,7 +126,7 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
     conv.model = model
     conv.add(Message(role="user", content=request.prompt, attachments=list(request.attachments)))
     if not conv.title:
-        from vllm_chat.core.store import title_from_prompt
+        from vllm_chat.core.titles import title_from_prompt
 
         conv.title = title_from_prompt(request.prompt)
 

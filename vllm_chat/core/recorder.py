@@ -15,6 +15,12 @@ A save is one pydantic serialization and one small atomic write: a few
 milliseconds for a typical session, cheap enough for the UI loop. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error` and passed to `on_error`.
+
+Another window may save the same session. The store notices before every
+write and merges the other window's messages in (or, when the two versions
+can't be merged, saves this one as a new session: the conversation's id
+changes). What the user should hear about that is kept in `outcomes` until
+the session takes it (`take_outcomes`).
 """
 
 from __future__ import annotations
@@ -39,7 +45,13 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.store import SessionIdConflict, SessionStore, StoreError
+from vllm_chat.core.store import (
+    SaveOutcome,
+    SessionChanged,
+    SessionIdConflict,
+    SessionStore,
+    StoreError,
+)
 
 # TurnStarted saves the user's prompt before a possibly long wait for the
 # first token; ToolApprovalNeeded before a possibly long wait for the user.
@@ -79,6 +91,9 @@ class SessionRecorder:
         """The error of the last save attempt, or None if it worked."""
         self.saves = 0
         """How many saves reached the disk."""
+        self.outcomes: list[SaveOutcome] = []
+        """Saves that merged another window's changes or had to become a new session, not yet
+        reported to the user (see `take_outcomes`)."""
         self._clock = clock
         self._on_error = on_error
         self._last_attempt = float("-inf")
@@ -134,15 +149,22 @@ class SessionRecorder:
             return True
         try:
             try:
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
             except SessionIdConflict:
                 self.conversation.id = new_id()
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
             self._failed(self._as_store_error(exc))
             return False
+        if outcome.merged is not None or outcome.forked_from is not None:
+            self.outcomes.append(outcome)
         self._succeeded(changes)
         return True
+
+    def take_outcomes(self) -> list[SaveOutcome]:
+        """The merges and forced forks since the last call (and forget them)."""
+        taken, self.outcomes = self.outcomes, []
+        return taken
 
     async def flush(self) -> bool:
         """Save unsaved changes, writing the file in a worker thread; True if all is on disk.
@@ -157,17 +179,23 @@ class SessionRecorder:
         if self._nothing_to_keep():
             self._succeeded(changes, written=False)
             return True
+        conv = self.conversation
         try:
-            prepared = self.store.prepare(self.conversation)
+            prepared = self.store.prepare(conv)
             try:
-                await asyncio.to_thread(self.store.commit, prepared)
+                state = await asyncio.to_thread(self.store.commit, prepared)
             except SessionIdConflict:
-                self.conversation.id = new_id()
-                prepared = self.store.prepare(self.conversation)
-                await asyncio.to_thread(self.store.commit, prepared)
+                conv.id = new_id()
+                prepared = self.store.prepare(conv)
+                state = await asyncio.to_thread(self.store.commit, prepared)
+        except SessionChanged:
+            return self.save_now()  # merging changes the conversation: on this loop, not in the thread
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
             self._failed(self._as_store_error(exc))
             return False
+        current = conv._disk
+        if state is not None and state.session_id == conv.id and (current is None or current.seq < state.seq):
+            conv._disk = state  # unless a save on this loop wrote a newer snapshot meanwhile
         self._succeeded(changes)
         return True
 

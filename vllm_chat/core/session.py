@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vllm_chat.core import tree
 from vllm_chat.core.client import ChatClient, ModelInfo
 from vllm_chat.core.config import Settings
-from vllm_chat.core.conversation import Attachment, Branch, Conversation, Message
+from vllm_chat.core.conversation import Attachment, Conversation, Message
 from vllm_chat.core.engine import Approver, Engine, TurnOptions
 from vllm_chat.core.events import Event
 
@@ -24,7 +25,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.params_form import SessionSettingsResult
     from vllm_chat.core.recorder import SessionRecorder
-    from vllm_chat.core.store import SessionStore
+    from vllm_chat.core.store import (
+        DiskChange,
+        SaveOutcome,
+        SessionStore,
+        SessionSummary,
+        UnreadableSession,
+    )
+    from vllm_chat.core.store.search import SearchHit
 
 
 class ChatSession:
@@ -65,6 +73,7 @@ class ChatSession:
         self.conversation = conversation or self._fresh_conversation()
         """The conversation being shown and continued."""
         self.recorder: SessionRecorder | None = self._recorder_for(self.conversation)
+        self._reported_change: DiskChange | None = None  # issue 18: the last file change offered
 
     def _fresh_conversation(self) -> Conversation:
         return Conversation(
@@ -145,7 +154,7 @@ class ChatSession:
         """Append the user's message (and title a new conversation from it)."""
         conv = self.conversation
         if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
+            from vllm_chat.core.titles import title_from_prompt
 
             conv.title = title_from_prompt(text)
         return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
@@ -199,18 +208,15 @@ class ChatSession:
         return self.engine.stop()
 
     def rewind_to_last_user(self) -> bool:
-        """Set aside everything after the last user message (kept as a branch) so the
-        turn can be run again. False if there is no user message to answer."""
+        """Set aside everything after the last user message (kept as an earlier version:
+        the reply run next becomes the newest one) so the turn can be run again.
+        False if there is no user message to answer."""
         conv = self.conversation
         last_user = next((i for i in range(len(conv.messages) - 1, -1, -1)
                           if conv.messages[i].role == "user"), None)
         if last_user is None:
             return False
-        tail = conv.messages[last_user + 1:]
-        if tail:
-            conv.branches.append(Branch(parent_message_id=conv.messages[last_user].id, messages=tail))
-            del conv.messages[last_user + 1:]
-            conv.touch()
+        tree.set_aside(conv, last_user + 1)
         return True
 
     def _index(self, message_id: str) -> int:
@@ -219,29 +225,19 @@ class ChatSession:
                 return i
         raise KeyError(message_id)
 
-    def _set_aside(self, start: int, end: int | None = None) -> list[Message]:
-        """Move messages[start:end] into a branch (nothing is ever thrown away)."""
-        conv = self.conversation
-        removed = conv.messages[start:end]
-        if removed:
-            parent = conv.messages[start - 1].id if start > 0 else None
-            conv.branches.append(Branch(parent_message_id=parent, messages=list(removed)))
-            del conv.messages[start:end]
-            conv.touch()
-        return removed
-
     def edit_user_message(self, message_id: str, text: str) -> Message:
-        """Replace an earlier prompt and drop what followed it from the conversation (kept
-        as a branch in the session file); returns the new user message, ready to run."""
+        """Send an earlier prompt again, changed: the new prompt becomes the newest version of
+        that message and the old one, with what followed it, stays as an earlier version.
+        Returns the new user message, ready to run."""
         index = self._index(message_id)
         old = self.conversation.messages[index]
         if old.role != "user":
             raise ValueError("only your own messages can be edited")
-        self._set_aside(index)
+        tree.set_aside(self.conversation, index)
         return self.conversation.add(Message(role="user", content=text, attachments=list(old.attachments)))
 
     def delete_message(self, message_id: str) -> list[Message]:
-        """Remove a message from the conversation (kept as a branch). An assistant message
+        """Remove a message from the conversation (kept in the session file). An assistant message
         takes the tool results that answer its calls with it, so the history stays valid."""
         conv = self.conversation
         index = self._index(message_id)
@@ -252,7 +248,7 @@ class ChatSession:
             while end < len(conv.messages) and conv.messages[end].role == "tool" \
                     and conv.messages[end].tool_call_id in ids:
                 end += 1
-        return self._set_aside(index, end)
+        return tree.remove(conv, index, end)
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
@@ -312,7 +308,7 @@ class ChatSession:
     async def generate_title(self) -> str | None:
         """Ask the model for a short title (no tools, no thinking, few tokens); the
         conversation keeps its first-prompt title when the answer is unusable."""
-        from vllm_chat.core.store import clean_model_title, title_request_messages
+        from vllm_chat.core.titles import clean_model_title, title_request_messages
 
         conv = self.conversation
         request = {
@@ -382,6 +378,147 @@ class ChatSession:
         self.stop()
         self.save()
         await self.client.aclose()
+
+    # ==== BEGIN issue 18: saved sessions, the conversation tree, forks, other windows ==========
+    # One block on purpose, so it can move as a whole when ChatSession is reorganised.
+    # Front ends reach saved sessions only through these methods (never the store).
+
+    def _need_store(self) -> SessionStore:
+        from vllm_chat.core.store import StoreError
+
+        if self.store is None:
+            raise StoreError("this run does not save sessions")
+        return self.store
+
+    def list_sessions(self) -> tuple[list[SessionSummary], list[UnreadableSession]]:
+        """Every saved session, newest first, and the files of the sessions folder that
+        can't be read (with the reason). Raises `StoreError`."""
+        return self._need_store().list()
+
+    def search_sessions(self, query: str, *, everywhere: bool = True, limit: int = 100) -> list[SearchHit]:
+        """Saved sessions holding every word of `query` (title or any message; with
+        `everywhere` also reasoning and tool calls and results), best first, each with a
+        snippet. May read many files the first time: call it from a worker thread."""
+        return self._need_store().search(query, everywhere=everywhere, limit=limit)
+
+    def open_session(self, session_id: str) -> Conversation:
+        """Stop any turn and show the saved session `session_id` (the current one stays
+        saved). Raises `StoreError` when it can't be read (the message says why)."""
+        conv = self._need_store().load(session_id)
+        self.stop()
+        self.open_conversation(conv)
+        return conv
+
+    def rename_session(self, session_id: str, title: str) -> str:
+        """Give a saved session (or the open one) a new title, saved at once; returns the
+        title as kept (whitespace collapsed). Raises `StoreError` for an empty title."""
+        from vllm_chat.core.store import StoreError
+
+        clean = " ".join(title.split())
+        if not clean:
+            raise StoreError("a title can't be empty")
+        if session_id == self.conversation.id:
+            self.conversation.title = clean
+            if self.recorder is not None:
+                self.recorder.mark_changed()
+            self.save()
+        else:
+            self._need_store().rename(session_id, clean)
+        return clean
+
+    def delete_session(self, session_id: str) -> None:
+        """Delete a saved session's file for good. The open conversation can't be deleted
+        (its next save would bring it back): start a new one first. Raises `StoreError`."""
+        from vllm_chat.core.store import StoreError
+
+        if session_id == self.conversation.id:
+            raise StoreError("this is the open conversation: start a new one first, then delete it")
+        self._need_store().delete(session_id)
+
+    def alternatives(self, message_id: str) -> tuple[int, int]:
+        """(k, n): the shown message is version k of n (1 of 1 when it has no alternatives)."""
+        return tree.version(self.conversation, message_id)
+
+    def versions(self) -> dict[str, tuple[int, int]]:
+        """(k, n) for every shown message that has alternatives (for the `‹ k/n ›` marks)."""
+        return tree.versions(self.conversation)
+
+    def choose_alternative(self, message_id: str, k: int) -> Message:
+        """Show version `k` (1-based) of the shown message `message_id`; the conversation
+        below follows the branch last shown under it. Saved at once; returns the message
+        now shown there. Raises KeyError / IndexError for a message or version that isn't."""
+        message = tree.choose(self.conversation, message_id, k)
+        self._save_change()
+        return message
+
+    def step_alternative(self, message_id: str, step: int) -> Message | None:
+        """Show the previous (`step` -1) or next (+1) version of a shown message; None when
+        there is none that way (nothing changes)."""
+        k, n = self.alternatives(message_id)
+        if not 1 <= k + step <= n:
+            return None
+        return self.choose_alternative(message_id, k + step)
+
+    def fork(self, message_id: str | None = None) -> Conversation:
+        """Start a new session holding this conversation up to `message_id` (with the
+        results of its tool calls), or all of it, and continue in it; the original stays
+        saved as it is, and the new one records where it came from. Saved at once.
+        Raises `StoreError` when there is nothing to fork or it can't be saved."""
+        from vllm_chat.core.store import StoreError
+
+        store = self._need_store()
+        conv = self.conversation
+        try:
+            count = tree.cut_after(conv, message_id) if message_id else len(conv.messages)
+            forked = tree.fork_at(conv, count)
+        except (KeyError, ValueError) as exc:
+            raise StoreError(str(exc).strip("'\"")) from None
+        self.save()
+        store.save(forked)
+        self.open_conversation(forked)
+        return forked
+
+    def take_save_outcomes(self) -> list[SaveOutcome]:
+        """Saves since the last call that merged another window's changes in, or had to make
+        this conversation a new session (its id changed); each has a `notice` for the user.
+        The front end shows the conversation again when there are any."""
+        return self.recorder.take_outcomes() if self.recorder is not None else []
+
+    def disk_change(self) -> DiskChange | None:
+        """How this conversation's file was changed by another process since this one last
+        read or wrote it, once per change (None: no change, or already reported). Cheap:
+        one `stat` when nothing changed. Offer `reload` when it returns something."""
+        if self.store is None or self.running:
+            return None
+        change = self.store.disk_change(self.conversation)
+        if change is None or (change.new_messages == 0 and not change.deleted):
+            return None
+        if change == self._reported_change:
+            return None
+        self._reported_change = change
+        return change
+
+    def reload(self) -> Conversation:
+        """Show the conversation as its file holds it now, with the branch holding the newest
+        message shown (what another window added). Unsaved changes here are saved (merged)
+        first. Raises `StoreError` when the file can't be read."""
+        self.save()
+        conv = self._need_store().load(self.conversation.id)
+        tree.show_latest(conv)
+        if not conv.model:
+            conv.model = self.conversation.model
+        self.conversation = conv
+        self.recorder = self._recorder_for(conv)
+        self._reported_change = None
+        return conv
+
+    def _save_change(self) -> None:
+        self.conversation.touch()
+        if self.recorder is not None:
+            self.recorder.mark_changed()
+        self.save()
+
+    # ==== END issue 18 =====================================================================
 
 
 def _was_cut(message: Message) -> bool:

@@ -1,0 +1,235 @@
+"""The session list without parsing every session: summaries cached in `.index.json`.
+
+The index holds one summary per session file together with the file's stat
+key (inode, size, mtime, ctime). A refresh compares those with a `scandir`
+of the folder and re-reads only files that are new or changed (another
+vllm-chat, an editor), drops entries of deleted files, and rebuilds the index
+when it is missing or corrupt. The index is only a cache, checked against the
+folder on every listing: losing it, or a stale entry written by a process
+that raced another, costs a re-read, never a session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
+from vllm_chat.core.store.errors import StoreError
+from vllm_chat.core.store.files import (
+    TEMP_SUFFIX,
+    FolderLock,
+    StatKey,
+    atomic_write,
+    read_with_key,
+)
+
+INDEX_NAME = ".index.json"
+"""The summary cache in the sessions folder (hidden, so it can't clash with a session id)."""
+
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
+"""What a session id (a file name without `.json`) may be."""
+
+_INDEX_VERSION = 1
+_STALE_TEMP_SECONDS = 3600.0
+_INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
+
+Result = dict[str, Any] | str
+"""A summary (the fields of `SessionSummary` except `path`), or why the file can't be read."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of the folder as the last refresh saw it."""
+
+    name: str
+    """The file name (`<id>.json`)."""
+    key: StatKey | None
+    """Its stat key (None: it could not be read this time)."""
+    result: Result
+    """Its summary, or the reason it can't be read."""
+
+
+class Listing:
+    """The folder's session files and their summaries, kept in `.index.json`."""
+
+    def __init__(self, root: Path, lock: FolderLock) -> None:
+        """List the sessions in `root`; `lock` guards writes of the index."""
+        self.root = root
+        """The sessions folder."""
+        self._folder_lock = lock
+        self._lock = threading.RLock()
+        self._index: dict[str, tuple[StatKey, Result]] | None = None
+        self._dirty = False
+
+    def note(self, name: str, key: StatKey, result: Result) -> None:
+        """Record what a save or load just saw of a file."""
+        with self._lock:
+            index = self._ensure()
+            if index.get(name) != (key, result):
+                index[name] = (key, result)
+                self._dirty = True
+
+    def forget(self, name: str) -> None:
+        """Drop a deleted file's entry."""
+        with self._lock:
+            if self._ensure().pop(name, None) is not None:
+                self._dirty = True
+
+    def cached(self, name: str) -> tuple[StatKey, Result] | None:
+        """The entry the index holds for a file, if any (not checked against the file)."""
+        with self._lock:
+            return self._ensure().get(name)
+
+    def refresh(self) -> list[Entry]:
+        """Every `.json` file of the folder with its summary, re-reading only new or changed ones.
+
+        Raises `StoreError` only if the folder itself can't be read.
+        """
+        # Files are read outside the lock so that a save on the UI thread never
+        # waits for a slow listing; entries a save replaced meanwhile are kept.
+        with self._lock:
+            before = dict(self._ensure())
+        seen: set[str] = set()
+        fresh: dict[str, tuple[StatKey | None, Result]] = {}
+        entries: list[Entry] = []
+        try:
+            scan = os.scandir(self.root)
+        except OSError as exc:
+            raise StoreError(f"can't list sessions in {self.root}: {exc.strerror or exc}") from None
+        with scan:
+            for item in scan:
+                name = item.name
+                if name.startswith("."):
+                    if name.endswith(TEMP_SUFFIX):
+                        _sweep_temp(item)
+                    continue
+                if not name.endswith(".json"):
+                    continue
+                try:
+                    st = item.stat()
+                except OSError:
+                    continue  # deleted while we looked
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                seen.add(name)
+                key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                cached = before.get(name)
+                if cached is not None and cached[0] == key:
+                    entries.append(Entry(name, key, cached[1]))
+                    continue
+                fresh[name] = read_summary(self.root / name)
+                entries.append(Entry(name, fresh[name][0], fresh[name][1]))
+        with self._lock:
+            index = self._ensure()
+            for name, (key, result) in fresh.items():
+                # I/O errors (key None) are retried next time, not cached.
+                if key is not None and index.get(name) is before.get(name):
+                    index[name] = (key, result)
+                    self._dirty = True
+            for name in before.keys() - seen:
+                if index.get(name) is before[name]:
+                    del index[name]
+                    self._dirty = True
+            if self._dirty:
+                self._write()
+        return entries
+
+    # -- the index file ----------------------------------------------------------------
+
+    def _ensure(self) -> dict[str, tuple[StatKey, Result]]:
+        if self._index is None:
+            self._index = self._read()
+        return self._index
+
+    def _read(self) -> dict[str, tuple[StatKey, Result]]:
+        """The index on disk; anything odd about it just means starting from empty."""
+        try:
+            doc = json.loads((self.root / INDEX_NAME).read_bytes())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(doc, dict) or doc.get("index_version") != _INDEX_VERSION:
+            return {}
+        if doc.get("schema_version") != SCHEMA_VERSION or not isinstance(doc.get("entries"), dict):
+            return {}
+        index: dict[str, tuple[StatKey, Result]] = {}
+        for name, entry in doc["entries"].items():
+            parsed = _index_entry(entry)
+            if parsed is not None:
+                index[name] = parsed
+        return index
+
+    def _write(self) -> None:
+        assert self._index is not None
+        entries: dict[str, Any] = {}
+        for name, (key, result) in self._index.items():
+            if isinstance(result, str):
+                entries[name] = {"stat": list(key), "unreadable": result}
+            else:
+                entries[name] = {"stat": list(key), "summary": result}
+        doc = {"index_version": _INDEX_VERSION, "schema_version": SCHEMA_VERSION, "entries": entries}
+        data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        try:
+            with self._folder_lock.held(_INDEX_LOCK_WAIT):
+                atomic_write(self.root / INDEX_NAME, data)
+        except (OSError, StoreError):
+            return  # a read-only or busy folder still lists; the index is only a cache
+        self._dirty = False
+
+
+def read_summary(path: Path) -> tuple[StatKey | None, Result]:
+    """(stat key of what was read, summary or unreadable reason); key None on I/O errors."""
+    try:
+        data, key = read_with_key(path)
+    except OSError as exc:
+        return None, f"can't read the file: {exc.strerror or exc}"
+    if not SESSION_ID.match(path.stem):
+        return key, "the file name is not a session id (letters, digits, '-' and '_', then .json)"
+    try:
+        return key, summarize(parse_session(data, path.stem))
+    except StoreError as exc:
+        return key, str(exc)
+
+
+def _sweep_temp(entry: os.DirEntry[str]) -> None:
+    # Left behind only by a crash mid-write; a write takes milliseconds.
+    with contextlib.suppress(OSError):
+        if time.time() - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
+            os.unlink(entry.path)
+
+
+_SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "title": (str,),
+    "model": (str,),
+    "created_at": (int, float),
+    "updated_at": (int, float),
+    "message_count": (int,),
+    "preview": (str,),
+}
+
+
+def _index_entry(entry: Any) -> tuple[StatKey, Result] | None:
+    """One index entry checked field by field (None: ignore it, the file will be re-read)."""
+    if not isinstance(entry, dict):
+        return None
+    key = entry.get("stat")
+    if not isinstance(key, list) or len(key) != 4 or not all(type(k) is int for k in key):
+        return None
+    stat_key: StatKey = (key[0], key[1], key[2], key[3])
+    if isinstance(entry.get("unreadable"), str):
+        return stat_key, entry["unreadable"]
+    summary = entry.get("summary")
+    if not isinstance(summary, dict) or set(summary) != set(_SUMMARY_TYPES):
+        return None
+    if not all(isinstance(summary[k], t) for k, t in _SUMMARY_TYPES.items()):
+        return None
+    return stat_key, summary
