@@ -321,7 +321,9 @@ def remove(conv: Conversation, start: int, end: int) -> list[Message]:
 
     What hung below them (the next shown message, alternatives further down)
     moves up to their parent; where that gives the parent several children,
-    they become its alternatives.
+    they become its alternatives. When the deleted messages ended the shown
+    branch and had other versions, the next version (else the previous one) is
+    shown in their place.
     """
     link(conv)
     gone = conv.messages[start:end]
@@ -346,6 +348,7 @@ def remove(conv: Conversation, start: int, end: int) -> list[Message]:
 
     point = forks.get(after)
     before = point.options if point is not None else [gone[0].id]
+    place = before.index(gone[0].id) if gone[0].id in before else len(before)
     options = list(dict.fromkeys(x for o in before for x in expand(o)))
     for message in conv.aside:
         if message.parent_id in gone_ids:
@@ -359,6 +362,9 @@ def remove(conv: Conversation, start: int, end: int) -> list[Message]:
     conv.removed.extend(gone)
     conv.touch()
     link(conv)
+    if start == len(conv.messages) and options:
+        # The shown version was deleted and nothing followed it: show its neighbour.
+        _show(conv, start, options[min(place, len(options) - 1)])
     return gone
 
 
