@@ -460,7 +460,7 @@ def test_a_process_dying_at_any_point_of_a_save_leaves_the_old_or_the_new_file(
     new_file = tmp_path / "new.json"
     new_file.write_text(new.model_dump_json())
     result = subprocess.run([sys.executable, "-c", CRASHING_SAVE, point, str(new_file)],
-                            env=os.environ.copy(), capture_output=True, timeout=60)
+                            env=os.environ.copy(), capture_output=True, timeout=60, check=False)
     assert result.returncode == 9, result.stderr.decode()
     on_disk = store.path_for(old.id).read_bytes()
     assert on_disk in (session_json(old, 1).encode(), session_json(new, 2).encode())
