@@ -36,11 +36,21 @@ async def test_ctrl_l_opens_the_browser_and_enter_opens_a_session(sim, make_app)
         assert body["messages"][0]["content"] == "tell me about llamas", "the history was resumed"
 
 
-async def test_renaming_the_open_conversation_sticks(sim, make_app) -> None:
+async def test_renaming_the_open_conversation_in_the_browser_sticks(sim, make_app) -> None:
+    from vllm_chat.ui.screens.rename import RenameScreen
+
     conv = saved("Before", "hi")
     async with make_app(base_url=sim.base_url, conversation=SessionStore().load(conv.id)) as (app, pilot):
-        app.chat.on_session_browser_screen_renamed(SessionBrowserScreen.Renamed(conv.id, "After"))
-        assert app.session.conversation.title == "After"
+        await pilot.press("ctrl+l")
+        browser = await wait_for_screen(pilot, app, SessionBrowserScreen)
+        await wait_until(pilot, lambda: browser.loaded and "Before" in screen_text(app))
+        await pilot.press("f2")
+        await wait_for_screen(pilot, app, RenameScreen)
+        await pilot.press("ctrl+u", *"After", "enter")
+        await wait_until(pilot, lambda: app.session.conversation.title == "After")
+        app.chat.prompt.load_text("echo more")
+        app.chat.prompt.action_submit()  # the next autosave keeps the new title
+        await wait_until(pilot, lambda: not app.session.running and len(app.session.conversation.messages) == 4)
     assert SessionStore().load(conv.id).title == "After"
 
 

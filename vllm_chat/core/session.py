@@ -383,6 +383,11 @@ class ChatSession:
     # One block on purpose, so it can move as a whole when ChatSession is reorganised.
     # Front ends reach saved sessions only through these methods (never the store).
 
+    @property
+    def saves_sessions(self) -> bool:
+        """Whether this run saves conversations (and so can list, search and fork them)."""
+        return self.store is not None
+
     def _need_store(self) -> SessionStore:
         from vllm_chat.core.store import StoreError
 

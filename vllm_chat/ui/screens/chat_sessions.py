@@ -1,4 +1,4 @@
-"""What the chat screen does with saved sessions: browse, open, rename, export.
+"""What the chat screen does with saved sessions: browse, open, export.
 
 A mixin of `ChatScreen`.
 """
@@ -15,11 +15,10 @@ class SessionActions:
     """Saved conversations from inside the app."""
 
     def action_browse_sessions(self: ChatScreen) -> None:
-        """Saved conversations: filter, open, rename, delete."""
+        """Saved conversations: filter, search, open, rename, delete."""
         from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 
-        store = self.session.store
-        if store is None:
+        if not self.session.saves_sessions:
             self.notify("This run does not save sessions.", severity="warning")
             return
 
@@ -27,31 +26,22 @@ class SessionActions:
             if choice and choice[0] == "open":
                 self.open_session(choice[1])
 
-        self.app.push_screen(SessionBrowserScreen(store, self.session.conversation.id), chosen)
+        self.app.push_screen(SessionBrowserScreen(self.session), chosen)
 
     def open_session(self: ChatScreen, session_id: str) -> None:
         """Load a saved conversation and show it (the current one stays saved)."""
         from vllm_chat.core.store import StoreError
 
-        assert self.session.store is not None
         try:
-            conv = self.session.store.load(session_id)
+            self.session.open_session(session_id)
         except StoreError as exc:
             self.notify(str(exc), title="Can't open", severity="error", markup=False)
             return
-        self.session.stop()
-        self.session.open_conversation(conv)
         self.show_conversation()
         self.status.model = self.session.conversation.model
         self.status.context_max = self.session.context_window
         self.status.tools = self.session.tools_on
         self.prompt.focus()
-
-    def on_session_browser_screen_renamed(self: ChatScreen, event: object) -> None:
-        conv = self.session.conversation
-        if getattr(event, "session_id", None) == conv.id:
-            conv.title = event.title  # type: ignore[attr-defined]
-            self.session.save()  # or the next autosave would bring the old title back
 
     def action_export(self: ChatScreen) -> None:
         """Write this conversation to a Markdown or JSON file."""
