@@ -252,7 +252,8 @@ class ChatSession:
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
-        `regenerate`, `continue`, `toggle-reasoning`, `delete`."""
+        `regenerate`, `continue`, `toggle-reasoning`, `previous-version`, `next-version`,
+        `fork`, `delete`."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -271,6 +272,13 @@ class ChatSession:
             actions.append("continue")
         if message.reasoning:
             actions.append("toggle-reasoning")
+        version = tree.versions(conv).get(message.id)  # issue 18: versions and forks
+        if version is not None and version[0] > 1:
+            actions.append("previous-version")
+        if version is not None and version[0] < version[1]:
+            actions.append("next-version")
+        if self.store is not None:
+            actions.append("fork")
         actions.append("delete")
         return actions
 

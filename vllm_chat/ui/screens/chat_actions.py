@@ -24,6 +24,9 @@ ACTION_LABELS = {
     "regenerate": ("regenerate-message", "Regenerate this reply"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "previous-version": ("previous-version", "Show the previous version"),
+    "next-version": ("next-version", "Show the next version"),
+    "fork": ("fork-message", "Fork: a new session with the conversation up to here"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the
@@ -65,6 +68,9 @@ class MessageActions:
             "regenerate": self._regenerate,
             "continue": lambda v: self.action_continue_reply(),
             "toggle-reasoning": self._toggle_reasoning,
+            "previous-version": lambda v: self.show_version(v, -1),
+            "next-version": lambda v: self.show_version(v, 1),
+            "fork": lambda v: self.fork_conversation(v.message.id),
             "delete": self._delete_message,
         }[action]
         handler(view)
