@@ -189,3 +189,18 @@ def test_processes_searching_at_once_build_one_good_index(store: SessionStore) -
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     assert len(store.search("epsilon")) == 30
+
+
+def test_a_word_in_more_sessions_than_the_rank_cap_ranks_the_most_recent_ones(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search as search_module
+
+    monkeypatch.setattr(search_module, "RANK_CAP", 3)
+    convs = [saved(store, f"s{i}", "common word " * (10 - i), updated_at=float(i)) for i in range(6)]
+    hits = store.search("common", limit=10)
+    assert {h.summary.id for h in hits} == {c.id for c in convs[3:]}, "the three most recent"
+    assert [h.summary.id for h in hits] == [convs[3].id, convs[4].id, convs[5].id], "ranked among them"
+    changed = store.load(convs[0].id)
+    changed.messages[0].content += " common"
+    store.save(changed)  # changed last: now among the most recent
+    assert convs[0].id in {h.summary.id for h in store.search("common", limit=10)}

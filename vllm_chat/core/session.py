@@ -459,7 +459,9 @@ class ChatSession:
     def choose_alternative(self, message_id: str, k: int) -> Message:
         """Show version `k` (1-based) of the shown message `message_id`; the conversation
         below follows the branch last shown under it. Saved at once; returns the message
-        now shown there. Raises KeyError / IndexError for a message or version that isn't."""
+        now shown there. Raises KeyError / IndexError for a message or version that isn't,
+        RuntimeError while a turn runs (it is writing into the branch shown)."""
+        self._not_while_running("switch versions")
         message = tree.choose(self.conversation, message_id, k)
         self._save_change()
         return message
@@ -480,6 +482,8 @@ class ChatSession:
         from vllm_chat.core.store import StoreError
 
         store = self._need_store()
+        if self.running:
+            raise StoreError("a reply is still streaming: stop it first, then fork")
         conv = self.conversation
         try:
             count = tree.cut_after(conv, message_id) if message_id else len(conv.messages)
@@ -514,7 +518,8 @@ class ChatSession:
     def reload(self) -> Conversation:
         """Show the conversation as its file holds it now, with the branch holding the newest
         message shown (what another window added). Unsaved changes here are saved (merged)
-        first. Raises `StoreError` when the file can't be read."""
+        first. Raises `StoreError` when the file can't be read, RuntimeError while a turn runs."""
+        self._not_while_running("reload the conversation")
         self.save()
         conv = self._need_store().load(self.conversation.id)
         tree.show_latest(conv)
@@ -524,6 +529,10 @@ class ChatSession:
         self.recorder = self._recorder_for(conv)
         self._reported_change = None
         return conv
+
+    def _not_while_running(self, what: str) -> None:
+        if self.running:
+            raise RuntimeError(f"can't {what} while a reply is streaming: stop it first")
 
     def _save_change(self) -> None:
         self.conversation.touch()

@@ -20,6 +20,8 @@ from vllm_chat.core.store.documents import (
     INTERRUPTED,
     SCHEMA_VERSION,
     DiskState,
+    SessionSummary,
+    UnreadableSession,
     parse_document,
     parse_session,
     redact_url,
@@ -39,8 +41,6 @@ from vllm_chat.core.store.sessions import (
     PreparedSave,
     SaveOutcome,
     SessionStore,
-    SessionSummary,
-    UnreadableSession,
 )
 
 __all__ = [

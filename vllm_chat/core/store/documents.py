@@ -9,8 +9,10 @@ between. Older schemas are upgraded on reading (`migrations.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +53,43 @@ class DiskState:
     seq: int = -1
     """Order of the save that wrote it in this process (-1: read, not written): of two
     states, the one with the higher `seq` is newer."""
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """What the session list shows about one session, without its messages."""
+
+    id: str
+    """The session id (the file name without `.json`)."""
+    title: str
+    """The title; never empty (falls back to the first prompt, then "New chat")."""
+    model: str
+    """The model the session used last."""
+    created_at: float
+    """Epoch seconds when the session started."""
+    updated_at: float
+    """Epoch seconds of the last change; the list is sorted by this, newest first."""
+    message_count: int
+    """Messages in the shown branch (other branches not counted)."""
+    preview: str
+    """The start of the last user or assistant text, on one line."""
+    folder: Path = dataclasses.field(repr=False, compare=False, default=Path())
+    """The sessions folder it is in."""
+
+    @property
+    def path(self) -> Path:
+        """The session file (made when asked: a list of 10,000 summaries makes no paths)."""
+        return self.folder / f"{self.id}.json"
+
+
+@dataclass(frozen=True)
+class UnreadableSession:
+    """A file in the sessions folder that can't be opened as a session."""
+
+    path: Path
+    """The file; the app never changes or deletes it on its own."""
+    reason: str
+    """Why it can't be read, in words."""
 
 
 def session_json(conv: Conversation, generation: int = 0) -> str:
@@ -154,6 +193,31 @@ def summarize(conv: Conversation) -> dict[str, Any]:
         "created_at": conv.created_at,
         "updated_at": conv.updated_at,
         "message_count": len(conv.messages),
+        "preview": preview,
+    }
+
+
+def summarize_document(doc: dict[str, Any], session_id: str) -> dict[str, Any]:
+    """`summarize` of a session document that was read but not validated (the search index
+    keeps these without building a `Conversation` for every file)."""
+    messages = [m for m in doc.get("messages") or [] if isinstance(m, dict)]
+    texts = [(m.get("role"), m.get("content")) for m in messages]
+    preview = next((one_line(c, PREVIEW_CHARS) for r, c in reversed(texts)
+                    if r in ("user", "assistant") and isinstance(c, str) and c.strip()), "")
+    first = next((c for r, c in texts if r == "user"), "")
+    title = doc.get("title") if isinstance(doc.get("title"), str) else ""
+
+    def number(key: str) -> float:
+        value = doc.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+    return {
+        "id": session_id,
+        "title": title.strip() or title_from_prompt(first if isinstance(first, str) else ""),
+        "model": doc.get("model") if isinstance(doc.get("model"), str) else "",
+        "created_at": number("created_at"),
+        "updated_at": number("updated_at"),
+        "message_count": len(messages),
         "preview": preview,
     }
 

@@ -16,6 +16,12 @@ text itself stays only in the session files, private): a changed file's old
 row can't be deleted from it, so it is left behind unlinked and skipped, and
 the index is rebuilt once such rows outnumber the live ones. Snippets are cut
 from the session files of the hits.
+
+Files are indexed oldest first (by `updated_at`) and a changed file is indexed
+again at the end, so the index's row order follows recency. A word found in
+more than `RANK_CAP` sessions (a word nearly every conversation has) is ranked
+among the `RANK_CAP` most recent of them: ranking every match would cost time
+in proportion to all of them, and the result would not be more useful.
 """
 
 from __future__ import annotations
@@ -24,16 +30,21 @@ import contextlib
 import os
 import re
 import sqlite3
+import stat
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vllm_chat.core.store.documents import read_document
+from vllm_chat.core.store.documents import (
+    SessionSummary,
+    read_document,
+    summarize_document,
+)
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import StatKey, read_with_key
-from vllm_chat.core.store.listing import Entry
+from vllm_chat.core.store.listing import SESSION_ID
 from vllm_chat.core.text import inert
 from vllm_chat.core.titles import title_from_prompt
 
@@ -43,12 +54,16 @@ INDEX_FILE = ".search.sqlite"
 SNIPPET_CHARS = 120
 """About how long a snippet is."""
 
-_FORMAT = "1"
+RANK_CAP = 1000
+"""A query matching more sessions than this ranks the most recent this many of them."""
+
+_FORMAT = "3"
 _BATCH = 200
 _REBUILD_DEAD = 2000
 _BUSY_MS = 15000
 _WORD = re.compile(r"[^\W_]+")
 _WEIGHTS = "10.0, 1.0, 0.5"  # title, text, extra
+_SUMMARY = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
 
 
 @dataclass(frozen=True)
@@ -83,12 +98,21 @@ def query_words(query: str) -> list[str]:
 
 def fold(text: str) -> str:
     """`text` compared the way the index compares words: no case, no accents."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def _key_text(key: StatKey) -> str:
     return ":".join(map(str, key))
+
+
+def _parse_key(text: str) -> StatKey | None:
+    parts = text.split(":")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return None
+    return (int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]))
 
 
 class SearchIndex:
@@ -102,11 +126,12 @@ class SearchIndex:
         """The index file."""
         self.rebuilt = 0
         """How many times this object had to build the index from scratch (missing or broken)."""
+        self._known: dict[str, StatKey | None] | None = None  # file name -> stat key indexed
+        self._build = ""  # meta 'build' of the database `_known` was read from
 
-    def search(self, query: str, summaries: dict[str, Any], entries: list[Entry], *,
-               everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
-        """The sessions (of `summaries`, by file name) that hold every word of `query`, best
-        first, after bringing the index up to date with `entries` (the folder as listed)."""
+    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
+        """The sessions that hold every word of `query`, best first, after bringing the index
+        up to date with the folder. Raises `StoreError` when the folder can't be read."""
         words = query_words(query)
         if not words:
             return []
@@ -114,36 +139,35 @@ class SearchIndex:
         if not everywhere:
             match = f"{{title text}} : ({match})"
         try:
-            ranked = self._ranked(match, entries, limit)
+            ranked = self._ranked(match, limit)
         except sqlite3.DatabaseError:
             self._discard()  # broken beyond what SQLite can use: it is only derived data
             self.rebuilt += 1
             try:
-                ranked = self._ranked(match, entries, limit)
+                ranked = self._ranked(match, limit)
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"the search index {self.path} can't be used: {exc}") from None
         hits = []
-        for name, score in ranked:
-            summary = summaries.get(name)
-            if summary is None:
-                continue
+        for name, score, summary in ranked:
             found = _snippet(self.root / name, words, everywhere)
             if found is None:
                 continue  # changed since it was indexed and no longer matches
             snippet, where = found
-            hits.append(SearchHit(summary, snippet, where, -score))
+            hits.append(SearchHit(SessionSummary(folder=self.root, **summary), snippet, where, -score))
         return hits
 
     # -- the database -----------------------------------------------------------------
 
-    def _ranked(self, match: str, entries: list[Entry], limit: int) -> list[tuple[str, float]]:
+    def _ranked(self, match: str, limit: int) -> list[tuple[str, float, dict[str, Any]]]:
         with self._connect() as conn:
-            self._sync(conn, entries)
+            self._sync(conn)
+            row = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                               (match, RANK_CAP - 1)).fetchone()
             rows = conn.execute(
-                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score FROM fts "
-                "JOIN files ON files.doc = fts.rowid WHERE fts MATCH ? ORDER BY score LIMIT ?",
-                (match, limit)).fetchall()
-        return [(name, score) for name, score in rows]
+                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {', '.join('files.' + k for k in _SUMMARY)} FROM fts "
+                "JOIN files ON files.doc = fts.rowid WHERE fts MATCH ? AND fts.rowid >= ? "
+                "ORDER BY score LIMIT ?", (match, row[0] if row else 0, limit)).fetchall()
+        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:]))) for r in rows]
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -180,40 +204,74 @@ class SearchIndex:
     def _create(conn: sqlite3.Connection) -> None:
         conn.execute("DROP TABLE IF EXISTS files")
         conn.execute("DROP TABLE IF EXISTS fts")
-        conn.execute("CREATE TABLE files(name TEXT PRIMARY KEY, stat TEXT NOT NULL, doc INTEGER NOT NULL)")
+        conn.execute("CREATE TABLE files(name TEXT PRIMARY KEY, stat TEXT NOT NULL, doc INTEGER NOT NULL, "
+                     "id TEXT, title TEXT, model TEXT, created_at REAL, updated_at REAL, message_count INTEGER, "
+                     "preview TEXT)")
         conn.execute("CREATE INDEX files_doc ON files(doc)")
         conn.execute("CREATE VIRTUAL TABLE fts USING fts5(title, text, extra, content='', "
                      "tokenize='unicode61 remove_diacritics 2')")
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?), ('dead', '0')", (_FORMAT,))
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?), ('dead', '0'), ('build', ?)",
+                     (_FORMAT, os.urandom(8).hex()))
 
-    def _sync(self, conn: sqlite3.Connection, entries: list[Entry]) -> None:
+    def _scan(self) -> dict[str, StatKey]:
+        """Every session file of the folder with its stat key (the search's own cheap listing)."""
+        found: dict[str, StatKey] = {}
+        try:
+            entries = os.scandir(self.root)
+        except OSError as exc:
+            raise StoreError(f"can't list sessions in {self.root}: {exc.strerror or exc}") from None
+        with entries:
+            for entry in entries:
+                name = entry.name
+                if name[0] == "." or not name.endswith(".json") or not SESSION_ID.match(name[:-5]):
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    continue  # deleted while we looked
+                if stat.S_ISREG(st.st_mode):
+                    found[name] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return found
+
+    def _sync(self, conn: sqlite3.Connection) -> None:
         """Index the files that are new or changed; forget the deleted ones."""
-        current = {e.name: _key_text(e.key) for e in entries if e.key is not None and not isinstance(e.result, str)}
-        known = dict(conn.execute("SELECT name, stat FROM files").fetchall())
+        build, dead = (row[0] for row in conn.execute(
+            "SELECT value FROM meta WHERE key IN ('build', 'dead') ORDER BY key").fetchall())
+        known = self._known_rows(conn, build)
+        if int(dead) > _REBUILD_DEAD and int(dead) > len(known):
+            self._write(conn, lambda: self._create(conn))
+            self.rebuilt += 1
+            build = conn.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()[0]
+            known = self._known_rows(conn, build)
+        current = self._scan()
         stale = [name for name, key in current.items() if known.get(name) != key]
         gone = [name for name in known if name not in current]
-        live = len(known)
-        dead = int(conn.execute("SELECT value FROM meta WHERE key = 'dead'").fetchone()[0])
-        if dead > _REBUILD_DEAD and dead > live:
-            self._write(conn, lambda: self._create(conn))
-            known, stale, gone = {}, list(current), []
-            self.rebuilt += 1
         if gone:
             def forget() -> None:
                 for name in gone:
                     conn.execute("DELETE FROM files WHERE name = ?", (name,))
+                    known.pop(name, None)
                 conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dead'", (len(gone),))
             self._write(conn, forget)
+        stale.sort(key=lambda name: current[name][2])  # oldest first: row order follows recency
         for start in range(0, len(stale), _BATCH):
             docs = [_document(self.root / name) for name in stale[start:start + _BATCH]]
-            self._write(conn, lambda docs=docs: self._store(conn, docs))
+            self._write(conn, lambda docs=docs: self._store(conn, docs, known))
+
+    def _known_rows(self, conn: sqlite3.Connection, build: str) -> dict[str, StatKey | None]:
+        """What the index holds (file name -> stat key), read once per database build."""
+        if self._known is None or self._build != build:
+            self._known = {name: _parse_key(key) for name, key in conn.execute("SELECT name, stat FROM files")}
+            self._build = build
+        return self._known
 
     @staticmethod
-    def _store(conn: sqlite3.Connection, docs: list[tuple[str, str | None, tuple[str, str, str] | None]]) -> None:
+    def _store(conn: sqlite3.Connection, docs: list[_Indexed], known: dict[str, StatKey | None]) -> None:
         replaced = 0
-        for name, key, columns in docs:
+        for name, key, columns, summary in docs:
             if key is None:
                 continue  # can't be read now; tried again next time
+            known[name] = _parse_key(key)
             row = conn.execute("SELECT stat FROM files WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] == key:
                 continue  # another process indexed this very version meanwhile
@@ -221,7 +279,9 @@ class SearchIndex:
             doc = -1
             if columns is not None:
                 doc = conn.execute("INSERT INTO fts(title, text, extra) VALUES (?, ?, ?)", columns).lastrowid or -1
-            conn.execute("INSERT OR REPLACE INTO files(name, stat, doc) VALUES (?, ?, ?)", (name, key, doc))
+            values = [summary.get(k) if summary else None for k in _SUMMARY]
+            conn.execute(f"INSERT OR REPLACE INTO files(name, stat, doc, {', '.join(_SUMMARY)}) "
+                         f"VALUES (?, ?, ?{', ?' * len(_SUMMARY)})", (name, key, doc, *values))
         if replaced:
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dead'", (replaced,))
 
@@ -236,6 +296,7 @@ class SearchIndex:
             raise
 
     def _discard(self) -> None:
+        self._known = None
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{suffix}")
@@ -244,22 +305,27 @@ class SearchIndex:
 # --- what is indexed ---------------------------------------------------------------------
 
 
-def _document(path: Path) -> tuple[str, str | None, tuple[str, str, str] | None]:
-    """(file name, stat key of what was read, (title, text, extra)); columns None for a file
-    that is not a session, key None when it can't be read at all."""
+_Indexed = tuple[str, "str | None", "tuple[str, str, str] | None", "dict[str, Any] | None"]
+"""What indexing one file gives: name, stat key text, FTS columns, summary."""
+
+
+def _document(path: Path) -> _Indexed:
+    """(file name, stat key of what was read, (title, text, extra), summary); columns and
+    summary None for a file that is not a session, key None when it can't be read at all."""
     try:
         data, key = read_with_key(path)
     except OSError:
-        return path.name, None, None
+        return path.name, None, None, None
     try:
         doc = read_document(data)
     except StoreError:
-        return path.name, _key_text(key), None
+        return path.name, _key_text(key), None, None
     text: list[str] = []
     extra: list[str] = []
     for field, where in _fields(doc, everywhere=True):
         (extra if where.split(" ")[0] in ("reasoning", "tool") else text).append(field)
-    return path.name, _key_text(key), (_title(doc), "\n".join(text), "\n".join(extra))
+    summary = summarize_document(doc, path.name[:-5])
+    return path.name, _key_text(key), (summary["title"], "\n".join(text), "\n".join(extra)), summary
 
 
 def _title(doc: dict[str, Any]) -> str:
@@ -308,7 +374,11 @@ def _snippet(path: Path, words: list[str], everywhere: bool) -> tuple[Snippet, s
         return None
     best: tuple[int, str, str] | None = None
     for text, where in [(_title(doc), "title"), *_fields(doc, everywhere=everywhere)]:
-        found = {w for w in words for token in _tokens(text) if fold(token[2]).startswith(w)}
+        folded = fold(text)
+        candidates = [w for w in words if w in folded]  # cheap: most fields hold none of the words
+        if not candidates or (best is not None and len(candidates) <= best[0]):
+            continue
+        found = {w for w in candidates for token in _tokens(text) if fold(token[2]).startswith(w)}
         if found and (best is None or len(found) > best[0]):
             best = (len(found), text, where)
             if len(found) == len(words):

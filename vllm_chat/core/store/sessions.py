@@ -33,6 +33,8 @@ from vllm_chat.core import paths, tree
 from vllm_chat.core.conversation import Conversation, Origin, new_id
 from vllm_chat.core.store.documents import (
     DiskState,
+    SessionSummary,
+    UnreadableSession,
     parse_document,
     parse_session,
     session_json,
@@ -52,38 +54,6 @@ from vllm_chat.core.store.merge import MergeResult, merge
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.store.search import SearchHit, SearchIndex
-
-
-@dataclass(frozen=True)
-class SessionSummary:
-    """What the session list shows about one session, without its messages."""
-
-    id: str
-    """The session id (the file name without `.json`)."""
-    title: str
-    """The title; never empty (falls back to the first prompt, then "New chat")."""
-    model: str
-    """The model the session used last."""
-    created_at: float
-    """Epoch seconds when the session started."""
-    updated_at: float
-    """Epoch seconds of the last change; the list is sorted by this, newest first."""
-    message_count: int
-    """Messages in the shown branch (other branches not counted)."""
-    preview: str
-    """The start of the last user or assistant text, on one line."""
-    path: Path
-    """The session file."""
-
-
-@dataclass(frozen=True)
-class UnreadableSession:
-    """A file in the sessions folder that can't be opened as a session."""
-
-    path: Path
-    """The file; the app never changes or deletes it on its own."""
-    reason: str
-    """Why it can't be read, in words."""
 
 
 @dataclass(frozen=True)
@@ -370,12 +340,12 @@ class SessionStore:
     def _listed(self, entries: list[Entry]) -> tuple[list[SessionSummary], list[UnreadableSession]]:
         summaries: list[SessionSummary] = []
         unreadable: list[UnreadableSession] = []
+        root = self.root
         for entry in entries:
-            path = self.root / entry.name
             if isinstance(entry.result, str):
-                unreadable.append(UnreadableSession(path, entry.result))
+                unreadable.append(UnreadableSession(root / entry.name, entry.result))
             else:
-                summaries.append(SessionSummary(path=path, **entry.result))
+                summaries.append(SessionSummary(folder=root, **entry.result))
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
         unreadable.sort(key=lambda u: u.path.name)
         return summaries, unreadable
@@ -466,9 +436,7 @@ class SessionStore:
             if self._search is None:
                 self._search = SearchIndex(self.root)
             index = self._search
-        entries = self.listing.refresh()
-        summaries = {s.path.name: s for s in self._listed(entries)[0]}
-        return index.search(query, summaries, entries, everywhere=everywhere, limit=limit)
+        return index.search(query, everywhere=everywhere, limit=limit)
 
 
 def _state_of(conv: Conversation) -> DiskState | None:
