@@ -128,13 +128,13 @@ async def measure(root: Path, sessions: int, runs: int) -> dict[str, Any]:
             box = screen.filter_box
             total = screen.session_list.option_count
             steps = [
-                ("key", "session 1", lambda s: 0 < s.session_list.option_count < total),
-                ("clear", "", lambda s: s.session_list.option_count == total),
+                ("key", "session 1", lambda s, total=total: 0 < s.session_list.option_count < total),
+                ("clear", "", lambda s, total=total: s.session_list.option_count == total),
                 ("letter", "s", lambda s: s.session_list.option_count >= sessions),
                 ("search", "zanzibar", lambda s: not s.searching and 0 < s.session_list.option_count),
             ]
             for kind, value, expect in steps:
-                ms = await timed(app, lambda v=value: setattr(box, "value", v), expect)
+                ms = await timed(app, lambda v=value, box=box: setattr(box, "value", v), expect)
                 if run:
                     results[kind].append(ms)
             box.value = ""
