@@ -13,7 +13,7 @@ several runs, each with its floor measured in the same run:
 - listing: the floor is a bare `os.scandir` + `stat` of the folder; then a
   listing at app start (a new `SessionStore`, index on disk), again in the same
   store, after another process changed one session, and with no index (one-off);
-- search (the full-text index `.search.sqlite` existing): the floor is the bare
+- search (the full-text index `.search/index.sqlite` existing): the floor is the bare
   SQLite FTS5 query alone (no check of the folder, no snippets); then
   `SessionStore.search` for a rare word, a common one, two words, the text-only
   switch, no match, in a new store (as `sessions search` does in a fresh

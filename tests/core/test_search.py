@@ -166,6 +166,7 @@ def test_the_index_is_private_and_the_sessions_stay_the_truth(store: SessionStor
     before = store.path_for(conv.id).read_bytes()
     store.search("delta")
     assert stat.S_IMODE((store.root / INDEX_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE((store.root / INDEX_FILE).parent.stat().st_mode) == 0o700
     assert store.path_for(conv.id).read_bytes() == before
     assert [s.id for s in store.list()[0]] == [conv.id], "the index file is not a session"
 
@@ -204,3 +205,24 @@ def test_a_word_in_more_sessions_than_the_rank_cap_ranks_the_most_recent_ones(
     changed.messages[0].content += " common"
     store.save(changed)  # changed last: now among the most recent
     assert convs[0].id in {h.summary.id for h in store.search("common", limit=10)}
+
+
+def test_the_folder_is_scanned_again_when_it_changed_or_the_last_scan_is_old(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search as search_module
+
+    monkeypatch.setattr(search_module, "_RACY", 0.0)  # no waiting for the folder's clock to tick
+    conv = saved(store, "t", "alpha")
+    assert ids(store.search("alpha")) == [conv.id]
+    scans: list[int] = []
+    real_scan = search_module.SearchIndex._scan
+    monkeypatch.setattr(search_module.SearchIndex, "_scan", lambda self: scans.append(1) or real_scan(self))
+    assert ids(store.search("alpha")) == [conv.id] and scans == [], "nothing changed: no scan"
+    path = store.path_for(conv.id)
+    path.write_text(path.read_text().replace("alpha", "omega"))  # edited in place: the folder is unchanged
+    assert store.search("omega") == [] and scans == []
+    monkeypatch.setattr(search_module, "FULL_SCAN_EVERY", 0.0)  # ... until the last scan is old enough
+    assert ids(store.search("omega")) == [conv.id] and scans == [1]
+    monkeypatch.setattr(search_module, "FULL_SCAN_EVERY", 60.0)
+    later = saved(store, "t2", "omega too")  # a save replaces a directory entry: seen at once
+    assert set(ids(store.search("omega"))) == {conv.id, later.id} and scans == [1, 1]

@@ -10,7 +10,7 @@ The parts:
 - `files.py`: atomic private writes, stat keys, the folder lock.
 - `listing.py`: the summary cache `.index.json`.
 - `merge.py`: merging another process's saves into this one's conversation.
-- `search.py`: the full-text index `.search.sqlite` and snippets.
+- `search.py`: the full-text index `.search/index.sqlite` and snippets.
 - `errors.py`: the exceptions, each with a message that says what to do.
 
 Everything a caller needs is importable from here.

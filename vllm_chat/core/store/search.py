@@ -1,11 +1,16 @@
 """Full-text search over every saved session, with a snippet around each hit.
 
-The JSON files are the truth; `.search.sqlite` in the sessions folder is a
+The JSON files are the truth; `.search/index.sqlite` in the sessions folder is a
 SQLite FTS5 index derived from them (standard library `sqlite3`). Before each
 search the index is brought up to date with the folder: files that are new or
 changed since they were indexed (by stat key) are read again, deleted ones
-dropped. A missing index is built from scratch; one that SQLite reports as
-broken is deleted and rebuilt. Several processes may search (and so update
+dropped. Checking 10,000 files costs more than the search itself, so the
+folder is scanned only when it changed since the last scan (every save and
+delete replaces a directory entry, which changes the folder's mtime; a folder
+changed within the last second is not trusted, as its timestamp may not have
+ticked yet) or when that scan is over `FULL_SCAN_EVERY` seconds old (a file
+edited in place by another program). A missing index is built from scratch;
+one that SQLite reports as broken is deleted and rebuilt. Several processes may search (and so update
 the index) at once: SQLite serializes the writes, and each file's row is
 re-checked inside the write transaction.
 
@@ -31,6 +36,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,14 +54,20 @@ from vllm_chat.core.store.listing import SESSION_ID
 from vllm_chat.core.text import inert
 from vllm_chat.core.titles import title_from_prompt
 
-INDEX_FILE = ".search.sqlite"
-"""The search index in the sessions folder (hidden; derived data, safe to delete)."""
+INDEX_FILE = ".search/index.sqlite"
+"""The search index, in a hidden folder of the sessions folder (derived data, safe to delete).
+Its own folder, so that SQLite's journal files never change the sessions folder's mtime."""
 
 SNIPPET_CHARS = 120
 """About how long a snippet is."""
 
 RANK_CAP = 1000
 """A query matching more sessions than this ranks the most recent this many of them."""
+
+FULL_SCAN_EVERY = 60.0
+"""Seconds after which the folder is scanned even though its mtime did not change."""
+
+_RACY = 1.0  # seconds: a folder mtime this recent may still change within the same tick
 
 _FORMAT = "3"
 _BATCH = 200
@@ -119,7 +131,7 @@ class SearchIndex:
     """The full-text index of one sessions folder."""
 
     def __init__(self, root: Path) -> None:
-        """Index the sessions in `root` (the index file is `root/.search.sqlite`)."""
+        """Index the sessions in `root` (the index file is `root/.search/index.sqlite`)."""
         self.root = root
         """The sessions folder."""
         self.path = root / INDEX_FILE
@@ -173,6 +185,7 @@ class SearchIndex:
     def _connect(self) -> Iterator[sqlite3.Connection]:
         if not self.path.exists():
             self.rebuilt += 1
+            self.path.parent.mkdir(mode=0o700, exist_ok=True)
             with contextlib.suppress(FileExistsError):
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None)
@@ -243,6 +256,11 @@ class SearchIndex:
             self.rebuilt += 1
             build = conn.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()[0]
             known = self._known_rows(conn, build)
+        folder = self._folder_key()
+        seen = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('folder', 'scanned')").fetchall())
+        if folder is not None and seen.get("folder") == folder and \
+                time.time() - float(seen.get("scanned", "0")) < FULL_SCAN_EVERY:
+            return  # nothing was written or deleted since the last scan
         current = self._scan()
         stale = [name for name, key in current.items() if known.get(name) != key]
         gone = [name for name in known if name not in current]
@@ -257,6 +275,20 @@ class SearchIndex:
         for start in range(0, len(stale), _BATCH):
             docs = [_document(self.root / name) for name in stale[start:start + _BATCH]]
             self._write(conn, lambda docs=docs: self._store(conn, docs, known))
+        unreadable = any(known.get(name) != key for name, key in current.items())  # retried next time
+        self._write(conn, lambda: conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('folder', ?), ('scanned', ?)",
+            ("" if unreadable or folder is None else folder, repr(time.time()))))
+
+    def _folder_key(self) -> str | None:
+        """The folder's mtime and ctime, unless they are too recent to be trusted."""
+        try:
+            st = os.stat(self.root)
+        except OSError:
+            return None
+        if time.time() - max(st.st_mtime, st.st_ctime) < _RACY:
+            return None
+        return f"{st.st_mtime_ns}:{st.st_ctime_ns}"
 
     def _known_rows(self, conn: sqlite3.Connection, build: str) -> dict[str, StatKey | None]:
         """What the index holds (file name -> stat key), read once per database build."""

@@ -425,7 +425,7 @@ class SessionStore:
         """Sessions with every word of `query` in their title or messages, best first, each
         with a snippet around a hit. `everywhere`: also reasoning and tool calls and results.
 
-        Uses a full-text index of the folder (`.search.sqlite`, derived data:
+        Uses a full-text index of the folder (`.search/index.sqlite`, derived data:
         updated from the files before each search, rebuilt when missing or
         broken). The first search after many changes reads the changed files,
         so run it in a worker thread from a UI.
