@@ -119,19 +119,19 @@ async def measure(root: Path, sessions: int, runs: int) -> dict[str, Any]:
                 chat = chat_on(root) if kind == "new" else shared
                 screen = SessionBrowserScreen(chat)
                 ms = await timed(app, lambda s=screen: app.push_screen(s),
-                                 lambda s: s.loaded and s.session_list.option_count >= sessions)
+                                 lambda s: s.loaded and s.session_list.row_count >= sessions)
                 if run:
                     results[kind].append(ms)
                 if kind == "new":
                     screen.dismiss(None)
                     await pilot.pause(SETTLE)
             box = screen.filter_box
-            total = screen.session_list.option_count
+            total = screen.session_list.row_count
             steps = [
-                ("key", "session 1", lambda s, total=total: 0 < s.session_list.option_count < total),
-                ("clear", "", lambda s, total=total: s.session_list.option_count == total),
-                ("letter", "s", lambda s: s.session_list.option_count >= sessions),
-                ("search", "zanzibar", lambda s: not s.searching and 0 < s.session_list.option_count),
+                ("key", "session 1", lambda s, total=total: 0 < s.session_list.row_count < total),
+                ("clear", "", lambda s, total=total: s.session_list.row_count == total),
+                ("letter", "s", lambda s: s.session_list.row_count >= sessions),
+                ("search", "zanzibar", lambda s: not s.searching and 0 < s.session_list.row_count),
             ]
             for kind, value, expect in steps:
                 ms = await timed(app, lambda v=value, box=box: setattr(box, "value", v), expect)

@@ -92,12 +92,15 @@ def _list(store: object, as_json: bool) -> int:
 
 
 def _search(store: Any, query: str, *, as_json: bool, everywhere: bool, limit: int) -> int:
-    from vllm_chat.core.store.search import query_words
+    from vllm_chat.core.store.search import INDEX_FILE, query_words
     from vllm_chat.core.text import inert
 
     if not query_words(query):
         print("vllm-chat: give at least one word to search for", file=sys.stderr)
         return 2
+    if not (store.root / INDEX_FILE).exists():
+        print("vllm-chat: building the search index first (once; with thousands of sessions this takes "
+              "a while)", file=sys.stderr)
     hits = store.search(query, everywhere=everywhere, limit=max(1, limit))
     if as_json:
         doc = [{"id": h.summary.id, "title": h.summary.title, "snippet": h.snippet.text, "where": h.where,

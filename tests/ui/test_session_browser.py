@@ -84,7 +84,7 @@ def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Q
 
 def row_ids(screen: SessionBrowserScreen) -> list[str | None]:
     """Session ids (and unreadable-file ids) of the rows, in order; section rules are None."""
-    return [o.id for o in screen.session_list.options]
+    return [row.id for row in screen.session_list.rows]
 
 
 def session_ids(screen: SessionBrowserScreen) -> list[str]:
@@ -92,8 +92,7 @@ def session_ids(screen: SessionBrowserScreen) -> list[str]:
 
 
 def highlighted(screen: SessionBrowserScreen) -> str | None:
-    option = screen.session_list.highlighted_option
-    return option.id if option is not None else None
+    return screen.session_list.highlighted_id
 
 
 async def type_filter(pilot: Any, text: str) -> None:

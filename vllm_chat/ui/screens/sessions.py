@@ -1,8 +1,9 @@
 """SessionBrowserScreen: every saved conversation, filtered as you type; open, rename, delete.
 
 Everything comes from the `ChatSession` (`list_sessions`, `search_sessions`,
-`rename_session`, `delete_session`); the screen only draws. The list is one
-`OptionList` of one-line rows (`widgets/session_rows.py`). Title matches are
+`rename_session`, `delete_session`); the screen only draws. The list is a
+`SessionList` of one-line rows that draws only what is on screen
+(`widgets/session_rows.py`), so 10,000 sessions open and filter at once. Title matches are
 filtered on the UI loop on every keystroke (a substring test over the titles
 already in memory); matches inside messages come from the full-text index in
 a thread worker that starts once typing pauses and is cancelled by the next
@@ -33,8 +34,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from vllm_chat.core.store import SessionSummary, StoreError, UnreadableSession
@@ -42,6 +42,7 @@ from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 from vllm_chat.ui.widgets.session_rows import (
+    ListRow,
     SectionRow,
     SessionList,
     SessionRow,
@@ -137,6 +138,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         self.searching = False
         """A search inside messages is pending or running for the current filter."""
         self._titles: list[str] = []  # lower-cased titles, in the order of `summaries`
+        self._rows: dict[str, ListRow] = {}  # session id -> its row, made once per listing
         self._content_query = ""
         self._hits: dict[str, SearchHit] = {}  # session id -> hit, best first
         self._search_timer: Timer | None = None
@@ -195,6 +197,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             if event.state == WorkerState.SUCCESS:
                 self.summaries, self.unreadable = worker.result
                 self._titles = [s.title.lower() for s in self.summaries]
+                self._rows = {}
                 self.loaded = True
                 self._refilter()  # the user may have typed while the list was read
             elif event.state == WorkerState.ERROR:
@@ -218,22 +221,24 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         return self.filter_box.value.strip().lower()
 
     def _highlighted_id(self) -> str | None:
-        option = self.session_list.highlighted_option
-        return option.id if option is not None else None
+        return self.session_list.highlighted_id
 
-    def _row(self, summary: SessionSummary, now: float) -> Option:
-        return Option(SessionRow(summary, summary.id == self.current_id, now), id=summary.id)
+    def _row(self, summary: SessionSummary, now: float) -> ListRow:
+        row = self._rows.get(summary.id)
+        if row is None:
+            row = self._rows[summary.id] = ListRow(summary.id, SessionRow(summary, summary.id == self.current_id, now))
+        return row
 
     def _show(self, keep: str | None = None) -> None:
         """Fill the list for the current filter; keep the highlight on `keep` if it is still there."""
         needle = self._needle()
         now = time.time()
-        rows: list[Option] = []
+        rows: list[ListRow] = []
         if not needle:
             rows += [self._row(s, now) for s in self.summaries]
             if self.unreadable:
-                rows.append(Option(SectionRow("can't be read · left untouched"), disabled=True))
-                rows += [Option(UnreadableRow(u), id=UNREADABLE_PREFIX + u.path.name) for u in self.unreadable]
+                rows.append(ListRow(None, SectionRow("can't be read · left untouched")))
+                rows += [ListRow(UNREADABLE_PREFIX + u.path.name, UnreadableRow(u)) for u in self.unreadable]
         else:
             titled = [s for s, title in zip(self.summaries, self._titles) if needle in title]
             rows += [self._row(s, now) for s in titled]
@@ -241,18 +246,12 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 seen = {s.id for s in titled}
                 inside = [h.summary for h in self._hits.values() if h.summary.id not in seen]
                 if inside:
-                    rows.append(Option(SectionRow("found in messages · best first"), disabled=True))
+                    rows.append(ListRow(None, SectionRow("found in messages · best first")))
                     rows += [self._row(s, now) for s in inside]
-        option_list = self.session_list
-        option_list.set_options(rows)
-        ids = [o.id for o in rows]
-        if keep is not None and keep in ids:
-            option_list.highlighted = ids.index(keep)
-        else:
-            option_list.action_first()
+        self.session_list.set_rows(rows, highlight=keep)
         self._show_counts(needle, rows)
 
-    def _show_counts(self, needle: str, rows: list[Option]) -> None:
+    def _show_counts(self, needle: str, rows: list[ListRow]) -> None:
         title = Text("Conversations", style="bold")
         if self.loaded:
             total = f"{len(self.summaries):,}"
@@ -283,18 +282,19 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
 
     # -- the detail line ----------------------------------------------------------------
 
-    @on(OptionList.OptionHighlighted)
-    def _highlight_changed(self, event: OptionList.OptionHighlighted) -> None:
-        self._describe(event.option_id)
+    @on(SessionList.Highlighted)
+    def _highlight_changed(self, event: SessionList.Highlighted) -> None:
+        self._describe(event.row_id)
 
     def _summary(self, session_id: str | None) -> SessionSummary | None:
         if session_id is None:
             return None
-        for s in self.summaries:
-            if s.id == session_id:
-                return s
+        row = self._rows.get(session_id)
+        if row is not None and isinstance(row.visual, SessionRow):
+            return row.visual.summary
+        summary = next((s for s in self.summaries if s.id == session_id), None)
         hit = self._hits.get(session_id)
-        return hit.summary if hit is not None else None
+        return summary or (hit.summary if hit is not None else None)
 
     def _unreadable(self, option_id: str | None) -> UnreadableSession | None:
         if option_id is None or not option_id.startswith(UNREADABLE_PREFIX):
@@ -370,7 +370,8 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         """Close the browser; nothing changes in the app."""
         self.dismiss(None)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(SessionList.Selected)
+    def _clicked(self, event: SessionList.Selected) -> None:
         event.stop()
         self.action_open()
 
@@ -420,11 +421,12 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         self.summaries = [retitled(s) for s in self.summaries]
         self._titles = [s.title.lower() for s in self.summaries]
         self._hits = {i: dataclasses.replace(h, summary=retitled(h.summary)) for i, h in self._hits.items()}
+        self._rows.pop(session_id, None)
         summary = self._summary(session_id)
-        option_list = self.session_list
-        if summary is not None and session_id in {o.id for o in option_list.options}:
-            option_list.replace_option_prompt(
+        if summary is not None:
+            row = self._rows[session_id] = ListRow(
                 session_id, SessionRow(summary, session_id == self.current_id, time.time()))
+            self.session_list.replace_row(session_id, row.visual)
         self._describe(self._highlighted_id())
         self._notice("")
 
@@ -451,8 +453,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                    "removed for good.", destructive=True), answered)
 
     def _delete(self, session_id: str) -> None:
-        option_list = self.session_list
-        ids = [o.id for o in option_list.options]
+        ids = [row.id for row in self.session_list.rows]
         index = ids.index(session_id) if session_id in ids else -1
         try:
             self.session.delete_session(session_id)
@@ -462,6 +463,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         kept = [(s, t) for s, t in zip(self.summaries, self._titles) if s.id != session_id]
         self.summaries, self._titles = [s for s, _ in kept], [t for _, t in kept]
         self._hits.pop(session_id, None)
+        self._rows.pop(session_id, None)
         # The highlight goes to the row that took the deleted one's place.
         after = [i for i in ids[index + 1:] if i is not None] if index >= 0 else []
         before = [i for i in ids[:max(index, 0)] if i is not None]
