@@ -90,7 +90,7 @@ def test_fork_without_at_copies_everything_and_says_how_to_continue() -> None:
     assert result.returncode == 0
     [new] = [s for s in SessionStore().list()[0] if s.id != conv.id]
     assert new.message_count == 2
-    assert f"into {new.id} (2 messages): Whole ␛[31mthing" in result.stdout
+    assert f"into {new.id} (2 messages): Whole ␛[31mthing (fork)" in result.stdout
     assert f"vllm-chat --resume {new.id}" in result.stdout
 
 

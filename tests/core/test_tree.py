@@ -164,7 +164,7 @@ def test_forking_copies_the_shown_messages_and_records_the_origin() -> None:
     assert fork.origin is not None
     assert (fork.origin.session_id, fork.origin.message_id, fork.origin.messages, fork.origin.title) == (
         conv.id, conv.messages[1].id, 2, "Original")
-    assert fork.title == "Original"
+    assert fork.title == "Original (fork)"
 
 
 def test_a_fork_never_cuts_a_reply_off_from_its_tool_results() -> None:

@@ -262,13 +262,13 @@ async def test_f3_switches_searching_reasoning_and_tool_results(store: SessionSt
                      Message(role="assistant", content="a", reasoning="consider the platypus")]
     store.save(conv)
     async with browser(store) as (app, pilot, screen):
-        assert "f3 reasoning & tools in search: on" in screen_text(app)
+        assert "f3 reasoning & tools: on" in screen_text(app)
         await type_filter(pilot, "platypus")
         await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [conv.id],
                          message="found in the reasoning")
         await wait_until(pilot, lambda: "reasoning: consider the platypus" in screen_text(app))
         await pilot.press("f3")
-        await wait_until(pilot, lambda: "f3 reasoning & tools in search: off" in screen_text(app))
+        await wait_until(pilot, lambda: "f3 reasoning & tools: off" in screen_text(app))
         await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [],
                          message="not found in what was said")
         await pilot.press("f3")

@@ -82,7 +82,7 @@ async def test_the_actions_menu_offers_versions_and_fork(sim, make_app) -> None:
         await wait_for_screen(pilot, app, PickListScreen)
         text = screen_text(app)
         assert "Show the previous version" in text and "Show the next version" not in text
-        assert "f  Fork: a new session with the conversation up to here" in text
+        assert "f  Fork from here into a new session" in text
         await pilot.press("escape")
 
 

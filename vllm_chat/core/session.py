@@ -503,15 +503,18 @@ class ChatSession:
 
     def disk_change(self) -> DiskChange | None:
         """How this conversation's file was changed by another process since this one last
-        read or wrote it, once per change (None: no change, or already reported). Cheap:
-        one `stat` when nothing changed. Offer `reload` when it returns something."""
+        read or wrote it (None: no change, or nothing new since the last report: a reply
+        streaming in the other window is reported once, not at every save). Cheap: one
+        `stat` when nothing changed. Offer `reload` when it returns something."""
         if self.store is None or self.running:
             return None
         change = self.store.disk_change(self.conversation)
         if change is None or (change.new_messages == 0 and not change.deleted):
+            self._reported_change = None
             return None
-        if change == self._reported_change:
-            return None
+        last = self._reported_change
+        if last is not None and last.deleted == change.deleted and change.new_messages <= last.new_messages:
+            return None  # the other window is still streaming, or saved again with nothing new
         self._reported_change = change
         return change
 

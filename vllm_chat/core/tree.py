@@ -389,8 +389,8 @@ def cut_after(conv: Conversation, message_id: str) -> int:
 
 
 def fork_at(conv: Conversation, count: int) -> Conversation:
-    """A new conversation (new id) holding copies of the first `count` shown messages,
-    with this one's settings and an `origin` saying where it came from.
+    """A new conversation (new id, the title marked "(fork)") holding copies of the first
+    `count` shown messages, with this one's settings and an `origin` saying where it came from.
 
     Raises ValueError for a count out of range or one that cuts inside a tool round
     (the message says which counts would do).
@@ -407,8 +407,9 @@ def fork_at(conv: Conversation, count: int) -> Conversation:
                          f"keep {lower} or {upper}")
     kept = [m.model_copy(deep=True) for m in conv.messages[:count]]
     now = time.time()
+    title = f"{conv.title} (fork)" if conv.title.strip() else ""
     fork = conv.model_copy(update={
-        "id": new_id(), "messages": kept, "aside": [], "forks": [], "removed": [],
+        "id": new_id(), "title": title, "messages": kept, "aside": [], "forks": [], "removed": [],
         "params": conv.params.model_copy(deep=True), "created_at": now, "updated_at": now,
         "origin": Origin(session_id=conv.id, message_id=kept[-1].id, messages=count,
                          title=conv.title, created_at=now),

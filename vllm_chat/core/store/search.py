@@ -432,6 +432,12 @@ def cut_snippet(text: str, words: list[str], width: int = SNIPPET_CHARS) -> Snip
     start = max(0, first - width // 3)
     end = min(len(text), start + width)
     start = max(0, min(start, end - width))
+    if start > 0:  # begin and end on a word boundary where one is near
+        space = text.find(" ", start, min(first, start + 15))
+        start = space + 1 if space >= 0 else start
+    if end < len(text):
+        space = text.rfind(" ", max(first, end - 15), end)
+        end = space if space > first else end
     window = " ".join(inert(text[start:end]).split())
     prefix = "…" if start > 0 else ""
     suffix = "…" if end < len(text) else ""

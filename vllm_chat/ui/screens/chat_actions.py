@@ -20,13 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover
 ACTION_LABELS = {
     "copy": ("copy-message", "Copy the text"),
     "copy-code": ("copy-code", "Copy a code block…"),
-    "edit": ("edit-message", "Edit and send again (the old branch is kept)"),
+    "edit": ("edit-message", "Edit and send again (the old one stays as a version)"),
     "regenerate": ("regenerate-message", "Regenerate this reply"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
     "previous-version": ("previous-version", "Show the previous version"),
     "next-version": ("next-version", "Show the next version"),
-    "fork": ("fork-message", "Fork: a new session with the conversation up to here"),
+    "fork": ("fork-message", "Fork from here into a new session"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the

@@ -159,7 +159,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     def _hint(self) -> str:
         switch = "on" if self.everywhere else "off"
         return with_keys(self.app, "{open-session} open · {rename-session} rename · {delete-session} delete · "
-                                   f"{{search-everywhere}} reasoning & tools in search: {switch} · "
+                                   f"{{search-everywhere}} reasoning & tools: {switch} · "
                                    "{sessions-up} {sessions-down} {sessions-page-up} {sessions-page-down} "
                                    "{sessions-first} {sessions-last} move · {close-sessions} close")
 
