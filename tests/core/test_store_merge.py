@@ -193,10 +193,17 @@ def test_a_change_on_disk_is_reported_once_and_reload_shows_it(root: Path) -> No
     change = watcher.disk_change()
     assert change is not None and change.new_messages == 2
     assert watcher.disk_change() is None, "offered once per change"
-    watcher.reload()
-    assert [m.content for m in watcher.conversation.messages] == ["q1", "a1", "q2 elsewhere", "a2 elsewhere"]
-    assert watcher.disk_change() is None
+    a.messages[-1].content += " and more"  # the other window's reply goes on streaming
+    store_a.save(a)
+    assert watcher.disk_change() is None, "not offered again at every save of a streaming reply"
     a.add(Message(role="user", content="q3 elsewhere"))
+    store_a.save(a)
+    assert watcher.disk_change().new_messages == 3, "a new message is offered again"
+    watcher.reload()
+    assert [m.content for m in watcher.conversation.messages] == [
+        "q1", "a1", "q2 elsewhere", "a2 elsewhere and more", "q3 elsewhere"]
+    assert watcher.disk_change() is None
+    a.add(Message(role="user", content="q4 elsewhere"))
     store_a.save(a)
     assert watcher.disk_change().new_messages == 1
 
