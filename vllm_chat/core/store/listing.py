@@ -137,8 +137,10 @@ class Listing:
                 if index.get(name) is before[name]:
                     del index[name]
                     self._dirty = True
-            if self._dirty:
-                self._write()
+            snapshot = dict(index) if self._dirty else None
+        if snapshot is not None:
+            # Written outside our lock: a save holding the folder lock may be waiting for it.
+            self._write(snapshot)
         return entries
 
     # -- the index file ----------------------------------------------------------------
@@ -165,10 +167,9 @@ class Listing:
                 index[name] = parsed
         return index
 
-    def _write(self) -> None:
-        assert self._index is not None
+    def _write(self, index: dict[str, tuple[StatKey, Result]]) -> None:
         entries: dict[str, Any] = {}
-        for name, (key, result) in self._index.items():
+        for name, (key, result) in index.items():
             if isinstance(result, str):
                 entries[name] = {"stat": list(key), "unreadable": result}
             else:
@@ -180,7 +181,9 @@ class Listing:
                 atomic_write(self.root / INDEX_NAME, data)
         except (OSError, StoreError):
             return  # a read-only or busy folder still lists; the index is only a cache
-        self._dirty = False
+        with self._lock:
+            if self._index == index:
+                self._dirty = False
 
 
 def read_summary(path: Path) -> tuple[StatKey | None, Result]:
