@@ -285,12 +285,8 @@ class SessionStore:
 
     def __init__(self, root: Path | None = None) -> None:
         """Use `root` as the sessions folder (default: `paths.sessions_dir()`)."""
-        if root is None:
-            root = paths.sessions_dir()
-        else:
-            root = Path(root).expanduser()
-            root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.root: Path = root
+        # Created by the first save, not here: listing must not create folders.
+        self.root: Path = paths.sessions_dir() if root is None else Path(root).expanduser()
         """The sessions folder."""
         self._lock = threading.RLock()
         # file name -> (stat key, summary dict | unreadable reason); None until first needed
@@ -330,6 +326,7 @@ class SessionStore:
                 return
             self._check_overwrite(path)
             try:
+                paths.ensure_private_dir(self.root)
                 atomic_write(path, prepared.payload)
                 key = _stat_key(os.stat(path))
             except OSError as exc:
@@ -405,6 +402,8 @@ class SessionStore:
         results: list[tuple[Path, dict[str, Any] | str]] = []
         try:
             entries = os.scandir(self.root)
+        except FileNotFoundError:
+            return [], []  # nothing saved yet
         except OSError as exc:
             raise StoreError(f"can't list sessions in {self.root}: {exc.strerror or exc}") from None
         with entries:

@@ -18,8 +18,7 @@ class SessionActions:
         """Saved conversations: filter, open, rename, delete."""
         from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 
-        store = self.session.store
-        if store is None:
+        if not self.session.saves:
             self.notify("This run does not save sessions.", severity="warning")
             return
 
@@ -27,31 +26,19 @@ class SessionActions:
             if choice and choice[0] == "open":
                 self.open_session(choice[1])
 
-        self.app.push_screen(SessionBrowserScreen(store, self.session.conversation.id), chosen)
+        self.app.push_screen(SessionBrowserScreen(self.session), chosen)
 
     def open_session(self: ChatScreen, session_id: str) -> None:
         """Load a saved conversation and show it (the current one stays saved)."""
         from vllm_chat.core.store import StoreError
 
-        assert self.session.store is not None
         try:
-            conv = self.session.store.load(session_id)
+            self.session.open_saved(session_id)
         except StoreError as exc:
             self.notify(str(exc), title="Can't open", severity="error", markup=False)
             return
-        self.session.stop()
-        self.session.open_conversation(conv)
         self.show_conversation()
-        self.status.model = self.session.conversation.model
-        self.status.context_max = self.session.context_window
-        self.status.tools = self.session.tools_on
         self.prompt.focus()
-
-    def on_session_browser_screen_renamed(self: ChatScreen, event: object) -> None:
-        conv = self.session.conversation
-        if getattr(event, "session_id", None) == conv.id:
-            conv.title = event.title  # type: ignore[attr-defined]
-            self.session.save()  # or the next autosave would bring the old title back
 
     def action_export(self: ChatScreen) -> None:
         """Write this conversation to a Markdown or JSON file."""
@@ -61,4 +48,4 @@ class SessionActions:
             if path:
                 self.notify(f"Exported to {path}", title="Export", markup=False)
 
-        self.app.push_screen(ExportScreen(self.session.conversation), written)
+        self.app.push_screen(ExportScreen(self.session), written)

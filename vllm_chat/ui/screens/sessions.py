@@ -5,7 +5,7 @@ width they are drawn at, so 2,000 sessions cost one cheap object each and
 only the rows on screen are ever rendered. Title matches are filtered on the
 UI loop on every keystroke (a substring test over the summaries already in
 memory); matches inside messages need every file read (~250 ms for 2,000
-sessions), so they come from `SessionStore.search` in a thread worker that
+sessions), so they come from `ChatSession.search_saved` in a thread worker that
 starts once typing pauses and is cancelled by the next keystroke.
 
 The focus never leaves the filter box: arrows, PageUp/PageDown and Home/End
@@ -15,8 +15,8 @@ with the reason; nothing here changes them.
 
 The open conversation (`current_id`) is marked and can't be deleted here: its
 autosave would write it back at once, so the user starts a new conversation
-first. Renaming it works, but the app must also set the open conversation's
-title (see `SessionBrowserScreen.Renamed`), or the next autosave undoes it.
+first. Renaming goes through the session, which renames the open
+conversation itself (so its next autosave keeps the new title).
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.css.styles import RulesMap
-from textual.message import Message
 from textual.strip import Strip
 from textual.style import Style
 from textual.timer import Timer
@@ -43,8 +42,8 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import (
-    SessionStore,
     SessionSummary,
     StoreError,
     UnreadableSession,
@@ -225,17 +224,6 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     Esc (and for Enter on the conversation that is already open).
     """
 
-    class Renamed(Message):
-        """A session got a new title. Posted to the app (it bubbles there from the screen);
-        when `session_id` is the open conversation, the app must set its title too."""
-
-        def __init__(self, session_id: str, title: str) -> None:
-            super().__init__()
-            self.session_id = session_id
-            """The renamed session."""
-            self.title = title
-            """Its new title."""
-
     DEFAULT_CSS = """
     SessionBrowserScreen {
         & > Vertical {
@@ -275,11 +263,11 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         Binding("end", "move('last')", "Last", show=False, priority=True, id="sessions-last"),
     ]
 
-    def __init__(self, store: SessionStore, current_id: str | None) -> None:
+    def __init__(self, session: ChatSession) -> None:
         super().__init__()
-        self.store = store
-        """Where the sessions are."""
-        self.current_id = current_id
+        self.session = session
+        """The app's session: its saved conversations are listed, its own one is marked."""
+        self.current_id = session.conversation.id
         """The conversation open in the app (marked; can't be deleted here)."""
         self.loaded = False
         """The list has been read from the store and shown."""
@@ -332,11 +320,11 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     @work(thread=True, exclusive=True, group="session-list", exit_on_error=False)
     def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession]]:
         # A listing is ~20 ms, but rebuilding a lost index reads every file: never on the UI loop.
-        return self.store.list()
+        return self.session.list_saved()
 
     @work(thread=True, exclusive=True, group="session-search", exit_on_error=False)
     def _search(self, needle: str) -> tuple[str, list[SessionSummary]]:
-        return needle, self.store.search(needle)
+        return needle, self.session.search_saved(needle)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -539,7 +527,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
 
     def _rename(self, session_id: str, title: str) -> None:
         try:
-            self.store.rename(session_id, title)
+            self.session.rename_saved(session_id, title)
         except StoreError as exc:
             self._notice(f"Can't rename: {exc}", error=True)
             return
@@ -556,7 +544,6 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 session_id, SessionRow(summary, session_id == self.current_id, time.time()))
         self._describe(self._highlighted_id())
         self._notice("")
-        self.post_message(self.Renamed(session_id, title))
 
     def action_delete(self) -> None:
         """Delete the highlighted conversation's file, after a confirmation."""
@@ -585,7 +572,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         ids = [o.id for o in option_list.options]
         index = ids.index(session_id) if session_id in ids else -1
         try:
-            self.store.delete(session_id)
+            self.session.delete_saved(session_id)
         except StoreError as exc:
             self._notice(f"Can't delete: {exc}", error=True)
             return
