@@ -149,13 +149,13 @@ def _main(argv: list[str] | None) -> int:
             print(f"vllm-chat: {note}", file=sys.stderr)
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
-        session = _session_from_args(args)
+        conversation = _conversation_from_args(args)
         prompt = _oneshot_prompt(args)
         if prompt is not None:
-            return _oneshot(settings, args, prompt, session)
+            return _oneshot(settings, args, prompt, conversation)
         from vllm_chat.ui.run import run_tui
 
-        return run_tui(settings, session=session, demo=demo is not None)
+        return run_tui(settings, conversation=conversation, demo=demo is not None)
     except _CliError as exc:
         print(f"vllm-chat: {exc}", file=sys.stderr)
         return 2
@@ -185,7 +185,9 @@ def _oneshot_prompt(args: argparse.Namespace) -> str | None:
     return "\n\n".join(parts)
 
 
-def _session_from_args(args: argparse.Namespace) -> Any:
+def _conversation_from_args(args: argparse.Namespace) -> Any:
+    """The saved conversation `-c` / `--resume` name (None for a new one). A model given
+    with `-m` replaces the conversation's own, in the TUI and in one-shot mode alike."""
     if not (args.continue_ or args.resume):
         return None
     from vllm_chat.core.store import SessionStore, StoreError
@@ -193,16 +195,20 @@ def _session_from_args(args: argparse.Namespace) -> Any:
     store = SessionStore()
     try:
         if args.resume:
-            return store.load(store.resolve(args.resume))
-        recent = store.most_recent()
-        if recent is None:
-            raise _CliError("there is no saved session to continue yet.")
-        return store.load(recent.id)
+            conversation = store.load(store.resolve(args.resume))
+        else:
+            recent = store.most_recent()
+            if recent is None:
+                raise _CliError("there is no saved session to continue yet.")
+            conversation = store.load(recent.id)
     except StoreError as exc:
         raise _CliError(str(exc)) from None
+    if args.model:
+        conversation.model = args.model
+    return conversation
 
 
-def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any) -> int:
+def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, conversation: Any) -> int:
     import asyncio
 
     from vllm_chat.oneshot import OneShotRequest, run_oneshot
@@ -221,8 +227,7 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any)
         show_reasoning=args.show_reasoning,
         as_json=args.json,
         yes=args.yes,
-        tools=not args.no_tools,
-        session=session,
+        conversation=conversation,
         save=args.save,
     )
     return asyncio.run(run_oneshot(settings, request))

@@ -132,7 +132,7 @@ def session_for(server: SimServer, **settings: object) -> ChatSession:
 async def run_session(session: ChatSession, prompt: str) -> list[object]:
     session.add_user_message(prompt)
     events = [e async for e in session.run()]
-    await session.client.aclose()
+    await session.aclose()
     return events
 
 

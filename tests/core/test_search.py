@@ -15,13 +15,17 @@ import pytest
 
 from vllm_chat.core import tree
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
+from vllm_chat.core.paths import ensure_private_dir
 from vllm_chat.core.store import SessionStore, session_json
 from vllm_chat.core.store.search import INDEX_FILE, cut_snippet, query_words
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> SessionStore:
-    return SessionStore(tmp_path / "sessions")
+    """A store whose folder exists (as after a first save)."""
+    s = SessionStore(tmp_path / "sessions")
+    ensure_private_dir(s.root)
+    return s
 
 
 def saved(store: SessionStore, title: str, *texts: str, updated_at: float = 1.0) -> Conversation:
@@ -123,6 +127,12 @@ def test_ids_and_field_names_are_not_searched(store: SessionStore) -> None:
     assert store.search("tool_call_id") == []
     assert store.search(conv.id[:12]) == []
     assert store.search("assistant") == []
+
+
+def test_a_search_before_anything_was_saved_finds_nothing_and_creates_nothing(tmp_path: Path) -> None:
+    store = SessionStore(tmp_path / "data" / "sessions")
+    assert store.search("anything") == []
+    assert not (tmp_path / "data").exists()
 
 
 def test_unreadable_files_are_skipped(store: SessionStore) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TEST_API_KEY
 from vllm_chat.core.config import load_settings
-from vllm_chat.core.session import ChatSession
+from vllm_chat.core.session import ChatSession, NoStore
 from vllm_chat.core.store import SessionStore, StoreError
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -81,20 +81,16 @@ async def test_fork_continues_in_a_new_saved_session_and_leaves_the_original(cha
         chat.fork("no-such-message")
 
 
-async def test_the_open_conversation_cant_be_deleted_and_renaming_it_is_saved(chat: ChatSession) -> None:
+async def test_renaming_the_open_conversation_collapses_whitespace_and_is_saved(chat: ChatSession) -> None:
     await say(chat, "echo keep me")
-    with pytest.raises(StoreError, match="open conversation"):
-        chat.delete_session(chat.conversation.id)
-    assert chat.rename_session(chat.conversation.id, "  New   name ") == "New name"
+    chat.rename_saved(chat.conversation.id, "  New   name ")
     assert SessionStore().load(chat.conversation.id).title == "New name"
     with pytest.raises(StoreError, match="can't be empty"):
-        chat.rename_session(chat.conversation.id, "  ")
+        chat.rename_saved(chat.conversation.id, "  ")
 
 
-def test_a_run_that_saves_nothing_says_so_for_saved_sessions() -> None:
+def test_a_run_that_saves_nothing_can_not_fork() -> None:
     chat = ChatSession(load_settings())
-    assert not chat.saves_sessions
-    with pytest.raises(StoreError, match="does not save sessions"):
-        chat.list_sessions()
-    with pytest.raises(StoreError, match="does not save sessions"):
+    assert not chat.saves
+    with pytest.raises(NoStore, match="does not save"):
         chat.fork()

@@ -25,6 +25,7 @@ from vllm_chat.core.conversation import (
     Usage,
 )
 from vllm_chat.core.params import SamplingParams
+from vllm_chat.core.paths import ensure_private_dir
 from vllm_chat.core.store import (
     INDEX_NAME,
     INTERRUPTED,
@@ -53,8 +54,11 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def store(data_dir: Path) -> SessionStore:
-    """A store in the temporary data folder, as the app builds it."""
-    return SessionStore()
+    """A store in the temporary data folder, as the app builds it, after its first save
+    (which creates the folder)."""
+    s = SessionStore()
+    ensure_private_dir(s.root)
+    return s
 
 
 def rich_conversation(**overrides) -> Conversation:
@@ -337,7 +341,7 @@ def test_other_files_in_the_folder_are_ignored(store: SessionStore) -> None:
 
 def test_a_folder_that_cant_be_listed_raises_a_store_error(tmp_path: Path) -> None:
     s = SessionStore(tmp_path / "sessions")
-    s.root.rmdir()
+    s.root.write_text("a file where the folder should be")
     with pytest.raises(StoreError, match="can't list sessions"):
         s.list()
 
@@ -513,9 +517,21 @@ def test_files_are_private_even_with_a_permissive_umask(store: SessionStore) -> 
     assert stat.S_IMODE(store.path_for(conv.id).stat().st_mode) == 0o600
 
 
-def test_a_store_in_a_new_folder_creates_it_private(tmp_path: Path) -> None:
+def test_a_store_creates_its_folder_private_on_the_first_save_and_listing_creates_nothing(
+        tmp_path: Path) -> None:
     s = SessionStore(tmp_path / "a" / "sessions")
+    assert s.list() == ([], []) and not (tmp_path / "a").exists(), "a read never creates folders"
+    s.save(Conversation(title="first"))
     assert stat.S_IMODE(s.root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o700, "the folders it had to create too"
+
+
+def test_a_sessions_folder_that_cant_be_created_is_a_store_error_on_save(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    s = SessionStore(blocker / "sessions")
+    with pytest.raises(StoreError, match="can't save session"):
+        s.save(Conversation(title="first"))
 
 
 # --- listing ---------------------------------------------------------------------------

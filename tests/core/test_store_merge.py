@@ -229,7 +229,7 @@ def test_a_save_that_merged_is_reported_to_the_window(root: Path) -> None:
     a.add(Message(role="user", content="theirs"))
     store_a.save(a)
     watcher.add_user_message("mine")
-    watcher.save()
+    watcher.set_system_prompt("Be brief.")  # any change the session saves at once
     [outcome] = watcher.take_save_outcomes()
     assert "another version of message 3" in outcome.notice
     assert watcher.take_save_outcomes() == []

@@ -226,6 +226,7 @@ with FolderLock(Path(sys.argv[1])).held():
 
 def test_a_writer_that_cant_get_the_lock_says_so_and_loses_nothing(tmp_path: Path) -> None:
     root = tmp_path / "sessions"
+    root.mkdir()
     store = SessionStore(root, lock_timeout=0.3)
     conv = Conversation()
     conv.add(Message(role="user", content="typed while another vllm-chat was stuck"))

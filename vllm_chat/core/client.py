@@ -12,27 +12,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
+from vllm_chat.core.models import ModelInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One entry of `GET /v1/models`."""
-
-    id: str
-    """The served model name (what requests send as `model`)."""
-    max_model_len: int | None = None
-    """Context window in tokens (None for LoRA cards, which inherit their parent's)."""
-    parent: str | None = None
-    """For a LoRA adapter: the base model it applies to."""
-    root: str | None = None
-    """The path or hub id the model was loaded from."""
 
 
 def _import_openai() -> Any:
@@ -305,11 +291,11 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
     if status == 404 and "does not exist" in message:
         found = _VALID_MODELS_RE.search(message)
         models = [m.strip() for m in found.group(1).split(",")] if found else []
-        served = ", ".join(models) if models else "see the model picker"
+        served = f"It serves: {', '.join(models)}. " if models else ""
         return ChatError(
             "unknown_model",
             f"The server does not serve the model {model!r}." if model else message,
-            f"It serves: {served}. Pick one with --model or the model picker (ctrl+o).",
+            served + "Pick one with {pick-model}.",
             status=404,
             details={"models": models},
         )
@@ -339,7 +325,7 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
         return ChatError(
             "context_length",
             f"The conversation no longer fits the model's context window of {limit} tokens.",
-            "Start a new conversation (ctrl+n), delete or shorten earlier messages, "
+            "Start a new conversation ({new-conversation}), delete or shorten earlier messages, "
             "or lower max_tokens.",
             status=status,
             details={"max_model_len": limit, "server_message": message},
@@ -389,7 +375,7 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
     return ChatError(
         "bad_request",
         f"The server rejected the request ({status}): {message}",
-        "Check the sampling settings (ctrl+s) and the model; the conversation is kept.",
+        "Check the sampling settings ({open-settings}) and the model; the conversation is kept.",
         status=status,
         details={"server_message": message},
     )

@@ -18,10 +18,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field, PrivateAttr
 
+from vllm_chat.core.errors import ChatError, ErrorKind
 from vllm_chat.core.params import SamplingParams
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -76,6 +77,35 @@ class Timings(BaseModel):
             return None
         span = self.duration - self.ttft
         return (completion_tokens - 1) / span if span >= 0.25 else None
+
+
+class Failure(BaseModel):
+    """Why a reply failed, saved with it so a reloaded conversation explains the failure
+    (and offers the same steps) as it was explained when it happened."""
+
+    kind: str
+    """The `ChatError` kind (`connection`, `context_length`, ...)."""
+    message: str
+    """What happened."""
+    hint: str = ""
+    """What to do about it (steps as `{binding-id}`, see `core.errors.render_hint`)."""
+    status: int | None = None
+    """The HTTP status, when there was one."""
+    retryable: bool = False
+    """Whether sending the turn again may work."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Facts the explanation rests on (`max_model_len`, `models`, ...)."""
+
+    @classmethod
+    def of(cls, error: ChatError) -> Failure:
+        """The record of `error`."""
+        return cls(kind=error.kind, message=error.message, hint=error.hint, status=error.status,
+                   retryable=error.retryable, details=dict(error.details))
+
+    def as_error(self) -> ChatError:
+        """The `ChatError` this record was made from."""
+        return ChatError(cast(ErrorKind, self.kind), self.message, self.hint, status=self.status,
+                         retryable=self.retryable, details=dict(self.details))
 
 
 class ToolCall(BaseModel):
@@ -147,6 +177,8 @@ class Message(BaseModel):
     """complete, streaming (still arriving), stopped (by the user) or failed."""
     error: str | None = None
     """For a failed or truncated reply: what went wrong, in words."""
+    failure: Failure | None = None
+    """For a failed reply: the whole explanation (kind, hint), as it was shown live."""
     finish_reason: str | None = None
     """The server's finish_reason (`stop`, `length`, `tool_calls`, `abort`, ...)."""
     model: str | None = None
@@ -161,6 +193,22 @@ class Message(BaseModel):
     """The message this one follows in the conversation tree (None: it is a first
     message). Alternatives of a message share its parent. Kept up to date for the
     shown messages by `tree.link` (the store calls it before every save)."""
+
+    @property
+    def was_cut(self) -> bool:
+        """A reply that ended before its end: stopped, failed, or cut at max_tokens."""
+        return self.role == "assistant" and (
+            self.status in ("stopped", "failed") or self.finish_reason == "length")
+
+    def failed_with(self) -> ChatError | None:
+        """Why this reply's turn failed, or None if it didn't (a turn can fail after a
+        complete reply: the tool-round limit). Conversations saved before failures were
+        recorded whole only kept the text; they come back as a stream error."""
+        if self.failure is not None:
+            return self.failure.as_error()
+        if self.status == "failed" and self.error:
+            return ChatError("stream_error", self.error)
+        return None
 
     def to_openai(
         self, part_for: Callable[[Attachment], dict[str, Any]] | None = None

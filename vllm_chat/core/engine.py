@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core.assembler import ToolCallAssembler
 from vllm_chat.core.client import ChatClient
-from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall, Usage
+from vllm_chat.core.conversation import (
+    Conversation,
+    Failure,
+    Message,
+    Timings,
+    ToolCall,
+    Usage,
+)
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     ContentDelta,
@@ -51,9 +58,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Approver = Callable[[ToolCall], Awaitable["Decision"]]
 """Asks the user about one call; returns allow once / allow for the session / deny."""
-
-MessagesBuilder = Callable[[Conversation, "TurnOptions"], list[dict[str, Any]]]
-"""Turns the conversation into the request's `messages` (attachments become parts)."""
 
 _SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the message, for periodic saves."""
@@ -171,7 +175,6 @@ class Engine:
         approval: ApprovalPolicy | None = None,
         approver: Approver | None = None,
         max_rounds: int = 8,
-        messages_builder: MessagesBuilder = default_messages,
     ) -> None:
         self.client = client
         """The server connection."""
@@ -183,7 +186,6 @@ class Engine:
         """Asks the user; without one, calls that need approval are denied."""
         self.max_rounds = max_rounds
         """Requests per turn before the loop is stopped."""
-        self.messages_builder = messages_builder
         self._task: asyncio.Task[None] | None = None
         self._state: _TurnState | None = None
 
@@ -268,15 +270,15 @@ class Engine:
                     emit(TurnFinished(result.message))
                     return
                 await self._run_calls(conv, result.calls, emit, state)
-            emit(TurnFailed(
-                ChatError(
-                    "round_limit",
-                    f"Stopped after {self.max_rounds} tool rounds in one turn.",
-                    "The model kept calling tools. Ask it to answer directly, or raise "
-                    "tools.max_rounds in the config.",
-                ),
-                state.message,
-            ))
+            limit = ChatError(
+                "round_limit",
+                f"Stopped after {self.max_rounds} tool rounds in one turn.",
+                "The model kept calling tools. Ask it to answer directly, or raise "
+                "tools.max_rounds in the config.",
+            )
+            if state.message is not None:
+                state.message.failure = Failure.of(limit)  # shown again when the conversation is reopened
+            emit(TurnFailed(limit, state.message))
         except (asyncio.CancelledError, _StopRequested):
             self._mark_stopped(conv, state, emit)
             emit(TurnStopped(state.message))
@@ -287,8 +289,7 @@ class Engine:
                 "This is a bug in vllm-chat; the conversation is kept. Please report it.",
             )
             if state.message is not None and state.message.status == "streaming":
-                state.message.status = "failed"
-                state.message.error = error.message
+                _fail(state.message, error)
             emit(TurnFailed(error, state.message))
         finally:
             self._state = None
@@ -321,7 +322,7 @@ class Engine:
         choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
         request = build_request(
             conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(self.messages_builder(conv, options)), specs,
+            request_messages(default_messages(conv, options)), specs,
         )
         assembler = state.assembler = ToolCallAssembler()
         finish: str | None = None
@@ -363,7 +364,7 @@ class Engine:
             self._finish_timings(msg, t0, first_at)
             state.sync()
             error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
-            msg.status, msg.error = "failed", str(error)
+            _fail(msg, error)
             return _Round(msg, [], error)
         self._finish_timings(msg, t0, first_at)
         state.sync()
@@ -375,7 +376,7 @@ class Engine:
                 "The partial reply is kept. Retry the turn.",
                 retryable=True,
             )
-            msg.status, msg.error = "failed", error.message
+            _fail(msg, error)
             return _Round(msg, [], error)
         msg.status = "complete"
         calls = assembler.calls() if assembler else []
@@ -497,6 +498,11 @@ class _TurnState:
         wall, started = self.running_since
         self.running_since = None
         return Timings(started_at=wall, duration=time.monotonic() - started)
+
+
+def _fail(message: Message, error: ChatError) -> None:
+    """Mark `message` failed, keeping the whole explanation for a reload."""
+    message.status, message.error, message.failure = "failed", error.message, Failure.of(error)
 
 
 def _usage(usage: Any) -> Usage:

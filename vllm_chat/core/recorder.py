@@ -14,7 +14,8 @@ reply is on disk with status `streaming` and comes back `stopped`
 A save is one pydantic serialization and one small atomic write: a few
 milliseconds for a typical session, cheap enough for the UI loop. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
-`last_error` and passed to `on_error`.
+`last_error`, the conversation stays dirty so the next save tries again, and
+`on_state` hears when saving starts failing, fails differently, or works again.
 
 Another window may save the same session. The store notices before every
 write and merges the other window's messages in (or, when the two versions
@@ -25,42 +26,21 @@ the session takes it (`take_outcomes`).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 from vllm_chat.core.conversation import Conversation, new_id
 from vllm_chat.core.events import (
-    ContentDelta,
     Event,
-    ReasoningDelta,
     ToolApprovalNeeded,
-    ToolCallDelta,
     ToolCallReady,
     ToolResult,
-    ToolRunning,
     TurnFailed,
     TurnFinished,
     TurnStarted,
     TurnStopped,
-    UsageUpdated,
 )
-from vllm_chat.core.store import (
-    SaveOutcome,
-    SessionChanged,
-    SessionIdConflict,
-    SessionStore,
-    StoreError,
-)
-
-# TurnStarted saves the user's prompt before a possibly long wait for the
-# first token; ToolApprovalNeeded before a possibly long wait for the user.
-_SAVE_AT_ONCE = (TurnStarted, ToolApprovalNeeded, ToolResult, TurnFinished, TurnStopped, TurnFailed)
-_SAVE_THROTTLED = (
-    ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, ToolCallReady, ToolRunning,
-)
-# The first ToolCallReady of a round saves at once: the engine has put every call of
-# the reply into the message by then, and the tools may run for a long time.
+from vllm_chat.core.store import SaveOutcome, SessionIdConflict, SessionStore, StoreError
 
 
 class SessionRecorder:
@@ -73,13 +53,13 @@ class SessionRecorder:
         interval: float = 2.0,
         *,
         clock: Callable[[], float] = time.monotonic,
-        on_error: Callable[[StoreError], None] | None = None,
+        on_state: Callable[[StoreError | None], None] | None = None,
     ) -> None:
         """Record `conversation` into `store`, saving at least every `interval` seconds while streaming.
 
-        `clock` gives seconds (monotonic; tests pass a fake). `on_error` is
-        called when saving starts failing or fails differently (not on every
-        attempt).
+        `clock` gives seconds (monotonic; tests pass a fake). `on_state` is
+        called with the error when saving starts failing or fails differently,
+        and with None when a save works again (not on every attempt).
         """
         self.store = store
         """Where the session is saved."""
@@ -95,7 +75,7 @@ class SessionRecorder:
         """Saves that merged another window's changes or had to become a new session, not yet
         reported to the user (see `take_outcomes`)."""
         self._clock = clock
-        self._on_error = on_error
+        self._on_state = on_state
         self._last_attempt = float("-inf")
         self._changes = 0
         self._saved_changes = 0
@@ -108,18 +88,21 @@ class SessionRecorder:
 
     def observe(self, event: Event) -> None:
         """Take note of one engine event and save if it is time to. Never raises."""
-        if isinstance(event, TurnStarted):
-            self._calls_saved = False
-        if isinstance(event, ToolCallReady) and not self._calls_saved:
-            self._calls_saved = True
-            self._changes += 1
-            self.save_now()
-        elif isinstance(event, _SAVE_AT_ONCE):
-            self._changes += 1
-            self.save_now()
-        elif isinstance(event, _SAVE_THROTTLED):
-            self._changes += 1
-            self.tick()
+        self._changes += 1
+        match event:
+            case TurnStarted():
+                # It saves the user's prompt before a possibly long wait for the first token.
+                self._calls_saved = False
+                self.save_now()
+            case ToolCallReady() if not self._calls_saved:
+                # The engine has put every call of the reply into the message by now, and the
+                # tools may run for a long time: the round's calls are saved at once, once.
+                self._calls_saved = True
+                self.save_now()
+            case ToolApprovalNeeded() | ToolResult() | TurnFinished() | TurnStopped() | TurnFailed():
+                self.save_now()  # an approval may wait long for the user; the rest end a step
+            case _:
+                self.tick()  # deltas, usage, a tool starting: at most once per interval
 
     def mark_changed(self) -> None:
         """Note a change made outside the engine (title, model, params); the next save writes it."""
@@ -166,39 +149,6 @@ class SessionRecorder:
         taken, self.outcomes = self.outcomes, []
         return taken
 
-    async def flush(self) -> bool:
-        """Save unsaved changes, writing the file in a worker thread; True if all is on disk.
-
-        The conversation is serialized here, on the caller's loop, so the
-        thread never reads a conversation that is being changed.
-        """
-        if not self.dirty:
-            return True
-        self._last_attempt = self._clock()
-        changes = self._changes
-        if self._nothing_to_keep():
-            self._succeeded(changes, written=False)
-            return True
-        conv = self.conversation
-        try:
-            prepared = self.store.prepare(conv)
-            try:
-                state = await asyncio.to_thread(self.store.commit, prepared)
-            except SessionIdConflict:
-                conv.id = new_id()
-                prepared = self.store.prepare(conv)
-                state = await asyncio.to_thread(self.store.commit, prepared)
-        except SessionChanged:
-            return self.save_now()  # merging changes the conversation: on this loop, not in the thread
-        except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
-            self._failed(self._as_store_error(exc))
-            return False
-        current = conv._disk
-        if state is not None and state.session_id == conv.id and (current is None or current.seq < state.seq):
-            conv._disk = state  # unless a save on this loop wrote a newer snapshot meanwhile
-        self._succeeded(changes)
-        return True
-
     def _as_store_error(self, exc: Exception) -> StoreError:
         if isinstance(exc, StoreError):
             return exc
@@ -209,13 +159,16 @@ class SessionRecorder:
 
     def _succeeded(self, changes: int, written: bool = True) -> None:
         self._saved_changes = max(self._saved_changes, changes)
+        recovered = self.last_error is not None
         self.last_error = None
         if written:
             self.saves += 1
+        if recovered and self._on_state is not None:
+            self._on_state(None)
 
     def _failed(self, exc: StoreError) -> None:
         repeated = self.last_error is not None and str(self.last_error) == str(exc)
         self.last_error = exc
-        if self._on_error is not None and not repeated:
-            self._on_error(exc)
+        if self._on_state is not None and not repeated:
+            self._on_state(exc)
 

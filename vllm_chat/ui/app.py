@@ -37,7 +37,6 @@ class VllmChatApp(App[int]):
         self,
         session: ChatSession,
         *,
-        demo: bool = False,
         prompt_history: PromptHistory | None = None,
     ) -> None:
         self.themes = ThemeBook(session.settings.theme)
@@ -45,8 +44,6 @@ class VllmChatApp(App[int]):
         super().__init__()
         self.session = session
         """The conversation, server and tools."""
-        self.demo = demo
-        """Talking to the built-in simulated server."""
         self.prompt_history = prompt_history or PromptHistory(None)
         """Earlier prompts for ↑ recall."""
         self._theme_timer: Timer | None = None
@@ -59,7 +56,7 @@ class VllmChatApp(App[int]):
     def on_mount(self) -> None:
         self.themes.register_all(self)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
-        self.push_screen(ChatScreen(self.session, demo=self.demo))
+        self.push_screen(ChatScreen(self.session))
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems), title="Keymap", severity="warning", timeout=12,
                         markup=False)
@@ -136,5 +133,6 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
-        yield SystemCommand("Reconnect", "Ask the server for its models again", chat.connect)
+        yield SystemCommand("Reconnect", "Ask the server for its models again",
+                            lambda: chat.connect(announce=True))
         yield SystemCommand("Key bindings", "Every key in force, with the ids [keymap] uses", self.action_help)

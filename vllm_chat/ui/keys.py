@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.keys import key_to_character
 
+from vllm_chat.core.errors import ChatError
 from vllm_chat.core.keymap import (
     BindingInfo,
     ContextEntry,
@@ -316,6 +317,24 @@ def with_keys(app: App, text: str) -> str:
     """`text` with each `{binding-id}` replaced by that binding's keys now:
     `"{save-text} save · {cancel-text} cancel"` -> `"ctrl+s save · esc cancel"`."""
     return _TEMPLATE_KEY.sub(lambda match: key_hint(app, match.group(1)), text)
+
+
+_STEP_WORDS = {
+    "pick-model": "pick a model",
+    "retry": "retry",
+    "new-conversation": "new conversation",
+    "toggle-tools": "tools off for this conversation",
+    "open-settings": "settings",
+    "continue-reply": "continue",
+}
+
+
+def error_actions(app: App, error: ChatError) -> str:
+    """The keys that help with `error` (its `actions`, as the keymap spells them now),
+    as a hint line: "ctrl+o pick a model · ctrl+r retry"."""
+    if error.kind in ("auth", "wrong_path"):
+        return "restart vllm-chat with the fix above; the conversation is saved"
+    return " · ".join(f"{key_hint(app, step)} {_STEP_WORDS.get(step, step)}" for step in error.actions)
 
 
 # --- the keymap ------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -23,6 +22,7 @@ from vllm_chat.core.migrations import CURRENT_VERSION, MigrationError, migrate
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import StatKey
 from vllm_chat.core.titles import title_from_prompt
+from vllm_chat.core.urls import redact_url
 
 SCHEMA_VERSION = CURRENT_VERSION
 """The `schema_version` written into every session file."""
@@ -106,15 +106,6 @@ def session_json(conv: Conversation, generation: int = 0) -> str:
     usage = conv.usage_total.model_dump_json()
     return (f'{{"schema_version":{SCHEMA_VERSION},"generation":{generation},{body[1:-1]},'
             f'"usage_total":{usage}}}')
-
-
-def redact_url(url: str) -> str:
-    """`url` without `user:password@`, which must not reach the disk (it may hold a key)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def read_document(data: bytes | str) -> dict[str, Any]:

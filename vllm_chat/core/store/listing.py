@@ -101,6 +101,8 @@ class Listing:
         entries: list[Entry] = []
         try:
             scan = os.scandir(self.root)
+        except FileNotFoundError:
+            return []  # nothing saved yet
         except OSError as exc:
             raise StoreError(f"can't list sessions in {self.root}: {exc.strerror or exc}") from None
         with scan:

@@ -145,8 +145,8 @@ class SearchIndex:
         """The sessions that hold every word of `query`, best first, after bringing the index
         up to date with the folder. Raises `StoreError` when the folder can't be read."""
         words = query_words(query)
-        if not words:
-            return []
+        if not words or not self.root.is_dir():
+            return []  # nothing to find (and a search never creates the folder)
         match = " ".join(f'"{w}"*' for w in words)
         if not everywhere:
             match = f"{{title text}} : ({match})"

@@ -137,16 +137,12 @@ class SessionStore:
     def __init__(self, root: Path | None = None, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
         """Use `root` as the sessions folder (default: `paths.sessions_dir()`); a write waits
         at most `lock_timeout` seconds for another process's write."""
-        if root is None:
-            root = paths.sessions_dir()
-        else:
-            root = Path(root).expanduser()
-            root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.root: Path = root
+        # Created by the first save, not here: listing must not create folders.
+        self.root: Path = paths.sessions_dir() if root is None else Path(root).expanduser()
         """The sessions folder."""
-        self.lock = FolderLock(root, lock_timeout)
+        self.lock = FolderLock(self.root, lock_timeout)
         """The folder's write lock, shared with other processes."""
-        self.listing = Listing(root, self.lock)
+        self.listing = Listing(self.root, self.lock)
         """The summaries of every session file, cached in `.index.json`."""
         self._lock = threading.RLock()
         self._seq = itertools.count()
@@ -191,6 +187,7 @@ class SessionStore:
         process holds the lock too long, `StoreError` if the write fails.
         """
         path = self.path_for(prepared.id)
+        self._ensure_folder(path)
         with self._lock, self.lock.held(doing=f"save session {prepared.id} to {path}"):
             if self._committed.get(prepared.id, -1) > prepared.seq:
                 return None
@@ -214,6 +211,7 @@ class SessionStore:
         `commit`, except `SessionChanged`.
         """
         path = self.path_for(conv.id)
+        self._ensure_folder(path)
         with self._lock, self.lock.held(doing=f"save session {conv.id} to {path}"):
             try:
                 state = self.commit(self.prepare(conv))
@@ -222,6 +220,12 @@ class SessionStore:
             if state is not None:
                 conv._disk = state
             return SaveOutcome(path)
+
+    def _ensure_folder(self, path: Path) -> None:
+        try:
+            paths.ensure_private_dir(self.root)
+        except OSError as exc:
+            raise StoreError(f"can't save session {path.stem} to {path}: {exc.strerror or exc}") from None
 
     def _check_unchanged(self, path: Path, expected: DiskState | None) -> None:
         """Raise unless writing `path` would overwrite nothing this process hasn't seen."""
@@ -381,6 +385,8 @@ class SessionStore:
     def delete(self, session_id: str) -> None:
         """Remove the session's file (also an unreadable one) and its index entry."""
         path = self.path_for(session_id)
+        if not path.exists():
+            raise StoreError(f"no session {session_id}")
         with self._lock, self.lock.held(doing=f"delete {path}"):
             try:
                 path.unlink()
@@ -399,6 +405,8 @@ class SessionStore:
         clean = " ".join(title.split())
         if not clean:
             raise StoreError("a title can't be empty")
+        if not self.path_for(session_id).exists():
+            raise StoreError(f"no session {session_id}")
         with self._lock, self.lock.held(doing=f"rename session {session_id}"):
             conv = self.load(session_id)
             conv.title = clean

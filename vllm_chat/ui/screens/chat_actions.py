@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.core.markdown_code import code_blocks
 from vllm_chat.ui.keys import key_hint
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
@@ -99,17 +98,17 @@ class MessageActions:
         self.copy_text(view.message.content, "the message")
 
     def _copy_code(self: ChatScreen, view: MessageView) -> None:
-        blocks = code_blocks(view.message.content)
+        blocks = self.session.code_blocks_of(view.message.id)
         if len(blocks) == 1:
-            self.copy_text(blocks[0].code, "the code block")
+            self.copy_text(blocks[0][1], "the code block")
             return
         from vllm_chat.ui.screens.pick_list import PickListScreen
 
-        items = [(str(i), f"{i + 1}. {block.label}") for i, block in enumerate(blocks)]
+        items = [(str(i), f"{i + 1}. {label}") for i, (label, _) in enumerate(blocks)]
 
         def picked(choice: str | None) -> None:
             if choice is not None:
-                self.copy_text(blocks[int(choice)].code, f"code block {int(choice) + 1}")
+                self.copy_text(blocks[int(choice)][1], f"code block {int(choice) + 1}")
 
         self.app.push_screen(PickListScreen("Copy which code block?", items), picked)
 
@@ -143,7 +142,6 @@ class MessageActions:
             if not yes:
                 return
             self.session.delete_message(view.message.id)
-            self.session.save()
             self.show_conversation()
             self.prompt.focus()
 

@@ -66,11 +66,6 @@ class AttachmentActions:
 
         self.app.push_screen(ImageViewScreen(event.attachment))
 
-    def show_media_hint(self: ChatScreen) -> None:
-        """Say on the status line what requests leave out (nothing once the offer lapsed)."""
-        policy = self.session.media_policy
-        self.status.detail = policy.hint if policy is not None else ""
-
     def _offer_without_media(self: ChatScreen, error: ChatError) -> None:
         """The server refused the media: offer to send without them (or fewer), unless
         the refused request already left out what the offer would."""
@@ -86,7 +81,7 @@ class AttachmentActions:
 
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
-                self.session.media_policy = offer.policy
+                self.session.accept_media_offer(offer.policy)
                 self.notify(offer.policy.notice, title="Attachments", markup=False)
                 self.show_conversation()
                 self.run_turn()

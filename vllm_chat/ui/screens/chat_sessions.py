@@ -31,7 +31,7 @@ class SessionActions:
         """Saved conversations: filter, search, open, rename, delete."""
         from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 
-        if not self.session.saves_sessions:
+        if not self.session.saves:
             self.notify("This run does not save sessions.", severity="warning")
             return
 
@@ -46,14 +46,11 @@ class SessionActions:
         from vllm_chat.core.store import StoreError
 
         try:
-            self.session.open_session(session_id)
+            self.session.open_saved(session_id)
         except StoreError as exc:
             self.notify(str(exc), title="Can't open", severity="error", markup=False)
             return
         self.show_conversation()
-        self.status.model = self.session.conversation.model
-        self.status.context_max = self.session.context_window
-        self.status.tools = self.session.tools_on
         self.prompt.focus()
 
     def action_export(self: ChatScreen) -> None:
@@ -64,7 +61,7 @@ class SessionActions:
             if path:
                 self.notify(f"Exported to {path}", title="Export", markup=False)
 
-        self.app.push_screen(ExportScreen(self.session.conversation), written)
+        self.app.push_screen(ExportScreen(self.session), written)
 
     # -- versions, forks, other windows --------------------------------------------------
 
@@ -79,6 +76,7 @@ class SessionActions:
     def fork_conversation(self: ChatScreen, message_id: str | None = None) -> None:
         """Continue in a new session holding the conversation up to `message_id` (all of it
         when None); the original stays saved as it is."""
+        from vllm_chat.core.session import NoStore
         from vllm_chat.core.store import StoreError
 
         if self.session.running:
@@ -87,7 +85,7 @@ class SessionActions:
         original = self.session.conversation.title
         try:
             forked = self.session.fork(message_id)
-        except StoreError as exc:
+        except (StoreError, NoStore) as exc:
             self.notify(str(exc), title="Can't fork", severity="error", markup=False)
             return
         self.show_conversation()
@@ -112,7 +110,6 @@ class SessionActions:
             self.notify(str(exc), title="Can't reload", severity="error", markup=False)
             return
         self.show_conversation()
-        self.status.model = self.session.conversation.model
 
     def check_disk(self: ChatScreen) -> None:
         """Say what saves merged from other windows, and offer a reload when the file changed."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from vllm_chat.core import format as fmt
-from vllm_chat.core.client import ModelInfo
+from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.text import inert
 from vllm_chat.ui.screens.pick_list import PickListScreen
 

@@ -1,7 +1,7 @@
 """SessionBrowserScreen: every saved conversation, filtered as you type; open, rename, delete.
 
-Everything comes from the `ChatSession` (`list_sessions`, `search_sessions`,
-`rename_session`, `delete_session`); the screen only draws. The list is a
+Everything comes from the `ChatSession` (`list_saved`, `search_saved`,
+`rename_saved`, `delete_saved`); the screen only draws. The list is a
 `SessionList` of one-line rows that draws only what is on screen
 (`widgets/session_rows.py`), so 10,000 sessions open and filter at once. Title matches are
 filtered on the UI loop on every keystroke (a substring test over the titles
@@ -185,11 +185,11 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     @work(thread=True, exclusive=True, group="session-list", exit_on_error=False)
     def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession]]:
         # A listing is tens of ms, but rebuilding a lost index reads every file: never on the UI loop.
-        return self.session.list_sessions()
+        return self.session.list_saved()
 
     @work(thread=True, exclusive=True, group="session-search", exit_on_error=False)
     def _search(self, needle: str, everywhere: bool) -> tuple[str, bool, list[SearchHit]]:
-        return needle, everywhere, self.session.search_sessions(needle, everywhere=everywhere, limit=CONTENT_HITS)
+        return needle, everywhere, self.session.search_saved(needle, everywhere=everywhere, limit=CONTENT_HITS)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -410,7 +410,8 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
 
     def _rename(self, session_id: str, title: str) -> None:
         try:
-            title = self.session.rename_session(session_id, title)
+            self.session.rename_saved(session_id, title)
+            title = " ".join(title.split())
         except StoreError as exc:
             self._notice(f"Can't rename: {exc}", error=True)
             return
@@ -456,7 +457,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         ids = [row.id for row in self.session_list.rows]
         index = ids.index(session_id) if session_id in ids else -1
         try:
-            self.session.delete_session(session_id)
+            self.session.delete_saved(session_id)
         except StoreError as exc:
             self._notice(f"Can't delete: {exc}", error=True)
             return

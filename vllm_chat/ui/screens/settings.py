@@ -29,9 +29,8 @@ from textual.widgets import (
     TextArea,
 )
 
-from vllm_chat.core.client import ModelInfo
 from vllm_chat.core.conversation import Conversation
-from vllm_chat.core.models import context_window
+from vllm_chat.core.models import ModelInfo, context_window
 from vllm_chat.core.params_form import (
     NUMBER_FIELDS,
     STOP_SLOTS,

@@ -91,7 +91,6 @@ class MessageList(VerticalScroll):
         self._heights: dict[str, int] = {}
         self._heights_width = 0
         self._estimates: dict[str, int] = {}
-        self._errors: dict[str, tuple[ChatError, str]] = {}
         self._reconcile_pending = False
         self._focus_pending: str | None = None
         self._seen_upto = 0
@@ -125,9 +124,8 @@ class MessageList(VerticalScroll):
         version = versions.get(message.id)
         if message.role == "user":
             return UserMessageView(message, version=version)
-        error, actions = self._errors.get(message.id, (None, ""))
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning,
-                                    tool_results=tool_results, error=error, actions=actions, version=version)
+        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+                                    version=version)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -140,7 +138,6 @@ class MessageList(VerticalScroll):
         self._seen_upto = 0
         self._heights.clear()
         self._estimates.clear()
-        self._errors.clear()
         self.remove_children()
         self._sync_entries()
         if not self._entries:
@@ -387,25 +384,24 @@ class MessageList(VerticalScroll):
 
     # -- events -------------------------------------------------------------------------------
 
-    def apply(self, event: Event, *, error_actions: str = "") -> None:
+    def apply(self, event: Event) -> None:
         """Show one engine event."""
-        if isinstance(event, TurnStarted):
-            self._turn_started(event.message)
-        elif isinstance(event, ContentDelta):
-            if self.current is not None:
-                self.current.append_content(event.text)
-        elif isinstance(event, ReasoningDelta):
-            if self.current is not None:
-                self.current.append_reasoning(event.text)
-        elif isinstance(event, ToolCallDelta):
-            if self.current is not None:
-                self.current.tool_delta(event)
-        elif isinstance(event, (ToolCallReady, ToolApprovalNeeded, ToolRunning, ToolResult)):
-            self._tool_event(event)
-        elif isinstance(event, (TurnFinished, TurnStopped)):
-            self._finish(None)
-        elif isinstance(event, TurnFailed):
-            self._finish(event.error, error_actions)
+        view = self.current
+        match event:
+            case TurnStarted(message=message):
+                self._turn_started(message)
+            case ContentDelta(text=text) if view is not None:
+                view.append_content(text)
+            case ReasoningDelta(text=text) if view is not None:
+                view.append_reasoning(text)
+            case ToolCallDelta() if view is not None:
+                view.tool_delta(event)
+            case ToolCallReady() | ToolApprovalNeeded() | ToolRunning() | ToolResult():
+                self._tool_event(event)
+            case TurnFinished() | TurnStopped():
+                self._finish(None)
+            case TurnFailed(error=error):
+                self._finish(error)
 
     def _turn_started(self, message: Message) -> None:
         if self.current is not None:
@@ -427,21 +423,20 @@ class MessageList(VerticalScroll):
         panel = self.current.panel_for(event.call.id) if self.current is not None else None
         if panel is None:
             return
-        if isinstance(event, ToolCallReady):
-            panel.set_ready(event.call)
-        elif isinstance(event, ToolApprovalNeeded):
-            panel.set_state("approval")
-        elif isinstance(event, ToolRunning):
-            panel.set_state("running")
-        else:
-            panel.set_result(event.message)
+        match event:
+            case ToolCallReady(call=call):
+                panel.set_ready(call)
+            case ToolApprovalNeeded():
+                panel.set_state("approval")
+            case ToolRunning():
+                panel.set_state("running")
+            case ToolResult(message=message):
+                panel.set_result(message)
 
-    def _finish(self, error: ChatError | None, actions: str = "") -> None:
+    def _finish(self, error: ChatError | None) -> None:
         if self.current is not None:
-            if error is not None:
-                self._errors[self.current.message.id] = (error, actions)
-            self.current.finish(error, actions)
+            self.current.finish(error)
         elif error is not None:
-            self.mount(ErrorNotice(error, actions=actions))
+            self.mount(ErrorNotice(error))
         self.current = None
         self._schedule_reconcile()

@@ -224,16 +224,24 @@ class ErrorNotice(Static):
     }
     """
 
-    def __init__(self, error: ChatError, *, actions: str = "") -> None:
+    def __init__(self, error: ChatError) -> None:
+        super().__init__(Text(inert(error.message), style="bold"), markup=False)
+        self.error = error
+        """The error shown."""
+
+    def on_mount(self) -> None:
+        # The hint's steps and the keys that help are spelled from the keymap in force.
+        from vllm_chat.ui.keys import error_actions, with_keys
+
+        error = self.error
         text = Text()
         text.append(inert(error.message), style="bold")
         if error.hint:
-            text.append("\n" + inert(error.hint))
+            text.append("\n" + inert(with_keys(self.app, error.hint)))
+        actions = error_actions(self.app, error)
         if actions:
             text.append("\n" + actions, style="italic")
-        super().__init__(text, markup=False)
-        self.error = error
-        """The error shown."""
+        self.update(text)
 
 
 class AssistantMessageView(MessageView):
@@ -259,14 +267,11 @@ class AssistantMessageView(MessageView):
         streaming: bool = False,
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
-        error: ChatError | None = None,
-        actions: str = "",
         version: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(message, version=version)
-        if error is None and message.status == "failed" and message.error:
-            error = ChatError("stream_error", message.error)  # a failure loaded from the session file
-        self._error_notice = ErrorNotice(error, actions=actions) if error is not None else None
+        error = message.failed_with()
+        self._error_notice = ErrorNotice(error) if error is not None else None
         self._streaming = streaming
         self._show_reasoning = show_reasoning
         self.set_class(streaming, "-streaming")
@@ -328,7 +333,7 @@ class AssistantMessageView(MessageView):
             self.reasoning.finish()
         self.body.append(text)
 
-    def finish(self, error: ChatError | None = None, actions: str = "") -> None:
+    def finish(self, error: ChatError | None = None) -> None:
         """The reply is over (complete, stopped or failed): flush and show the outcome."""
         self._streaming = False
         self.set_class(False, "-streaming")
@@ -340,7 +345,7 @@ class AssistantMessageView(MessageView):
                 panel.set_state("stopped")
         self.refresh_footer()
         if error is not None and self._error_notice is None:
-            self._error_notice = ErrorNotice(error, actions=actions)
+            self._error_notice = ErrorNotice(error)
             self._mount_soon(self._error_notice)
 
     def _mount_soon(self, widget: Widget, **where: Widget) -> None:

@@ -1,0 +1,35 @@
+"""A chat session: one conversation, its server, its tools, and its file on disk.
+
+`ChatSession` is the only door from a front end (the TUI, one-shot mode, the
+CLI subcommands) into the core. It owns the `Conversation`, the client, the
+engine with the tool registry and approval policy, the store and the
+recorder that saves the conversation as it changes. Every user action is a
+method here and every change is saved by the session itself, so a front end
+only turns keys into these calls, and events and `status()` snapshots into
+what it draws.
+
+The class is assembled from one part per concern, each in its own module:
+
+- `base`: what the session owns, the server connection, saving, `status()`;
+- `turns`: sending, running and stopping turns, retry, edit, continue;
+- `controls`: model, system prompt, sampling, tools, approvals;
+- `conversations`: new, open, and the saved conversations (list, search,
+  rename, delete, export);
+- `versions`: the versions of a message, forks, and other windows on the same
+  session (merge notices, changes on disk, reload).
+"""
+
+from __future__ import annotations
+
+from vllm_chat.core.session.base import Connected
+from vllm_chat.core.session.controls import ToolInfo
+from vllm_chat.core.session.conversations import NoStore
+from vllm_chat.core.session.status import Activity, SessionStatus
+from vllm_chat.core.session.turns import TurnsPart
+from vllm_chat.core.session.versions import VersionsPart
+
+__all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
+
+
+class ChatSession(TurnsPart, VersionsPart):
+    """One conversation with one server, saved as it goes (see the module docstring)."""
