@@ -40,7 +40,12 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.store import SaveOutcome, SessionIdConflict, SessionStore, StoreError
+from vllm_chat.core.store import (
+    SaveOutcome,
+    SessionIdConflict,
+    SessionStore,
+    StoreError,
+)
 
 
 class SessionRecorder:
