@@ -248,19 +248,17 @@ class SearchIndex:
 
     def _sync(self, conn: sqlite3.Connection) -> None:
         """Index the files that are new or changed; forget the deleted ones."""
-        build, dead = (row[0] for row in conn.execute(
-            "SELECT value FROM meta WHERE key IN ('build', 'dead') ORDER BY key").fetchall())
-        known = self._known_rows(conn, build)
-        if int(dead) > _REBUILD_DEAD and int(dead) > len(known):
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        folder = self._folder_key()
+        if folder is not None and meta.get("folder") == folder and \
+                time.time() - float(meta.get("scanned", "0")) < FULL_SCAN_EVERY:
+            return  # nothing was written or deleted since the last scan
+        known = self._known_rows(conn, meta["build"])
+        if int(meta["dead"]) > _REBUILD_DEAD and int(meta["dead"]) > len(known):
             self._write(conn, lambda: self._create(conn))
             self.rebuilt += 1
             build = conn.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()[0]
             known = self._known_rows(conn, build)
-        folder = self._folder_key()
-        seen = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('folder', 'scanned')").fetchall())
-        if folder is not None and seen.get("folder") == folder and \
-                time.time() - float(seen.get("scanned", "0")) < FULL_SCAN_EVERY:
-            return  # nothing was written or deleted since the last scan
         current = self._scan()
         stale = [name for name, key in current.items() if known.get(name) != key]
         gone = [name for name in known if name not in current]

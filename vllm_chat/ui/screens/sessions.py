@@ -64,8 +64,9 @@ SEARCH_DELAY = 0.15
 MIN_CONTENT_QUERY = 2
 """Shortest filter that is also looked for inside messages (one letter matches nearly everything)."""
 
-CONTENT_HITS = 200
-"""Most sessions listed as "found in messages" for one filter."""
+CONTENT_HITS = 50
+"""Most sessions listed as "found in messages" for one filter (best first; each hit's snippet
+is cut from its file, so this bounds the work of a search)."""
 
 UNREADABLE_PREFIX = "unreadable:"
 """Option ids of unreadable files start with this (a colon can't be in a session id)."""
