@@ -40,6 +40,7 @@ from vllm_chat.core.store import (
 )
 from vllm_chat.core.store import files as store_files
 from vllm_chat.core.store import listing as listing_module
+from vllm_chat.core.store.listing import read_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -598,8 +599,7 @@ def test_new_and_deleted_files_are_picked_up_without_the_store(store: SessionSto
     c = saved_conversation(other, "c", 3.0)
     store.path_for(a.id).unlink()
     assert [s.id for s in store.list()[0]] == [c.id, b.id]
-    index = json.loads((store.root / INDEX_NAME).read_text())
-    assert set(index["entries"]) == {f"{b.id}.json", f"{c.id}.json"}
+    assert set(read_index(store.root / INDEX_NAME)) == {f"{b.id}.json", f"{c.id}.json"}
 
 
 def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -626,8 +626,9 @@ def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypat
 @pytest.mark.parametrize(
     "index_content",
     [b"{not json", b"[]", b'{"index_version": 1, "schema_version": 2, "entries": {"x.json": 5}}',
-     json.dumps({"index_version": 1, "schema_version": 2, "entries": {
-         "gone.json": {"stat": [1, 2, 3, 4], "summary": {"id": "gone"}}}}).encode()],
+     b'{"index_version": 2, "schema_version": 3}\n{"name": "x.json", "stat": 5}\n{half a line',
+     b'{"index_version": 2, "schema_version": 3}\n'
+     + json.dumps({"name": "gone.json", "stat": [1, 2, 3, 4], "summary": {"id": "gone"}}).encode()],
 )
 def test_a_corrupt_index_is_rebuilt(store: SessionStore, index_content: bytes) -> None:
     a = saved_conversation(store, "a", 1.0)
@@ -635,7 +636,7 @@ def test_a_corrupt_index_is_rebuilt(store: SessionStore, index_content: bytes) -
     store.list()
     (store.root / INDEX_NAME).write_bytes(index_content)
     assert [s.title for s in SessionStore().list()[0]] == ["b", "a"]
-    assert json.loads((store.root / INDEX_NAME).read_text())["entries"].keys() == {
+    assert read_index(store.root / INDEX_NAME).keys() == {
         f"{a.id}.json", f"{b.id}.json"
     }
 
@@ -644,11 +645,12 @@ def test_a_lying_index_entry_is_overruled_by_the_file(store: SessionStore) -> No
     conv = saved_conversation(store, "truth", 1.0)
     store.list()
     index_path = store.root / INDEX_NAME
-    index = json.loads(index_path.read_text())
-    entry = index["entries"][f"{conv.id}.json"]
+    header, *lines = index_path.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    entry = next(e for e in entries if e["name"] == f"{conv.id}.json")
     entry["summary"]["title"] = "lie"
     entry["stat"][1] += 1  # the file no longer matches the stats the entry was made from
-    index_path.write_text(json.dumps(index))
+    index_path.write_text("\n".join([header, *map(json.dumps, entries)]) + "\n")
     assert [s.title for s in SessionStore().list()[0]] == ["truth"]
 
 

@@ -21,6 +21,7 @@ from tests.support.tmux import installed_command
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.recorder import SessionRecorder
 from vllm_chat.core.store import INDEX_NAME, SessionStore, StoreLocked
+from vllm_chat.core.store.listing import read_index
 from vllm_chat.simserver import SimConfig, SimServer
 
 WORKER = r"""
@@ -82,7 +83,8 @@ def test_many_processes_saving_and_deleting_never_lose_a_session_or_break_the_li
     summaries, unreadable = SessionStore(root).list()
     assert unreadable == []
     assert {s.id for s in summaries} == kept | {shared.id}, "every session that wasn't deleted is listed"
-    json.loads((root / INDEX_NAME).read_text())  # the index is whole
+    assert set(read_index(root / INDEX_NAME)) <= {f"{i}.json" for i in kept | deleted | {shared.id}}, \
+        "the index is whole (every line parses) and names only sessions"
     for summary in summaries:
         if summary.id != shared.id:
             assert summary.message_count == 2, "each session has both its saves"

@@ -1,7 +1,9 @@
 """The session list without parsing every session: summaries cached in `.index.json`.
 
 The index holds one summary per session file together with the file's stat
-key (inode, size, mtime, ctime). A refresh compares those with a `scandir`
+key (inode, size, mtime, ctime), one JSON object per line after a header line
+(parsed line by line: one 5 MB `json.loads` would hold the interpreter lock
+for long enough to stall a UI listing in a worker thread). A refresh compares those with a `scandir`
 of the folder and re-reads only files that are new or changed (another
 vllm-chat, an editor), drops entries of deleted files, and rebuilds the index
 when it is missing or corrupt. The index is only a cache, checked against the
@@ -37,7 +39,7 @@ INDEX_NAME = ".index.json"
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
 """What a session id (a file name without `.json`) may be."""
 
-_INDEX_VERSION = 1
+_INDEX_VERSION = 2
 _STALE_TEMP_SECONDS = 3600.0
 _INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
 
@@ -155,29 +157,31 @@ class Listing:
     def _read(self) -> dict[str, tuple[StatKey, Result]]:
         """The index on disk; anything odd about it just means starting from empty."""
         try:
-            doc = json.loads((self.root / INDEX_NAME).read_bytes())
+            lines = (self.root / INDEX_NAME).read_bytes().split(b"\n")
+            header = json.loads(lines[0])
         except (OSError, ValueError, RecursionError):
             return {}
-        if not isinstance(doc, dict) or doc.get("index_version") != _INDEX_VERSION:
+        if not isinstance(header, dict) or header.get("index_version") != _INDEX_VERSION:
             return {}
-        if doc.get("schema_version") != SCHEMA_VERSION or not isinstance(doc.get("entries"), dict):
+        if header.get("schema_version") != SCHEMA_VERSION:
             return {}
         index: dict[str, tuple[StatKey, Result]] = {}
-        for name, entry in doc["entries"].items():
+        for line in lines[1:]:
+            try:
+                entry = json.loads(line) if line else None
+            except (ValueError, RecursionError):
+                continue
             parsed = _index_entry(entry)
             if parsed is not None:
-                index[name] = parsed
+                index[entry["name"]] = parsed
         return index
 
     def _write(self, index: dict[str, tuple[StatKey, Result]]) -> None:
-        entries: dict[str, Any] = {}
+        lines = [json.dumps({"index_version": _INDEX_VERSION, "schema_version": SCHEMA_VERSION})]
         for name, (key, result) in index.items():
-            if isinstance(result, str):
-                entries[name] = {"stat": list(key), "unreadable": result}
-            else:
-                entries[name] = {"stat": list(key), "summary": result}
-        doc = {"index_version": _INDEX_VERSION, "schema_version": SCHEMA_VERSION, "entries": entries}
-        data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+            field = "unreadable" if isinstance(result, str) else "summary"
+            lines.append(json.dumps({"name": name, "stat": list(key), field: result}, ensure_ascii=False))
+        data = ("\n".join(lines) + "\n").encode("utf-8")
         try:
             with self._folder_lock.held(_INDEX_LOCK_WAIT):
                 atomic_write(self.root / INDEX_NAME, data)
@@ -186,6 +190,12 @@ class Listing:
         with self._lock:
             if self._index == index:
                 self._dirty = False
+
+
+def read_index(path: Path) -> dict[str, dict[str, Any]]:
+    """The entries of an index file by file name, as written (for tools and tests)."""
+    lines = path.read_bytes().split(b"\n")[1:]
+    return {entry["name"]: entry for entry in (json.loads(line) for line in lines if line)}
 
 
 def read_summary(path: Path) -> tuple[StatKey | None, Result]:
@@ -222,7 +232,7 @@ _SUMMARY_TYPES: dict[str, tuple[type, ...]] = {
 
 def _index_entry(entry: Any) -> tuple[StatKey, Result] | None:
     """One index entry checked field by field (None: ignore it, the file will be re-read)."""
-    if not isinstance(entry, dict):
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
         return None
     key = entry.get("stat")
     if not isinstance(key, list) or len(key) != 4 or not all(type(k) is int for k in key):
