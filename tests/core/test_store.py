@@ -626,9 +626,9 @@ def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypat
 @pytest.mark.parametrize(
     "index_content",
     [b"{not json", b"[]", b'{"index_version": 1, "schema_version": 2, "entries": {"x.json": 5}}',
-     b'{"index_version": 2, "schema_version": 3}\n{"name": "x.json", "stat": 5}\n{half a line',
-     b'{"index_version": 2, "schema_version": 3}\n'
-     + json.dumps({"name": "gone.json", "stat": [1, 2, 3, 4], "summary": {"id": "gone"}}).encode()],
+     b'{"index_version": 3, "schema_version": 3}\n["x.json", 5]\n[half a line',
+     b'{"index_version": 3, "schema_version": 3}\n'
+     + json.dumps(["gone.json", 1, 2, 3, 4, "gone", "t", "m", 1.0, 2.0, "two", "p"]).encode()],
 )
 def test_a_corrupt_index_is_rebuilt(store: SessionStore, index_content: bytes) -> None:
     a = saved_conversation(store, "a", 1.0)
@@ -646,11 +646,11 @@ def test_a_lying_index_entry_is_overruled_by_the_file(store: SessionStore) -> No
     store.list()
     index_path = store.root / INDEX_NAME
     header, *lines = index_path.read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
-    entry = next(e for e in entries if e["name"] == f"{conv.id}.json")
-    entry["summary"]["title"] = "lie"
-    entry["stat"][1] += 1  # the file no longer matches the stats the entry was made from
-    index_path.write_text("\n".join([header, *map(json.dumps, entries)]) + "\n")
+    rows = [json.loads(line) for line in lines]
+    row = next(r for r in rows if r[0] == f"{conv.id}.json")
+    row[6] = "lie"  # the title
+    row[2] += 1  # the size: the file no longer matches the stats the entry was made from
+    index_path.write_text("\n".join([header, *map(json.dumps, rows)]) + "\n")
     assert [s.title for s in SessionStore().list()[0]] == ["truth"]
 
 
