@@ -148,6 +148,7 @@ class SessionStore:
         self._seq = itertools.count()
         self._committed: dict[str, int] = {}  # session id -> seq of the last snapshot written
         self._search: SearchIndex | None = None
+        self._summaries: dict[str, tuple[dict[str, Any], SessionSummary]] = {}  # made once per summary
 
     # paths and ids
 
@@ -344,12 +345,18 @@ class SessionStore:
     def _listed(self, entries: list[Entry]) -> tuple[list[SessionSummary], list[UnreadableSession]]:
         summaries: list[SessionSummary] = []
         unreadable: list[UnreadableSession] = []
-        root = self.root
+        root, made, kept = self.root, self._summaries, {}
         for entry in entries:
-            if isinstance(entry.result, str):
-                unreadable.append(UnreadableSession(root / entry.name, entry.result))
-            else:
-                summaries.append(SessionSummary(folder=root, **entry.result))
+            result = entry.result
+            if isinstance(result, str):
+                unreadable.append(UnreadableSession(root / entry.name, result))
+                continue
+            cached = made.get(entry.name)
+            if cached is None or cached[0] is not result:  # the listing made a new summary
+                cached = (result, SessionSummary(folder=root, **result))
+            kept[entry.name] = cached
+            summaries.append(cached[1])
+        self._summaries = kept
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
         unreadable.sort(key=lambda u: u.path.name)
         return summaries, unreadable
