@@ -42,6 +42,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -184,6 +185,8 @@ class Engine:
         self.max_rounds = max_rounds
         """Requests per turn before the loop is stopped."""
         self.messages_builder = messages_builder
+        self.text_only_models: set[str] = set()
+        """Models that refused images in tool results: their requests carry a note instead."""
         self._task: asyncio.Task[None] | None = None
         self._state: _TurnState | None = None
 
@@ -319,52 +322,60 @@ class Engine:
         # "required" forces a call in the first request only; forcing every round would
         # loop until max_rounds, since the model could never answer with text.
         choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
-        request = build_request(
-            conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(self.messages_builder(conv, options)), specs,
-        )
-        assembler = state.assembler = ToolCallAssembler()
-        finish: str | None = None
-        t0 = time.monotonic()
-        first_at: float | None = None
-        last_sync = t0
-        try:
-            async for chunk in self.client.stream_chat(request):
-                usage = chunk.usage
-                if usage is not None:
-                    msg.usage = _usage(usage)
-                    emit(UsageUpdated(msg.usage))
-                for choice in chunk.choices:
-                    if choice.index:
-                        continue  # n > 1 is not used by the app; only the first choice counts
-                    delta = choice.delta
-                    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
-                    if reasoning:
-                        state.reasoning.append(reasoning)
-                        emit(ReasoningDelta(reasoning))
-                    if delta.content:
-                        state.content.append(delta.content)
-                        emit(ContentDelta(delta.content))
-                    if delta.tool_calls:
-                        for entry in delta.tool_calls:
-                            emit(assembler.add(entry))
-                    if first_at is None and (reasoning or delta.content or delta.tool_calls):
-                        first_at = time.monotonic()
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-                now = time.monotonic()
-                if now - last_sync > _SYNC_EVERY:
-                    state.sync()
-                    last_sync = now
-        except asyncio.CancelledError:
-            self._finish_timings(msg, t0, first_at)
-            raise
-        except Exception as exc:
-            self._finish_timings(msg, t0, first_at)
-            state.sync()
-            error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
-            msg.status, msg.error = "failed", str(error)
-            return _Round(msg, [], error)
+        while True:
+            messages = request_messages(self.messages_builder(conv, options))
+            if conv.model in self.text_only_models:
+                messages = without_tool_media(messages)
+            request = build_request(conv, replace(options, continue_last=continuing, tool_choice=choice),
+                                    messages, specs)
+            assembler = state.assembler = ToolCallAssembler()
+            finish: str | None = None
+            t0 = time.monotonic()
+            first_at: float | None = None
+            last_sync = t0
+            try:
+                async for chunk in self.client.stream_chat(request):
+                    usage = chunk.usage
+                    if usage is not None:
+                        msg.usage = _usage(usage)
+                        emit(UsageUpdated(msg.usage))
+                    for choice in chunk.choices:
+                        if choice.index:
+                            continue  # n > 1 is not used by the app; only the first choice counts
+                        delta = choice.delta
+                        reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+                        if reasoning:
+                            state.reasoning.append(reasoning)
+                            emit(ReasoningDelta(reasoning))
+                        if delta.content:
+                            state.content.append(delta.content)
+                            emit(ContentDelta(delta.content))
+                        if delta.tool_calls:
+                            for entry in delta.tool_calls:
+                                emit(assembler.add(entry))
+                        if first_at is None and (reasoning or delta.content or delta.tool_calls):
+                            first_at = time.monotonic()
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                    now = time.monotonic()
+                    if now - last_sync > _SYNC_EVERY:
+                        state.sync()
+                        last_sync = now
+            except asyncio.CancelledError:
+                self._finish_timings(msg, t0, first_at)
+                raise
+            except Exception as exc:
+                self._finish_timings(msg, t0, first_at)
+                state.sync()
+                error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
+                if error.kind == "not_multimodal" and only_tool_media(request["messages"]):
+                    # Images a tool returned, and a text-only model: the request goes again with
+                    # a note for each image (the user attached nothing, so nothing needs asking).
+                    self.text_only_models.add(conv.model)
+                    continue
+                msg.status, msg.error = "failed", str(error)
+                return _Round(msg, [], error)
+            break
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish
@@ -402,6 +413,7 @@ class Engine:
                     tool_call_id=call.id,
                     name=call.name,
                     content=outcome.output,
+                    attachments=list(outcome.attachments),
                     tool_status=outcome.status,
                     timings=state.finish_running(),
                 )
