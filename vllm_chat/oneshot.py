@@ -13,6 +13,7 @@ import asyncio
 import json
 import signal
 import sys
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -102,13 +103,14 @@ async def run_oneshot(settings: Settings, request: OneShotRequest) -> int:
         timeout=settings.request_timeout,
         connect_timeout=settings.connect_timeout,
     )
-    try:
-        return await _run(settings, client, request)
-    finally:
-        await client.aclose()
+    async with AsyncExitStack() as stack:  # MCP servers are stopped on the way out
+        try:
+            return await _run(settings, client, request, stack)
+        finally:
+            await client.aclose()
 
 
-async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) -> int:
+async def _run(settings: Settings, client: ChatClient, request: OneShotRequest, stack: AsyncExitStack) -> int:
     conv = request.session or Conversation(
         base_url=settings.base_url,
         system_prompt=settings.system_prompt,
@@ -131,6 +133,7 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
         conv.title = title_from_prompt(request.prompt)
 
     engine = _engine(settings, client, request)
+    await _tool_servers(settings, engine, stack)
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     recorder = _recorder(conv, request)
     loop = asyncio.get_running_loop()
@@ -189,6 +192,26 @@ def _engine(settings: Settings, client: ChatClient, request: OneShotRequest) -> 
 
     return Engine(client, tools=tools, approval=approval, approver=deny,
                   max_rounds=settings.tools.max_rounds)
+
+
+async def _tool_servers(settings: Settings, engine: Engine, stack: AsyncExitStack) -> None:
+    """Connect the MCP servers and wait for them (each within its connect_timeout), so their
+    tools are offered; a server that fails is reported on stderr and the run goes on."""
+    if engine.tools is None or not settings.mcp.servers:
+        return
+    import os
+    from pathlib import Path
+
+    from vllm_chat.core.mcp.manager import McpManager
+
+    manager = McpManager(settings.mcp, engine.tools, root=Path(os.getcwd()), attachments=settings.attachments)
+    stack.push_async_callback(manager.aclose)
+    manager.start()
+    await manager.wait_settled()
+    for status in manager.statuses():
+        if status.state == "failed":
+            last = f" (its stderr ends: {inert(status.stderr[-1])})" if status.stderr else ""
+            sys.stderr.write(f"vllm-chat: MCP server {status.name} {inert(status.detail)}{last}\n")
 
 
 def _recorder(conv: Conversation, request: OneShotRequest) -> Any:

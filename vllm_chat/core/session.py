@@ -21,10 +21,15 @@ from vllm_chat.core.engine import Approver, Engine, TurnOptions
 from vllm_chat.core.events import Event
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
+    from vllm_chat.core.mcp.manager import McpManager, ServerStatus
     from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.params_form import SessionSettingsResult
     from vllm_chat.core.recorder import SessionRecorder
     from vllm_chat.core.store import SessionStore
+    from vllm_chat.core.tools.catalog import ToolEntry
+    from vllm_chat.core.tools.registry import ToolRegistry
 
 
 class ChatSession:
@@ -81,6 +86,7 @@ class ChatSession:
 
         tools, problems = ToolRegistry.from_settings(self.settings.tools, root=self._root)
         self.problems.extend(problems)
+        self.mcp = self._build_mcp(tools)
         approval = ApprovalPolicy(tools)
         return Engine(self.client, tools=tools, approval=approval, approver=self._approver,
                       max_rounds=self.settings.tools.max_rounds)
@@ -98,8 +104,10 @@ class ChatSession:
         """Ask the server for its models and settle the model to use.
 
         Raises `ChatErrorException` when the server can't be asked; the caller
-        decides whether to retry (vLLM refuses connections while loading).
+        decides whether to retry (vLLM refuses connections while loading). The
+        MCP tool servers start connecting in the background first.
         """
+        self.start_tool_servers()
         self.models = await self.client.list_models()
         if not self.conversation.model and self.models:
             self.conversation.model = self.models[0].id
@@ -378,10 +386,62 @@ class ChatSession:
             self.recorder.save_now()
 
     async def aclose(self) -> None:
-        """Stop any turn, save, and close the connection."""
+        """Stop any turn, save, close the connection, and stop the MCP tool servers."""
         self.stop()
         self.save()
         await self.client.aclose()
+        if self.mcp is not None:
+            await self.mcp.aclose()
+
+    # -- MCP tool servers (issue 16) ---------------------------------------------------
+    # Everything the session knows about MCP servers is in this block; the manager
+    # (core/mcp/manager.py) does the work. Front ends call these methods only.
+
+    def _build_mcp(self, registry: ToolRegistry) -> McpManager | None:
+        if not self.settings.mcp.servers:
+            return None
+        from vllm_chat.core.mcp.manager import McpManager
+
+        return McpManager(self.settings.mcp, registry, root=self._root, attachments=self.settings.attachments)
+
+    def start_tool_servers(self) -> None:
+        """Connect the configured MCP servers in the background (once; needs a running
+        event loop). Chatting works meanwhile; their tools join as each server is ready."""
+        if self.mcp is not None:
+            self.mcp.start()
+
+    async def wait_for_tool_servers(self) -> None:
+        """Start the MCP servers if needed and wait until none is still connecting
+        (each gives up after its `connect_timeout`); for one-shot runs."""
+        if self.mcp is not None:
+            self.mcp.start()
+            await self.mcp.wait_settled()
+
+    def tool_servers(self) -> list[ServerStatus]:
+        """A snapshot of every configured MCP server: state, tools, reason, stderr tail."""
+        return self.mcp.statuses() if self.mcp is not None else []
+
+    async def reconnect_tool_servers(self, name: str | None = None) -> None:
+        """Connect one MCP server (by name) or every enabled one again."""
+        if self.mcp is not None:
+            await self.mcp.reconnect(name)
+
+    def watch_tool_servers(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` whenever an MCP server's state changes; returns the unsubscriber."""
+        if self.mcp is None:
+            return lambda: None
+        return self.mcp.subscribe(listener)
+
+    def tool_catalog(self) -> list[ToolEntry]:
+        """Every tool offered now (built-in, Python, shell, MCP), with source, approval and schema."""
+        from vllm_chat.core.tools.catalog import catalog
+
+        return catalog(self.engine.tools) if self.engine.tools is not None else []
+
+    def tool_source(self, name: str) -> str | None:
+        """Where the tool the model calls `name` runs: `MCP server X`, or None for local tools."""
+        tool = self.mcp.tool(name) if self.mcp is not None else None
+        return f"MCP server {tool.server}" if tool is not None else None
 
 
 def _was_cut(message: Message) -> bool:

@@ -178,7 +178,7 @@ class ServerConnection:
         except ConnectError as exc:
             self._set("failed", str(exc))
             return
-        except Exception as exc:  # whatever the SDK or the transport raised: the reason is shown
+        except Exception as exc:  # noqa: BLE001 - whatever the SDK or a transport raised is shown
             if self.exit_status is not None:
                 self._set("failed", f"the server exited with status {self.exit_status} "
                                     "before the MCP handshake was done")
@@ -236,7 +236,7 @@ class ServerConnection:
         params = sdk.client.stdio.StdioServerParameters(command=command, args=args, env=env, cwd=cwd)
         # A file, not a pipe: the server can never block on a full pipe, and nothing
         # depends on who else holds a pipe end. It is read every STDERR_POLL seconds.
-        errlog = tempfile.TemporaryFile()
+        errlog = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the connection
         stack.callback(errlog.close)
         tail = _StderrTail(self, errlog.fileno())
         poller = asyncio.get_running_loop().create_task(tail.poll(), name=f"mcp-{self.name}-stderr")

@@ -179,7 +179,7 @@ class McpManager:
         by_remote = {(t.server, t.remote_name): t for t in self._offered.values()}
         for server in self.settings.servers:
             connection = self._connections.get(server.name)
-            base = dict(name=server.name, transport=server.kind, target=server.target)
+            base = {"name": server.name, "transport": server.kind, "target": server.target}
             if connection is None:
                 state: StatusState = "disabled" if not server.enabled else "stopped"
                 detail = "disabled (enabled = false)" if not server.enabled else "not started"
