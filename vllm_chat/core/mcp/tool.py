@@ -59,10 +59,6 @@ class McpTool(Tool):
             raise InvalidArguments(problems)
         return arguments
 
-    def preview(self, arguments: dict[str, Any]) -> str | None:
-        """Which server and tool the call goes to."""
-        return f"MCP server {self.server} ({self.connection.settings.target}), tool {self.remote_name}"
-
     async def run(self, arguments: dict[str, Any]) -> ToolReply:
         """Call the tool on the server; its result becomes text and images for the model."""
         from vllm_chat.core.mcp.results import convert_result

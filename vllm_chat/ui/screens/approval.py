@@ -58,6 +58,9 @@ class ToolApprovalScreen(Dialog[Decision]):
             yield Static(Text(f"Run {inert(self.call.name)}?"), classes="title")
             if self.description:
                 yield Static(Text(inert(self.description)), classes="what")
+            source = getattr(getattr(self.app, "session", None), "tool_source", lambda _: None)(self.call.name)
+            if source:
+                yield Static(Text(f"Runs on {inert(source)}."), classes="what")
             if self.preview:
                 yield Static(Text("$ " + inert(self.preview)), classes="command")
             pretty, valid = pretty_arguments(self.call.arguments)
