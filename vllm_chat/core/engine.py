@@ -69,9 +69,11 @@ class TurnOptions:
 
     tools_enabled: bool = True
     """Offer the registry's tools (the request carries `tools` only then)."""
-    tool_choice: Literal["auto", "none", "required"] = "auto"
-    """`tool_choice` to send with the tools ("required" applies to the first request of a
-    turn; the requests after tool results use "auto" so the model can answer)."""
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] = "auto"
+    """`tool_choice` to send with the tools: auto, none, required, or a named function
+    (`{"type": "function", "function": {"name": ...}}`). A forced choice (required or
+    named) applies to the first request of a turn; the requests after tool results use
+    "auto" so the model can answer."""
     media_policy: MediaPolicy | None = None
     """Media to leave out of the request (the user accepted an offer after vLLM refused
     them); None sends every attachment."""
@@ -319,9 +321,10 @@ class Engine:
         emit(TurnStarted(msg, round_no))
 
         specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
-        # "required" forces a call in the first request only; forcing every round would
+        # A forced choice applies to the first request only; forcing every round would
         # loop until max_rounds, since the model could never answer with text.
-        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
+        forced = options.tool_choice not in ("auto", "none")
+        choice = "auto" if (forced and round_no > 1) else options.tool_choice
         while True:
             messages = request_messages(self.messages_builder(conv, options))
             if conv.model in self.text_only_models:
