@@ -31,7 +31,7 @@ class VllmChatApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         Binding("f1", "help", "Help", id="help"),
         Binding("question_mark", "help", "Help", show=False, id="help-alt"),
-        Binding("f6", "tool_servers", "Tool servers", show=False, id="open-tool-servers"),
+        Binding("f8", "tool_servers", "Tool servers", show=False, id="open-tool-servers"),
     ]
 
     def __init__(
