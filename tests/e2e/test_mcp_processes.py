@@ -36,7 +36,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
     app.type("Tool servers")
     app.wait_for("MCP servers: state")
     app.keys("Enter")
-    app.wait_for("ready · 6 tools")
+    app.wait_for("ready · 7 tools")
     app.keys("Escape")
     deadline = time.monotonic() + 10
     while "Tool servers (MCP)" in app.screen() and time.monotonic() < deadline:

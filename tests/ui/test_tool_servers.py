@@ -49,10 +49,10 @@ async def test_the_servers_panel_shows_each_server_its_tools_and_why_one_failed(
         await wait_until(pilot, lambda: "MCP server bad failed" in screen_text(app))  # the notice
         await pilot.press("f8")
         panel = await wait_for_screen(pilot, app, ToolServersScreen)
-        await wait_until(pilot, lambda: "✓ t  6 tools" in screen_text(app) and "✗ bad  failed" in screen_text(app))
+        await wait_until(pilot, lambda: "✓ t  7 tools" in screen_text(app) and "✗ bad  failed" in screen_text(app))
         text = screen_text(app)
         assert "– off  disabled" in text
-        assert "ready · 6 tools" in text and "exit_now  asks first" in text and "echo_text  runs at once" in text
+        assert "ready · 7 tools" in text and "exit_now  asks first" in text and "echo_text  runs at once" in text
         await pilot.press("down")
         await wait_until(pilot, lambda: "cannot start 'no-such-program-xyz': no such program" in screen_text(app))
         assert "failed: the server exited with status 127" in screen_text(app)
@@ -102,7 +102,7 @@ async def test_a_slow_server_never_holds_up_chatting(sim) -> None:
         await pilot.press("f8")
         await wait_for_screen(pilot, app, ToolServersScreen)
         await wait_until(pilot, lambda: "connecting for" in screen_text(app))
-        await wait_until(pilot, lambda: "ready · 6 tools" in screen_text(app), timeout=30)
+        await wait_until(pilot, lambda: "ready · 7 tools" in screen_text(app), timeout=30)
         await asyncio.sleep(0)
 
 

@@ -23,7 +23,7 @@ async def test_a_stdio_servers_tools_join_the_registry_and_a_text_result_comes_b
     async with make_manager([stdio_server("t")], builtins=["datetime"]) as (manager, registry):
         await manager.wait_settled()
         [status] = manager.statuses()
-        assert (status.state, status.detail) == ("ready", "ready · 6 tools"), status
+        assert (status.state, status.detail) == ("ready", "ready · 7 tools"), status
         assert {"echo_text", "make_image", "hang_forever"} <= set(registry.names())
         assert "datetime" in registry.names()
         outcome = await registry.execute(call("echo_text", '{"text": "hi there"}'))
@@ -46,7 +46,7 @@ async def test_tools_and_exclude_tools_choose_what_is_offered(make_manager) -> N
         await manager.wait_settled()
         assert registry.names() == ["echo_text"]
         [status] = manager.statuses()
-        assert "5 left out by tools / exclude_tools" in status.detail
+        assert "6 left out by tools / exclude_tools" in status.detail
         assert status.notes == ("tools names no tool of this server: nope",)
 
 
@@ -67,7 +67,7 @@ async def test_names_are_made_valid_and_unique_against_built_ins_and_other_serve
 async def test_an_image_result_becomes_an_image_of_the_tool_message(make_manager) -> None:
     async with make_manager([stdio_server("t")]) as (manager, registry):
         await manager.wait_settled()
-        outcome = await registry.execute(call("make_image"))
+        outcome = await registry.execute(call("make_image", '{"color": "red"}'))
     assert outcome.status == "ok"
     assert outcome.output == "[image make_image-image-1: image/png, 8×6]"
     [image] = outcome.attachments

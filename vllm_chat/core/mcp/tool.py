@@ -41,6 +41,14 @@ class McpTool(Tool):
         self.timeout = settings.timeout
         self._attachments = attachments
 
+    def spec(self) -> dict[str, Any]:
+        """The request's entry; `strict` when the server's schema is strict already (closed, every
+        property required), so vLLM holds the arguments to it."""
+        spec = super().spec()
+        if is_strict(self.parameters):
+            spec["function"]["strict"] = True
+        return spec
+
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """Check the arguments against the server's schema (with `jsonschema`, which the SDK uses)."""
         from jsonschema import validators
@@ -65,3 +73,11 @@ class McpTool(Tool):
 
         result = await self.connection.call(self.remote_name, arguments)
         return await asyncio.to_thread(convert_result, result, self.remote_name, self._attachments)
+
+
+def is_strict(schema: dict[str, Any]) -> bool:
+    """Whether an object schema meets the OpenAI strict rules at its top level: no other
+    properties allowed, and every property required."""
+    properties = schema.get("properties")
+    return (schema.get("type") == "object" and schema.get("additionalProperties") is False
+            and isinstance(properties, dict) and set(schema.get("required") or []) == set(properties))

@@ -4,6 +4,7 @@
                           [--http PORT]
 
 Tools: echo_text (text), make_image (a PNG), fail_loudly (an isError result),
+record_reading (a strict schema; writes DIR/reading),
 hang_forever (never returns; writes DIR/cancelled when the call is cancelled),
 exit_now (the process exits during the call), spawn_child (starts `sleep`,
 writes its pid to DIR/child.pid). Each `--extra NAME` adds a tool called NAME
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 import anyio
 from mcp.server.mcpserver import Image, MCPServer
@@ -36,12 +38,12 @@ def build(args: argparse.Namespace) -> MCPServer:
         return f"echo: {text}"
 
     @server.tool()
-    def make_image() -> Image:
-        """Draw a small red square and return it as a PNG image."""
+    def make_image(color: Literal["red", "green"]) -> Image:
+        """Draw a small square in the given colour and return it as a PNG image."""
         from PIL import Image as PILImage
 
         buffer = io.BytesIO()
-        PILImage.new("RGB", (8, 6), (255, 0, 0)).save(buffer, format="PNG")
+        PILImage.new("RGB", (8, 6), (255, 0, 0) if color == "red" else (0, 255, 0)).save(buffer, format="PNG")
         return Image(data=buffer.getvalue(), format="png")
 
     @server.tool()
@@ -74,6 +76,17 @@ def build(args: argparse.Namespace) -> MCPServer:
         if state is not None:
             (state / "child.pid").write_text(str(child.pid))
         return f"spawned {child.pid}"
+
+    @server.tool()
+    def record_reading(city: Literal["Paris", "Oslo"], celsius: int) -> str:
+        """Record today's temperature reading for a city."""
+        if state is not None:
+            (state / "reading").write_text(f"{city} {celsius}")
+        return f"recorded {celsius} °C for {city}"
+
+    # Strict schemas (closed, every property required), as OpenAI's strict mode wants them.
+    for strict in ("record_reading", "make_image"):
+        server._tool_manager.get_tool(strict).parameters["additionalProperties"] = False
 
     for extra in args.extra:
         def make(name: str):
