@@ -112,11 +112,13 @@ class VllmChatApp(App[int]):
     def _tool_servers_changed(self) -> None:
         """Say so when an MCP server fails (the servers panel has the details)."""
         from vllm_chat.ui.keys import key_hint
+        from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 
+        panel_open = isinstance(self.screen, ToolServersScreen)  # it shows the failure already
         for status in self.session.tool_servers():
             before = self._server_states.get(status.name)
             self._server_states[status.name] = status.state
-            if status.state == "failed" and before != "failed":
+            if status.state == "failed" and before != "failed" and not panel_open:
                 self.notify(f"MCP server {status.name} {status.detail} "
                             f"({key_hint(self, 'open-tool-servers')} shows its stderr and reconnects).",
                             title="Tool servers", severity="warning", timeout=10, markup=False)

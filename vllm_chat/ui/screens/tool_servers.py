@@ -43,8 +43,8 @@ class ToolServersScreen(Dialog[None]):
     ToolServersScreen {
         & > Vertical { width: 110; height: 80%; }
         & Horizontal { height: 1fr; }
-        & OptionList { width: 34; height: 1fr; border: none; }
-        & VerticalScroll { width: 1fr; height: 1fr; padding: 0 0 0 1; }
+        & OptionList { width: 1fr; min-width: 22; max-width: 30; height: 1fr; border: none; }
+        & VerticalScroll { width: 3fr; height: 1fr; padding: 0 0 0 1; }
         & .section { text-style: bold; margin: 1 0 0 0; }
         & .stderr { color: $text-muted; }
     }
