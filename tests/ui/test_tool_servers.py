@@ -14,7 +14,13 @@ from typing import Any
 
 from tests.conftest import TEST_API_KEY
 from tests.core.tool_servers.conftest import stdio_server
-from tests.support.pilot import reply_over, screen_text, send, wait_for_screen, wait_until
+from tests.support.pilot import (
+    reply_over,
+    screen_text,
+    send,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
@@ -74,7 +80,7 @@ async def test_an_mcp_call_goes_through_approval_and_its_panel_names_the_server(
         await wait_until(pilot, lambda: reply_over(app))
         await wait_until(pilot, lambda: "✓ echo_text · MCP server t  done" in screen_text(app))
         assert "echo: please echo the text hello" in screen_text(app)
-        tool = [m for m in app.session.conversation.messages if m.role == "tool"][0]
+        tool = next(m for m in app.session.conversation.messages if m.role == "tool")
         assert (tool.tool_status, tool.content) == ("ok", "echo: please echo the text hello")
 
 

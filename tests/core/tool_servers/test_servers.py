@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.tool_servers.conftest import SILENT_SERVER, read_pid, stdio_server, wait_gone
+from tests.core.tool_servers.conftest import (
+    SILENT_SERVER,
+    read_pid,
+    stdio_server,
+    wait_gone,
+)
 from vllm_chat.core.conversation import ToolCall
 from vllm_chat.core.paths import media_dir
 
@@ -142,7 +147,7 @@ async def test_a_server_that_exits_during_a_call_fails_the_call_and_says_how_it_
 
 async def test_a_server_that_never_answers_the_handshake_fails_after_connect_timeout(make_manager) -> None:
     silent = {"name": "silent", "command": sys.executable, "args": [str(SILENT_SERVER)], "connect_timeout": 1.5}
-    async with make_manager([silent]) as (manager, registry):
+    async with make_manager([silent]) as (manager, _):
         await manager.wait_settled()
         [status] = manager.statuses()
     assert status.state == "failed"
@@ -151,7 +156,7 @@ async def test_a_server_that_never_answers_the_handshake_fails_after_connect_tim
 
 
 async def test_a_wrong_command_fails_at_once_with_the_end_of_its_stderr(make_manager) -> None:
-    async with make_manager([{"name": "bad", "command": "no-such-program-xyz"}]) as (manager, registry):
+    async with make_manager([{"name": "bad", "command": "no-such-program-xyz"}]) as (manager, _):
         await manager.wait_settled()
         [status] = manager.statuses()
     assert status.detail == "failed: the server exited with status 127 before the MCP handshake was done"
@@ -214,3 +219,14 @@ async def test_an_http_server_that_is_not_there_fails_with_the_reason(make_manag
         await manager.wait_settled()
         [status] = manager.statuses()
     assert status.state == "failed" and "could not connect" in status.detail
+
+
+async def test_a_server_with_a_protocol_version_no_client_knows_fails_with_the_reason(make_manager) -> None:
+    from tests.core.tool_servers.conftest import SERVERS
+
+    old = {"name": "old", "command": sys.executable, "args": [str(SERVERS / "wrong_version_server.py")]}
+    async with make_manager([old, stdio_server("t")]) as (manager, registry):
+        await manager.wait_settled()
+        old_status, t = manager.statuses()
+        assert t.state == "ready" and "echo_text" in registry.names()  # the other server is not held up
+    assert old_status.state == "failed" and "1999-01-01" in old_status.detail, old_status.detail

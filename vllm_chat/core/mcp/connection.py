@@ -179,11 +179,13 @@ class ServerConnection:
             self._set("failed", str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - whatever the SDK or a transport raised is shown
-            if self.exit_status is not None:
+            if not connection_closed(exc):
+                self._set("failed", describe_failure(exc))
+            elif self.exit_status is not None:
                 self._set("failed", f"the server exited with status {self.exit_status} "
                                     "before the MCP handshake was done")
             else:
-                self._set("failed", describe_failure(exc))
+                self._set("failed", "the server closed the connection before the MCP handshake was done")
             return
         finally:
             deadline.cancel()
@@ -336,6 +338,17 @@ class _StderrTail:
         return True
 
 
+def connection_closed(exc: BaseException) -> bool:
+    """Whether `exc` (or the first real error in an exception group) says the connection closed."""
+    group = getattr(exc, "exceptions", None)
+    if isinstance(group, tuple):
+        leaves = [e for e in group if not isinstance(e, asyncio.CancelledError)]
+        return bool(leaves) and connection_closed(leaves[0])
+    from mcp_types import CONNECTION_CLOSED
+
+    return getattr(getattr(exc, "error", None), "code", None) == CONNECTION_CLOSED
+
+
 def describe_failure(exc: BaseException) -> str:
     """An exception from the SDK or a transport as one readable sentence."""
     group = getattr(exc, "exceptions", None)  # an (anyio) exception group: its first real error
@@ -350,4 +363,4 @@ def describe_failure(exc: BaseException) -> str:
         return f"could not connect: {message}"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return message if kind in ("MCPError", "McpError") else f"{kind}: {message}"
+    return message if kind in ("MCPError", "McpError", "RuntimeError") else f"{kind}: {message}"
