@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
 
 from aiohttp import web
 
@@ -74,7 +73,7 @@ class SimServer:
     async def __aenter__(self) -> SimServer:
         return await self.start()
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
     def start_in_thread(self, timeout: float = 10.0) -> ThreadedSimServer:
@@ -151,5 +150,5 @@ class ThreadedSimServer:
     def __enter__(self) -> ThreadedSimServer:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
