@@ -81,6 +81,8 @@ class SimConfig:
     runtime_lora: bool = False
     """Like `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`: `/v1/load_lora_adapter` and
     `/v1/unload_lora_adapter` exist (404 `{"detail":"Not Found"}` otherwise)."""
+    adapter_examples: tuple[str, ...] = ()
+    """Folders holding loadable LoRA adapters, which the `help` reply names (the demo makes one)."""
     max_num_seqs: int = 256
     """Most sequences generating at once, as `--max-num-seqs`; further requests wait in a queue
     (`vllm:num_requests_waiting`). A request with `n` choices takes `n`."""

@@ -121,8 +121,11 @@ def response_format_errors(rf: Any) -> None:
 
 
 def from_fields(structured: StructuredOutputs | None, response_format: dict[str, Any] | None) -> Constraint | None:
-    """The constraint of a typed request (`response_format` overrides `structured_outputs`),
-    or vLLM's 400 when the parameters name none or several."""
+    """The constraint of a typed request, or vLLM's 400 when the parameters name none or
+    several: `structured_outputs` must name one kind itself (its dataclass checks so on
+    construction), and a JSON `response_format` then replaces that kind's value."""
+    if structured is not None:
+        _one_kind(structured)
     if response_format is not None and response_format.get("type") in ("json_object", "json_schema"):
         params = structured.model_copy() if structured is not None else StructuredOutputs()
         if response_format["type"] == "json_object":
@@ -132,22 +135,27 @@ def from_fields(structured: StructuredOutputs | None, response_format: dict[str,
         structured = params
     if structured is None:
         return None
+    kind = _one_kind(structured)
+    return Constraint(kind, structured.model_dump(by_alias=True)[kind])
+
+
+def _one_kind(structured: StructuredOutputs) -> str:
+    """The one constraint kind set, or `StructuredOutputsParams.__post_init__`'s 400."""
     values = structured.model_dump(by_alias=True)
     kinds = ("json", "regex", "choice", "grammar", "json_object", "structural_tag")
     present = [k for k in kinds if values[k] is not None]
-    if len(present) != 1:
-        shown = {**values, "_backend": None, "_backend_was_auto": False}
-        order = ("json", "regex", "choice", "grammar", "json_object", "disable_any_whitespace",
-                 "disable_additional_properties", "whitespace_pattern", "structural_tag", "_backend",
-                 "_backend_was_auto")
-        listed = "{" + ", ".join(f"{k!r}: {shown[k]!r}" for k in order) + "}"
-        if present:
-            raise plain_bad_request(
-                f"You can only use one kind of structured outputs constraint but multiple are specified: {listed}"
-            )
-        raise plain_bad_request(f"You must use one kind of structured outputs constraint but none are specified: {listed}")
-    kind = present[0]
-    return Constraint(kind, values[kind])
+    if len(present) == 1:
+        return present[0]
+    shown = {**values, "_backend": None, "_backend_was_auto": False}
+    order = ("json", "regex", "choice", "grammar", "json_object", "disable_any_whitespace",
+             "disable_additional_properties", "whitespace_pattern", "structural_tag", "_backend",
+             "_backend_was_auto")
+    listed = "{" + ", ".join(f"{k!r}: {shown[k]!r}" for k in order) + "}"
+    if present:
+        raise plain_bad_request(
+            f"You can only use one kind of structured outputs constraint but multiple are specified: {listed}"
+        )
+    raise plain_bad_request(f"You must use one kind of structured outputs constraint but none are specified: {listed}")
 
 
 def engine_error(constraint: Constraint | None) -> SimError | None:

@@ -43,11 +43,20 @@ def _invalid(message: str) -> SimError:
     return SimError(400, message, "InvalidUserInput", None)
 
 
+UNTYPED = "X-Sim-Untyped"
+"""Marks a response whose `Content-Type` the app removes just before sending (aiohttp adds one
+to every body; Starlette's plain `Response` has none)."""
+
+
 def _plain(text: str) -> web.Response:
     """Starlette's `Response(content=text)`: no content type."""
-    response = web.Response(body=text.encode(), headers={"Vary": "Origin"})
-    response.headers.pop("Content-Type", None)
-    return response
+    return web.Response(body=text.encode(), headers={"Vary": "Origin", UNTYPED: "1"})
+
+
+async def drop_content_type(request: web.Request, response: web.StreamResponse) -> None:
+    """`on_response_prepare` hook: send marked responses without a content type."""
+    if response.headers.pop(UNTYPED, None) is not None:
+        response.headers.pop("Content-Type", None)
 
 
 async def load_lora_adapter(request: web.Request) -> web.Response:
@@ -95,4 +104,5 @@ def add_routes(app: web.Application, enabled: bool) -> None:
     if enabled:
         app.router.add_post("/v1/load_lora_adapter", load_lora_adapter)
         app.router.add_post("/v1/unload_lora_adapter", unload_lora_adapter)
+        app.on_response_prepare.append(drop_content_type)
 

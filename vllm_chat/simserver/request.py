@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vllm_chat.simserver.config import SimConfig
 from vllm_chat.simserver.constraints import Constraint, StructuredOutputs
 from vllm_chat.simserver.errors import SimError
 from vllm_chat.simserver.faults import Fault
@@ -102,6 +103,8 @@ class ChatRequest:
     """The prompt's token strings, after the chat template."""
     constraint: Constraint | None
     """The structured-output constraint the reply must satisfy (None: free text)."""
+    config: SimConfig
+    """The server's configuration (the `help` reply describes it)."""
 
     @property
     def stream(self) -> bool:

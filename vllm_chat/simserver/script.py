@@ -200,7 +200,7 @@ def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
         # Tokens past the budget would be cut anyway; don't write them.
         return thought, longform.long_markdown(count, seed=variant, limit=req.budget)
     if text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do"):
-        return "The user wants the magic phrases. A table and the list of faults will do.", replies.HELP_TEXT
+        return "The user wants the magic phrases. A table and the list of faults will do.", replies.help_text(req.config)
     if _GREETING_RE.search(text):
         return "The user is greeting me. A friendly hello and a few things to try.", replies.hello(req.model, variant)
     if _SHOWCASE_RE.search(text):
@@ -301,7 +301,8 @@ def _constrained_output(req: ChatRequest, text: str, variant: int) -> Reply | No
     it (a constraint that writes `<think>` or `<tool_call>` text gets reasoning or calls).
     A named tool call wins over a grammar; the `unconstrained` fault ignores the constraint."""
     fault = req.fault.kind if req.fault is not None else None
-    if req.constraint is None or req.tool_mode == "named" or fault == "unconstrained":
+    unusable = req.engine_error is not None  # the engine refuses the request before any token
+    if req.constraint is None or req.tool_mode == "named" or fault == "unconstrained" or unusable:
         return None
     output = constraints.satisfying_text(req.constraint, text, variant)
     if fault == "ramble" and req.constraint.kind in ("json", "json_object"):

@@ -104,6 +104,7 @@ def parse_chat(body: Any, cfg: SimConfig, headers: Any, models: ModelRegistry | 
         fault=fault,
         prompt=prompt,
         constraint=constraint,
+        config=cfg,
     )
 
 
