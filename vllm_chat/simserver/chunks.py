@@ -179,6 +179,16 @@ class ChatChunks:
         ).encode()
 
 
+def _message_content(plan: ChoicePlan, content: str, has_calls: bool) -> str | None:
+    """`message.content` as vLLM reports it: the text, even empty; null when the parsers took
+    everything (reasoning only, or auto tool calls); `""` beside forced tool calls."""
+    if content:
+        return content
+    if has_calls:
+        return "" if plan.reply.forced_tools else None
+    return None if plan.reply.reasoning is not None else ""
+
+
 def chat_completion(
     *,
     request_id: str,
@@ -202,7 +212,7 @@ def chat_completion(
             content, calls = raw_output(plan), []
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": content or ("" if plan.reply.forced_tools and calls else None),
+            "content": _message_content(plan, content, bool(calls)),
             "refusal": None,
             "annotations": None,
             "audio": None,

@@ -96,6 +96,8 @@ class SimConfig:
     background_load: int = 0
     """Simulated requests from other users kept in the engine at all times (each runs a few
     seconds, then another arrives): a busy server, for trying a client's load display."""
+    load_seconds: float = 4.0
+    """How long each simulated request from another user runs once it has a slot."""
     router_retry_after: int = 2
     """Seconds in the `Retry-After` header of the `429` and `503` router faults."""
 
@@ -108,6 +110,8 @@ class SimConfig:
             raise ValueError("max_model_len must be at least 16")
         if self.tps < 0 or self.ttft < 0 or self.sse_keep_alive < 0:
             raise ValueError("tps, ttft and sse_keep_alive must not be negative")
+        if self.load_seconds < 0:
+            raise ValueError("load_seconds must not be negative")
         if self.max_num_seqs < 1 or self.block_size < 1 or self.background_load < 0:
             raise ValueError("max_num_seqs and block_size must be at least 1, background_load not negative")
         if self.kv_cache_tokens < self.max_model_len:

@@ -8,7 +8,7 @@ request's next token does not fit, the newest running request is preempted (its 
 back to the head of the queue), as vLLM does. Prompts are hashed in blocks of `block_size`
 tokens: a block seen before is a prefix-cache hit.
 
-Phantom requests stand for other users: `sim:load=N` adds N that run a few seconds each,
+Phantom requests stand for other users: `sim:load=N` adds N that run `load_seconds` each,
 `SimConfig.background_load` keeps that many coming, each taking an equal share of 97 % of
 the KV cache, so a demo server looks busy (queue, full cache, preemptions).
 """
@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from vllm_chat.simserver.config import SimConfig
 from vllm_chat.simserver.metrics import SimStats
 
-PHANTOM_SECONDS = 4.0
-"""How long a phantom request runs once scheduled."""
 PHANTOM_OUTPUT = 96
 """Tokens a phantom request counts as generated."""
 PHANTOM_KV_SHARE = 0.97
@@ -138,10 +136,10 @@ class Engine:
 
     # --- load -----------------------------------------------------------------------------------
 
-    def add_load(self, count: int, seconds: float = PHANTOM_SECONDS) -> None:
-        """`count` phantom requests arrive now (each runs `seconds` once scheduled)."""
+    def add_load(self, count: int) -> None:
+        """`count` phantom requests arrive now (each runs `load_seconds` once scheduled)."""
         for _ in range(count):
-            self._spawn(self._phantom(seconds))
+            self._spawn(self._phantom(self.config.load_seconds))
 
     def start(self) -> None:
         """Start the background load of the configuration (call on the server's loop)."""
@@ -180,7 +178,7 @@ class Engine:
         live: set[asyncio.Task[None]] = set()
         while True:
             while len(live) < count:
-                task = asyncio.get_running_loop().create_task(self._phantom(PHANTOM_SECONDS))
+                task = asyncio.get_running_loop().create_task(self._phantom(self.config.load_seconds))
                 live.add(task)
                 task.add_done_callback(live.discard)
             try:

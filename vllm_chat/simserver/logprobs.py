@@ -67,7 +67,7 @@ def ranked(token: str, position: int, top: int) -> list[tuple[str, float]]:
     ranked_list = [(token, math.log(p))]
     rest = min(p, 1.0 - p)
     for k, alt in enumerate(alternatives(token, max(0, top - 1))):
-        ranked_list.append((alt, math.log(rest * 0.9 * 0.55 ** k)))
+        ranked_list.append((alt, math.log(rest * 0.45 * 0.5 ** k)))
     return ranked_list
 
 
