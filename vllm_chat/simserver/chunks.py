@@ -100,8 +100,8 @@ class ChatChunks:
     def _logprobs(self, plan: ChoicePlan, ks: list[int]) -> str:
         if self._top is None or not ks:
             return "null"
-        entries = [logprobs.chat_entry(plan.pieces[k].text, plan.position(k), self._top, self._beam) for k in ks]
-        return _dumps({"content": entries})
+        entries = [logprobs.chat_entry_json(plan.pieces[k].text, plan.position(k), self._top, self._beam) for k in ks]
+        return '{"content":[' + ",".join(entries) + "]}"
 
     def role(self, index: int) -> bytes:
         """The first chunk of a choice: `{"role": "assistant", "content": ""}` (the very first one

@@ -77,6 +77,9 @@ class Engine:
         self._blocks: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._max_blocks = max(1, config.kv_cache_tokens // config.block_size)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Observed on every token: looked up once.
+        self._itl = stats.histograms.get("inter_token_latency_seconds")
+        self._iteration = stats.histograms.get("iteration_tokens_total")
 
     # --- requests -------------------------------------------------------------------------------
 
@@ -95,8 +98,8 @@ class Engine:
         if tokens <= 0:
             return ticket.running.is_set()
         now = time.monotonic()
-        if ticket.last_token is not None and not ticket.phantom:
-            self.stats.observe("inter_token_latency_seconds", now - ticket.last_token)
+        if ticket.last_token is not None and not ticket.phantom and self._itl is not None:
+            self._itl.observe(now - ticket.last_token)
         if ticket.first_token is None:
             ticket.first_token = now
         ticket.last_token = now
@@ -105,7 +108,8 @@ class Engine:
         self.kv_used += tokens
         self.stats.generation_tokens += tokens
         self.stats.active_tokens = self.kv_used
-        self.stats.observe("iteration_tokens_total", tokens)
+        if self._iteration is not None:
+            self._iteration.observe(tokens)
         while self.kv_used > self.capacity and len(self.running) > 1:
             self._preempt(self.running[-1])
         return ticket.running.is_set()

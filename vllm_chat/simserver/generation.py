@@ -108,7 +108,9 @@ def _schedule(plans: list[ChoicePlan]) -> list[tuple[int, int, int]]:
     at a time, the first one a step ahead of the others, as vLLM's `n` > 1 children stream
     (captures main/14, round2/07); all choices of a step advance together, so only a step's
     first piece waits (for the dearest piece of that step)."""
-    lead = 1 if len(plans) > 1 else 0
+    if len(plans) == 1:
+        return [(0, k, piece.cost) for k, piece in enumerate(plans[0].pieces)]
+    lead = 1
     order = []
     longest = max((len(p.pieces) + (lead if c else 0) for c, p in enumerate(plans)), default=0)
     for s in range(longest):

@@ -10,8 +10,10 @@ The same token at the same position always gets the same numbers, streamed or no
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
+from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
 _COMMON = frozenset(
@@ -25,6 +27,13 @@ _SPACE_ALTERNATIVES = ("\n", " ", "\n\n", "  ", "\t")
 
 def probability(token: str, position: int) -> float:
     """How sure the simulated model is of `token` at `position` (0 < p < 1)."""
+    jitter = (zlib.crc32(f"{position}:{token}".encode()) % 1000) / 1000.0 - 0.5
+    return min(0.995, max(0.05, _base(token) + jitter * 0.3))
+
+
+@functools.lru_cache(maxsize=65536)
+def _base(token: str) -> float:
+    """The kind of token decides how sure the model is, before jitter."""
     word = token.strip().lower()
     if not word:
         base = 0.97
@@ -40,12 +49,16 @@ def probability(token: str, position: int) -> float:
         base = 0.4
     else:
         base = 0.62
-    jitter = (zlib.crc32(f"{position}:{token}".encode()) % 1000) / 1000.0 - 0.5
-    return min(0.995, max(0.05, base + jitter * 0.3))
+    return base
 
 
 def alternatives(token: str, count: int) -> list[str]:
     """`count` other tokens a model might have written instead, of the same kind."""
+    return list(_alternatives(token)[:count])
+
+
+@functools.lru_cache(maxsize=65536)
+def _alternatives(token: str) -> tuple[str, ...]:
     word = token.strip()
     if not word:
         pool: tuple[str, ...] = _SPACE_ALTERNATIVES
@@ -58,7 +71,7 @@ def alternatives(token: str, count: int) -> list[str]:
         pool = tuple(a if spaced else a.lstrip() for a in _WORD_ALTERNATIVES)
     start = zlib.crc32(token.encode()) % len(pool)
     rotated = [pool[(start + k) % len(pool)] for k in range(len(pool))]
-    return [alt for alt in rotated if alt != token][:count]
+    return tuple(alt for alt in rotated if alt != token)
 
 
 def ranked(token: str, position: int, top: int) -> list[tuple[str, float]]:
@@ -82,6 +95,24 @@ def chat_entry(token: str, position: int, top: int, beam: bool = False) -> dict[
             {"token": tok, "logprob": lp, "bytes": list(tok.encode())} for tok, lp in ranks[:top]
         ],
     }
+
+
+@functools.lru_cache(maxsize=65536)
+def _json_parts(token: str) -> tuple[str, str]:
+    """`{"token":…,"logprob":` and `,"bytes":[…]` of a token, as JSON text."""
+    return '{"token":' + _enc(token) + ',"logprob":', ',"bytes":[' + ",".join(map(str, token.encode())) + "]"
+
+
+def chat_entry_json(token: str, position: int, top: int, beam: bool = False) -> str:
+    """`chat_entry` written straight as compact JSON (the streaming path, once per token)."""
+    ranks = ranked(token, position, max(top, 1))
+    head, data = _json_parts(token)
+    alts = []
+    for tok, lp in ranks[:top]:
+        alt_head, alt_bytes = _json_parts(tok)
+        alts.append(f"{alt_head}{lp!r}{alt_bytes}}}")
+    token_bytes = ',"bytes":null' if beam else data
+    return head + repr(ranks[0][1]) + token_bytes + ',"top_logprobs":[' + ",".join(alts) + "]}"
 
 
 def completion_logprobs(tokens: list[str], positions: list[int], top: int, offset: int) -> dict[str, Any]:
