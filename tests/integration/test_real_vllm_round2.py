@@ -82,7 +82,8 @@ async def test_metrics_version_and_absent_lora_routes(client):
     await checks.check_runtime_lora_routes_absent(client)
 
 
-@pytest.mark.skipif(not BASE_URL, reason="set VLLM_CHAT_REAL_BASE_URL to a vLLM serving a model without a chat template")
+@pytest.mark.skipif(not BASE_URL,
+                    reason="set VLLM_CHAT_REAL_BASE_URL to a vLLM serving a model without a chat template")
 async def test_base_model():
     client = await _client(BASE_URL)
     try:
@@ -91,7 +92,8 @@ async def test_base_model():
         await client.close()
 
 
-@pytest.mark.skipif(not METRICS_URL, reason="set VLLM_CHAT_REAL_METRICS_URL to a vLLM run with --enable-per-request-metrics")
+@pytest.mark.skipif(not METRICS_URL,
+                    reason="set VLLM_CHAT_REAL_METRICS_URL to a vLLM run with --enable-per-request-metrics")
 async def test_per_request_metrics():
     client = await _client(METRICS_URL)
     try:

@@ -118,7 +118,8 @@ async def check_json_schema_reply(client: Any, model: str) -> Any:
 
     scalar = await client.chat.completions.create(
         model=model, messages=WEATHER, max_tokens=30,
-        response_format={"type": "json_schema", "json_schema": {"name": "colour", "schema": {"enum": ["red", "green"]}}},
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "colour", "schema": {"enum": ["red", "green"]}}},
     )
     assert json.loads(scalar.choices[0].message.content) in ("red", "green")
     response = await client.chat.completions.create(
@@ -168,7 +169,9 @@ async def check_invalid_regex_is_refused(client: Any, model: str) -> Any:
         await client.chat.completions.create(model=model, messages=WEATHER, max_tokens=5,
                                              extra_body={"structured_outputs": {"regex": "(ab"}})
     except openai.BadRequestError as exc:
-        assert exc.body["message"].startswith('Grammar error: at 1(8): invalid regex "(ab" (in regex): regex parse error:')
+        assert exc.body["message"].startswith(
+            'Grammar error: at 1(8): invalid regex "(ab" (in regex): regex parse error:'
+        )
         assert "error: unclosed group" in exc.body["message"]
         return exc
     raise AssertionError("no BadRequestError")

@@ -150,7 +150,8 @@ async def test_a_single_token_reply_has_no_inter_token_figure(make_sim, http):
 
 
 async def test_without_the_flag_there_are_no_per_request_metrics(sim, http):
-    streamed = await chat(http, sim, {"messages": user("hi"), "stream": True, "stream_options": {"include_usage": True}})
+    streamed = await chat(http, sim, {"messages": user("hi"), "stream": True,
+                                      "stream_options": {"include_usage": True}})
     assert "metrics" not in streamed.chunks[-1]
     assert (await chat(http, sim, {"messages": user("hi")})).json["metrics"] is None
 

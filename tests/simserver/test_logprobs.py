@@ -18,7 +18,7 @@ async def test_streamed_logprobs_have_one_entry_per_token_headed_by_the_sampled_
         (entry,) = choice["logprobs"]["content"]
         assert entry["token"] == choice["delta"]["content"]
         assert entry["bytes"] == list(entry["token"].encode())
-        assert [e["token"] for e in entry["top_logprobs"]][0] == entry["token"]
+        assert entry["top_logprobs"][0]["token"] == entry["token"]
         assert len(entry["top_logprobs"]) == 3
         assert entry["logprob"] == max(e["logprob"] for e in entry["top_logprobs"]) <= 0
         tokens.append(entry["token"])

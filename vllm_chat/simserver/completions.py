@@ -174,10 +174,10 @@ def _fault(prompts: list[str], fields: _CompletionFields, cfg: SimConfig) -> fau
 def continuation(prompt: str, variant: int = 0) -> str:
     """How the simulated model continues a prompt: `long N` and `echo TEXT` work here too,
     anything else is continued with a few sentences of prose."""
-    long_match = re.search(r"\blong\s+(\d+)\b", prompt, re.IGNORECASE)
+    long_match = re.search(r"\blong\s+(\d+)\b", prompt, re.I)
     if long_match:
         return longform.long_markdown(int(long_match.group(1)), seed=variant)
-    echo = re.match(r"^\s*echo\b:?\s?(.*)$", prompt, re.IGNORECASE | re.DOTALL)
+    echo = re.match(r"^\s*echo\b:?\s?(.*)$", prompt, re.I | re.S)
     if echo:
         return echo.group(1)
     seed = zlib.crc32(prompt.encode()) + variant

@@ -166,7 +166,8 @@ def engine_error(constraint: Constraint | None) -> SimError | None:
     try:
         if kind == "json_object" and spec is not True:
             raise ValueError(
-                "structured_outputs.json_object must be True if set; omit structured_outputs to disable structured outputs"
+                "structured_outputs.json_object must be True if set; "
+                "omit structured_outputs to disable structured outputs"
             )
         if kind == "choice" and not spec:
             raise ValueError(f"Choice '{spec}' cannot be an empty list")

@@ -154,12 +154,11 @@ class _Run:
             elif self.outcome == "failed":
                 self.engine.stats.failed += 1
             return
-        if self.outcome == "completed":
-            if job.tool_parser:
-                mode = "streaming" if streaming else "non_streaming"
-                for plan in job.plans:
-                    outcome = "tool_call" if plan.tool_ids and plan.finish_reason == "tool_calls" else "no_tool_call"
-                    self.engine.stats.tool_parser_calls[(mode, outcome)] += visible_count(plan) if streaming else 1
+        if self.outcome == "completed" and job.tool_parser:
+            mode = "streaming" if streaming else "non_streaming"
+            for plan in job.plans:
+                outcome = "tool_call" if plan.tool_ids and plan.finish_reason == "tool_calls" else "no_tool_call"
+                self.engine.stats.tool_parser_calls[(mode, outcome)] += visible_count(plan) if streaming else 1
         self.engine.finish(self.ticket, self.outcome, [p.finish_reason for p in job.plans])
 
 

@@ -43,6 +43,9 @@ _COMMON = {
 }
 
 
+_GBNF_FAILURE = "Invalid grammar specification: Failed to convert the grammar from GBNF to Lark"
+
+
 class GrammarError(ValueError):
     """A grammar vLLM refuses; the message is vLLM's full error text."""
 
@@ -322,10 +325,8 @@ def _expand(expr: object, grammar: Grammar, costs: dict[str, float], out: list[s
     elif isinstance(expr, tuple):
         finite = [b for b in expr if _cost(b, costs) < float("inf")] or list(expr)
         fresh = [b for b in finite if not _refers_to(b, stack)]
-        if fresh and len(stack) <= MAX_DEPTH:
-            choice = fresh[0]
-        else:
-            choice = min(finite, key=lambda b: _cost(b, costs))
+        cheapest = min(finite, key=lambda b: _cost(b, costs))
+        choice = fresh[0] if fresh and len(stack) <= MAX_DEPTH else cheapest
         _expand(choice, grammar, costs, out, stack)
     else:
         for item in expr:  # type: ignore[union-attr]
@@ -348,7 +349,7 @@ def _error(source: str, gbnf: bool, token: _Token | None, what: str, at_end: boo
     lines = source.split("\n")
     if gbnf:
         if token is None:
-            return GrammarError(f"Invalid grammar specification: Failed to convert the grammar from GBNF to Lark: {what}")
+            return GrammarError(f"{_GBNF_FAILURE}: {what}")
         text = lines[token.line - 1]
         cut = len(text) if at_end else token.col - 1
         if at_end:

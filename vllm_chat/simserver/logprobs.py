@@ -17,7 +17,9 @@ from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
 _COMMON = frozenset(
-    ["the", "a", "an", "and", "or", "but", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it", "this", "that", "these", "those", "i", "you", "he", "she", "we", "they", "my", "your", "our", "their", "its", "not", "no", "yes", "can", "will", "would", "should", "could", "do", "does", "did", "have", "has", "had", "so", "if", "then", "than", "there", "here", "when", "what", "which", "who", "how", "all", "any", "some", "more", "most", "also", "just", "only", "very"]
+    "the a an and or but of to in on at for with by from as is are was were be been it this that these those "
+    "i you he she we they my your our their its not no yes can will would should could do does did have has "
+    "had so if then than there here when what which who how all any some more most also just only very".split()
 )
 _WORD_ALTERNATIVES = (" the", " a", " this", " it", " and", " to", " of", " that", " in", " is")
 _DIGIT_ALTERNATIVES = tuple("1234567890")

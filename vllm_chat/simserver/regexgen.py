@@ -100,7 +100,7 @@ class Repeat:
     high: int | None
 
 
-Node = Union[str, CharSet, list["Node"], tuple["Node", ...], Repeat]
+Node = Union[str, CharSet, list["Node"], tuple["Node", ...], Repeat]  # noqa: UP007 - a runtime alias on 3.10
 """A literal string, a character set, a sequence (list), an alternation (tuple) or a repeat."""
 
 
@@ -240,7 +240,7 @@ class _Parser:
             lo_at = self.i
             lo = self._class_char()
             if isinstance(lo, CharSet):
-                charset.chars.update(c for c in _PRINTABLE + ["\t", "\n"] if c in lo)
+                charset.chars.update(c for c in (*_PRINTABLE, "\t", "\n") if c in lo)
                 continue
             if self._peek() == "-" and self.i + 1 < len(self.p) and self.p[self.i + 1] != "]":
                 self.i += 1

@@ -150,8 +150,9 @@ def _object(schema: dict[str, Any], root: dict[str, Any], hint: str, depth: int)
             result[key] = _value(extra if isinstance(extra, dict) else {}, root, key, hint, depth + 1)
     minimum = schema.get("minProperties")
     if isinstance(minimum, int) and extra is not False:
+        filler = extra if isinstance(extra, dict) else {}
         while len(result) < minimum:
-            result[f"key{len(result) + 1}"] = _value(extra if isinstance(extra, dict) else {}, root, "", hint, depth + 1)
+            result[f"key{len(result) + 1}"] = _value(filler, root, "", hint, depth + 1)
     return result
 
 
@@ -212,7 +213,7 @@ def _number(schema: dict[str, Any], name: str, kind: str, hint: str) -> int | fl
     multiple = schema.get("multipleOf")
     if isinstance(multiple, (int, float)) and multiple > 0:
         value = math.ceil(value / multiple) * multiple
-    return int(math.floor(value)) if kind == "integer" else float(value)
+    return math.floor(value) if kind == "integer" else float(value)
 
 
 def _by_name(name: str) -> str | None:

@@ -35,13 +35,13 @@ from vllm_chat.simserver.toolcalls import (
 from vllm_chat.simserver.validate import strip_switches
 
 MAX_LONG_TOKENS = 1_000_000
-_LONG_RE = re.compile(r"\blong\s+(\d+)\b|\b(?:write|give me|generate|produce)\s+(\d+)\s+tokens?\b", re.IGNORECASE)
-_GREETING_RE = re.compile(r"^\s*(hello|hi|hey|hallo|howdy|greetings|good (morning|afternoon|evening))\b", re.IGNORECASE)
-_ECHO_RE = re.compile(r"^\s*echo\b:?\s?(.*)$", re.IGNORECASE | re.DOTALL)
-_TITLE_RE = re.compile(r"^\s*write a (?:short )?title\b", re.IGNORECASE)
+_LONG_RE = re.compile(r"\blong\s+(\d+)\b|\b(?:write|give me|generate|produce)\s+(\d+)\s+tokens?\b", re.I)
+_GREETING_RE = re.compile(r"^\s*(hello|hi|hey|hallo|howdy|greetings|good (morning|afternoon|evening))\b", re.I)
+_ECHO_RE = re.compile(r"^\s*echo\b:?\s?(.*)$", re.I | re.S)
+_TITLE_RE = re.compile(r"^\s*write a (?:short )?title\b", re.I)
 _QUOTED_USER_RE = re.compile(r"User:\s*\n(.+)")
-_SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.IGNORECASE)
-_NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.IGNORECASE)
+_SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.I)
+_NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.I)
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 _KEEP_CALLING_RE = re.compile(r"\bkeep calling tools\b", re.IGNORECASE)
 _BAD_ARGUMENTS_RE = re.compile(r"\bwith bad arguments\b", re.IGNORECASE)
@@ -200,7 +200,8 @@ def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
         # Tokens past the budget would be cut anyway; don't write them.
         return thought, longform.long_markdown(count, seed=variant, limit=req.budget)
     if text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do"):
-        return "The user wants the magic phrases. A table and the list of faults will do.", replies.help_text(req.config)
+        thought = "The user wants the magic phrases. A table and the list of faults will do."
+        return thought, replies.help_text(req.config)
     if _GREETING_RE.search(text):
         return "The user is greeting me. A friendly hello and a few things to try.", replies.hello(req.model, variant)
     if _SHOWCASE_RE.search(text):

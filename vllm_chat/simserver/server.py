@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 from aiohttp import web
 
@@ -73,7 +74,7 @@ class SimServer:
     async def __aenter__(self) -> SimServer:
         return await self.start()
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
 
     def start_in_thread(self, timeout: float = 10.0) -> ThreadedSimServer:
@@ -150,5 +151,5 @@ class ThreadedSimServer:
     def __enter__(self) -> ThreadedSimServer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.stop()

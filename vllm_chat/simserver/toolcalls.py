@@ -18,37 +18,38 @@ from typing import Any
 
 _INTENTS: dict[str, tuple[re.Pattern[str], tuple[str, ...]]] = {
     "time": (
-        re.compile(r"\b(time|date|clock|today|tonight|now|day|hour|minute|timezone|year|month|weekday)\b", re.IGNORECASE),
+        re.compile(r"\b(time|date|clock|today|tonight|now|day|hour|minute|timezone|year|month|weekday)\b", re.I),
         ("time", "date", "clock", "datetime", "now", "today"),
     ),
     "math": (
         re.compile(
-            r"\d\s*[-+*/x×÷^%]\s*\(?\d|\b(calculate|compute|sum|multiply|divide|plus|minus|times|sqrt|math)\b", re.IGNORECASE
+            r"\d\s*[-+*/x×÷^%]\s*\(?\d|\b(calculate|compute|sum|multiply|divide|plus|minus|times|sqrt|math)\b", re.I
         ),
         ("calc", "calculator", "math", "expression", "evaluate", "arithmetic", "compute"),
     ),
     "weather": (
-        re.compile(r"\b(weather|temperature|forecast|rain|raining|sunny|wind|humid|snow|cold|hot)\b", re.IGNORECASE),
+        re.compile(r"\b(weather|temperature|forecast|rain|raining|sunny|wind|humid|snow|cold|hot)\b", re.I),
         ("weather", "forecast", "temperature"),
     ),
     "read": (
-        re.compile(r"\b(read|open|cat|contents?|show me)\b.*\b(file|[\w-]+\.\w{1,5})\b|\bfile\b", re.IGNORECASE),
+        re.compile(r"\b(read|open|cat|contents?|show me)\b.*\b(file|[\w-]+\.\w{1,5})\b|\bfile\b", re.I),
         ("read", "file", "contents", "cat"),
     ),
     "list": (
-        re.compile(r"\b(list|ls|director(y|ies)|folders?|dir)\b|\bfiles in\b", re.IGNORECASE),
+        re.compile(r"\b(list|ls|director(y|ies)|folders?|dir)\b|\bfiles in\b", re.I),
         ("list", "directory", "folder", "dir", "ls"),
     ),
     "search": (
-        re.compile(r"\b(search|find|look up|lookup|docs|documentation)\b", re.IGNORECASE),
+        re.compile(r"\b(search|find|look up|lookup|docs|documentation)\b", re.I),
         ("search", "find", "query", "lookup", "docs"),
     ),
 }
 _STOPWORDS = frozenset(
-    ["the", "a", "an", "is", "are", "what", "whats", "how", "who", "for", "and", "with", "from", "into", "this", "that", "there", "please", "tell", "me", "give", "you", "your", "get", "can", "could", "would", "should", "will", "of", "to", "in", "on", "at", "by", "it", "its", "my"]
+    "the a an is are what whats how who for and with from into this that there please tell me give "
+    "you your get can could would should will of to in on at by it its my".split()
 )
 _THEN_RE = re.compile(r"\s*,?\s*\b(?:and\s+)?then\b,?\s*", re.IGNORECASE)
-_SPLIT_RE = re.compile(r"\s*(?:\band\b|\balso\b|\bthen\b|;|\?\s+|\.\s+)\s*", re.IGNORECASE)
+_SPLIT_RE = re.compile(r"\s*(?:\band\b|\balso\b|\bthen\b|;|\?\s+|\.\s+)\s*", re.I)
 _PLACE_RE = re.compile(r"\b(?:in|for|at|of)\s+([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)")
 _BARE_PLACE_RE = re.compile(r"^\s*([A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*)\s*[?.!]*\s*$")
 _EXPR_RE = re.compile(r"[-+]?\(?\s*\d[\d.\s]*(?:[-+*/x×÷^%]\s*\(?\s*[\d.]+\s*\)?\s*)+")
@@ -200,7 +201,7 @@ def _specific_value(name: str, prop: dict[str, Any], clause: str) -> Any:
     key = name.lower()
     enum = prop.get("enum")
     if isinstance(enum, list) and enum:
-        mentioned = [v for v in enum if isinstance(v, str) and re.search(rf"\b{re.escape(v)}\b", clause, re.IGNORECASE)]
+        mentioned = [v for v in enum if isinstance(v, str) and re.search(rf"\b{re.escape(v)}\b", clause, re.I)]
         return mentioned[0] if mentioned else None
     kind = _schema_type(prop)
     if kind == "string":
@@ -262,7 +263,7 @@ def _generic_value(name: str, prop: dict[str, Any], clause: str) -> Any:
 
 def _topic(clause: str) -> str:
     filler = r"^\s*(please\s+)?(search( for)?|find|look up|tell me about|what is|what's)\s+"
-    text = re.sub(filler, "", clause, flags=re.IGNORECASE)
+    text = re.sub(filler, "", clause, flags=re.I)
     return text.strip(" ?.!") or "example"
 
 
@@ -270,7 +271,7 @@ def arithmetic_expression(text: str) -> str | None:
     """The arithmetic in a sentence, e.g. `17*23` from "what is 17*23?"; words like
     "plus" become operators and `x`/`×`/`÷` become `*` and `/`."""
     for pattern, op in _WORD_OPS:
-        text = re.sub(pattern, op, text, flags=re.IGNORECASE)
+        text = re.sub(pattern, op, text, flags=re.I)
     match = _EXPR_RE.search(text)
     if not match:
         return None

@@ -201,9 +201,11 @@ def _check_tool_usage(body: dict[str, Any]) -> None:
     usage = 'Correct usage: `{"type": "function", "function": {"name": "my_function"}}`'
     function = choice.get("function")
     if not isinstance(function, dict):
-        raise bad_request(f"Invalid value for `function`: `{function}` in `tool_choice`! {usage}", "tool_choice.function")
+        raise bad_request(f"Invalid value for `function`: `{function}` in `tool_choice`! {usage}",
+                          "tool_choice.function")
     if "name" not in function:
-        raise bad_request(f"Expected field `name` in `function` in `tool_choice`! {usage}", "tool_choice.function.name")
+        raise bad_request(f"Expected field `name` in `function` in `tool_choice`! {usage}",
+                          "tool_choice.function.name")
     offered = tools if isinstance(tools, list) else []
     if not any(function_of(t).get("name") == function["name"] for t in offered if isinstance(t, dict)):
         raise bad_request(
