@@ -3,7 +3,10 @@
 Each request in `shared/vllm-captures/**/NAME.request.json` is replayed against a
 simulated server configured like the captured one (model `tiny-llama`,
 `max_model_len` 2048, auto tool choice; `--api-key secret` for `auth/`, a
-reasoning parser for the `reasoning_*` sets). Text differs (the real model has
+reasoning parser for the `reasoning_*` sets; for `round2/`, `--api-key real-key`,
+or the base-model or per-request-metrics server a capture came from). A
+`/metrics` capture is compared by its `vllm:` families: HELP and TYPE lines,
+sample names and label names. Text differs (the real model has
 random weights); status, content type, the sequence of event kinds, the key set
 of every kind of chunk, and every error body must not. Where the reply's course
 differs on purpose (`DIFFERENCES`, each with its reason), status, content type

@@ -133,6 +133,7 @@ class _Run:
         self.outcome = "aborted"
 
     async def admit(self, cfg: SimConfig, write: pacing.Write) -> None:
+        """Stall (if a fault says so), queue for a slot, then spend the prefill time."""
         interval = pacing.keep_alive_interval(cfg, self.job.fault)
         seqs = len(self.job.plans)
         await pacing.stall(self.engine, seqs, self.job.fault, write, interval)
@@ -147,6 +148,7 @@ class _Run:
             await self.ticket.running.wait()
 
     def close(self, streaming: bool) -> None:
+        """Free the slot and count the outcome (and the tool parser's work)."""
         job = self.job
         if self.ticket is None:
             if self.outcome == "aborted":
@@ -206,6 +208,7 @@ async def _send_tokens(request: web.Request, response: web.StreamResponse, job: 
     with_fingerprint = not job.include_usage
 
     async def finish(c: int, last: int | None, tool_id: str = "") -> None:
+        """Write choice `c`'s finish chunk, counting the tokens no delta carried."""
         plan = plans[c]
         # EOS, a stop string, or the part of a tool call's opener that never became a delta.
         await run.tokens(max(0, plan.completion_tokens - used[c]))

@@ -189,6 +189,7 @@ class _ExprParser:
         self.last = tokens[-1] if tokens else None
 
     def parse(self) -> object:
+        """The rule body as an expression; every token must belong to it."""
         expr = self._alternation()
         if self.i < len(self.tokens):
             raise _error(self.source, self.gbnf, self.tokens[self.i], f"Unexpected {self.tokens[self.i].text!r}")
@@ -265,6 +266,7 @@ def _references(rules: dict[str, object], tokens: list[_Token]) -> list[tuple[st
     found: list[tuple[str, _Token]] = []
 
     def walk(expr: object) -> None:
+        """Collect the rule references inside an expression."""
         if isinstance(expr, tuple) and expr and expr[0] == "ref":
             found.append((expr[1], expr[2]))
         elif isinstance(expr, (list, tuple)):

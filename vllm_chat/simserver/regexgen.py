@@ -110,6 +110,7 @@ class _Parser:
         self.i = 0
 
     def parse(self) -> Node:
+        """The whole pattern's tree; a `)` left over is an unopened group."""
         node = self._alternation()
         if self.i < len(self.p):
             raise RegexError("unopened group", self.i)
