@@ -80,14 +80,17 @@ async def test_a_full_kv_cache_preempts_the_newest_request_and_both_finish(make_
     assert server.stats.preemptions == metrics["vllm:num_preemptions_total"]
 
 
-async def test_sim_load_queues_other_users_and_fills_the_kv_cache(make_sim, http):
-    server = await make_sim(max_num_seqs=2, load_seconds=0.6)
-    task = asyncio.create_task(chat(http, server, {"messages": user("hello sim:load=5"), "stream": True}))
+async def test_sim_load_queues_other_users_first_and_fills_the_kv_cache(make_sim, http):
+    server = await make_sim(max_num_seqs=2, load_seconds=0.6, per_request_metrics=True)
+    task = asyncio.create_task(chat(http, server, {"messages": user("hello sim:load=5"), "stream": True,
+                                                   "stream_options": {"include_usage": True}}))
     busy = await until(http, server, lambda v: v["vllm:num_requests_waiting"] >= 3)
     assert busy["vllm:num_requests_running"] == 2
     assert 0.95 < busy["vllm:kv_cache_usage_perc"] <= 0.97
     reply = await task
     assert reply.finish()["finish_reason"] == "stop"
+    # Five others came first, two at a time, 0.6 s each: the reply waited two rounds (the fifth runs beside it).
+    assert reply.chunks[-1]["metrics"]["queue_time_ms"] > 1100
     done = await until(http, server, lambda v: v["vllm:num_requests_running"] == 0)
     assert done["vllm:request_success_total"] == 6 and done["vllm:kv_cache_usage_perc"] == 0.0
 

@@ -141,9 +141,10 @@ class Engine:
     # --- load -----------------------------------------------------------------------------------
 
     def add_load(self, count: int) -> None:
-        """`count` phantom requests arrive now (each runs `load_seconds` once scheduled)."""
+        """`count` phantom requests arrive now, ahead of anything submitted after this call
+        (each runs `load_seconds` once scheduled)."""
         for _ in range(count):
-            self._spawn(self._phantom(self.config.load_seconds))
+            self._spawn(self._phantom(self._phantom_ticket(), self.config.load_seconds))
 
     def start(self) -> None:
         """Start the background load of the configuration (call on the server's loop)."""
@@ -162,9 +163,11 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _phantom(self, seconds: float) -> None:
+    def _phantom_ticket(self) -> Ticket:
         share = int(self.capacity * PHANTOM_KV_SHARE / self.config.max_num_seqs)
-        ticket = self.submit([], 1, PHANTOM_OUTPUT, phantom=True, kv=max(1, share - PHANTOM_OUTPUT))
+        return self.submit([], 1, PHANTOM_OUTPUT, phantom=True, kv=max(1, share - PHANTOM_OUTPUT))
+
+    async def _phantom(self, ticket: Ticket, seconds: float) -> None:
         outcome = "aborted"
         try:
             await ticket.running.wait()
@@ -182,7 +185,9 @@ class Engine:
         live: set[asyncio.Task[None]] = set()
         while True:
             while len(live) < count:
-                task = asyncio.get_running_loop().create_task(self._phantom(self.config.load_seconds))
+                task = asyncio.get_running_loop().create_task(
+                    self._phantom(self._phantom_ticket(), self.config.load_seconds)
+                )
                 live.add(task)
                 task.add_done_callback(live.discard)
             try:

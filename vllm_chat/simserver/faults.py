@@ -26,7 +26,7 @@ FAULT_KINDS: dict[str, str] = {
     "length": "the reply stops mid-sentence with finish_reason 'length' (=N: after N tokens)",
     "abort": "the reply stops with finish_reason 'abort' (=N: after N tokens)",
     "429": "HTTP 429 with a Retry-After header, as a router or gateway answers (=N: this and the next N-1 requests)",
-    "503": "HTTP 503 with a Retry-After header, as a router with no free backend answers (=N: the next N requests)",
+    "503": "HTTP 503 with a Retry-After header, as a router with no free backend answers (=N: this and the next N-1)",
     "load": "N requests from other users (default: two batches) queue up first: waiting requests, KV cache near 97 %",
     "unconstrained": "the reply ignores the request's structured-output constraint (a server whose backend dropped it)",
     "ramble": "a JSON reply pads itself with whitespace, so max_tokens cuts it before it closes",
