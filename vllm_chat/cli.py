@@ -21,6 +21,7 @@ examples:
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -c                              continue the most recent session
   vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
+  vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 
 
@@ -128,6 +129,10 @@ def _main(argv: list[str] | None) -> int:
         from vllm_chat.sessions_cli import sessions_main
 
         return sessions_main(argv[1:])
+    if argv[:1] == ["tools"]:
+        from vllm_chat.tools_cli import tools_main
+
+        return tools_main(argv[1:])
     args = build_parser().parse_args(argv)
 
     from vllm_chat.core.config import ConfigError, load_settings

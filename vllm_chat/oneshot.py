@@ -140,6 +140,7 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         await session.ensure_model()
     except ChatErrorException as exc:
         return _fail(exc.error, request)
+    await _tool_servers(session)
     session.add_user_message(request.prompt, request.attachments)
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
@@ -160,6 +161,18 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     out.finish_line()
     err.finish_line()
     return _report(final, session, request)
+
+
+async def _tool_servers(session: ChatSession) -> None:
+    """Connect the MCP servers and wait for them (each within its connect_timeout), so their
+    tools are offered; a server that fails is reported on stderr and the run goes on."""
+    if not session.tools_on:
+        return
+    await session.wait_for_tool_servers()
+    for status in session.tool_servers():
+        if status.state == "failed":
+            last = f" (its stderr ends: {inert(status.stderr[-1])})" if status.stderr else ""
+            sys.stderr.write(f"vllm-chat: MCP server {inert(status.name)} {inert(status.detail)}{last}\n")
 
 
 def _show(event: Event, request: OneShotRequest, out: _Printer, err: _Printer) -> Any:

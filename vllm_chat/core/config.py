@@ -37,6 +37,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
 
@@ -190,6 +191,8 @@ class SettingsModel(_Strict):
     """`[attachments]`: images, video and audio."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     """`[sessions]`: saving and titles."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
 
     @field_validator("base_url")
     @classmethod

@@ -164,7 +164,7 @@ class Message(BaseModel):
     reasoning: str | None = None
     """Reasoning the server sent separately (`reasoning` / `reasoning_content`)."""
     attachments: list[Attachment] = Field(default_factory=list)
-    """Media attached to a user message."""
+    """Media attached to a user message, or images a tool returned (in its result)."""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     """Calls an assistant message asked for."""
     tool_call_id: str | None = None
@@ -220,7 +220,10 @@ class Message(BaseModel):
         has attachments.
         """
         if self.role == "tool":
-            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+            content: Any = self.content
+            if self.attachments and part_for is not None:  # images an MCP tool returned
+                content = [{"type": "text", "text": self.content}, *(part_for(a) for a in self.attachments)]
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": content}
         out: dict[str, Any] = {"role": self.role}
         if self.attachments:
             if part_for is None:

@@ -202,12 +202,14 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
+    from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 
     return [
         ("File picker", AttachScreen, [(MediaTree, "in the folder tree", False),
                                        (Input, "in the path box", True)]),
         ("Image view", ImageViewScreen, []),
         ("Tool approval", ToolApprovalScreen, []),
+        ("Tool servers (MCP)", ToolServersScreen, [(OptionList, "in the server list", False)]),
         ("Session settings", SettingsScreen, [(Select, "in the model list", False),
                                               (TextArea, "in the system prompt box", True),
                                               (Input, "in the settings fields", True),
