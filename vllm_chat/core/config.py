@@ -21,7 +21,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -296,6 +296,8 @@ def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] 
     keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         keys.append((*prefix, name))
+        if get_origin(field.annotation) is dict:
+            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 keys += _known_keys(arg, (*prefix, name))

@@ -27,13 +27,14 @@ from vllm_chat.core.session.conversations import ConversationsPart, NoStore
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.turns import TurnsPart
 from vllm_chat.core.session.workbench import (
+    Completion,
     Draft,
     QueuedPrompt,
     SecretsMentioned,
     WorkbenchPart,
 )
 
-__all__ = ["Activity", "ChatSession", "Connected", "Draft", "NoStore", "QueuedPrompt", "SecretsMentioned",
+__all__ = ["Activity", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "QueuedPrompt", "SecretsMentioned",
            "SessionStatus", "ToolInfo"]
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from vllm_chat.core.conversation import Attachment, ContextFile, Message
 from vllm_chat.core.prompting.files import FileList, list_files, match_files
 from vllm_chat.core.prompting.mentions import (
     MentionError,
     Secret,
+    mention_at,
     mentioned_paths,
     plain_text,
     resolve_mentions,
@@ -49,6 +50,20 @@ class Draft:
     """Media: attached by hand, and mentioned images, video and audio."""
     files: list[ContextFile] = field(default_factory=list)
     """The text files it mentions, read now."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What can finish the word being typed in the prompt."""
+
+    kind: Literal["file", "prompt"]
+    """A file after `@`, or a saved prompt after `/` at the start of the prompt."""
+    start: int
+    """Where the word starts in the text (at its `@` or `/`)."""
+    typed: str
+    """What was typed after the `@` or `/` so far."""
+    items: list[tuple[str, str]]
+    """The candidates, best first: (what to insert after the `@` or `/`, a description)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,24 @@ class WorkbenchPart(ControlsPart):
         if self._file_list is None or refresh:
             self._file_list = list_files(self._root, hidden=self.settings.mentions.hidden_files)
         return match_files(self._file_list, typed, limit)
+
+    def completion(self, text: str, cursor: int, *, fresh: bool = False) -> Completion | None:
+        """What could finish the word at `cursor` in `text` (None: nothing to offer). `fresh`
+        lists the start folder again (when the picker opens, not on every keystroke)."""
+        line_start = text.rfind("\n", 0, cursor) + 1
+        if text.startswith("/") and line_start == 0 and " " not in text[:cursor]:
+            typed = text[1:cursor]
+            book = self.templates()
+            names = [n for n in sorted(book.templates) if n.startswith(typed)] or \
+                [n for n in sorted(book.templates) if typed.lower() in n.lower()]
+            items = [(n, book.templates[n].fields.description) for n in names]
+            return Completion("prompt", 0, typed, items) if items else None
+        found = mention_at(text, cursor)
+        if found is None:
+            return None
+        start, typed = found
+        paths = self.mention_candidates(typed, refresh=fresh)
+        return Completion("file", start, typed, [(p, "") for p in paths]) if paths else None
 
     @property
     def mentions_truncated(self) -> bool:
