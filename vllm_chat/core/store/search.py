@@ -17,11 +17,10 @@ re-checked inside the write transaction.
 The index holds three columns per session: `title`, `text` (what the user and
 the model said, every branch) and `extra` (reasoning, tool calls and tool
 results, files mentioned with `@path`), ranked by BM25 with the title weighing
-most. It is contentless (the
-text itself stays only in the session files, private): a changed file's old
-row can't be deleted from it, so it is left behind unlinked and skipped, and
-the index is rebuilt once such rows outnumber the live ones. Snippets are cut
-from the session files of the hits.
+most. It is contentless (the text itself stays only in the session files,
+private): a changed file's old row can't be deleted from it, so it is left
+behind unlinked and skipped, and the index is rebuilt once such rows
+outnumber the live ones. Snippets are cut from the session files of the hits.
 
 Files are indexed oldest first (by `updated_at`) and a changed file is indexed
 again at the end, so the index's row order follows recency. A word found in
@@ -70,7 +69,7 @@ FULL_SCAN_EVERY = 60.0
 
 _RACY = 1.0  # seconds: a folder mtime this recent may still change within the same tick
 
-_FORMAT = "3"
+_FORMAT = "4"
 _BATCH = 200
 _REBUILD_DEAD = 2000
 _BUSY_MS = 15000
