@@ -36,6 +36,7 @@ import os
 import re
 import sqlite3
 import stat
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -140,6 +141,9 @@ class SearchIndex:
         """How many times this object had to build the index from scratch (missing or broken)."""
         self._known: dict[str, StatKey | None] | None = None  # file name -> stat key indexed
         self._build = ""  # meta 'build' of the database `_known` was read from
+        self._conn: sqlite3.Connection | None = None
+        self._conn_inode: int | None = None
+        self._conn_lock = threading.Lock()
 
     def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
         """The sessions that hold every word of `query`, best first, after bringing the index
@@ -183,20 +187,42 @@ class SearchIndex:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.path.exists():
-            self.rebuilt += 1
-            self.path.parent.mkdir(mode=0o700, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost last write is re-done
-            self._ensure_schema(conn)
-            yield conn
-        finally:
-            conn.close()
+        """The index's connection, kept open between searches (closing one that wrote costs a
+        checkpoint) unless the file was replaced or deleted meanwhile; one search at a time."""
+        with self._conn_lock:
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:
+                inode = None
+            if self._conn is None or inode != self._conn_inode:
+                self._close()
+                if inode is None:
+                    self.rebuilt += 1
+                    self.path.parent.mkdir(mode=0o700, exist_ok=True)
+                    with contextlib.suppress(FileExistsError):
+                        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)  # searches run in worker threads, one at a time
+                try:
+                    conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=OFF")  # derived data: a broken index is rebuilt
+                    self._ensure_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._conn, self._conn_inode = conn, os.stat(self.path).st_ino
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError:
+                self._close()
+                raise
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -260,8 +286,8 @@ class SearchIndex:
             build = conn.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()[0]
             known = self._known_rows(conn, build)
         current = self._scan()
-        stale = [name for name, key in current.items() if known.get(name) != key]
-        gone = [name for name in known if name not in current]
+        stale = [name for name, _ in current.items() - known.items()]  # set arithmetic: 10,000 files
+        gone = list(known.keys() - current.keys())
         if gone:
             def forget() -> None:
                 for name in gone:
@@ -273,7 +299,7 @@ class SearchIndex:
         for start in range(0, len(stale), _BATCH):
             docs = [_document(self.root / name) for name in stale[start:start + _BATCH]]
             self._write(conn, lambda docs=docs: self._store(conn, docs, known))
-        unreadable = any(known.get(name) != key for name, key in current.items())  # retried next time
+        unreadable = any(known.get(name) != current[name] for name in stale)  # retried next time
         self._write(conn, lambda: conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('folder', ?), ('scanned', ?)",
             ("" if unreadable or folder is None else folder, repr(time.time()))))
@@ -326,6 +352,7 @@ class SearchIndex:
             raise
 
     def _discard(self) -> None:
+        self._close()
         self._known = None
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):
