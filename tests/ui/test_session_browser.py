@@ -84,7 +84,7 @@ def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Q
 
 def row_ids(screen: SessionBrowserScreen) -> list[str | None]:
     """Session ids (and unreadable-file ids) of the rows, in order; section rules are None."""
-    return [row.id for row in screen.session_list.rows]
+    return list(screen.session_list.ids)
 
 
 def session_ids(screen: SessionBrowserScreen) -> list[str]:
