@@ -173,11 +173,12 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 self.attach_source(argument.strip())
             else:
                 self.prompt.restore(event.text)
-                self.notify("Usage: /attach PATH-or-URL (or ctrl+f to pick a file).", severity="warning")
+                self.notify(with_keys(self.app, "Usage: /attach PATH-or-URL (or {attach-file} to pick a file)."),
+                            severity="warning")
             return
         if self.session.running:
             self.prompt.restore(event.text)
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+            self.notify(with_keys(self.app, "A reply is still streaming: {stop} stops it."), severity="warning")
             return
         message = self.session.add_user_message(event.text, self.attachments.attachments)
         self.attachments.clear()

@@ -14,6 +14,7 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from textual.app import App
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -33,6 +34,7 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.message_views import (
     AssistantMessageView,
     ErrorNotice,
@@ -41,12 +43,20 @@ from vllm_chat.ui.widgets.message_views import (
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 
-WELCOME = (
-    "Ask anything.\n\n"
-    "enter  send        ctrl+j  new line       esc  stop\n"
-    "ctrl+o  model      ctrl+n  new chat       ctrl+p  commands\n"
-    "f1  every key"
-)
+WELCOME_KEYS = [
+    ["{send}  send", "{newline:first}  new line", "{stop}  stop"],
+    ["{pick-model}  model", "{new-conversation}  new chat", "{command-palette}  commands"],
+    ["{help}  every key"],
+]
+"""The keys an empty conversation shows, in columns (`{binding-id}`: that binding's keys now)."""
+
+
+def welcome(app: App) -> str:
+    """What an empty conversation says: the main keys, as the keymap has them, in columns."""
+    rows = [[with_keys(app, cell) for cell in row] for row in WELCOME_KEYS]
+    widths = [max(len(row[column]) for row in rows if column < len(row)) + 6 for column in range(len(rows[0]))]
+    lines = ["".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return "Ask anything.\n\n" + "\n".join(lines)
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -129,7 +139,7 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(Static(WELCOME, classes="welcome", markup=False))
+            self.mount(Static(welcome(self.app), classes="welcome", markup=False))
         else:
             self._reconcile(self._tail_window())
         self.anchor()

@@ -15,6 +15,10 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
+from vllm_chat.ui.keys import with_keys
+
+PLACEHOLDER = "Message — {send} sends · {newline:first} new line · ↑ earlier prompts · {attach-file} attach a file"
+"""What the empty prompt says, with the keys as the keymap has them (↑ is the text box's own)."""
 
 
 class PromptInput(TextArea):
@@ -62,9 +66,7 @@ class PromptInput(TextArea):
 
     def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
         super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
-                         highlight_cursor_line=False,
-                         placeholder="Message — enter sends · ctrl+j new line · ↑ earlier prompts · ctrl+f attach a file",
-                         **kwargs)  # type: ignore[arg-type]
+                         highlight_cursor_line=False, **kwargs)  # type: ignore[arg-type]
         # Not `history`: TextArea uses that name for its undo history.
         self.prompt_history = history or PromptHistory(None)
         """Earlier prompts, oldest first."""
@@ -72,6 +74,7 @@ class PromptInput(TextArea):
         self._recalled_text = ""
 
     def on_mount(self) -> None:
+        self.placeholder = with_keys(self.app, PLACEHOLDER)
         if self.app.is_headless:
             self.cursor_blink = False
 
