@@ -11,7 +11,8 @@ import pytest
 from tests.support.replay import CAPTURES, ReplayServer, load_capture
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
     ReasoningDelta,

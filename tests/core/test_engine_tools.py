@@ -12,7 +12,8 @@ import pytest
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import ToolsSettings, load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
-from vllm_chat.core.engine import Engine, TurnOptions, request_messages
+from vllm_chat.core.engine import Engine
+from vllm_chat.core.turn_request import TurnOptions, request_messages
 from vllm_chat.core.events import (
     ToolApprovalNeeded,
     ToolCallDelta,

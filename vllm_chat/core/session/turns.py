@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from vllm_chat.core.conversation import Attachment, Branch, Message
-from vllm_chat.core.engine import TurnOptions
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
