@@ -161,7 +161,8 @@ def test_prepare_terminal_with_pictures_off_imports_nothing() -> None:
         "assert images.prepare_terminal('auto') == 'halfcell'  # no terminal: half blocks\n"
     )
     env = {k: v for k, v in os.environ.items() if k != images.RENDERER_ENV}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                            check=False)
     assert result.returncode == 0, result.stderr
 
 

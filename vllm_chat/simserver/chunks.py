@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _enc
 from typing import Any
 
 from vllm_chat.simserver.plan import (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cache
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -107,7 +108,7 @@ def _own_declared(cls: type) -> list[tuple[type, Binding]]:
     return [(owner, b) for owner, b in declared_bindings(cls) if owner is cls]
 
 
-def name_palette_binding(app: App) -> None:
+def name_palette_binding(app: App[Any]) -> None:
     """Give Textual's ctrl+p binding an id, so help can name it and `[keymap]` can move it.
     (Nothing to do once the app declares the binding itself, with an id.)"""
     key_to_bindings = app._bindings.key_to_bindings
@@ -150,7 +151,7 @@ def _what(binding: Binding, owner: type, group_owner: type | None = None) -> str
 # --- the help screen -------------------------------------------------------------------------
 
 
-def help_groups(app: App) -> list[HelpGroup]:
+def help_groups(app: App[Any]) -> list[HelpGroup]:
     """Every key in force, grouped by where it applies: ours first, then Textual's own."""
     app_rows = [HelpRow(owner, b, _what(b, owner)) for owner, b in declared_bindings(type(app))]
     anywhere = [row for row in app_rows if is_ours(row.owner)]
@@ -193,7 +194,7 @@ def _widget_keys(cls: type, where: str, text_box: bool = False) -> WidgetKeys:
     return WidgetKeys(where, keys, _types_text if text_box else None)
 
 
-def binding_contexts(app: App) -> list[list[ContextEntry]]:
+def binding_contexts(app: App[Any]) -> list[list[ContextEntry]]:
     """Every set of keys that can be active at once (a focus chain, or a modal with
     the app's global keys), for the keymap check."""
     palette = palette_binding(app)
@@ -219,11 +220,11 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
     return contexts
 
 
-def apply_keymap(app: App, keymap: dict[str, str]) -> list[str]:
+def apply_keymap(app: App[Any], keymap: dict[str, str]) -> list[str]:
     """Check the user's keymap, apply the entries that are fine, and return the problems."""
     name_palette_binding(app)
-    keymap = app._normalize_keymap(keymap)
-    problems = keymap_problems(keymap, binding_contexts(app))
+    normalized = app._normalize_keymap(keymap)
+    problems = keymap_problems(normalized, binding_contexts(app))
     bad = {binding_id for problem in problems for binding_id in problem.ids}
-    app.set_keymap({binding_id: keys for binding_id, keys in keymap.items() if binding_id not in bad})
+    app.set_keymap({binding_id: keys for binding_id, keys in normalized.items() if binding_id not in bad})
     return [problem.text(lambda hint: with_keys(app, hint)) for problem in problems]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -73,7 +74,7 @@ def is_ours(cls: type) -> bool:
     return cls.__module__.startswith("vllm_chat.")
 
 
-def palette_binding(app: App) -> Binding | None:
+def palette_binding(app: App[Any]) -> Binding | None:
     """The command palette's binding as the app has it (None when the palette is off)."""
     for bindings in app._bindings.key_to_bindings.values():
         for binding in bindings:
@@ -85,13 +86,13 @@ def palette_binding(app: App) -> Binding | None:
 # --- the keys of a binding now -----------------------------------------------------------------
 
 
-def keys_now(app: App, binding: Binding) -> tuple[str, ...]:
+def keys_now(app: App[Any], binding: Binding) -> tuple[str, ...]:
     """The keys that trigger `binding` now: the keymap's, else its own."""
     keymap = getattr(app, "_keymap", {}) or {}
     return keys_of(keymap.get(binding.id or "", binding.key))
 
 
-def display_keys(app: App, binding: Binding) -> str:
+def display_keys(app: App[Any], binding: Binding) -> str:
     """The keys that trigger `binding` now (after the keymap), as Textual displays keys."""
     return ", ".join(app.get_key_display(Binding(key, binding.action)) for key in keys_now(app, binding))
 
@@ -101,7 +102,8 @@ def _loaded_classes_of_ours() -> Iterator[type]:
     seen: set[type] = set()
     stack: list[type] = [DOMNode]
     while stack:
-        for sub in stack.pop().__subclasses__():
+        subclasses: list[type] = stack.pop().__subclasses__()
+        for sub in subclasses:
             if sub not in seen:
                 seen.add(sub)
                 stack.append(sub)
@@ -109,7 +111,7 @@ def _loaded_classes_of_ours() -> Iterator[type]:
                     yield sub
 
 
-def bindings_by_id(app: App) -> dict[str, Binding]:
+def bindings_by_id(app: App[Any]) -> dict[str, Binding]:
     """Every binding with an id, by id: the app's, the command palette's and those of
     every screen and widget class of ours that is loaded."""
     owners = [*_loaded_classes_of_ours(), type(app)]
@@ -123,13 +125,13 @@ def bindings_by_id(app: App) -> dict[str, Binding]:
 # --- hint lines --------------------------------------------------------------------------------
 
 
-def key_hint(app: App, binding_id: str, *, first_only: bool = False) -> str:
+def key_hint(app: App[Any], binding_id: str, *, first_only: bool = False) -> str:
     """The keys of the binding `binding_id` now, spelled as hint lines spell them
     ("ctrl+s", "esc", "n / esc"). Raises KeyError for an id no binding has."""
     return _hint(app, bindings_by_id(app), binding_id, first_only=first_only)
 
 
-def _hint(app: App, bindings: dict[str, Binding], binding_id: str, *, first_only: bool = False) -> str:
+def _hint(app: App[Any], bindings: dict[str, Binding], binding_id: str, *, first_only: bool = False) -> str:
     binding = bindings.get(binding_id)
     if binding is None:
         raise KeyError(f"no binding has the id {binding_id!r}")
@@ -137,7 +139,7 @@ def _hint(app: App, bindings: dict[str, Binding], binding_id: str, *, first_only
     return keys[0] if first_only else " / ".join(keys)
 
 
-def with_keys(app: App, text: str) -> str:
+def with_keys(app: App[Any], text: str) -> str:
     """`text` with each `{binding-id}` replaced by that binding's keys now:
     `"{save-text} save · {cancel-text} cancel"` -> `"ctrl+s save · esc cancel"`.
     `{binding-id:first}` names only its first key (`"enter"` for "enter / space")."""
@@ -156,7 +158,7 @@ _STEP_WORDS = {
 }
 
 
-def error_actions(app: App, error: ChatError) -> str:
+def error_actions(app: App[Any], error: ChatError) -> str:
     """The keys that help with `error` (its `actions`, as the keymap spells them now),
     as a hint line: "ctrl+o pick a model · ctrl+r retry"."""
     if error.kind in ("auth", "wrong_path"):

@@ -123,8 +123,8 @@ def percent(text: str) -> float:
     return clamp(float(text.strip()[:-1]) / 100.0, 0.0, 1.0)
 
 
-def _from_hsl(h: str, s: str, l: str) -> tuple[int, int, int]:
-    r, g, b = colorsys.hls_to_rgb(float(h) % 360 / 360, percent(l), percent(s))
+def _from_hsl(hue: str, saturation: str, lightness: str) -> tuple[int, int, int]:
+    r, g, b = colorsys.hls_to_rgb(float(hue) % 360 / 360, percent(lightness), percent(saturation))
     return int(r * 255 + 0.5), int(g * 255 + 0.5), int(b * 255 + 0.5)
 
 
@@ -149,16 +149,16 @@ def parse_colour(text: str) -> Colour:
     hex3, hex4, hex6, hex8, rgb, rgba, hsl, hsla = match.groups()
     if hex3 or hex4:
         digits = [int(d + d, 16) for d in (hex3 or hex4)]
-        return Colour(*digits[:3], digits[3] / 255.0 if hex4 else 1.0)
+        return Colour(digits[0], digits[1], digits[2], digits[3] / 255.0 if hex4 else 1.0)
     if hex6 or hex8:
         digits = [int((hex6 or hex8)[i : i + 2], 16) for i in range(0, len(hex6 or hex8), 2)]
-        return Colour(*digits[:3], digits[3] / 255.0 if hex8 else 1.0)
+        return Colour(digits[0], digits[1], digits[2], digits[3] / 255.0 if hex8 else 1.0)
     if rgb or rgba:
         values = [float(v) for v in (rgb or rgba).split(",")]
         r, g, b = (int(clamp(int(v), 0, 255)) for v in values[:3])
         return Colour(r, g, b, clamp(values[3], 0.0, 1.0) if rgba else 1.0)
-    h, s, l, *alpha = (hsl or hsla).split(",")
-    return Colour(*_from_hsl(h, s, l), clamp(float(alpha[0]), 0.0, 1.0) if alpha else 1.0)
+    hue, saturation, lightness, *alpha = (hsl or hsla).split(",")
+    return Colour(*_from_hsl(hue, saturation, lightness), clamp(float(alpha[0]), 0.0, 1.0) if alpha else 1.0)
 
 
 def _colour_complaint(text: str) -> str:

@@ -141,16 +141,9 @@ def load_theme_file(path: Path) -> ThemeSpec:
 
     if issues:
         raise ThemeError("; ".join(issues))
-    return ThemeSpec(
-        name=name,
-        **colours,  # type: ignore[arg-type]
-        dark=flags["dark"],
-        ansi=flags["ansi"],
-        luminosity_spread=numbers["luminosity_spread"],
-        text_alpha=numbers["text_alpha"],
-        variables=dict(variables),
-        source=path,
-    )
+    # Each value was checked above (a wrong one is an issue), so `name` and `primary` are strings.
+    checked: dict[str, Any] = {"name": name, **colours, **flags, **numbers}
+    return ThemeSpec(**checked, variables=dict(variables), source=path)
 
 
 def shipped_themes_dir() -> Path:

@@ -98,5 +98,5 @@ class HelpScreen(Dialog[None]):
             parts.extend([table, Text("")])
         return Group(*parts)
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_dismiss(self) -> None:  # type: ignore[override]  # a key binding passes no result
         self.dismiss(None)

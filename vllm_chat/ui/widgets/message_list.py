@@ -14,6 +14,8 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -51,11 +53,11 @@ WELCOME_KEYS = [
 """The keys an empty conversation shows, in columns (`{binding-id}`: that binding's keys now)."""
 
 
-def welcome(app: App) -> str:
+def welcome(app: App[Any]) -> str:
     """What an empty conversation says: the main keys, as the keymap has them, in columns."""
     rows = [[with_keys(app, cell) for cell in row] for row in WELCOME_KEYS]
     widths = [max(len(row[column]) for row in rows if column < len(row)) + 6 for column in range(len(rows[0]))]
-    lines = ["".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "Ask anything.\n\n" + "\n".join(lines)
 
 OVERSCAN = 0.25
@@ -82,8 +84,8 @@ class MessageList(VerticalScroll):
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, show_reasoning: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
         self.current: AssistantMessageView | None = None
@@ -228,7 +230,7 @@ class MessageList(VerticalScroll):
         while node is not None and node is not self:
             if isinstance(node, MessageView):
                 return node
-            node = node.parent  # type: ignore[assignment]
+            node = node.parent  # type: ignore[assignment]  # a widget's parent is a widget or the screen
         return None
 
     def _reconcile(self, desired: set[int]) -> None:

@@ -8,6 +8,7 @@ TextArea (bracketed paste, any length).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -64,9 +65,9 @@ class PromptInput(TextArea):
         prompt_input: PromptInput
         text: str
 
-    def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
+    def __init__(self, history: PromptHistory | None = None, **kwargs: Any) -> None:
         super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
-                         highlight_cursor_line=False, **kwargs)  # type: ignore[arg-type]
+                         highlight_cursor_line=False, **kwargs)
         # Not `history`: TextArea uses that name for its undo history.
         self.prompt_history = history or PromptHistory(None)
         """Earlier prompts, oldest first."""

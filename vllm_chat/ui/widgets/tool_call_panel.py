@@ -236,6 +236,7 @@ class ToolCallPanel(Vertical):
             return Text("\n".join(lines))
         shown = "\n".join(lines[:RESULT_PREVIEW_LINES])
         text = Text(shown + "\n")
-        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines ({key_hint(self.app, 'toggle-tool-result', first_only=True)} shows all)", style="italic dim")
+        key = key_hint(self.app, "toggle-tool-result", first_only=True)
+        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines ({key} shows all)", style="italic dim")
         return text
 
