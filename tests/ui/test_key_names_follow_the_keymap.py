@@ -59,6 +59,15 @@ async def test_the_default_welcome_lines_up_the_keys_in_columns(sim, make_app) -
             "Message — enter sends · ctrl+j new line · ↑ earlier prompts · ctrl+f attach a file"
 
 
+async def test_on_a_narrow_screen_the_welcome_keys_fold_into_fewer_columns(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, size=(60, 20)) as (app, pilot):
+        note = app.chat.messages.query_one(".welcome")
+        await wait_until(pilot, lambda: "esc  stop" in welcome_text(app))
+        lines = welcome_text(app).splitlines()
+        assert max(len(line) for line in lines) <= note.content_size.width
+        assert "enter  send" in lines[2] and "ctrl+j  new line" in lines[2], "two to a line, in reading order"
+
+
 async def test_the_notices_name_the_remapped_stop_and_attach_keys(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, keymap=MOVED) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)

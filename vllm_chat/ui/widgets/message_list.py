@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import App
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import ChatError
@@ -36,7 +34,6 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.message_views import (
     AssistantMessageView,
     ErrorNotice,
@@ -44,21 +41,7 @@ from vllm_chat.ui.widgets.message_views import (
     UserMessageView,
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
-
-WELCOME_KEYS = [
-    ["{send}  send", "{newline:first}  new line", "{stop}  stop"],
-    ["{pick-model}  model", "{new-conversation}  new chat", "{command-palette}  commands"],
-    ["{help}  every key"],
-]
-"""The keys an empty conversation shows, in columns (`{binding-id}`: that binding's keys now)."""
-
-
-def welcome(app: App[Any]) -> str:
-    """What an empty conversation says: the main keys, as the keymap has them, in columns."""
-    rows = [[with_keys(app, cell) for cell in row] for row in WELCOME_KEYS]
-    widths = [max(len(row[column]) for row in rows if column < len(row)) + 6 for column in range(len(rows[0]))]
-    lines = ["".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in rows]
-    return "Ask anything.\n\n" + "\n".join(lines)
+from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -141,7 +124,7 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(Static(welcome(self.app), classes="welcome", markup=False))
+            self.mount(WelcomeNote(classes="welcome"))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
