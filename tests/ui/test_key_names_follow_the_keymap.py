@@ -1,7 +1,7 @@
 """Every key name the user reads comes from the keymap: with send, new line, attach,
 stop, help, model, new chat and the command palette moved, the prompt's placeholder,
-the empty conversation's key list, the notices and the keymap's own messages name
-the new keys, never the old ones."""
+the empty conversation's key list, the notices, the model list's hint, a folded tool
+result and the keymap's own messages name the new keys, never the old ones."""
 
 from __future__ import annotations
 
