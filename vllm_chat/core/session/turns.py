@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from vllm_chat.core import tree
 from vllm_chat.core.conversation import Message
-from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -25,6 +24,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, ActivityPhase
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 

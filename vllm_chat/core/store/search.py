@@ -77,6 +77,7 @@ _BUSY_MS = 15000
 _WORD = re.compile(r"[^\W_]+")
 _WEIGHTS = "10.0, 1.0, 0.5"  # title, text, extra
 _SUMMARY = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
+_SUMMARY_COLUMNS = ", ".join(f"files.{name}" for name in _SUMMARY)
 
 
 @dataclass(frozen=True)
@@ -180,10 +181,10 @@ class SearchIndex:
             row = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
                                (match, RANK_CAP - 1)).fetchone()
             rows = conn.execute(
-                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {', '.join('files.' + k for k in _SUMMARY)} FROM fts "
+                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {_SUMMARY_COLUMNS} FROM fts "
                 "JOIN files ON files.doc = fts.rowid WHERE fts MATCH ? AND fts.rowid >= ? "
                 "ORDER BY score LIMIT ?", (match, row[0] if row else 0, limit)).fetchall()
-        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:]))) for r in rows]
+        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:], strict=True))) for r in rows]
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -389,7 +390,8 @@ def _title(doc: dict[str, Any]) -> str:
     title = doc.get("title")
     if isinstance(title, str) and title.strip():
         return title
-    messages = doc.get("messages") if isinstance(doc.get("messages"), list) else []
+    found = doc.get("messages")
+    messages: list[Any] = found if isinstance(found, list) else []
     first = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"), "")
     return title_from_prompt(first if isinstance(first, str) else "")
 

@@ -21,6 +21,7 @@ an explicit `delete()`. Older schemas are upgraded on load (`migrations.py`).
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import itertools
 import os
@@ -342,10 +343,12 @@ class SessionStore:
         """
         return self._listed(self.listing.refresh())
 
-    def _listed(self, entries: list[Entry]) -> tuple[list[SessionSummary], list[UnreadableSession]]:
-        summaries: list[SessionSummary] = []
-        unreadable: list[UnreadableSession] = []
-        root, made, kept = self.root, self._summaries, {}
+    def _listed(self, entries: builtins.list[Entry]) -> tuple[builtins.list[SessionSummary],
+                                                           builtins.list[UnreadableSession]]:
+        summaries: builtins.list[SessionSummary] = []
+        unreadable: builtins.list[UnreadableSession] = []
+        root, made = self.root, self._summaries
+        kept: dict[str, tuple[dict[str, Any], SessionSummary]] = {}
         for entry in entries:
             result = entry.result
             if isinstance(result, str):
@@ -436,7 +439,7 @@ class SessionStore:
 
     # searching
 
-    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
+    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> builtins.list[SearchHit]:
         """Sessions with every word of `query` in their title or messages, best first, each
         with a snippet around a hit. `everywhere`: also reasoning and tool calls and results.
 

@@ -243,7 +243,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 items.append("can't be read · left untouched")
                 items += self.unreadable
         else:
-            titled = [s for s, title in zip(self.summaries, self._titles) if needle in title]
+            titled = [s for s, title in zip(self.summaries, self._titles, strict=True) if needle in title]
             items += titled
             if self._content_query == needle:
                 seen = {s.id for s in titled}
@@ -469,7 +469,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         except StoreError as exc:
             self._notice(f"Can't delete: {exc}", error=True)
             return
-        kept = [(s, t) for s, t in zip(self.summaries, self._titles) if s.id != session_id]
+        kept = [(s, t) for s, t in zip(self.summaries, self._titles, strict=True) if s.id != session_id]
         self.summaries, self._titles = [s for s, _ in kept], [t for _, t in kept]
         self._hits.pop(session_id, None)
         self._by_id.pop(session_id, None)

@@ -10,6 +10,7 @@ shows `‹ 2/3 ›`; ←/→ on the focused message move between the versions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -66,8 +67,8 @@ class MessageView(Vertical):
         (go back to the prompt)."""
 
     def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
-                 **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
         self.version = version
