@@ -22,7 +22,7 @@ examples:
   vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
   git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
   vllm-chat -c                              continue the most recent session
-  vllm-chat sessions list                   saved sessions (also: export, delete)
+  vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 

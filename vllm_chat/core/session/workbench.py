@@ -169,7 +169,7 @@ class WorkbenchPart(ControlsPart):
         conversation from it."""
         conv = self.conversation
         if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
+            from vllm_chat.core.titles import title_from_prompt
 
             conv.title = title_from_prompt(text)
         return conv.add(Message(role="user", content=text, attachments=list(attachments or []),
