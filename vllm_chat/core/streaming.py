@@ -91,9 +91,12 @@ class ChoiceSink:
             self.ended_at = time.monotonic()
 
     def count(self, completion_tokens: int) -> None:
-        """The server's running token count for this choice (`continuous_usage_stats`)."""
-        self._counted_by_server = True
-        self.tokens = completion_tokens
+        """The server's running token count for this choice (`continuous_usage_stats`). The
+        role chunk's 0 says nothing yet: a server that counts only there (older simulations of
+        beam search) leaves the count to the pieces."""
+        if completion_tokens or self._counted_by_server:
+            self._counted_by_server = True
+            self.tokens = completion_tokens
 
     def set_usage(self, usage: Usage) -> None:
         """The usage of this choice, once the server reported it."""

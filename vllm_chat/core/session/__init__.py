@@ -17,13 +17,19 @@ The class is assembled from one part per concern, each in its own module:
   rename, delete, export);
 - `tool_servers`: the MCP tool servers, and the catalogue of every tool;
 - `versions`: the versions of a message, forks, and other windows on the same
-  session (merge notices, changes on disk, reload).
+  session (merge notices, changes on disk, reload);
+- `candidates`: several replies to one turn (N candidates, a model comparison)
+  and picking the one to continue with;
+- `lora`: LoRA adapters: the models grouped under their base, loading and
+  unloading adapters at runtime.
 """
 
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
+from vllm_chat.core.session.candidates import CandidatesPart
 from vllm_chat.core.session.conversations import NoStore
+from vllm_chat.core.session.lora import LoraPart
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
@@ -32,5 +38,5 @@ from vllm_chat.core.session.versions import VersionsPart
 __all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, VersionsPart, ToolServersPart):
+class ChatSession(CandidatesPart, LoraPart, TurnsPart, VersionsPart, ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from vllm_chat.core.candidates import CandidateStatus
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """Where the session stands with its server.
 
@@ -78,3 +80,6 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    candidates: tuple[CandidateStatus, ...] = ()
+    """The replies of the last N-candidates or comparison run, while it streams and until
+    one is picked or the group is closed (empty otherwise)."""
