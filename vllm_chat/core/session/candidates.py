@@ -6,7 +6,7 @@ says what to do about a bad request); `run_candidates` streams the replies side
 by side, saved as they arrive; `status().candidates` gives each one's live
 figures; `pick_candidate` shows the chosen reply in their place (the others stay
 as its alternatives) and says whether a turn must follow to run the tool calls
-it asked for (`options(run_pending=True)`). Any turn can be answered this way,
+it asked for (`run_picked`). Any turn can be answered this way,
 a regenerated one too: `rewind_to_last_user()` first.
 """
 
@@ -107,8 +107,8 @@ class CandidatesPart(TurnsPart):
         """Continue with the reply `message_id` (one of the last group's, or any alternative
         of a shown reply): it is shown in place of the others, which stay as its alternatives;
         a comparison's pick also becomes the conversation's model. Saved at once. Returns
-        True when the reply asked for tools: run a turn with `options(run_pending=True)` to
-        run its calls (approval as usual) and let the model go on. Raises KeyError for a
+        True when the reply asked for tools: `run_picked()` then runs its calls (approval as
+        usual) and lets the model go on. Raises KeyError for a
         message that is no alternative of a shown one, RuntimeError while replies stream."""
         if self._engine.running:
             raise RuntimeError("can't pick a reply while replies are streaming: wait or stop them first")
@@ -130,6 +130,12 @@ class CandidatesPart(TurnsPart):
         self._context_used = self._last_usage()
         self._changed()
         return conv.messages[-1].id == message_id and bool(unanswered_calls(conv))
+
+    async def run_picked(self) -> AsyncIterator[Event]:
+        """Run the tool calls of the picked reply (approval as usual), then let the model go
+        on: a turn like `run`, to call when `pick_candidate` returned True."""
+        async for event in self.run(replace(self.options(), run_pending=True)):
+            yield event
 
     def close_candidates(self) -> None:
         """Stop showing the last group's figures (the front end closed it); its replies stay
