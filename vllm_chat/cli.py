@@ -20,6 +20,7 @@ examples:
   vllm-chat -p "Explain KV caching"         print one reply and exit
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -c                              continue the most recent session
+  vllm-chat -p "Name a colour" -n 3         three candidate replies (--json: a list)
   vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
@@ -74,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
     one.add_argument("-a", "--attach", action="append", metavar="FILE_OR_URL",
                      help="attach an image, video or audio file (or URL) to the prompt (repeatable)")
+    one.add_argument("-n", "--candidates", type=int, metavar="N",
+                     help="print N candidate replies (2-8; vLLM's n), each under its own header")
+    one.add_argument("--beam-search", action="store_true",
+                     help="with -n: the N best replies by beam search (use_beam_search)")
+    one.add_argument("--compare", metavar="MODEL,MODEL",
+                     help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
     return p
 
 
@@ -158,6 +165,9 @@ def _main(argv: list[str] | None) -> int:
         prompt = _oneshot_prompt(args)
         if prompt is not None:
             return _oneshot(settings, args, prompt, conversation)
+        if args.candidates is not None or args.compare or args.beam_search:
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
+                            "candidates and alt+m compares models.")
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)
@@ -171,6 +181,18 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
+
+
+def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
+    """`-n`, `--beam-search` and `--compare` as `OneShotRequest` fields (checked together)."""
+    compare = [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    if args.candidates is not None and compare:
+        raise _CliError("-n and --compare don't go together: ask for candidates of one model, or compare models.")
+    if args.beam_search and args.candidates is None:
+        raise _CliError("--beam-search needs -n N (how many beams to keep).")
+    if args.compare is not None and not compare:
+        raise _CliError("--compare needs model names, separated by commas.")
+    return {"candidates": args.candidates or 0, "beam": args.beam_search, "compare": compare}
 
 
 def _oneshot_prompt(args: argparse.Namespace) -> str | None:
@@ -227,6 +249,7 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, conversation:
         except AttachmentError as exc:
             raise _CliError(str(exc)) from None
     request = OneShotRequest(
+        **_several_replies(args),
         prompt=prompt,
         attachments=attachments,
         show_reasoning=args.show_reasoning,
