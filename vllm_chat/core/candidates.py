@@ -192,7 +192,9 @@ class CandidateRun:
         for slot in self.slots:
             sink = slot.sink
             state = slot.state
-            if state == "waiting" and sink.first_at is not None:
+            if state in ("waiting", "streaming") and sink.finish_reason is not None:
+                state = "done"  # its last chunk came; the others of its request may still stream
+            elif state == "waiting" and sink.first_at is not None:
                 state = "streaming"
             out.append(CandidateStatus(
                 label=slot.label, model=slot.model, message_id=slot.message.id, state=state, tokens=sink.tokens,
@@ -317,8 +319,11 @@ class CandidateRun:
         slot.sink.emit(TurnFailed(error, slot.message))
 
     def _stop_all(self) -> None:
-        for slot in self.slots:
+        for k, slot in enumerate(self.slots):
             if slot.state not in ("waiting", "streaming"):
+                continue
+            if slot.sink.finish_reason is not None:
+                self._settle(k)  # it had ended before the stop; only its request went on
                 continue
             slot.sink.sync()
             slot.message.status, slot.state = "stopped", "stopped"

@@ -156,7 +156,10 @@ async def stream_choices(client: ChatClient, request: dict[str, Any], sinks: dic
                     sink.sync()
                 last_sync = now
     finally:
+        now = time.monotonic()
         for sink in sinks.values():
+            if sink.ended_at is None:
+                sink.ended_at = now  # stopped or cut: its speed is measured up to here
             sink.sync()
             sink.finish_timings()
 

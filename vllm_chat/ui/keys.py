@@ -162,6 +162,7 @@ def _chat_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.screens.attach import MediaTree
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentChip
+    from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_views import MessageView
     from vllm_chat.ui.widgets.prompt_input import PromptInput
@@ -175,6 +176,7 @@ def _chat_owners() -> list[tuple[str, type]]:
         ("Attachment chip (focused)", AttachmentChip),
         ("Image thumbnail (focused)", ImageThumb),
         ("File picker folders", MediaTree),
+        ("Candidates and comparisons (side by side)", CandidatesPanel),
     ]
 
 
@@ -187,16 +189,20 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         OptionList,
         RadioSet,
         Select,
+        SelectionList,
         Switch,
         TextArea,
     )
 
     from vllm_chat.ui.screens.approval import ToolApprovalScreen
     from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
+    from vllm_chat.ui.screens.compare import CompareScreen
     from vllm_chat.ui.screens.confirm import ConfirmScreen
     from vllm_chat.ui.screens.export import ExportScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.image_view import ImageViewScreen
+    from vllm_chat.ui.screens.lora_load import LoraLoadScreen
+    from vllm_chat.ui.screens.model_picker import ModelPickerScreen
     from vllm_chat.ui.screens.pick_list import PickListScreen
     from vllm_chat.ui.screens.rename import RenameScreen
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
@@ -221,6 +227,9 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Rename", RenameScreen, [(Input, "in the title box", True)]),
         ("Text editor (system prompt, editing a message)", TextEditScreen, [(TextArea, "in the text box", True)]),
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
+        ("Model picker", ModelPickerScreen, [(OptionList, "in the model list", False)]),
+        ("Compare models", CompareScreen, [(SelectionList, "in the model list", False)]),
+        ("Load a LoRA adapter", LoraLoadScreen, [(Input, "in the name and path boxes", True)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),
         ("Help", HelpScreen, [(VerticalScroll, "in the help text", False)]),
     ]
@@ -364,6 +373,7 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
 
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
+    from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_list import MessageList
     from vllm_chat.ui.widgets.message_views import MessageView
@@ -383,6 +393,7 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],
         chat + _ids(AttachmentChip) + [_widget_keys(AttachmentBar, "in the attachment bar")],
+        chat + _ids(CandidatesPanel),
     ]
     for _, screen, focusable in _modal_screens():
         base = app_keys + _ids(screen)

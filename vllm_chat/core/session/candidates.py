@@ -64,10 +64,13 @@ class CandidatesPart(TurnsPart):
     async def run_candidates(self, plan: CandidatePlan) -> AsyncIterator[Event]:
         """Stream several replies to the turn the conversation ends with (its last message
         is the user's), saving as they arrive. Events: `CandidatesStarted`, then each reply's
-        events as `CandidateEvent(slot, ...)`, then `CandidatesDone`. `stop()` stops them all."""
+        events as `CandidateEvent(slot, ...)`, then `CandidatesDone`. `stop()` stops them all.
+        Raises ValueError without a prompt to answer, `ChatErrorException` when no model is
+        known and the server can't be asked for one."""
         conv = self.conversation
         if not conv.messages or conv.messages[-1].role != "user":
             raise ValueError("There is no prompt to answer: send one first.")
+        await self.ensure_model()  # raises ChatErrorException when the server can't say which
         options = self.candidate_options(plan)
         async for event in self._recorded(
                 lambda on_idle, every: self._engine.run_candidates(conv, plan, options, on_idle=on_idle,

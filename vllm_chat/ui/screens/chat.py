@@ -23,6 +23,8 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
+from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_models import ModelActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
@@ -31,7 +33,8 @@ from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
+                 Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -48,6 +51,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
+        Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -183,24 +188,32 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self.prompt.restore(event.text)
             self.notify("A reply is still streaming: esc stops it.", severity="warning")
             return
+        plan = self.take_next_plan()
+        self.close_candidates_panel()
         message = self.session.add_user_message(event.text, self.attachments.attachments)
         self.attachments.clear()
         self.messages.add_message(message)
-        self.run_turn()
+        if plan is not None:
+            self.run_candidates(plan)
+        else:
+            self.run_turn()
 
-    def run_turn(self, continue_last: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+    def run_turn(self, continue_last: bool = False, *, picked: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says;
+        `picked`: first run the tool calls of the reply just picked among candidates)."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last)
+        self._turn_worker(continue_last, picked)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool) -> None:
+    async def _turn_worker(self, continue_last: bool, picked: bool = False) -> None:
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None
+        events = self.session.run_picked() if picked else self.session.run(
+            self.session.options(continue_last=continue_last))
         try:
-            async for event in self.session.run(self.session.options(continue_last=continue_last)):
+            async for event in events:
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
                     self._stop_requested = False
