@@ -244,6 +244,7 @@ def _textual_groups() -> list[tuple[str, tuple[type, ...]]]:
         OptionList,
         RadioSet,
         Select,
+        SelectionList,
         Switch,
         TextArea,
         Tree,
@@ -253,7 +254,7 @@ def _textual_groups() -> list[tuple[str, tuple[type, ...]]]:
     return [
         ("Editing text (the prompt and the other text boxes)", (TextArea,)),
         ("One-line fields", (Input,)),
-        ("Lists", (OptionList,)),
+        ("Lists", (OptionList, SelectionList)),
         ("Folder tree", (Tree,)),
         ("Scrolling (the conversation, long dialogs)", (ScrollableContainer,)),
         ("Buttons, switches and choices", (Button, Switch, ToggleButton, RadioSet, Select)),
