@@ -232,7 +232,3 @@ class CandidateActions:
     def on_candidates_panel_closed(self: ChatScreen, event: CandidatesPanel.Closed) -> None:
         event.stop()
         self.close_candidates_panel()
-
-    def on_candidates_panel_stop_requested(self: ChatScreen, event: CandidatesPanel.StopRequested) -> None:
-        event.stop()
-        self.action_stop()

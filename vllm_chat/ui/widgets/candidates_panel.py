@@ -3,8 +3,9 @@ terminal is too narrow), each with its own footer; the user picks the one to con
 
 It only draws: the replies come from the session's events (`apply`), the figures of each
 footer (tokens, TTFT, tok/s) from `SessionStatus.candidates` (`show_figures`). Keys:
-←/→ choose a reply, enter picks it (`Picked`), esc stops the replies while they stream and
-closes the panel after (`Closed`: the first reply stays shown, the others as versions).
+←/→ choose a reply, enter picks it (`Picked`); esc stops the replies while they stream (the
+chat screen's own "stop": the panel lets the key through) and closes the panel after
+(`Closed`: the first reply stays shown, the others as versions).
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ class CandidatesPanel(Vertical):
         Binding("left,h", "select(-1)", "Previous reply", show=False, id="candidate-previous"),
         Binding("right,l", "select(1)", "Next reply", show=False, id="candidate-next"),
         Binding("enter", "pick", "Pick", id="pick-candidate"),
-        Binding("escape", "close", "Stop / close", id="close-candidates"),
+        Binding("escape", "close", "Close", id="close-candidates"),
         Binding("pageup", "scroll_reply(-1)", "Scroll up", show=False, id="candidate-scroll-up"),
         Binding("pagedown", "scroll_reply(1)", "Scroll down", show=False, id="candidate-scroll-down"),
     ]
@@ -204,10 +205,6 @@ class CandidatesPanel(Vertical):
     @dataclass
     class Closed(Message):
         """The user closed the panel (esc) once the replies had ended."""
-
-    @dataclass
-    class StopRequested(Message):
-        """The user pressed esc while the replies stream."""
 
     def __init__(self, title: str, labels: tuple[str, ...], messages: tuple[ChatMessage, ...], **kwargs: object
                  ) -> None:
@@ -295,6 +292,7 @@ class CandidatesPanel(Vertical):
         """Every reply has ended: now one can be picked."""
         self.streaming = False
         self._show_hint()
+        self.refresh_bindings()
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -310,9 +308,14 @@ class CandidatesPanel(Vertical):
             return
         self.post_message(self.Picked(self.columns[self.selected].reply.message.id))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While the replies stream, esc falls through to the chat screen's own "stop", at
+        # once: a message from here to the screen would wait behind the streams' work.
+        return not (action == "close" and self.streaming)
+
     def action_close(self) -> None:
-        """Stop the replies while they stream; close the panel after."""
-        self.post_message(self.StopRequested() if self.streaming else self.Closed())
+        """Close the panel once the replies have ended (while they stream, esc stops them)."""
+        self.post_message(self.Closed())
 
     def action_scroll_reply(self, direction: int) -> None:
         """Scroll the chosen reply a page."""
