@@ -237,3 +237,20 @@ def test_the_last_reply_offers_candidates_and_a_comparison_next_to_regenerate() 
     actions = session.actions_for(reply.id)
     at = actions.index("regenerate")
     assert actions[at:at + 3] == ["regenerate", "candidates", "compare"]
+
+
+async def test_a_candidate_that_ended_before_the_stop_stays_complete() -> None:
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, tps=60)) as server:
+        session = session_for(server)
+        session.add_user_message("hello")  # the second wording is much shorter than the first
+        events = []
+        async for event in session.run_candidates(session.plan_candidates(2)):
+            events.append(event)
+            figures = session.status().candidates
+            if figures and figures[1].state == "done" and figures[0].state == "streaming":
+                session.stop()
+        await session.aclose()
+    first, second = events[-1].messages
+    assert events[-1].stopped
+    assert (first.status, second.status) == ("stopped", "complete")
+    assert second.finish_reason == "stop" and slot_events(events, TurnFinished) == [1]

@@ -180,3 +180,14 @@ async def test_a_picked_reply_that_asked_for_a_tool_runs_its_call_then_the_model
         roles = [m.role for m in app.session.conversation.messages]
         assert roles == ["user", "assistant", "tool", "assistant"]
         assert "5" in app.session.conversation.messages[2].content
+
+
+async def test_alt_n_as_a_terminal_sends_it_opens_the_list_and_types_nothing(sim, make_app) -> None:
+    from textual import events
+
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models, message="connected")
+        app.chat.prompt.load_text("hello")
+        app.post_message(events.Key("alt+n", "n"))  # ESC n arrives with "n" as its character
+        await wait_for_screen(pilot, app, PickListScreen)
+        assert app.chat.prompt.text == "hello"
