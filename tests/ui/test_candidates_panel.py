@@ -191,3 +191,15 @@ async def test_alt_n_as_a_terminal_sends_it_opens_the_list_and_types_nothing(sim
         app.post_message(events.Key("alt+n", "n"))  # ESC n arrives with "n" as its character
         await wait_for_screen(pilot, app, PickListScreen)
         assert app.chat.prompt.text == "hello"
+
+
+async def test_a_new_conversation_takes_the_panel_away(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, size=(120, 40)) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models, message="connected")
+        app.chat.prompt.load_text("hello")
+        await ask_candidates(app, pilot, "n:2")
+        await wait_until(pilot, lambda: ended(app))
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: panel(app) is None and app.chat.messages.display)
+        await wait_until(pilot, lambda: "Ask anything" in screen_text(app))
+        assert app.session.status().candidates == ()

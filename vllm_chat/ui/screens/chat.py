@@ -135,6 +135,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
 
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
+        self.drop_candidates_panel()  # another conversation, or this one changed: the panel is over
         conv = self.session.conversation
         focused = self.app.focused
         in_messages = focused is None or focused is self.messages or self.messages in focused.ancestors

@@ -199,17 +199,23 @@ class CandidateActions:
             panel.show_figures(self.session.status().candidates)
         self.show_status()
 
-    def close_candidates_panel(self: ChatScreen) -> None:
-        """Take the panel away and show the conversation (the replies stay as versions)."""
+    def drop_candidates_panel(self: ChatScreen) -> bool:
+        """Take the panel away (the replies stay in the conversation, as versions); False
+        when there was none. The caller shows the conversation again."""
         panel = self.candidates_panel
         if panel is None:
-            return
+            return False
         self._panel = None
         panel.remove()
         self.session.close_candidates()
         self.messages.display = True
-        self.show_conversation()
-        self.prompt.focus()
+        return True
+
+    def close_candidates_panel(self: ChatScreen) -> None:
+        """Take the panel away and show the conversation, with the prompt focused."""
+        if self.drop_candidates_panel():
+            self.show_conversation()
+            self.prompt.focus()
 
     # -- the panel's keys --------------------------------------------------------------------
 
