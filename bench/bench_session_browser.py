@@ -207,8 +207,12 @@ def main() -> None:
     print(f"  machine load average at the end: {os.getloadavg()[0]:.2f} (2 cores)")
     steps = ("new", "same", "key", "clear", "letter")
     worst = max(m[k] / small[k] for k in steps)
-    print(f"\ntarget (opens and filters {args.sessions} sessions without a visible stall): "
-          f"{'met' if worst < 1.5 else 'MISSED'} (at most {worst:.2f}x the {args.small}-session floor)")
+    cpu_worst = max(m["cpu"][k] / small["cpu"][k] for k in steps)
+    print(f"\ntarget (opens and filters {args.sessions} sessions without a visible stall):")
+    print(f"  UI thread work per step: {'met' if cpu_worst < 1.5 else 'MISSED'} "
+          f"(at most {cpu_worst:.2f}x the {args.small}-session floor)")
+    print(f"  wall time per step:      {'met' if worst < 1.5 else 'MISSED'} "
+          f"(at most {worst:.2f}x; opening waits for the listing, which runs in a worker thread)")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,11 @@ from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall
 from vllm_chat.core.store import INDEX_NAME, SessionStore
 from vllm_chat.core.store.search import INDEX_FILE
 
-WORDS = ["the", "model", "server", "token", "stream", "reply", "latency", "vllm", "prompt", "cache", "batch", "kernel", "memory", "python", "rust", "request", "tool", "result", "image", "attention", "layer", "weights", "quantized", "context", "window", "schedule", "throughput", "sampling", "temperature", "answer", "question", "because", "however"]
+WORDS = (
+    "the model server token stream reply latency vllm prompt cache batch kernel memory "
+    "python rust request tool result image attention layer weights quantized context "
+    "window schedule throughput sampling temperature answer question because however"
+).split()
 
 MARKER = ".bench-filled"
 """Written into a data folder once it is filled: `<sessions> <messages>`."""

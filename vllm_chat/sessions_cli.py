@@ -14,7 +14,11 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.export import ExportFormat
+    from vllm_chat.core.store import SessionStore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +75,8 @@ def sessions_main(argv: list[str]) -> int:
         return 1
 
 
-def _list(store: object, as_json: bool) -> int:
-    summaries, unreadable = store.list()  # type: ignore[attr-defined]
+def _list(store: SessionStore, as_json: bool) -> int:
+    summaries, unreadable = store.list()
     if as_json:
         doc = [
             {"id": s.id, "title": s.title, "model": s.model, "created_at": s.created_at,
@@ -91,7 +95,7 @@ def _list(store: object, as_json: bool) -> int:
     return 0
 
 
-def _search(store: Any, query: str, *, as_json: bool, everywhere: bool, limit: int) -> int:
+def _search(store: SessionStore, query: str, *, as_json: bool, everywhere: bool, limit: int) -> int:
     from vllm_chat.core.store.search import INDEX_FILE, query_words
     from vllm_chat.core.text import inert
 
@@ -135,28 +139,28 @@ def _marked(text: str, marks: tuple[tuple[int, int], ...], bold: bool) -> str:
     return "".join(out)
 
 
-def _fork(store: Any, session_id: str, at: int | None, as_json: bool) -> int:
+def _fork(store: SessionStore, session_id: str, at: int | None, as_json: bool) -> int:
     from vllm_chat.core.text import inert
 
     fork = store.fork(session_id, at)
-    origin = fork.origin
+    kept = len(fork.messages)
     if as_json:
-        print(json.dumps({"session_id": fork.id, "forked_from": session_id, "messages": origin.messages,
+        print(json.dumps({"session_id": fork.id, "forked_from": session_id, "messages": kept,
                           "title": fork.title, "path": str(store.path_for(fork.id))}, indent=2))
         return 0
-    print(f"forked {session_id[:12]} into {fork.id} ({origin.messages} messages): {_flat(inert(fork.title))}")
+    print(f"forked {session_id[:12]} into {fork.id} ({kept} messages): {_flat(inert(fork.title))}")
     print(f"continue it with: vllm-chat --resume {fork.id}")
     return 0
 
 
-def _export(store: object, session_id: str, fmt: str | None, output: str | None) -> int:
+def _export(store: SessionStore, session_id: str, fmt: ExportFormat | None, output: str | None) -> int:
     from vllm_chat.core.export import export, to_json, to_markdown
 
-    conv = store.load(session_id)  # type: ignore[attr-defined]
+    conv = store.load(session_id)
     if output is None:
         sys.stdout.write(to_json(conv) if fmt == "json" else to_markdown(conv))
         return 0
     path = Path(output).expanduser()
-    export(conv, path, fmt)  # type: ignore[arg-type]
+    export(conv, path, fmt)
     print(f"wrote {path}")
     return 0

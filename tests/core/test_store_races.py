@@ -129,7 +129,7 @@ async def test_two_windows_chatting_on_one_session_lose_no_message() -> None:
             sys.executable, "-c", WINDOW, server.base_url, TEST_API_KEY, start.id, tag, str(turns),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for tag in ("left", "right")]
         results = [await asyncio.wait_for(p.communicate(), 180) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err.decode()
         assert out.split()[0].decode() == start.id, "appends merge: no window had to fork"
     conv = SessionStore().load(start.id)

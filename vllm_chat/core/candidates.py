@@ -42,11 +42,11 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
 from vllm_chat.core.tool_media import without_tool_media
+from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.client import ChatClient
     from vllm_chat.core.conversation import Conversation, Message
-    from vllm_chat.core.engine import TurnOptions
     from vllm_chat.core.tools.registry import ToolRegistry
 
 MAX_CANDIDATES = 8
@@ -209,8 +209,6 @@ class CandidateRun:
     async def produce(self, emit: Callable[[Any], None]) -> None:
         """Start every reply, stream them, and say how each ended; stopped (cancelled), every
         reply still streaming is kept, marked stopped."""
-        from vllm_chat.core.engine import default_messages, request_messages
-
         conv, plan = self.conv, self.plan
         messages = request_messages(default_messages(conv, self.options))
         models = list(plan.models) or [conv.model] * plan.count
@@ -249,8 +247,6 @@ class CandidateRun:
         return lambda event: emit(CandidateEvent(slot, event))
 
     def _request(self, model: str, messages: list[dict[str, Any]], *, with_tools: bool) -> dict[str, Any]:
-        from vllm_chat.core.engine import build_request
-
         specs = self.tools.specs() if (with_tools and self.tools is not None and self.options.tools_enabled) else None
         if model in self._text_only:
             messages = without_tool_media(messages)

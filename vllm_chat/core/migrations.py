@@ -180,6 +180,11 @@ def _with_id(message: Any) -> Any:
     return out
 
 
+def _created(message: dict[str, Any]) -> float:
+    value = message.get("created_at")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
     out = dict(doc)
     branches = out.pop("branches", None)
@@ -232,8 +237,7 @@ def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
     for after, kids in children.items():
         if len(kids) < 2:
             continue
-        kids = sorted(kids, key=lambda m: m.get("created_at") if isinstance(m.get("created_at"), (int, float))
-                      else 0.0)
+        kids = sorted(kids, key=_created)
         chosen = shown_child.get(after)
         if chosen is None:  # off the shown branch: the run that continued was the one shown
             chosen = next((m["id"] for m in reversed(kids) if m in solid.get(after, [])), kids[-1]["id"])

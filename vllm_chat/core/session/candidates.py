@@ -17,7 +17,6 @@ from dataclasses import replace
 
 from vllm_chat.core import tree
 from vllm_chat.core.candidates import CandidatePlan, CandidateRun
-from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     CandidateEvent,
     CandidatesDone,
@@ -30,6 +29,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.turns import TurnsPart
 from vllm_chat.core.tool_rounds import unanswered_calls
+from vllm_chat.core.turn_request import TurnOptions
 
 
 class CandidatesPart(TurnsPart):

@@ -80,6 +80,8 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    queued: int = 0
+    """Prompts waiting to be sent when the running turn ends."""
     candidates: tuple[CandidateStatus, ...] = ()
     """The replies of the last N-candidates or comparison run, while it streams and until
     one is picked or the group is closed (empty otherwise)."""

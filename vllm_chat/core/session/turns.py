@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from vllm_chat.core import tree
-from vllm_chat.core.conversation import Attachment, Message
-from vllm_chat.core.engine import TurnOptions
+from vllm_chat.core.conversation import Message
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -25,6 +24,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, ActivityPhase
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 
@@ -35,15 +35,6 @@ class TurnsPart(SessionBase):
     def running(self) -> bool:
         """True while a turn streams or runs tools."""
         return self._engine.running
-
-    def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
-        """Append the user's message (and title a new conversation from it)."""
-        conv = self.conversation
-        if not conv.title:
-            from vllm_chat.core.titles import title_from_prompt
-
-            conv.title = title_from_prompt(text)
-        return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
 
     def options(self, *, continue_last: bool = False) -> TurnOptions:
         """Turn options from the settings and this conversation (`continue_last`: continue

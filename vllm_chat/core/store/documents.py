@@ -22,7 +22,7 @@ from vllm_chat.core.migrations import CURRENT_VERSION, MigrationError, migrate
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import StatKey
 from vllm_chat.core.titles import title_from_prompt
-from vllm_chat.core.urls import redact_url
+from vllm_chat.core.urls import redact_url as redact_url  # re-exported: the store's callers used it
 
 SCHEMA_VERSION = CURRENT_VERSION
 """The `schema_version` written into every session file."""
@@ -196,7 +196,8 @@ def summarize_document(doc: dict[str, Any], session_id: str) -> dict[str, Any]:
     preview = next((one_line(c, PREVIEW_CHARS) for r, c in reversed(texts)
                     if r in ("user", "assistant") and isinstance(c, str) and c.strip()), "")
     first = next((c for r, c in texts if r == "user"), "")
-    title = doc.get("title") if isinstance(doc.get("title"), str) else ""
+    raw_title = doc.get("title")
+    title = raw_title if isinstance(raw_title, str) else ""
 
     def number(key: str) -> float:
         value = doc.get(key)

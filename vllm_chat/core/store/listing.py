@@ -133,10 +133,10 @@ class Listing:
                 entries.append(Entry(name, fresh[name][0], fresh[name][1]))
         with self._lock:
             index = self._ensure()
-            for name, (key, result) in fresh.items():
+            for name, (read_key, result) in fresh.items():
                 # I/O errors (key None) are retried next time, not cached.
-                if key is not None and index.get(name) is before.get(name):
-                    index[name] = (key, result)
+                if read_key is not None and index.get(name) is before.get(name):
+                    index[name] = (read_key, result)
                     self._dirty = True
             for name in before.keys() - seen:
                 if index.get(name) is before[name]:
@@ -247,4 +247,4 @@ def _index_entry(row: Any) -> tuple[str, StatKey, Result] | None:
             return None
     if type(row[10]) is not int:
         return None
-    return row[0], key, dict(zip(_SUMMARY_FIELDS, row[5:]))
+    return row[0], key, dict(zip(_SUMMARY_FIELDS, row[5:], strict=True))

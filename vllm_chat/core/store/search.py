@@ -16,11 +16,11 @@ re-checked inside the write transaction.
 
 The index holds three columns per session: `title`, `text` (what the user and
 the model said, every branch) and `extra` (reasoning, tool calls and tool
-results), ranked by BM25 with the title weighing most. It is contentless (the
-text itself stays only in the session files, private): a changed file's old
-row can't be deleted from it, so it is left behind unlinked and skipped, and
-the index is rebuilt once such rows outnumber the live ones. Snippets are cut
-from the session files of the hits.
+results, files mentioned with `@path`), ranked by BM25 with the title weighing
+most. It is contentless (the text itself stays only in the session files,
+private): a changed file's old row can't be deleted from it, so it is left
+behind unlinked and skipped, and the index is rebuilt once such rows
+outnumber the live ones. Snippets are cut from the session files of the hits.
 
 Files are indexed oldest first (by `updated_at`) and a changed file is indexed
 again at the end, so the index's row order follows recency. A word found in
@@ -36,6 +36,7 @@ import os
 import re
 import sqlite3
 import stat
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -69,13 +70,14 @@ FULL_SCAN_EVERY = 60.0
 
 _RACY = 1.0  # seconds: a folder mtime this recent may still change within the same tick
 
-_FORMAT = "3"
+_FORMAT = "4"
 _BATCH = 200
 _REBUILD_DEAD = 2000
 _BUSY_MS = 15000
 _WORD = re.compile(r"[^\W_]+")
 _WEIGHTS = "10.0, 1.0, 0.5"  # title, text, extra
 _SUMMARY = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
+_SUMMARY_COLUMNS = ", ".join(f"files.{name}" for name in _SUMMARY)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class SearchHit:
     """The best line around a hit."""
     where: str
     """Where the snippet comes from: "title", "prompt", "reply", "reasoning", "tool call",
-    "tool result"; "(another version)" is added for a branch that is not shown."""
+    "tool result", "mentioned file"; "(another version)" is added for a branch that is not shown."""
     score: float
     """BM25 relevance (higher is better)."""
 
@@ -140,6 +142,9 @@ class SearchIndex:
         """How many times this object had to build the index from scratch (missing or broken)."""
         self._known: dict[str, StatKey | None] | None = None  # file name -> stat key indexed
         self._build = ""  # meta 'build' of the database `_known` was read from
+        self._conn: sqlite3.Connection | None = None
+        self._conn_inode: int | None = None
+        self._conn_lock = threading.Lock()
 
     def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
         """The sessions that hold every word of `query`, best first, after bringing the index
@@ -176,27 +181,49 @@ class SearchIndex:
             row = conn.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
                                (match, RANK_CAP - 1)).fetchone()
             rows = conn.execute(
-                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {', '.join('files.' + k for k in _SUMMARY)} FROM fts "
+                f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {_SUMMARY_COLUMNS} FROM fts "
                 "JOIN files ON files.doc = fts.rowid WHERE fts MATCH ? AND fts.rowid >= ? "
                 "ORDER BY score LIMIT ?", (match, row[0] if row else 0, limit)).fetchall()
-        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:]))) for r in rows]
+        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:], strict=True))) for r in rows]
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.path.exists():
-            self.rebuilt += 1
-            self.path.parent.mkdir(mode=0o700, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # derived data: a lost last write is re-done
-            self._ensure_schema(conn)
-            yield conn
-        finally:
-            conn.close()
+        """The index's connection, kept open between searches (closing one that wrote costs a
+        checkpoint) unless the file was replaced or deleted meanwhile; one search at a time."""
+        with self._conn_lock:
+            try:
+                inode = os.stat(self.path).st_ino
+            except OSError:
+                inode = None
+            if self._conn is None or inode != self._conn_inode:
+                self._close()
+                if inode is None:
+                    self.rebuilt += 1
+                    self.path.parent.mkdir(mode=0o700, exist_ok=True)
+                    with contextlib.suppress(FileExistsError):
+                        os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None,
+                                       check_same_thread=False)  # searches run in worker threads, one at a time
+                try:
+                    conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=OFF")  # derived data: a broken index is rebuilt
+                    self._ensure_schema(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._conn, self._conn_inode = conn, os.stat(self.path).st_ino
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError:
+                self._close()
+                raise
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -260,8 +287,8 @@ class SearchIndex:
             build = conn.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()[0]
             known = self._known_rows(conn, build)
         current = self._scan()
-        stale = [name for name, key in current.items() if known.get(name) != key]
-        gone = [name for name in known if name not in current]
+        stale = [name for name, _ in current.items() - known.items()]  # set arithmetic: 10,000 files
+        gone = list(known.keys() - current.keys())
         if gone:
             def forget() -> None:
                 for name in gone:
@@ -273,7 +300,7 @@ class SearchIndex:
         for start in range(0, len(stale), _BATCH):
             docs = [_document(self.root / name) for name in stale[start:start + _BATCH]]
             self._write(conn, lambda docs=docs: self._store(conn, docs, known))
-        unreadable = any(known.get(name) != key for name, key in current.items())  # retried next time
+        unreadable = any(known.get(name) != current[name] for name in stale)  # retried next time
         self._write(conn, lambda: conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('folder', ?), ('scanned', ?)",
             ("" if unreadable or folder is None else folder, repr(time.time()))))
@@ -326,6 +353,7 @@ class SearchIndex:
             raise
 
     def _discard(self) -> None:
+        self._close()
         self._known = None
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(OSError):
@@ -353,7 +381,7 @@ def _document(path: Path) -> _Indexed:
     text: list[str] = []
     extra: list[str] = []
     for field, where in _fields(doc, everywhere=True):
-        (extra if where.split(" ")[0] in ("reasoning", "tool") else text).append(field)
+        (extra if where.split(" ")[0] in ("reasoning", "tool", "mentioned") else text).append(field)
     summary = summarize_document(doc, path.name[:-5])
     return path.name, _key_text(key), (summary["title"], "\n".join(text), "\n".join(extra)), summary
 
@@ -362,7 +390,8 @@ def _title(doc: dict[str, Any]) -> str:
     title = doc.get("title")
     if isinstance(title, str) and title.strip():
         return title
-    messages = doc.get("messages") if isinstance(doc.get("messages"), list) else []
+    found = doc.get("messages")
+    messages: list[Any] = found if isinstance(found, list) else []
     first = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"), "")
     return title_from_prompt(first if isinstance(first, str) else "")
 
@@ -383,6 +412,9 @@ def _fields(doc: dict[str, Any], *, everywhere: bool) -> Iterable[tuple[str, str
                 yield content, ("prompt" if role == "user" else "reply") + later
             if not everywhere:
                 continue
+            for mentioned in message.get("files") or []:
+                if isinstance(mentioned, dict) and isinstance(mentioned.get("text"), str) and mentioned["text"]:
+                    yield mentioned["text"], "mentioned file" + later
             reasoning = message.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 yield reasoning, "reasoning" + later

@@ -21,6 +21,7 @@ an explicit `delete()`. Older schemas are upgraded on load (`migrations.py`).
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import itertools
 import os
@@ -148,6 +149,7 @@ class SessionStore:
         self._seq = itertools.count()
         self._committed: dict[str, int] = {}  # session id -> seq of the last snapshot written
         self._search: SearchIndex | None = None
+        self._summaries: dict[str, tuple[dict[str, Any], SessionSummary]] = {}  # made once per summary
 
     # paths and ids
 
@@ -341,15 +343,23 @@ class SessionStore:
         """
         return self._listed(self.listing.refresh())
 
-    def _listed(self, entries: list[Entry]) -> tuple[list[SessionSummary], list[UnreadableSession]]:
-        summaries: list[SessionSummary] = []
-        unreadable: list[UnreadableSession] = []
-        root = self.root
+    def _listed(self, entries: builtins.list[Entry]) -> tuple[builtins.list[SessionSummary],
+                                                           builtins.list[UnreadableSession]]:
+        summaries: builtins.list[SessionSummary] = []
+        unreadable: builtins.list[UnreadableSession] = []
+        root, made = self.root, self._summaries
+        kept: dict[str, tuple[dict[str, Any], SessionSummary]] = {}
         for entry in entries:
-            if isinstance(entry.result, str):
-                unreadable.append(UnreadableSession(root / entry.name, entry.result))
-            else:
-                summaries.append(SessionSummary(folder=root, **entry.result))
+            result = entry.result
+            if isinstance(result, str):
+                unreadable.append(UnreadableSession(root / entry.name, result))
+                continue
+            cached = made.get(entry.name)
+            if cached is None or cached[0] is not result:  # the listing made a new summary
+                cached = (result, SessionSummary(folder=root, **result))
+            kept[entry.name] = cached
+            summaries.append(cached[1])
+        self._summaries = kept
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
         unreadable.sort(key=lambda u: u.path.name)
         return summaries, unreadable
@@ -429,7 +439,7 @@ class SessionStore:
 
     # searching
 
-    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
+    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> builtins.list[SearchHit]:
         """Sessions with every word of `query` in their title or messages, best first, each
         with a snippet around a hit. `everywhere`: also reasoning and tool calls and results.
 

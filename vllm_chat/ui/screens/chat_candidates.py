@@ -166,6 +166,7 @@ class CandidateActions:
             ticker.stop()
             self.show_status()
             self._show_candidate_figures()
+        self.send_queued_if_ready()  # prompts typed while the replies streamed
 
     _panel: CandidatesPanel | None = None
 

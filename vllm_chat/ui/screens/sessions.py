@@ -42,7 +42,7 @@ from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 from vllm_chat.ui.widgets.session_rows import (
-    ListRow,
+    LineVisual,
     SectionRow,
     SessionList,
     SessionRow,
@@ -139,7 +139,8 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         self.searching = False
         """A search inside messages is pending or running for the current filter."""
         self._titles: list[str] = []  # lower-cased titles, in the order of `summaries`
-        self._rows: dict[str, ListRow] = {}  # session id -> its row, made once per listing
+        self._by_id: dict[str, SessionSummary] = {}
+        self._made: dict[str, SessionRow] = {}  # session id -> its row, made when first drawn
         self._content_query = ""
         self._hits: dict[str, SearchHit] = {}  # session id -> hit, best first
         self._search_timer: Timer | None = None
@@ -184,9 +185,11 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     # -- loading and showing --------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="session-list", exit_on_error=False)
-    def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession]]:
-        # A listing is tens of ms, but rebuilding a lost index reads every file: never on the UI loop.
-        return self.session.list_saved()
+    def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession], list[str], dict[str, SessionSummary]]:
+        # Never on the UI loop: a listing of 10,000 sessions takes a while, and rebuilding a lost
+        # index reads every file. What the filter needs is prepared here too.
+        summaries, unreadable = self.session.list_saved()
+        return summaries, unreadable, [s.title.lower() for s in summaries], {s.id: s for s in summaries}
 
     @work(thread=True, exclusive=True, group="session-search", exit_on_error=False)
     def _search(self, needle: str, everywhere: bool) -> tuple[str, bool, list[SearchHit]]:
@@ -196,9 +199,8 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         worker = event.worker
         if worker.group == "session-list":
             if event.state == WorkerState.SUCCESS:
-                self.summaries, self.unreadable = worker.result
-                self._titles = [s.title.lower() for s in self.summaries]
-                self._rows = {}
+                self.summaries, self.unreadable, self._titles, self._by_id = worker.result
+                self._made = {}
                 self.loaded = True
                 self._refilter()  # the user may have typed while the list was read
             elif event.state == WorkerState.ERROR:
@@ -224,40 +226,48 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     def _highlighted_id(self) -> str | None:
         return self.session_list.highlighted_id
 
-    def _row(self, summary: SessionSummary, now: float) -> ListRow:
-        row = self._rows.get(summary.id)
+    def _session_row(self, summary: SessionSummary) -> SessionRow:
+        row = self._made.get(summary.id)
         if row is None:
-            row = self._rows[summary.id] = ListRow(summary.id, SessionRow(summary, summary.id == self.current_id, now))
+            row = self._made[summary.id] = SessionRow(summary, summary.id == self.current_id, time.time())
         return row
 
     def _show(self, keep: str | None = None) -> None:
-        """Fill the list for the current filter; keep the highlight on `keep` if it is still there."""
+        """Fill the list for the current filter; keep the highlight on `keep` if it is still there.
+        Only ids are listed here: a row is made when it first comes on screen."""
         needle = self._needle()
-        now = time.time()
-        rows: list[ListRow] = []
+        items: list[SessionSummary | UnreadableSession | str] = []
         if not needle:
-            rows += [self._row(s, now) for s in self.summaries]
+            items += self.summaries
             if self.unreadable:
-                rows.append(ListRow(None, SectionRow("can't be read · left untouched")))
-                rows += [ListRow(UNREADABLE_PREFIX + u.path.name, UnreadableRow(u)) for u in self.unreadable]
+                items.append("can't be read · left untouched")
+                items += self.unreadable
         else:
-            titled = [s for s, title in zip(self.summaries, self._titles) if needle in title]
-            rows += [self._row(s, now) for s in titled]
+            titled = [s for s, title in zip(self.summaries, self._titles, strict=True) if needle in title]
+            items += titled
             if self._content_query == needle:
                 seen = {s.id for s in titled}
                 inside = [h.summary for h in self._hits.values() if h.summary.id not in seen]
                 if inside:
-                    rows.append(ListRow(None, SectionRow("found in messages · best first")))
-                    rows += [self._row(s, now) for s in inside]
-        self.session_list.set_rows(rows, highlight=keep)
-        self._show_counts(needle, rows)
+                    items.append("found in messages · best first")
+                    items += inside
+        ids = [_row_id(item) for item in items]
 
-    def _show_counts(self, needle: str, rows: list[ListRow]) -> None:
+        def make(index: int) -> LineVisual:
+            item = items[index]
+            if isinstance(item, SessionSummary):
+                return self._session_row(item)
+            return UnreadableRow(item) if isinstance(item, UnreadableSession) else SectionRow(item)
+
+        self.session_list.set_rows(ids, make, highlight=keep)
+        self._show_counts(needle, ids)
+
+    def _show_counts(self, needle: str, rows: list[str | None]) -> None:
         title = Text("Conversations", style="bold")
         if self.loaded:
             total = f"{len(self.summaries):,}"
             if needle:
-                shown = sum(1 for row in rows if row.id and not row.id.startswith(UNREADABLE_PREFIX))
+                shown = sum(1 for row_id in rows if row_id and not row_id.startswith(UNREADABLE_PREFIX))
                 title.append(f"   {shown:,} of {total}", style="not bold dim")
             else:
                 title.append(f"   {total} saved", style="not bold dim")
@@ -290,10 +300,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     def _summary(self, session_id: str | None) -> SessionSummary | None:
         if session_id is None:
             return None
-        row = self._rows.get(session_id)
-        if row is not None and isinstance(row.visual, SessionRow):
-            return row.visual.summary
-        summary = next((s for s in self.summaries if s.id == session_id), None)
+        summary = self._by_id.get(session_id)
         hit = self._hits.get(session_id)
         return summary or (hit.summary if hit is not None else None)
 
@@ -423,12 +430,12 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         self.summaries = [retitled(s) for s in self.summaries]
         self._titles = [s.title.lower() for s in self.summaries]
         self._hits = {i: dataclasses.replace(h, summary=retitled(h.summary)) for i, h in self._hits.items()}
-        self._rows.pop(session_id, None)
+        if session_id in self._by_id:
+            self._by_id[session_id] = retitled(self._by_id[session_id])
+        self._made.pop(session_id, None)
         summary = self._summary(session_id)
         if summary is not None:
-            row = self._rows[session_id] = ListRow(
-                session_id, SessionRow(summary, session_id == self.current_id, time.time()))
-            self.session_list.replace_row(session_id, row.visual)
+            self.session_list.replace_row(session_id, self._session_row(summary))
         self._describe(self._highlighted_id())
         self._notice("")
 
@@ -455,23 +462,30 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                    "removed for good.", destructive=True), answered)
 
     def _delete(self, session_id: str) -> None:
-        ids = [row.id for row in self.session_list.rows]
+        ids = list(self.session_list.ids)
         index = ids.index(session_id) if session_id in ids else -1
         try:
             self.session.delete_saved(session_id)
         except StoreError as exc:
             self._notice(f"Can't delete: {exc}", error=True)
             return
-        kept = [(s, t) for s, t in zip(self.summaries, self._titles) if s.id != session_id]
+        kept = [(s, t) for s, t in zip(self.summaries, self._titles, strict=True) if s.id != session_id]
         self.summaries, self._titles = [s for s, _ in kept], [t for _, t in kept]
         self._hits.pop(session_id, None)
-        self._rows.pop(session_id, None)
+        self._by_id.pop(session_id, None)
+        self._made.pop(session_id, None)
         # The highlight goes to the row that took the deleted one's place.
         after = [i for i in ids[index + 1:] if i is not None] if index >= 0 else []
         before = [i for i in ids[:max(index, 0)] if i is not None]
         keep = after[0] if after else (before[-1] if before else None)
         self._show(keep=keep)
         self._notice("")
+
+
+def _row_id(item: SessionSummary | UnreadableSession | str) -> str | None:
+    if isinstance(item, SessionSummary):
+        return item.id
+    return UNREADABLE_PREFIX + item.path.name if isinstance(item, UnreadableSession) else None
 
 
 def _snippet_text(hit: SearchHit) -> Text:

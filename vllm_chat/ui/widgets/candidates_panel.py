@@ -206,9 +206,9 @@ class CandidatesPanel(Vertical):
     class Closed(Message):
         """The user closed the panel (esc) once the replies had ended."""
 
-    def __init__(self, title: str, labels: tuple[str, ...], messages: tuple[ChatMessage, ...], **kwargs: object
-                 ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, title: str, labels: tuple[str, ...], messages: tuple[ChatMessage, ...], *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
         self.title_text = title
         """What the replies answer (the line above them)."""
         # As many re-renders a second for all the columns together as one streaming reply gets.

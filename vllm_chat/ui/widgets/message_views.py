@@ -10,6 +10,7 @@ shows `‹ 2/3 ›`; ←/→ on the focused message move between the versions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -66,8 +67,8 @@ class MessageView(Vertical):
         (go back to the prompt)."""
 
     def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
-                 **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
         self.version = version
@@ -123,11 +124,14 @@ class UserMessageView(MessageView):
         border-left: thick $user-message-border;
         &:focus { border-left: thick $accent; }
         & > .versions { color: $text-muted; height: 1; }
+        & > .files { color: $text-muted; }
     }
     """
 
     def compose(self) -> ComposeResult:
         yield MarkdownView(self.message.content, plain=True, classes="body")
+        if self.message.files:
+            yield Static(self._files_line(), classes="files", markup=False)
         if self.message.attachments:
             from vllm_chat.ui.widgets.image_thumb import thumbnails_for
 
@@ -139,6 +143,15 @@ class UserMessageView(MessageView):
         for line in self.query(".versions"):
             if isinstance(line, Static):
                 line.update(self.version_text())
+
+
+    def _files_line(self) -> Text:
+        """The files the prompt mentioned, as sent with it ("📄 src/app.py · 1.2k chars")."""
+        text = Text()
+        for file in self.message.files:
+            cut = f" (first {fmt.count(len(file.text))} of {fmt.count(file.size)} bytes)" if file.truncated else ""
+            text.append(("\n" if text else "") + f"📄 {inert(file.path)} · {fmt.count(len(file.text))} chars{cut}")
+        return text
 
 
 class ReasoningBlock(Vertical):

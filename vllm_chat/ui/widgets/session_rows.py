@@ -1,8 +1,8 @@
 """The list of the session browser: one line per session, laid out for the width it gets.
 
-Each row is a tiny `Visual` that is always one line high, and `SessionList`
-draws only the rows on screen (Line API), so a list of 10,000 sessions costs
-one cheap object per session, and filtering it costs a list assignment. Also
+Each row is a tiny `Visual` that is always one line high, made only when it
+first comes on screen, and `SessionList` draws only the rows on screen (Line
+API), so showing or filtering 10,000 sessions costs a list of their ids. Also
 here: how the rows say times ("5 min ago").
 Text from session files (titles, models, file names, reasons) is made inert
 and flat before it is shown.
@@ -11,9 +11,10 @@ and flat before it is shown.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 from textual import events
 from textual.content import Content
@@ -158,15 +159,6 @@ class SectionRow(LineVisual):
         return Content.styled(head + "─" * max(0, width - len(head)), "dim")
 
 
-class ListRow(NamedTuple):
-    """One row of a `SessionList`: an id to report (None: a rule, never highlighted) and what to draw."""
-
-    id: str | None
-    """The session id, or `unreadable:<file>`; None for a section rule."""
-    visual: LineVisual
-    """The row."""
-
-
 class SessionList(ScrollView, can_focus=False):
     """The rows of the browser, drawn line by line: only the rows on screen are ever rendered,
     so showing or filtering 10,000 sessions costs a list assignment, not 10,000 widgets or
@@ -207,57 +199,67 @@ class SessionList(ScrollView, can_focus=False):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rows: list[ListRow] = []
-        """The rows, top to bottom."""
+        self.ids: list[str | None] = []
+        """The row ids, top to bottom (None: a section rule, never highlighted)."""
         self.highlighted: int | None = None
         """Index of the highlighted row."""
+        self._make: Callable[[int], LineVisual] = lambda index: SectionRow("")
+        self._visuals: dict[int, LineVisual] = {}  # made when a row is first drawn
         self._index: dict[str, int] | None = None  # row id -> index, made when first needed
 
     @property
     def row_count(self) -> int:
         """How many rows (rules included)."""
-        return len(self.rows)
+        return len(self.ids)
 
     @property
     def highlighted_id(self) -> str | None:
         """The id of the highlighted row."""
-        return self.rows[self.highlighted].id if self.highlighted is not None else None
+        return self.ids[self.highlighted] if self.highlighted is not None else None
 
-    def set_rows(self, rows: list[ListRow], highlight: str | None = None) -> None:
-        """Show `rows`, highlighting the row `highlight` if it is there, else the first one."""
-        self.rows = rows
-        self._index = None
-        self.virtual_size = Size(0, len(rows))
+    def set_rows(self, ids: list[str | None], make: Callable[[int], LineVisual],
+                 highlight: str | None = None) -> None:
+        """Show rows with these ids; `make(index)` draws a row, asked only for rows that come
+        on screen. Highlights the row `highlight` if it is there, else the first one."""
+        self.ids, self._make, self._visuals, self._index = ids, make, {}, None
+        self.virtual_size = Size(0, len(ids))
         self.scroll_to(y=0, animate=False, immediate=True)
         self.highlighted = None
         self.refresh()
         target = self.index_of(highlight) if highlight is not None else None
         self._move_to(target if target is not None else self._next(-1, 1, wrap=False))
 
+    def visual_at(self, index: int) -> LineVisual:
+        """The row at `index`, made the first time it is needed."""
+        visual = self._visuals.get(index)
+        if visual is None:
+            visual = self._visuals[index] = self._make(index)
+        return visual
+
     def index_of(self, row_id: str) -> int | None:
         """Where the row `row_id` is, if it is shown."""
         if self._index is None:
-            self._index = {row.id: i for i, row in enumerate(self.rows) if row.id is not None}
+            self._index = {row_id: i for i, row_id in enumerate(self.ids) if row_id is not None}
         return self._index.get(row_id)
 
     def replace_row(self, row_id: str, visual: LineVisual) -> None:
         """Draw the row `row_id` anew (e.g. after a rename)."""
         index = self.index_of(row_id)
         if index is not None:
-            self.rows[index] = ListRow(row_id, visual)
+            self._visuals[index] = visual
             self.refresh_line(index - round(self.scroll_offset.y))
 
     # -- moving -------------------------------------------------------------------------
 
     def _next(self, start: int, step: int, *, wrap: bool = True) -> int | None:
-        count = len(self.rows)
+        count = len(self.ids)
         for n in range(1, count + 1):
             index = start + n * step
             if wrap:
                 index %= count
             elif not 0 <= index < count:
                 return None
-            if self.rows[index].id is not None:
+            if self.ids[index] is not None:
                 return index
         return None
 
@@ -289,8 +291,8 @@ class SessionList(ScrollView, can_focus=False):
     def action_page_down(self) -> None:
         """A screenful down."""
         page = max(1, self.scrollable_content_region.height - 1)
-        end = min(len(self.rows) - 1, (self.highlighted or 0) + page)
-        self._move_to(self._next(end - 1, 1, wrap=False) or self._next(len(self.rows), -1, wrap=False))
+        end = min(len(self.ids) - 1, (self.highlighted or 0) + page)
+        self._move_to(self._next(end - 1, 1, wrap=False) or self._next(len(self.ids), -1, wrap=False))
 
     def action_first(self) -> None:
         """The first row."""
@@ -298,27 +300,27 @@ class SessionList(ScrollView, can_focus=False):
 
     def action_last(self) -> None:
         """The last row."""
-        self._move_to(self._next(len(self.rows), -1, wrap=False))
+        self._move_to(self._next(len(self.ids), -1, wrap=False))
 
     def on_click(self, event: events.Click) -> None:
         index = event.y + round(self.scroll_offset.y)
-        if 0 <= index < len(self.rows) and self.rows[index].id is not None:
+        row_id = self.ids[index] if 0 <= index < len(self.ids) else None
+        if row_id is not None:
             self._move_to(index)
-            self.post_message(self.Selected(self, self.rows[index].id or ""))
+            self.post_message(self.Selected(self, row_id))
 
     # -- drawing ------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         index = y + round(self.scroll_offset.y)
         width = self.scrollable_content_region.width
-        if not 0 <= index < len(self.rows):
+        if not 0 <= index < len(self.ids):
             return Strip.blank(width, self.get_visual_style("session-list--row").rich_style)
-        row = self.rows[index]
         parts = ["session-list--row"]
-        if row.id is None:
+        if self.ids[index] is None:
             parts.append("session-list--rule")
         elif index == self.highlighted:
             parts.append("session-list--highlighted")
         style = self.get_visual_style(*parts)
-        strip = Visual.to_strips(self, row.visual, width, 1, style)[0]
+        strip = Visual.to_strips(self, self.visual_at(index), width, 1, style)[0]
         return strip.extend_cell_length(width, style.rich_style)
