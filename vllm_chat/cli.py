@@ -22,6 +22,7 @@ examples:
   vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
   git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
   vllm-chat -c                              continue the most recent session
+  vllm-chat -p "Name a colour" -n 3         three candidate replies (--json: a list)
   vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the saved prompt NAME (prompts/NAME.md in the config folder, or [prompts.NAME])")
     one.add_argument("--var", action="append", metavar="KEY=VALUE",
                      help="a value for a {{variable}} of --prompt (VALUE @FILE reads a file, @- stdin)")
+    one.add_argument("-n", "--candidates", type=int, metavar="N",
+                     help="print N candidate replies (2-8; vLLM's n), each under its own header")
+    one.add_argument("--beam-search", action="store_true",
+                     help="with -n: the N best replies by beam search (use_beam_search)")
+    one.add_argument("--compare", metavar="MODEL,MODEL",
+                     help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
     return p
 
 
@@ -169,6 +176,9 @@ def _main(argv: list[str] | None) -> int:
             raise _CliError(str(exc)) from None
         if given is not None:
             return _oneshot(settings, args, given, conversation)
+        if args.candidates is not None or args.compare or args.beam_search:
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
+                            "candidates and alt+m compares models.")
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)
@@ -182,6 +192,18 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
+
+
+def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
+    """`-n`, `--beam-search` and `--compare` as `OneShotRequest` fields (checked together)."""
+    compare = [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    if args.candidates is not None and compare:
+        raise _CliError("-n and --compare don't go together: ask for candidates of one model, or compare models.")
+    if args.beam_search and args.candidates is None:
+        raise _CliError("--beam-search needs -n N (how many beams to keep).")
+    if args.compare is not None and not compare:
+        raise _CliError("--compare needs model names, separated by commas.")
+    return {"candidates": args.candidates or 0, "beam": args.beam_search, "compare": compare}
 
 
 def _conversation_from_args(args: argparse.Namespace) -> Any:
@@ -221,6 +243,7 @@ def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: 
         except AttachmentError as exc:
             raise _CliError(str(exc)) from None
     request = OneShotRequest(
+        **_several_replies(args),
         prompt=given.text,
         template=given.template,
         variables=given.variables,

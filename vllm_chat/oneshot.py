@@ -6,6 +6,7 @@ events. The reply goes to stdout as it streams; reasoning only with
 hint as the TUI shows (the steps a hint names are spelled as command-line
 flags here, never as TUI keys), and the exit status is 1. `--json` prints one
 JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
+`-n N` and `--compare` print several replies (see `oneshot_candidates`).
 Tools that need approval are denied unless `--yes` is given. A session that
 was asked for (`--save`, `-c`, `--resume`) but could not be written is said on
 stderr and ends with status 1, after a copy was put where it could be written.
@@ -73,6 +74,12 @@ class OneShotRequest:
     """A saved conversation to continue (it is saved after the turn)."""
     save: bool = False
     """Save the exchange as a session even if it is new."""
+    candidates: int = 0
+    """Ask for this many candidates of the reply (`-n`; 0: one reply)."""
+    beam: bool = False
+    """Find the candidates by beam search (`--beam-search`)."""
+    compare: list[str] = field(default_factory=list)
+    """Send the prompt to each of these models and print every reply (`--compare`)."""
 
     @property
     def saving(self) -> bool:
@@ -154,6 +161,10 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     except (MentionError, TemplateError) as exc:
         return _refuse(str(exc), request)
     session.send(draft)
+    if request.candidates or request.compare:
+        from vllm_chat.oneshot_candidates import run_candidates
+
+        return await run_candidates(session, request)
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     loop = asyncio.get_running_loop()

@@ -145,6 +145,14 @@ class ChatClient:
         sdk = await self.sdk()
         return await sdk.chat.completions.create(**request, stream=False)
 
+    async def post_text(self, path: str, body: dict[str, Any]) -> str:
+        """POST `body` as JSON to a route of vLLM's own under the base URL (e.g.
+        `/load_lora_adapter`), through the SDK's HTTP client (same base URL, key, timeouts),
+        and return the answer's text. The SDK's exceptions propagate: the caller explains
+        them, since a 404 means something else on every such route."""
+        sdk = await self.sdk()
+        return await sdk.post(path, cast_to=str, body=body)
+
     async def aclose(self) -> None:
         """Close the connection pool."""
         if self._sdk is not None:

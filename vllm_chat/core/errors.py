@@ -33,6 +33,8 @@ ErrorKind = Literal[
     "stream_error",      # an error event inside a 200 stream
     "truncated",         # the stream ended without a finish_reason
     "round_limit",       # the tool loop hit tools.max_rounds
+    "lora_disabled",     # {"detail": "Not Found"} on /v1/load_lora_adapter: no runtime LoRA updating
+    "lora_failed",       # the server refused to load or unload an adapter (path, rank, name)
     "internal",          # a bug on our side; shown rather than crashing
 ]
 

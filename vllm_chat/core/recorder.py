@@ -4,7 +4,8 @@
 engine has already applied it to the conversation). It saves at once on the
 events that end a step (a request sent, a reply's tool calls ready — once
 per round —, approval asked, a tool result, the turn finished / stopped /
-failed) and, while a reply streams, at most once per `interval` seconds,
+failed; for several replies to one turn: their start, each one's end, and the
+end of them all) and, while a reply streams, at most once per `interval` seconds,
 checking the clock on every delta. `tick()` covers stalls: the session calls
 it when no event came for a while. So a `kill -9` mid-reply loses at most
 the last `interval` seconds of that reply and never an earlier message; the
@@ -31,6 +32,9 @@ from collections.abc import Callable
 
 from vllm_chat.core.conversation import Conversation, new_id
 from vllm_chat.core.events import (
+    CandidateEvent,
+    CandidatesDone,
+    CandidatesStarted,
     Event,
     ToolApprovalNeeded,
     ToolCallReady,
@@ -106,6 +110,9 @@ class SessionRecorder:
                 self.save_now()
             case ToolApprovalNeeded() | ToolResult() | TurnFinished() | TurnStopped() | TurnFailed():
                 self.save_now()  # an approval may wait long for the user; the rest end a step
+            case CandidatesStarted() | CandidatesDone() | CandidateEvent(
+                    event=TurnFinished() | TurnStopped() | TurnFailed()):
+                self.save_now()  # several replies: the prompt before the wait, and each reply's end
             case _:
                 self.tick()  # deltas, usage, a tool starting: at most once per interval
 

@@ -33,6 +33,10 @@ class TurnOptions:
     continue_last: bool = False
     """Continue the last assistant message instead of starting a new one
     (`continue_final_message`, used for replies cut off or stopped)."""
+    run_pending: bool = False
+    """First run the tool calls of the last reply that have no result yet, then ask the
+    model again: the calls of a picked candidate (candidates and comparisons never run
+    tools themselves, so only the reply the user keeps acts)."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:

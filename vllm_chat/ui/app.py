@@ -136,6 +136,12 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Edit system prompt", "The instructions sent before the conversation",
                             chat.action_edit_system_prompt)
         yield SystemCommand("Retry last turn", "Answer the last prompt again", chat.action_retry)
+        yield SystemCommand("Candidates", "N candidates of the reply (n, or beam search) side by side; "
+                            "pick one to continue with", chat.action_ask_candidates)
+        yield SystemCommand("Compare models", "Send the turn to 2-4 models or LoRA adapters at once, "
+                            "side by side; pick one to continue with", chat.action_compare_models)
+        yield SystemCommand("Load a LoRA adapter", "Serve an adapter from a folder on the server "
+                            "(runtime LoRA updating)", chat.action_load_adapter)
         yield SystemCommand("Browse conversations", "Open, rename or delete saved sessions",
                             chat.action_browse_sessions)
         yield SystemCommand("Export conversation", "Write it to a Markdown or JSON file", chat.action_export)

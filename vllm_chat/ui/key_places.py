@@ -21,7 +21,7 @@ from textual.command import CommandPalette
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.keys import key_to_character
 from textual.screen import Screen
-from textual.widgets import Button, Input, OptionList, RadioSet, Select, Switch, TextArea, Tree
+from textual.widgets import Button, Input, OptionList, RadioSet, Select, SelectionList, Switch, TextArea, Tree
 from textual.widgets._toggle_button import ToggleButton
 
 from vllm_chat.core.keymap import BindingInfo, ContextEntry, WidgetKeys, keymap_problems, keys_of
@@ -29,10 +29,13 @@ from vllm_chat.ui.keys import PALETTE_ID, declared_bindings, is_ours, palette_bi
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.compare import CompareScreen
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.export import ExportScreen
 from vllm_chat.ui.screens.help import HelpGroup, HelpRow, HelpScreen
 from vllm_chat.ui.screens.image_view import ImageViewScreen
+from vllm_chat.ui.screens.lora_load import LoraLoadScreen
+from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
 from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
@@ -41,6 +44,7 @@ from vllm_chat.ui.screens.template_form import TemplateFormScreen
 from vllm_chat.ui.screens.text_edit import TextEditScreen
 from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
+from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
 from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
@@ -70,6 +74,7 @@ CHAT_PLACES: list[tuple[str, type]] = [
     ("Attachment chip (focused)", AttachmentChip),
     ("Image thumbnail (focused)", ImageThumb),
     ("File picker folders", MediaTree),
+    ("Candidates and comparisons (side by side)", CandidatesPanel),
 ]
 """The chat screen and the widgets in it that declare keys, under the help screen's titles."""
 
@@ -92,6 +97,9 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("Text editor (system prompt, editing a message)", TextEditScreen,
      [FocusPlace(TextArea, "in the text box", True)]),
     ("Lists (models, actions, code blocks)", PickListScreen, [FocusPlace(OptionList, "in the list")]),
+    ("Model picker", ModelPickerScreen, [FocusPlace(OptionList, "in the model list")]),
+    ("Compare models", CompareScreen, [FocusPlace(SelectionList, "in the model list")]),
+    ("Load a LoRA adapter", LoraLoadScreen, [FocusPlace(Input, "in the name and path boxes", True)]),
     ("Confirmation", ConfirmScreen, [FocusPlace(Button, "on the buttons")]),
     ("Help", HelpScreen, [FocusPlace(VerticalScroll, "in the help text")]),
 ]
@@ -100,7 +108,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
 TEXTUAL_PLACES: list[tuple[str, tuple[type, ...]]] = [
     ("Editing text (the prompt and the other text boxes)", (TextArea,)),
     ("One-line fields", (Input,)),
-    ("Lists", (OptionList,)),
+    ("Lists", (OptionList, SelectionList)),
     ("Folder tree", (Tree,)),
     ("Scrolling (the conversation, long dialogs)", (ScrollableContainer,)),
     ("Buttons, switches and choices", (Button, Switch, ToggleButton, RadioSet, Select)),
@@ -218,6 +226,7 @@ def binding_contexts(app: App[Any]) -> list[list[ContextEntry]]:
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],
         chat + _ids(AttachmentChip) + [_widget_keys(AttachmentBar, "in the attachment bar")],
+        chat + _ids(CandidatesPanel),
     ]
     for _, screen, focusable in MODAL_SCREENS:
         base = app_keys + _ids(screen)

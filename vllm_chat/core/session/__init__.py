@@ -19,13 +19,19 @@ The class is assembled from one part per concern, each in its own module:
   session (merge notices, changes on disk, reload);
 - `tool_servers`: the MCP tool servers, and the catalogue of every tool;
 - `workbench`: the user's message from what they typed (`@path` mentions),
-  saved prompts, and prompts queued while a reply streams.
+  saved prompts, and prompts queued while a reply streams;
+- `candidates`: several replies to one turn (N candidates, a model comparison)
+  and picking the one to continue with;
+- `lora`: LoRA adapters: the models grouped under their base, loading and
+  unloading adapters at runtime.
 """
 
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
+from vllm_chat.core.session.candidates import CandidatesPart
 from vllm_chat.core.session.conversations import NoStore
+from vllm_chat.core.session.lora import LoraPart
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
@@ -42,5 +48,5 @@ __all__ = ["Activity", "ChatSession", "Completion", "Connected", "Draft", "NoSto
            "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, VersionsPart, WorkbenchPart, ToolServersPart):
+class ChatSession(CandidatesPart, LoraPart, TurnsPart, VersionsPart, WorkbenchPart, ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from vllm_chat.core.candidates import CandidateStatus
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """Where the session stands with its server.
 
@@ -80,3 +82,6 @@ class SessionStatus:
     """The server is the built-in simulated one."""
     queued: int = 0
     """Prompts waiting to be sent when the running turn ends."""
+    candidates: tuple[CandidateStatus, ...] = ()
+    """The replies of the last N-candidates or comparison run, while it streams and until
+    one is picked or the group is closed (empty otherwise)."""

@@ -3,7 +3,7 @@ doing a turn again (retry, edit and resend, continue)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from vllm_chat.core import tree
@@ -50,13 +50,21 @@ class TurnsPart(SessionBase):
         text received before the stall reaches the disk too. The status
         (`activity`, context use) follows the events.
         """
+        opts = options or self.options()
+        async for event in self._recorded(
+                lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle, idle_every=every)):
+            yield event
+
+    async def _recorded(self, start: Callable[[Callable[[], None] | None, float], AsyncIterator[Event]]
+                        ) -> AsyncIterator[Event]:
+        """Yield the events of the engine run `start(on_idle, idle_every)` begins, saving and
+        following them (shared by plain turns and candidate runs)."""
         self.conversation.base_url = redact_url(self.settings.base_url)
         recorder = self._recorder
         on_idle = recorder.tick if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         try:
-            async for event in self._engine.run(self.conversation, options or self.options(),
-                                                on_idle=on_idle, idle_every=idle_every):
+            async for event in start(on_idle, idle_every):
                 if recorder is not None:
                     recorder.observe(event)
                 self._follow(event)

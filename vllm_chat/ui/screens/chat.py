@@ -23,6 +23,8 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
+from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_models import ModelActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
@@ -34,8 +36,8 @@ from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, WorkbenchActions,
-                 Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
+                 WorkbenchActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -52,6 +54,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
+        Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -150,6 +154,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
+        self.drop_candidates_panel()  # another conversation, or this one changed: the panel is over
         conv = self.session.conversation
         focused = self.app.focused
         in_messages = focused is None or focused is self.messages or self.messages in focused.ancestors
@@ -193,6 +198,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         """Send the prompt as a new user message and stream the reply, or queue it while a
         reply streams (`/attach X` attaches X; `/NAME` uses the saved prompt NAME)."""
         self.completions.offer(None)
+        plan = self.take_next_plan()  # taken now: a prompt that isn't sent doesn't keep it for the next
         command, _, argument = event.text.strip().partition(" ")
         if command == "/attach":
             if argument.strip():
@@ -205,21 +211,24 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         if command.startswith("/") and not argument and command[1:] in self.session.templates().templates:
             self.use_saved_prompt(command[1:])
             return
-        self.submit_text(event.text, self.attachments.attachments)
+        self.submit_text(event.text, self.attachments.attachments, plan=plan)
 
-    def run_turn(self, continue_last: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+    def run_turn(self, continue_last: bool = False, *, picked: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says;
+        `picked`: first run the tool calls of the reply just picked among candidates)."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last)
+        self._turn_worker(continue_last, picked)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool) -> None:
+    async def _turn_worker(self, continue_last: bool, picked: bool = False) -> None:
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None
+        events = self.session.run_picked() if picked else self.session.run(
+            self.session.options(continue_last=continue_last))
         try:
-            async for event in self.session.run(self.session.options(continue_last=continue_last)):
+            async for event in events:
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
                     self._stop_requested = False
