@@ -20,7 +20,7 @@ examples:
   vllm-chat -p "Explain KV caching"         print one reply and exit
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -c                              continue the most recent session
-  vllm-chat sessions list                   saved sessions (also: export, delete)
+  vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 

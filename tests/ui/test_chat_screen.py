@@ -322,7 +322,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
         await pilot.press("ctrl+r")
         await wait_for_reply(app, pilot)
         assert last(app).status == "complete"
-        assert len(app.session.conversation.branches) == 1, "the failed reply is kept aside"
+        assert len(app.session.conversation.aside) == 1, "the failed reply is kept as version 1"
 
 
 async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> None:

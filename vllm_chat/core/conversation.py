@@ -4,6 +4,13 @@ Widgets render from these models and the store saves them; nothing else keeps
 text. Messages are kept in OpenAI shape plus the metadata a chat client needs
 (reasoning, usage, timings, status, attachment references), and
 `Conversation.to_openai()` turns them into the `messages` list of a request.
+
+A conversation is a tree: a regenerated reply or an edited prompt keeps the
+earlier versions as alternatives of the same message. `Conversation.messages`
+is the branch shown (and sent); `aside` holds the messages of the other
+branches, `forks` records at each point with alternatives their order and
+which one is chosen, and `removed` keeps deleted messages. `core/tree.py`
+holds the operations on the tree.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from vllm_chat.core.errors import ChatError, ErrorKind
 from vllm_chat.core.params import SamplingParams
@@ -182,6 +189,10 @@ class Message(BaseModel):
     """Client-side timings for the request that produced this assistant message."""
     created_at: float = Field(default_factory=time.time)
     """Epoch seconds when the message was created."""
+    parent_id: str | None = None
+    """The message this one follows in the conversation tree (None: it is a first
+    message). Alternatives of a message share its parent. Kept up to date for the
+    shown messages by `tree.link` (the store calls it before every save)."""
 
     @property
     def was_cut(self) -> bool:
@@ -231,17 +242,34 @@ class Message(BaseModel):
         return out
 
 
-class Branch(BaseModel):
-    """Messages replaced by an edit or a regeneration, kept so nothing is lost."""
+class Fork(BaseModel):
+    """A point of the conversation with alternatives: several versions of what follows one message."""
 
-    id: str = Field(default_factory=new_id)
-    """Id of the branch."""
-    parent_message_id: str | None
-    """Id of the message the branch hangs off (the one before the first replaced message)."""
-    messages: list[Message]
-    """The messages that were replaced, in order."""
+    after: str | None
+    """Id of the message the alternatives follow (None: alternatives of the first message)."""
+    options: list[str]
+    """Ids of the alternatives, oldest first (version 1, 2, ...)."""
+    chosen: str
+    """The alternative shown when `after` is shown, or the one shown last (the branch
+    below an alternative is remembered the same way, fork by fork)."""
+
+
+class Origin(BaseModel):
+    """Where a forked conversation came from."""
+
+    session_id: str
+    """The session it was forked from."""
+    message_id: str | None
+    """The last message it kept (None: none was kept)."""
+    messages: int
+    """How many messages of the original's shown branch it kept."""
+    title: str = ""
+    """The original's title at the time."""
+    reason: Literal["fork", "conflict"] = "fork"
+    """`fork`: the user asked for it; `conflict`: saving found the file changed in a way
+    that can't be merged, so this version was saved on its own."""
     created_at: float = Field(default_factory=time.time)
-    """When the branch was set aside."""
+    """When the fork was made."""
 
 
 class Conversation(BaseModel):
@@ -266,9 +294,27 @@ class Conversation(BaseModel):
     tools_enabled: bool | None = None
     """Per-session override of the global tools switch (None: follow the config)."""
     messages: list[Message] = Field(default_factory=list)
-    """The messages, oldest first, without the system prompt."""
-    branches: list[Branch] = Field(default_factory=list)
-    """Earlier versions of the conversation that an edit or regenerate replaced."""
+    """The branch shown (and sent), oldest first, without the system prompt."""
+    aside: list[Message] = Field(default_factory=list)
+    """The messages of every other branch (earlier versions of a reply or prompt,
+    another window's messages after a merge); each one's `parent_id` says where it hangs."""
+    forks: list[Fork] = Field(default_factory=list)
+    """The points with alternatives: their order and which one is chosen."""
+    removed: list[Message] = Field(default_factory=list)
+    """Deleted messages, kept in the file (`parent_id`: where they were)."""
+    origin: Origin | None = None
+    """Where this conversation was forked from (None: it was started here)."""
+    _disk: Any = PrivateAttr(default=None)
+    # What the store last read or wrote for this conversation (`store.DiskState`): the
+    # base a save compares the file with. Never saved; None for a conversation not on disk.
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is (what the store last saw of it, `_disk`, doesn't count)."""
+        if not isinstance(other, Conversation):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @property
     def usage_total(self) -> Usage:

@@ -16,6 +16,12 @@ milliseconds for a typical session, cheap enough for the UI loop. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
+
+Another window may save the same session. The store notices before every
+write and merges the other window's messages in (or, when the two versions
+can't be merged, saves this one as a new session: the conversation's id
+changes). What the user should hear about that is kept in `outcomes` until
+the session takes it (`take_outcomes`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,12 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.store import SessionIdConflict, SessionStore, StoreError
+from vllm_chat.core.store import (
+    SaveOutcome,
+    SessionIdConflict,
+    SessionStore,
+    StoreError,
+)
 
 
 class SessionRecorder:
@@ -65,6 +76,9 @@ class SessionRecorder:
         """The error of the last save attempt, or None if it worked."""
         self.saves = 0
         """How many saves reached the disk."""
+        self.outcomes: list[SaveOutcome] = []
+        """Saves that merged another window's changes or had to become a new session, not yet
+        reported to the user (see `take_outcomes`)."""
         self._clock = clock
         self._on_state = on_state
         self._last_attempt = float("-inf")
@@ -123,15 +137,22 @@ class SessionRecorder:
             return True
         try:
             try:
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
             except SessionIdConflict:
                 self.conversation.id = new_id()
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
             self._failed(self._as_store_error(exc))
             return False
+        if outcome.merged is not None or outcome.forked_from is not None:
+            self.outcomes.append(outcome)
         self._succeeded(changes)
         return True
+
+    def take_outcomes(self) -> list[SaveOutcome]:
+        """The merges and forced forks since the last call (and forget them)."""
+        taken, self.outcomes = self.outcomes, []
+        return taken
 
     def _as_store_error(self, exc: Exception) -> StoreError:
         if isinstance(exc, StoreError):

@@ -28,10 +28,11 @@ import colorsys
 import difflib
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -310,23 +311,7 @@ _SHADED = (
     "foreground", "panel", "boost", "surface", "warning", "error", "success", "accent",
 )  # fmt: skip
 _SHADES = ("", *(f"-{way}-{n}" for way in ("lighten", "darken") for n in (1, 2, 3)))
-_TEXTUAL_OTHER_VARIABLES = """
-    text text-muted text-disabled text-primary text-secondary text-warning text-error
-    text-success text-accent primary-muted secondary-muted accent-muted warning-muted
-    error-muted success-muted foreground-muted foreground-disabled background-muted
-    block-cursor-foreground block-cursor-background block-cursor-text-style
-    block-cursor-blurred-foreground block-cursor-blurred-background
-    block-cursor-blurred-text-style block-hover-background border border-blurred
-    surface-active scrollbar scrollbar-hover scrollbar-active scrollbar-background
-    scrollbar-corner-color scrollbar-background-hover scrollbar-background-active
-    link-background link-background-hover link-color link-style link-color-hover
-    link-style-hover footer-foreground footer-background footer-key-foreground
-    footer-key-background footer-description-foreground footer-description-background
-    footer-item-background input-cursor-background input-cursor-foreground
-    input-cursor-text-style input-selection-background input-selection-foreground
-    button-foreground button-color-foreground button-focus-text-style ansi-background
-    ansi-foreground screen-selection-background screen-selection-foreground
-""".split()
+_TEXTUAL_OTHER_VARIABLES = ["text", "text-muted", "text-disabled", "text-primary", "text-secondary", "text-warning", "text-error", "text-success", "text-accent", "primary-muted", "secondary-muted", "accent-muted", "warning-muted", "error-muted", "success-muted", "foreground-muted", "foreground-disabled", "background-muted", "block-cursor-foreground", "block-cursor-background", "block-cursor-text-style", "block-cursor-blurred-foreground", "block-cursor-blurred-background", "block-cursor-blurred-text-style", "block-hover-background", "border", "border-blurred", "surface-active", "scrollbar", "scrollbar-hover", "scrollbar-active", "scrollbar-background", "scrollbar-corner-color", "scrollbar-background-hover", "scrollbar-background-active", "link-background", "link-background-hover", "link-color", "link-style", "link-color-hover", "link-style-hover", "footer-foreground", "footer-background", "footer-key-foreground", "footer-key-background", "footer-description-foreground", "footer-description-background", "footer-item-background", "input-cursor-background", "input-cursor-foreground", "input-cursor-text-style", "input-selection-background", "input-selection-foreground", "button-foreground", "button-color-foreground", "button-focus-text-style", "ansi-background", "ansi-foreground", "screen-selection-background", "screen-selection-foreground"]
 TEXTUAL_VARIABLES: frozenset[str] = frozenset(
     [f"{name}{shade}" for name in _SHADED for shade in _SHADES]
     + _TEXTUAL_OTHER_VARIABLES
@@ -335,7 +320,7 @@ TEXTUAL_VARIABLES: frozenset[str] = frozenset(
 """The variables Textual's colour system defines (8.2): a theme's `[variables]` may set them."""
 
 _STYLE_FLAGS = frozenset(
-    "b blink bold dim i italic none not o overline reverse strike u underline uu".split()
+    ["b", "blink", "bold", "dim", "i", "italic", "none", "not", "o", "overline", "reverse", "strike", "u", "underline", "uu"]
 )
 _RICH_CODE_THEMES = ("ansi_dark", "ansi_light")
 

@@ -140,6 +140,10 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Browse conversations", "Open, rename or delete saved sessions",
                             chat.action_browse_sessions)
         yield SystemCommand("Export conversation", "Write it to a Markdown or JSON file", chat.action_export)
+        yield SystemCommand("Fork conversation", "Continue in a new session holding this conversation; "
+                            "the original stays as it is", chat.action_fork_conversation)
+        yield SystemCommand("Reload conversation", "Show what another window added to this conversation",
+                            chat.action_reload_conversation)
         yield SystemCommand("Settings", "Model, system prompt, sampling, tools for this conversation",
                             chat.action_open_settings)
         yield SystemCommand("Attach a file", "An image, video or audio file for the next prompt",

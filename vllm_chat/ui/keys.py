@@ -32,7 +32,7 @@ PALETTE_ID = "command-palette"
 """The id the command palette's key (ctrl+p) gets; Textual adds that binding without one."""
 
 _HINT_WORDS = {"escape": "esc", "pageup": "pgup", "pagedown": "pgdn", "delete": "del",
-               "question_mark": "?", "up": "↑", "down": "↓"}
+               "question_mark": "?", "up": "↑", "down": "↓", "left": "←", "right": "→"}
 _TEMPLATE_KEY = re.compile(r"\{([a-z0-9]+(?:-[a-z0-9]+)*)\}")
 
 

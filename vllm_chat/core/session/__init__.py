@@ -15,19 +15,22 @@ The class is assembled from one part per concern, each in its own module:
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
   rename, delete, export);
+- `versions`: the versions of a message, forks, and other windows on the same
+  session (merge notices, changes on disk, reload);
 - `tool_servers`: the MCP tool servers, and the catalogue of every tool.
 """
 
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
-from vllm_chat.core.session.conversations import ConversationsPart, NoStore
+from vllm_chat.core.session.conversations import NoStore
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
+from vllm_chat.core.session.versions import VersionsPart
 
 __all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, ConversationsPart, ToolServersPart):
+class ChatSession(TurnsPart, VersionsPart, ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from vllm_chat.core.conversation import Attachment, Branch, Message
+from vllm_chat.core import tree
+from vllm_chat.core.conversation import Attachment, Message
 from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
@@ -39,7 +40,7 @@ class TurnsPart(SessionBase):
         """Append the user's message (and title a new conversation from it)."""
         conv = self.conversation
         if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
+            from vllm_chat.core.titles import title_from_prompt
 
             conv.title = title_from_prompt(text)
         return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
@@ -117,17 +118,15 @@ class TurnsPart(SessionBase):
     # -- doing a turn again ---------------------------------------------------------------
 
     def rewind_to_last_user(self) -> bool:
-        """Set aside everything after the last user message (kept as a branch) so the
-        turn can be run again. False if there is no user message to answer."""
+        """Set aside everything after the last user message (kept as an earlier version:
+        the reply run next becomes the newest one) so the turn can be run again. False if
+        there is no user message to answer."""
         conv = self.conversation
         last_user = next((i for i in range(len(conv.messages) - 1, -1, -1)
                           if conv.messages[i].role == "user"), None)
         if last_user is None:
             return False
-        tail = conv.messages[last_user + 1:]
-        if tail:
-            conv.branches.append(Branch(parent_message_id=conv.messages[last_user].id, messages=tail))
-            del conv.messages[last_user + 1:]
+        if tree.set_aside(conv, last_user + 1):
             self._changed()
         return True
 
@@ -137,31 +136,22 @@ class TurnsPart(SessionBase):
                 return i
         raise KeyError(message_id)
 
-    def _set_aside(self, start: int, end: int | None = None) -> list[Message]:
-        """Move messages[start:end] into a branch (nothing is ever thrown away)."""
-        conv = self.conversation
-        removed = conv.messages[start:end]
-        if removed:
-            parent = conv.messages[start - 1].id if start > 0 else None
-            conv.branches.append(Branch(parent_message_id=parent, messages=list(removed)))
-            del conv.messages[start:end]
-        return removed
-
     def edit_user_message(self, message_id: str, text: str) -> Message:
-        """Replace an earlier prompt and drop what followed it from the conversation (kept
-        as a branch in the session file); returns the new user message, ready to run."""
+        """Send an earlier prompt again, changed: the new prompt becomes the newest version of
+        that message, and the old one, with what followed it, stays as an earlier version.
+        Returns the new user message, ready to run."""
         index = self._index(message_id)
         old = self.conversation.messages[index]
         if old.role != "user":
             raise ValueError("only your own messages can be edited")
-        self._set_aside(index)
+        tree.set_aside(self.conversation, index)
         message = self.conversation.add(Message(role="user", content=text, attachments=list(old.attachments)))
         self._changed()
         return message
 
     def delete_message(self, message_id: str) -> list[Message]:
-        """Remove a message from the conversation (kept as a branch, saved at once). An
-        assistant message takes the tool results that answer its calls with it, so the
+        """Remove a message from the conversation (kept in the session file, saved at once).
+        An assistant message takes the tool results that answer its calls with it, so the
         history stays valid."""
         conv = self.conversation
         index = self._index(message_id)
@@ -172,7 +162,7 @@ class TurnsPart(SessionBase):
             while end < len(conv.messages) and conv.messages[end].role == "tool" \
                     and conv.messages[end].tool_call_id in ids:
                 end += 1
-        removed = self._set_aside(index, end)
+        removed = tree.remove(conv, index, end)
         if removed:
             self._context_used = self._last_usage()
             self._changed()
@@ -180,7 +170,8 @@ class TurnsPart(SessionBase):
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
-        `regenerate`, `continue`, `toggle-reasoning`, `delete`."""
+        `regenerate`, `continue`, `toggle-reasoning`, `previous-version`, `next-version`,
+        `fork`, `delete`."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -199,6 +190,13 @@ class TurnsPart(SessionBase):
             actions.append("continue")
         if message.reasoning:
             actions.append("toggle-reasoning")
+        version = tree.versions(conv).get(message.id)
+        if version is not None and version[0] > 1:
+            actions.append("previous-version")
+        if version is not None and version[0] < version[1]:
+            actions.append("next-version")
+        if self.saves:
+            actions.append("fork")
         actions.append("delete")
         return actions
 
@@ -245,7 +243,7 @@ class TurnsPart(SessionBase):
     async def generate_title(self) -> str | None:
         """Ask the model for a short title (no tools, no thinking, few tokens); the
         conversation keeps its first-prompt title when the answer is unusable."""
-        from vllm_chat.core.store import clean_model_title, title_request_messages
+        from vllm_chat.core.titles import clean_model_title, title_request_messages
 
         conv = self.conversation
         request = {

@@ -23,7 +23,7 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
-from vllm_chat.ui.screens.chat_sessions import SessionActions
+from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
 from vllm_chat.ui.widgets.message_list import MessageList
@@ -51,6 +51,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
+        Binding("f3", "reload_conversation", "Show changes from another window", show=False,
+                id="reload-conversation"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
@@ -76,7 +78,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
         yield Static("", id="save-banner", classes="banner", markup=False)
-        yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        yield MessageList(show_reasoning=self.session.settings.show_reasoning, versions=self.session.versions,
+                          id="messages")
         # Right before the prompt: focus falls back to it when the last chip is removed.
         yield AttachmentBar(id="attachments")
         yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
@@ -109,6 +112,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.show_conversation()
         self.prompt.focus()
         self.connect()
+        self.set_interval(DISK_CHECK_SECONDS, self.check_disk)  # other windows on this session
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
 

@@ -19,10 +19,13 @@ if TYPE_CHECKING:  # pragma: no cover
 ACTION_LABELS = {
     "copy": ("copy-message", "Copy the text"),
     "copy-code": ("copy-code", "Copy a code block…"),
-    "edit": ("edit-message", "Edit and send again (the old branch is kept)"),
+    "edit": ("edit-message", "Edit and send again (the old one stays as a version)"),
     "regenerate": ("regenerate-message", "Regenerate this reply"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "previous-version": ("previous-version", "Show the previous version"),
+    "next-version": ("next-version", "Show the next version"),
+    "fork": ("fork-message", "Fork from here into a new session"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the
@@ -64,6 +67,9 @@ class MessageActions:
             "regenerate": self._regenerate,
             "continue": lambda v: self.action_continue_reply(),
             "toggle-reasoning": self._toggle_reasoning,
+            "previous-version": lambda v: self.show_version(v, -1),
+            "next-version": lambda v: self.show_version(v, 1),
+            "fork": lambda v: self.fork_conversation(v.message.id),
             "delete": self._delete_message,
         }[action]
         handler(view)

@@ -14,6 +14,8 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -72,10 +74,14 @@ class MessageList(VerticalScroll):
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: object) -> None:
+    def __init__(self, *, show_reasoning: bool = True,
+                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
+        self.versions = versions
+        """Gives (k, n) for each shown message with other versions (`ChatSession.versions`),
+        asked whenever views are built; None: no `‹ k/n ›` marks."""
         self.current: AssistantMessageView | None = None
         """The reply being streamed, if any."""
         self._conv: Conversation | None = None
@@ -109,11 +115,17 @@ class MessageList(VerticalScroll):
             return {}
         return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
 
-    def _make_view(self, index: int, tool_results: dict[str, Message]) -> MessageView:
+    def _versions(self) -> dict[str, tuple[int, int]]:
+        return self.versions() if self.versions is not None else {}
+
+    def _make_view(self, index: int, tool_results: dict[str, Message],
+                   versions: dict[str, tuple[int, int]]) -> MessageView:
         message = self._entries[index]
+        version = versions.get(message.id)
         if message.role == "user":
-            return UserMessageView(message)
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results)
+            return UserMessageView(message, version=version)
+        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+                                    version=version)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -237,6 +249,7 @@ class MessageList(VerticalScroll):
         previous = None
         gap = 0
         tool_results: dict[str, Message] | None = None
+        versions: dict[str, tuple[int, int]] | None = None
         for index in range(len(self._entries)):
             if index not in desired:
                 gap += heights[index]
@@ -247,9 +260,9 @@ class MessageList(VerticalScroll):
                 previous, gap = spacer, 0
             view = self._mounted.get(index)
             if view is None:
-                if tool_results is None:  # one scan of the conversation per reconcile, not per view
-                    tool_results = self._tool_results()
-                view = self._mounted[index] = self._make_view(index, tool_results)
+                if tool_results is None or versions is None:  # one scan per reconcile, not per view
+                    tool_results, versions = self._tool_results(), self._versions()
+                view = self._mounted[index] = self._make_view(index, tool_results, versions)
             self._mount_after(view, previous)  # nothing to do if it is mounted already
             previous = view
         if gap:
@@ -352,6 +365,14 @@ class MessageList(VerticalScroll):
         if view is not None and view.is_attached:
             self.scroll_to_widget(view, animate=False, immediate=True)
 
+    def focus_message_id(self, message_id: str) -> bool:
+        """Focus the view of the message with this id; False when it is not shown."""
+        index = self._ids.get(message_id)
+        if index is None:
+            return False
+        self.focus_message(index)
+        return True
+
     def focus_step(self, view: MessageView, step: int) -> bool:
         """Focus the message `step` places from `view`; False when there is none.
         Counts from a message still being focused, so quick presses all count."""
@@ -393,7 +414,7 @@ class MessageList(VerticalScroll):
         if existing is not None:
             existing.remove()  # continuing a reply: it is rebuilt as a streaming view
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
-                                    tool_results=self._tool_results())
+                                    tool_results=self._tool_results(), version=self._versions().get(message.id))
         self.current = view
         self._mounted[index] = view
         self._reconcile(self._desired() | {index})

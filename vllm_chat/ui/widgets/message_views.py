@@ -2,7 +2,9 @@
 
 Each view is built from a `Message` of the conversation and can be rebuilt
 from it at any time; during a turn the assistant view also takes the
-streamed events. No text lives only in a widget.
+streamed events. No text lives only in a widget. A message with other
+versions (a regenerated reply, an edited prompt, another window's branch)
+shows `‹ 2/3 ›`; ←/→ on the focused message move between the versions.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class MessageView(Vertical):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("left,h", "request('previous-version')", "Previous version", show=False, id="previous-version"),
+        Binding("right,l", "request('next-version')", "Next version", show=False, id="next-version"),
+        Binding("f", "request('fork')", "Fork here", show=False, id="fork-message"),
         Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
     ]
 
@@ -57,12 +62,38 @@ class MessageView(Vertical):
         view: MessageView
         action: str
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
-        `toggle-reasoning` or `prompt` (go back to the prompt)."""
+        `toggle-reasoning`, `previous-version`, `next-version`, `fork` or `prompt`
+        (go back to the prompt)."""
 
-    def __init__(self, message: ChatMessage, **kwargs: object) -> None:
+    def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.message = message
         """The conversation's message (the source of truth)."""
+        self.version = version
+        """(k, n) when the message is version k of n, else None."""
+
+    def version_text(self) -> str:
+        """`‹ 2/3 ›` for a message with other versions (with the keys that switch them
+        while it has the focus), else ""."""
+        if self.version is None:
+            return ""
+        k, n = self.version
+        mark = f"‹ {k}/{n} ›"
+        if self.has_focus and self.is_attached:
+            from vllm_chat.ui.keys import key_hint
+
+            keys = f"{key_hint(self.app, 'previous-version', first_only=True)} " \
+                   f"{key_hint(self.app, 'next-version', first_only=True)}"
+            mark += f"  {keys} other versions"
+        return mark
+
+    def watch_has_focus(self, value: bool) -> None:
+        super().watch_has_focus(value)
+        self.show_version()
+
+    def show_version(self) -> None:
+        """Redraw the `‹ k/n ›` mark (it names keys while the message has the focus)."""
 
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
@@ -91,6 +122,7 @@ class UserMessageView(MessageView):
         background: $user-message-background;
         border-left: thick $user-message-border;
         &:focus { border-left: thick $accent; }
+        & > .versions { color: $text-muted; height: 1; }
     }
     """
 
@@ -100,6 +132,13 @@ class UserMessageView(MessageView):
             from vllm_chat.ui.widgets.image_thumb import thumbnails_for
 
             yield from thumbnails_for(self.message)
+        if self.version is not None:
+            yield Static(self.version_text(), classes="versions", markup=False)
+
+    def show_version(self) -> None:
+        for line in self.query(".versions"):
+            if isinstance(line, Static):
+                line.update(self.version_text())
 
 
 class ReasoningBlock(Vertical):
@@ -228,8 +267,9 @@ class AssistantMessageView(MessageView):
         streaming: bool = False,
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
+        version: tuple[int, int] | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, version=version)
         error = message.failed_with()
         self._error_notice = ErrorNotice(error) if error is not None else None
         self._streaming = streaming
@@ -323,9 +363,15 @@ class AssistantMessageView(MessageView):
         """Re-read stats and status from the message."""
         self._footer.update(self._footer_text())
 
+    def show_version(self) -> None:
+        self.refresh_footer()
+
     def _footer_text(self) -> Text:
         msg = self.message
         text = Text()
+        if self.version is not None:
+            text.append(self.version_text(), style="bold")
+            text.append("  ·  " if msg.model else "")
         if msg.model:
             text.append(inert(msg.model))
         stats = fmt.reply_stats(msg)
