@@ -49,6 +49,11 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.generation.requests import (
+    is_completion,
+    request_problem,
+    shape_request,
+)
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,6 +89,10 @@ class TurnOptions:
     continue_last: bool = False
     """Continue the last assistant message instead of starting a new one
     (`continue_final_message`, used for replies cut off or stopped)."""
+    chat_template: str | None = None
+    """A chat template to send with chat requests (the model's `chat_template` in the config)."""
+    context_window: int | None = None
+    """The model's `max_model_len`, when known: completion mode's `max_tokens` when none is set."""
 
 
 @dataclass
@@ -150,7 +159,8 @@ def build_request(
     messages: list[dict[str, Any]],
     tool_specs: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """The keyword arguments for `chat.completions.create` (without `stream`)."""
+    """The keyword arguments for `chat.completions.create` (without `stream`), or, in
+    completion mode, for `completions.create`."""
     request: dict[str, Any] = {
         "model": conv.model,
         "messages": messages,
@@ -164,7 +174,8 @@ def build_request(
         extra = dict(request.get("extra_body", {}))
         extra.update(continue_final_message=True, add_generation_prompt=False)
         request["extra_body"] = extra
-    return request
+    # Constraint, reasoning controls, the model's template; or the completion request instead.
+    return shape_request(conv, options, request)
 
 
 class Engine:
@@ -337,8 +348,13 @@ class Engine:
             t0 = time.monotonic()
             first_at: float | None = None
             last_sync = t0
+            problem = request_problem(request, continuing=continuing)
+            if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+                _fail(msg, problem)
+                return _Round(msg, [], problem)
+            stream = self.client.stream_completion if is_completion(request) else self.client.stream_chat
             try:
-                async for chunk in self.client.stream_chat(request):
+                async for chunk in stream(request):
                     usage = chunk.usage
                     if usage is not None:
                         msg.usage = _usage(usage)

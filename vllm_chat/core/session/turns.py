@@ -23,12 +23,12 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.session.base import SessionBase
+from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.urls import redact_url
 
 
-class TurnsPart(SessionBase):
+class TurnsPart(GenerationPart):
     """Running turns and changing what a turn answers."""
 
     @property
@@ -49,7 +49,9 @@ class TurnsPart(SessionBase):
         """Turn options from the settings and this conversation (`continue_last`: continue
         the last reply instead of writing a new one)."""
         return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
-                           media_policy=self.media_policy, continue_last=continue_last)
+                           media_policy=self.media_policy, continue_last=continue_last,
+                           chat_template=self.chat_template_for(self.conversation.model),
+                           context_window=self.context_window)
 
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
         """Run a turn on the conversation as it stands, saving as it goes.
@@ -66,6 +68,7 @@ class TurnsPart(SessionBase):
         try:
             async for event in self._engine.run(self.conversation, options or self.options(),
                                                 on_idle=on_idle, idle_every=idle_every):
+                self._note_generation(event)  # the reply's check is saved with it
                 if recorder is not None:
                     recorder.observe(event)
                 self._follow(event)
@@ -214,7 +217,8 @@ class TurnsPart(SessionBase):
             m.role == "user" for m in conv.messages)
 
     def can_continue(self) -> bool:
-        """Whether the last message is a reply that can be continued (stopped or cut)."""
+        """Whether the last message is a reply that can be continued (stopped or cut; in
+        completion mode, any reply with text)."""
         conv = self.conversation
         if not conv.messages:
             return False
@@ -223,6 +227,8 @@ class TurnsPart(SessionBase):
         # stopped first); continuing drops them and carries on with the text. A reply
         # with no answer text yet (cut while thinking) can't be continued: vLLM isn't
         # sent the reasoning back, so it would start thinking again from scratch.
+        if self.completion_mode:  # a document can always be continued further
+            return last.role == "assistant" and bool(last.content)
         return last.was_cut and bool(last.content)
 
     def cut_while_thinking(self) -> bool:
