@@ -328,6 +328,7 @@ _STEP_WORDS = {
     "toggle-tools": "tools off for this conversation",
     "open-settings": "settings",
     "continue-reply": "continue",
+    "completion-mode": "completion mode",
 }
 
 

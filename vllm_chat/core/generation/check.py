@@ -76,7 +76,7 @@ class ReplyCheck(BaseModel):
         usually does (None for every other outcome)."""
         if self.outcome != "invalid":
             return None
-        return f"The request carried the constraint {self.constraint}, so the server ignored it. {IGNORED_CAUSES}"
+        return f"The request carried the constraint ({self.constraint}), so the server ignored it. {IGNORED_CAUSES}"
 
 
 def _json_path(path: Any) -> str:

@@ -43,8 +43,8 @@ def explain_refusal(message: str, *, status: int, model: str | None) -> ChatErro
             f"{name} has no chat template, so vLLM can't turn a conversation into its prompt "
             "(a base model, made to continue text).",
             "Use it in completion mode ({completion-mode}): the conversation becomes a document the "
-            "model continues. Or give it a chat template: chat_template in a [models.\"NAME\"] table "
-            "of the config (the server then needs --trust-request-chat-template).",
+            f"model continues. Or give it a chat template: chat_template in a [models.\"{model or 'NAME'}\"] "
+            "table of the config (the server then needs --trust-request-chat-template).",
             status=status, details=details)
     if UNTRUSTED_TEMPLATE in message:
         return ChatError(

@@ -23,6 +23,7 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
+from vllm_chat.ui.screens.chat_generation import GenerationActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
@@ -31,7 +32,8 @@ from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, GenerationActions,
+                 Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -48,6 +50,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("f9", "toggle_completion_mode", "Completion mode", show=False, id="completion-mode"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -220,6 +223,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self._offer_without_media(failure)
         elif failure is not None and failure.kind == "tools_unsupported":
             self._offer_without_tools(failure)
+        elif failure is not None and failure.kind == "no_chat_template":
+            self._offer_completion_mode(failure)
 
     # -- actions ----------------------------------------------------------------------
 
