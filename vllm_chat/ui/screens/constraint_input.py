@@ -19,7 +19,11 @@ from textual.widgets import Input, Static
 
 from vllm_chat.core.generation import constraint_input
 from vllm_chat.core.generation.constraint import Constraint, ConstraintKind
-from vllm_chat.core.generation.form import OPTION_BY_KIND, constraint_text, parse_constraint
+from vllm_chat.core.generation.form import (
+    OPTION_BY_KIND,
+    constraint_text,
+    parse_constraint,
+)
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
