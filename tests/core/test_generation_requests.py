@@ -9,7 +9,10 @@ import pytest
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.engine import TurnOptions, build_request
 from vllm_chat.core.generation.completion import document
-from vllm_chat.core.generation.constraint_input import choice_constraint, regex_constraint
+from vllm_chat.core.generation.constraint_input import (
+    choice_constraint,
+    regex_constraint,
+)
 from vllm_chat.core.generation.preflight import wire_body
 from vllm_chat.core.generation.reasoning import (
     ReasoningControls,
