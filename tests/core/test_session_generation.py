@@ -195,6 +195,15 @@ async def test_chat_with_a_base_model_is_recognised_and_completion_mode_answers(
     assert saved["kind"] == "completion" and session.status().completion_mode
 
 
+async def test_a_completion_sent_before_the_model_list_came_still_gets_the_rest_of_the_window(
+        server: SimServer) -> None:
+    session = session_on(server, model="sim-base", completion=True)
+    assert session.context_window is None
+    await turn(session, "long 200")
+    assert server.stats.last_request_body["max_tokens"] == session.context_window == 32768
+    assert len(session.conversation.messages[-1].content) > 200, "not cut after 16 tokens"
+
+
 async def test_completion_mode_continues_stops_and_regenerates_like_chat(server: SimServer) -> None:
     session = session_on(server, model="sim-base", completion=True)
     session.set_params(SamplingParams(max_tokens=5))

@@ -194,6 +194,7 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
     from vllm_chat.ui.screens.approval import ToolApprovalScreen
     from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
     from vllm_chat.ui.screens.confirm import ConfirmScreen
+    from vllm_chat.ui.screens.constraint_input import ConstraintInputScreen
     from vllm_chat.ui.screens.export import ExportScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.image_view import ImageViewScreen
@@ -213,12 +214,13 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Session settings", SettingsScreen, [(Select, "in the model list", False),
                                               (TextArea, "in the system prompt box", True),
                                               (Input, "in the settings fields", True),
-                                              (RadioSet, "in the thinking choice", False),
+                                              (RadioSet, "in the thinking, mode and reasoning choices", False),
                                               (Switch, "on the tools switch", False)]),
         ("Session browser", SessionBrowserScreen, [(Input, "in the filter box", True)]),
         ("Export", ExportScreen, [(Input, "in the file box", True),
                                   (RadioSet, "in the format choice", False)]),
         ("Rename", RenameScreen, [(Input, "in the title box", True)]),
+        ("Constraint", ConstraintInputScreen, [(Input, "in the value box", True)]),
         ("Text editor (system prompt, editing a message)", TextEditScreen, [(TextArea, "in the text box", True)]),
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from vllm_chat.core.errors import ChatErrorException
 from vllm_chat.core.events import Event, TurnFinished, TurnStarted, TurnStopped
 from vllm_chat.core.generation.check import check_reply
 from vllm_chat.core.generation.constraint import Constraint
@@ -21,6 +22,7 @@ from vllm_chat.core.session.base import SessionBase
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.conversation import Message
+    from vllm_chat.core.engine import TurnOptions
     from vllm_chat.core.session.status import SessionStatus
 
 
@@ -75,6 +77,19 @@ class GenerationPart(SessionBase):
         from vllm_chat.core.generation.completion import document
 
         return document(self.conversation)
+
+    async def _with_window(self, options: TurnOptions) -> TurnOptions:
+        """`options` with the model's context window, asked of the server first when a
+        completion turn needs it and it is not known yet: `/v1/completions` stops after 16
+        tokens unless `max_tokens` says otherwise (see `core.generation.completion`)."""
+        if not self.completion_mode or options.context_window is not None or self.conversation.params.max_tokens:
+            return options
+        if self.context_window is None:
+            try:
+                await self.connect()
+            except ChatErrorException:
+                return options  # the turn itself will say what is wrong with the server
+        return replace(options, context_window=self.context_window)
 
     # -- chat templates -----------------------------------------------------------------------
 

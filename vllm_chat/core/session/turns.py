@@ -65,8 +65,9 @@ class TurnsPart(GenerationPart):
         recorder = self._recorder
         on_idle = recorder.tick if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
+        options = await self._with_window(options or self.options())
         try:
-            async for event in self._engine.run(self.conversation, options or self.options(),
+            async for event in self._engine.run(self.conversation, options,
                                                 on_idle=on_idle, idle_every=idle_every):
                 self._note_generation(event)  # the reply's check is saved with it
                 if recorder is not None:
