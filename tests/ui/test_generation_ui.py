@@ -13,7 +13,14 @@ from textual.command import CommandPalette
 from textual.widgets import Input, RadioSet, Select
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, send, turn, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import (
+    screen_text,
+    send,
+    turn,
+    wait_for_reply,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.core.generation.constraint_input import schema_constraint
 from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.simserver import SimConfig, SimServer
