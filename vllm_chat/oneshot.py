@@ -148,7 +148,11 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     except ChatErrorException as exc:
         return _fail(exc.error, request)
     await _tool_servers(session)
-    session.add_user_message(request.prompt, request.attachments)
+    try:
+        session.add_user_message(request.prompt, request.attachments)
+    except ValueError as exc:  # attachments in completion mode
+        sys.stderr.write(f"vllm-chat: {inert(str(exc))}\n")
+        return 2
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     loop = asyncio.get_running_loop()

@@ -132,6 +132,14 @@ def test_completion_sends_the_prompt_as_a_completion_to_a_base_model(sim) -> Non
     assert sim.stats.last_request_body["prompt"] == "echo continue this"
 
 
+def test_completion_with_an_attachment_is_refused_with_the_reason(sim, tmp_path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (16, 16)).save(tmp_path / "p.png")
+    result = run(sim, "-m", "sim-base", "-p", "what?", "--completion", "-a", "p.png", cwd=tmp_path)
+    assert result.returncode == 2 and "Completion mode sends text only" in result.stderr
+
+
 def test_chat_with_a_base_model_says_to_use_completion(sim) -> None:
     result = run(sim, "-m", "sim-base", "-p", "hello")
     assert result.returncode == 1

@@ -188,3 +188,17 @@ async def test_alt_c_switches_completion_mode_and_the_header_says_so(sim, make_a
         await pilot.press("alt+c")
         await wait_until(pilot, lambda: "· completion" not in screen_text(app).splitlines()[0])
         assert not app.session.completion_mode
+
+
+async def test_attachments_in_completion_mode_are_kept_and_not_sent(sim, make_app, tmp_path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(picture)
+    async with make_app(base_url=sim.base_url, completion=True) as (app, pilot):
+        await send(app, pilot, f"/attach {picture}")
+        await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
+        await send(app, pilot, "what is this?")
+        await wait_until(pilot, lambda: "Completion mode sends text only" in screen_text(app))
+        assert app.chat.prompt.text == "what is this?" and len(app.chat.attachments.chips) == 1
+        assert not app.session.conversation.messages

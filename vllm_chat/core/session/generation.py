@@ -26,6 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.session.status import SessionStatus
 
 
+COMPLETION_TEXT_ONLY = ("Completion mode sends text only: the document a base model continues can't hold "
+                        "images, video or audio. Remove the attachments, or switch back to chat.")
+"""Why a message with attachments can't be added in completion mode."""
+
+
 class GenerationPart(SessionBase):
     """Constraint, reasoning controls, completion mode, chat templates."""
 

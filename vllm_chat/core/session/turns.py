@@ -23,7 +23,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.session.generation import GenerationPart
+from vllm_chat.core.session.generation import COMPLETION_TEXT_ONLY, GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.urls import redact_url
 
@@ -37,7 +37,10 @@ class TurnsPart(GenerationPart):
         return self._engine.running
 
     def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
-        """Append the user's message (and title a new conversation from it)."""
+        """Append the user's message (and title a new conversation from it). Raises
+        ValueError, with the reason, for attachments in completion mode."""
+        if attachments and self.completion_mode:
+            raise ValueError(COMPLETION_TEXT_ONLY)
         conv = self.conversation
         if not conv.title:
             from vllm_chat.core.titles import title_from_prompt

@@ -186,7 +186,12 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self.prompt.restore(event.text)
             self.notify("A reply is still streaming: esc stops it.", severity="warning")
             return
-        message = self.session.add_user_message(event.text, self.attachments.attachments)
+        try:
+            message = self.session.add_user_message(event.text, self.attachments.attachments)
+        except ValueError as exc:  # attachments in completion mode: nothing is lost, nothing sent
+            self.prompt.restore(event.text)
+            self.notify(str(exc), title="Not sent", severity="warning", markup=False)
+            return
         self.attachments.clear()
         self.messages.add_message(message)
         self.run_turn()
