@@ -172,5 +172,5 @@ def test_reasoning_effort_is_one_word_and_the_summary_names_what_is_set() -> Non
         ReasoningControls(reasoning_effort="very high")
     controls = ReasoningControls(reasoning_effort="low", thinking_token_budget=512, include_reasoning=False,
                                  chat_template_kwargs={"enable_thinking": False})
-    assert controls.summary() == "effort low · budget 512 · reasoning hidden · template enable_thinking=false"
+    assert controls.summary() == "effort low · budget 512 · reasoning omitted · template enable_thinking=false"
     assert ReasoningControls(reasoning_effort="  ").reasoning_effort is None

@@ -137,7 +137,7 @@ async def test_reasoning_controls_go_out_and_are_written_on_the_reply(make_think
     reply = session.conversation.messages[-1]
     assert reply.reasoning is None and reply.content  # include_reasoning false: the server kept it back
     assert reply.reasoning_controls == session.reasoning_controls
-    assert session.status().reasoning == "effort high · reasoning hidden · template custom=1"
+    assert session.status().reasoning == "effort high · reasoning omitted · template custom=1"
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ class ReasoningControls(BaseModel):
         if self.thinking_token_budget is not None:
             parts.append(f"budget {self.thinking_token_budget}")
         if self.include_reasoning is False:
-            parts.append("reasoning hidden")
+            parts.append("reasoning omitted")
         elif self.include_reasoning:
             parts.append("reasoning included")
         if self.chat_template_kwargs:

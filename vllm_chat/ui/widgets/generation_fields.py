@@ -32,8 +32,9 @@ from vllm_chat.core.text import inert
 MODES: tuple[tuple[str, ConversationKind], ...] = (("chat", "chat"), ("completion", "completion"))
 """The mode radio buttons: label and the conversation kind each stands for."""
 
-INCLUDE_CHOICES: tuple[tuple[str, bool | None], ...] = (("default", None), ("include", True), ("hide", False))
-"""The include_reasoning radio buttons: label and value."""
+INCLUDE_CHOICES: tuple[tuple[str, str, bool | None], ...] = (
+    ("default", "default", None), ("include", "include", True), ("omit", "omit", False))
+"""The include_reasoning radio buttons: id suffix, label and value."""
 
 _ERROR_IDS = {"constraint": "gen-constraint-error", "thinking_token_budget": "gen-budget-error",
               "reasoning_effort": "gen-budget-error", "chat_template_kwargs": "gen-kwargs-error"}
@@ -91,7 +92,7 @@ class GenerationFields(Vertical):
                         compact=True, id="gen-constraint", disabled=kind in (None, "json_object"))
         yield Static("", id="gen-constraint-error", classes="field-error")
         with Horizontal(classes="field-row gen-row"):
-            yield Label("reasoning", classes="field-label")
+            yield Label("effort", classes="field-label")
             efforts = [("default", "")] + [(e, e) for e in REASONING_EFFORTS]
             current = controls.reasoning_effort or ""
             if current and current not in REASONING_EFFORTS:
@@ -101,18 +102,20 @@ class GenerationFields(Vertical):
             yield Label("budget", classes="inline-label")
             yield Input("" if controls.thinking_token_budget is None else str(controls.thinking_token_budget),
                         placeholder="tokens", compact=True, id="gen-budget", tooltip="thinking_token_budget")
-            with RadioSet(id="gen-include", compact=True, tooltip="include_reasoning"):
-                for label, value in INCLUDE_CHOICES:
-                    yield RadioButton(label, value=controls.include_reasoning is value,
-                                      id=f"gen-include-{label}", compact=True)
         yield Static("", id="gen-budget-error", classes="field-error")
+        with Horizontal(classes="field-row gen-row"):
+            yield Label("reasoning", classes="field-label")
+            with RadioSet(id="gen-include", compact=True, tooltip="include_reasoning"):
+                for key, label, value in INCLUDE_CHOICES:
+                    yield RadioButton(label, value=controls.include_reasoning is value,
+                                      id=f"gen-include-{key}", compact=True)
         with Horizontal(classes="field-row gen-row"):
             yield Label("template vars", classes="field-label")
             yield Input(kwargs_text(controls), placeholder="enable_thinking=false, or a JSON object",
                         compact=True, id="gen-kwargs", tooltip="chat_template_kwargs")
         yield Static("", id="gen-kwargs-error", classes="field-error")
-        yield Static("reasoning_effort · thinking_token_budget · include_reasoning; "
-                     "template vars: chat_template_kwargs", classes="note", markup=False)
+        yield Static("effort: reasoning_effort · budget: thinking_token_budget · reasoning: "
+                     "include_reasoning · template vars: chat_template_kwargs", classes="note", markup=False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ class GenerationFields(Vertical):
             constraint_value=box.value,
             reasoning_effort=effort if isinstance(effort, str) and effort else None,
             budget=self.query_one("#gen-budget", Input).value,
-            include_reasoning=INCLUDE_CHOICES[include][1] if include >= 0 else None,
+            include_reasoning=INCLUDE_CHOICES[include][2] if include >= 0 else None,
             template_kwargs=self.query_one("#gen-kwargs", Input).value,
             current=self.conversation,
             base=self.base,
