@@ -202,3 +202,14 @@ async def test_attachments_in_completion_mode_are_kept_and_not_sent(sim, make_ap
         await wait_until(pilot, lambda: "Completion mode sends text only" in screen_text(app))
         assert app.chat.prompt.text == "what is this?" and len(app.chat.attachments.chips) == 1
         assert not app.session.conversation.messages
+
+
+async def test_a_completion_is_shown_literally_and_a_chat_reply_as_markdown(sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, completion=True) as (app, pilot):
+        await turn(app, pilot, "echo def f():\n    return **x**")
+        # The prompt shows it literally in any mode; the reply only in completion mode.
+        await wait_until(pilot, lambda: screen_text(app).count("    return **x**") == 2,
+                         message="the reply's indentation and stars kept")
+        await pilot.press("alt+c")
+        await wait_until(pilot, lambda: screen_text(app).count("    return **x**") == 1,
+                         message="the reply as Markdown in chat mode")

@@ -29,6 +29,7 @@ class GenerationActions:
         """Send this conversation as a document to continue (completion mode), or as a chat."""
         on = not self.session.completion_mode
         self.session.set_completion_mode(on)
+        self.show_conversation()  # replies are drawn literally in completion mode, as Markdown in chat
         if on:
             self.notify("Completion mode: the conversation is one document the model continues "
                         "(/v1/completions). What you send is added to it.", title="Completion mode")

@@ -269,7 +269,9 @@ class AssistantMessageView(MessageView):
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
         version: tuple[int, int] | None = None,
+        plain: bool = False,
     ) -> None:
+        """`plain`: show the text literally, not as Markdown (a completion-mode continuation)."""
         super().__init__(message, version=version)
         error = message.failed_with()
         self._error_notice = ErrorNotice(error) if error is not None else None
@@ -281,7 +283,7 @@ class AssistantMessageView(MessageView):
         if message.reasoning and show_reasoning:
             answered = bool(message.content.strip() or message.tool_calls)
             self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
-        self.body = MarkdownView(shown_text(message), streaming=streaming, classes="body")
+        self.body = MarkdownView(shown_text(message), streaming=streaming, plain=plain, classes="body")
         """The answer."""
         self.badge: CheckBadge | None = CheckBadge(message.check) if message.check and not streaming else None
         """How the reply fared against its constraint, once it was checked."""
