@@ -388,7 +388,7 @@ class Engine:
                 self._finish_timings(msg, t0, first_at)
                 state.sync()
                 error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
-                if error.kind == "not_multimodal" and first_at is None and only_tool_media(request["messages"]):
+                if error.kind == "not_multimodal" and first_at is None and only_tool_media(request.get("messages", [])):
                     # Images a tool returned, and a text-only model: the request goes again with
                     # a note for each image (the user attached nothing, so nothing needs asking).
                     self.text_only_models.add(conv.model)
