@@ -89,6 +89,18 @@ def test_reasoning_tool_calls_and_tool_results_are_found_unless_switched_off(sto
     assert hit.where == "prompt"
 
 
+def test_files_mentioned_with_at_path_are_searched_with_the_extras(store: SessionStore) -> None:
+    from vllm_chat.core.conversation import ContextFile
+
+    conv = Conversation(title="t")
+    conv.messages = [Message(role="user", content="review this",
+                             files=[ContextFile(path="notes.txt", text="the quetzal migrates", size=20)])]
+    store.save(conv)
+    [hit] = store.search("quetzal")
+    assert hit.where == "mentioned file" and hit.snippet.text == "the quetzal migrates"
+    assert store.search("quetzal", everywhere=False) == []
+
+
 def test_other_versions_are_searched_too_and_say_so(store: SessionStore) -> None:
     conv = saved(store, "t", "q", "the answer shown")
     tree.add_alternatives(conv, conv.messages[1].id, [[Message(role="assistant", content="an older zucchini")]])

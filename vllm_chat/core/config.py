@@ -21,7 +21,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -42,6 +42,7 @@ from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
+from vllm_chat.core.prompting.templates import TemplateFields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -165,6 +166,15 @@ class ModelSettings(_Strict):
     template is missing or wrong). The server must run with --trust-request-chat-template."""
 
 
+class MentionSettings(_Strict):
+    """`[mentions]`: files named with `@path` in a prompt."""
+
+    max_file_kb: int = Field(default=100, ge=1)
+    """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
+    hidden_files: bool = False
+    """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
 class SettingsModel(_Strict):
     """Every setting, as plain validated data (the TOML file is checked against this)."""
 
@@ -213,6 +223,10 @@ class SettingsModel(_Strict):
     """Start new conversations in completion mode (a document the model continues)."""
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     """`[models."NAME"]`: settings for one served model (its chat_template)."""
+    mentions: MentionSettings = Field(default_factory=MentionSettings)
+    """`[mentions]`: `@path` in prompts."""
+    prompts: dict[str, TemplateFields] = Field(default_factory=dict)
+    """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
 
     @field_validator("base_url")
     @classmethod
@@ -305,6 +319,8 @@ def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] 
     keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         keys.append((*prefix, name))
+        if get_origin(field.annotation) is dict:
+            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 keys += _known_keys(arg, (*prefix, name))

@@ -166,4 +166,9 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again",
                             lambda: chat.connect(announce=True))
+        yield SystemCommand("Saved prompts", "Pick a saved prompt (or type / in the prompt)", chat.pick_saved_prompt)
+        for name, template in sorted(self.session.templates().templates.items()):
+            yield SystemCommand(f"Saved prompt: {name}", template.fields.description or "Fill it in",
+                                lambda n=name: chat.use_saved_prompt(n))
+        yield SystemCommand("Paste image", "Attach the image on the system clipboard", chat.action_paste_image)
         yield SystemCommand("Key bindings", "Every key in force, with the ids [keymap] uses", self.action_help)

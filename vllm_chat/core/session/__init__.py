@@ -19,7 +19,9 @@ The class is assembled from one part per concern, each in its own module:
   rename, delete, export);
 - `versions`: the versions of a message, forks, and other windows on the same
   session (merge notices, changes on disk, reload);
-- `tool_servers`: the MCP tool servers, and the catalogue of every tool.
+- `tool_servers`: the MCP tool servers, and the catalogue of every tool;
+- `workbench`: the user's message from what they typed (`@path` mentions),
+  saved prompts, and prompts queued while a reply streams.
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
 from vllm_chat.core.session.versions import VersionsPart
+from vllm_chat.core.session.workbench import (
+    Completion,
+    Draft,
+    QueuedPrompt,
+    SecretsMentioned,
+    WorkbenchPart,
+)
 
-__all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
+__all__ = ["Activity", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "QueuedPrompt", "SecretsMentioned",
+           "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, VersionsPart, ToolServersPart):
+class ChatSession(TurnsPart, VersionsPart, WorkbenchPart, ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

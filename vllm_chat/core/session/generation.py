@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 COMPLETION_TEXT_ONLY = ("Completion mode sends text only: the document a base model continues can't hold "
-                        "images, video or audio. Remove the attachments, or switch back to chat.")
+                        "images, video, audio or @-mentioned files. Remove them, or switch back to chat.")
 """Why a message with attachments can't be added in completion mode."""
 
 

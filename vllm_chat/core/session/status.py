@@ -84,3 +84,5 @@ class SessionStatus:
     """The conversation is a document the model continues (`/v1/completions`)."""
     reasoning: str = ""
     """The reasoning controls that are set, in short (`effort low · budget 512`; '' for none)."""
+    queued: int = 0
+    """Prompts waiting to be sent when the running turn ends."""

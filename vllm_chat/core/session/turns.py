@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from vllm_chat.core import tree
-from vllm_chat.core.conversation import Attachment, Message
+from vllm_chat.core.conversation import Message
 from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
@@ -23,7 +23,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.session.generation import COMPLETION_TEXT_ONLY, GenerationPart
+from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.urls import redact_url
 
@@ -35,18 +35,6 @@ class TurnsPart(GenerationPart):
     def running(self) -> bool:
         """True while a turn streams or runs tools."""
         return self._engine.running
-
-    def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
-        """Append the user's message (and title a new conversation from it). Raises
-        ValueError, with the reason, for attachments in completion mode."""
-        if attachments and self.completion_mode:
-            raise ValueError(COMPLETION_TEXT_ONLY)
-        conv = self.conversation
-        if not conv.title:
-            from vllm_chat.core.titles import title_from_prompt
-
-            conv.title = title_from_prompt(text)
-        return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
 
     def options(self, *, continue_last: bool = False) -> TurnOptions:
         """Turn options from the settings and this conversation (`continue_last`: continue

@@ -16,11 +16,11 @@ re-checked inside the write transaction.
 
 The index holds three columns per session: `title`, `text` (what the user and
 the model said, every branch) and `extra` (reasoning, tool calls and tool
-results), ranked by BM25 with the title weighing most. It is contentless (the
-text itself stays only in the session files, private): a changed file's old
-row can't be deleted from it, so it is left behind unlinked and skipped, and
-the index is rebuilt once such rows outnumber the live ones. Snippets are cut
-from the session files of the hits.
+results, files mentioned with `@path`), ranked by BM25 with the title weighing
+most. It is contentless (the text itself stays only in the session files,
+private): a changed file's old row can't be deleted from it, so it is left
+behind unlinked and skipped, and the index is rebuilt once such rows
+outnumber the live ones. Snippets are cut from the session files of the hits.
 
 Files are indexed oldest first (by `updated_at`) and a changed file is indexed
 again at the end, so the index's row order follows recency. A word found in
@@ -69,7 +69,7 @@ FULL_SCAN_EVERY = 60.0
 
 _RACY = 1.0  # seconds: a folder mtime this recent may still change within the same tick
 
-_FORMAT = "3"
+_FORMAT = "4"
 _BATCH = 200
 _REBUILD_DEAD = 2000
 _BUSY_MS = 15000
@@ -98,7 +98,7 @@ class SearchHit:
     """The best line around a hit."""
     where: str
     """Where the snippet comes from: "title", "prompt", "reply", "reasoning", "tool call",
-    "tool result"; "(another version)" is added for a branch that is not shown."""
+    "tool result", "mentioned file"; "(another version)" is added for a branch that is not shown."""
     score: float
     """BM25 relevance (higher is better)."""
 
@@ -353,7 +353,7 @@ def _document(path: Path) -> _Indexed:
     text: list[str] = []
     extra: list[str] = []
     for field, where in _fields(doc, everywhere=True):
-        (extra if where.split(" ")[0] in ("reasoning", "tool") else text).append(field)
+        (extra if where.split(" ")[0] in ("reasoning", "tool", "mentioned") else text).append(field)
     summary = summarize_document(doc, path.name[:-5])
     return path.name, _key_text(key), (summary["title"], "\n".join(text), "\n".join(extra)), summary
 
@@ -383,6 +383,9 @@ def _fields(doc: dict[str, Any], *, everywhere: bool) -> Iterable[tuple[str, str
                 yield content, ("prompt" if role == "user" else "reply") + later
             if not everywhere:
                 continue
+            for mentioned in message.get("files") or []:
+                if isinstance(mentioned, dict) and isinstance(mentioned.get("text"), str) and mentioned["text"]:
+                    yield mentioned["text"], "mentioned file" + later
             reasoning = message.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 yield reasoning, "reasoning" + later
