@@ -120,19 +120,21 @@ def problem(constraint: Constraint, text: str) -> str | None:
 def check_reply(constraint: Constraint, text: str, *, finish_reason: str | None,
                 stopped: bool = False) -> ReplyCheck:
     """Check the reply `text` that ended with `finish_reason` (`stopped`: the user stopped it)."""
-    base = {"kind": constraint.kind, "constraint": constraint.label}
+    def outcome(result: CheckOutcome, detail: str = "") -> ReplyCheck:
+        return ReplyCheck(outcome=result, kind=constraint.kind, constraint=constraint.label, detail=detail)
+
     if constraint.kind == "grammar":
-        return ReplyCheck(outcome="unchecked", detail="grammars are not checked here", **base)
+        return outcome("unchecked", "grammars are not checked here")
     found = problem(constraint, text)
     if found is None:
-        return ReplyCheck(outcome="valid", **base)
+        return outcome("valid")
     if stopped:
-        return ReplyCheck(outcome="cut", detail="stopped before it was complete", **base)
+        return outcome("cut", "stopped before it was complete")
     if finish_reason == "length":
-        return ReplyCheck(outcome="cut", detail="cut at max_tokens before it was complete", **base)
+        return outcome("cut", "cut at max_tokens before it was complete")
     if not text.strip():
         found = "the reply is empty"
-    return ReplyCheck(outcome="invalid", detail=_shorten(found), **base)
+    return outcome("invalid", _shorten(found))
 
 
 def pretty_json(text: str) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -148,7 +149,7 @@ def check_generation(
         budget_value = parse_budget(budget)
     except ValueError as exc:
         errors["thinking_token_budget"] = str(exc)
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     try:
         kwargs = parse_template_kwargs(template_kwargs)
     except TemplateKwargsError as exc:

@@ -21,7 +21,7 @@ from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.session.base import SessionBase
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vllm_chat.core.conversation import Message
+    from vllm_chat.core.conversation import ConversationKind, Message
     from vllm_chat.core.engine import TurnOptions
     from vllm_chat.core.session.status import SessionStatus
 
@@ -72,7 +72,7 @@ class GenerationPart(SessionBase):
     def set_completion_mode(self, on: bool) -> None:
         """Send the conversation as a document to continue (on) or as a chat (off) from the
         next turn on; saved at once."""
-        kind = "completion" if on else "chat"
+        kind: ConversationKind = "completion" if on else "chat"
         if kind != self.conversation.kind:
             self.conversation.kind = kind
             self._changed()
