@@ -12,12 +12,20 @@ import sys
 from typing import Any
 
 from vllm_chat import __version__
+from vllm_chat.generation_flags import (
+    FlagError,
+    add_generation_flags,
+    apply_to_conversation,
+    generation_overrides,
+)
 
 EPILOG = """\
 examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
   vllm-chat -p "Explain KV caching"         print one reply and exit
+  vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
+  vllm-chat -m base --completion -p "def f("   a base model continues the text
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
   git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
@@ -87,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with -n: the N best replies by beam search (use_beam_search)")
     one.add_argument("--compare", metavar="MODEL,MODEL",
                      help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
+    add_generation_flags(p)
     return p
 
 
@@ -151,8 +160,9 @@ def _main(argv: list[str] | None) -> int:
     from vllm_chat.core.config import ConfigError, load_settings
 
     try:
-        settings = load_settings(cli_overrides(args), config_path=args.config, profile=args.profile)
-    except ConfigError as exc:
+        overrides = {**cli_overrides(args), **generation_overrides(args)}
+        settings = load_settings(overrides, config_path=args.config, profile=args.profile)
+    except (ConfigError, FlagError) as exc:
         print(f"vllm-chat: {exc}", file=sys.stderr)
         return 2
 
@@ -168,6 +178,7 @@ def _main(argv: list[str] | None) -> int:
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
         conversation = _conversation_from_args(args)
+        apply_to_conversation(args, settings, conversation)
         from vllm_chat.oneshot_input import OneShotInputError, oneshot_input
 
         try:

@@ -4,7 +4,10 @@ A front end like the TUI: it drives a `ChatSession` and only prints its
 events. The reply goes to stdout as it streams; reasoning only with
 `--show-reasoning`, to stderr. Errors go to stderr with the same message and
 hint as the TUI shows (the steps a hint names are spelled as command-line
-flags here, never as TUI keys), and the exit status is 1. `--json` prints one
+flags here, never as TUI keys), and the exit status is 1. With a constraint
+(`--json-schema`, `--regex`, ...) stdout is exactly the reply (no newline is
+added when it goes to a pipe); a reply that does not match, or was cut before
+it was complete, exits 3 with the first error on stderr. `--json` prints one
 JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
 `-n N` and `--compare` print several replies (see `oneshot_candidates`).
 Tools that need approval are denied unless `--yes` is given. A session that
@@ -48,8 +51,12 @@ STEPS = {
     "toggle-tools": "--no-tools",
     "retry": "the same command again",
     "continue-reply": "the TUI (vllm-chat --resume ID, then continue)",
+    "completion-mode": "--completion",
 }
 """How one-shot mode names the steps a hint offers (the TUI names keys instead)."""
+
+EXIT_DOES_NOT_MATCH = 3
+"""The exit status when the reply does not match the constraint, or was cut before it was complete."""
 
 
 @dataclass
@@ -160,7 +167,10 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         return _refuse(f"{exc} Run with --yes to send them anyway.", request)
     except (MentionError, TemplateError) as exc:
         return _refuse(str(exc), request)
-    session.send(draft)
+    try:
+        session.send(draft)
+    except ValueError as exc:  # attachments or files in completion mode
+        return _refuse(str(exc), request)
     if request.candidates or request.compare:
         from vllm_chat.oneshot_candidates import run_candidates
 
@@ -181,7 +191,8 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):  # pragma: no cover
             pass
-    out.finish_line()
+    if session.constraint is None or out.tty:
+        out.finish_line()  # a constrained reply goes to a pipe exactly as it came
     err.finish_line()
     return _report(final, session, request)
 
@@ -260,6 +271,8 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
             doc["error"] = _error_doc(final.error)
         elif message is not None and message.error:
             doc["warning"] = message.error
+        if message is not None and message.check is not None:
+            doc["check"] = message.check.model_dump()
         if unsaved:
             doc["save_error"] = session.save_problem
             doc["rescued_to"] = str(rescued) if rescued else None
@@ -274,10 +287,28 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
     if isinstance(final, TurnStopped):
         sys.stderr.write("vllm-chat: stopped.\n")
         return 130
+    if message is not None and message.check is not None and message.check.outcome in ("invalid", "cut"):
+        if not request.as_json:
+            _say_check(message)
+        return EXIT_DOES_NOT_MATCH
     if message is not None and not request.as_json:
         for note in _notes(message, request):
             sys.stderr.write(f"vllm-chat: {inert(note)}\n")
     return 1 if unsaved else 0
+
+
+def _say_check(message: Message) -> None:
+    """Why the reply can't be relied on: the first error (and that the server ignored the
+    constraint), or that it was cut before it was complete."""
+    check = message.check
+    assert check is not None
+    if check.outcome == "cut":
+        hint = " (raise --max-tokens)" if message.finish_reason == "length" else ""
+        sys.stderr.write(f"vllm-chat: the reply was {inert(check.detail)}{hint}; it was not checked "
+                         f"against the constraint ({inert(check.constraint)}).\n")
+        return
+    sys.stderr.write(f"vllm-chat: the reply does not match {inert(check.constraint)}: {inert(check.detail)}\n")
+    sys.stderr.write(f"vllm-chat: {inert(check.server_ignored or '')}\n")
 
 
 def _say_unsaved(problem: str, rescued: object) -> None:

@@ -127,7 +127,19 @@ class ChatClient:
         """Yield the SDK's chunks for a streamed chat request; closing the generator
         closes the HTTP response, which makes vLLM abort the generation."""
         sdk = await self.sdk()
-        stream = await sdk.chat.completions.create(**request, stream=True)
+        async for chunk in self._chunks(await sdk.chat.completions.create(**request, stream=True)):
+            yield chunk
+
+    async def stream_completion(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        """Yield a streamed `/v1/completions` request's chunks shaped like chat chunks (each
+        choice's `text` as `delta.content`), so the engine's one streaming path takes both."""
+        from vllm_chat.core.completion_chunks import as_chat_chunk
+
+        sdk = await self.sdk()
+        async for chunk in self._chunks(await sdk.completions.create(**request, stream=True)):
+            yield as_chat_chunk(chunk)
+
+    async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()
         async with stream:
             try:
@@ -328,6 +340,11 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
 
 
 def _explain_bad_request(message: str, *, status: int, model: str | None) -> ChatError:
+    from vllm_chat.core.generation.errors import explain_refusal
+
+    refusal = explain_refusal(message, status=status, model=model)
+    if refusal is not None:
+        return refusal
     context = _CONTEXT_RE.search(message)
     if context:
         limit = int(context.group(1))

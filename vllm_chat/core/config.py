@@ -39,6 +39,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
@@ -159,6 +161,14 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class ModelSettings(_Strict):
+    """`[models."NAME"]`: what vllm-chat sends for one model of the server."""
+
+    chat_template: str | None = None
+    """A Jinja chat template sent with every chat request for this model (for a model whose
+    template is missing or wrong). The server must run with --trust-request-chat-template."""
+
+
 class MentionSettings(_Strict):
     """`[mentions]`: files named with `@path` in a prompt."""
 
@@ -206,6 +216,16 @@ class SettingsModel(_Strict):
     """`[sessions]`: saving and titles."""
     mcp: McpSettings = Field(default_factory=McpSettings)
     """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    reasoning: ReasoningControls = Field(default_factory=ReasoningControls)
+    """`[reasoning]`: reasoning_effort, thinking_token_budget, include_reasoning and
+    chat_template_kwargs for new conversations."""
+    constraint: Constraint | None = None
+    """`[constraint]`: a structured-output constraint for new conversations (`kind` =
+    json_schema, json_object, regex, choice or grammar, and its value)."""
+    completion: bool = False
+    """Start new conversations in completion mode (a document the model continues)."""
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """`[models."NAME"]`: settings for one served model (its chat_template)."""
     mentions: MentionSettings = Field(default_factory=MentionSettings)
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)

@@ -24,12 +24,16 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, Field, PrivateAttr
 
 from vllm_chat.core.errors import ChatError, ErrorKind
+from vllm_chat.core.generation.check import ReplyCheck
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.params import SamplingParams
 
 Role = Literal["system", "user", "assistant", "tool"]
 MessageStatus = Literal["complete", "streaming", "stopped", "failed"]
 ToolStatus = Literal["ok", "error", "denied"]
 AttachmentKind = Literal["image", "video", "audio"]
+ConversationKind = Literal["chat", "completion"]
 
 
 def new_id() -> str:
@@ -219,6 +223,10 @@ class Message(BaseModel):
     """The message this one follows in the conversation tree (None: it is a first
     message). Alternatives of a message share its parent. Kept up to date for the
     shown messages by `tree.link` (the store calls it before every save)."""
+    check: ReplyCheck | None = None
+    """For a reply whose request carried a structured-output constraint: whether it matches."""
+    reasoning_controls: ReasoningControls | None = None
+    """For a reply: the reasoning controls its request carried (None: none were set)."""
 
     @property
     def text_for_model(self) -> str:
@@ -327,6 +335,13 @@ class Conversation(BaseModel):
     """Sampling options for the next turn."""
     tools_enabled: bool | None = None
     """Per-session override of the global tools switch (None: follow the config)."""
+    kind: ConversationKind = "chat"
+    """`chat`, or `completion`: the conversation is one document a base model continues
+    (`/v1/completions`, see `core.generation.completion`)."""
+    constraint: Constraint | None = None
+    """The structured-output constraint every reply must match (None: free text)."""
+    reasoning_controls: ReasoningControls = Field(default_factory=ReasoningControls)
+    """reasoning_effort, thinking_token_budget, include_reasoning, chat_template_kwargs."""
     messages: list[Message] = Field(default_factory=list)
     """The branch shown (and sent), oldest first, without the system prompt."""
     aside: list[Message] = Field(default_factory=list)

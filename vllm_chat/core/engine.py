@@ -34,6 +34,7 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
+from vllm_chat.core.generation.requests import request_problem
 from vllm_chat.core.streaming import fail, stream_choices, truncated
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 from vllm_chat.core.tool_rounds import StopRequested, ToolRounds, TurnState, unanswered_calls
@@ -278,6 +279,10 @@ class Engine(ToolRounds):
                 messages = without_tool_media(messages)
             request = build_request(conv, replace(options, continue_last=continuing, tool_choice=choice),
                                     messages, specs)
+            problem = request_problem(request, continuing=continuing)
+            if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+                fail(msg, problem)
+                return _Round(msg, [], problem)
             sink.restart()
             try:
                 await stream_choices(self.client, request, {0: sink})
@@ -285,7 +290,8 @@ class Engine(ToolRounds):
                 raise
             except Exception as exc:
                 error = self.client.explain(exc, mid_stream=sink.first_at is not None, model=conv.model)
-                if error.kind == "not_multimodal" and sink.first_at is None and only_tool_media(request["messages"]):
+                tool_media_only = only_tool_media(request.get("messages", []))
+                if error.kind == "not_multimodal" and sink.first_at is None and tool_media_only:
                     # Images a tool returned, and a text-only model: the request goes again with
                     # a note for each image (the user attached nothing, so nothing needs asking).
                     self.text_only_models.add(conv.model)

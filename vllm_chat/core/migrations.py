@@ -52,7 +52,11 @@ Version history:
 
 **3** (current): `Conversation.model_dump()` plus `schema_version`,
 `generation` (how many times the file was saved; a save compares it to
-notice another writer) and a derived `usage_total`.
+notice another writer) and a derived `usage_total`. The generation controls
+came within version 3, every one optional (a file without them reads as a
+chat with none set): the conversation's `kind` (`chat` or `completion`),
+`constraint` and `reasoning_controls`, and each reply's `check` and
+`reasoning_controls`.
 """
 
 from __future__ import annotations

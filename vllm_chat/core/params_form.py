@@ -22,11 +22,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from vllm_chat.core.params import SamplingParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.generation.form import GenerationChoice
 
 STOP_SLOTS = 4
 """Stop strings the form offers (vLLM refuses more: `VLLM_MAX_STOP_STRINGS=4`)."""
@@ -101,6 +104,8 @@ class SessionSettingsResult:
     """The sampling options, already validated with vLLM's ranges."""
     tools_enabled: bool | None
     """This session's tools switch; None keeps following the global setting."""
+    generation: GenerationChoice | None = None
+    """Mode, constraint and reasoning controls (None: leave them as they are)."""
 
 
 @dataclass(frozen=True)

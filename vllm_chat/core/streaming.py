@@ -25,6 +25,7 @@ from vllm_chat.core.client import ChatClient
 from vllm_chat.core.conversation import Failure, Message, Timings, ToolCall, Usage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ContentDelta, Event, ReasoningDelta, UsageUpdated
+from vllm_chat.core.generation.completion import is_completion
 
 SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the messages, for periodic saves."""
@@ -137,8 +138,9 @@ async def stream_choices(client: ChatClient, request: dict[str, Any], sinks: dic
     choices, split by each choice's own count. Texts are synced into the messages every
     `SYNC_EVERY` seconds and at the end; exceptions from the client propagate."""
     last_sync = time.monotonic()
+    stream = client.stream_completion if is_completion(request) else client.stream_chat
     try:
-        async for chunk in client.stream_chat(request):
+        async for chunk in stream(request):
             usage = chunk.usage
             for choice in chunk.choices:
                 sink = sinks.get(choice.index or 0)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.generation.requests import shape_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -37,6 +38,10 @@ class TurnOptions:
     """First run the tool calls of the last reply that have no result yet, then ask the
     model again: the calls of a picked candidate (candidates and comparisons never run
     tools themselves, so only the reply the user keeps acts)."""
+    chat_template: str | None = None
+    """A chat template to send with chat requests (the model's `chat_template` in the config)."""
+    context_window: int | None = None
+    """The model's `max_model_len`, when known: completion mode's `max_tokens` when none is set."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
@@ -85,7 +90,8 @@ def build_request(
     messages: list[dict[str, Any]],
     tool_specs: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """The keyword arguments for `chat.completions.create` (without `stream`)."""
+    """The keyword arguments for `chat.completions.create` (without `stream`), or, in
+    completion mode, for `completions.create`."""
     request: dict[str, Any] = {
         "model": conv.model,
         "messages": messages,
@@ -99,4 +105,5 @@ def build_request(
         extra = dict(request.get("extra_body", {}))
         extra.update(continue_final_message=True, add_generation_prompt=False)
         request["extra_body"] = extra
-    return request
+    # Constraint, reasoning controls, the model's template; or the completion request instead.
+    return shape_request(conv, options, request)

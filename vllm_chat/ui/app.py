@@ -17,6 +17,7 @@ from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.chat_generation import generation_commands
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
@@ -165,6 +166,7 @@ class VllmChatApp(App[int]):
                             lambda: self.run_worker(self.session.reconnect_tool_servers(), group="mcp-reconnect",
                                                     exit_on_error=False))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
+        yield from generation_commands(chat)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again",

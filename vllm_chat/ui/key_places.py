@@ -31,6 +31,7 @@ from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.compare import CompareScreen
 from vllm_chat.ui.screens.confirm import ConfirmScreen
+from vllm_chat.ui.screens.constraint_input import ConstraintInputScreen
 from vllm_chat.ui.screens.export import ExportScreen
 from vllm_chat.ui.screens.help import HelpGroup, HelpRow, HelpScreen
 from vllm_chat.ui.screens.image_view import ImageViewScreen
@@ -86,12 +87,13 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("Session settings", SettingsScreen, [FocusPlace(Select, "in the model list"),
                                           FocusPlace(TextArea, "in the system prompt box", True),
                                           FocusPlace(Input, "in the settings fields", True),
-                                          FocusPlace(RadioSet, "in the thinking choice"),
+                                          FocusPlace(RadioSet, "in the thinking, mode and reasoning choices"),
                                           FocusPlace(Switch, "on the tools switch")]),
     ("Session browser", SessionBrowserScreen, [FocusPlace(Input, "in the filter box", True)]),
     ("Export", ExportScreen, [FocusPlace(Input, "in the file box", True),
                               FocusPlace(RadioSet, "in the format choice")]),
     ("Rename", RenameScreen, [FocusPlace(Input, "in the title box", True)]),
+    ("Constraint", ConstraintInputScreen, [FocusPlace(Input, "in the value box", True)]),
     ("Saved prompt form", TemplateFormScreen, [FocusPlace(Input, "in a variable's box", True)]),
     ("Tool servers (MCP)", ToolServersScreen, [FocusPlace(OptionList, "in the server list")]),
     ("Text editor (system prompt, editing a message)", TextEditScreen,

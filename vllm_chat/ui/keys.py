@@ -156,6 +156,7 @@ _STEP_WORDS = {
     "toggle-tools": "tools off for this conversation",
     "open-settings": "settings",
     "continue-reply": "continue",
+    "completion-mode": "completion mode",
 }
 
 

@@ -12,6 +12,8 @@ The class is assembled from one part per concern, each in its own module:
 
 - `base`: what the session owns, the server connection, saving, `status()`;
 - `turns`: sending, running and stopping turns, retry, edit, continue;
+- `generation`: the structured-output constraint, reasoning controls, chat or
+  completion mode, a model's chat template (and each reply's check);
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
   rename, delete, export);

@@ -101,6 +101,9 @@ class SessionBase:
             model=self.settings.model or "",
             system_prompt=self.settings.system_prompt,
             params=self.settings.sampling.model_copy(),
+            kind="completion" if self.settings.completion else "chat",
+            constraint=self.settings.constraint,
+            reasoning_controls=self.settings.reasoning.model_copy(deep=True),
         )
 
     def _build_engine(self, approver: Approver | None) -> Engine:

@@ -80,6 +80,12 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    constraint: str = ""
+    """The structured-output constraint replies must match, in short (`json: person`; '' for none)."""
+    completion_mode: bool = False
+    """The conversation is a document the model continues (`/v1/completions`)."""
+    reasoning: str = ""
+    """The reasoning controls that are set, in short (`effort low · budget 512`; '' for none)."""
     queued: int = 0
     """Prompts waiting to be sent when the running turn ends."""
     candidates: tuple[CandidateStatus, ...] = ()

@@ -22,13 +22,13 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.session.base import SessionBase
+from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 
-class TurnsPart(SessionBase):
+class TurnsPart(GenerationPart):
     """Running turns and changing what a turn answers."""
 
     @property
@@ -40,7 +40,9 @@ class TurnsPart(SessionBase):
         """Turn options from the settings and this conversation (`continue_last`: continue
         the last reply instead of writing a new one)."""
         return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
-                           media_policy=self.media_policy, continue_last=continue_last)
+                           media_policy=self.media_policy, continue_last=continue_last,
+                           chat_template=self.chat_template_for(self.conversation.model),
+                           context_window=self.context_window)
 
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
         """Run a turn on the conversation as it stands, saving as it goes.
@@ -50,7 +52,7 @@ class TurnsPart(SessionBase):
         text received before the stall reaches the disk too. The status
         (`activity`, context use) follows the events.
         """
-        opts = options or self.options()
+        opts = await self._with_window(options or self.options())
         async for event in self._recorded(
                 lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle, idle_every=every)):
             yield event
@@ -65,6 +67,7 @@ class TurnsPart(SessionBase):
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         try:
             async for event in start(on_idle, idle_every):
+                self._note_generation(event)  # the reply's check is saved with it
                 if recorder is not None:
                     recorder.observe(event)
                 self._follow(event)
@@ -213,7 +216,8 @@ class TurnsPart(SessionBase):
             m.role == "user" for m in conv.messages)
 
     def can_continue(self) -> bool:
-        """Whether the last message is a reply that can be continued (stopped or cut)."""
+        """Whether the last message is a reply that can be continued (stopped or cut; in
+        completion mode, any reply with text)."""
         conv = self.conversation
         if not conv.messages:
             return False
@@ -222,6 +226,8 @@ class TurnsPart(SessionBase):
         # stopped first); continuing drops them and carries on with the text. A reply
         # with no answer text yet (cut while thinking) can't be continued: vLLM isn't
         # sent the reasoning back, so it would start thinking again from scratch.
+        if self.completion_mode:  # a document can always be continued further
+            return last.role == "assistant" and bool(last.content)
         return last.was_cut and bool(last.content)
 
     def cut_while_thinking(self) -> bool:

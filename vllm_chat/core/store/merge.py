@@ -12,7 +12,8 @@ into ours:
 - a message only one side changed (another window finished streaming a reply
   this one loaded half-way) takes that side's version; a message deleted on
   either side is deleted (kept in `removed`);
-- settings (title, model, system prompt, sampling, tools) take the side that
+- settings (title, model, system prompt, sampling, tools, mode, constraint,
+  reasoning controls) take the side that
   changed them since the base;
 - the branch shown stays ours; when ours added nothing below its last
   message and theirs continued from there, the shown branch follows theirs.
@@ -28,7 +29,8 @@ from dataclasses import dataclass
 from vllm_chat.core import tree
 from vllm_chat.core.conversation import Conversation, Fork, Message
 
-_SETTINGS = ("title", "model", "system_prompt", "params", "tools_enabled", "base_url", "origin")
+_SETTINGS = ("title", "model", "system_prompt", "params", "tools_enabled", "base_url", "origin",
+             "kind", "constraint", "reasoning_controls")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_generation import GenerationActions
 from vllm_chat.ui.screens.chat_models import ModelActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
@@ -37,7 +38,7 @@ from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
 class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
-                 WorkbenchActions, Screen[None]):
+                 WorkbenchActions, GenerationActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -56,6 +57,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
         Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
         Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
+        Binding("alt+b", "toggle_completion_mode", "Completion mode", show=False, id="completion-mode"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -249,6 +251,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             self._offer_without_media(failure)
         elif failure is not None and failure.kind == "tools_unsupported":
             self._offer_without_tools(failure)
+        elif failure is not None and failure.kind == "no_chat_template":
+            self._offer_completion_mode(failure)
 
     # -- actions ----------------------------------------------------------------------
 

@@ -33,7 +33,10 @@ class SettingsActions:
         def applied(result: SessionSettingsResult | None) -> None:
             if result is None:
                 return
+            kind = session.conversation.kind
             session.apply_settings(result)
+            if session.conversation.kind != kind:
+                self.show_conversation()  # replies are drawn literally in completion mode
             self.notify("Settings apply from the next turn.", title="Settings")
 
         self.app.push_screen(SettingsScreen(session.conversation, session.models,

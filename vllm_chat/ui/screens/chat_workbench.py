@@ -72,7 +72,12 @@ class WorkbenchActions:
             self.notify(str(exc), title="Not sent", severity="error", timeout=12, markup=False)
             return
         self.close_candidates_panel()  # a new turn: the last group's first reply stays shown
-        message = self.session.send(draft)
+        try:
+            message = self.session.send(draft)
+        except ValueError as exc:  # attachments or files in completion mode: nothing lost, nothing sent
+            self.prompt.restore(text)
+            self.notify(str(exc), title="Not sent", severity="warning", markup=False)
+            return
         self.attachments.clear()
         self.messages.add_message(message)
         if plan is not None:

@@ -109,6 +109,12 @@ class MessageList(VerticalScroll):
             return {}
         return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
 
+    @property
+    def _plain_replies(self) -> bool:
+        # A completion is a document's continuation (code, prose as written): shown literally,
+        # since Markdown would eat its indentation and its stars.
+        return self._conv is not None and self._conv.kind == "completion"
+
     def _versions(self) -> dict[str, tuple[int, int]]:
         return self.versions() if self.versions is not None else {}
 
@@ -119,7 +125,7 @@ class MessageList(VerticalScroll):
         if message.role == "user":
             return UserMessageView(message, version=version)
         return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
-                                    version=version)
+                                    version=version, plain=self._plain_replies)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -408,7 +414,8 @@ class MessageList(VerticalScroll):
         if existing is not None:
             existing.remove()  # continuing a reply: it is rebuilt as a streaming view
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
-                                    tool_results=self._tool_results(), version=self._versions().get(message.id))
+                                    tool_results=self._tool_results(), version=self._versions().get(message.id),
+                                    plain=self._plain_replies)
         self.current = view
         self._mounted[index] = view
         self._reconcile(self._desired() | {index})

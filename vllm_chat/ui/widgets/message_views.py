@@ -26,6 +26,7 @@ from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
 from vllm_chat.core.text import inert
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
+from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -281,7 +282,9 @@ class AssistantMessageView(MessageView):
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
         version: tuple[int, int] | None = None,
+        plain: bool = False,
     ) -> None:
+        """`plain`: show the text literally, not as Markdown (a completion-mode continuation)."""
         super().__init__(message, version=version)
         error = message.failed_with()
         self._error_notice = ErrorNotice(error) if error is not None else None
@@ -293,8 +296,10 @@ class AssistantMessageView(MessageView):
         if message.reasoning and show_reasoning:
             answered = bool(message.content.strip() or message.tool_calls)
             self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
-        self.body = MarkdownView(message.content, streaming=streaming, classes="body")
+        self.body = MarkdownView(shown_text(message), streaming=streaming, plain=plain, classes="body")
         """The answer."""
+        self.badge: CheckBadge | None = CheckBadge(message.check) if message.check and not streaming else None
+        """How the reply fared against its constraint, once it was checked."""
         self.tool_panels: dict[int, ToolCallPanel] = {}
         """Panels of this reply's tool calls, by index."""
         for index, call in enumerate(message.tool_calls):
@@ -308,6 +313,8 @@ class AssistantMessageView(MessageView):
             yield self.reasoning
         yield self.body
         yield from self.tool_panels.values()
+        if self.badge is not None:
+            yield self.badge
         yield self._footer
         if self._error_notice is not None:
             yield self._error_notice
@@ -356,6 +363,12 @@ class AssistantMessageView(MessageView):
         for panel in self.tool_panels.values():
             if panel.state in ("streaming", "ready", "approval", "running"):
                 panel.set_state("stopped")
+        if self.message.check is not None and self.badge is None:
+            shown = shown_text(self.message)
+            if shown != self.body.source:
+                self.body.set_text(shown)  # a JSON reply, re-indented
+            self.badge = CheckBadge(self.message.check)
+            self._mount_soon(self.badge, before=self._footer)
         self.refresh_footer()
         if error is not None and self._error_notice is None:
             self._error_notice = ErrorNotice(error)
@@ -390,6 +403,8 @@ class AssistantMessageView(MessageView):
         stats = fmt.reply_stats(msg)
         if stats:
             text.append(("  ·  " if text else "") + stats)
+        if msg.reasoning_controls is not None:
+            text.append(("  ·  " if text else "") + inert(msg.reasoning_controls.summary()))
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")

@@ -95,6 +95,10 @@ class StatusBar(Static):
             optional.append(("  · tools off", ""))
         elif status.tool_choice != "auto":
             optional.append((f"  · tools: {status.tool_choice}", ""))
+        if status.completion_mode:
+            optional.append(("  · completion", "bold"))
+        if status.constraint:
+            optional.append((f"  · {inert(status.constraint)}", ""))
         if status.note:
             optional.append((f"  · {inert(status.note)}", ""))
         host = urlparse(status.server).netloc or status.server
