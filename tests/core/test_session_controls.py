@@ -31,7 +31,8 @@ def test_actions_depend_on_the_message() -> None:
     reply = Message(role="assistant", content="```py\nx\n```", reasoning="hmm")
     s = session_with(user, reply)
     assert s.actions_for(user.id) == ["copy", "edit", "delete"]
-    assert s.actions_for(reply.id) == ["copy", "copy-code", "regenerate", "toggle-reasoning", "delete"]
+    assert s.actions_for(reply.id) == ["copy", "copy-code", "regenerate", "candidates", "compare",
+                                      "toggle-reasoning", "delete"]
     reply.status = "stopped"
     assert "continue" in s.actions_for(reply.id)
 
