@@ -18,6 +18,7 @@ examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
   vllm-chat -p "Explain KV caching"         print one reply and exit
+  vllm-chat -p "$(cat notes.md)" --count    the prompt's exact token count, nothing generated
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -c                              continue the most recent session
   vllm-chat sessions list                   saved sessions (also: export, delete)
@@ -73,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
     one.add_argument("-a", "--attach", action="append", metavar="FILE_OR_URL",
                      help="attach an image, video or audio file (or URL) to the prompt (repeatable)")
+    one.add_argument("--count", action="store_true",
+                     help="print the prompt's exact token count (the server's /tokenize) and max_model_len; "
+                          "nothing is generated")
+    one.add_argument("--compact", action="store_true",
+                     help="with -c/--resume: summarise the older turns first (compaction), then send")
     return p
 
 
@@ -229,6 +235,8 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, conversation:
         yes=args.yes,
         conversation=conversation,
         save=args.save,
+        count=args.count,
+        compact=args.compact,
     )
     return asyncio.run(run_oneshot(settings, request))
 

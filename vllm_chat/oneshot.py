@@ -6,7 +6,9 @@ events. The reply goes to stdout as it streams; reasoning only with
 hint as the TUI shows (the steps a hint names are spelled as command-line
 flags here, never as TUI keys), and the exit status is 1. `--json` prints one
 JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
-Tools that need approval are denied unless `--yes` is given. A session that
+Tools that need approval are denied unless `--yes` is given. `--count`
+prints the prompt's exact size instead of sending it, a request that would
+not fit the context window is not sent (see `oneshot_context`). A session that
 was asked for (`--save`, `-c`, `--resume`) but could not be written is said on
 stderr and ends with status 1, after a copy was put where it could be written.
 """
@@ -45,6 +47,7 @@ STEPS = {
     "toggle-tools": "--no-tools",
     "retry": "the same command again",
     "continue-reply": "the TUI (vllm-chat --resume ID, then continue)",
+    "compact": "--compact",
 }
 """How one-shot mode names the steps a hint offers (the TUI names keys instead)."""
 
@@ -67,6 +70,10 @@ class OneShotRequest:
     """A saved conversation to continue (it is saved after the turn)."""
     save: bool = False
     """Save the exchange as a session even if it is new."""
+    count: bool = False
+    """Print the prompt's exact token count (and max_model_len) instead of sending it."""
+    compact: bool = False
+    """Compact the continued conversation before sending."""
 
     @property
     def saving(self) -> bool:
@@ -140,6 +147,13 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         await session.ensure_model()
     except ChatErrorException as exc:
         return _fail(exc.error, request)
+    if request.count:
+        from vllm_chat.oneshot_context import print_count
+
+        return await print_count(session, request.prompt, request.attachments, as_json=request.as_json)
+    problem = await _make_room(session, request)
+    if problem is not None:
+        return _fail(problem, request)
     session.add_user_message(request.prompt, request.attachments)
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
@@ -160,6 +174,32 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     out.finish_line()
     err.finish_line()
     return _report(final, session, request)
+
+
+async def _make_room(session: ChatSession, request: OneShotRequest) -> ChatError | None:
+    """Compact first when asked (or when `context.auto_compact_at` says so); the reason not
+    to send when the request would still not fit the context window."""
+    from vllm_chat.oneshot_context import compact_first, refusal
+
+    compacted = False
+    if request.compact:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        compacted = True
+    check = await session.check_send(request.prompt, request.attachments)
+    if check.auto_compact and not compacted:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        check = await session.check_send(request.prompt, request.attachments)
+    if check.fits:
+        return None
+    if not check.exact:
+        # Only an estimate says it won't fit: the server decides (its own error is clear).
+        sys.stderr.write(f"vllm-chat: {inert(check.explanation())} (an estimate: sending anyway)\n")
+        return None
+    return refusal(check, STEPS, continuing=request.conversation is not None)
 
 
 def _show(event: Event, request: OneShotRequest, out: _Printer, err: _Printer) -> Any:
@@ -202,6 +242,8 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
             "finish_reason": message.finish_reason if message else None,
             "model": conv.model,
             "usage": message.usage.model_dump() if message and message.usage else None,
+            "prompt_tokens": message.usage.prompt_tokens if message and message.usage else None,
+            "max_model_len": session.context_window,
             "status": message.status if message else None,
             "session_id": conv.id if request.saving and not unsaved else None,
         }
@@ -236,8 +278,11 @@ def _say_unsaved(problem: str, rescued: object) -> None:
     sys.stderr.flush()
 
 
-def _error_doc(error: ChatError) -> dict[str, str]:
-    return {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+def _error_doc(error: ChatError) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+    if error.kind == "context_length" and "prompt_tokens" in error.details:
+        doc.update(prompt_tokens=error.details["prompt_tokens"], max_model_len=error.details.get("max_model_len"))
+    return doc
 
 
 def _notes(message: Message, request: OneShotRequest) -> list[str]:
@@ -247,8 +292,12 @@ def _notes(message: Message, request: OneShotRequest) -> list[str]:
         notes.append(message.error)
     if not message.content.strip() and message.reasoning and not request.show_reasoning:
         notes.append("the reply has no answer text, only reasoning (--show-reasoning prints it to stderr).")
-    if message.finish_reason == "length":
+    if message.finish_reason == "length" and message.reply_limit is not None:
+        notes.append(f"the reply was cut off: the context window left room for only {message.reply_limit} tokens.")
+    elif message.finish_reason == "length":
         notes.append("the reply was cut off at max_tokens (raise --max-tokens for a longer one).")
+    elif message.reply_limit is not None:
+        notes.append(f"the reply could only get {message.reply_limit} tokens: the context window was nearly full.")
     return notes
 
 

@@ -49,6 +49,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.turn_state import TurnState, fit_max_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -81,6 +82,12 @@ class TurnOptions:
     continue_last: bool = False
     """Continue the last assistant message instead of starting a new one
     (`continue_final_message`, used for replies cut off or stopped)."""
+    reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None = None
+    """Says how many tokens a reply to a request can get at most (the context window less
+    the prompt), or None when it can't tell. When that is below `max_tokens`, `max_tokens`
+    is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
+    releases refuse that with a 400, newer ones cut silently), and the reply records it
+    as `reply_limit`. None: `max_tokens` is sent as set."""
 
 
 @dataclass
@@ -187,7 +194,7 @@ class Engine:
         self.max_rounds = max_rounds
         """Requests per turn before the loop is stopped."""
         self._task: asyncio.Task[None] | None = None
-        self._state: _TurnState | None = None
+        self._state: TurnState | None = None
 
     @property
     def running(self) -> bool:
@@ -259,7 +266,7 @@ class Engine:
                 on_idle()
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
-        state = self._state = _TurnState()
+        state = self._state = TurnState()
         try:
             for round_no in range(1, self.max_rounds + 1):
                 result = await self._round(conv, options, round_no, emit, state)
@@ -301,12 +308,12 @@ class Engine:
         options: TurnOptions,
         round_no: int,
         emit: Callable[[Any], None],
-        state: _TurnState,
+        state: TurnState,
     ) -> _Round:
         continuing = options.continue_last and round_no == 1
         if continuing and conv.messages and conv.messages[-1].role == "assistant":
             msg = conv.messages[-1]
-            msg.status, msg.error, msg.finish_reason = "streaming", None, None
+            msg.status, msg.error, msg.finish_reason, msg.reply_limit = "streaming", None, None, None
             msg.tool_calls = []  # calls cut off in the reply never ran; the continuation replaces them
         else:
             continuing = False
@@ -316,14 +323,8 @@ class Engine:
         state.begin(msg, keep_text=continuing)
         emit(TurnStarted(msg, round_no))
 
-        specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
-        # "required" forces a call in the first request only; forcing every round would
-        # loop until max_rounds, since the model could never answer with text.
-        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
-        request = build_request(
-            conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(default_messages(conv, options)), specs,
-        )
+        request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+        await fit_max_tokens(request, options.reply_room, msg)
         assembler = state.assembler = ToolCallAssembler()
         finish: str | None = None
         t0 = time.monotonic()
@@ -369,6 +370,8 @@ class Engine:
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish
+        if finish == "length" and "max_tokens" not in request and msg.usage is not None:
+            msg.reply_limit = msg.usage.completion_tokens  # no max_tokens: the window's end cut it
         if finish is None:
             error = ChatError(
                 "truncated",
@@ -389,8 +392,24 @@ class Engine:
             return _Round(msg, [])
         return _Round(msg, calls)
 
+    def request_for(self, conv: Conversation, options: TurnOptions, *, round_no: int = 1,
+                    continuing: bool | None = None) -> dict[str, Any]:
+        """The keyword arguments of the chat request a round of a turn on `conv` sends
+        (without `stream`). The context meter counts exactly this request, so nothing
+        else builds one. `continuing`: whether the round continues the last reply
+        (default: `options.continue_last`)."""
+        specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
+        # "required" forces a call in the first request only; forcing every round would
+        # loop until max_rounds, since the model could never answer with text.
+        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
+        continuing = options.continue_last if continuing is None else continuing
+        return build_request(
+            conv, replace(options, continue_last=continuing, tool_choice=choice),
+            request_messages(default_messages(conv, options)), specs,
+        )
+
     async def _run_calls(
-        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: _TurnState
+        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: TurnState
     ) -> None:
         state.pending_calls = list(calls)
         for call in calls:
@@ -410,7 +429,7 @@ class Engine:
             state.pending_calls.remove(call)
             emit(ToolResult(call, tool_msg))
 
-    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: _TurnState) -> ToolOutcome:
+    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: TurnState) -> ToolOutcome:
         from vllm_chat.core.tools.approval import Decision
         from vllm_chat.core.tools.base import ToolOutcome
 
@@ -430,7 +449,7 @@ class Engine:
         emit(ToolRunning(call, state.start_running()))
         return await self.tools.execute(call)
 
-    def _mark_stopped(self, conv: Conversation, state: _TurnState, emit: Callable[[Any], None]) -> None:
+    def _mark_stopped(self, conv: Conversation, state: TurnState, emit: Callable[[Any], None]) -> None:
         state.sync()
         msg = state.message
         if msg is not None and msg.status == "streaming":
@@ -455,49 +474,6 @@ class Engine:
         assert msg.timings is not None
         msg.timings.duration = time.monotonic() - t0
         msg.timings.ttft = (first_at - t0) if first_at is not None else None
-
-
-class _TurnState:
-    """The message being streamed, with its text kept in lists until synced."""
-
-    def __init__(self) -> None:
-        self.message: Message | None = None
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.assembler: ToolCallAssembler | None = None
-        self.pending_calls: list[ToolCall] = []
-        self.running_since: tuple[float, float] | None = None
-
-    def begin(self, message: Message, *, keep_text: bool) -> None:
-        self.message = message
-        self.assembler = None
-        # Appending to lists and joining now and then keeps long replies linear;
-        # `str +=` on a model attribute would copy the whole text per token.
-        self.content = [message.content] if keep_text and message.content else []
-        self.reasoning = [message.reasoning] if keep_text and message.reasoning else []
-
-    def sync(self) -> None:
-        """Copy the streamed text into the message (for saves and readers)."""
-        if self.message is None:
-            return
-        self.message.content = "".join(self.content)
-        if self.reasoning:
-            self.message.reasoning = "".join(self.reasoning)
-
-    def start_running(self) -> float:
-        """Note that a tool starts now; returns `time.monotonic()` for `ToolRunning`."""
-        now = time.monotonic()
-        self.running_since = (time.time(), now)
-        return now
-
-    def finish_running(self) -> Timings | None:
-        """How long the tool that was running took (None if none ran), kept in its result
-        so a reloaded session shows the same duration as the live panel did."""
-        if self.running_since is None:
-            return None
-        wall, started = self.running_since
-        self.running_since = None
-        return Timings(started_at=wall, duration=time.monotonic() - started)
 
 
 def _fail(message: Message, error: ChatError) -> None:

@@ -14,19 +14,26 @@ The class is assembled from one part per concern, each in its own module:
 - `turns`: sending, running and stopping turns, retry, edit, continue;
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
-  rename, delete, export).
+  rename, delete, export);
+- `context`: the exact size of the next request (the server's `/tokenize`,
+  recounted as the draft changes), the check before sending, the room left
+  for a reply;
+- `compact`: compaction and leaving out the oldest turns.
 """
 
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
+from vllm_chat.core.session.compact import CompactionPart, NothingToCompact
+from vllm_chat.core.session.context import Breakdown, ContextPart
 from vllm_chat.core.session.controls import ToolInfo
 from vllm_chat.core.session.conversations import ConversationsPart, NoStore
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.turns import TurnsPart
 
-__all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
+__all__ = ["Activity", "Breakdown", "ChatSession", "Connected", "NoStore", "NothingToCompact", "SessionStatus",
+           "ToolInfo"]
 
 
-class ChatSession(TurnsPart, ConversationsPart):
+class ChatSession(CompactionPart, TurnsPart, ConversationsPart, ContextPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import Settings
 from vllm_chat.core.conversation import Conversation
-from vllm_chat.core.engine import Approver, Engine
+from vllm_chat.core.engine import Approver, Engine, TurnOptions
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo, context_window
 from vllm_chat.core.session.status import Activity, ConnectionState, SessionStatus
@@ -155,6 +155,18 @@ class SessionBase:
             save_problem=self._save_problem,
             demo=self.demo,
         )
+
+    def options(self, *, continue_last: bool = False) -> TurnOptions:
+        """Turn options from the settings and this conversation (`continue_last`: continue
+        the last reply instead of writing a new one)."""
+        return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
+                           media_policy=self.media_policy, continue_last=continue_last,
+                           reply_room=self._reply_room)
+
+    async def _reply_room(self, request: dict[str, Any]) -> int | None:
+        """How many tokens a reply to `request` can get at most (None: can't tell); the
+        context part answers (see `TurnOptions.reply_room`)."""
+        return None
 
     @property
     def tools_on(self) -> bool:
