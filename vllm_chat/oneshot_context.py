@@ -31,21 +31,22 @@ async def print_count(session: ChatSession, prompt: str, attachments: list[Any],
     """`--count`: print the prompt's size as the server counts it; 1 when it can't count."""
     session.set_draft(prompt, attachments)
     breakdown = await session.context_breakdown()
-    window = breakdown.max_model_len
+    window, exact = breakdown.max_model_len, breakdown.total_exact
     parts = {PART_NAMES.get(name, name): tokens for name, tokens in breakdown.parts}
     if as_json:
-        doc: dict[str, Any] = {"prompt_tokens": breakdown.total if breakdown.exact else None,
-                               "max_model_len": window, "parts": parts if breakdown.exact else None}
-        if not breakdown.exact:
+        doc: dict[str, Any] = {"prompt_tokens": breakdown.total if exact else None, "max_model_len": window,
+                               "parts": parts, "parts_exact": breakdown.exact}
+        if not exact:
             doc["estimate"] = breakdown.total
             doc["error"] = {"kind": "count", "message": _cant_count(breakdown.note)}
         sys.stdout.write(json.dumps(doc) + "\n")
-    elif breakdown.exact:
+    elif exact:
         sys.stdout.write(f"{breakdown.total} prompt tokens" + (f" of {window} (max_model_len)\n" if window else "\n"))
         width = max(len(name) for name in parts)
+        about = "" if breakdown.exact else "~"
         for name, tokens in parts.items():
-            sys.stdout.write(f"  {name:<{width}}  {tokens}\n")
-    if not breakdown.exact:
+            sys.stdout.write(f"  {name:<{width}}  {about}{tokens}\n")
+    if not exact:
         sys.stderr.write(f"vllm-chat: {inert(_cant_count(breakdown.note))} (about {breakdown.total} tokens)\n")
         return 1
     return 0

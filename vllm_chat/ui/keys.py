@@ -162,6 +162,7 @@ def _chat_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.screens.attach import MediaTree
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentChip
+    from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_views import MessageView
     from vllm_chat.ui.widgets.prompt_input import PromptInput
@@ -171,6 +172,7 @@ def _chat_owners() -> list[tuple[str, type]]:
         ("Chat", ChatScreen),
         ("Prompt", PromptInput),
         ("A message (focused)", MessageView),
+        ("A compaction's summary (focused)", SummaryMessageView),
         ("Tool call panel (focused)", ToolCallPanel),
         ("Attachment chip (focused)", AttachmentChip),
         ("Image thumbnail (focused)", ImageThumb),
@@ -193,12 +195,15 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
 
     from vllm_chat.ui.screens.approval import ToolApprovalScreen
     from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
+    from vllm_chat.ui.screens.compacted import CompactedScreen
     from vllm_chat.ui.screens.confirm import ConfirmScreen
+    from vllm_chat.ui.screens.context_view import ContextScreen
     from vllm_chat.ui.screens.export import ExportScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.image_view import ImageViewScreen
     from vllm_chat.ui.screens.pick_list import PickListScreen
     from vllm_chat.ui.screens.rename import RenameScreen
+    from vllm_chat.ui.screens.room_offers import RoomOffersScreen
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
@@ -220,6 +225,9 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Text editor (system prompt, editing a message)", TextEditScreen, [(TextArea, "in the text box", True)]),
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),
+        ("A message that would not fit", RoomOffersScreen, [(OptionList, "in the list", False)]),
+        ("Context breakdown", ContextScreen, []),
+        ("Compacted messages", CompactedScreen, [(VerticalScroll, "in the text", False)]),
         ("Help", HelpScreen, [(VerticalScroll, "in the help text", False)]),
     ]
 
@@ -326,6 +334,7 @@ _STEP_WORDS = {
     "toggle-tools": "tools off for this conversation",
     "open-settings": "settings",
     "continue-reply": "continue",
+    "compact": "compact",
 }
 
 
@@ -362,6 +371,7 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
 
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
+    from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_list import MessageList
     from vllm_chat.ui.widgets.message_views import MessageView
@@ -380,6 +390,7 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
         chat + _ids(MessageView) + [conversation],
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],
+        chat + _ids(SummaryMessageView) + [conversation],
         chat + _ids(AttachmentChip) + [_widget_keys(AttachmentBar, "in the attachment bar")],
     ]
     for _, screen, focusable in _modal_screens():

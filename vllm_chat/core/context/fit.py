@@ -77,7 +77,7 @@ class SendCheck:
         window = self.max_model_len or 0
         over = self.prompt_tokens - window
         if over >= 0:
-            how = f"the prompt alone is {about}{over + 1:,} tokens over the window" if over else \
+            how = f"the prompt alone is {about}{over:,} tokens over the window" if over else \
                 "the prompt alone fills the window"
         else:
             how = f"that leaves {about}{-over:,} tokens for the reply, which needs at least {self.min_reply:,}"

@@ -48,6 +48,8 @@ class Breakdown:
 
     total: int
     """The whole prompt of the next request."""
+    total_exact: bool
+    """Whether `total` is the server's count."""
     exact: bool
     """Whether every part is the server's count (else some are estimates)."""
     max_model_len: int | None
@@ -228,7 +230,10 @@ class ContextPart(SessionBase):
 
     async def _count(self, conv: Conversation, options: TurnOptions | None = None) -> ContextCount:
         """The prompt of a turn on `conv` (the conversation as it stands, or a variant)."""
-        return await self._meter.count(self._client, self._measure(conv, options),
+        request = self._measure(conv, options)
+        if not request.body["messages"]:
+            return ContextCount(0, True, self.context_window)  # nothing to send (templates refuse it)
+        return await self._meter.count(self._client, request,
                                        timeout=self.settings.context.count_timeout, ask=self._may_ask(conv))
 
     def _may_ask(self, conv: Conversation) -> bool:
@@ -278,7 +283,7 @@ class ContextPart(SessionBase):
         every = [*counts, *([system] if system else [])]
         exact = all(c.exact for c in every)
         note = next((c.note for c in every if not c.exact), "")
-        return Breakdown(total, exact, self.context_window, tuple((k, max(0, v)) for k, v in parts), note)
+        return Breakdown(total, counts[0].exact, exact, self.context_window, tuple((k, max(0, v)) for k, v in parts), note)
 
     async def _check_tools(self) -> None:
         """Say once when the tool schemas alone take more than `context.tools_notice_share`."""

@@ -23,6 +23,7 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
+from vllm_chat.ui.screens.chat_context import ContextActions
 from vllm_chat.ui.screens.chat_sessions import SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
@@ -31,7 +32,7 @@ from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, ContextActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -48,6 +49,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("f3", "show_context", "Context", show=False, id="show-context"),
+        Binding("f6", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -63,6 +66,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self._turn_pending = False
         self._stop_requested = False
         self._save_banner_shown = ""
+        self._notices_shown: set[str] = set()
 
     def on_screen_suspend(self) -> None:
         # A dialog dims this screen but leaves it visible: its footer would name keys
@@ -116,6 +120,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         """Draw the session's status: the header, and the banner while saving fails."""
         status = self.session.status()
         self.status.show(status)
+        self.show_context_notice(status)
         if status.save_problem != self._save_banner_shown:
             self._save_banner_shown = status.save_problem
             banner = self.query_one("#save-banner", Static)
@@ -168,6 +173,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def send(self, event: PromptInput.Submitted) -> None:
         """Send the prompt as a new user message and stream the reply (`/attach X` attaches X)."""
         command, _, argument = event.text.strip().partition(" ")
+        if command == "/compact" and not argument.strip():
+            self.action_compact()
+            return
         if command == "/attach":
             if argument.strip():
                 self.attach_source(argument.strip())
@@ -179,19 +187,35 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self.prompt.restore(event.text)
             self.notify("A reply is still streaming: esc stops it.", severity="warning")
             return
+        if self._turn_pending:
+            self.prompt.restore(event.text)
+            self.notify("The last message is still being checked or sent.", severity="warning")
+            return
         message = self.session.add_user_message(event.text, self.attachments.attachments)
-        self.attachments.clear()
         self.messages.add_message(message)
-        self.run_turn()
+        self.run_turn(sent=True)
 
-    def run_turn(self, continue_last: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+    def run_turn(self, continue_last: bool = False, *, sent: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says).
+        A new turn is checked against the context window first (see `make_room`); `sent`: its
+        prompt was just sent from the prompt box (and goes back there if the user keeps it)."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last)
+        self._turn_worker(continue_last, sent)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool) -> None:
+    async def _turn_worker(self, continue_last: bool, sent: bool = False) -> None:
+        go = False
+        try:
+            go = continue_last or await self.make_room(sent=sent)
+        finally:
+            if not go:
+                self._turn_pending = self._stop_requested = False
+                self.show_status()
+        if not go:
+            return
+        if sent:
+            self.attachments.clear()
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None

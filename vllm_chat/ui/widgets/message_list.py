@@ -14,6 +14,8 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -40,6 +42,10 @@ from vllm_chat.ui.widgets.message_views import (
     UserMessageView,
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.context.compaction import CompactionStarted
+    from vllm_chat.ui.widgets.compaction_views import CompactionPanel
 
 WELCOME = (
     "Ask anything.\n\n"
@@ -111,6 +117,11 @@ class MessageList(VerticalScroll):
 
     def _make_view(self, index: int, tool_results: dict[str, Message]) -> MessageView:
         message = self._entries[index]
+        if message.compaction_id is not None:
+            from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
+
+            record = self._conv.compaction(message.compaction_id) if self._conv is not None else None
+            return SummaryMessageView(message, record)
         if message.role == "user":
             return UserMessageView(message)
         return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results)
@@ -142,6 +153,17 @@ class MessageList(VerticalScroll):
         self.anchor()
         self._reconcile(self._desired() | {len(self._entries) - 1})
         return self._mounted.get(self._ids.get(message.id, -1))
+
+    def start_compaction(self, started: CompactionStarted) -> CompactionPanel:
+        """Show a compaction streaming its summary, below the conversation."""
+        from vllm_chat.ui.widgets.compaction_views import CompactionPanel
+
+        for welcome in self.query(".welcome"):
+            welcome.remove()
+        panel = CompactionPanel(started)
+        self.mount(panel)
+        self.anchor()
+        return panel
 
     def views(self) -> list[MessageView]:
         """The mounted message views, in order."""
