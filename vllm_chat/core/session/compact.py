@@ -14,12 +14,22 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from vllm_chat.core.context import compaction
-from vllm_chat.core.context.compaction import CompactionFinished, CompactionPlan, CompactionStarted
-from vllm_chat.core.context.request import turn_starts
+from vllm_chat.core.context.compaction import (
+    CompactionFinished,
+    CompactionPlan,
+    CompactionStarted,
+)
+from vllm_chat.core.context.request import turn_starts, with_messages
 from vllm_chat.core.conversation import Compaction, Conversation, Message
 from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.errors import ChatError
-from vllm_chat.core.events import Event, TurnFailed, TurnFinished, TurnStarted, TurnStopped
+from vllm_chat.core.events import (
+    Event,
+    TurnFailed,
+    TurnFinished,
+    TurnStarted,
+    TurnStopped,
+)
 from vllm_chat.core.session.context import ContextPart
 from vllm_chat.core.session.turns import TurnsPart
 
@@ -92,10 +102,17 @@ class CompactionPart(TurnsPart, ContextPart):
                 "bad_request", "The model wrote no summary (its reply had no text), so nothing was compacted.",
                 "Try again, or pick another model for the compaction ({pick-model})."), reply)
             return
+        stand_in = Message(role="user", content=reply.content.strip(), compaction_id="trial")
+        after = await self._count(with_messages(conv, [stand_in, *conv.messages[found.cut:]]))
+        if after.tokens >= before.tokens:
+            yield TurnFailed(ChatError(
+                "bad_request", f"The summary would not make the conversation shorter ({before.tokens:,} → "
+                f"{after.tokens:,} tokens), so nothing was compacted.",
+                "Compact later, when there is more to summarise, or leave out the oldest turns."), reply)
+            return
         record, summary = compaction.apply_summary(conv, found.cut, reply.content, model=conv.model,
                                                    usage=reply.usage, tokens_before=before.tokens,
                                                    exact=before.exact)
-        after = await self._count(conv)
         record.tokens_after, record.exact = after.tokens, before.exact and after.exact
         self._changed()
         yield CompactionFinished(record, summary)
