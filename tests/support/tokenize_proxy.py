@@ -15,10 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from typing_extensions import Self
-
 import aiohttp
 from aiohttp import web
+from typing_extensions import Self
 
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding", "host"}
 
