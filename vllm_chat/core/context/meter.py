@@ -13,8 +13,9 @@ refused) stops the asking until the server or model changes, a passing one
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.context.request import CHARS_PER_TOKEN, Measured
@@ -59,6 +60,7 @@ class ContextMeter:
         self.max_model_len: int | None = None
         """The context window the server reported with its last count."""
         self._counts: OrderedDict[str, int] = OrderedDict()
+        self._asking: dict[str, asyncio.Future[ContextCount]] = {}
 
     @property
     def gave_up(self) -> bool:
@@ -69,6 +71,11 @@ class ContextMeter:
         """Ask the server again from the next count on (the server or the model changed)."""
         self.problem = None
         self._counts.clear()
+
+    def stop(self) -> None:
+        """Give up the questions still waiting for an answer (the session closes)."""
+        for task in list(self._asking.values()):
+            task.cancel()
 
     def estimate(self, chars: int, media_tokens: int = 0) -> int:
         """Tokens of a request of `chars` characters (without media URLs) plus media."""
@@ -92,16 +99,30 @@ class ContextMeter:
         return f"estimate: {self.problem.message}"
 
     async def count(self, client: ChatClient, request: Measured, *, timeout: float,
-                    ask: bool = True) -> ContextCount:
+                    ask: bool = True, wait: float | None = None) -> ContextCount:
         """The prompt size of `request`: remembered, asked of the server, or estimated
-        when the server can't count (or `ask` is false)."""
-        key, chars, media_tokens = request.key, request.chars, request.media_tokens
-        known = self._counts.get(key)
+        when the server can't count (or `ask` is false). `timeout`: how long the server
+        may take; `wait`: how long this caller waits for it (the question goes on, and
+        its answer is kept for the next caller)."""
+        known = self._counts.get(request.key)
         if known is not None:
-            self._counts.move_to_end(key)
+            self._counts.move_to_end(request.key)
             return ContextCount(known, True, self.max_model_len)
         if not ask or self.gave_up:
             return self.guess(request)
+        # One question per distinct request: a check that needs the count the meter is
+        # already waiting for waits for the same answer.
+        task = self._asking.get(request.key)
+        if task is None:
+            task = self._asking[request.key] = asyncio.ensure_future(self._ask(client, request, timeout))
+            task.add_done_callback(lambda _: self._asking.pop(request.key, None))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), wait)
+        except asyncio.TimeoutError:
+            return replace(self.guess(request), note="estimate: the server is still counting")
+
+    async def _ask(self, client: ChatClient, request: Measured, timeout: float) -> ContextCount:
+        """Ask the server; remember the answer (and what it teaches), or why there is none."""
         try:
             answer = await tokenize(client, request.body, timeout=timeout)
         except CountProblem as problem:
@@ -110,9 +131,10 @@ class ContextMeter:
         self.problem = None
         if answer.max_model_len is not None:
             self.max_model_len = answer.max_model_len
-        self._counts[key] = answer.count
+        self._counts[request.key] = answer.count
         while len(self._counts) > _CACHE_SIZE:
             self._counts.popitem(last=False)
-        if chars >= _MIN_CHARS_TO_LEARN and answer.count > media_tokens:
-            self.tokens_per_char = min(1.5, max(0.05, (answer.count - media_tokens) / chars))
+        if request.chars >= _MIN_CHARS_TO_LEARN and answer.count > request.media_tokens:
+            ratio = (answer.count - request.media_tokens) / request.chars
+            self.tokens_per_char = min(1.5, max(0.05, ratio))
         return ContextCount(answer.count, True, self.max_model_len)

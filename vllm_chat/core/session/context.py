@@ -42,6 +42,11 @@ from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import SessionStatus
 
 
+CHECK_WAIT = 2.0
+"""Seconds a send waits for the server's count before it goes by the estimate (a slow
+`/tokenize` must not hold messages back)."""
+
+
 @dataclass(frozen=True)
 class Breakdown:
     """A count split by what takes the tokens."""
@@ -90,6 +95,15 @@ class ContextPart(SessionBase):
         self._tool_tokens: dict[str, int] = {}
         self._notice = ""
         super().__init__(*args, **kwargs)
+
+    async def aclose(self) -> None:
+        """Stop counting, then close as the session does."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._meter.stop()
+        await super().aclose()
 
     # -- the draft --------------------------------------------------------------------------
 
@@ -228,13 +242,15 @@ class ContextPart(SessionBase):
         """The request a turn on `conv` would send now, measured for counting."""
         return measure(self._engine.request_for(conv, options or self.options()), media_of(conv))
 
-    async def _count(self, conv: Conversation, options: TurnOptions | None = None) -> ContextCount:
-        """The prompt of a turn on `conv` (the conversation as it stands, or a variant)."""
+    async def _count(self, conv: Conversation, options: TurnOptions | None = None, *,
+                     wait: float | None = None) -> ContextCount:
+        """The prompt of a turn on `conv` (the conversation as it stands, or a variant);
+        `wait`: seconds to wait for the server before taking the estimate."""
         request = self._measure(conv, options)
         if not request.body["messages"]:
             return ContextCount(0, True, self.context_window)  # nothing to send (templates refuse it)
-        return await self._meter.count(self._client, request,
-                                       timeout=self.settings.context.count_timeout, ask=self._may_ask(conv))
+        return await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
+                                       ask=self._may_ask(conv), wait=wait)
 
     def _may_ask(self, conv: Conversation) -> bool:
         """Whether to ask the server to count: it names a model and is not known to be
@@ -257,7 +273,7 @@ class ContextPart(SessionBase):
             return None
         count = await self._meter.count(self._client, measure(request, media_of(self.conversation)),
                                         timeout=self.settings.context.count_timeout,
-                                        ask=self._may_ask(self.conversation))
+                                        ask=self._may_ask(self.conversation), wait=CHECK_WAIT)
         # An estimate can be wrong either way: leave it a margin.
         return window - (count.tokens if count.exact else int(count.tokens * 1.05) + 16)
 
@@ -315,7 +331,7 @@ class ContextPart(SessionBase):
         when it would not fit, say how to make room (`SendCheck.offers`)."""
         conv, window, min_reply = self.conversation, self.context_window, self._min_reply()
         draft = draft_message(text, attachments)
-        now = await self._count(with_draft(conv, draft))
+        now = await self._count(with_draft(conv, draft), wait=min(CHECK_WAIT, self.settings.context.count_timeout))
         share = self.settings.context.auto_compact_at
         auto = bool(share and window and now.tokens > share * window
                     and plan(conv, self.settings.context.compact_keep_turns) is not None)
