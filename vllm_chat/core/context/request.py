@@ -41,7 +41,11 @@ def with_messages(conv: Conversation, messages: list[Message]) -> Conversation:
 
 
 def with_draft(conv: Conversation, draft: Message | None) -> Conversation:
-    """`conv` as it would stand once `draft` is sent (itself when there is no draft)."""
+    """`conv` as it would stand once `draft` is sent (itself when there is no draft).
+    An empty conversation with no draft gets an empty prompt, so what its first request
+    takes before anything is typed (system prompt, tool schemas, template) is measured."""
+    if draft is None:
+        draft = None if conv.messages else Message(role="user", content="")
     return conv if draft is None else with_messages(conv, [*conv.messages, draft])
 
 

@@ -50,7 +50,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
         Binding("f3", "show_context", "Context", show=False, id="show-context"),
-        Binding("f6", "compact", "Compact", show=False, id="compact"),
+        Binding("f8", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),

@@ -24,7 +24,7 @@ BAR_WIDTH = 24
 """Columns of the bar that shows each part's share of the window."""
 
 PART_LABELS = {
-    "system prompt": "System prompt (and the template's own tokens)",
+    "system prompt": "System prompt (+ template)",
     "history": "Earlier messages",
     "draft": "The prompt you are writing",
     "attachments": "Attachments",

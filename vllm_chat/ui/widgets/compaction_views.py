@@ -21,6 +21,10 @@ from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.message_views import MessageView
 
 
+_SUMMARY_ACTIONS = ("menu", "copy", "originals", "delete", "prompt")
+"""What a focused summary answers (see `ChatSession.actions_for`)."""
+
+
 def compaction_title(message: ChatMessage, record: Compaction | None) -> str:
     """The line over a summary ("Summary of 12 earlier messages · 1.8k → 420 tokens") or the
     whole text of the mark of left-out turns."""
@@ -60,6 +64,14 @@ class SummaryMessageView(MessageView):
         super().__init__(message)
         self.record = record
         """What the summary stands for (None if the session file lost the record)."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # A summary is not a prompt: it can't be edited or regenerated (the footer hides those).
+        if action == "request" and parameters and parameters[0] not in _SUMMARY_ACTIONS:
+            return False
+        if action == "request" and parameters == ("copy",) and not self.message.content:
+            return False
+        return True
 
     def compose(self) -> ComposeResult:
         from vllm_chat.ui.keys import with_keys
