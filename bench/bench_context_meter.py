@@ -18,6 +18,8 @@ server's `/tokenize` in the background.
 - Two settings: `recount_delay = 0` (a count after every key: the worst
   case) and the default pause (a count once typing pauses).
 - Also: loop stall p99 (5 ms ticker), and how many exact counts arrived.
+- Floor: `run_all.py --rev <commit before the meter> --only context_meter`
+  types the same keys into an app without it.
 
 One warm-up run, then N runs per setting in fresh apps; percentiles over all
 samples of all runs of a setting.
@@ -34,7 +36,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
-from _common import Result, SimProcess, bench_env, build_conversation, median, percentile  # noqa: E402
+from _common import (  # noqa: E402
+    Result,
+    SimProcess,
+    bench_env,
+    build_conversation,
+    median,
+    percentile,
+)
 from bench_responsiveness import KeyTyper  # noqa: E402
 
 MESSAGES = 200
@@ -52,22 +61,27 @@ async def type_for(base_url: str, conversation: Any, seconds: float, delay: floa
     """One app, `seconds` of typing; key and stall samples (ms), and the counts made."""
     from _apphooks import headless_app, ticker, wait_connected, wait_for
 
-    from vllm_chat.core.context.meter import ContextMeter
-
     asked: list[float] = []
-    original = ContextMeter._ask
-
-    async def counted(self: Any, client: Any, request: Any, timeout: float) -> Any:
-        result = await original(self, client, request, timeout)
-        asked.append(time.perf_counter())
-        return result
-
-    ContextMeter._ask = counted  # type: ignore[method-assign]
     try:
-        async with headless_app(base_url, conversation=conversation, settings={
-                "context": {"recount_delay": delay}, "model": "sim-vision"}) as (app, pilot):
+        from vllm_chat.core.context.meter import ContextMeter
+    except ImportError:  # a commit from before the meter (`run_all.py --rev`): the floor
+        ContextMeter = None
+    settings: dict[str, Any] = {"model": "sim-vision"}
+    if ContextMeter is not None:
+        original = ContextMeter._ask
+        settings["context"] = {"recount_delay": delay}
+
+        async def counted(self: Any, client: Any, request: Any, timeout: float) -> Any:
+            result = await original(self, client, request, timeout)
+            asked.append(time.perf_counter())
+            return result
+
+        ContextMeter._ask = counted  # type: ignore[method-assign]
+    try:
+        async with headless_app(base_url, conversation=conversation, settings=settings) as (app, pilot):
             await wait_connected(app)
-            await wait_for(lambda: app.session.status().context_exact, 60, "the first exact count")
+            if ContextMeter is not None:
+                await wait_for(lambda: app.session.status().context_exact, 60, "the first exact count")
             await pilot.pause(0.2)
             asked.clear()
             stalls: list[tuple[float, float]] = []
@@ -81,11 +95,12 @@ async def type_for(base_url: str, conversation: Any, seconds: float, delay: floa
             stop.set()
             await tick
             typer.close()
-            exact_at_end = app.session.status().context_exact
+            exact_at_end = getattr(app.session.status(), "context_exact", None)
             return {"keys": [ms for _, ms in typer.samples], "stall": [ms for _, ms in stalls],
                     "counts": len(asked), "typed": typer._typed, "exact_at_end": exact_at_end}
     finally:
-        ContextMeter._ask = original  # type: ignore[method-assign]
+        if ContextMeter is not None:
+            ContextMeter._ask = original  # type: ignore[method-assign]
 
 
 async def measure(base_url: str, conversation: Any, runs: int, seconds: float) -> dict[float, dict[str, Any]]:

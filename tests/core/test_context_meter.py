@@ -50,6 +50,7 @@ async def test_the_meter_is_exactly_the_prompt_the_next_request_sends() -> None:
         session = session_for(server.base_url, system_prompt="Be brief.")
         await session.connect()
         await reply_to(session, "echo an earlier turn")
+        await reply_to(session, "what is 17*23")  # a tool call and its result in the history
         session.set_draft("echo what fits in the window?")
         status = await until(lambda: (s := session.status()).context_exact and session.draft and s)
         counted = status.context_used

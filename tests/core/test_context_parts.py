@@ -4,10 +4,12 @@ words the check before sending uses."""
 
 from __future__ import annotations
 
+import json
+
 from vllm_chat.core import format as fmt
 from vllm_chat.core.context import compaction
 from vllm_chat.core.context.fit import SendCheck
-from vllm_chat.core.context.request import body_key, measure, tokenize_body
+from vllm_chat.core.context.request import Prefix, measure, tokenize_body
 from vllm_chat.core.conversation import Conversation, Message
 
 
@@ -83,15 +85,26 @@ def test_a_tokenize_body_carries_what_changes_the_prompt_and_nothing_else() -> N
 
 
 def test_a_request_size_leaves_media_urls_out() -> None:
-    url = "data:image/png;base64," + "A" * 10_000
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": url}}]}]}
-    assert body_key(body)[1] < 200
     from vllm_chat.core.conversation import Attachment
 
-    measured = measure({"model": "m", "messages": body["messages"]},
-                       [Attachment(kind="image", name="a.png", width=280, height=280)])
+    url = "data:image/png;base64," + "A" * 10_000
+    request = {"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "hi"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+    measured = measure(request, [Attachment(kind="image", name="a.png", width=280, height=280)])
+    assert measured.chars < 200 and len(measured.payload) > 10_000
     assert measured.media_tokens == 100
+
+
+def test_a_draft_added_to_an_encoded_history_encodes_as_the_whole_request_does() -> None:
+    history = [{"role": "system", "content": "s"}, {"role": "user", "content": "q é"},
+               {"role": "assistant", "content": "a"}]
+    draft = {"role": "user", "content": "next"}
+    base = {"model": "m", "tools": [{"type": "function"}], "messages": history}
+    fast = Prefix(tokenize_body(base)).measure(draft)
+    whole = measure({**base, "messages": [*history, draft]})
+    assert fast == whole
+    assert json.loads(fast.payload) == tokenize_body({**base, "messages": [*history, draft]})
+    assert measure({"model": "m", "messages": []}).empty
 
 
 def test_the_explanation_says_how_far_over_the_window_it_is() -> None:

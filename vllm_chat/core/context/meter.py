@@ -124,7 +124,7 @@ class ContextMeter:
     async def _ask(self, client: ChatClient, request: Measured, timeout: float) -> ContextCount:
         """Ask the server; remember the answer (and what it teaches), or why there is none."""
         try:
-            answer = await tokenize(client, request.body, timeout=timeout)
+            answer = await tokenize(client, request.payload, timeout=timeout)
         except CountProblem as problem:
             self.problem = problem
             return self.guess(request)

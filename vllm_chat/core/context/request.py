@@ -67,35 +67,72 @@ def tokenize_body(request: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Measured:
-    """A `/tokenize` body with its fingerprint and size, measured once."""
+    """A `/tokenize` body, encoded once, with its fingerprint and size."""
 
-    body: dict[str, Any]
-    """The `/tokenize` chat request."""
+    payload: bytes
+    """The `/tokenize` chat request as JSON, as it is sent."""
     key: str
-    """A fingerprint of the body: equal bodies count the same."""
+    """A fingerprint of the payload: equal requests count the same."""
     chars: int
     """Its size in characters, media URLs left out (for estimates)."""
     media_tokens: int = 0
     """A rough figure for the media it carries (for estimates)."""
+    empty: bool = False
+    """The request has no messages (nothing to count: templates refuse it)."""
+
+
+class Prefix:
+    """A `/tokenize` body up to the end of its messages, encoded once, so bodies that only
+    add a last message (the draft, typed key by key) cost only that message to encode
+    and fingerprint. `measure(body)` and `Prefix(...).measure(last)` give the same bytes
+    for the same request, so their counts are shared."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        head = {k: v for k, v in body.items() if k != "messages"}
+        messages = body["messages"]
+        opening = _dumps(head)[:-1] + ("," if head else "") + '"messages":['
+        self.data = (opening + ",".join(_dumps(m) for m in messages)).encode()
+        """The encoded body so far."""
+        self.count = len(messages)
+        """How many messages it holds."""
+        self.chars = len(self.data) - sum(_media_chars(m) for m in messages)
+        self._hash = hashlib.blake2b(self.data, digest_size=16)
+
+    def measure(self, last: dict[str, Any] | None = None, media_tokens: int = 0) -> Measured:
+        """The whole body: these messages, then `last` (if any)."""
+        tail = ("," if self.count else "") + _dumps(last) if last is not None else ""
+        end = (tail + "]}").encode()
+        digest = self._hash.copy()
+        digest.update(end)
+        chars = self.chars + len(end) - (_media_chars(last) if last is not None else 0)
+        return Measured(self.data + end, digest.hexdigest(), chars, media_tokens,
+                        empty=self.count == 0 and last is None)
 
 
 def measure(request: dict[str, Any], media: list[Attachment] | None = None) -> Measured:
-    """The `/tokenize` body of the chat request `request`, measured (`media`: the
-    attachments it carries, for estimates)."""
+    """The `/tokenize` body of the chat request `request`, encoded and measured (`media`:
+    the attachments it carries, for estimates)."""
     body = tokenize_body(request)
-    key, chars = body_key(body)
-    return Measured(body, key, chars, attachment_tokens(media or []))
+    messages = body["messages"]
+    prefix = Prefix({**body, "messages": messages[:-1]})
+    return prefix.measure(messages[-1] if messages else None, attachment_tokens(media or []))
 
 
-def body_key(body: dict[str, Any]) -> tuple[str, int]:
-    """A fingerprint of a `/tokenize` body, and its size in characters without media URLs
-    (a base64 image says nothing about its tokens; `attachment_tokens` estimates those)."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    media = sum(len(part.get(part["type"], {}).get("url", "")) for message in body["messages"]
-                if isinstance(message.get("content"), list) for part in message["content"]
-                if isinstance(part, dict) and str(part.get("type", "")).endswith("_url")
-                and isinstance(part.get(part["type"]), dict))
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), len(text) - media
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _media_chars(message: dict[str, Any]) -> int:
+    """Characters of the media URLs in a message (a base64 image says nothing about its tokens)."""
+    content = message.get("content")
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        inner = part.get(part.get("type", "")) if isinstance(part, dict) else None
+        if isinstance(inner, dict) and str(part.get("type", "")).endswith("_url"):
+            total += len(_dumps(inner.get("url", ""))) - 2
+    return total
 
 
 def media_of(conv: Conversation) -> list[Attachment]:

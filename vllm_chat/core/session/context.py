@@ -28,19 +28,20 @@ from vllm_chat.core.context.compaction import plan, summary_tokens
 from vllm_chat.core.context.meter import SHORT_PROBLEM, ContextCount, ContextMeter
 from vllm_chat.core.context.request import (
     Measured,
+    Prefix,
     attachment_tokens,
     draft_message,
     measure,
     media_of,
+    tokenize_body,
     turn_starts,
     with_draft,
     with_messages,
 )
 from vllm_chat.core.conversation import Attachment, Conversation, Message
-from vllm_chat.core.engine import TurnOptions
+from vllm_chat.core.engine import TurnOptions, default_messages
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import SessionStatus
-
 
 CHECK_WAIT = 2.0
 """Seconds a send waits for the server's count before it goes by the estimate (a slow
@@ -94,6 +95,7 @@ class ContextPart(SessionBase):
         self._compacting = False
         self._tool_tokens: dict[str, int] = {}
         self._notice = ""
+        self._prefix: tuple[tuple[Any, ...], Prefix] | None = None
         super().__init__(*args, **kwargs)
 
     async def aclose(self) -> None:
@@ -221,7 +223,7 @@ class ContextPart(SessionBase):
         conv, version, chars = self.conversation, self._draft_version, len(self._draft_text)
         media = attachment_tokens(self._draft_attachments)
         history = self._history_key()
-        request = self._measure(with_draft(conv, draft_message(self._draft_text, self._draft_attachments)))
+        request = self._next_request(conv, draft_message(self._draft_text, self._draft_attachments))
         ask = self._may_ask(conv)
         if self._meter.known(request) is None:
             self._set_basis(_Basis(history, version, chars, media, self._meter.guess(request)))
@@ -242,12 +244,29 @@ class ContextPart(SessionBase):
         """The request a turn on `conv` would send now, measured for counting."""
         return measure(self._engine.request_for(conv, options or self.options()), media_of(conv))
 
+    def _next_request(self, conv: Conversation, draft: Message | None) -> Measured:
+        """The request the draft would make, measured. Typed key by key in a long
+        conversation, so the history's part is built and encoded once per change and
+        only the draft's message per key; it is the same request, byte for byte, as
+        `_measure(with_draft(conv, draft))` builds (where adding the draft could change
+        earlier messages, that is what is used)."""
+        options = self.options()
+        policy = options.media_policy
+        if draft is None or not conv.messages or conv.messages[-1].is_summary \
+                or (policy is not None and not policy.drop_all):
+            return self._measure(with_draft(conv, draft), options)
+        key = self._history_key()
+        if self._prefix is None or self._prefix[0] != key:
+            self._prefix = (key, Prefix(tokenize_body(self._engine.request_for(conv, options))))
+        last = default_messages(with_messages(conv, [draft]), options)[-1]
+        return self._prefix[1].measure(last, attachment_tokens([*media_of(conv), *draft.attachments]))
+
     async def _count(self, conv: Conversation, options: TurnOptions | None = None, *,
                      wait: float | None = None) -> ContextCount:
         """The prompt of a turn on `conv` (the conversation as it stands, or a variant);
         `wait`: seconds to wait for the server before taking the estimate."""
         request = self._measure(conv, options)
-        if not request.body["messages"]:
+        if request.empty:
             return ContextCount(0, True, self.context_window)  # nothing to send (templates refuse it)
         return await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
                                        ask=self._may_ask(conv), wait=wait)
@@ -262,7 +281,9 @@ class ContextPart(SessionBase):
         with `set_draft`), counted by the server now when it can."""
         if text is None:
             text, attachments = self._draft_text, self._draft_attachments
-        count = await self._count(with_draft(self.conversation, draft_message(text, attachments)))
+        request = self._next_request(self.conversation, draft_message(text, attachments))
+        count = await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
+                                        ask=self._may_ask(self.conversation))
         if count.max_model_len is None and self.context_window:
             count = replace(count, max_model_len=self.context_window)
         return count
