@@ -117,7 +117,7 @@ async def test_a_message_that_would_not_fit_says_by_how_much_and_esc_keeps_it_fo
         before = list(app.session.conversation.messages)
         await send_big(app, pilot)
         text = screen_text(app)
-        assert "This message would not fit the context window" in text and "2,048-token context window" in text
+        assert "Make room for this message?" in text and "2,048-token context window" in text
         for key, what in (("c", "Compact"), ("d", "Leave out the"), ("t", "Switch tools off"), ("s", "Send anyway")):
             assert re.search(rf"{key}  {what}", text), what
         await pilot.press("escape")
@@ -220,3 +220,15 @@ async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
             await wait_until(pilot, lambda: any("Compaction stopped: nothing changed" in str(n.message)
                                                 for n in app._notifications))
             assert app.session.conversation.messages == before and not app.session.conversation.compactions
+
+
+async def test_past_the_auto_compact_share_a_message_compacts_the_conversation_first(small, make_app) -> None:
+    async with make_app(base_url=small.base_url, conversation=filled(6), tools={"enabled": False},
+                        context={"auto_compact_at": 0.3}) as (app, pilot):
+        await wait_until(pilot, lambda: EXACT.search(header(app)))
+        app.chat.prompt.load_text("echo after the summary")
+        app.chat.prompt.action_submit()
+        await wait_until(pilot, lambda: app.session.conversation.compactions, message="the compaction")
+        await wait_for_reply(app, pilot)
+        conv = app.session.conversation
+        assert conv.messages[0].is_summary and conv.messages[-1].content == "after the summary"

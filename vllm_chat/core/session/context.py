@@ -225,7 +225,10 @@ class ContextPart(SessionBase):
         history = self._history_key()
         request = self._next_request(conv, draft_message(self._draft_text, self._draft_attachments))
         ask = self._may_ask(conv)
-        if self._meter.known(request) is None:
+        basis = self._basis
+        if self._meter.known(request) is None and (basis is None or basis.history != history):
+            # A new history: estimate it now. (While only the draft changes, the estimate
+            # already moves with each key, see `_context_now`.)
             self._set_basis(_Basis(history, version, chars, media, self._meter.guess(request)))
         count = await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
                                         ask=ask)
@@ -356,6 +359,9 @@ class ContextPart(SessionBase):
         share = self.settings.context.auto_compact_at
         auto = bool(share and window and now.tokens > share * window
                     and plan(conv, self.settings.context.compact_keep_turns) is not None)
+        if draft is None:  # the conversation as it is sent: the meter shows this from now on
+            self._set_basis(_Basis(self._history_key(), self._draft_version, len(self._draft_text),
+                                   attachment_tokens(self._draft_attachments), now))
         check = fit.SendCheck(now.tokens, now.exact, window, min_reply, auto_compact=auto)
         if check.fits or window is None:
             return check

@@ -61,7 +61,7 @@ class RoomOffersScreen(Dialog[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("This message would not fit the context window", classes="title", markup=False)
+            yield Static("Make room for this message?", classes="title", markup=False)
             yield Static(Text(inert(self.check.explanation())), classes="explanation", markup=False)
             keys = {o.kind: key_hint(self.app, OFFER_BINDINGS[o.kind], first_only=True) for o in self.check.offers}
             width = max((len(k) for k in keys.values()), default=1)
