@@ -156,12 +156,13 @@ class ContextPart(SessionBase):
         """(tokens, exact, note) for the status: the last count when nothing changed since,
         else that count moved by the draft's change in characters."""
         basis = self._basis
-        if basis is None or (basis.history != self._history_key() and not self.running):
+        if basis is None or (basis.history != self._history_key() and not self._engine.running):
             # Not counted yet: what the last reply's usage says, until the count comes.
-            used = self._context_used if self._context_used is not None else (basis and basis.count.tokens)
+            used = self._context_used if self._context_used is not None else \
+                (basis.count.tokens if basis is not None else None)
             return used, False, "counting…"
         count = basis.count
-        if self.running:
+        if self._engine.running:
             if self._compacting:
                 return count.tokens, count.exact, count.note
             return count.tokens + self._tokens, False, "the reply is streaming"
@@ -217,7 +218,7 @@ class ContextPart(SessionBase):
                 return
 
     async def _recount_once(self) -> None:
-        if self.running:
+        if self._engine.running:
             self._schedule(0.25)  # the conversation is still growing: count once the turn is over
             return
         conv, version, chars = self.conversation, self._draft_version, len(self._draft_text)
