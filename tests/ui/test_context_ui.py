@@ -65,6 +65,14 @@ async def test_the_header_shows_the_exact_count_and_an_estimate_while_typing(sma
                          message="the exact count of the draft")
 
 
+async def test_a_session_saved_without_usage_shows_its_real_size_when_opened(small, make_app) -> None:
+    conv = filled(4)
+    assert all(m.usage is None for m in conv.messages)
+    async with make_app(base_url=small.base_url, conversation=conv, tools={"enabled": False}) as (app, pilot):
+        found = await wait_until(pilot, lambda: EXACT.search(header(app)), message="the exact size")
+        assert int(found.group(1)) > 400, "the history's real size, not 0"
+
+
 async def test_f3_shows_what_takes_the_window_part_by_part(small, make_app) -> None:
     async with make_app(base_url=small.base_url, conversation=filled(2)) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))

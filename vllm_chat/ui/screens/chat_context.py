@@ -164,6 +164,8 @@ class ContextActions:
             prompt = self.session.withdraw_prompt()
             if prompt is not None:
                 self.show_conversation()
-                self.prompt.restore(prompt.content)
+                typed = self.prompt.text  # typed since Enter: kept after the message, never lost
+                self.prompt.load_text(prompt.content + (f"\n{typed}" if typed.strip() else ""))
+                self.prompt.move_cursor(self.prompt.document.end)
         self.prompt.focus()
         return False
