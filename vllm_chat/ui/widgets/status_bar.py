@@ -99,6 +99,8 @@ class StatusBar(Static):
 
     def show(self, status: SessionStatus) -> None:
         """Draw `status` (the only way the line changes)."""
+        if status == self.snapshot and status.activity is None:
+            return  # nothing moves while idle: typing (which re-estimates the meter) costs no redraw
         self.snapshot = status
         self.refresh()  # the same snapshot still moves: elapsed seconds, speed
 
