@@ -240,6 +240,7 @@ class ContextPart(SessionBase):
 
     def _set_basis(self, basis: _Basis) -> None:
         self._basis = basis
+        # The listeners only: `self._status_changed` would look for something to count again.
         SessionBase._status_changed(self)
 
     # -- counting ------------------------------------------------------------------------------
