@@ -218,7 +218,7 @@ async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -
     root = sim.base_url.removesuffix("/v1")
     async with make_app(base_url=root) as (app, pilot):
         await wait_until(pilot, lambda: app.session.connection == "error")
-        assert f"Did you mean --base-url {root}/v1" in screen_text(app)
+        await wait_until(pilot, lambda: f"Did you mean --base-url {root}/v1" in screen_text(app))
 
 
 async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app) -> None:
