@@ -3,6 +3,7 @@ send, stream, stop, switch model, help, and the errors a user can act on."""
 
 from __future__ import annotations
 
+import io
 import socket
 
 from tests.support.pilot import (
@@ -134,7 +135,7 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
         assert "Keys" in screen_text(app)
         from rich.console import Console
 
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console = Console(width=120, record=True, file=io.StringIO())
         console.print(app.screen._table())
         text = console.export_text()
         for binding_id in ("send", "newline", "stop", "new-conversation", "pick-model", "retry", "quit", "help"):
@@ -290,7 +291,7 @@ async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_win
             await pilot.press("s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
             await wait_until(pilot, lambda: "context window of 64 tokens" in screen_text(app))
-            assert "ctrl+n" in screen_text(app) and "f8" in screen_text(app)
+            assert "ctrl+n" in screen_text(app) and "f9" in screen_text(app)
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:

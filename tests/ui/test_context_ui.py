@@ -222,7 +222,7 @@ async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
         async with make_app(base_url=slow.base_url, conversation=filled(6), tools={"enabled": False}) as (app, pilot):
             await wait_until(pilot, lambda: EXACT.search(header(app)))
             before = list(app.session.conversation.messages)
-            await pilot.press("f8")
+            await pilot.press("f9")
             await wait_until(pilot, lambda: "compacting · streaming" in header(app), message=f"streaming {header(app)}")
             await pilot.press("escape")
             await wait_until(pilot, lambda: any("Compaction stopped: nothing changed" in str(n.message)

@@ -21,7 +21,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -31,14 +31,18 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
+from vllm_chat.core.prompting.templates import TemplateFields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +50,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
-BUILTIN_TOOLS = ("datetime", "calculator", "read_file", "list_directory")
+BUILTIN_TOOLS: tuple[Literal["datetime", "calculator", "read_file", "list_directory"], ...] = (
+    "datetime", "calculator", "read_file", "list_directory")
 
 
 class ConfigError(Exception):
@@ -154,6 +159,15 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class MentionSettings(_Strict):
+    """`[mentions]`: files named with `@path` in a prompt."""
+
+    max_file_kb: int = Field(default=100, ge=1)
+    """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
+    hidden_files: bool = False
+    """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
 class ContextSettings(_Strict):
     """`[context]`: the context meter, the check before sending, and compaction."""
 
@@ -215,6 +229,14 @@ class SettingsModel(_Strict):
     """`[attachments]`: images, video and audio."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     """`[sessions]`: saving and titles."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    mentions: MentionSettings = Field(default_factory=MentionSettings)
+    """`[mentions]`: `@path` in prompts."""
+    prompts: dict[str, TemplateFields] = Field(default_factory=dict)
+    """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
+
+
     context: ContextSettings = Field(default_factory=ContextSettings)
     """`[context]`: counting the prompt, the check before sending, compaction."""
 
@@ -233,7 +255,7 @@ class _DictSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -257,12 +279,12 @@ class Settings(BaseSettings, SettingsModel):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls,
-        init_settings,
-        env_settings,
-        dotenv_settings,
-        file_secret_settings,
-    ):  # type: ignore[no-untyped-def]
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         ctx = _LOAD_CONTEXT
         return (
             init_settings,
@@ -309,6 +331,8 @@ def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] 
     keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         keys.append((*prefix, name))
+        if get_origin(field.annotation) is dict:
+            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 keys += _known_keys(arg, (*prefix, name))
@@ -332,7 +356,7 @@ def _suggestion(loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         close = _suggestion(tuple(error["loc"]))

@@ -11,7 +11,7 @@ and `TurnStopped` is the last event.
 
 A call that was cut off while its arguments streamed (by Esc, or by
 `finish_reason` length) is kept in the message for display but never runs,
-and `request_messages` leaves calls without results out of every request.
+and `turn_request.request_messages` leaves calls without results out of every request.
 
 Send, regenerate and continue all come through here, so they share one path.
 """
@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.assembler import ToolCallAssembler
 from vllm_chat.core.client import ChatClient
@@ -49,10 +49,16 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.turn_state import TurnState, fit_max_tokens
+from vllm_chat.core.tool_media import only_tool_media, without_tool_media
+from vllm_chat.core.turn_request import (
+    TurnOptions,
+    build_request,
+    default_messages,
+    fit_max_tokens,
+    request_messages,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
     from vllm_chat.core.tools.base import ToolOutcome
     from vllm_chat.core.tools.registry import ToolRegistry
@@ -65,29 +71,6 @@ _SYNC_EVERY = 0.2
 
 _STOPPED_BEFORE_RUN = "The user stopped the turn before this call ran; it did not run."
 _STOPPED_WHILE_RUNNING = "The user stopped the turn while this call was running; it did not finish."
-
-
-@dataclass(frozen=True)
-class TurnOptions:
-    """How to send one turn."""
-
-    tools_enabled: bool = True
-    """Offer the registry's tools (the request carries `tools` only then)."""
-    tool_choice: Literal["auto", "none", "required"] = "auto"
-    """`tool_choice` to send with the tools ("required" applies to the first request of a
-    turn; the requests after tool results use "auto" so the model can answer)."""
-    media_policy: MediaPolicy | None = None
-    """Media to leave out of the request (the user accepted an offer after vLLM refused
-    them); None sends every attachment."""
-    continue_last: bool = False
-    """Continue the last assistant message instead of starting a new one
-    (`continue_final_message`, used for replies cut off or stopped)."""
-    reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None = None
-    """Says how many tokens a reply to a request can get at most (the context window less
-    the prompt), or None when it can't tell. When that is below `max_tokens`, `max_tokens`
-    is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
-    releases refuse that with a 400, newer ones cut silently), and the reply records it
-    as `reply_limit`. None: `max_tokens` is sent as set."""
 
 
 @dataclass
@@ -106,69 +89,6 @@ class _StopRequested(Exception):
 
 
 _END = _End()
-
-
-def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
-    """The request messages, with attachments turned into content parts."""
-    if not any(m.attachments for m in conv.messages):
-        return conv.to_openai()
-    if options.media_policy is not None:
-        return options.media_policy.request_messages(conv)
-    from vllm_chat.core.attachments import build_request_messages
-
-    return build_request_messages(conv)
-
-
-def request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """`messages` without the tool calls that have no result right after their message.
-
-    Such calls were cut off while their arguments streamed, or the app stopped
-    before they ran; the session keeps them for display, but a request must
-    not carry a call without its result (and vLLM parses the arguments of
-    every call in the history, so half-written JSON would fail the request).
-    An assistant message left with neither text nor calls is left out.
-    """
-    out: list[dict[str, Any]] = []
-    for i, message in enumerate(messages):
-        calls = message.get("tool_calls")
-        if message.get("role") == "assistant" and calls:
-            answered = set()
-            for later in messages[i + 1:]:
-                if later.get("role") != "tool":
-                    break
-                answered.add(later.get("tool_call_id"))
-            kept = [c for c in calls if c.get("id") in answered]
-            if len(kept) != len(calls):
-                message = {k: v for k, v in message.items() if k != "tool_calls"}
-                if kept:
-                    message["tool_calls"] = kept
-                elif not message.get("content"):
-                    continue
-        out.append(message)
-    return out
-
-
-def build_request(
-    conv: Conversation,
-    options: TurnOptions,
-    messages: list[dict[str, Any]],
-    tool_specs: list[dict[str, Any]] | None,
-) -> dict[str, Any]:
-    """The keyword arguments for `chat.completions.create` (without `stream`)."""
-    request: dict[str, Any] = {
-        "model": conv.model,
-        "messages": messages,
-        "stream_options": {"include_usage": True},
-    }
-    request.update(conv.params.request_kwargs())
-    if tool_specs:
-        request["tools"] = tool_specs
-        request["tool_choice"] = options.tool_choice
-    if options.continue_last:
-        extra = dict(request.get("extra_body", {}))
-        extra.update(continue_final_message=True, add_generation_prompt=False)
-        request["extra_body"] = extra
-    return request
 
 
 class Engine:
@@ -193,8 +113,10 @@ class Engine:
         """Asks the user; without one, calls that need approval are denied."""
         self.max_rounds = max_rounds
         """Requests per turn before the loop is stopped."""
+        self.text_only_models: set[str] = set()
+        """Models that refused images in tool results: their requests carry a note instead."""
         self._task: asyncio.Task[None] | None = None
-        self._state: TurnState | None = None
+        self._state: _TurnState | None = None
 
     @property
     def running(self) -> bool:
@@ -266,7 +188,7 @@ class Engine:
                 on_idle()
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
-        state = self._state = TurnState()
+        state = self._state = _TurnState()
         try:
             for round_no in range(1, self.max_rounds + 1):
                 result = await self._round(conv, options, round_no, emit, state)
@@ -308,7 +230,7 @@ class Engine:
         options: TurnOptions,
         round_no: int,
         emit: Callable[[Any], None],
-        state: TurnState,
+        state: _TurnState,
     ) -> _Round:
         continuing = options.continue_last and round_no == 1
         if continuing and conv.messages and conv.messages[-1].role == "assistant":
@@ -323,50 +245,57 @@ class Engine:
         state.begin(msg, keep_text=continuing)
         emit(TurnStarted(msg, round_no))
 
-        request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
-        await fit_max_tokens(request, options.reply_room, msg)
-        assembler = state.assembler = ToolCallAssembler()
-        finish: str | None = None
-        t0 = time.monotonic()
-        first_at: float | None = None
-        last_sync = t0
-        try:
-            async for chunk in self.client.stream_chat(request):
-                usage = chunk.usage
-                if usage is not None:
-                    msg.usage = _usage(usage)
-                    emit(UsageUpdated(msg.usage))
-                for choice in chunk.choices:
-                    if choice.index:
-                        continue  # n > 1 is not used by the app; only the first choice counts
-                    delta = choice.delta
-                    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
-                    if reasoning:
-                        state.reasoning.append(reasoning)
-                        emit(ReasoningDelta(reasoning))
-                    if delta.content:
-                        state.content.append(delta.content)
-                        emit(ContentDelta(delta.content))
-                    if delta.tool_calls:
-                        for entry in delta.tool_calls:
-                            emit(assembler.add(entry))
-                    if first_at is None and (reasoning or delta.content or delta.tool_calls):
-                        first_at = time.monotonic()
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-                now = time.monotonic()
-                if now - last_sync > _SYNC_EVERY:
-                    state.sync()
-                    last_sync = now
-        except asyncio.CancelledError:
-            self._finish_timings(msg, t0, first_at)
-            raise
-        except Exception as exc:
-            self._finish_timings(msg, t0, first_at)
-            state.sync()
-            error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
-            _fail(msg, error)
-            return _Round(msg, [], error)
+        while True:
+            request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+            await fit_max_tokens(request, options.reply_room, msg)
+            assembler = state.assembler = ToolCallAssembler()
+            finish: str | None = None
+            t0 = time.monotonic()
+            first_at: float | None = None
+            last_sync = t0
+            try:
+                async for chunk in self.client.stream_chat(request):
+                    usage = chunk.usage
+                    if usage is not None:
+                        msg.usage = _usage(usage)
+                        emit(UsageUpdated(msg.usage))
+                    for choice in chunk.choices:
+                        if choice.index:
+                            continue  # n > 1 is not used by the app; only the first choice counts
+                        delta = choice.delta
+                        reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+                        if reasoning:
+                            state.reasoning.append(reasoning)
+                            emit(ReasoningDelta(reasoning))
+                        if delta.content:
+                            state.content.append(delta.content)
+                            emit(ContentDelta(delta.content))
+                        if delta.tool_calls:
+                            for entry in delta.tool_calls:
+                                emit(assembler.add(entry))
+                        if first_at is None and (reasoning or delta.content or delta.tool_calls):
+                            first_at = time.monotonic()
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                    now = time.monotonic()
+                    if now - last_sync > _SYNC_EVERY:
+                        state.sync()
+                        last_sync = now
+            except asyncio.CancelledError:
+                self._finish_timings(msg, t0, first_at)
+                raise
+            except Exception as exc:
+                self._finish_timings(msg, t0, first_at)
+                state.sync()
+                error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
+                if error.kind == "not_multimodal" and first_at is None and only_tool_media(request["messages"]):
+                    # Images a tool returned, and a text-only model: the request goes again with
+                    # a note for each image (the user attached nothing, so nothing needs asking).
+                    self.text_only_models.add(conv.model)
+                    continue
+                _fail(msg, error)
+                return _Round(msg, [], error)
+            break
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish
@@ -399,17 +328,18 @@ class Engine:
         else builds one. `continuing`: whether the round continues the last reply
         (default: `options.continue_last`)."""
         specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
-        # "required" forces a call in the first request only; forcing every round would
+        # A forced choice applies to the first request only; forcing every round would
         # loop until max_rounds, since the model could never answer with text.
-        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
+        forced = options.tool_choice not in ("auto", "none")
+        choice = "auto" if (forced and round_no > 1) else options.tool_choice
         continuing = options.continue_last if continuing is None else continuing
-        return build_request(
-            conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(default_messages(conv, options)), specs,
-        )
+        messages = request_messages(default_messages(conv, options))
+        if conv.model in self.text_only_models:
+            messages = without_tool_media(messages)
+        return build_request(conv, replace(options, continue_last=continuing, tool_choice=choice), messages, specs)
 
     async def _run_calls(
-        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: TurnState
+        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: _TurnState
     ) -> None:
         state.pending_calls = list(calls)
         for call in calls:
@@ -422,6 +352,7 @@ class Engine:
                     tool_call_id=call.id,
                     name=call.name,
                     content=outcome.output,
+                    attachments=list(outcome.attachments),
                     tool_status=outcome.status,
                     timings=state.finish_running(),
                 )
@@ -429,7 +360,7 @@ class Engine:
             state.pending_calls.remove(call)
             emit(ToolResult(call, tool_msg))
 
-    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: TurnState) -> ToolOutcome:
+    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: _TurnState) -> ToolOutcome:
         from vllm_chat.core.tools.approval import Decision
         from vllm_chat.core.tools.base import ToolOutcome
 
@@ -449,7 +380,7 @@ class Engine:
         emit(ToolRunning(call, state.start_running()))
         return await self.tools.execute(call)
 
-    def _mark_stopped(self, conv: Conversation, state: TurnState, emit: Callable[[Any], None]) -> None:
+    def _mark_stopped(self, conv: Conversation, state: _TurnState, emit: Callable[[Any], None]) -> None:
         state.sync()
         msg = state.message
         if msg is not None and msg.status == "streaming":
@@ -474,6 +405,49 @@ class Engine:
         assert msg.timings is not None
         msg.timings.duration = time.monotonic() - t0
         msg.timings.ttft = (first_at - t0) if first_at is not None else None
+
+
+class _TurnState:
+    """The message being streamed, with its text kept in lists until synced."""
+
+    def __init__(self) -> None:
+        self.message: Message | None = None
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.assembler: ToolCallAssembler | None = None
+        self.pending_calls: list[ToolCall] = []
+        self.running_since: tuple[float, float] | None = None
+
+    def begin(self, message: Message, *, keep_text: bool) -> None:
+        self.message = message
+        self.assembler = None
+        # Appending to lists and joining now and then keeps long replies linear;
+        # `str +=` on a model attribute would copy the whole text per token.
+        self.content = [message.content] if keep_text and message.content else []
+        self.reasoning = [message.reasoning] if keep_text and message.reasoning else []
+
+    def sync(self) -> None:
+        """Copy the streamed text into the message (for saves and readers)."""
+        if self.message is None:
+            return
+        self.message.content = "".join(self.content)
+        if self.reasoning:
+            self.message.reasoning = "".join(self.reasoning)
+
+    def start_running(self) -> float:
+        """Note that a tool starts now; returns `time.monotonic()` for `ToolRunning`."""
+        now = time.monotonic()
+        self.running_since = (time.time(), now)
+        return now
+
+    def finish_running(self) -> Timings | None:
+        """How long the tool that was running took (None if none ran), kept in its result
+        so a reloaded session shows the same duration as the live panel did."""
+        if self.running_since is None:
+            return None
+        wall, started = self.running_since
+        self.running_since = None
+        return Timings(started_at=wall, duration=time.monotonic() - started)
 
 
 def _fail(message: Message, error: ChatError) -> None:

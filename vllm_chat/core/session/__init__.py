@@ -15,6 +15,9 @@ The class is assembled from one part per concern, each in its own module:
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
   rename, delete, export);
+- `tool_servers`: the MCP tool servers, and the catalogue of every tool;
+- `workbench`: the user's message from what they typed (`@path` mentions),
+  saved prompts, and prompts queued while a reply streams;
 - `context`: the exact size of the next request (the server's `/tokenize`,
   recounted as the draft changes), the check before sending, the room left
   for a reply;
@@ -26,14 +29,21 @@ from __future__ import annotations
 from vllm_chat.core.session.base import Connected
 from vllm_chat.core.session.compact import CompactionPart, NothingToCompact
 from vllm_chat.core.session.context import Breakdown, ContextPart
-from vllm_chat.core.session.controls import ToolInfo
 from vllm_chat.core.session.conversations import ConversationsPart, NoStore
 from vllm_chat.core.session.status import Activity, SessionStatus
+from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
+from vllm_chat.core.session.workbench import (
+    Completion,
+    Draft,
+    QueuedPrompt,
+    SecretsMentioned,
+    WorkbenchPart,
+)
 
-__all__ = ["Activity", "Breakdown", "ChatSession", "Connected", "NoStore", "NothingToCompact", "SessionStatus",
-           "ToolInfo"]
+__all__ = ["Activity", "Breakdown", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "NothingToCompact",
+           "QueuedPrompt", "SecretsMentioned", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(CompactionPart, TurnsPart, ConversationsPart, ContextPart):
+class ChatSession(CompactionPart, TurnsPart, ConversationsPart, ContextPart, WorkbenchPart, ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

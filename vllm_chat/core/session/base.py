@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import Settings
 from vllm_chat.core.conversation import Conversation
-from vllm_chat.core.engine import Approver, Engine, TurnOptions
+from vllm_chat.core.engine import Approver, Engine
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo, context_window
 from vllm_chat.core.session.status import Activity, ConnectionState, SessionStatus
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -21,7 +21,6 @@ from vllm_chat.core.context.compaction import (
 )
 from vllm_chat.core.context.request import turn_starts, with_messages
 from vllm_chat.core.conversation import Compaction, Conversation, Message
-from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     Event,
@@ -32,6 +31,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session.context import ContextPart
 from vllm_chat.core.session.turns import TurnsPart
+from vllm_chat.core.turn_request import TurnOptions
 
 CompactionEvent = Event | CompactionStarted | CompactionFinished
 """What `ChatSession.compact` yields."""

@@ -39,9 +39,11 @@ from vllm_chat.core.context.request import (
     with_messages,
 )
 from vllm_chat.core.conversation import Attachment, Conversation, Message
-from vllm_chat.core.engine import TurnOptions, default_messages
+from vllm_chat.core.prompting.mentions import MentionError, mentioned_paths, plain_text, resolve_mentions
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import SessionStatus
+from vllm_chat.core.session.workbench import WorkbenchPart
+from vllm_chat.core.turn_request import TurnOptions, default_messages
 
 CHECK_WAIT = 2.0
 """Seconds a send waits for the server's count before it goes by the estimate (a slow
@@ -78,8 +80,9 @@ class _Basis:
     count: ContextCount
 
 
-class ContextPart(SessionBase):
-    """Counting the next request and keeping it within the context window."""
+class ContextPart(WorkbenchPart):
+    """Counting the next request and keeping it within the context window (the draft is
+    read as the workbench would send it, `@path` mentions included)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._meter = ContextMeter()
@@ -224,7 +227,7 @@ class ContextPart(SessionBase):
         conv, version, chars = self.conversation, self._draft_version, len(self._draft_text)
         media = attachment_tokens(self._draft_attachments)
         history = self._history_key()
-        request = self._next_request(conv, draft_message(self._draft_text, self._draft_attachments))
+        request = self._next_request(conv, self._draft_for_count(self._draft_text, self._draft_attachments))
         ask = self._may_ask(conv)
         basis = self._basis
         if self._meter.known(request) is None and (basis is None or basis.history != history):
@@ -276,6 +279,20 @@ class ContextPart(SessionBase):
         return await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
                                        ask=self._may_ask(conv), wait=wait)
 
+    def _draft_for_count(self, text: str, attachments: list[Attachment]) -> Message | None:
+        """The message the draft would become, as `prepare` makes it: the text of mentioned
+        files included (a file that looks like a secret is left out: counting must not send
+        it anywhere before the user agreed), media mentions not (their tokens are estimated
+        once they are attached)."""
+        if not mentioned_paths(text):
+            return draft_message(text, attachments)
+        try:
+            resolved = resolve_mentions(text, self._root, max_bytes=self.settings.mentions.max_file_kb * 1024,
+                                        secret_patterns=self._secret_patterns(), allow_secrets=False)
+        except MentionError:
+            return draft_message(text, attachments)  # sending would say why; count what is typed
+        return Message(role="user", content=plain_text(text), attachments=list(attachments), files=resolved.files)
+
     def _may_ask(self, conv: Conversation) -> bool:
         """Whether to ask the server to count: it names a model and is not known to be
         unreachable or unusable (one-shot mode counts without asking for the model list)."""
@@ -286,7 +303,7 @@ class ContextPart(SessionBase):
         with `set_draft`), counted by the server now when it can."""
         if text is None:
             text, attachments = self._draft_text, self._draft_attachments
-        request = self._next_request(self.conversation, draft_message(text, attachments))
+        request = self._next_request(self.conversation, self._draft_for_count(text, attachments or []))
         count = await self._meter.count(self._client, request, timeout=self.settings.context.count_timeout,
                                         ask=self._may_ask(self.conversation))
         if count.max_model_len is None and self.context_window:
@@ -325,7 +342,8 @@ class ContextPart(SessionBase):
         every = [*counts, *([system] if system else [])]
         exact = all(c.exact for c in every)
         note = next((c.note for c in every if not c.exact), "")
-        return Breakdown(total, counts[0].exact, exact, self.context_window, tuple((k, max(0, v)) for k, v in parts), note)
+        sizes = tuple((name, max(0, tokens)) for name, tokens in parts)
+        return Breakdown(total, counts[0].exact, exact, self.context_window, sizes, note)
 
     async def _check_tools(self) -> None:
         """Say once when the tool schemas alone take more than `context.tools_notice_share`."""
@@ -356,7 +374,7 @@ class ContextPart(SessionBase):
         prompt: the conversation as it stands, its last message the prompt to answer);
         when it would not fit, say how to make room (`SendCheck.offers`)."""
         conv, window, min_reply = self.conversation, self.context_window, self._min_reply()
-        draft = draft_message(text, attachments)
+        draft = self._draft_for_count(text, attachments or [])
         now = await self._count(with_draft(conv, draft), wait=min(CHECK_WAIT, self.settings.context.count_timeout))
         share = self.settings.context.auto_compact_at
         auto = bool(share and window and now.tokens > share * window

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from vllm_chat.core.conversation import Attachment, Branch, Message
-from vllm_chat.core.engine import TurnOptions
+from vllm_chat.core.conversation import Branch, Message
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -24,6 +23,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, ActivityPhase
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 
@@ -34,15 +34,6 @@ class TurnsPart(SessionBase):
     def running(self) -> bool:
         """True while a turn streams or runs tools."""
         return self._engine.running
-
-    def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
-        """Append the user's message (and title a new conversation from it)."""
-        conv = self.conversation
-        if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
-
-            conv.title = title_from_prompt(text)
-        return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
 
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
         """Run a turn on the conversation as it stands, saving as it goes.

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.session import ChatSession
@@ -26,13 +27,17 @@ from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_context import ContextActions
 from vllm_chat.ui.screens.chat_sessions import SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
+from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
+from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
+from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, ContextActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, WorkbenchActions,
+                 ContextActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -50,13 +55,15 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
         Binding("f3", "show_context", "Context", show=False, id="show-context"),
-        Binding("f8", "compact", "Compact", show=False, id="compact"),
+        Binding("f9", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
+        Binding("alt+v", "paste_image", "Paste image", show=False, id="paste-image"),
+        Binding("alt+down", "edit_queued", "Edit queued", show=False, id="edit-queued"),
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -67,6 +74,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self._stop_requested = False
         self._save_banner_shown = ""
         self._notices_shown: set[str] = set()
+        self.sent_prompt: tuple[str, list[Attachment]] | None = None
+        """What was typed for the prompt being sent (text, attachments), until its turn runs."""
 
     def on_screen_suspend(self) -> None:
         # A dialog dims this screen but leaves it visible: its footer would name keys
@@ -81,9 +90,12 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         yield Static("", id="banner", markup=False)
         yield Static("", id="save-banner", classes="banner", markup=False)
         yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        yield QueueView(id="queue")
+        yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
         yield AttachmentBar(id="attachments")
-        yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
+        history = self.app.prompt_history  # type: ignore[attr-defined]  # VllmChatApp's, typed as App
+        yield PromptInput(history=history, id="prompt")
         yield Footer()
 
     @property
@@ -95,6 +107,16 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def prompt(self) -> PromptInput:
         """The prompt box."""
         return self.query_one(PromptInput)
+
+    @property
+    def completions(self) -> CompletionList:
+        """Suggestions for the word being typed in the prompt."""
+        return self.query_one(CompletionList)
+
+    @property
+    def queue_view(self) -> QueueView:
+        """The prompts waiting to be sent."""
+        return self.query_one(QueueView)
 
     @property
     def attachments(self) -> AttachmentBar:
@@ -111,6 +133,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.session.subscribe(self.show_status)
         memory.settle("start-up")  # before any message view exists: views come and go
         self.show_conversation()
+        self.prompt.completions = self.completions
         self.prompt.focus()
         self.connect()
         for problem in self.session.problems:
@@ -171,7 +194,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     @on(PromptInput.Submitted)
     def send(self, event: PromptInput.Submitted) -> None:
-        """Send the prompt as a new user message and stream the reply (`/attach X` attaches X)."""
+        """Send the prompt as a new user message and stream the reply, or queue it while a
+        reply streams (`/attach X` attaches X; `/NAME` uses the saved prompt NAME)."""
+        self.completions.offer(None)
         command, _, argument = event.text.strip().partition(" ")
         if command == "/compact" and not argument.strip():
             self.action_compact()
@@ -181,24 +206,19 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 self.attach_source(argument.strip())
             else:
                 self.prompt.restore(event.text)
-                self.notify("Usage: /attach PATH-or-URL (or ctrl+f to pick a file).", severity="warning")
+                self.notify(with_keys(self.app, "Usage: /attach PATH-or-URL (or {attach-file} to pick a file)."),
+                            severity="warning", markup=False)
             return
-        if self.session.running:
-            self.prompt.restore(event.text)
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+        if command.startswith("/") and not argument and command[1:] in self.session.templates().templates:
+            self.use_saved_prompt(command[1:])
             return
-        if self._turn_pending:
-            self.prompt.restore(event.text)
-            self.notify("The last message is still being checked or sent.", severity="warning")
-            return
-        message = self.session.add_user_message(event.text, self.attachments.attachments)
-        self.messages.add_message(message)
-        self.run_turn(sent=True)
+        self.submit_text(event.text, self.attachments.attachments)
 
     def run_turn(self, continue_last: bool = False, *, sent: bool = False) -> None:
         """Run one turn and show its events as they come (media left out as `media_policy` says).
         A new turn is checked against the context window first (see `make_room`); `sent`: its
-        prompt was just sent from the prompt box (and goes back there if the user keeps it)."""
+        prompt was just sent (`sent_prompt` holds what was typed; it goes back into the
+        prompt box if the user keeps it to edit)."""
         self._turn_pending = True
         self._stop_requested = False
         self._turn_worker(continue_last, sent)
@@ -214,8 +234,6 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
                 self.show_status()
         if not go:
             return
-        if sent:
-            self.attachments.clear()
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None
@@ -232,6 +250,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self._turn_pending = self._stop_requested = False
             ticker.stop()
             self.show_status()
+        self.send_queued_if_ready()
         if failure is None and self.session.wants_model_title():
             self.run_worker(self.session.generate_title(), group="title", exit_on_error=False)
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):

@@ -15,6 +15,7 @@ from textual import work
 from textual.widgets import TextArea
 
 from vllm_chat.core import format as fmt
+from vllm_chat.core.attachments import PreparedAttachment
 from vllm_chat.core.context.compaction import CompactionFinished, CompactionStarted
 from vllm_chat.core.errors import ChatErrorException
 from vllm_chat.core.events import ContentDelta, TurnFailed, TurnStopped
@@ -160,12 +161,13 @@ class ContextActions:
 
     def _give_back(self: ChatScreen, sent: bool) -> bool:
         """Nothing is sent: a just-sent prompt goes back into the prompt box."""
-        if sent:
-            prompt = self.session.withdraw_prompt()
-            if prompt is not None:
-                self.show_conversation()
-                typed = self.prompt.text  # typed since Enter: kept after the message, never lost
-                self.prompt.load_text(prompt.content + (f"\n{typed}" if typed.strip() else ""))
-                self.prompt.move_cursor(self.prompt.document.end)
+        if sent and self.session.withdraw_prompt() is not None:
+            self.show_conversation()
+            text, attachments = self.sent_prompt or ("", [])
+            typed = self.prompt.text  # typed since Enter: kept after the message, never lost
+            self.prompt.load_text(text + (f"\n{typed}" if typed.strip() else ""))
+            self.prompt.move_cursor(self.prompt.document.end)
+            for attachment in attachments:
+                self.attachments.add(PreparedAttachment(attachment, None))
         self.prompt.focus()
         return False

@@ -79,7 +79,8 @@ class SettingsActions:
         from vllm_chat.ui.screens.approval import ToolApprovalScreen
 
         info = self.session.tool_info(call)
-        screen = ToolApprovalScreen(call, description=info.description, preview=info.preview)
+        screen = ToolApprovalScreen(call, description=info.description, preview=info.preview,
+                                    source=info.source)
         decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
 
         def settle(decision: Decision | None) -> None:
@@ -105,8 +106,8 @@ class SettingsActions:
 
         self.app.push_screen(TextEditScreen(
             self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
-            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt", area_id="system-prompt-text"),
-            edited)
+            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt",
+            area_id="system-prompt-text"), edited)
     def _offer_without_tools(self: ChatScreen, error: ChatError) -> None:
         """The server has no tool calling: offer to answer this conversation without tools."""
         from vllm_chat.ui.screens.confirm import ConfirmScreen

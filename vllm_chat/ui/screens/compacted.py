@@ -27,7 +27,7 @@ class CompactedScreen(Dialog[None]):
     }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "dismiss", "Close", id="close-originals")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "close", "Close", id="close-originals")]
 
     def __init__(self, record: Compaction) -> None:
         super().__init__()
@@ -46,5 +46,6 @@ class CompactedScreen(Dialog[None]):
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_close(self) -> None:
+        """Close the dialog."""
         self.dismiss(None)

@@ -52,7 +52,7 @@ class ContextScreen(Dialog[None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,enter", "dismiss", "Close", id="close-context"),
+        Binding("escape,enter", "close", "Close", id="close-context"),
     ]
 
     def __init__(self, breakdown: Breakdown, *, tools_on: bool) -> None:
@@ -96,5 +96,6 @@ class ContextScreen(Dialog[None]):
             table.add_row(PART_LABELS.get(name, name), f"{about}{tokens:,}", share_bar(tokens, b.max_model_len))
         return table
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_close(self) -> None:
+        """Close the dialog."""
         self.dismiss(None)

@@ -81,5 +81,5 @@ class RoomOffersScreen(Dialog[str | None]):
         """Close with this offer (only one that is made), or '' for none."""
         if not kind:
             self.dismiss(None)
-        elif self.check.offer(kind) is not None:  # type: ignore[arg-type]
+        elif any(offer.kind == kind for offer in self.check.offers):
             self.dismiss(kind)

@@ -20,7 +20,6 @@ from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.message_views import MessageView
 
-
 _SUMMARY_ACTIONS = ("menu", "copy", "originals", "delete", "prompt")
 """What a focused summary answers (see `ChatSession.actions_for`)."""
 
@@ -67,11 +66,10 @@ class SummaryMessageView(MessageView):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # A summary is not a prompt: it can't be edited or regenerated (the footer hides those).
-        if action == "request" and parameters and parameters[0] not in _SUMMARY_ACTIONS:
-            return False
-        if action == "request" and parameters == ("copy",) and not self.message.content:
-            return False
-        return True
+        if action != "request" or not parameters:
+            return True
+        # A mark of left-out turns has no text to copy.
+        return parameters[0] in _SUMMARY_ACTIONS and not (parameters[0] == "copy" and not self.message.content)
 
     def compose(self) -> ComposeResult:
         from vllm_chat.ui.keys import with_keys

@@ -14,10 +14,9 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import ChatError
@@ -42,17 +41,11 @@ from vllm_chat.ui.widgets.message_views import (
     UserMessageView,
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
+from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.context.compaction import CompactionStarted
     from vllm_chat.ui.widgets.compaction_views import CompactionPanel
-
-WELCOME = (
-    "Ask anything.\n\n"
-    "enter  send        ctrl+j  new line       esc  stop\n"
-    "ctrl+o  model      ctrl+n  new chat       ctrl+p  commands\n"
-    "f1  every key"
-)
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -78,8 +71,8 @@ class MessageList(VerticalScroll):
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, show_reasoning: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
         self.current: AssistantMessageView | None = None
@@ -140,7 +133,7 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(Static(WELCOME, classes="welcome", markup=False))
+            self.mount(WelcomeNote(classes="welcome"))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
@@ -240,7 +233,7 @@ class MessageList(VerticalScroll):
         while node is not None and node is not self:
             if isinstance(node, MessageView):
                 return node
-            node = node.parent  # type: ignore[assignment]
+            node = node.parent  # type: ignore[assignment]  # a widget's parent is a widget or the screen
         return None
 
     def _reconcile(self, desired: set[int]) -> None:
