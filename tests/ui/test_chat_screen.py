@@ -291,7 +291,7 @@ async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_win
             await pilot.press("s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
             await wait_until(pilot, lambda: "context window of 64 tokens" in screen_text(app))
-            assert "ctrl+n" in screen_text(app) and "f9" in screen_text(app)
+            assert "ctrl+n" in screen_text(app) and "alt+s" in screen_text(app)
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:

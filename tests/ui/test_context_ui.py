@@ -73,10 +73,10 @@ async def test_a_session_saved_without_usage_shows_its_real_size_when_opened(sma
         assert int(found.group(1)) > 400, "the history's real size, not 0"
 
 
-async def test_f3_shows_what_takes_the_window_part_by_part(small, make_app) -> None:
+async def test_its_key_shows_what_takes_the_window_part_by_part(small, make_app) -> None:
     async with make_app(base_url=small.base_url, conversation=filled(2)) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))
-        await pilot.press("f3")
+        await pilot.press("alt+c")
         await wait_for_screen(pilot, app, ContextScreen)
         text = screen_text(app)
         for part in ("System prompt", "Earlier messages", "The prompt you are writing", "Tool schemas"):
@@ -101,7 +101,7 @@ async def test_a_broken_tokenize_leaves_an_estimate_that_says_why(small, make_ap
         async with make_app(base_url=proxy.base_url) as (app, pilot):
             await wait_until(pilot, lambda: said in header(app), message=said)
             assert ESTIMATE.search(header(app))
-            await pilot.press("f3")
+            await pilot.press("alt+c")
             await wait_for_screen(pilot, app, ContextScreen)
             assert "~ marks estimates" in screen_text(app)
 
@@ -222,7 +222,7 @@ async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
         async with make_app(base_url=slow.base_url, conversation=filled(6), tools={"enabled": False}) as (app, pilot):
             await wait_until(pilot, lambda: EXACT.search(header(app)))
             before = list(app.session.conversation.messages)
-            await pilot.press("f9")
+            await pilot.press("alt+s")
             await wait_until(pilot, lambda: "compacting · streaming" in header(app), message=f"streaming {header(app)}")
             await pilot.press("escape")
             await wait_until(pilot, lambda: any("Compaction stopped: nothing changed" in str(n.message)
