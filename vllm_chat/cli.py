@@ -26,6 +26,7 @@ examples:
   vllm-chat -p "Explain KV caching"         print one reply and exit
   vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
   vllm-chat -m base --completion -p "def f("   a base model continues the text
+  vllm-chat -p "$(cat notes.md)" --count    the prompt's exact token count, nothing generated
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
   git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
@@ -96,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--compare", metavar="MODEL,MODEL",
                      help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
     add_generation_flags(p)
+    one.add_argument("--count", action="store_true",
+                     help="print the prompt's exact token count (the server's /tokenize) and max_model_len; "
+                          "nothing is generated")
+    one.add_argument("--compact", action="store_true",
+                     help="with -c/--resume: summarise the older turns first (compaction), then send")
     return p
 
 
@@ -264,6 +270,8 @@ def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: 
         yes=args.yes,
         conversation=conversation,
         save=args.save,
+        count=args.count,
+        compact=args.compact,
     )
     return asyncio.run(run_oneshot(settings, request))
 

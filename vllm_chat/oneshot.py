@@ -10,7 +10,9 @@ added when it goes to a pipe); a reply that does not match, or was cut before
 it was complete, exits 3 with the first error on stderr. `--json` prints one
 JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
 `-n N` and `--compare` print several replies (see `oneshot_candidates`).
-Tools that need approval are denied unless `--yes` is given. A session that
+Tools that need approval are denied unless `--yes` is given. `--count`
+prints the prompt's exact size instead of sending it, a request that would
+not fit the context window is not sent (see `oneshot_context`). A session that
 was asked for (`--save`, `-c`, `--resume`) but could not be written is said on
 stderr and ends with status 1, after a copy was put where it could be written.
 """
@@ -52,6 +54,7 @@ STEPS = {
     "retry": "the same command again",
     "continue-reply": "the TUI (vllm-chat --resume ID, then continue)",
     "completion-mode": "--completion",
+    "compact": "--compact",
 }
 """How one-shot mode names the steps a hint offers (the TUI names keys instead)."""
 
@@ -87,6 +90,10 @@ class OneShotRequest:
     """Find the candidates by beam search (`--beam-search`)."""
     compare: list[str] = field(default_factory=list)
     """Send the prompt to each of these models and print every reply (`--compare`)."""
+    count: bool = False
+    """Print the prompt's exact token count (and max_model_len) instead of sending it."""
+    compact: bool = False
+    """Compact the continued conversation before sending."""
 
     @property
     def saving(self) -> bool:
@@ -162,11 +169,19 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         return _fail(exc.error, request)
     await _tool_servers(session)
     try:
-        draft = session.prepare(_text(session, request), request.attachments, allow_secrets=request.yes)
+        text = _text(session, request)
+        draft = session.prepare(text, request.attachments, allow_secrets=request.yes)
     except SecretsMentioned as exc:
         return _refuse(f"{exc} Run with --yes to send them anyway.", request)
     except (MentionError, TemplateError) as exc:
         return _refuse(str(exc), request)
+    if request.count:
+        from vllm_chat.oneshot_context import print_count
+
+        return await print_count(session, text, request.attachments, as_json=request.as_json)
+    problem = await _make_room(session, request, text)
+    if problem is not None:
+        return _fail(problem, request)
     try:
         session.send(draft)
     except ValueError as exc:  # attachments or files in completion mode
@@ -195,6 +210,32 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         out.finish_line()  # a constrained reply goes to a pipe exactly as it came
     err.finish_line()
     return _report(final, session, request)
+
+
+async def _make_room(session: ChatSession, request: OneShotRequest, text: str) -> ChatError | None:
+    """Compact first when asked (or when `context.auto_compact_at` says so); the reason not
+    to send when the request would still not fit the context window."""
+    from vllm_chat.oneshot_context import compact_first, refusal
+
+    compacted = False
+    if request.compact:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        compacted = True
+    check = await session.check_send(text, request.attachments)
+    if check.auto_compact and not compacted:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        check = await session.check_send(text, request.attachments)
+    if check.fits:
+        return None
+    if not check.exact:
+        # Only an estimate says it won't fit: the server decides (its own error is clear).
+        sys.stderr.write(f"vllm-chat: {inert(check.explanation())} (an estimate: sending anyway)\n")
+        return None
+    return refusal(check, STEPS, continuing=request.conversation is not None)
 
 
 async def _tool_servers(session: ChatSession) -> None:
@@ -264,6 +305,8 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
             "finish_reason": message.finish_reason if message else None,
             "model": conv.model,
             "usage": message.usage.model_dump() if message and message.usage else None,
+            "prompt_tokens": message.usage.prompt_tokens if message and message.usage else None,
+            "max_model_len": session.context_window,
             "status": message.status if message else None,
             "session_id": conv.id if request.saving and not unsaved else None,
         }
@@ -318,8 +361,11 @@ def _say_unsaved(problem: str, rescued: object) -> None:
     sys.stderr.flush()
 
 
-def _error_doc(error: ChatError) -> dict[str, str]:
-    return {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+def _error_doc(error: ChatError) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+    if error.kind == "context_length" and "prompt_tokens" in error.details:
+        doc.update(prompt_tokens=error.details["prompt_tokens"], max_model_len=error.details.get("max_model_len"))
+    return doc
 
 
 def _notes(message: Message, request: OneShotRequest) -> list[str]:
@@ -329,8 +375,12 @@ def _notes(message: Message, request: OneShotRequest) -> list[str]:
         notes.append(message.error)
     if not message.content.strip() and message.reasoning and not request.show_reasoning:
         notes.append("the reply has no answer text, only reasoning (--show-reasoning prints it to stderr).")
-    if message.finish_reason == "length":
+    if message.finish_reason == "length" and message.reply_limit is not None:
+        notes.append(f"the reply was cut off: the context window left room for only {message.reply_limit} tokens.")
+    elif message.finish_reason == "length":
         notes.append("the reply was cut off at max_tokens (raise --max-tokens for a longer one).")
+    elif message.reply_limit is not None:
+        notes.append(f"the reply could only get {message.reply_limit} tokens: the context window was nearly full.")
     return notes
 
 

@@ -351,8 +351,8 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
         return ChatError(
             "context_length",
             f"The conversation no longer fits the model's context window of {limit} tokens.",
-            "Start a new conversation ({new-conversation}), delete or shorten earlier messages, "
-            "or lower max_tokens.",
+            "Compact it ({compact}: the older turns become a summary), start a new conversation "
+            "({new-conversation}), delete or shorten earlier messages, or lower max_tokens.",
             status=status,
             details={"max_model_len": limit, "server_message": message},
         )

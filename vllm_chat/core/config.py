@@ -178,6 +178,31 @@ class MentionSettings(_Strict):
     """Offer hidden files and folders (names starting with '.') in the @ picker."""
 
 
+class ContextSettings(_Strict):
+    """`[context]`: the context meter, the check before sending, and compaction."""
+
+    min_reply_tokens: int = Field(default=256, ge=1)
+    """Tokens a reply needs at least: a message is not sent (and the ways to make room are
+    offered) when prompt + this much would not fit the context window (a smaller
+    `max_tokens` lowers it)."""
+    recount_delay: float = Field(default=0.3, ge=0)
+    """Seconds after the last change (a typed key) before the prompt is counted again
+    with the server's `/tokenize`; the meter shows an estimate meanwhile."""
+    count_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a `/tokenize` answer before the meter stays an estimate."""
+    compact_keep_turns: int = Field(default=2, ge=0)
+    """Compaction keeps this many of the most recent turns word for word and summarises
+    the older ones."""
+    summary_max_tokens: int = Field(default=1024, ge=64)
+    """The longest summary a compaction may ask for (less when the window has less room)."""
+    auto_compact_at: float | None = Field(default=None, gt=0, le=1)
+    """Compact the conversation before sending when the prompt would take more than this
+    share of the context window (e.g. 0.8); unset: only when asked (`/compact`)."""
+    tools_notice_share: float = Field(default=0.25, gt=0, le=1)
+    """Say once (with the way to switch tools off) when the tool schemas alone take more
+    than this share of the context window."""
+
+
 class SettingsModel(_Strict):
     """Every setting, as plain validated data (the TOML file is checked against this)."""
 
@@ -230,6 +255,10 @@ class SettingsModel(_Strict):
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)
     """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
+
+
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    """`[context]`: counting the prompt, the check before sending, compaction."""
 
     @field_validator("base_url")
     @classmethod

@@ -227,6 +227,18 @@ class Message(BaseModel):
     """For a reply whose request carried a structured-output constraint: whether it matches."""
     reasoning_controls: ReasoningControls | None = None
     """For a reply: the reasoning controls its request carried (None: none were set)."""
+    reply_limit: int | None = None
+    """For a reply: the tokens it could get at most because the prompt left no more room in
+    the context window (`max_tokens` was lowered to this); None when it was not lowered."""
+    compaction_id: str | None = None
+    """This message stands for earlier messages that a compaction replaced: the id of the
+    `Compaction` (in `Conversation.compactions`) that keeps them. A summary has the summary as
+    its text; a message with no text marks turns that were left out without a summary."""
+
+    @property
+    def is_summary(self) -> bool:
+        """Whether this message is a compaction's summary of earlier messages."""
+        return self.compaction_id is not None and bool(self.content)
 
     @property
     def text_for_model(self) -> str:
@@ -314,6 +326,35 @@ class Origin(BaseModel):
     """When the fork was made."""
 
 
+CompactionKind = Literal["summary", "dropped"]
+
+
+class Compaction(BaseModel):
+    """Messages taken out of the conversation to make room, kept so nothing is lost: either
+    summarised by the model into one message, or left out (the oldest turns) without one."""
+
+    id: str = Field(default_factory=new_id)
+    """Id of the compaction; the message that stands for it has it as `compaction_id`."""
+    kind: CompactionKind = "summary"
+    """`summary`: the model summarised them; `dropped`: the oldest turns were left out."""
+    messages: list[Message]
+    """The messages taken out, in order (summaries of earlier compactions included)."""
+    tokens_before: int | None = None
+    """Prompt tokens of the conversation before (None when not known)."""
+    tokens_after: int | None = None
+    """Prompt tokens of the conversation after (None when not known)."""
+    exact: bool = False
+    """Whether both token figures are the server's own counts (else estimates)."""
+    model: str | None = None
+    """The model that wrote the summary."""
+    created_at: float = Field(default_factory=time.time)
+    """When the messages were taken out."""
+
+
+SUMMARY_HEADING = "Summary of the earlier conversation (older messages were compacted to save context):"
+"""How a summary starts when it is sent to the model, so the model reads it as what it is."""
+
+
 class Conversation(BaseModel):
     """A whole session: metadata plus messages. Saved as one JSON file by the store."""
 
@@ -353,6 +394,8 @@ class Conversation(BaseModel):
     """Deleted messages, kept in the file (`parent_id`: where they were)."""
     origin: Origin | None = None
     """Where this conversation was forked from (None: it was started here)."""
+    compactions: list[Compaction] = Field(default_factory=list)
+    """Messages that compactions took out (summarised or left out), oldest first."""
     _disk: Any = PrivateAttr(default=None)
     # What the store last read or wrote for this conversation (`store.DiskState`): the
     # base a save compares the file with. Never saved; None for a conversation not on disk.
@@ -364,6 +407,10 @@ class Conversation(BaseModel):
         return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+    def compaction(self, compaction_id: str) -> Compaction | None:
+        """The compaction with this id, if the conversation has it."""
+        return next((c for c in self.compactions if c.id == compaction_id), None)
 
     @property
     def usage_total(self) -> Usage:
@@ -391,12 +438,34 @@ class Conversation(BaseModel):
 
         Failed assistant messages with nothing in them are left out: they carry
         no information and some chat templates refuse an empty assistant turn.
+        So is the mark of turns left out without a summary. A compaction's summary
+        is sent as a user message; when a user message follows it, the two are sent
+        as one, because some chat templates refuse two user messages in a row.
         """
         out: list[dict[str, Any]] = []
         if self.system_prompt:
             out.append({"role": "system", "content": self.system_prompt})
+        summary_at: int | None = None
         for m in self.messages:
             if m.role == "assistant" and not m.content and not m.tool_calls:
                 continue
-            out.append(m.to_openai(part_for))
+            if m.compaction_id is not None and not m.content:
+                continue
+            entry = m.to_openai(part_for)
+            if summary_at is not None and summary_at == len(out) - 1 and entry["role"] == "user":
+                out[-1] = _joined(out[-1], entry)
+                summary_at = None
+                continue
+            if m.is_summary:
+                entry = {"role": "user", "content": f"{SUMMARY_HEADING}\n\n{m.content}"}
+                summary_at = len(out)
+            out.append(entry)
         return out
+
+
+def _joined(summary: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """A summary and the user message after it, as one user message (summary first)."""
+    content = user.get("content")
+    if isinstance(content, list):
+        return {**user, "content": [{"type": "text", "text": summary["content"] + "\n\n"}, *content]}
+    return {**user, "content": f"{summary['content']}\n\n{content or ''}"}

@@ -38,7 +38,13 @@ from vllm_chat.core.generation.requests import request_problem
 from vllm_chat.core.streaming import fail, stream_choices, truncated
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 from vllm_chat.core.tool_rounds import StopRequested, ToolRounds, TurnState, unanswered_calls
-from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
+from vllm_chat.core.turn_request import (
+    TurnOptions,
+    build_request,
+    default_messages,
+    fit_max_tokens,
+    request_messages,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.candidates import CandidatePlan
@@ -258,7 +264,7 @@ class Engine(ToolRounds):
         continuing = options.continue_last and round_no == 1
         if continuing and conv.messages and conv.messages[-1].role == "assistant":
             msg = conv.messages[-1]
-            msg.status, msg.error, msg.finish_reason = "streaming", None, None
+            msg.status, msg.error, msg.finish_reason, msg.reply_limit = "streaming", None, None, None
             msg.tool_calls = []  # calls cut off in the reply never ran; the continuation replaces them
         else:
             continuing = False
@@ -268,21 +274,13 @@ class Engine(ToolRounds):
         sink = state.begin(msg, emit, keep_text=continuing)
         emit(TurnStarted(msg, round_no))
 
-        specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
-        # A forced choice applies to the first request only; forcing every round would
-        # loop until max_rounds, since the model could never answer with text.
-        forced = options.tool_choice not in ("auto", "none")
-        choice = "auto" if (forced and round_no > 1) else options.tool_choice
         while True:
-            messages = request_messages(default_messages(conv, options))
-            if conv.model in self.text_only_models:
-                messages = without_tool_media(messages)
-            request = build_request(conv, replace(options, continue_last=continuing, tool_choice=choice),
-                                    messages, specs)
+            request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
             problem = request_problem(request, continuing=continuing)
             if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
                 fail(msg, problem)
                 return _Round(msg, [], problem)
+            await fit_max_tokens(request, options.reply_room, msg)
             sink.restart()
             try:
                 await stream_choices(self.client, request, {0: sink})
@@ -300,6 +298,8 @@ class Engine(ToolRounds):
                 return _Round(msg, [], error)
             break
         msg.finish_reason = finish = sink.finish_reason
+        if finish == "length" and "max_tokens" not in request and msg.usage is not None:
+            msg.reply_limit = msg.usage.completion_tokens  # no max_tokens: the window's end cut it
         if finish is None:
             error = truncated()
             fail(msg, error)
@@ -314,6 +314,23 @@ class Engine(ToolRounds):
             )
             return _Round(msg, [])
         return _Round(msg, calls)
+
+    def request_for(self, conv: Conversation, options: TurnOptions, *, round_no: int = 1,
+                    continuing: bool | None = None) -> dict[str, Any]:
+        """The keyword arguments of the chat request a round of a turn on `conv` sends
+        (without `stream`). The context meter counts exactly this request, so nothing
+        else builds one. `continuing`: whether the round continues the last reply
+        (default: `options.continue_last`)."""
+        specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
+        # A forced choice applies to the first request only; forcing every round would
+        # loop until max_rounds, since the model could never answer with text.
+        forced = options.tool_choice not in ("auto", "none")
+        choice = "auto" if (forced and round_no > 1) else options.tool_choice
+        continuing = options.continue_last if continuing is None else continuing
+        messages = request_messages(default_messages(conv, options))
+        if conv.model in self.text_only_models:
+            messages = without_tool_media(messages)
+        return build_request(conv, replace(options, continue_last=continuing, tool_choice=choice), messages, specs)
 
 
 class _Syncs(Protocol):

@@ -68,7 +68,7 @@ class ChatError:
         if self.kind == "unknown_model":
             return ("pick-model", "retry")
         if self.kind == "context_length":
-            return ("new-conversation",)
+            return ("compact", "new-conversation")
         if self.kind == "tools_unsupported":
             return ("toggle-tools", "retry")
         if self.kind == "conflict":

@@ -56,6 +56,9 @@ def to_markdown(conv: Conversation) -> str:
         blocks += ["## System", nest_headings(conv.system_prompt.strip())]
     names = {c.id: c.name for m in conv.messages for c in m.tool_calls}
     for message in conv.messages:
+        if message.compaction_id is not None:
+            blocks += _compaction_blocks(message, conv)
+            continue
         blocks += _message_blocks(message, names)
     return "\n\n".join(b for b in blocks if b) + "\n"
 
@@ -135,6 +138,35 @@ def _metadata(conv: Conversation) -> str:
     if others:
         parts.append(f"{others} other version{'s' if others > 1 else ''} kept in the JSON export")
     return "*" + " · ".join(parts) + "*"
+
+
+def _compaction_blocks(message: Message, conv: Conversation) -> list[str]:
+    """A compaction's summary (marked as one) or the mark of left-out turns."""
+    record = conv.compaction(message.compaction_id or "")
+    count = len(record.messages) if record is not None else 0
+    what = f"{count} earlier message{'s' if count != 1 else ''}"
+    if not message.is_summary:
+        return [(f"*{what.capitalize()} were left out of the conversation here to make room "
+                 "(kept in the JSON export).*")]
+    tokens = ""
+    if record is not None and record.tokens_before is not None and record.tokens_after is not None:
+        tokens = f"; {record.tokens_before:,} → {record.tokens_after:,} prompt tokens"
+    return [f"## Summary of {what} (compacted)",
+            f"*Written by the model in place of the {what}, which are kept in the JSON export{tokens}.*",
+            nest_headings(message.content)]
+
+
+def messages_markdown(messages: list[Message]) -> str:
+    """`messages` as the Markdown the export writes for them (to show compacted originals)."""
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    blocks: list[str] = []
+    for message in messages:
+        if message.compaction_id is not None:  # an earlier compaction's summary or mark
+            blocks += ["## Summary of earlier messages", nest_headings(message.content)] if message.content \
+                else ["*Earlier messages were left out here.*"]
+            continue
+        blocks += _message_blocks(message, names)
+    return "\n\n".join(b for b in blocks if b) + "\n"
 
 
 def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:

@@ -7,10 +7,11 @@ in the conversation for display but never sent.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.generation.requests import shape_request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,6 +43,12 @@ class TurnOptions:
     """A chat template to send with chat requests (the model's `chat_template` in the config)."""
     context_window: int | None = None
     """The model's `max_model_len`, when known: completion mode's `max_tokens` when none is set."""
+    reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None = None
+    """Says how many tokens a reply to a request can get at most (the context window less
+    the prompt), or None when it can't tell. When that is below `max_tokens`, `max_tokens`
+    is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
+    releases refuse that with a 400, newer ones cut silently), and the reply records it
+    as `reply_limit`. None: `max_tokens` is sent as set."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
@@ -107,3 +114,17 @@ def build_request(
         request["extra_body"] = extra
     # Constraint, reasoning controls, the model's template; or the completion request instead.
     return shape_request(conv, options, request)
+
+
+async def fit_max_tokens(request: dict[str, Any],
+                         reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None,
+                         message: Message) -> None:
+    """Lower the request's `max_tokens` to the room the context window leaves for the reply
+    (see `TurnOptions.reply_room`), and record the limit on `message`."""
+    wanted = request.get("max_tokens")
+    if reply_room is None or not wanted:
+        return
+    room = await reply_room(request)
+    # No room at all: the prompt alone fills the window, and the server's own error says so.
+    if room is not None and 1 <= room < wanted:
+        request["max_tokens"] = message.reply_limit = room

@@ -167,6 +167,10 @@ class VllmChatApp(App[int]):
                                                     exit_on_error=False))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
         yield from generation_commands(chat)
+        yield SystemCommand("Context breakdown", "What the next request takes of the context window, part by part",
+                            chat.action_show_context)
+        yield SystemCommand("Compact conversation", "Summarise the older turns into one message (originals kept)",
+                            chat.action_compact)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again",

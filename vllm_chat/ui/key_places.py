@@ -29,9 +29,11 @@ from vllm_chat.ui.keys import PALETTE_ID, declared_bindings, is_ours, palette_bi
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.compacted import CompactedScreen
 from vllm_chat.ui.screens.compare import CompareScreen
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.constraint_input import ConstraintInputScreen
+from vllm_chat.ui.screens.context_view import ContextScreen
 from vllm_chat.ui.screens.export import ExportScreen
 from vllm_chat.ui.screens.help import HelpGroup, HelpRow, HelpScreen
 from vllm_chat.ui.screens.image_view import ImageViewScreen
@@ -39,6 +41,7 @@ from vllm_chat.ui.screens.lora_load import LoraLoadScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
 from vllm_chat.ui.screens.rename import RenameScreen
+from vllm_chat.ui.screens.room_offers import RoomOffersScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
 from vllm_chat.ui.screens.template_form import TemplateFormScreen
@@ -46,6 +49,7 @@ from vllm_chat.ui.screens.text_edit import TextEditScreen
 from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
+from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
 from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
@@ -71,6 +75,7 @@ CHAT_PLACES: list[tuple[str, type]] = [
     ("Prompt", PromptInput),
     ("Suggestions in the prompt (after @ or /)", CompletionList),
     ("A message (focused)", MessageView),
+    ("A compaction's summary (focused)", SummaryMessageView),
     ("Tool call panel (focused)", ToolCallPanel),
     ("Attachment chip (focused)", AttachmentChip),
     ("Image thumbnail (focused)", ImageThumb),
@@ -103,6 +108,9 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("Compare models", CompareScreen, [FocusPlace(SelectionList, "in the model list")]),
     ("Load a LoRA adapter", LoraLoadScreen, [FocusPlace(Input, "in the name and path boxes", True)]),
     ("Confirmation", ConfirmScreen, [FocusPlace(Button, "on the buttons")]),
+    ("A message that would not fit", RoomOffersScreen, [FocusPlace(OptionList, "in the list")]),
+    ("Context breakdown", ContextScreen, []),
+    ("Compacted messages", CompactedScreen, [FocusPlace(VerticalScroll, "in the text")]),
     ("Help", HelpScreen, [FocusPlace(VerticalScroll, "in the help text")]),
 ]
 """Every modal screen (help screen title, class, the widgets that can have focus in it)."""
@@ -227,6 +235,7 @@ def binding_contexts(app: App[Any]) -> list[list[ContextEntry]]:
         chat + _ids(MessageView) + [conversation],
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],
+        chat + _ids(SummaryMessageView) + [conversation],
         chat + _ids(AttachmentChip) + [_widget_keys(AttachmentBar, "in the attachment bar")],
         chat + _ids(CandidatesPanel),
     ]

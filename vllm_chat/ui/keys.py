@@ -157,6 +157,7 @@ _STEP_WORDS = {
     "open-settings": "settings",
     "continue-reply": "continue",
     "completion-mode": "completion mode",
+    "compact": "compact",
 }
 
 

@@ -25,13 +25,19 @@ The class is assembled from one part per concern, each in its own module:
 - `candidates`: several replies to one turn (N candidates, a model comparison)
   and picking the one to continue with;
 - `lora`: LoRA adapters: the models grouped under their base, loading and
-  unloading adapters at runtime.
+  unloading adapters at runtime;
+- `context`: the exact size of the next request (the server's `/tokenize`,
+  recounted as the draft changes), the check before sending, the room left
+  for a reply;
+- `compact`: compaction and leaving out the oldest turns.
 """
 
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
 from vllm_chat.core.session.candidates import CandidatesPart
+from vllm_chat.core.session.compact import CompactionPart, NothingToCompact
+from vllm_chat.core.session.context import Breakdown, ContextPart
 from vllm_chat.core.session.conversations import NoStore
 from vllm_chat.core.session.lora import LoraPart
 from vllm_chat.core.session.status import Activity, SessionStatus
@@ -46,9 +52,10 @@ from vllm_chat.core.session.workbench import (
     WorkbenchPart,
 )
 
-__all__ = ["Activity", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "QueuedPrompt", "SecretsMentioned",
-           "SessionStatus", "ToolInfo"]
+__all__ = ["Activity", "Breakdown", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "NothingToCompact",
+           "QueuedPrompt", "SecretsMentioned", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(CandidatesPart, LoraPart, TurnsPart, VersionsPart, WorkbenchPart, ToolServersPart):
+class ChatSession(CompactionPart, CandidatesPart, LoraPart, TurnsPart, VersionsPart, ContextPart, WorkbenchPart,
+                  ToolServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

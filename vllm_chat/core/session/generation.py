@@ -98,11 +98,6 @@ class GenerationPart(SessionBase):
 
     # -- chat templates -----------------------------------------------------------------------
 
-    def chat_template_for(self, model: str) -> str | None:
-        """The chat template the config gives `model` (`[models."NAME"] chat_template`), if any."""
-        entry = self.settings.models.get(model)
-        return entry.chat_template if entry is not None else None
-
     # -- what front ends show ------------------------------------------------------------------
 
     def status(self) -> SessionStatus:

@@ -42,6 +42,8 @@ class Activity:
     """Text pieces received in the current request (a token count, near enough)."""
     tool: str | None = None
     """The tool waiting for approval or running, in those phases."""
+    task: Literal["reply", "compact"] = "reply"
+    """What the turn is for: a reply, or the summary of a compaction."""
 
     def tokens_per_second(self, now: float) -> float | None:
         """Streaming speed so far, or None before it can be measured (under a second of
@@ -65,9 +67,23 @@ class SessionStatus:
     connection_problem: str = ""
     """Why the server can't be used, when `connection` is disconnected or error."""
     context_used: int | None = None
-    """Tokens the conversation takes now (None: not known yet)."""
+    """The prompt the next request would send, draft included, in tokens: the server's
+    count when `context_exact`, else an estimate (None: not known yet)."""
     context_max: int | None = None
     """The model's context window (`max_model_len`), when the server said."""
+    context_exact: bool = False
+    """Whether `context_used` is the server's own count (`/tokenize`) of the request as it
+    would be sent now; False while a count is under way or when the server can't count."""
+    context_note: str = ""
+    """Why `context_used` is an estimate, in words ('' when exact)."""
+    context_problem: str = ""
+    """Why the server gives no exact count, in a few words ("no /tokenize", "/tokenize
+    slow", ...); '' while it counts (or is only about to)."""
+    context_min_reply: int = 0
+    """The least room a reply needs; a request with less is not sent without asking."""
+    context_notice: str = ""
+    """A remark to make once about the context (tool schemas taking a large share of the
+    window), with steps as `{binding-id}`; '' when there is none."""
     tools_on: bool = True
     """Whether tools are offered to the model in this conversation."""
     tool_choice: str = "auto"
@@ -91,3 +107,17 @@ class SessionStatus:
     candidates: tuple[CandidateStatus, ...] = ()
     """The replies of the last N-candidates or comparison run, while it streams and until
     one is picked or the group is closed (empty otherwise)."""
+
+    @property
+    def context_share(self) -> float | None:
+        """How much of the window the next request takes (None: unknown)."""
+        if self.context_used is None or not self.context_max:
+            return None
+        return self.context_used / self.context_max
+
+    @property
+    def context_over(self) -> bool:
+        """Whether the next request would leave less room than a reply needs."""
+        if self.context_used is None or not self.context_max:
+            return False
+        return self.context_used + self.context_min_reply > self.context_max

@@ -36,14 +36,6 @@ class TurnsPart(GenerationPart):
         """True while a turn streams or runs tools."""
         return self._engine.running
 
-    def options(self, *, continue_last: bool = False) -> TurnOptions:
-        """Turn options from the settings and this conversation (`continue_last`: continue
-        the last reply instead of writing a new one)."""
-        return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
-                           media_policy=self.media_policy, continue_last=continue_last,
-                           chat_template=self.chat_template_for(self.conversation.model),
-                           context_window=self.context_window)
-
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
         """Run a turn on the conversation as it stands, saving as it goes.
 
@@ -125,7 +117,7 @@ class TurnsPart(GenerationPart):
         there is no user message to answer."""
         conv = self.conversation
         last_user = next((i for i in range(len(conv.messages) - 1, -1, -1)
-                          if conv.messages[i].role == "user"), None)
+                          if _is_prompt(conv.messages[i])), None)
         if last_user is None:
             return False
         if tree.set_aside(conv, last_user + 1):
@@ -144,7 +136,7 @@ class TurnsPart(GenerationPart):
         Returns the new user message, ready to run."""
         index = self._index(message_id)
         old = self.conversation.messages[index]
-        if old.role != "user":
+        if not _is_prompt(old):
             raise ValueError("only your own messages can be edited")
         tree.set_aside(self.conversation, index)
         message = self.conversation.add(Message(role="user", content=text, attachments=list(old.attachments)))
@@ -173,7 +165,7 @@ class TurnsPart(GenerationPart):
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
         `regenerate`, `continue`, `toggle-reasoning`, `previous-version`, `next-version`,
-        `fork`, `delete`."""
+        `fork`, `delete` (for a compaction's summary or mark: `copy`, `originals`, `delete`)."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -181,6 +173,8 @@ class TurnsPart(GenerationPart):
         message = conv.messages[index]
         is_last_reply = message.role == "assistant" and all(
             m.role in ("assistant", "tool") for m in conv.messages[index + 1:])
+        if message.compaction_id is not None:
+            return (["copy"] if message.content else []) + ["originals", "delete"]
         actions = ["copy"]
         if code_blocks(message.content):
             actions.append("copy-code")
@@ -213,7 +207,7 @@ class TurnsPart(GenerationPart):
         """Whether there is a reply (or a failed turn) after the last prompt to do again."""
         conv = self.conversation
         return bool(conv.messages) and conv.messages[-1].role != "user" and any(
-            m.role == "user" for m in conv.messages)
+            _is_prompt(m) for m in conv.messages)
 
     def can_continue(self) -> bool:
         """Whether the last message is a reply that can be continued (stopped or cut; in
@@ -268,3 +262,8 @@ class TurnsPart(GenerationPart):
             conv.title = title
             self._changed()
         return title
+
+
+def _is_prompt(message: Message) -> bool:
+    """Whether `message` is something the user wrote (not a compaction's summary or mark)."""
+    return message.role == "user" and message.compaction_id is None

@@ -107,6 +107,9 @@ def merge(base: Conversation | None, ours: Conversation, theirs: Conversation) -
     for message in (*ours.messages, *ours.aside):
         message.parent_id = up(message.parent_id)
     _merge_forks(ours, theirs, gone)
+    # Compactions only ever grow: each window's record of what it took out is kept.
+    known = {c.id for c in ours.compactions}
+    ours.compactions += [c for c in theirs.compactions if c.id not in known]
     _merge_settings(base, ours, theirs)
     tree.link(ours)
     shown_added = _follow_theirs(ours, {m.id for m in newcomers})

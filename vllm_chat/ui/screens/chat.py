@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.session import ChatSession
@@ -24,6 +25,7 @@ from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_context import ContextActions
 from vllm_chat.ui.screens.chat_generation import GenerationActions
 from vllm_chat.ui.screens.chat_models import ModelActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
@@ -38,7 +40,7 @@ from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
 class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
-                 WorkbenchActions, GenerationActions, Screen[None]):
+                 WorkbenchActions, GenerationActions, ContextActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -58,6 +60,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
         Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
         Binding("alt+b", "toggle_completion_mode", "Completion mode", show=False, id="completion-mode"),
+        Binding("alt+c", "show_context", "Context", show=False, id="show-context"),
+        Binding("alt+s", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
@@ -77,6 +81,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         self._turn_pending = False
         self._stop_requested = False
         self._save_banner_shown = ""
+        self._notices_shown: set[str] = set()
+        self.sent_prompt: tuple[str, list[Attachment]] | None = None
+        """What was typed for the prompt being sent (text, attachments), until its turn runs."""
 
     def on_screen_suspend(self) -> None:
         # A dialog dims this screen but leaves it visible: its footer would name keys
@@ -146,6 +153,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         """Draw the session's status: the header, and the banner while saving fails."""
         status = self.session.status()
         self.status.show(status)
+        self.show_context_notice(status)
         if status.save_problem != self._save_banner_shown:
             self._save_banner_shown = status.save_problem
             banner = self.query_one("#save-banner", Static)
@@ -202,6 +210,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         self.completions.offer(None)
         plan = self.take_next_plan()  # taken now: a prompt that isn't sent doesn't keep it for the next
         command, _, argument = event.text.strip().partition(" ")
+        if command == "/compact" and not argument.strip():
+            self.action_compact()
+            return
         if command == "/attach":
             if argument.strip():
                 self.attach_source(argument.strip())
@@ -215,15 +226,27 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             return
         self.submit_text(event.text, self.attachments.attachments, plan=plan)
 
-    def run_turn(self, continue_last: bool = False, *, picked: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says;
-        `picked`: first run the tool calls of the reply just picked among candidates)."""
+    def run_turn(self, continue_last: bool = False, *, sent: bool = False, picked: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says).
+        A new turn is checked against the context window first (see `make_room`); `sent`: its
+        prompt was just sent (`sent_prompt` holds what was typed; it goes back into the
+        prompt box if the user keeps it to edit); `picked`: first run the tool calls of the
+        reply just picked among candidates."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last, picked)
+        self._turn_worker(continue_last, sent, picked)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool, picked: bool = False) -> None:
+    async def _turn_worker(self, continue_last: bool, sent: bool = False, picked: bool = False) -> None:
+        go = False
+        try:
+            go = continue_last or picked or await self.make_room(sent=sent)
+        finally:
+            if not go:
+                self._turn_pending = self._stop_requested = False
+                self.show_status()
+        if not go:
+            return
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None

@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "next-version": ("next-version", "Show the next version"),
     "fork": ("fork-message", "Fork from here into a new session"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
+    "originals": ("show-originals", "Show the messages it stands for"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the
 menu, as the keymap has it), and how the menu says it."""
@@ -75,6 +76,7 @@ class MessageActions:
             "next-version": lambda v: self.show_version(v, 1),
             "fork": lambda v: self.fork_conversation(v.message.id),
             "delete": self._delete_message,
+            "originals": self._show_originals,
         }[action]
         handler(view)
 
@@ -84,7 +86,7 @@ class MessageActions:
         keys = {a: key_hint(self.app, ACTION_LABELS[a][0], first_only=True) for a in allowed}
         width = max((len(key) for key in keys.values()), default=0)
         items = [(a, f"{keys[a]:>{width}}  {ACTION_LABELS[a][1]}") for a in allowed]
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
                              lambda choice: choice and self.do_message_action(view, choice))
 
@@ -132,6 +134,15 @@ class MessageActions:
             view.message.content, title="Edit your message (later messages are set aside, not lost)",
             hint="{save-text} send again · {cancel-text} cancel", area_id="edit-message-text"), edited)
 
+    def _show_originals(self: ChatScreen, view: MessageView) -> None:
+        from vllm_chat.ui.screens.compacted import CompactedScreen
+
+        record = self.session.compaction_of(view.message.id)
+        if record is None:
+            self.notify("The session file has no record of these messages.", severity="warning")
+            return
+        self.app.push_screen(CompactedScreen(record))
+
     def _regenerate(self: ChatScreen, view: MessageView) -> None:
         self.action_retry()
 
@@ -149,9 +160,16 @@ class MessageActions:
             self.show_conversation()
             self.prompt.focus()
 
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(ConfirmScreen(
             f"Delete {who}?", "Delete", "Keep",
             detail="It leaves the conversation (and the next requests); the session file keeps a copy.",
             destructive=True),
             answered)
+
+
+def _who(view: MessageView) -> str:
+    """How a menu or question names the message."""
+    if view.message.compaction_id is not None:
+        return "this summary" if view.message.content else "this mark"
+    return "your message" if view.message.role == "user" else "this reply"

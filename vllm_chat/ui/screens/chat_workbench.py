@@ -80,10 +80,11 @@ class WorkbenchActions:
             return
         self.attachments.clear()
         self.messages.add_message(message)
+        self.sent_prompt = (text, list(attachments))  # given back if it won't fit and the user keeps it
         if plan is not None:
             self.run_candidates(plan)
         else:
-            self.run_turn()
+            self.run_turn(sent=True)
 
     def _confirm_secrets(self: ChatScreen, refused: SecretsMentioned, text: str,
                          attachments: list[Attachment], plan: CandidatePlan | None = None) -> None:

@@ -15,7 +15,7 @@ the bottom it follows new text; once they scroll up it stays put.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 
@@ -43,6 +43,10 @@ from vllm_chat.ui.widgets.message_views import (
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 from vllm_chat.ui.widgets.welcome_note import WelcomeNote
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.context.compaction import CompactionStarted
+    from vllm_chat.ui.widgets.compaction_views import CompactionPanel
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -121,6 +125,11 @@ class MessageList(VerticalScroll):
     def _make_view(self, index: int, tool_results: dict[str, Message],
                    versions: dict[str, tuple[int, int]]) -> MessageView:
         message = self._entries[index]
+        if message.compaction_id is not None:
+            from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
+
+            record = self._conv.compaction(message.compaction_id) if self._conv is not None else None
+            return SummaryMessageView(message, record)
         version = versions.get(message.id)
         if message.role == "user":
             return UserMessageView(message, version=version)
@@ -154,6 +163,17 @@ class MessageList(VerticalScroll):
         self.anchor()
         self._reconcile(self._desired() | {len(self._entries) - 1})
         return self._mounted.get(self._ids.get(message.id, -1))
+
+    def start_compaction(self, started: CompactionStarted) -> CompactionPanel:
+        """Show a compaction streaming its summary, below the conversation."""
+        from vllm_chat.ui.widgets.compaction_views import CompactionPanel
+
+        for welcome in self.query(".welcome"):
+            welcome.remove()
+        panel = CompactionPanel(started)
+        self.mount(panel)
+        self.anchor()
+        return panel
 
     def views(self) -> list[MessageView]:
         """The mounted message views, in order."""

@@ -1,7 +1,8 @@
 """StatusBar: the header line, drawn from one `SessionStatus` snapshot.
 
-Model, server, connection state or what the running turn is doing, context
-use, and standing remarks, on one line. When the line is too narrow the
+Model, server, connection state or what the running turn is doing, the
+context meter (`ctx 1.2k/2k` when the server counted the next request
+exactly, `ctx ~1.2k/2k` for an estimate), and standing remarks, on one line. When the line is too narrow the
 remarks and the server go first, then the model name is shortened in the
 middle; the state and the context meter always stay.
 """
@@ -28,6 +29,9 @@ STATE_LABELS = {
     "error": ("✗", "server problem"),
 }
 
+METER_WARNING = 0.8
+"""Share of the context window from which the meter is drawn in the warning colour."""
+
 _MIN_MODEL = 12
 """Columns the model name keeps, however narrow the line (shortened in the middle)."""
 
@@ -45,7 +49,13 @@ def middle_ellipsis(text: str, width: int) -> str:
 
 
 def activity_label(activity: Activity, now: float) -> str:
-    """What the running turn is doing, in a few words ("waiting for the first token · 3 s")."""
+    """What the running turn is doing, in a few words ("waiting for the first token · 3 s");
+    a compaction says so first ("compacting · streaming")."""
+    label = _phase_label(activity, now)
+    return f"compacting · {label}" if activity.task == "compact" else label
+
+
+def _phase_label(activity: Activity, now: float) -> str:
     elapsed = now - activity.since
     match activity.phase:
         case "waiting":
@@ -59,6 +69,17 @@ def activity_label(activity: Activity, now: float) -> str:
     speed = activity.tokens_per_second(now)
     verb = "thinking" if activity.phase == "thinking" else "streaming"
     return f"{verb} · ~{speed:.0f} tok/s" if speed is not None else verb
+
+
+def context_meter(status: SessionStatus) -> str:
+    """The context meter: `ctx 1.2k/2k` for the server's exact count, `ctx ~1.2k/2k` for an
+    estimate ('' when neither the size nor the window is known)."""
+    if status.context_used is None and not status.context_max:
+        return ""
+    used = "?" if status.context_used is None else fmt.count(status.context_used)
+    mark = "" if status.context_exact or status.context_used is None else "~"
+    window = f"/{fmt.count(status.context_max)}" if status.context_max else ""
+    return f"ctx {mark}{used}{window}"
 
 
 class StatusBar(Static):
@@ -78,6 +99,8 @@ class StatusBar(Static):
 
     def show(self, status: SessionStatus) -> None:
         """Draw `status` (the only way the line changes)."""
+        if status == self.snapshot and status.activity is None:
+            return  # nothing moves while idle: typing (which re-estimates the meter) costs no redraw
         self.snapshot = status
         self.refresh()  # the same snapshot still moves: elapsed seconds, speed
 
@@ -88,9 +111,12 @@ class StatusBar(Static):
         width = max(self.content_size.width, 20)
         icon, state, state_style = self._state(status)
         fixed = [(f"  · {state}", state_style if status.activity is not None else "")]
-        if status.context_max:
-            fixed.append((f"  · ctx {fmt.count(status.context_used or 0)}/{fmt.count(status.context_max)}", ""))
+        meter = context_meter(status)
+        if meter:
+            fixed.append((f"  · {meter}", self._meter_style(status)))
         optional: list[tuple[str, str]] = []
+        if status.context_problem:
+            optional.append((f"  · {status.context_problem}", ""))
         if not status.tools_on:
             optional.append(("  · tools off", ""))
         elif status.tool_choice != "auto":
@@ -123,6 +149,16 @@ class StatusBar(Static):
         for part, style in where + fixed + optional:
             text.append(part, style=style)
         return text
+
+    def _meter_style(self, status: SessionStatus) -> str:
+        """The meter in the error colour once a reply would not fit, in the warning colour
+        from `METER_WARNING` of the window on."""
+        share = status.context_share
+        if status.context_over:
+            return theme_color(self.app, "error")
+        if share is not None and share >= METER_WARNING:
+            return theme_color(self.app, "warning")
+        return ""
 
     def _state(self, status: SessionStatus) -> tuple[str, str, str]:
         """The icon, the words and the style of the connection state (or the running turn)."""
