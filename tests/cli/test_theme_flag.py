@@ -41,7 +41,7 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[int, dict[str,
 
     async def look_and_quit(pilot: Any) -> None:
         app = pilot.app
-        await wait_until(pilot, lambda: app.chat.status.state == "connected", message="the app to start and connect")
+        await wait_until(pilot, lambda: app.session.connection == "connected", message="the app to start and connect")
         seen["theme"] = app.theme
         seen["primary"] = app.current_theme.primary
         seen["notes"] = "\n".join(str(n.message) for n in app._notifications)

@@ -67,6 +67,6 @@ def make_app() -> AppFactory:
                              message="the chat screen, drawn, with the prompt focused")
             yield app, pilot
             chat.stop()
-        await chat.client.aclose()
+        await chat.aclose()
 
     return factory

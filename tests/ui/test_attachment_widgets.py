@@ -19,7 +19,7 @@ from tests.support.pilot import wait_for_text, wait_until
 from vllm_chat.core.attachments import PreparedAttachment, prepare_attachment
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment, Message
-from vllm_chat.core.paths import media_dir
+from vllm_chat.core.paths import ensure_private_dir, media_dir
 from vllm_chat.ui import images
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from vllm_chat.ui.widgets.image_thumb import ImageThumb, ThumbnailGrid, thumbnails_for
@@ -215,6 +215,7 @@ async def test_a_missing_or_corrupt_stored_image_becomes_a_chip_that_says_so(tmp
     gone = Attachment(kind="image", name="gone.png", mime="image/png", width=64, height=48,
                       ref="0" * 64 + ".png")
     broken_ref = "1" * 64 + ".png"
+    ensure_private_dir(media_dir())  # the first stored attachment would have made it
     (media_dir() / broken_ref).write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     broken = Attachment(kind="image", name="broken.png", mime="image/png", ref=broken_ref)
     missing_thumb, broken_thumb = ImageThumb(gone), ImageThumb(broken)

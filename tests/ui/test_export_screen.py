@@ -15,8 +15,10 @@ from textual.app import App
 from textual.widgets import RadioButton
 
 from tests.support.pilot import wait_for_screen, wait_for_text, wait_until
+from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.export import to_json, to_markdown
+from vllm_chat.core.session import ChatSession
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.export import (
     ExportScreen,
@@ -54,7 +56,7 @@ class Host(App):
 
 @asynccontextmanager
 async def dialog(conv: Conversation, folder: Path | None) -> AsyncIterator[tuple[Host, Any, ExportScreen]]:
-    app = Host(ExportScreen(conv, folder))
+    app = Host(ExportScreen(ChatSession(load_settings({}), conversation=conv), folder))
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_for_screen(pilot, app, ExportScreen)
         yield app, pilot, app.export_screen

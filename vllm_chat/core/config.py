@@ -21,7 +21,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -31,14 +31,20 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
+from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
+from vllm_chat.core.prompting.templates import TemplateFields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,7 +52,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
-BUILTIN_TOOLS = ("datetime", "calculator", "read_file", "list_directory")
+BUILTIN_TOOLS: tuple[Literal["datetime", "calculator", "read_file", "list_directory"], ...] = (
+    "datetime", "calculator", "read_file", "list_directory")
 
 
 class ConfigError(Exception):
@@ -154,6 +161,48 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class ModelSettings(_Strict):
+    """`[models."NAME"]`: what vllm-chat sends for one model of the server."""
+
+    chat_template: str | None = None
+    """A Jinja chat template sent with every chat request for this model (for a model whose
+    template is missing or wrong). The server must run with --trust-request-chat-template."""
+
+
+class MentionSettings(_Strict):
+    """`[mentions]`: files named with `@path` in a prompt."""
+
+    max_file_kb: int = Field(default=100, ge=1)
+    """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
+    hidden_files: bool = False
+    """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
+class ContextSettings(_Strict):
+    """`[context]`: the context meter, the check before sending, and compaction."""
+
+    min_reply_tokens: int = Field(default=256, ge=1)
+    """Tokens a reply needs at least: a message is not sent (and the ways to make room are
+    offered) when prompt + this much would not fit the context window (a smaller
+    `max_tokens` lowers it)."""
+    recount_delay: float = Field(default=0.3, ge=0)
+    """Seconds after the last change (a typed key) before the prompt is counted again
+    with the server's `/tokenize`; the meter shows an estimate meanwhile."""
+    count_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a `/tokenize` answer before the meter stays an estimate."""
+    compact_keep_turns: int = Field(default=2, ge=0)
+    """Compaction keeps this many of the most recent turns word for word and summarises
+    the older ones."""
+    summary_max_tokens: int = Field(default=1024, ge=64)
+    """The longest summary a compaction may ask for (less when the window has less room)."""
+    auto_compact_at: float | None = Field(default=None, gt=0, le=1)
+    """Compact the conversation before sending when the prompt would take more than this
+    share of the context window (e.g. 0.8); unset: only when asked (`/compact`)."""
+    tools_notice_share: float = Field(default=0.25, gt=0, le=1)
+    """Say once (with the way to switch tools off) when the tool schemas alone take more
+    than this share of the context window."""
+
+
 class SettingsModel(_Strict):
     """Every setting, as plain validated data (the TOML file is checked against this)."""
 
@@ -190,6 +239,26 @@ class SettingsModel(_Strict):
     """`[attachments]`: images, video and audio."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     """`[sessions]`: saving and titles."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    reasoning: ReasoningControls = Field(default_factory=ReasoningControls)
+    """`[reasoning]`: reasoning_effort, thinking_token_budget, include_reasoning and
+    chat_template_kwargs for new conversations."""
+    constraint: Constraint | None = None
+    """`[constraint]`: a structured-output constraint for new conversations (`kind` =
+    json_schema, json_object, regex, choice or grammar, and its value)."""
+    completion: bool = False
+    """Start new conversations in completion mode (a document the model continues)."""
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """`[models."NAME"]`: settings for one served model (its chat_template)."""
+    mentions: MentionSettings = Field(default_factory=MentionSettings)
+    """`[mentions]`: `@path` in prompts."""
+    prompts: dict[str, TemplateFields] = Field(default_factory=dict)
+    """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
+
+
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    """`[context]`: counting the prompt, the check before sending, compaction."""
 
     @field_validator("base_url")
     @classmethod
@@ -206,7 +275,7 @@ class _DictSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -230,12 +299,12 @@ class Settings(BaseSettings, SettingsModel):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls,
-        init_settings,
-        env_settings,
-        dotenv_settings,
-        file_secret_settings,
-    ):  # type: ignore[no-untyped-def]
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         ctx = _LOAD_CONTEXT
         return (
             init_settings,
@@ -282,6 +351,8 @@ def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] 
     keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         keys.append((*prefix, name))
+        if get_origin(field.annotation) is dict:
+            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 keys += _known_keys(arg, (*prefix, name))
@@ -305,7 +376,7 @@ def _suggestion(loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         close = _suggestion(tuple(error["loc"]))
