@@ -254,7 +254,7 @@ async def test_f3_switches_searching_reasoning_and_tool_results(store: SessionSt
                      Message(role="assistant", content="a", reasoning="consider the platypus")]
     store.save(conv)
     async with browser(store) as (app, pilot, screen):
-        assert "f3 reasoning & tools: on" in screen_text(app)
+        await wait_for_text(pilot, app, "f3 reasoning & tools: on")
         await type_filter(pilot, "platypus")
         await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [conv.id],
                          message="found in the reasoning")

@@ -19,6 +19,7 @@ from tests.support.pilot import (
     screen_text,
     send,
     wait_for_screen,
+    wait_for_text,
     wait_until,
 )
 from vllm_chat.core.config import load_settings
@@ -55,13 +56,11 @@ async def test_the_servers_panel_shows_each_server_its_tools_and_why_one_failed(
         await wait_until(pilot, lambda: "MCP server bad failed" in screen_text(app))  # the notice
         await pilot.press("f8")
         panel = await wait_for_screen(pilot, app, ToolServersScreen)
-        await wait_until(pilot, lambda: "✓ t  7 tools" in screen_text(app) and "✗ bad  failed" in screen_text(app))
-        text = screen_text(app)
-        assert "– off  disabled" in text
-        assert "ready · 7 tools" in text and "exit_now  asks first" in text and "echo_text  runs at once" in text
+        await wait_for_text(pilot, app, "✓ t  7 tools", "✗ bad  failed", "– off  disabled", "ready · 7 tools",
+                            "exit_now  asks first", "echo_text  runs at once")
         await pilot.press("down")
-        await wait_until(pilot, lambda: "cannot start 'no-such-program-xyz': no such program" in screen_text(app))
-        assert "failed: the server exited with status 127" in screen_text(app)
+        await wait_for_text(pilot, app, "cannot start 'no-such-program-xyz': no such program",
+                            "failed: the server exited with status 127")
         await pilot.press("r")  # reconnect it: it fails again, with the same reason
         await wait_until(pilot, lambda: state_of(app, "bad") == "connecting" or "✗ bad" in screen_text(app))
         await pilot.press("escape")
@@ -74,12 +73,10 @@ async def test_an_mcp_call_goes_through_approval_and_its_panel_names_the_server(
         await wait_until(pilot, lambda: state_of(app, "t") == "ready")
         await send(app, pilot, "please echo the text hello")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await wait_until(pilot, lambda: "Run echo_text?" in screen_text(app)
-                         and "Runs on MCP server t." in screen_text(app))
+        await wait_for_text(pilot, app, "Run echo_text?", "Runs on MCP server t.")
         await pilot.press("y")
         await wait_until(pilot, lambda: reply_over(app))
-        await wait_until(pilot, lambda: "✓ echo_text · MCP server t  done" in screen_text(app))
-        assert "echo: please echo the text hello" in screen_text(app)
+        await wait_for_text(pilot, app, "✓ echo_text · MCP server t  done", "echo: please echo the text hello")
         tool = next(m for m in app.session.conversation.messages if m.role == "tool")
         assert (tool.tool_status, tool.content) == ("ok", "echo: please echo the text hello")
 
