@@ -14,7 +14,9 @@ The class is assembled from one part per concern, each in its own module:
 - `turns`: sending, running and stopping turns, retry, edit, continue;
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
-  rename, delete, export).
+  rename, delete, export);
+- `telemetry`: the server's own view (version, models, `/metrics`) for the
+  server panel, the header's load indicator and why a reply waits.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from vllm_chat.core.session.base import Connected
 from vllm_chat.core.session.controls import ToolInfo
 from vllm_chat.core.session.conversations import ConversationsPart, NoStore
 from vllm_chat.core.session.status import Activity, SessionStatus
+from vllm_chat.core.session.telemetry import TelemetryPart
 from vllm_chat.core.session.turns import TurnsPart
 
 __all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, ConversationsPart):
+class ChatSession(TurnsPart, ConversationsPart, TelemetryPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -78,3 +78,9 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    server_load: str = ""
+    """The server's load in a few words while it is busy, from its `/metrics`
+    ("server busy: 3 waiting · KV 97 %"; '' when it isn't, or can't say)."""
+    waiting_reason: str = ""
+    """While a reply waits for its first token: why, when the server's metrics say
+    ("3 requests ahead, KV cache 97 %"; '' otherwise)."""
