@@ -7,8 +7,18 @@ from __future__ import annotations
 import pytest
 
 from tests.support.paths import captures_dir
-from vllm_chat.core.telemetry.facts import load_label, server_facts, snapshot_doc, waiting_reason
-from vllm_chat.core.telemetry.metrics import Distribution, ServerMetrics, parse_metrics, relevant_lines
+from vllm_chat.core.telemetry.facts import (
+    load_label,
+    server_facts,
+    snapshot_doc,
+    waiting_reason,
+)
+from vllm_chat.core.telemetry.metrics import (
+    Distribution,
+    ServerMetrics,
+    parse_metrics,
+    relevant_lines,
+)
 from vllm_chat.core.telemetry.snapshot import MetricsSample, ServerSnapshot
 
 CAPTURE = captures_dir() / "round2" / "15_metrics.http"

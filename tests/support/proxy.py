@@ -9,10 +9,10 @@ is, streams included.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiohttp
 from aiohttp import web
+from typing_extensions import Self
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "content-encoding"}
@@ -39,7 +39,7 @@ class FrontProxy:
         """The proxy's OpenAI base URL."""
         return self.root + "/v1"
 
-    async def __aenter__(self) -> FrontProxy:
+    async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._session = aiohttp.ClientSession(auto_decompress=False)
@@ -51,7 +51,7 @@ class FrontProxy:
         self.root = f"http://127.0.0.1:{port}"
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
         if self._session is not None:

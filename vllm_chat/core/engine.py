@@ -49,6 +49,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.reply_capture import ReplyCapture
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -324,6 +325,7 @@ class Engine:
             conv, replace(options, continue_last=continuing, tool_choice=choice),
             request_messages(default_messages(conv, options)), specs,
         )
+        capture = ReplyCapture(msg, conv, request, continuing=continuing)
         assembler = state.assembler = ToolCallAssembler()
         finish: str | None = None
         t0 = time.monotonic()
@@ -334,6 +336,7 @@ class Engine:
                 usage = chunk.usage
                 if usage is not None:
                     msg.usage = _usage(usage)
+                    capture.usage_chunk(chunk)  # vLLM's per-request metrics ride with the usage
                     emit(UsageUpdated(msg.usage))
                 for choice in chunk.choices:
                     if choice.index:
@@ -349,6 +352,9 @@ class Engine:
                     if delta.tool_calls:
                         for entry in delta.tool_calls:
                             emit(assembler.add(entry))
+                    if choice.logprobs is not None:
+                        kind = "reasoning" if reasoning else "tool" if delta.tool_calls else "content"
+                        capture.logprobs(choice.logprobs, kind, reasoning or delta.content)
                     if first_at is None and (reasoning or delta.content or delta.tool_calls):
                         first_at = time.monotonic()
                     if choice.finish_reason:
@@ -366,6 +372,8 @@ class Engine:
             error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
             _fail(msg, error)
             return _Round(msg, [], error)
+        finally:
+            capture.finish()
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish

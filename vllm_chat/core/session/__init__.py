@@ -15,6 +15,8 @@ The class is assembled from one part per concern, each in its own module:
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
   rename, delete, export);
+- `inspect`: a reply's exact request (JSON, curl, Python), its rendered prompt
+  and its tokens' logprobs;
 - `telemetry`: the server's own view (version, models, `/metrics`) for the
   server panel, the header's load indicator and why a reply waits.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 from vllm_chat.core.session.base import Connected
 from vllm_chat.core.session.controls import ToolInfo
 from vllm_chat.core.session.conversations import ConversationsPart, NoStore
+from vllm_chat.core.session.inspect import InspectPart
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.telemetry import TelemetryPart
 from vllm_chat.core.session.turns import TurnsPart
@@ -31,5 +34,5 @@ from vllm_chat.core.session.turns import TurnsPart
 __all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, ConversationsPart, TelemetryPart):
+class ChatSession(TurnsPart, ConversationsPart, InspectPart, TelemetryPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -27,7 +27,12 @@ from typing import Any
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.telemetry.facts import load_label, waiting_reason
-from vllm_chat.core.telemetry.snapshot import MetricsSample, ServerSnapshot, sample_metrics, take_snapshot
+from vllm_chat.core.telemetry.snapshot import (
+    MetricsSample,
+    ServerSnapshot,
+    sample_metrics,
+    take_snapshot,
+)
 from vllm_chat.core.urls import redact_url
 
 PANEL_EVERY = 2.0
@@ -106,10 +111,8 @@ class TelemetryPart(SessionBase):
 
     async def _panel_loop(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(Exception):  # a bug here must not end the panel's updates
                 await self.refresh_server()
-            except Exception:  # noqa: BLE001 - a bug here must not end the panel's updates
-                pass
             await asyncio.sleep(PANEL_EVERY)
 
     # -- the header's load indicator -----------------------------------------------------------

@@ -51,7 +51,7 @@ def percent(share: float) -> str:
 
 
 def _n(value: float) -> str:
-    return count(int(round(value)))
+    return count(round(value))
 
 
 def waiting_reason(metrics: ServerMetrics | None) -> str:

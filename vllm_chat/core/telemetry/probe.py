@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from vllm_chat.core.client import ChatClient
 
@@ -52,7 +53,8 @@ async def _request(client: ChatClient, method: str, path: str, *, body: Any = No
     import httpx2
 
     http = await client.http()
-    url = client.root_url + path
+    url = path if path.startswith(("http://", "https://")) else client.root_url + path
+    path = urlsplit(url).path  # what messages name
     headers = dict(client.auth_headers)
     content = None
     if body is not None:
@@ -129,8 +131,8 @@ async def fetch_metrics_text(client: ChatClient, timeout: float = PROBE_TIMEOUT)
 
 async def post_json(client: ChatClient, path: str, body: dict[str, Any],
                     timeout: float = RENDER_TIMEOUT) -> dict[str, Any]:
-    """POST `body` to `path` at the root (or under `/v1` when `path` says so) and return
-    the JSON object it answers, or `ProbeError`."""
+    """POST `body` to `path` at the server root (or to a whole URL) and return the JSON
+    object it answers, or `ProbeError`."""
     doc = _json(await _request(client, "POST", path, body=body, timeout=timeout), path)
     if not isinstance(doc, dict):
         raise ProbeError(f"{path} did not answer a JSON object")

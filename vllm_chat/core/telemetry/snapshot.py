@@ -17,7 +17,12 @@ from vllm_chat.core.client import ChatClient
 from vllm_chat.core.errors import ChatErrorException
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.telemetry.metrics import Distribution, ServerMetrics, parse_metrics
-from vllm_chat.core.telemetry.probe import PROBE_TIMEOUT, ProbeError, fetch_metrics_text, fetch_version
+from vllm_chat.core.telemetry.probe import (
+    PROBE_TIMEOUT,
+    ProbeError,
+    fetch_metrics_text,
+    fetch_version,
+)
 
 
 @dataclass(frozen=True)
