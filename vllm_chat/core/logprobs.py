@@ -195,6 +195,8 @@ def _logprob(stored: int) -> float:
 def _stored(logprob: float) -> int:
     if not logprob <= 0:  # NaN or a positive rounding artefact: certainty
         return 0
+    if logprob * -_SCALE >= _FLOOR:  # -inf included
+        return _FLOOR
     value = round(-logprob * _SCALE)
     return min(_FLOOR, value)
 

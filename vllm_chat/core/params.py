@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-
 MAX_LOGPROBS = 20
 """Most alternatives per token a request may ask for (vLLM's default `--max-logprobs`)."""
 DEFAULT_LOGPROBS = 5
