@@ -6,6 +6,7 @@ prompt the chat template made of it."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -89,7 +90,7 @@ async def test_the_session_file_does_not_keep_every_request_s_whole_history() ->
             await turn(session, "echo " + "the same long prompt, " * 40)
             sizes.append(store.path_for(session.conversation.id).stat().st_size)
         await session.aclose()
-    growth = [b - a for a, b in zip(sizes, sizes[1:])]
+    growth = [b - a for a, b in itertools.pairwise(sizes)]
     # Each turn adds about the same: a record of the whole history per reply would grow.
     assert max(growth) < 1.2 * min(growth)
     saved = json.loads(store.path_for(session.conversation.id).read_text())

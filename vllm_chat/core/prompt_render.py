@@ -66,12 +66,24 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(c): b for b, c in zip(printable, chars)}
 
 
-def token_pieces(names: list[str], text: str) -> tuple[str, ...]:
-    """The text each token stands for, from the tokenizer's names for them, when the
-    pieces add up to `text` (else `()`). Byte-level BPE (`Ġ`, `Ċ`, split characters)
-    and SentencePiece (`▁`, `<0x0A>`) names are understood."""
-    for decode in (_byte_level, _sentencepiece, list):
+def read_names(names: list[str]) -> list[str] | None:
+    """The text each token stands for, read from the tokenizer's names for them, when
+    they are in a vocabulary spelling understood here: byte-level BPE (`Ġ`, `Ċ`,
+    characters split over tokens) or SentencePiece (`▁`, `<0x0A>`). None otherwise.
+
+    Read this way the pieces are exactly what the model was given; `/detokenize`
+    may tidy the text (`clean_up_tokenization_spaces`)."""
+    for decode in (_byte_level, _sentencepiece):
         pieces = decode(names)
+        if pieces is not None:
+            return pieces
+    return None
+
+
+def token_pieces(names: list[str], text: str) -> tuple[str, ...]:
+    """The text of each token when the pieces add up to `text` (else `()`): read from
+    the names (`read_names`), or the names themselves."""
+    for pieces in (read_names(names), list(names)):
         if pieces is not None and "".join(pieces) == text:
             return tuple(pieces)
     return ()
@@ -82,7 +94,7 @@ def _byte_level(names: list[str]) -> list[str] | None:
     import codecs
 
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    out = []
+    out, plain = [], 0
     for name in names:
         if _SPECIAL.match(name):
             out.append(decoder.decode(b"", final=True) + name)
@@ -94,10 +106,13 @@ def _byte_level(names: list[str]) -> list[str] | None:
             out.append(decoder.decode(b"", final=True) + name)
             decoder.reset()
             continue
+        plain += any(ord(c) > 0x7E for c in name)
         out.append(decoder.decode(data))
     if out:
         out[-1] += decoder.decode(b"", final=True)
-    return out
+    # Names in plain ASCII read the same either way; a byte-level vocabulary shows itself
+    # by its Ġ / Ċ characters (spaces and newlines are never plain in it).
+    return out if plain else None
 
 
 def _sentencepiece(names: list[str]) -> list[str] | None:
@@ -149,19 +164,25 @@ async def render_prompt(client: ChatClient, body: dict[str, Any]) -> RenderedPro
     if not isinstance(tokens, list) or not all(isinstance(i, int) for i in tokens):
         raise ProbeError("/tokenize did not answer token ids")
     ids = rendered_ids if rendered_ids is not None else tokens
-    detok = await post_json(client, "/detokenize", {"model": body.get("model"), "tokens": ids})
-    text = detok.get("prompt")
-    if not isinstance(text, str):
-        raise ProbeError("/detokenize did not answer the prompt text")
+    names_ok = isinstance(names, list) and len(names) == len(tokens) and all(isinstance(n, str) for n in names)
+    read = read_names(names) if names_ok and ids == tokens else None
     pieces: tuple[str, ...] = ()
-    if ids == tokens and isinstance(names, list) and all(isinstance(n, str) for n in names):
-        pieces = token_pieces(names, text)
-        if not pieces:
+    if read is not None:
+        text = "".join(read)  # exactly the model's tokens: no need to ask /detokenize
+        pieces = tuple(read)
+    else:
+        detok = await post_json(client, "/detokenize", {"model": body.get("model"), "tokens": ids})
+        text = detok.get("prompt")
+        if not isinstance(text, str):
+            raise ProbeError("/detokenize did not answer the prompt text")
+        if ids != tokens:
+            notes.append(f"/tokenize renders this request as {len(tokens)} tokens, chat as {len(ids)}: "
+                         "the text is chat's; token boundaries are not shown.")
+        elif names_ok:
+            pieces = token_pieces(names, text)
+        if ids == tokens and not pieces:
             notes.append("The server's token names could not be read back into text: token boundaries "
                          "are not shown.")
-    elif ids != tokens:
-        notes.append(f"/tokenize renders this request as {len(tokens)} tokens, chat as {len(ids)}: "
-                     "the text is chat's; token boundaries are not shown.")
     special = frozenset(i for i, piece in enumerate(pieces) if _SPECIAL.match(piece))
     return RenderedPrompt(text=text, token_ids=tuple(ids), pieces=pieces, special=special,
                           source=RENDER_PATH if rendered_ids is not None else "/tokenize",

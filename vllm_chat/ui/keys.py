@@ -165,6 +165,7 @@ def _chat_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_views import MessageView
     from vllm_chat.ui.widgets.prompt_input import PromptInput
+    from vllm_chat.ui.widgets.token_text import TokenText
     from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
     return [
@@ -175,6 +176,7 @@ def _chat_owners() -> list[tuple[str, type]]:
         ("Attachment chip (focused)", AttachmentChip),
         ("Image thumbnail (focused)", ImageThumb),
         ("File picker folders", MediaTree),
+        ("Token views (confidence heat-map, rendered prompt)", TokenText),
     ]
 
 
@@ -193,15 +195,19 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
 
     from vllm_chat.ui.screens.approval import ToolApprovalScreen
     from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
+    from vllm_chat.ui.screens.confidence import ConfidenceScreen
     from vllm_chat.ui.screens.confirm import ConfirmScreen
     from vllm_chat.ui.screens.export import ExportScreen
     from vllm_chat.ui.screens.help import HelpScreen
     from vllm_chat.ui.screens.image_view import ImageViewScreen
     from vllm_chat.ui.screens.pick_list import PickListScreen
     from vllm_chat.ui.screens.rename import RenameScreen
+    from vllm_chat.ui.screens.request_view import RenderedPromptScreen, RequestScreen
+    from vllm_chat.ui.screens.server_panel import ServerPanelScreen
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
+    from vllm_chat.ui.widgets.token_text import TokenText
 
     return [
         ("File picker", AttachScreen, [(MediaTree, "in the folder tree", False),
@@ -220,6 +226,10 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Text editor (system prompt, editing a message)", TextEditScreen, [(TextArea, "in the text box", True)]),
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),
+        ("Server panel", ServerPanelScreen, [(VerticalScroll, "in the panel", False)]),
+        ("Confidence (a reply's tokens)", ConfidenceScreen, [(TokenText, "in the heat-map", False)]),
+        ("Request behind a reply", RequestScreen, [(TextArea, "in the request text", True)]),
+        ("Rendered prompt", RenderedPromptScreen, [(TokenText, "in the prompt", False)]),
         ("Help", HelpScreen, [(VerticalScroll, "in the help text", False)]),
     ]
 

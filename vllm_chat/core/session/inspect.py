@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from vllm_chat.core.conversation import Message
 from vllm_chat.core.logprobs import TokenTable
+from vllm_chat.core.params import DEFAULT_LOGPROBS, SamplingParams
 from vllm_chat.core.prompt_render import RenderedPrompt, render_prompt
 from vllm_chat.core.request_view import CopyForm, ExactRequest, copy_text, exact_request
 from vllm_chat.core.session.base import SessionBase
@@ -13,6 +14,8 @@ from vllm_chat.core.session.base import SessionBase
 
 class InspectPart(SessionBase):
     """A reply's request, rendered prompt and logprobs."""
+
+    _last_logprobs: int | None = None
 
     def _reply(self, message_id: str) -> Message:
         for message in self.conversation.messages:
@@ -35,6 +38,29 @@ class InspectPart(SessionBase):
         """Ask the server what its chat template made of the reply's request (raises
         `telemetry.probe.ProbeError` saying why when it can't)."""
         return await render_prompt(self._client, self.request_of(message_id).body)
+
+    @property
+    def logprobs(self) -> int | None:
+        """Alternatives per token the next turns ask for (None: logprobs are off)."""
+        return self.conversation.params.logprobs
+
+    def set_logprobs(self, top_n: int | None) -> None:
+        """Ask for each token's logprob and `top_n` alternatives from the next turn on
+        (None: stop asking); saved with the conversation."""
+        params = self.conversation.params.model_dump()
+        params["logprobs"] = top_n
+        self.conversation.params = SamplingParams(**params)
+        self._changed()
+
+    def toggle_logprobs(self) -> int | None:
+        """Logprobs on (with the alternatives asked for last, else `DEFAULT_LOGPROBS`) or
+        off; returns how many alternatives the next turns ask for (None: off)."""
+        if self.logprobs is not None:
+            self._last_logprobs = self.logprobs
+            self.set_logprobs(None)
+        else:
+            self.set_logprobs(self._last_logprobs or DEFAULT_LOGPROBS)
+        return self.logprobs
 
     def logprobs_of(self, message_id: str) -> TokenTable | None:
         """The reply's tokens with their logprobs and alternatives (None when the request

@@ -180,7 +180,8 @@ class TurnsPart(SessionBase):
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
-        `regenerate`, `continue`, `toggle-reasoning`, `delete`."""
+        `regenerate`, `continue`, `toggle-reasoning`, `logprobs` (the confidence view),
+        `request` (the exact request and the rendered prompt), `delete`."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -199,6 +200,10 @@ class TurnsPart(SessionBase):
             actions.append("continue")
         if message.reasoning:
             actions.append("toggle-reasoning")
+        if message.logprobs is not None and message.logprobs.count:
+            actions.append("logprobs")
+        if message.request is not None:
+            actions.append("request")
         actions.append("delete")
         return actions
 

@@ -21,6 +21,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
+from vllm_chat.core.logprobs import summary as logprobs_summary
 from vllm_chat.core.text import inert
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
@@ -47,6 +48,8 @@ class MessageView(Vertical):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("p", "request('logprobs')", "Confidence", show=False, id="show-logprobs"),
+        Binding("x", "request('request')", "Request", show=False, id="show-request"),
         Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
     ]
 
@@ -57,7 +60,8 @@ class MessageView(Vertical):
         view: MessageView
         action: str
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
-        `toggle-reasoning` or `prompt` (go back to the prompt)."""
+        `toggle-reasoning`, `logprobs` (the confidence view), `request` (the exact
+        request) or `prompt` (go back to the prompt)."""
 
     def __init__(self, message: ChatMessage, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -206,7 +210,9 @@ class ErrorNotice(Static):
 
 
 class AssistantMessageView(MessageView):
-    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line."""
+    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line
+    (the client's measures, vLLM's own when it sends them, the reply's confidence when
+    logprobs were asked for)."""
 
     DEFAULT_CSS = """
     AssistantMessageView {
@@ -331,6 +337,12 @@ class AssistantMessageView(MessageView):
         stats = fmt.reply_stats(msg)
         if stats:
             text.append(("  ·  " if text else "") + stats)
+        # vLLM's own timings on a line of their own, under the client's, to compare.
+        server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
+        confidence = logprobs_summary(msg.logprobs)
+        for line in (server, confidence):
+            if line:
+                text.append(("\n" if text else "") + line)
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")

@@ -1,9 +1,11 @@
 """StatusBar: the header line, drawn from one `SessionStatus` snapshot.
 
-Model, server, connection state or what the running turn is doing, context
-use, and standing remarks, on one line. When the line is too narrow the
-remarks and the server go first, then the model name is shortened in the
-middle; the state and the context meter always stay.
+Model, server, connection state or what the running turn is doing (and why a
+reply waits, when the server's metrics say), context use, the server's load
+while it is busy, and standing remarks, on one line. When the line is too
+narrow the remarks (the load last of them) and the server go first, then the
+model name is shortened in the middle; the state and the context meter
+always stay.
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
-def activity_label(activity: Activity, now: float) -> str:
-    """What the running turn is doing, in a few words ("waiting for the first token · 3 s")."""
+def activity_label(activity: Activity, now: float, reason: str = "") -> str:
+    """What the running turn is doing, in a few words ("waiting for the first token · 3 s"),
+    with why it waits when the server's metrics say (`reason`)."""
     elapsed = now - activity.since
     match activity.phase:
         case "waiting":
-            return f"waiting for the first token · {elapsed:.0f} s"
+            why = f" · {inert(reason)}" if reason else ""
+            return f"waiting for the first token · {elapsed:.0f} s{why}"
         case "approval":
             return f"waiting for your approval ({inert(activity.tool or 'tool')})"
         case "tool":
@@ -91,6 +95,9 @@ class StatusBar(Static):
         if status.context_max:
             fixed.append((f"  · ctx {fmt.count(status.context_used or 0)}/{fmt.count(status.context_max)}", ""))
         optional: list[tuple[str, str]] = []
+        waiting = status.activity is not None and status.activity.phase == "waiting"
+        if status.server_load and not (waiting and status.waiting_reason):
+            optional.append((f"  · {inert(status.server_load)}", theme_color(self.app, "warning")))
         if not status.tools_on:
             optional.append(("  · tools off", ""))
         elif status.tool_choice != "auto":
@@ -123,7 +130,7 @@ class StatusBar(Static):
     def _state(self, status: SessionStatus) -> tuple[str, str, str]:
         """The icon, the words and the style of the connection state (or the running turn)."""
         if status.activity is not None:
-            label = activity_label(status.activity, time.monotonic())
+            label = activity_label(status.activity, time.monotonic(), status.waiting_reason)
             colour = "accent" if status.activity.phase == "approval" else "warning"
             return "●", label, theme_color(self.app, colour)
         icon, label = STATE_LABELS.get(status.connection, ("?", status.connection))
