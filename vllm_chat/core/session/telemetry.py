@@ -6,9 +6,10 @@ a server without metrics (or a slow one) never holds up a chat:
 
 - the server panel: `watch_server()` takes a snapshot (version, models,
   metrics) every `PANEL_EVERY` seconds while a panel is open;
-- a reply that waits for its first token longer than `EXPLAIN_AFTER` seconds:
-  `/metrics` is read every second until the first token comes, and the
-  status says why it waits ("3 requests ahead, KV cache 97 %");
+- a reply that waits for its first token longer than `EXPLAIN_AFTER` seconds
+  (while a front end listens to the status): `/metrics` is read every second
+  until the first token comes, and the status says why it waits ("3 requests
+  ahead, KV cache 97 %");
 - the header's load indicator: every reading above counts, and
   `watch_load()` adds one every `load_poll_interval` seconds while idle.
 
@@ -137,8 +138,9 @@ class TelemetryPart(SessionBase):
 
     def _mark_activity(self, activity: Activity | None) -> None:
         # Every change of what a turn does comes through here: a wait for the first token
-        # starts the reading of /metrics, anything else ends it.
-        if activity is not None and activity.phase == "waiting":
+        # starts the reading of /metrics (when a front end listens: one-shot mode doesn't),
+        # anything else ends it.
+        if activity is not None and activity.phase == "waiting" and self._listeners:
             if "waiting" not in self._tasks:
                 self._start("waiting", self._explain_wait)
         elif "waiting" in self._tasks or self._waiting_reason:
