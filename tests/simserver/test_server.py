@@ -193,3 +193,9 @@ def test_cli_reports_a_port_in_use():
     finally:
         server.stop()
     assert result.returncode == 1 and "cannot listen on" in result.stderr
+
+
+def test_the_default_kv_cache_grows_to_hold_one_full_context():
+    assert SimConfig(max_model_len=1_000_000).kv_cache_tokens == 1_000_000
+    with pytest.raises(ValueError, match="at least one full context"):
+        SimConfig(max_model_len=4096, kv_cache_tokens=1024)

@@ -255,11 +255,12 @@ async def test_a_reopened_conversation_explains_a_failed_reply_as_it_was_explain
 
 
 async def test_a_save_that_fails_shows_a_banner_until_saving_works_again(sim, make_app, tmp_path) -> None:
+    from vllm_chat.core.paths import ensure_private_dir
     from vllm_chat.core.store import SessionStore
 
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
-        root = SessionStore().root
+        root = ensure_private_dir(SessionStore().root)
         moved = tmp_path / "moved-away"
         root.rename(moved)
         root.write_text("a file where the sessions folder was")

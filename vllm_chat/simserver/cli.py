@@ -14,7 +14,12 @@ import os
 import signal
 import sys
 
-from vllm_chat.simserver.config import DEFAULT_KV_CACHE_TOKENS, DEFAULT_MAX_MODEL_LEN, DEFAULT_MODELS, SimConfig
+from vllm_chat.simserver.config import (
+    DEFAULT_KV_CACHE_TOKENS,
+    DEFAULT_MAX_MODEL_LEN,
+    DEFAULT_MODELS,
+    SimConfig,
+)
 from vllm_chat.simserver.faults import FAULT_KINDS
 from vllm_chat.simserver.server import SimServer
 

@@ -89,7 +89,8 @@ class SimConfig:
     kv_cache_tokens: int = DEFAULT_KV_CACHE_TOKENS
     """KV-cache size in tokens: running requests' prompt and output tokens fill it
     (`vllm:kv_cache_usage_perc`); a request that would overflow it waits, and a running one
-    that overflows it is preempted (`vllm:num_preemptions_total`)."""
+    that overflows it is preempted (`vllm:num_preemptions_total`). The default grows to one
+    full context when `max_model_len` is larger; a smaller explicit size is refused."""
     block_size: int = 16
     """Tokens per KV-cache block: prefix caching reuses whole blocks of a repeated prompt prefix
     (`vllm:prefix_cache_hits_total`)."""
@@ -114,6 +115,8 @@ class SimConfig:
             raise ValueError("load_seconds must not be negative")
         if self.max_num_seqs < 1 or self.block_size < 1 or self.background_load < 0:
             raise ValueError("max_num_seqs and block_size must be at least 1, background_load not negative")
+        if self.kv_cache_tokens == DEFAULT_KV_CACHE_TOKENS < self.max_model_len:
+            object.__setattr__(self, "kv_cache_tokens", self.max_model_len)
         if self.kv_cache_tokens < self.max_model_len:
             raise ValueError("kv_cache_tokens must hold at least one full context (max_model_len)")
         missing = tuple(m for m in self.base_models if m not in self.models)

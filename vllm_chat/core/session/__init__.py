@@ -15,6 +15,9 @@ The class is assembled from one part per concern, each in its own module:
 - `controls`: model, system prompt, sampling, tools, approvals;
 - `conversations`: new, open, and the saved conversations (list, search,
   rename, delete, export);
+- `tool_servers`: the MCP tool servers, and the catalogue of every tool;
+- `workbench`: the user's message from what they typed (`@path` mentions),
+  saved prompts, and prompts queued while a reply streams;
 - `inspect`: a reply's exact request (JSON, curl, Python), its rendered prompt
   and its tokens' logprobs;
 - `telemetry`: the server's own view (version, models, `/metrics`) for the
@@ -24,15 +27,23 @@ The class is assembled from one part per concern, each in its own module:
 from __future__ import annotations
 
 from vllm_chat.core.session.base import Connected
-from vllm_chat.core.session.controls import ToolInfo
 from vllm_chat.core.session.conversations import ConversationsPart, NoStore
 from vllm_chat.core.session.inspect import InspectPart
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.telemetry import TelemetryPart
+from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
+from vllm_chat.core.session.workbench import (
+    Completion,
+    Draft,
+    QueuedPrompt,
+    SecretsMentioned,
+    WorkbenchPart,
+)
 
-__all__ = ["Activity", "ChatSession", "Connected", "NoStore", "SessionStatus", "ToolInfo"]
+__all__ = ["Activity", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "QueuedPrompt", "SecretsMentioned",
+           "SessionStatus", "ToolInfo"]
 
 
-class ChatSession(TurnsPart, ConversationsPart, InspectPart, TelemetryPart):
+class ChatSession(TurnsPart, ConversationsPart, WorkbenchPart, ToolServersPart, InspectPart, TelemetryPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

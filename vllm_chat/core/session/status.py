@@ -84,3 +84,5 @@ class SessionStatus:
     waiting_reason: str = ""
     """While a reply waits for its first token: why, when the server's metrics say
     ("3 requests ahead, KV cache 97 %"; '' otherwise)."""
+    queued: int = 0
+    """Prompts waiting to be sent when the running turn ends."""
