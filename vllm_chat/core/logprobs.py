@@ -192,15 +192,6 @@ def _logprob(stored: int) -> float:
 
 
 
-def _stored(logprob: float) -> int:
-    if not logprob <= 0:  # NaN or a positive rounding artefact: certainty
-        return 0
-    if logprob * -_SCALE >= _FLOOR:  # -inf included
-        return _FLOOR
-    value = round(-logprob * _SCALE)
-    return min(_FLOOR, value)
-
-
 class LogprobsRecorder:
     """Collects the logprobs of one reply as its chunks arrive; `pack()` at the end.
 
@@ -217,7 +208,6 @@ class LogprobsRecorder:
         self._alt_ids: list[int] = []
         self._alt_lps: list[int] = []
         self._parts: list[list[Any]] = []
-        self._sum = 0.0
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending_bytes = False
         if existing is not None:  # a continued reply: its earlier tokens come first
@@ -233,16 +223,22 @@ class LogprobsRecorder:
             index = self._vocab[text] = len(self._vocab)
         return index
 
-    def _add(self, text: str, logprob: float, alternatives: Any, kind: TokenKind) -> None:
+    def _add(self, text: str, logprob: Any, alternatives: Any, kind: TokenKind) -> None:
+        # Logprobs are kept as they came (numbers, or None from an odd server) and stored
+        # at `pack()`: this runs once per token, and the alternatives' text comes as SDK
+        # objects or as pairs.
         index = self._index
         self._ids.append(index(text))
-        stored = _stored(logprob)
-        self._lps.append(stored)
-        self._sum -= stored / _SCALE
+        self._lps.append(logprob)
         self._counts.append(len(alternatives))
-        for alt_text, alt_logprob in alternatives:
-            self._alt_ids.append(index(alt_text))
-            self._alt_lps.append(_stored(alt_logprob))
+        alt_ids, alt_lps = self._alt_ids, self._alt_lps
+        for alternative in alternatives:
+            if isinstance(alternative, tuple):
+                alt_text, alt_logprob = alternative
+            else:
+                alt_text, alt_logprob = alternative.token or "", alternative.logprob
+            alt_ids.append(index(alt_text))
+            alt_lps.append(alt_logprob)
         parts = self._parts
         if parts and parts[-1][0] == kind:
             parts[-1][1] += 1
@@ -263,10 +259,10 @@ class LogprobsRecorder:
             if isinstance(entry, dict):
                 text, logprob = entry.get("token") or "", entry.get("logprob")
                 raw_bytes, top = entry.get("bytes"), entry.get("top_logprobs") or ()
-                alternatives = [(t.get("token") or "", _number(t.get("logprob"))) for t in top]
+                alternatives = [(t.get("token") or "", t.get("logprob")) for t in top]
             else:
-                text, logprob, raw_bytes, top = entry.token or "", entry.logprob, entry.bytes, entry.top_logprobs
-                alternatives = [(t.token or "", _number(t.logprob)) for t in top or ()]
+                text, logprob, raw_bytes = entry.token or "", entry.logprob, entry.bytes
+                alternatives = entry.top_logprobs or ()
             if single:
                 assert delta_text is not None
                 text = delta_text
@@ -281,7 +277,7 @@ class LogprobsRecorder:
                 text = self._utf8.decode(b"", final=True) + text
                 self._utf8.reset()
                 self._pending_bytes = False
-            self._add(text, _number(logprob), alternatives, kind)
+            self._add(text, logprob, alternatives, kind)
 
     def pack(self) -> TokenLogprobs | None:
         """The collected tokens, packed (None when there are none)."""
@@ -294,17 +290,34 @@ class LogprobsRecorder:
                 self._ids[-1] = self._index(vocab[self._ids[-1]] + tail)
         width = 2 if len(self._vocab) < 65536 else 4
         index = "H" if width == 2 else "I"
+        lps = _stored_all(self._lps)
+        alt_lps = _stored_all(self._alt_lps)
         chunks = []
-        for code, values in ((index, self._ids), ("H", self._lps), ("B", [min(c, 255) for c in self._counts]),
-                             (index, self._alt_ids), ("H", self._alt_lps)):
+        for code, values in ((index, self._ids), ("H", lps), ("B", [min(c, 255) for c in self._counts]),
+                             (index, self._alt_ids), ("H", alt_lps)):
             packed = array(code, values)
             if not _LITTLE:
                 packed.byteswap()
             chunks.append(packed.tobytes())
         data = base64.b64encode(zlib.compress(b"".join(chunks), 6)).decode("ascii")
-        return TokenLogprobs(top_n=self.top_n, count=len(self._ids), sum_logprob=self._sum,
+        return TokenLogprobs(top_n=self.top_n, count=len(self._ids), sum_logprob=-sum(lps) / _SCALE,
                              parts=[(kind, n) for kind, n in self._parts], vocab=list(self._vocab),
                              data=data, width=width)
+
+
+def _stored_all(values: list[Any]) -> list[int]:
+    """Logprobs as stored: thousandths of a nat, from 0 (certain) to `_FLOOR` (-65.535 nats
+    or less, -inf, and None or NaN from an odd server). One tight loop: a long reply has
+    120,000 of them."""
+    out: list[int] = []
+    append = out.append
+    for value in values:
+        try:
+            stored = round(value * -_SCALE)
+        except (TypeError, OverflowError, ValueError):  # None, -inf, NaN: nothing known
+            stored = _FLOOR
+        append(stored if 0 <= stored < _FLOOR else (0 if stored < 0 else _FLOOR))
+    return out
 
 
 def _number(value: Any) -> float:
