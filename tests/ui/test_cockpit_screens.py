@@ -76,6 +76,20 @@ async def test_a_reply_stuck_in_the_queue_says_why_in_the_header(make_app, busy_
         await wait_until(pilot, lambda: "requests ahead" not in screen_text(app), timeout=30)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_on_a_narrow_screen_the_reason_shortens_and_the_context_meter_stays(make_app, busy_sim, size) -> None:
+    async with make_app(base_url=busy_sim.base_url, size=size) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.connection == "connected")
+        app.chat.prompt.load_text("sim:load=6 hello")
+        app.chat.prompt.action_submit()
+
+        def header() -> str:
+            return screen_text(app).splitlines()[0]
+
+        await wait_until(pilot, lambda: "2 requests ahead" in header(), timeout=20, message="the reason")
+        assert "ctx " in header() and "waiting " in header() and "…" not in header()
+
+
 async def test_the_header_shows_the_load_while_the_server_is_busy(make_app, busy_sim) -> None:
     async with make_app(base_url=busy_sim.base_url, size=(120, 40), load_poll_interval=0.3) as (app, pilot):
         client = AsyncOpenAI(base_url=busy_sim.base_url, api_key=TEST_API_KEY, max_retries=0)

@@ -75,6 +75,7 @@ class ConfidenceScreen(ModalScreen[None]):
         & #confidence-legend { height: auto; }
         &.-narrow #confidence-body { layout: vertical; }
         &.-narrow #token-detail { width: 100%; height: 8; border-left: none; border-top: hkey $primary 50%; padding: 0; }
+        &.-short #confidence-legend { display: none; }
     }
     """
 
@@ -131,6 +132,7 @@ class ConfidenceScreen(ModalScreen[None]):
 
     def _fit(self, width: int) -> None:
         self.set_class(width < 80, "-narrow")
+        self.set_class(self.size.height < 24, "-short")
 
     @on(TokenText.CursorMoved)
     def _explain(self, event: TokenText.CursorMoved) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,7 +38,10 @@ class ServerPanelScreen(Dialog[None]):
     DEFAULT_CSS = """
     ServerPanelScreen {
         & > Vertical { width: 100; }
-        & #server-scroll { height: auto; max-height: 30; }
+        & .title { dock: top; }
+        /* Docked, so on a short terminal only the facts scroll and the keys stay in view. */
+        & #server-footer { dock: bottom; height: auto; }
+        & #server-scroll { height: auto; }
         & #server-facts { height: auto; }
         & #server-updated { color: $text-muted; height: auto; }
     }
@@ -61,9 +65,10 @@ class ServerPanelScreen(Dialog[None]):
             yield Static("Server", classes="title", markup=False)
             with VerticalScroll(id="server-scroll"):
                 yield Static("Asking the server…", id="server-facts", markup=False)
-            yield Static("", id="server-updated", markup=False)
-            yield Static(with_keys(self.app, "{refresh-server-panel} refresh now · {close-server-panel} close · "
-                                             "refreshed every 2 s while open"), classes="hint", markup=False)
+            with Vertical(id="server-footer"):
+                yield Static("", id="server-updated", markup=False)
+                yield Static(with_keys(self.app, "{refresh-server-panel} refresh now · {close-server-panel} close · "
+                                                 "refreshed every 2 s while open"), classes="hint", markup=False)
 
     def on_mount(self) -> None:
         self._unsubscribe = self.session.subscribe(self._changed)
@@ -84,15 +89,15 @@ class ServerPanelScreen(Dialog[None]):
         self._shown = snapshot
         colours = {"warn": theme_color(self.app, "warning"), "bad": theme_color(self.app, "error"),
                    "missing": theme_color(self.app, "text-muted")}
-        text = Text()
-        for n, fact in enumerate(server_facts(snapshot)):
-            if n:
-                text.append("\n")
-            text.append(f"{fact.label:<{LABEL_WIDTH}}", style="bold")
+        # Two columns, so a long value wraps under itself, not under the labels.
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=LABEL_WIDTH - 1, no_wrap=True)
+        table.add_column(ratio=1)
+        for fact in server_facts(snapshot):
             colour = colours.get(fact.level)
-            text.append(inert(fact.value), style=f"{colour} italic" if fact.level == "missing" and colour
-                        else colour or "")
-        self.query_one("#server-facts", Static).update(text)
+            style = f"{colour} italic" if fact.level == "missing" and colour else colour or ""
+            table.add_row(Text(fact.label, style="bold"), Text(inert(fact.value), style=style))
+        self.query_one("#server-facts", Static).update(table)
         self._age()
 
     def _age(self) -> None:

@@ -46,14 +46,25 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
+def waiting_labels(activity: Activity, now: float, reason: str) -> list[str]:
+    """Ways to say a reply waits for its first token, longest first: with why (the
+    server's metrics, `reason`), then shorter as the reason loses its last parts
+    ("waiting 4 s · 3 requests ahead"), down to "waiting 4 s"."""
+    elapsed = f"{now - activity.since:.0f} s"
+    parts = [p.strip() for p in inert(reason).split(",") if p.strip()]
+    labels = [f"waiting for the first token · {elapsed}" + (f" · {', '.join(parts)}" if parts else "")]
+    for keep in range(len(parts), -1, -1):
+        labels.append(f"waiting {elapsed}" + (f" · {', '.join(parts[:keep])}" if keep else ""))
+    return labels
+
+
 def activity_label(activity: Activity, now: float, reason: str = "") -> str:
     """What the running turn is doing, in a few words ("waiting for the first token · 3 s"),
     with why it waits when the server's metrics say (`reason`)."""
     elapsed = now - activity.since
     match activity.phase:
         case "waiting":
-            why = f" · {inert(reason)}" if reason else ""
-            return f"waiting for the first token · {elapsed:.0f} s{why}"
+            return waiting_labels(activity, now, reason)[0]
         case "approval":
             return f"waiting for your approval ({inert(activity.tool or 'tool')})"
         case "tool":
@@ -113,6 +124,12 @@ class StatusBar(Static):
         def length(parts: list[tuple[str, str]]) -> int:
             return sum(len(t) for t, _ in parts)
 
+        if status.activity is not None and status.activity.phase == "waiting":
+            # A long reason gives way before the context meter does.
+            for label in waiting_labels(status.activity, time.monotonic(), status.waiting_reason):
+                fixed[0] = (f"  · {label}", fixed[0][1])
+                if width - 2 - length(fixed) >= min(len(inert(status.model) or "no model"), _MIN_MODEL):
+                    break
         room = width - 2 - length(fixed)
         # Drop remarks, then the server, until the model name has its minimum.
         while optional and room - length(where) - length(optional) < min(len(model), _MIN_MODEL):
