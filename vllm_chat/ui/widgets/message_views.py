@@ -349,15 +349,15 @@ class AssistantMessageView(MessageView):
         stats = fmt.reply_stats(msg)
         if stats:
             text.append(("  ·  " if text else "") + stats)
+        note = fmt.finish_note(msg)
+        if note:
+            text.append(("  ·  " if text else "") + note, style="bold")
         # vLLM's own timings on a line of their own, under the client's, to compare.
         server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
         confidence = logprobs_summary(msg.logprobs)
         for line in (server, confidence):
             if line:
                 text.append(("\n" if text else "") + line)
-        note = fmt.finish_note(msg)
-        if note:
-            text.append(("  ·  " if text else "") + note, style="bold")
         if self._streaming and not text:
             text.append("…")
         return text
