@@ -35,5 +35,5 @@ async def test_every_theme_gives_readable_distinct_levels() -> None:
             assert all(shades) and len(set(shades)) == len(shades), (name, shades)
             plain = app.theme_variables["background"].lower()
             assert all(shade.lower() != plain for shade in shades), name
-            for text, shade in zip(palette.foregrounds[1:], shades):
+            for text, shade in zip(palette.foregrounds[1:], shades, strict=True):
                 assert contrast_ratio(text, shade) >= MIN_CONTRAST, (name, text, shade)

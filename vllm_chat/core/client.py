@@ -100,13 +100,14 @@ class ChatClient:
         # The SDK's own kind of HTTP client, kept so plain requests to the server root
         # (/metrics, /version, /tokenize) share its connection pool.
         self._http = openai.DefaultAsyncHttpx2Client()
-        return openai.AsyncOpenAI(
+        sdk: AsyncOpenAI = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
             http_client=self._http,
         )
+        return sdk
 
     async def http(self) -> Any:
         """The SDK's HTTP client (an `httpx2.AsyncClient`), for plain requests to the

@@ -94,7 +94,7 @@ class TokenTable:
 
     def __getitem__(self, i: int) -> TokenChoice:
         start, end = self._alt_start[i], self._alt_start[i + 1]
-        alternatives = tuple(zip(self._alt_texts[start:end], self._alt_logprobs[start:end]))
+        alternatives = tuple(zip(self._alt_texts[start:end], self._alt_logprobs[start:end], strict=True))
         return TokenChoice(self.texts[i], self.logprobs[i], alternatives, self.kinds[i])
 
     def __iter__(self) -> Iterator[TokenChoice]:
@@ -152,8 +152,8 @@ def _kinds(parts: list[tuple[TokenKind, int]]) -> list[TokenKind]:
     return out
 
 
-def _array(code: str, data: bytes) -> array:
-    values = array(code)
+def _array(code: str, data: bytes) -> array[int]:
+    values: array[int] = array(code)
     values.frombytes(data)
     if not _LITTLE:
         values.byteswap()
@@ -168,7 +168,7 @@ def _unpack(packed: TokenLogprobs) -> TokenTable:
     index = "H" if w == 2 else "I"
     at = 0
 
-    def take(code: str, size: int, items: int) -> array:
+    def take(code: str, size: int, items: int) -> array[int]:
         nonlocal at
         chunk = raw[at:at + size * items]
         at += size * items
@@ -255,6 +255,7 @@ class LogprobsRecorder:
         reply whatever the tokenizer did.
         """
         single = delta_text is not None and len(entries) == 1
+        alternatives: Any
         for entry in entries:
             if isinstance(entry, dict):
                 text, logprob = entry.get("token") or "", entry.get("logprob")

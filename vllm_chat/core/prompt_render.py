@@ -63,7 +63,7 @@ def _byte_decoder() -> dict[str, int]:
             printable.append(b)
             chars.append(256 + extra)
             extra += 1
-    return {chr(c): b for b, c in zip(printable, chars)}
+    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
 
 
 def read_names(names: list[str]) -> list[str] | None:
@@ -160,11 +160,12 @@ async def render_prompt(client: ChatClient, body: dict[str, Any]) -> RenderedPro
                      "switches the same way.")
     tokenized = await post_json(client, "/tokenize", _tokenize_body(body))
     tokens = tokenized.get("tokens")
-    names = tokenized.get("token_strs")
+    raw_names = tokenized.get("token_strs")
     if not isinstance(tokens, list) or not all(isinstance(i, int) for i in tokens):
         raise ProbeError("/tokenize did not answer token ids")
     ids = rendered_ids if rendered_ids is not None else tokens
-    names_ok = isinstance(names, list) and len(names) == len(tokens) and all(isinstance(n, str) for n in names)
+    names: list[str] = [n for n in raw_names if isinstance(n, str)] if isinstance(raw_names, list) else []
+    names_ok = len(names) == len(tokens) == len(raw_names or [])
     read = read_names(names) if names_ok and ids == tokens else None
     pieces: tuple[str, ...] = ()
     if read is not None:
@@ -172,9 +173,10 @@ async def render_prompt(client: ChatClient, body: dict[str, Any]) -> RenderedPro
         pieces = tuple(read)
     else:
         detok = await post_json(client, "/detokenize", {"model": body.get("model"), "tokens": ids})
-        text = detok.get("prompt")
-        if not isinstance(text, str):
+        prompt = detok.get("prompt")
+        if not isinstance(prompt, str):
             raise ProbeError("/detokenize did not answer the prompt text")
+        text = prompt
         if ids != tokens:
             notes.append(f"/tokenize renders this request as {len(tokens)} tokens, chat as {len(ids)}: "
                          "the text is chat's; token boundaries are not shown.")

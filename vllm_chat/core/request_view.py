@@ -4,7 +4,8 @@ run as they are against the same server.
 
 A reply keeps its request without the messages (`RequestRecord`); the messages
 are rebuilt here from the conversation with the engine's own builders
-(`default_messages`, `request_messages`), never a second copy of them, and
+(`core.turn_request.default_messages` and `request_messages`, which the engine uses),
+never a second copy of them, and
 checked against the fingerprint taken when the request was sent. A rebuild
 that no longer matches (an earlier message was edited or deleted since, the
 system prompt changed, media were left out at the time) says so.
@@ -22,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import TurnOptions, default_messages, request_messages
 from vllm_chat.core.request_record import messages_digest
+from vllm_chat.core.turn_request import TurnOptions, default_messages, request_messages
 
 CopyForm = Literal["json", "curl", "python"]
 """How a request can be copied."""

@@ -96,7 +96,8 @@ class Distribution:
         if earlier is None or [b for b, _ in earlier.buckets] != [b for b, _ in self.buckets] \
                 or earlier.count > self.count:
             return self
-        buckets = tuple((bound, now - then) for (bound, now), (_, then) in zip(self.buckets, earlier.buckets))
+        pairs = zip(self.buckets, earlier.buckets, strict=True)
+        buckets = tuple((bound, now - then) for (bound, now), (_, then) in pairs)
         return Distribution(buckets, self.count - earlier.count, self.total - earlier.total)
 
 
@@ -168,10 +169,7 @@ def relevant_lines(text: str) -> str:
 
 
 def _wanted(name: str) -> bool:
-    for family in _WANTED:
-        if name.startswith(family) and name[len(family):] in _SUFFIXES:
-            return True
-    return False
+    return any(name.startswith(family) and name[len(family):] in _SUFFIXES for family in _WANTED)
 
 
 def parse_metrics(text: str) -> ServerMetrics:

@@ -100,10 +100,10 @@ def _error_text(data: bytes) -> str:
     if isinstance(doc, dict):
         error = doc.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"][:300]
+            return str(error["message"])[:300]
         for key in ("detail", "error", "message"):
             if isinstance(doc.get(key), str):
-                return doc[key][:300]
+                return str(doc[key])[:300]
     return ""
 
 

@@ -91,7 +91,8 @@ class ServerSnapshot:
         if span is None:
             return None
         assert self.previous is not None and self.previous.metrics is not None and self.metrics is not None
-        now, then = getattr(self.metrics, name), getattr(self.previous.metrics, name)
+        now: float | None = getattr(self.metrics, name)
+        then: float | None = getattr(self.previous.metrics, name)
         if now is None or then is None or now < then:
             return None  # not reported, or the server restarted in between
         return now - then
@@ -117,7 +118,7 @@ class ServerSnapshot:
         """A latency histogram (`ttft`, `itl`, `e2e`, `queue_time`) over the last interval
         when it saw requests, else since the server started."""
         metrics = self.metrics
-        now = getattr(metrics, name) if metrics is not None else None
+        now: Distribution | None = getattr(metrics, name) if metrics is not None else None
         if now is None:
             return None
         before = self.previous.metrics if self.previous is not None else None

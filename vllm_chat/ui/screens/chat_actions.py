@@ -141,7 +141,7 @@ class MessageActions:
             self.notify("No request is recorded for this reply (replies saved by earlier versions "
                         "don't keep it).", severity="warning", markup=False)
             return
-        self.app.push_screen(RequestScreen(self.session, message_id))
+        self.app.push_screen(RequestScreen(self.session, message_id, self.copy_text))
 
     # -- changing the conversation ------------------------------------------------------------
 

@@ -74,7 +74,13 @@ class ConfidenceScreen(ModalScreen[None]):
         }
         & #confidence-legend { height: auto; }
         &.-narrow #confidence-body { layout: vertical; }
-        &.-narrow #token-detail { width: 100%; height: 8; border-left: none; border-top: hkey $primary 50%; padding: 0; }
+        &.-narrow #token-detail {
+            width: 100%;
+            height: 8;
+            border-left: none;
+            border-top: hkey $primary 50%;
+            padding: 0;
+        }
         &.-short #confidence-legend { display: none; }
     }
     """
@@ -101,9 +107,9 @@ class ConfidenceScreen(ModalScreen[None]):
                                 id="heatmap")
                 yield Static("", id="token-detail", markup=False)
             yield Static(self._legend(palette.styles), id="confidence-legend", markup=False)
-            yield Static(with_keys(self.app, "{token-previous} / {token-next} token · {token-line-up} / "
-                                             "{token-line-down} line · {token-next-marked} next unlikely · "
-                                             "{close-confidence} close"),
+            yield Static(with_keys(self.app, "{token-previous:first} / {token-next:first} token · "
+                                             "{token-line-up:first} / {token-line-down:first} line · "
+                                             "{token-next-marked} next unlikely · {close-confidence:first} close"),
                          classes="hint", markup=False)
 
     def _heading(self) -> str:
@@ -113,7 +119,7 @@ class ConfidenceScreen(ModalScreen[None]):
 
     def _legend(self, styles: tuple) -> Text:
         text = Text("probability: ")
-        for (_, label), style in zip(LEVELS, styles):
+        for (_, label), style in zip(LEVELS, styles, strict=True):
             text.append(f" {label} ", style=style)
             text.append(" ")
         return text

@@ -11,6 +11,8 @@ session (`request_of`, `request_as`, `render_prompt`); the screens only draw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
@@ -64,12 +66,14 @@ class RequestScreen(ModalScreen[None]):
         Binding("escape,q", "close", "Close", id="close-request"),
     ]
 
-    def __init__(self, session: ChatSession, message_id: str) -> None:
+    def __init__(self, session: ChatSession, message_id: str, copy: Callable[[str, str], None]) -> None:
         super().__init__()
         self.session = session
         """Where the request comes from."""
         self.message_id = message_id
         """The reply whose request is shown."""
+        self.copy = copy
+        """Copies text to the clipboard and says so: `copy(text, what)` (the chat screen's)."""
         self.request = session.request_of(message_id)
         """The request (raises for a reply without one: the caller checks first)."""
 
@@ -83,7 +87,7 @@ class RequestScreen(ModalScreen[None]):
                            id="request-text")
             yield Static(with_keys(self.app, "copy as {copy-request-json} JSON · {copy-request-curl} curl · "
                                              "{copy-request-python} Python (the key from $OPENAI_API_KEY) · "
-                                             "{show-rendered-prompt} rendered prompt · {close-request} close"),
+                                             "{show-rendered-prompt} rendered prompt · {close-request:first} close"),
                          classes="hint", markup=False)
 
     def on_mount(self) -> None:
@@ -94,7 +98,7 @@ class RequestScreen(ModalScreen[None]):
 
     def action_copy(self, form: CopyForm) -> None:
         """Copy the request as JSON, curl or Python."""
-        self.app.chat.copy_text(self.session.request_as(self.message_id, form), COPY_WHAT[form])  # type: ignore[attr-defined]
+        self.copy(self.session.request_as(self.message_id, form), COPY_WHAT[form])
 
     def action_render(self) -> None:
         """What the chat template made of this request."""
@@ -136,9 +140,9 @@ class RenderedPromptScreen(ModalScreen[None]):
                          markup=False)
             yield Static("", classes="note", id="prompt-notes", markup=False)
             yield Static("", id="prompt-token", markup=False)
-            yield Static(with_keys(self.app, "{token-previous} / {token-next} token · {token-next-marked} next "
-                                             "special token · {toggle-token-boundaries} token boundaries · "
-                                             "{close-rendered-prompt} close"),
+            yield Static(with_keys(self.app, "{token-previous:first} / {token-next:first} token · "
+                                             "{token-next-marked} next special token · {toggle-token-boundaries} "
+                                             "token boundaries · {close-rendered-prompt:first} close"),
                          classes="hint", markup=False)
 
     def on_mount(self) -> None:

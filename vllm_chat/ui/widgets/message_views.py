@@ -8,6 +8,7 @@ streamed events. No text lives only in a widget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -63,8 +64,8 @@ class MessageView(Vertical):
         `toggle-reasoning`, `logprobs` (the confidence view), `request` (the exact
         request) or `prompt` (go back to the prompt)."""
 
-    def __init__(self, message: ChatMessage, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: ChatMessage, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
 
