@@ -125,3 +125,14 @@ async def test_a_server_without_per_request_metrics_leaves_them_out() -> None:
         session = await one_turn(sim, "hello")
         await session.aclose()
     assert session.conversation.messages[-1].server_metrics is None
+
+
+def test_alternatives_are_ranked_by_probability_though_vllm_lists_the_sampled_token_first() -> None:
+    recorder = LogprobsRecorder(top_n=3)
+    # As in the real vLLM capture round2/07: the sampled "101" first, though "\n" was likelier.
+    recorder.add([{"token": "101", "logprob": -8.097, "top_logprobs": [
+        {"token": "101", "logprob": -8.097}, {"token": "\n", "logprob": -7.235},
+        {"token": " details", "logprob": -7.713}]}], "content", "101")
+    token = recorder.pack().tokens()[0]
+    assert [text for text, _ in token.alternatives] == ["\n", " details", "101"]
+    assert token.rank == 3

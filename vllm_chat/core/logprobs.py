@@ -94,7 +94,9 @@ class TokenTable:
 
     def __getitem__(self, i: int) -> TokenChoice:
         start, end = self._alt_start[i], self._alt_start[i + 1]
-        alternatives = tuple(zip(self._alt_texts[start:end], self._alt_logprobs[start:end], strict=True))
+        # vLLM lists the sampled token first, however likely it was: sort them.
+        pairs = zip(self._alt_texts[start:end], self._alt_logprobs[start:end], strict=True)
+        alternatives = tuple(sorted(pairs, key=lambda pair: -pair[1]))
         return TokenChoice(self.texts[i], self.logprobs[i], alternatives, self.kinds[i])
 
     def __iter__(self) -> Iterator[TokenChoice]:
