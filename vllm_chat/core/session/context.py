@@ -201,9 +201,9 @@ class ContextPart(WorkbenchPart):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (a script building a session): counted when asked
-        self._timer = loop.call_later(delay, self._start)
+        self._timer = loop.call_later(delay, self._start_count)
 
-    def _start(self) -> None:
+    def _start_count(self) -> None:
         self._timer = None
         if self._task is not None and not self._task.done():
             self._again = True
