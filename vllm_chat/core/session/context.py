@@ -260,7 +260,7 @@ class ContextPart(WorkbenchPart):
         earlier messages, that is what is used)."""
         options = self.options()
         policy = options.media_policy
-        if draft is None or not conv.messages or conv.messages[-1].is_summary \
+        if draft is None or not conv.messages or conv.messages[-1].is_summary or conv.kind == "completion" \
                 or (policy is not None and not policy.drop_all):
             return self._measure(with_draft(conv, draft), options)
         key = self._history_key()
