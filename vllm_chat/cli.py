@@ -33,6 +33,7 @@ examples:
   vllm-chat -c                              continue the most recent session
   vllm-chat -p "Name a colour" -n 3         three candidate replies (--json: a list)
   vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
+  vllm-chat server --json                   the server's version, models, load and cache
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     samp.add_argument("--presence-penalty", type=float)
     samp.add_argument("--frequency-penalty", type=float)
     samp.add_argument("--seed", type=int)
+    samp.add_argument("--logprobs", type=int, metavar="N",
+                      help="ask for each token's probability and its N likeliest alternatives (0-20); "
+                           "with --json, printed per token")
     samp.add_argument("--stop", action="append", metavar="TEXT", help="stop string (repeatable, up to 4)")
     samp.add_argument("--thinking", dest="thinking", action="store_true", default=None,
                       help="chat_template_kwargs.enable_thinking = true")
@@ -115,7 +119,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[key] = value
     sampling = {}
     for name in ("temperature", "top_p", "max_tokens", "top_k", "min_p", "repetition_penalty",
-                 "presence_penalty", "frequency_penalty", "seed", "stop"):
+                 "presence_penalty", "frequency_penalty", "seed", "stop", "logprobs"):
         value = getattr(args, name)
         if value is not None:
             sampling[name] = value
@@ -157,6 +161,11 @@ def _main(argv: list[str] | None) -> int:
         from vllm_chat.sessions_cli import sessions_main
 
         return sessions_main(argv[1:])
+    if argv[:1] == ["server"]:
+        from vllm_chat.server_cli import server_main
+
+        return server_main(argv[1:])
+
     if argv[:1] == ["tools"]:
         from vllm_chat.tools_cli import tools_main
 

@@ -2,13 +2,16 @@
 
 A front end like the TUI: it drives a `ChatSession` and only prints its
 events. The reply goes to stdout as it streams; reasoning only with
-`--show-reasoning`, to stderr. Errors go to stderr with the same message and
+`--show-reasoning`, to stderr; with `--logprobs N` the reply's mean logprob and
+perplexity follow on stderr. Errors go to stderr with the same message and
 hint as the TUI shows (the steps a hint names are spelled as command-line
 flags here, never as TUI keys), and the exit status is 1. With a constraint
 (`--json-schema`, `--regex`, ...) stdout is exactly the reply (no newline is
 added when it goes to a pipe); a reply that does not match, or was cut before
 it was complete, exits 3 with the first error on stderr. `--json` prints one
-JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
+JSON object at the end instead (text, reasoning, usage, finish_reason, the client's
+and vLLM's timings, and with `--logprobs N` every token with its probability and
+alternatives).
 `-n N` and `--compare` print several replies (see `oneshot_candidates`).
 Tools that need approval are denied unless `--yes` is given. `--count`
 prints the prompt's exact size instead of sending it, a request that would
@@ -310,6 +313,7 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
             "status": message.status if message else None,
             "session_id": conv.id if request.saving and not unsaved else None,
         }
+        doc.update(_measures_doc(message))
         if isinstance(final, TurnFailed):
             doc["error"] = _error_doc(final.error)
         elif message is not None and message.error:
@@ -352,6 +356,23 @@ def _say_check(message: Message) -> None:
         return
     sys.stderr.write(f"vllm-chat: the reply does not match {inert(check.constraint)}: {inert(check.detail)}\n")
     sys.stderr.write(f"vllm-chat: {inert(check.server_ignored or '')}\n")
+def _measures_doc(message: Message | None) -> dict[str, Any]:
+    """`--json`'s timings (the client's and, when the server measures them, vLLM's own) and,
+    when they were asked for, every token with its probability and alternatives."""
+    from vllm_chat.core.logprobs import token_docs
+
+    timings = message.timings if message is not None else None
+    doc: dict[str, Any] = {
+        "client_timings": {"ttft_seconds": timings.ttft, "duration_seconds": timings.duration} if timings else None,
+        "server_metrics": (message.server_metrics.model_dump(exclude_none=True)
+                           if message is not None and message.server_metrics is not None else None),
+    }
+    packed = message.logprobs if message is not None else None
+    if packed is not None:
+        doc["logprobs"] = {"top_n": packed.top_n, "mean_logprob": packed.mean_logprob,
+                           "perplexity": packed.perplexity if packed.perplexity != float("inf") else None,
+                           "tokens": token_docs(packed)}
+    return doc
 
 
 def _say_unsaved(problem: str, rescued: object) -> None:
@@ -381,6 +402,10 @@ def _notes(message: Message, request: OneShotRequest) -> list[str]:
         notes.append("the reply was cut off at max_tokens (raise --max-tokens for a longer one).")
     elif message.reply_limit is not None:
         notes.append(f"the reply could only get {message.reply_limit} tokens: the context window was nearly full.")
+    if message.logprobs is not None:
+        from vllm_chat.core.logprobs import summary
+
+        notes.append(f"{summary(message.logprobs)} ({message.logprobs.count} tokens; --json lists each one).")
     return notes
 
 

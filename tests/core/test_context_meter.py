@@ -201,3 +201,25 @@ async def test_max_tokens_is_lowered_to_the_room_the_window_leaves_and_the_reply
         assert reply.finish_reason == "length"
         assert fmt.finish_note(reply) == f"cut off: the context window left room for only {sent} tokens"
         await session.aclose()
+
+
+async def test_a_mentioned_file_is_counted_before_sending_and_a_secret_looking_one_is_not_sent_to_count(
+        tmp_path) -> None:
+    (tmp_path / "notes.md").write_text("The quarterly figures rose in every region. " * 40)
+    (tmp_path / ".env").write_text("API_KEY=sk-0123456789abcdef\n" * 40)
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, max_model_len=8192)) as server:
+        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
+                                             "context": {"recount_delay": 0.05}}), root=tmp_path)
+        await session.connect()
+        plain = (await session.count_now("echo summarise @missing.md")).tokens
+        with_file = await session.count_now("echo summarise @notes.md")
+        assert with_file.exact and with_file.tokens > plain + 300, "the file's text is in the count"
+        secret = await session.count_now("echo summarise @.env")
+        assert secret.tokens < plain + 40, "a secret-looking file is left out until the user agrees"
+        session.send(session.prepare("echo summarise @notes.md", []))
+        final = None
+        async for event in session.run():
+            final = event
+        assert isinstance(final, TurnFinished) and final.message.usage is not None
+        assert final.message.usage.prompt_tokens == with_file.tokens, "the count was the request sent"
+        await session.aclose()

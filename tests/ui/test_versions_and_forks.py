@@ -119,7 +119,7 @@ async def test_the_palette_forks_the_whole_conversation(sim, make_app) -> None:
         assert {s.id for s in SessionStore().list()[0]} == {original.id, app.session.conversation.id}
 
 
-async def test_a_change_made_in_another_window_is_offered_and_f3_shows_it(sim, make_app) -> None:
+async def test_a_change_made_in_another_window_is_offered_and_its_key_shows_it(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo here")
@@ -128,9 +128,9 @@ async def test_a_change_made_in_another_window_is_offered_and_f3_shows_it(sim, m
         theirs.add(Message(role="user", content="typed in the other window"))
         theirs.add(Message(role="assistant", content="answered in the other window"))
         other.save(theirs)
-        await wait_until(pilot, lambda: "changed in another window (2 new messages). f3 shows them" in notices(app),
+        await wait_until(pilot, lambda: "changed in another window (2 new messages). alt+r shows them" in notices(app),
                          timeout=10, message="the reload offer")
-        await pilot.press("f3")
+        await pilot.press("alt+r")
         await wait_until(pilot, lambda: "answered in the other window" in screen_text(app))
         assert shown(app) == ["echo here", "here", "typed in the other window", "answered in the other window"]
 

@@ -73,6 +73,7 @@ class ChatClient:
         self._api_key = api_key or "EMPTY"
         self._connect_timeout = connect_timeout
         self._sdk: AsyncOpenAI | None = None
+        self._http: Any = None
         self._lock = asyncio.Lock()
 
     @property
@@ -96,13 +97,33 @@ class ChatClient:
         return self._sdk
 
     def _build(self, openai: Any) -> AsyncOpenAI:
+        # The SDK's own kind of HTTP client, kept so plain requests to the server root
+        # (/metrics, /version, /tokenize) share its connection pool.
+        self._http = openai.DefaultAsyncHttpx2Client()
         sdk: AsyncOpenAI = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
+            http_client=self._http,
         )
         return sdk
+
+    async def http(self) -> Any:
+        """The SDK's HTTP client (an `httpx2.AsyncClient`), for plain requests to the
+        server root; `auth_headers` holds what those requests need to send."""
+        await self.sdk()
+        return self._http
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header for plain requests (empty without an API key)."""
+        return {"Authorization": f"Bearer {self._api_key}"} if self.has_api_key else {}
+
+    @property
+    def root_url(self) -> str:
+        """The server root (where `/metrics`, `/version` and `/tokenize` live)."""
+        return root_url(self.base_url)
 
     async def list_models(self) -> list[ModelInfo]:
         """The served models, or `ChatErrorException` explaining why not."""

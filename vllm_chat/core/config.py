@@ -220,6 +220,9 @@ class SettingsModel(_Strict):
     """Seconds without a byte from the server before a request fails."""
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait for the TCP connection."""
+    load_poll_interval: float = Field(default=15.0, ge=0)
+    """Seconds between readings of the server's `/metrics` for the header's load
+    indicator while idle (0: only while the server panel is open or a reply waits)."""
     show_reasoning: bool = True
     """Show the reasoning block (collapsed once the answer starts)."""
     theme: str = "vllm-night"

@@ -27,7 +27,9 @@ from vllm_chat.core.errors import ChatError, ErrorKind
 from vllm_chat.core.generation.check import ReplyCheck
 from vllm_chat.core.generation.constraint import Constraint
 from vllm_chat.core.generation.reasoning import ReasoningControls
+from vllm_chat.core.logprobs import TokenLogprobs
 from vllm_chat.core.params import SamplingParams
+from vllm_chat.core.request_record import RequestRecord, ServerTimings
 
 Role = Literal["system", "user", "assistant", "tool"]
 MessageStatus = Literal["complete", "streaming", "stopped", "failed"]
@@ -217,6 +219,12 @@ class Message(BaseModel):
     """Tokens for the request that produced this assistant message."""
     timings: Timings | None = None
     """Client-side timings for the request that produced this assistant message."""
+    server_metrics: ServerTimings | None = None
+    """vLLM's own timings of that request (servers with `--enable-per-request-metrics`)."""
+    logprobs: TokenLogprobs | None = None
+    """Each token's logprob and likeliest alternatives, packed (when the request asked)."""
+    request: RequestRecord | None = None
+    """The request that produced this assistant message, without its messages."""
     created_at: float = Field(default_factory=time.time)
     """Epoch seconds when the message was created."""
     parent_id: str | None = None

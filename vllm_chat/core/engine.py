@@ -35,6 +35,7 @@ from vllm_chat.core.events import (
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.reply_capture import ReplyCapture
 from vllm_chat.core.streaming import fail, stream_choices, truncated
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 from vllm_chat.core.tool_rounds import StopRequested, ToolRounds, TurnState, unanswered_calls
@@ -282,6 +283,7 @@ class Engine(ToolRounds):
                 return _Round(msg, [], problem)
             await fit_max_tokens(request, options.reply_room, msg)
             sink.restart()
+            sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
             try:
                 await stream_choices(self.client, request, {0: sink})
             except asyncio.CancelledError:
@@ -296,6 +298,8 @@ class Engine(ToolRounds):
                     continue
                 fail(msg, error)
                 return _Round(msg, [], error)
+            finally:
+                capture.finish()
             break
         msg.finish_reason = finish = sink.finish_reason
         if finish == "length" and "max_tokens" not in request and msg.usage is not None:

@@ -180,6 +180,7 @@ def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
         blocks.append(nest_headings(message.content))
         blocks += [_tool_call(c.name, c.id, c.arguments) for c in message.tool_calls]
         blocks.append(_status_mark(message))
+        blocks.append(_measures(message))
         return blocks
     if message.role == "tool":
         name = message.name or tool_names.get(message.tool_call_id or "", "") or "tool"
@@ -231,6 +232,17 @@ def _status_mark(message: Message) -> str:
     if message.finish_reason == "length":
         return "*Cut off: the reply reached the token limit.*"
     return ""
+
+
+def _measures(message: Message) -> str:
+    """The reply's confidence (when logprobs were asked for) and the server's timings."""
+    from vllm_chat.core.logprobs import summary
+
+    parts = [summary(message.logprobs)]
+    if message.server_metrics is not None:
+        parts.append(message.server_metrics.summary())
+    text = " · ".join(p for p in parts if p)
+    return f"*{text}*" if text else ""
 
 
 def _fenced(text: str, lang: str) -> str:

@@ -26,6 +26,8 @@ from vllm_chat.core.conversation import Failure, Message, Timings, ToolCall, Usa
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ContentDelta, Event, ReasoningDelta, UsageUpdated
 from vllm_chat.core.generation.completion import is_completion
+from vllm_chat.core.logprobs import TokenKind
+from vllm_chat.core.reply_capture import ReplyCapture
 
 SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the messages, for periodic saves."""
@@ -59,6 +61,9 @@ class ChoiceSink:
         """Tokens generated so far: the server's own count when it reports one per chunk
         (`continuous_usage_stats`), else the pieces received (a near count)."""
         self._counted_by_server = False
+        self.capture: ReplyCapture | None = None
+        """Where this choice's request, per-request metrics and logprobs are kept (the
+        engine's turns set it; candidates keep none)."""
 
     def restart(self) -> None:
         """The request is sent again (nothing of it had arrived): time it from now."""
@@ -82,6 +87,9 @@ class ChoiceSink:
             for entry in delta.tool_calls:
                 self.emit(self.assembler.add(entry))
             arrived = True
+        if self.capture is not None and choice.logprobs is not None:
+            kind: TokenKind = "reasoning" if reasoning else "tool" if delta.tool_calls else "content"
+            self.capture.logprobs(choice.logprobs, kind, reasoning or delta.content)
         if arrived:
             if self.first_at is None:
                 self.first_at = time.monotonic()
@@ -142,6 +150,9 @@ async def stream_choices(client: ChatClient, request: dict[str, Any], sinks: dic
     try:
         async for chunk in stream(request):
             usage = chunk.usage
+            if usage is not None:
+                for capture in (s.capture for s in sinks.values() if s.capture is not None):
+                    capture.usage_chunk(chunk)  # vLLM's per-request metrics ride with the usage
             for choice in chunk.choices:
                 sink = sinks.get(choice.index or 0)
                 if sink is None:

@@ -173,6 +173,15 @@ class VllmChatApp(App[int]):
                             chat.action_compact)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
+        yield SystemCommand("Server panel", "The server's version, models, load, KV cache and latencies",
+                            chat.action_server_panel)
+        state = "on" if self.session.logprobs is not None else "off"
+        yield SystemCommand(f"Logprobs on/off (now {state})",
+                            "Ask for each token's probability and its likeliest alternatives", chat.toggle_logprobs)
+        yield SystemCommand("Confidence of the last reply", "Its tokens as a heat-map, with the alternatives",
+                            lambda: chat.show_logprobs(chat.last_reply_id()))
+        yield SystemCommand("Request behind the last reply", "The exact JSON, copy as curl or Python, and the "
+                            "rendered prompt", lambda: chat.show_request(chat.last_reply_id()))
         yield SystemCommand("Reconnect", "Ask the server for its models again",
                             lambda: chat.connect(announce=True))
         yield SystemCommand("Saved prompts", "Pick a saved prompt (or type / in the prompt)", chat.pick_saved_prompt)

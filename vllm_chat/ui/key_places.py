@@ -31,6 +31,7 @@ from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.compacted import CompactedScreen
 from vllm_chat.ui.screens.compare import CompareScreen
+from vllm_chat.ui.screens.confidence import ConfidenceScreen
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.constraint_input import ConstraintInputScreen
 from vllm_chat.ui.screens.context_view import ContextScreen
@@ -41,7 +42,9 @@ from vllm_chat.ui.screens.lora_load import LoraLoadScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
 from vllm_chat.ui.screens.rename import RenameScreen
+from vllm_chat.ui.screens.request_view import RenderedPromptScreen, RequestScreen
 from vllm_chat.ui.screens.room_offers import RoomOffersScreen
+from vllm_chat.ui.screens.server_panel import ServerPanelScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
 from vllm_chat.ui.screens.template_form import TemplateFormScreen
@@ -55,6 +58,7 @@ from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.message_views import MessageView
 from vllm_chat.ui.widgets.prompt_input import PromptInput
+from vllm_chat.ui.widgets.token_text import TokenText
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -81,6 +85,7 @@ CHAT_PLACES: list[tuple[str, type]] = [
     ("Image thumbnail (focused)", ImageThumb),
     ("File picker folders", MediaTree),
     ("Candidates and comparisons (side by side)", CandidatesPanel),
+    ("Token views (confidence heat-map, rendered prompt)", TokenText),
 ]
 """The chat screen and the widgets in it that declare keys, under the help screen's titles."""
 
@@ -111,6 +116,10 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("A message that would not fit", RoomOffersScreen, [FocusPlace(OptionList, "in the list")]),
     ("Context breakdown", ContextScreen, []),
     ("Compacted messages", CompactedScreen, [FocusPlace(VerticalScroll, "in the text")]),
+    ("Server panel", ServerPanelScreen, [FocusPlace(VerticalScroll, "in the panel")]),
+    ("Confidence (a reply's tokens)", ConfidenceScreen, [FocusPlace(TokenText, "in the heat-map")]),
+    ("Request behind a reply", RequestScreen, [FocusPlace(TextArea, "in the request text", True)]),
+    ("Rendered prompt", RenderedPromptScreen, [FocusPlace(TokenText, "in the prompt")]),
     ("Help", HelpScreen, [FocusPlace(VerticalScroll, "in the help text")]),
 ]
 """Every modal screen (help screen title, class, the widgets that can have focus in it)."""

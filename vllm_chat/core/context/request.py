@@ -111,7 +111,12 @@ class Prefix:
 
 def measure(request: dict[str, Any], media: list[Attachment] | None = None) -> Measured:
     """The `/tokenize` body of the chat request `request`, encoded and measured (`media`:
-    the attachments it carries, for estimates)."""
+    the attachments it carries, for estimates). A completion request (completion mode)
+    is counted by its prompt, as `/tokenize` takes it."""
+    if "prompt" in request and "messages" not in request:
+        prompt = str(request["prompt"])
+        data = _dumps({"model": request["model"], "prompt": prompt}).encode()
+        return Measured(data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(prompt), empty=not prompt)
     body = tokenize_body(request)
     messages = body["messages"]
     prefix = Prefix({**body, "messages": messages[:-1]})

@@ -29,7 +29,11 @@ The class is assembled from one part per concern, each in its own module:
 - `context`: the exact size of the next request (the server's `/tokenize`,
   recounted as the draft changes), the check before sending, the room left
   for a reply;
-- `compact`: compaction and leaving out the oldest turns.
+- `compact`: compaction and leaving out the oldest turns;
+- `inspect`: a reply's exact request (JSON, curl, Python), its rendered prompt
+  and its tokens' logprobs;
+- `telemetry`: the server's own view (version, models, `/metrics`) for the
+  server panel, the header's load indicator and why a reply waits.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from vllm_chat.core.session.candidates import CandidatesPart
 from vllm_chat.core.session.compact import CompactionPart, NothingToCompact
 from vllm_chat.core.session.context import Breakdown, ContextPart
 from vllm_chat.core.session.conversations import NoStore
+from vllm_chat.core.session.inspect import InspectPart
 from vllm_chat.core.session.lora import LoraPart
 from vllm_chat.core.session.status import Activity, SessionStatus
+from vllm_chat.core.session.telemetry import TelemetryPart
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
 from vllm_chat.core.session.turns import TurnsPart
 from vllm_chat.core.session.versions import VersionsPart
@@ -57,5 +63,5 @@ __all__ = ["Activity", "Breakdown", "ChatSession", "Completion", "Connected", "D
 
 
 class ChatSession(CompactionPart, CandidatesPart, LoraPart, TurnsPart, VersionsPart, ContextPart, WorkbenchPart,
-                  ToolServersPart):
+                  ToolServersPart, InspectPart, TelemetryPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

@@ -201,9 +201,9 @@ class ContextPart(WorkbenchPart):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop (a script building a session): counted when asked
-        self._timer = loop.call_later(delay, self._start)
+        self._timer = loop.call_later(delay, self._start_count)
 
-    def _start(self) -> None:
+    def _start_count(self) -> None:
         self._timer = None
         if self._task is not None and not self._task.done():
             self._again = True
@@ -260,7 +260,7 @@ class ContextPart(WorkbenchPart):
         earlier messages, that is what is used)."""
         options = self.options()
         policy = options.media_policy
-        if draft is None or not conv.messages or conv.messages[-1].is_summary \
+        if draft is None or not conv.messages or conv.messages[-1].is_summary or conv.kind == "completion" \
                 or (policy is not None and not policy.drop_all):
             return self._measure(with_draft(conv, draft), options)
         key = self._history_key()

@@ -102,6 +102,12 @@ class SessionStatus:
     """The conversation is a document the model continues (`/v1/completions`)."""
     reasoning: str = ""
     """The reasoning controls that are set, in short (`effort low · budget 512`; '' for none)."""
+    server_load: str = ""
+    """The server's load in a few words while it is busy, from its `/metrics`
+    ("server busy: 3 waiting · KV 97 %"; '' when it isn't, or can't say)."""
+    waiting_reason: str = ""
+    """While a reply waits for its first token: why, when the server's metrics say
+    ("3 requests ahead, KV cache 97 %"; '' otherwise)."""
     queued: int = 0
     """Prompts waiting to be sent when the running turn ends."""
     candidates: tuple[CandidateStatus, ...] = ()

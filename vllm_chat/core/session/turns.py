@@ -164,8 +164,10 @@ class TurnsPart(GenerationPart):
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
-        `regenerate`, `continue`, `toggle-reasoning`, `previous-version`, `next-version`,
-        `fork`, `delete` (for a compaction's summary or mark: `copy`, `originals`, `delete`)."""
+        `regenerate`, `continue`, `toggle-reasoning`, `logprobs` (the confidence view),
+        `request` (the exact request and the rendered prompt), `previous-version`,
+        `next-version`, `fork`, `delete` (for a compaction's summary or mark: `copy`,
+        `originals`, `delete`)."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -186,6 +188,10 @@ class TurnsPart(GenerationPart):
             actions.append("continue")
         if message.reasoning:
             actions.append("toggle-reasoning")
+        if message.logprobs is not None and message.logprobs.count:
+            actions.append("logprobs")
+        if message.request is not None:
+            actions.append("request")
         version = tree.versions(conv).get(message.id)
         if version is not None and version[0] > 1:
             actions.append("previous-version")

@@ -65,8 +65,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
-        Binding("f3", "reload_conversation", "Show changes from another window", show=False,
+        Binding("alt+r", "reload_conversation", "Show changes from another window", show=False,
                 id="reload-conversation"),
+        Binding("f3", "server_panel", "Server", show=False, id="server-panel"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
@@ -140,6 +141,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
     def on_mount(self) -> None:
         self.session.set_approver(self.ask_approval)
         self.session.subscribe(self.show_status)
+        self.session.watch_load()
         memory.settle("start-up")  # before any message view exists: views come and go
         self.show_conversation()
         self.prompt.completions = self.completions
@@ -313,6 +315,23 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning")
             return
         self.run_turn(continue_last=True)
+
+    def action_server_panel(self) -> None:
+        """What the server says about itself: version, models, load, caches, latencies."""
+        from vllm_chat.ui.screens.server_panel import ServerPanelScreen
+
+        if not isinstance(self.app.screen, ServerPanelScreen):
+            self.app.push_screen(ServerPanelScreen(self.session))
+
+    def toggle_logprobs(self) -> None:
+        """Ask for logprobs from the next turn on, or stop asking."""
+        top_n = self.session.toggle_logprobs()
+        if top_n is None:
+            self.notify("Logprobs off from the next turn.", title="Logprobs")
+        else:
+            self.notify(with_keys(self.app, f"Each token's probability and {top_n} alternatives from the next "
+                                            "turn: {show-logprobs} on a reply shows them."),
+                        title="Logprobs", markup=False)
 
     def action_focus_messages(self) -> None:
         """Move to the last message (then ↑/↓ move, enter opens its actions, esc comes back)."""

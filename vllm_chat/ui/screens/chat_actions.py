@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.ui.keys import key_hint
+from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +25,8 @@ ACTION_LABELS = {
     "compare": ("compare-models", "Regenerate with several models side by side…"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "logprobs": ("show-logprobs", "Confidence: each token's probability and alternatives"),
+    "request": ("show-request", "The exact request (copy as JSON, curl, Python) and the rendered prompt"),
     "previous-version": ("previous-version", "Show the previous version"),
     "next-version": ("next-version", "Show the next version"),
     "fork": ("fork-message", "Fork from here into a new session"),
@@ -59,7 +61,8 @@ class MessageActions:
             self._open_actions_menu(view, allowed)
             return
         if action not in allowed or (self.session.running and action not in ("copy", "copy-code",
-                                                                              "toggle-reasoning")):
+                                                                              "toggle-reasoning", "logprobs",
+                                                                              "request")):
             why = "a reply is streaming" if self.session.running else "not for this message"
             self.notify(f"{ACTION_LABELS.get(action, (None, action))[1]}: {why}.", severity="warning")
             return
@@ -72,6 +75,8 @@ class MessageActions:
             "compare": lambda v: self.action_compare_models(),
             "continue": lambda v: self.action_continue_reply(),
             "toggle-reasoning": self._toggle_reasoning,
+            "logprobs": lambda v: self.show_logprobs(v.message.id),
+            "request": lambda v: self.show_request(v.message.id),
             "previous-version": lambda v: self.show_version(v, -1),
             "next-version": lambda v: self.show_version(v, 1),
             "fork": lambda v: self.fork_conversation(v.message.id),
@@ -117,6 +122,38 @@ class MessageActions:
                 self.copy_text(blocks[int(choice)][1], f"code block {int(choice) + 1}")
 
         self.app.push_screen(PickListScreen("Copy which code block?", items), picked)
+
+    # -- looking inside a reply ------------------------------------------------------------
+
+    def last_reply_id(self: ChatScreen) -> str | None:
+        """The id of the conversation's last reply (None before the first)."""
+        replies = [m for m in self.session.conversation.messages if m.role == "assistant"]
+        return replies[-1].id if replies else None
+
+    def show_logprobs(self: ChatScreen, message_id: str | None) -> None:
+        """A reply as a confidence heat-map, token by token."""
+        from vllm_chat.ui.screens.confidence import ConfidenceScreen
+
+        if message_id is None or "logprobs" not in self.session.actions_for(message_id):
+            self.notify(with_keys(self.app, "No logprobs for this reply: switch them on in the settings "
+                                            "({open-settings}) or the palette, then send or retry."),
+                        severity="warning", markup=False)
+            return
+        message = next(m for m in self.session.conversation.messages if m.id == message_id)
+        table = self.session.logprobs_of(message_id)
+        assert table is not None and message.logprobs is not None
+        title = f"Confidence · {message.model}" if message.model else "Confidence"
+        self.app.push_screen(ConfidenceScreen(table, message.logprobs, title=title))
+
+    def show_request(self: ChatScreen, message_id: str | None) -> None:
+        """The exact request behind a reply, to read or copy, and its rendered prompt."""
+        from vllm_chat.ui.screens.request_view import RequestScreen
+
+        if message_id is None or "request" not in self.session.actions_for(message_id):
+            self.notify("No request is recorded for this reply (replies saved by earlier versions "
+                        "don't keep it).", severity="warning", markup=False)
+            return
+        self.app.push_screen(RequestScreen(self.session, message_id, self.copy_text))
 
     # -- changing the conversation ------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
+from vllm_chat.core.logprobs import summary as logprobs_summary
 from vllm_chat.core.text import inert
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
@@ -51,6 +52,8 @@ class MessageView(Vertical):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("p", "request('logprobs')", "Confidence", show=False, id="show-logprobs"),
+        Binding("x", "request('request')", "Request", show=False, id="show-request"),
         Binding("left,h", "request('previous-version')", "Previous version", show=False, id="previous-version"),
         Binding("right,l", "request('next-version')", "Next version", show=False, id="next-version"),
         Binding("f", "request('fork')", "Fork here", show=False, id="fork-message"),
@@ -64,8 +67,9 @@ class MessageView(Vertical):
         view: MessageView
         action: str
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
-        `toggle-reasoning`, `previous-version`, `next-version`, `fork` or `prompt`
-        (go back to the prompt)."""
+        `toggle-reasoning`, `logprobs` (the confidence view), `request` (the exact
+        request), `previous-version`, `next-version`, `fork` or `prompt` (go back to the
+        prompt)."""
 
     def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
                  **kwargs: Any) -> None:
@@ -259,7 +263,9 @@ class ErrorNotice(Static):
 
 
 class AssistantMessageView(MessageView):
-    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line."""
+    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line
+    (the client's measures, vLLM's own when it sends them, the reply's confidence when
+    logprobs were asked for)."""
 
     DEFAULT_CSS = """
     AssistantMessageView {
@@ -408,6 +414,12 @@ class AssistantMessageView(MessageView):
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")
+        # vLLM's own timings on a line of their own, under the client's, to compare.
+        server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
+        confidence = logprobs_summary(msg.logprobs)
+        for line in (server, confidence):
+            if line:
+                text.append(("\n" if text else "") + line)
         if self._streaming and not text:
             text.append("…")
         return text

@@ -1,10 +1,12 @@
 """StatusBar: the header line, drawn from one `SessionStatus` snapshot.
 
-Model, server, connection state or what the running turn is doing, the
-context meter (`ctx 1.2k/2k` when the server counted the next request
-exactly, `ctx ~1.2k/2k` for an estimate), and standing remarks, on one line. When the line is too narrow the
-remarks and the server go first, then the model name is shortened in the
-middle; the state and the context meter always stay.
+Model, server, connection state or what the running turn is doing (and why a
+reply waits, when the server's metrics say), the context meter (`ctx 1.2k/2k`
+when the server counted the next request exactly, `ctx ~1.2k/2k` for an
+estimate), the server's load while it is busy, and standing remarks, on one
+line. When the line is too narrow the remarks (the load last of them) and the
+server go first, then the model name is shortened in the middle; the state
+and the context meter always stay.
 """
 
 from __future__ import annotations
@@ -48,18 +50,31 @@ def middle_ellipsis(text: str, width: int) -> str:
     return text[:head] + "…" + (text[-tail:] if tail else "")
 
 
-def activity_label(activity: Activity, now: float) -> str:
-    """What the running turn is doing, in a few words ("waiting for the first token · 3 s");
-    a compaction says so first ("compacting · streaming")."""
-    label = _phase_label(activity, now)
+def waiting_labels(activity: Activity, now: float, reason: str) -> list[str]:
+    """Ways to say a reply waits for its first token, longest first: with why (the
+    server's metrics, `reason`), then shorter as the reason loses its last parts
+    ("waiting 4 s · 3 requests ahead"), down to "waiting 4 s"."""
+    elapsed = f"{now - activity.since:.0f} s"
+    parts = [p.strip() for p in inert(reason).split(",") if p.strip()]
+    labels = [f"waiting for the first token · {elapsed}" + (f" · {', '.join(parts)}" if parts else "")]
+    for keep in range(len(parts), -1, -1):
+        labels.append(f"waiting {elapsed}" + (f" · {', '.join(parts[:keep])}" if keep else ""))
+    return labels
+
+
+def activity_label(activity: Activity, now: float, reason: str = "") -> str:
+    """What the running turn is doing, in a few words ("waiting for the first token · 3 s"),
+    with why it waits when the server's metrics say (`reason`); a compaction says so first
+    ("compacting · streaming")."""
+    label = _phase_label(activity, now, reason)
     return f"compacting · {label}" if activity.task == "compact" else label
 
 
-def _phase_label(activity: Activity, now: float) -> str:
+def _phase_label(activity: Activity, now: float, reason: str) -> str:
     elapsed = now - activity.since
     match activity.phase:
         case "waiting":
-            return f"waiting for the first token · {elapsed:.0f} s"
+            return waiting_labels(activity, now, reason)[0]
         case "approval":
             return f"waiting for your approval ({inert(activity.tool or 'tool')})"
         case "tool":
@@ -117,6 +132,9 @@ class StatusBar(Static):
         optional: list[tuple[str, str]] = []
         if status.context_problem:
             optional.append((f"  · {status.context_problem}", ""))
+        waiting = status.activity is not None and status.activity.phase == "waiting"
+        if status.server_load and not (waiting and status.waiting_reason):
+            optional.append((f"  · {inert(status.server_load)}", theme_color(self.app, "warning")))
         if not status.tools_on:
             optional.append(("  · tools off", ""))
         elif status.tool_choice != "auto":
@@ -136,6 +154,12 @@ class StatusBar(Static):
         def length(parts: list[tuple[str, str]]) -> int:
             return sum(len(t) for t, _ in parts)
 
+        if status.activity is not None and status.activity.phase == "waiting":
+            # A long reason gives way before the context meter does.
+            for label in waiting_labels(status.activity, time.monotonic(), status.waiting_reason):
+                fixed[0] = (f"  · {label}", fixed[0][1])
+                if width - 2 - length(fixed) >= min(len(inert(status.model) or "no model"), _MIN_MODEL):
+                    break
         room = width - 2 - length(fixed)
         # Drop remarks, then the server, until the model name has its minimum.
         while optional and room - length(where) - length(optional) < min(len(model), _MIN_MODEL):
@@ -163,7 +187,7 @@ class StatusBar(Static):
     def _state(self, status: SessionStatus) -> tuple[str, str, str]:
         """The icon, the words and the style of the connection state (or the running turn)."""
         if status.activity is not None:
-            label = activity_label(status.activity, time.monotonic())
+            label = activity_label(status.activity, time.monotonic(), status.waiting_reason)
             colour = "accent" if status.activity.phase == "approval" else "warning"
             return "●", label, theme_color(self.app, colour)
         icon, label = STATE_LABELS.get(status.connection, ("?", status.connection))
