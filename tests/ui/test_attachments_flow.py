@@ -189,9 +189,12 @@ async def test_bad_input_is_explained_and_nothing_is_attached(sim, make_app, in_
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await send(app, pilot, "/attach notes.png")
         await send(app, pilot, "/attach ftp://example.com/x.png")
-        await wait_until(pilot, lambda: len(app._notifications) >= 2)
-        messages = "\n".join(str(n.message) for n in app._notifications)
-        assert "not an image, video or audio file" in messages and "ftp" in messages
+
+        def notes() -> str:
+            return "\n".join(str(n.message) for n in app._notifications)
+
+        # Other notices may come first (the connection, the model): wait for both of these.
+        await wait_until(pilot, lambda: "not an image, video or audio file" in notes() and "ftp" in notes())
         assert app.chat.attachments.chips == []
         assert app.session.conversation.messages == []
 
@@ -291,7 +294,7 @@ async def test_after_sending_only_recent_images_later_turns_send_that_many_witho
         await turn(app, pilot, "see one")
         await attach(app, pilot, "two.png")
         await accept_the_offer(app, pilot, "see two")
-        assert "Requests carry only the newest 1 image" in notices(app)
+        await wait_until(pilot, lambda: "Requests carry only the newest 1 image" in notices(app))
         await wait_for_text(pilot, app, "older images left out")  # the status line says so
 
         await attach(app, pilot, "three.png")
@@ -359,7 +362,7 @@ async def test_after_sending_without_images_later_turns_and_retries_reach_a_text
         await wait_until(pilot, lambda: app.session.models)
         await attach(app, pilot, "x.png")
         await accept_the_offer(app, pilot, "describe it")
-        assert "Attachments are left out of every request" in notices(app)
+        await wait_until(pilot, lambda: "Attachments are left out of every request" in notices(app))
         await wait_for_text(pilot, app, "attachments left out")  # the status line says so
         rejected = sim.stats.rejected
 

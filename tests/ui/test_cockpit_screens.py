@@ -49,7 +49,7 @@ async def test_f3_opens_the_server_panel_which_follows_the_load_until_closed(mak
         others = asyncio.create_task(client.chat.completions.create(
             model="sim-chat", messages=[{"role": "user", "content": "sim:load=6 hello"}]))
         await wait_until(pilot, lambda: "Requests             4 running · 3 waiting" in screen_text(app),
-                         timeout=20, message="the panel to show the queue")
+                         message="the panel to show the queue")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ServerPanelScreen))
         assert "panel" not in app.session._tasks  # no more polling once closed
@@ -72,8 +72,8 @@ async def test_a_reply_stuck_in_the_queue_says_why_in_the_header(make_app, busy_
         app.chat.prompt.load_text("sim:load=6 hello")
         app.chat.prompt.action_submit()
         await wait_until(pilot, lambda: "2 requests ahead, 4 running, KV cache 97 %" in screen_text(app),
-                         timeout=20, message="the waiting line's reason")
-        await wait_until(pilot, lambda: "requests ahead" not in screen_text(app), timeout=30)
+                         message="the waiting line's reason")
+        await wait_until(pilot, lambda: "requests ahead" not in screen_text(app))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 20)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -86,7 +86,7 @@ async def test_on_a_narrow_screen_the_reason_shortens_and_the_context_meter_stay
         def header() -> str:
             return screen_text(app).splitlines()[0]
 
-        await wait_until(pilot, lambda: "2 requests ahead" in header(), timeout=20, message="the reason")
+        await wait_until(pilot, lambda: "2 requests ahead" in header(), message="the reason")
         assert "ctx " in header() and "waiting " in header() and "…" not in header()
 
 
@@ -95,11 +95,11 @@ async def test_the_header_shows_the_load_while_the_server_is_busy(make_app, busy
         client = AsyncOpenAI(base_url=busy_sim.base_url, api_key=TEST_API_KEY, max_retries=0)
         others = asyncio.create_task(client.chat.completions.create(
             model="sim-chat", messages=[{"role": "user", "content": "sim:load=8 hello"}]))
-        await wait_until(pilot, lambda: "server busy: " in screen_text(app).splitlines()[0], timeout=20,
+        await wait_until(pilot, lambda: "server busy: " in screen_text(app).splitlines()[0],
                          message="the load indicator")
         assert "waiting · KV 97 %" in screen_text(app).splitlines()[0]
         await others
-        await wait_until(pilot, lambda: "server busy" not in screen_text(app).splitlines()[0], timeout=30)
+        await wait_until(pilot, lambda: "server busy" not in screen_text(app).splitlines()[0])
         await client.close()
 
 

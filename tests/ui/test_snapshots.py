@@ -8,6 +8,7 @@ from __future__ import annotations
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
@@ -57,6 +58,7 @@ async def settle(app, pilot) -> None:
     for widget in app.screen.query("*"):
         if isinstance(widget, (Input, TextArea)):
             widget.cursor_blink = False
+    shown_server = urlsplit(app.session.settings.base_url).netloc
     app.session.settings = app.session.settings.model_copy(update={"base_url": "http://gpu-box:8000/v1"})
     for message in app.session.conversation.messages:
         if message.timings is not None:
@@ -68,8 +70,9 @@ async def settle(app, pilot) -> None:
         panel._redraw()
     app.chat.show_status()
     # A screen under a dialog is redrawn with the dialog, a moment later than the dialog
-    # itself: wait for the status line's new server before waiting for a still screen.
-    await wait_for_text(pilot, app, "gpu-box:8000")
+    # itself: wait until the status line, wherever the dialog leaves it in view, no longer
+    # names the real server, then for a still screen.
+    await wait_for_text(pilot, app, absent=[shown_server])
     await wait_for_stable_screen(pilot, app)
 
 
