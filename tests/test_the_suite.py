@@ -4,6 +4,7 @@ as e2e, and the real-vLLM tests share one worker per server."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -52,10 +53,40 @@ def test_only_the_tests_in_tests_e2e_are_marked_e2e(request: pytest.FixtureReque
     assert all(nodeid.startswith("tests/e2e/") for nodeid in marked), marked
 
 
-def test_each_real_vllm_test_runs_on_the_worker_of_its_server(request: pytest.FixtureRequest) -> None:
-    real = [item for item in request.session.items if item.get_closest_marker("integration")]
-    groups = {item.nodeid: item.get_closest_marker("xdist_group") for item in real}
-    ungrouped = [nodeid for nodeid, group in groups.items() if group is None]
-    assert not ungrouped, f"not in a real-vLLM group: {ungrouped}"
-    names = {group.args[0] if group.args else group.kwargs["name"] for group in groups.values() if group}
-    assert names <= {"real-vllm", "real-vllm-reasoning"}, names
+GROUP_REPORT = '''
+import json
+import os
+
+
+def pytest_collection_finish(session):
+    groups = {item.nodeid: sorted({mark.args[0] if mark.args else mark.kwargs["name"]
+                                   for mark in item.iter_markers("xdist_group")})
+              for item in session.items}
+    marked = {item.nodeid: item.get_closest_marker("integration") is not None for item in session.items}
+    with open(os.environ["GROUP_REPORT"], "w") as out:
+        json.dump({"groups": groups, "marked": marked}, out)
+'''
+
+
+def test_each_real_vllm_test_runs_on_the_worker_of_its_server(tmp_path: Path) -> None:
+    from tests.integration.conftest import GROUPS
+
+    # Collected on its own (this test may run alone, or on a worker that has other items).
+    (tmp_path / "group_report.py").write_text(GROUP_REPORT)
+    report = tmp_path / "groups.json"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{REPO}", "GROUP_REPORT": str(report)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0", "-p", "group_report",
+         "-p", "no:cacheprovider", "tests/integration"],
+        capture_output=True, text=True, timeout=300, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(report.read_text())
+    assert len(found["groups"]) > 50, "the real-vLLM tests are collected (they skip without a server)"
+    # xdist joins the names of several groups into a new one: a test marked with two groups
+    # would share a worker with neither and meet the other tests' requests on its server.
+    wrong = {nodeid: names for nodeid, names in found["groups"].items()
+             if len(names) != 1 or not set(names) <= set(GROUPS)}
+    assert not wrong, f"not in exactly one real-vLLM group: {wrong}"
+    unmarked = [nodeid for nodeid, marked in found["marked"].items() if not marked]
+    assert not unmarked, f"not marked integration: {unmarked}"

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-# One worker runs these one after the other (pytest-xdist `loadgroup`): the CPU vLLM serves
-# one request at a time well, and the abort check reads server-wide counters that another
-# test's request would move.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("real-vllm")]
+# One worker runs these one after the other (the xdist group tests/integration/conftest.py
+# gives them): the CPU vLLM serves one request at a time well, and the abort check reads
+# server-wide counters that another test's request would move.
+pytestmark = pytest.mark.integration
 
 REAL_URL = os.environ.get("VLLM_CHAT_REAL_URL")
 REAL_KEY = os.environ.get("VLLM_CHAT_REAL_API_KEY")

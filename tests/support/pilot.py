@@ -146,3 +146,24 @@ async def turn(app: Any, pilot: Pilot, text: str) -> None:
     """Send `text` and wait for the reply to end."""
     await send(app, pilot, text)
     await wait_for_reply(app, pilot)
+
+
+async def run_command(app: Any, pilot: Pilot, name: str) -> None:
+    """Run the command `name` from the command palette (ctrl+p, the default key of
+    `command-palette`), as a user would: type it, wait until the palette highlights it,
+    press enter. (Enter pressed before the search answered would run nothing.)"""
+    from textual.command import CommandList, CommandPalette
+    from textual.widgets import Input
+
+    await pilot.press("ctrl+p")
+    palette = await wait_for_screen(pilot, app, CommandPalette)
+    await wait_until(pilot, lambda: isinstance(app.focused, Input), message="the palette's input focused")
+    await pilot.press(*("space" if ch == " " else ch for ch in name))
+    commands = palette.query_one(CommandList)
+
+    def highlighted() -> bool:
+        index = commands.highlighted
+        return index is not None and name in str(commands.get_option_at_index(index).prompt)
+
+    await wait_until(pilot, highlighted, message=f"{name!r} highlighted in the command palette")
+    await pilot.press("enter")

@@ -4,7 +4,15 @@ new session; and a second window's changes are shown (reload offer, merge notice
 
 from __future__ import annotations
 
-from tests.support.pilot import focus_last_message, screen_text, turn, wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    run_command,
+    screen_text,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.conversation import Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.screens.pick_list import PickListScreen
@@ -123,10 +131,7 @@ async def test_the_palette_forks_the_whole_conversation(sim, make_app) -> None:
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo whole")
         original = app.session.conversation
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Fork conversation")
-        await wait_until(pilot, lambda: "Fork conversation" in screen_text(app))
-        await pilot.press("enter")
+        await run_command(app, pilot, "Fork conversation")
         await wait_until(pilot, lambda: app.session.conversation is not original, message="the fork")
         assert shown(app) == ["echo whole", "whole"]
         assert {s.id for s in SessionStore().list()[0]} == {original.id, app.session.conversation.id}
