@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -38,9 +37,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
     app.keys("Enter")
     app.wait_for("ready · 7 tools")
     app.keys("Escape")
-    deadline = time.monotonic() + 10
-    while "Tool servers (MCP)" in app.screen() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    app.wait_gone(r"Tool servers \(MCP\)")  # keys typed before would go to the panel
     # The server starts a child of its own (through approval, as a user would allow it).
     app.type("spawn child please")
     app.keys("Enter")

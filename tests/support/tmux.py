@@ -77,6 +77,17 @@ class TmuxApp:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {pattern!r}; screen was:\n{screen}")
 
+    def wait_gone(self, pattern: str, timeout: float = 60.0) -> str:
+        """Wait until the screen no longer matches `pattern` (a dialog closed); returns the screen."""
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while re.search(pattern, screen):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {pattern!r} to go; screen was:\n{screen}")
+            time.sleep(0.1)
+            screen = self.screen()
+        return screen
+
     def close(self) -> None:
         """Stop this app's tmux server (and the app, if still running)."""
         subprocess.run([*self._tmux, "kill-server"], capture_output=True)

@@ -38,7 +38,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+def wait_gone(pid: int, timeout: float = 60.0) -> bool:
     """Wait until `pid` is gone; False if it still runs after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,7 +48,7 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def read_pid(path: Path, timeout: float = 15.0) -> int:
+def read_pid(path: Path, timeout: float = 60.0) -> int:
     """The pid a test server wrote to `path`, once it is there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

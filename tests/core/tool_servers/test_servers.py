@@ -105,7 +105,7 @@ async def test_a_call_past_its_timeout_fails_like_a_local_tool_and_is_cancelled_
         outcome = await registry.execute(call("hang_forever"))
         assert outcome.status == "error"
         assert outcome.output == "Error: hang_forever timed out after 2 s and was stopped"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the server never heard that the call was cancelled"
@@ -124,7 +124,7 @@ async def test_stopping_a_running_call_cancels_it_on_the_server(make_manager, tm
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").read_text() == "cancelled"
@@ -137,7 +137,7 @@ async def test_a_server_that_exits_during_a_call_fails_the_call_and_says_how_it_
         outcome = await registry.execute(call("exit_now", '{"status": 3}'))
         assert outcome.status == "error"
         assert outcome.output == "Error: the MCP server t stopped during the call: it exited with status 3"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while manager.statuses()[0].state != "failed" and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         status = manager.statuses()[0]
@@ -211,7 +211,7 @@ async def test_a_streamable_http_server_works_like_a_stdio_one(make_manager, htt
         assert (await registry.execute(call("echo_text", '{"text": "over http"}'))).output == "echo: over http"
         outcome = await registry.execute(call("hang_forever"))
         assert outcome.output == "Error: hang_forever timed out after 2 s and was stopped"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the HTTP server never heard that the call was cancelled"

@@ -51,7 +51,7 @@ async def test_esc_during_an_mcp_call_stops_the_turn_and_cancels_the_call_on_the
         assert isinstance(events[-1], TurnStopped)
         tool = conv.messages[-1]
         assert (tool.role, tool.status) == ("tool", "stopped")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the MCP server never heard that the call was cancelled"
