@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.tool_servers.conftest import TOOL_SERVER, read_pid, wait_gone
+from tests.core.tool_servers.conftest import SLOW_START, TOOL_SERVER, read_pid, wait_gone
 
 
 def parent_of(pid: int) -> int:
@@ -26,6 +26,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
         'name = "t"\n'
         f"command = {sys.executable!r}\n"
         f"args = [{str(TOOL_SERVER)!r}, '--state', {str(state)!r}]\n"
+        f"connect_timeout = {SLOW_START}\n"
     )
     app = run_app("--config", str(config), "--base-url", sim_url)
     app.wait_for("Message")

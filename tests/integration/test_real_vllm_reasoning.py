@@ -69,8 +69,8 @@ async def test_a_tui_turn_shows_the_real_reasoning_in_its_own_block() -> None:
         await wait_until(pilot, lambda: reply_over(app), timeout=60)
         reply = chat.conversation.messages[-1]
         assert reply.reasoning and not reply.content
-        block = await wait_until(pilot, lambda: app.screen.query(ReasoningBlock).first(None))
         # A reply that is all reasoning keeps its block open: there is nothing else to read.
-        assert not block.collapsed
         await wait_for_text(pilot, app, f"▾ Reasoning · {len(reply.reasoning)} chars")
+        block = app.screen.query_one(ReasoningBlock)  # drawn, so mounted
+        assert not block.collapsed
     await chat.aclose()

@@ -167,3 +167,23 @@ async def run_command(app: Any, pilot: Pilot, name: str) -> None:
 
     await wait_until(pilot, highlighted, message=f"{name!r} highlighted in the command palette")
     await pilot.press("enter")
+
+
+def record_notifications(app: Any) -> None:
+    """Keep the text of every notification `app` shows, for `notes(app)`. Call it before
+    the app runs. (A toast leaves `app._notifications` once it expires, a few seconds after
+    it came: on a loaded machine a test may look later than that.)"""
+    seen: list[str] = []
+    show = app.notify
+
+    def notify(message: Any, *args: Any, **kwargs: Any) -> None:
+        seen.append(str(message))
+        show(message, *args, **kwargs)
+
+    app.notify = notify
+    app.notes_seen = seen
+
+
+def notes(app: Any) -> str:
+    """Every notification the app has shown (see `record_notifications`), one per line."""
+    return "\n".join(app.notes_seen)

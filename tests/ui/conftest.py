@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import record_notifications, screen_text, wait_until
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
@@ -62,6 +62,7 @@ def make_app() -> AppFactory:
         settings.setdefault("api_key", TEST_API_KEY)
         chat = ChatSession(load_settings(settings), conversation=conversation, store=SessionStore())
         app = VllmChatApp(chat)
+        record_notifications(app)  # `notes(app)`: every notice, expired toasts included
         async with app.run_test(size=size, notifications=True) as pilot:
             await wait_until(pilot, lambda: app.focused is app.chat.prompt and screen_text(app).strip(),
                              message="the chat screen, drawn, with the prompt focused")

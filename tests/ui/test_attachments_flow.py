@@ -18,6 +18,7 @@ from aiohttp import web
 from textual import events
 
 from tests.support.pilot import (
+    notes,
     send,
     turn,
     wait_for_reply,
@@ -135,8 +136,8 @@ async def accept_the_offer(app: Any, pilot: Any, prompt: str) -> None:
 
 
 def notices(app: Any) -> str:
-    """Every notification shown so far, one per line."""
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 @pytest.fixture(autouse=True)
@@ -190,11 +191,8 @@ async def test_bad_input_is_explained_and_nothing_is_attached(sim, make_app, in_
         await send(app, pilot, "/attach notes.png")
         await send(app, pilot, "/attach ftp://example.com/x.png")
 
-        def notes() -> str:
-            return "\n".join(str(n.message) for n in app._notifications)
-
         # Other notices may come first (the connection, the model): wait for both of these.
-        await wait_until(pilot, lambda: "not an image, video or audio file" in notes() and "ftp" in notes())
+        await wait_until(pilot, lambda: "not an image, video or audio file" in notes(app) and "ftp" in notes(app))
         assert app.chat.attachments.chips == []
         assert app.session.conversation.messages == []
 
@@ -239,7 +237,7 @@ async def test_a_reloaded_session_shows_the_same_thumbnails_after_the_original_m
     photo.unlink()
     conv = SessionStore().load(conv_id)
     async with make_app(base_url=sim.base_url, conversation=conv) as (app, pilot):
-        thumb = await wait_until(pilot, lambda: app.chat.messages.query(ImageThumb).first(None))
+        thumb = await wait_until(pilot, lambda: (found := app.chat.messages.query(ImageThumb)) and found.first())
         await wait_until(pilot, lambda: thumb.picture is not None)
         await wait_for_text(pilot, app, "moving.png")
 
@@ -449,5 +447,5 @@ async def test_a_data_url_is_stored_as_a_file_and_the_session_keeps_a_reference(
     saved = SessionStore().path_for(conv_id).read_text()
     assert "base64" not in saved and att.ref in saved
     async with make_app(base_url=sim.base_url, conversation=SessionStore().load(conv_id)) as (app, pilot):
-        thumb = await wait_until(pilot, lambda: app.chat.messages.query(ImageThumb).first(None))
+        thumb = await wait_until(pilot, lambda: (found := app.chat.messages.query(ImageThumb)) and found.first())
         await wait_until(pilot, lambda: thumb.picture is not None)

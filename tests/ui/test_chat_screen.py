@@ -7,6 +7,7 @@ import io
 import socket
 
 from tests.support.pilot import (
+    notes,
     screen_text,
     send,
     wait_for_reply,
@@ -35,7 +36,8 @@ async def connected(app, pilot) -> None:
 
 
 def notifications(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(paced_sim, make_app) -> None:
@@ -164,7 +166,7 @@ async def test_the_system_prompt_can_be_edited_in_the_app(sim, make_app) -> None
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await pilot.press("f2")
-        area = await wait_until(pilot, lambda: app.screen.query("#system-prompt-text").first(None))
+        area = await wait_until(pilot, lambda: (found := app.screen.query("#system-prompt-text")) and found.first())
         area.load_text("Answer in French.")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.session.conversation.system_prompt == "Answer in French.")
@@ -224,7 +226,7 @@ async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app
         await connected(app, pilot)
         await send(app, pilot, "hello")
         await wait_for_reply(app, pilot)
-        notice = await wait_until(pilot, lambda: app.chat.messages.query(ErrorNotice).last(None))
+        notice = await wait_until(pilot, lambda: (found := app.chat.messages.query(ErrorNotice)) and found.last())
         assert notice.error.kind == "unknown_model"
         # The server's text is shown literally, never as markup.
         await wait_for_text(pilot, app, "'[b]nope[/b]'", "It serves: sim-chat, sim-vision", "ctrl+o")

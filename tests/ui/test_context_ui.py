@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import TEST_API_KEY
 from tests.support.pilot import (
     focus_last_message,
+    notes,
     screen_text,
     wait_for_reply,
     wait_for_screen,
@@ -94,7 +95,7 @@ async def test_its_key_shows_what_takes_the_window_part_by_part(small, make_app)
 async def test_tools_taking_a_large_share_are_said_once_with_the_key_that_switches_them_off(small, make_app) -> None:
     async with make_app(base_url=small.base_url) as (app, pilot):
         await wait_for_text(pilot, app, "The tool schemas take", "ctrl+t switches tools off")
-        notices = [n for n in app._notifications if "tool schemas" in str(n.message)]
+        notices = [n for n in app.notes_seen if "tool schemas" in n]
         assert len(notices) == 1
 
 
@@ -143,7 +144,7 @@ async def test_d_leaves_out_the_oldest_turns_and_sends(small, make_app) -> None:
         await pilot.press("d")
         await wait_for_reply(app, pilot)
         await wait_until(pilot, lambda: "left out here to make room" in screen_text(app) or
-                         any("oldest turns" in str(n.message) for n in app._notifications))
+                         "oldest turns" in notes(app))
         conv = app.session.conversation
         assert conv.compactions and conv.compactions[0].kind == "dropped"
         assert conv.messages[-1].role == "assistant" and conv.messages[-2].content == BIG
@@ -214,9 +215,8 @@ async def test_slash_compact_streams_and_says_the_tokens_before_and_after(small,
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         app.chat.prompt.load_text("/compact")
         app.chat.prompt.action_submit()
-        await wait_until(pilot, lambda: any("Compacted 8 earlier messages" in str(n.message)
-                                            for n in app._notifications), message="the notice")
-        notice = next(str(n.message) for n in app._notifications if "Compacted" in str(n.message))
+        await wait_until(pilot, lambda: "Compacted 8 earlier messages" in notes(app), message="the notice")
+        notice = next(n for n in app.notes_seen if "Compacted" in n)
         before, after = re.search(r"(\S+) → (\S+) tokens", notice).groups()
         assert before != after
         await focus_last_message(app, pilot)
@@ -232,8 +232,7 @@ async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
             await pilot.press("alt+s")
             await wait_until(pilot, lambda: "compacting · streaming" in header(app), message=f"streaming {header(app)}")
             await pilot.press("escape")
-            await wait_until(pilot, lambda: any("Compaction stopped: nothing changed" in str(n.message)
-                                                for n in app._notifications))
+            await wait_until(pilot, lambda: "Compaction stopped: nothing changed" in notes(app))
             assert app.session.conversation.messages == before and not app.session.conversation.compactions
 
 

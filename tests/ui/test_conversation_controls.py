@@ -8,7 +8,14 @@ from pathlib import Path
 
 from textual import events
 
-from tests.support.pilot import focus_last_message, turn, wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    notes,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -66,7 +73,7 @@ async def test_copy_sends_osc52_and_uses_the_configured_program(sim, make_app, t
         await wait_until(pilot, lambda: app.clipboard == "copy me")
 
         def notices() -> str:
-            return "\n".join(str(n.message) for n in app._notifications)
+            return notes(app)
 
         await wait_until(pilot, lambda: "OSC 52" in notices() and "Copied the message (7 characters)" in notices())
         assert target.read_text() == "copy me"
@@ -197,7 +204,7 @@ async def test_a_failing_editor_is_reported_and_the_draft_kept(sim, make_app, mo
     async with make_app(base_url=sim.base_url) as (app, pilot):
         app.chat.prompt.load_text("my draft")
         await pilot.press("ctrl+g")
-        await wait_until(pilot, lambda: "Could not start" in "\n".join(str(n.message) for n in app._notifications))
+        await wait_until(pilot, lambda: "Could not start" in notes(app))
         assert app.chat.prompt.text == "my draft"
 
 

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pilot import screen_text, send, wait_for_reply, wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    notes,
+    screen_text,
+    send,
+    wait_for_reply,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -22,10 +30,6 @@ OLD_NAMES = ("enter", "ctrl+j", "ctrl+f", "esc", "ctrl+o", "ctrl+n", "ctrl+p", "
 def names(text: str, key: str) -> bool:
     """Whether `text` names `key` (f1 is not named by f14)."""
     return re.search(rf"(?<![\w+]){re.escape(key)}(?![\w+])", text) is not None
-
-
-def notes(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
 
 
 def welcome_text(app) -> str:

@@ -18,7 +18,14 @@ from textual.command import CommandList, CommandPalette
 from textual.dom import DOMNode
 
 import vllm_chat.ui
-from tests.support.pilot import screen_text, turn, wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    notes,
+    screen_text,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.config import tomllib
 from vllm_chat.core.keymap import BindingInfo, keys_of
 from vllm_chat.ui.key_places import binding_contexts, help_groups
@@ -27,10 +34,6 @@ from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.theming import ThemePicker
 
 KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-
-
-def notes(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
 
 
 def ui_modules() -> list:

@@ -7,7 +7,12 @@ from typing import Any
 from textual.app import App
 from textual.widgets import Input, RadioSet, Select, Static, Switch, TextArea
 
-from tests.support.pilot import wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    record_notifications,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.params import SamplingParams
@@ -41,7 +46,9 @@ def conversation(**fields: Any) -> Conversation:
 
 
 def host(conv: Conversation | None = None, models: list[ModelInfo] | None = None, **kwargs: Any) -> Host:
-    return Host(SettingsScreen(conv or conversation(), MODELS if models is None else models, **kwargs))
+    app = Host(SettingsScreen(conv or conversation(), MODELS if models is None else models, **kwargs))
+    record_notifications(app)
+    return app
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -142,7 +149,7 @@ async def test_saving_is_refused_while_a_field_is_invalid_and_says_what_to_fix()
         assert app.results == [] and isinstance(app.screen, SettingsScreen)
         assert error_under(pilot, "top_k") == "top_k must be 0 (disable), or at least 1, got -2."
         assert error_under(pilot, "seed") == "seed must be an integer, got 'abc'."
-        assert any(n.message == "Fix 2 fields before saving: top_k, seed." for n in app._notifications)
+        assert "Fix 2 fields before saving: top_k, seed." in app.notes_seen
         assert app.focused is field(pilot, "#param-top_k"), "focus goes to the first field to fix"
         await type_into(pilot, "#param-top_k", "0")
         assert str(summary.render()) == "Fix 1 field before saving: seed.", "the summary follows the fixes"

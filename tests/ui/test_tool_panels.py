@@ -147,7 +147,7 @@ async def test_the_round_limit_stops_a_runaway_loop_with_a_message(sim, make_app
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "what is 2+2")
         await turn_over(app, pilot)
-        notice = await wait_until(pilot, lambda: app.chat.messages.query(ErrorNotice).last(None))
+        notice = await wait_until(pilot, lambda: (found := app.chat.messages.query(ErrorNotice)) and found.last())
         assert notice.error.kind == "round_limit"
         await wait_for_text(pilot, app, "Stopped after 1 tool rounds")
 

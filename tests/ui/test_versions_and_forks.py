@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tests.support.pilot import (
     focus_last_message,
+    notes,
     run_command,
     screen_text,
     turn,
@@ -29,7 +30,8 @@ def focused_message(app):
 
 
 def notices(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 async def focus_message(app, pilot, index: int) -> None:

@@ -12,6 +12,7 @@ from tests.conftest import TEST_API_KEY
 from tests.support.pilot import (
     WAIT,
     focus_last_message,
+    notes,
     screen_text,
     send,
     wait_for_reply,
@@ -32,7 +33,8 @@ def last(app):
 
 
 def notifications(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 async def connected(app, pilot) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pilot import (
+    notes,
     screen_text,
     send,
     wait_for_reply,
@@ -22,7 +23,8 @@ from vllm_chat.ui.screens.template_form import TemplateFormScreen
 
 
 def notifications(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 @pytest.fixture

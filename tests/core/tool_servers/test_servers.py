@@ -228,9 +228,10 @@ async def test_an_http_server_that_is_not_there_fails_with_the_reason(make_manag
 
 
 async def test_a_server_with_a_protocol_version_no_client_knows_fails_with_the_reason(make_manager) -> None:
-    from tests.core.tool_servers.conftest import SERVERS
+    from tests.core.tool_servers.conftest import SERVERS, SLOW_START
 
-    old = {"name": "old", "command": sys.executable, "args": [str(SERVERS / "wrong_version_server.py")]}
+    old = {"name": "old", "command": sys.executable, "args": [str(SERVERS / "wrong_version_server.py")],
+           "connect_timeout": SLOW_START}
     async with make_manager([old, stdio_server("t")]) as (manager, registry):
         await manager.wait_settled()
         old_status, t = manager.statuses()
