@@ -39,7 +39,7 @@ def plan_for(session: ChatSession, request: OneShotRequest) -> CandidatePlan:
 
 async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
     """Send the prompt (already in the conversation) for several replies and print them."""
-    from vllm_chat.oneshot import _error_doc, _say_unsaved, print_error
+    from vllm_chat.oneshot import EXIT_DOES_NOT_MATCH, _error_doc, _say_check, _say_unsaved, print_error
 
     try:
         plan = plan_for(session, request)
@@ -96,7 +96,14 @@ async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
     if stopped:
         sys.stderr.write("vllm-chat: stopped.\n")
         return 130
-    return 1 if errors or unsaved else 0
+    if errors or unsaved:
+        return 1
+    unchecked = [(k, m) for k, m in sorted(ended.items())
+                 if m.check is not None and m.check.outcome in ("invalid", "cut")]
+    for k, message in unchecked if not request.as_json else []:
+        sys.stderr.write(f"vllm-chat: {_title(k, figures)}:\n")
+        _say_check(message)
+    return EXIT_DOES_NOT_MATCH if unchecked else 0
 
 
 def _title(k: int, figures: tuple[CandidateStatus, ...]) -> str:
@@ -145,4 +152,6 @@ def _reply_doc(figure: CandidateStatus, message: Message | None, error: ChatErro
     }
     if error is not None:
         doc["error"] = error_doc(error)
+    if message is not None and message.check is not None:
+        doc["check"] = message.check.model_dump()
     return doc

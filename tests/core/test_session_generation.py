@@ -192,6 +192,7 @@ async def test_chat_with_a_base_model_is_recognised_and_completion_mode_answers(
     assert window is not None and window - 16 <= sent["max_tokens"] < window, "the window less the prompt"
     reply = session.conversation.messages[-1]
     assert reply.content and reply.finish_reason in ("stop", "length") and reply.usage is not None
+    assert reply.reply_limit is None, "getting the rest of the window is no shortfall to report"
     saved = json.loads(store.path_for(session.conversation.id).read_text())
     assert saved["kind"] == "completion" and session.status().completion_mode
 

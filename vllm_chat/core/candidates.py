@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core import tree
@@ -40,6 +40,7 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
+from vllm_chat.core.generation.requests import request_problem
 from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
 from vllm_chat.core.tool_media import without_tool_media
 from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
@@ -250,7 +251,10 @@ class CandidateRun:
         specs = self.tools.specs() if (with_tools and self.tools is not None and self.options.tools_enabled) else None
         if model in self._text_only:
             messages = without_tool_media(messages)
-        request = build_request(self.conv, self.options, messages, specs)
+        options = self.options
+        if model != self.conv.model:  # a compared model gets its own template, not the conversation's
+            options = replace(options, chat_template=options.model_templates.get(model))
+        request = build_request(self.conv, options, messages, specs)
         request["model"] = model
         # Each chunk then carries its own choice's token count: live figures per column
         # (the final usage of an `n` request counts every choice together).
@@ -264,6 +268,11 @@ class CandidateRun:
         if self.plan.beam:
             request["extra_body"] = {**request.get("extra_body", {}), "use_beam_search": True}
         sinks = {k: slot.sink for k, slot in enumerate(self.slots)}
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            for k in sinks:
+                self._failed(k, problem)
+            return
         for sink in sinks.values():
             sink.restart()
         try:
@@ -282,9 +291,14 @@ class CandidateRun:
     async def _one_model(self, k: int, messages: list[dict[str, Any]]) -> None:
         """One column of a comparison: its own request; its error is its own."""
         slot = self.slots[k]
+        request = self._request(slot.model, messages, with_tools=True)
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            self._failed(k, problem)
+            return
         slot.sink.restart()
         try:
-            await stream_choices(self.client, self._request(slot.model, messages, with_tools=True), {0: slot.sink})
+            await stream_choices(self.client, request, {0: slot.sink})
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -281,7 +281,7 @@ class Engine(ToolRounds):
             if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
                 fail(msg, problem)
                 return _Round(msg, [], problem)
-            await fit_max_tokens(request, options.reply_room, msg)
+            await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
             try:
