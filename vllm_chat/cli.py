@@ -203,8 +203,8 @@ def _main(argv: list[str] | None) -> int:
         if given is not None:
             return _oneshot(settings, args, given, conversation)
         if args.candidates is not None or args.compare or args.beam_search:
-            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
-                            "candidates and alt+m compares models.")
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, ask for candidates "
+                            "or a comparison from the command palette or a reply's menu.")
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)

@@ -180,7 +180,7 @@ async def test_completion_mode_stops_continues_and_regenerates(base_sim, make_ap
         assert base_sim.stats.last_request_body["prompt"] == "long 3000"
 
 
-async def test_alt_c_switches_completion_mode_and_the_header_says_so(sim, make_app) -> None:
+async def test_its_key_switches_completion_mode_and_the_header_says_so(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("alt+b")
         await wait_until(pilot, lambda: app.session.completion_mode)
