@@ -43,7 +43,13 @@ from vllm_chat.core.events import (
 from vllm_chat.core.generation.requests import request_problem
 from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
 from vllm_chat.core.tool_media import without_tool_media
-from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
+from vllm_chat.core.turn_request import (
+    TurnOptions,
+    build_request,
+    default_messages,
+    fit_max_tokens,
+    request_messages,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.client import ChatClient
@@ -273,6 +279,10 @@ class CandidateRun:
             for k in sinks:
                 self._failed(k, problem)
             return
+        first = self.slots[0].message
+        await fit_max_tokens(request, self.options.reply_room, first, chosen=self.conv.params.max_tokens is not None)
+        for slot in self.slots[1:]:
+            slot.message.reply_limit = first.reply_limit
         for sink in sinks.values():
             sink.restart()
         try:
@@ -296,6 +306,8 @@ class CandidateRun:
         if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
             self._failed(k, problem)
             return
+        await fit_max_tokens(request, self.options.reply_room, slot.message,
+                             chosen=self.conv.params.max_tokens is not None)
         slot.sink.restart()
         try:
             await stream_choices(self.client, request, {0: slot.sink})

@@ -152,8 +152,10 @@ class ContextPart(WorkbenchPart):
     def _history_key(self) -> tuple[Any, ...]:
         """What the next request depends on besides the draft (cheap: no message is read)."""
         conv = self.conversation
+        tools = self._engine.tools
         return (id(conv), conv.updated_at, len(conv.messages), conv.model, conv.system_prompt,
-                id(conv.params), self.tools_on, id(self.media_policy), self._connection)
+                id(conv.params), self.tools_on, tools.changes if tools is not None else 0,
+                id(self.media_policy), self._connection)
 
     def _context_now(self) -> tuple[int | None, bool, str]:
         """(tokens, exact, note) for the status: the last count when nothing changed since,

@@ -39,6 +39,9 @@ class ToolServersPart(SessionBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._mcp = self._build_mcp()
+        if self._mcp is not None:
+            # A server's tools joining or leaving changes the next request (the meter counts again).
+            self._mcp.subscribe(self._status_changed)
 
     def _build_mcp(self) -> McpManager | None:
         if not self.settings.mcp.servers or self._engine.tools is None:

@@ -66,6 +66,8 @@ class ToolRegistry:
         default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._tools: dict[str, Tool] = {}
+        self.changes = 0
+        """How many times a tool was added or removed (the tool schemas a request carries changed)."""
         self._confirm = set(confirm)
         self.default_timeout = default_timeout
         """Seconds a call may run when neither `execute` nor the tool sets a limit."""
@@ -128,10 +130,12 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+        self.changes += 1
 
     def remove(self, name: str) -> None:
         """Stop offering the tool called `name` (an MCP server's tool, when its server goes)."""
-        self._tools.pop(name, None)
+        if self._tools.pop(name, None) is not None:
+            self.changes += 1
 
     def names(self) -> list[str]:
         """Tool names, in the order they were added."""
