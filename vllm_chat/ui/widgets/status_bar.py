@@ -53,12 +53,15 @@ def middle_ellipsis(text: str, width: int) -> str:
 def waiting_labels(activity: Activity, now: float, reason: str) -> list[str]:
     """Ways to say a reply waits for its first token, longest first: with why (the
     server's metrics, `reason`), then shorter as the reason loses its last parts
-    ("waiting 4 s · 3 requests ahead"), down to "waiting 4 s"."""
+    ("waiting 4 s · 3 requests ahead", "waiting 4 s · 3 ahead"), down to "waiting 4 s"."""
     elapsed = f"{now - activity.since:.0f} s"
     parts = [p.strip() for p in inert(reason).split(",") if p.strip()]
     labels = [f"waiting for the first token · {elapsed}" + (f" · {', '.join(parts)}" if parts else "")]
-    for keep in range(len(parts), -1, -1):
-        labels.append(f"waiting {elapsed}" + (f" · {', '.join(parts[:keep])}" if keep else ""))
+    for keep in range(len(parts), 0, -1):
+        labels.append(f"waiting {elapsed} · {', '.join(parts[:keep])}")
+    if parts:  # the first reason in brief ("2 ahead") before none at all
+        labels.append(f"waiting {elapsed} · {parts[0].replace(' requests ahead', ' ahead').replace('KV cache', 'KV')}")
+    labels.append(f"waiting {elapsed}")
     return labels
 
 
