@@ -104,12 +104,23 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def say(text: str) -> None:
+    """Print a message for the user on stderr, made safe: control characters shown,
+    never obeyed, and credentials in URLs hidden (messages quote files, flags, servers)."""
+    from vllm_chat.core.text import message_text
+
+    print(f"vllm-chat: {message_text(text)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `vllm-chat`."""
     try:
         return _main(argv)
+    except _CliError as exc:
+        say(str(exc))
+        return 2
     except KeyboardInterrupt:
-        print("vllm-chat: stopped.", file=sys.stderr)
+        say("stopped.")
         return 130
     except BrokenPipeError:
         # Whoever read our output stopped reading (`| head`): nothing to report. Point
@@ -129,13 +140,17 @@ def _main(argv: list[str] | None) -> int:
 
         return sessions_main(argv[1:])
     args = build_parser().parse_args(argv)
+    _check_text_arguments(args)
+    if args.resume is not None and not args.resume.strip():
+        raise _CliError("--resume needs a session id (or a unique start of one); "
+                        "'vllm-chat sessions list' shows them.")
 
     from vllm_chat.core.config import ConfigError, load_settings
 
     try:
         settings = load_settings(cli_overrides(args), config_path=args.config, profile=args.profile)
     except ConfigError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
 
     demo = None
@@ -146,7 +161,7 @@ def _main(argv: list[str] | None) -> int:
         served = [*demo.config.models, *demo.config.loras]
         model, note = demo_model(served, args.model)
         if note:
-            print(f"vllm-chat: {note}", file=sys.stderr)
+            say(note)
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
         session = _session_from_args(args)
@@ -157,7 +172,7 @@ def _main(argv: list[str] | None) -> int:
 
         return run_tui(settings, session=session, demo=demo is not None)
     except _CliError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     finally:
         if demo is not None:
@@ -166,6 +181,45 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
+
+
+_TEXT_OPTIONS = {"prompt": "-p", "system": "--system", "model": "--model", "base_url": "--base-url",
+                 "api_key": "--api-key", "profile": "--profile", "theme": "--theme", "resume": "--resume",
+                 "stop": "--stop"}
+"""Options whose text goes to the server or into a session (file paths may be any bytes)."""
+
+
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse text options that are not UTF-8 (Python keeps such bytes as lone surrogates,
+    which no request or session file can carry)."""
+    for name, flag in _TEXT_OPTIONS.items():
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _bad_byte(item) is not None:
+                raise _CliError(
+                    f"the text given to {flag} is not UTF-8 (byte 0x{_bad_byte(item):02x}); the terminal or "
+                    "script that passed it uses another encoding. Give UTF-8 text (e.g. set LANG=C.UTF-8, "
+                    "or convert it with iconv).")
+
+
+def _bad_byte(text: str) -> int | None:
+    """The first byte that was not UTF-8 in an argument decoded with surrogateescape."""
+    for char in text:
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return ord(char) - 0xDC00
+    return None
+
+
+def _read_stdin() -> str:
+    """Piped input as text, or `_CliError` saying it is not UTF-8 and what to do."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _CliError(
+            f"the text piped on stdin is not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start} of "
+            f"{len(raw)}). Convert it first (e.g. iconv -f LATIN1 -t UTF-8), or for an image, video or "
+            "audio file use -a FILE.") from None
 
 
 def _oneshot_prompt(args: argparse.Namespace) -> str | None:
@@ -177,7 +231,7 @@ def _oneshot_prompt(args: argparse.Namespace) -> str | None:
     if args.prompt not in (None, "-") and args.prompt.strip():
         parts.append(args.prompt)
     if piped or args.prompt == "-":
-        data = sys.stdin.read()
+        data = _read_stdin()
         if data.strip():
             parts.append(data.rstrip("\n"))
     if not parts:
@@ -186,14 +240,14 @@ def _oneshot_prompt(args: argparse.Namespace) -> str | None:
 
 
 def _session_from_args(args: argparse.Namespace) -> Any:
-    if not (args.continue_ or args.resume):
+    if not args.continue_ and args.resume is None:
         return None
     from vllm_chat.core.store import SessionStore, StoreError
 
     store = SessionStore()
     try:
-        if args.resume:
-            return store.load(store.resolve(args.resume))
+        if args.resume is not None:
+            return store.load(store.resolve(args.resume.strip()))
         recent = store.most_recent()
         if recent is None:
             raise _CliError("there is no saved session to continue yet.")

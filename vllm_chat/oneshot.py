@@ -10,7 +10,6 @@ Tools that need approval are denied unless `--yes` is given.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from vllm_chat.core.events import (
     TurnFinished,
     TurnStopped,
 )
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import inert, json_text, message_text
 
 
 @dataclass
@@ -88,10 +87,15 @@ class _Printer:
 
 def print_error(error: ChatError, stream: TextIO = sys.stderr) -> None:
     """The one-shot form of an error: message, then the hint."""
-    stream.write(f"vllm-chat: {inert(error.message)}\n")
+    stream.write(f"vllm-chat: {message_text(error.message)}\n")
     if error.hint:
-        stream.write(f"hint: {inert(error.hint)}\n")
+        stream.write(f"hint: {message_text(error.hint)}\n")
     stream.flush()
+
+
+def _note(text: str) -> None:
+    """A line on stderr for the user (tool names, warnings: text a model or server wrote)."""
+    sys.stderr.write(f"vllm-chat: {message_text(text)}\n")
 
 
 async def run_oneshot(settings: Settings, request: OneShotRequest) -> int:
@@ -144,17 +148,19 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
         if recorder is not None:
             recorder.observe(event)
         if isinstance(event, ContentDelta) and not request.as_json:
+            if request.show_reasoning:
+                err.finish_line()  # the answer starts on a line of its own, not after the reasoning
             out.write(event.text)
         elif isinstance(event, ReasoningDelta) and request.show_reasoning and not request.as_json:
             err.write(event.text)
         elif isinstance(event, ToolApprovalNeeded) and not request.yes:
             err.finish_line()
-            err.write(f"[tool {event.call.name} needs approval: denied; run with --yes to allow]\n")
+            err.write(f"[tool {message_text(event.call.name)} needs approval: denied; run with --yes to allow]\n")
         elif isinstance(event, ToolRunning) and not request.as_json:
             err.finish_line()
-            err.write(f"[running tool {event.call.name}]\n")
+            err.write(f"[running tool {message_text(event.call.name)}]\n")
         elif isinstance(event, ToolResult) and not request.as_json:
-            err.write(f"[tool {event.call.name}: {event.message.tool_status}]\n")
+            err.write(f"[tool {message_text(event.call.name)}: {event.message.tool_status}]\n")
         elif isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
             final = event
     try:
@@ -179,7 +185,7 @@ def _engine(settings: Settings, client: ChatClient, request: OneShotRequest) -> 
 
         tools, problems = ToolRegistry.from_settings(settings.tools, root=Path(os.getcwd()))
         for problem in problems:
-            sys.stderr.write(f"vllm-chat: {problem}\n")
+            _note(problem)
         approval = ApprovalPolicy(tools, auto_approve=request.yes)
 
     async def deny(call: ToolCall) -> Any:
@@ -216,7 +222,7 @@ def _report(final: Any, conv: Conversation, request: OneShotRequest) -> int:
             doc["error"] = {"kind": final.error.kind, "message": final.error.message, "hint": final.error.hint}
         elif message is not None and message.error:
             doc["warning"] = message.error
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc) + "\n")
         sys.stdout.flush()
     if isinstance(final, TurnFailed):
         if not request.as_json:
@@ -227,7 +233,7 @@ def _report(final: Any, conv: Conversation, request: OneShotRequest) -> int:
         return 130
     if message is not None and not request.as_json:
         for note in _notes(message, request):
-            sys.stderr.write(f"vllm-chat: {note}\n")
+            _note(note)
     return 0
 
 
@@ -245,8 +251,8 @@ def _notes(message: Any, request: OneShotRequest) -> list[str]:
 
 def _fail(error: ChatError, request: OneShotRequest) -> int:
     if request.as_json:
-        sys.stdout.write(json.dumps({"error": {"kind": error.kind, "message": error.message,
-                                               "hint": error.hint}}) + "\n")
+        sys.stdout.write(json_text({"error": {"kind": error.kind, "message": error.message,
+                                              "hint": error.hint}}) + "\n")
     else:
         print_error(error)
     return 1

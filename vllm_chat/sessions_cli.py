@@ -1,12 +1,19 @@
-"""`vllm-chat sessions list | export | delete`: saved sessions from the command line."""
+"""`vllm-chat sessions list | export | delete`: saved sessions from the command line.
+
+Titles, model ids and messages come from models, servers and files anyone may
+have edited: listings and messages go through `message_text` / `one_line`
+(always inert), an export to stdout through `terminal_safe` (inert on a
+terminal, exact into a pipe or file).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
+
+from vllm_chat.core.text import json_text, message_text, one_line, terminal_safe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,10 +48,10 @@ def sessions_main(argv: list[str]) -> int:
         if args.command == "export":
             return _export(store, session_id, args.format, args.output)
         store.delete(session_id)
-        print(f"deleted {session_id}")
+        print(f"deleted {message_text(session_id)}")
         return 0
     except StoreError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        print(f"vllm-chat: {message_text(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -56,15 +63,17 @@ def _list(store: object, as_json: bool) -> int:
              "updated_at": s.updated_at, "messages": s.message_count}
             for s in summaries
         ] + [{"path": str(u.path), "unreadable": u.reason} for u in unreadable]
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print(json_text(doc, indent=2))
         return 0
     if not summaries and not unreadable:
         print("No saved sessions yet.")
         return 0
     for s in summaries:
-        print(f"{s.id[:12]}  {_when(s.updated_at)}  {s.message_count:>4} msgs  {s.model or '-':<24.24}  {s.title}")
+        model = one_line(s.model or "-")
+        print(f"{one_line(s.id[:12])}  {_when(s.updated_at)}  {s.message_count:>4} msgs  {model:<24.24}  "
+              f"{one_line(s.title)}")
     for u in unreadable:
-        print(f"unreadable: {u.path}: {u.reason}", file=sys.stderr)
+        print(f"unreadable: {one_line(str(u.path))}: {one_line(u.reason)}", file=sys.stderr)
     return 0
 
 
@@ -73,9 +82,10 @@ def _export(store: object, session_id: str, fmt: str | None, output: str | None)
 
     conv = store.load(session_id)  # type: ignore[attr-defined]
     if output is None:
-        sys.stdout.write(to_json(conv) if fmt == "json" else to_markdown(conv))
+        text = to_json(conv) if fmt == "json" else to_markdown(conv)
+        sys.stdout.write(terminal_safe(text, sys.stdout))
         return 0
     path = Path(output).expanduser()
     export(conv, path, fmt)  # type: ignore[arg-type]
-    print(f"wrote {path}")
+    print(f"wrote {message_text(str(path))}")
     return 0

@@ -53,6 +53,26 @@ class ConfigError(Exception):
     """A config problem, already phrased for the user (file, key, problem)."""
 
 
+def check_base_url(value: str) -> str:
+    """`value` without a trailing slash, or `ValueError` saying what is wrong with it
+    (checked here so a malformed URL never reaches the status bar or the SDK)."""
+    from urllib.parse import urlsplit
+
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # .port raises for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc}); e.g. http://localhost:8000/v1 or "
+                         "http://[::1]:8000/v1") from None
+    if not host:
+        raise ValueError("has no host name; e.g. http://localhost:8000/v1")
+    return value.rstrip("/")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -194,9 +214,7 @@ class SettingsModel(_Strict):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return check_base_url(value)
 
 
 class _DictSource(PydanticBaseSettingsSource):
@@ -275,6 +293,9 @@ def read_config_file(path: Path, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"Config file {path} has arrays or tables nested too deeply to read; "
+                          "no setting needs more than a few levels.") from None
 
 
 def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -314,13 +335,21 @@ def _describe(error: dict[str, Any]) -> tuple[str, str]:
     return key, error["msg"]
 
 
+def _shown(value: Any, limit: int = 120) -> str:
+    """A bad value quoted in a message, cut short (a file can hold a megabyte string)."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return "a value nested too deeply to show"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def _format_errors(where: str, exc: ValidationError, prefix: str = "") -> str:
     lines = []
     for err in exc.errors():
         key, problem = _describe(err)
         key = f"{prefix}{key}" if key else prefix.rstrip(".")
-        value = err.get("input")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
+        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {_shown(err.get('input'))})"
         lines.append(f"{where}: {key}: {problem}{shown}")
     return "\n".join(lines)
 
@@ -372,6 +401,9 @@ def load_settings(
         SettingsModel.model_validate(file_data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(f"Config file {path}", exc)) from None
+    except RecursionError:
+        raise ConfigError(f"Config file {path} has values nested too deeply to check; "
+                          "no setting needs more than a few levels.") from None
 
     openai_env: dict[str, Any] = {}
     if environ.get("OPENAI_BASE_URL"):
@@ -406,7 +438,7 @@ def _explain_runtime_errors(
             where = f"Environment variable OPENAI_{str(err['loc'][0]).upper()}"
         else:
             where = "Setting"
-        lines.append(f"{where}: {key}: {problem} (got {err.get('input')!r})")
+        lines.append(f"{where}: {key}: {problem} (got {_shown(err.get('input'))})")
     return "\n".join(lines)
 
 

@@ -42,6 +42,8 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.media.errors import AttachmentError
+from vllm_chat.core.stream_guard import FaultLog, describe_faults
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -319,38 +321,55 @@ class Engine:
         # "required" forces a call in the first request only; forcing every round would
         # loop until max_rounds, since the model could never answer with text.
         choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
+        try:
+            messages = request_messages(self.messages_builder(conv, options))
+        except AttachmentError as exc:
+            # A media file the session refers to is gone or the reference was edited:
+            # the input's fault, said as such; nothing was sent.
+            error = ChatError(
+                "attachment",
+                f"An attachment of this conversation can't be sent: {exc}",
+                "The conversation is kept. This comes from the session's data, not a bug in vllm-chat.",
+            )
+            msg.status, msg.error = "failed", error.message
+            return _Round(msg, [], error)
         request = build_request(
-            conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(self.messages_builder(conv, options)), specs,
+            conv, replace(options, continue_last=continuing, tool_choice=choice), messages, specs,
         )
         assembler = state.assembler = ToolCallAssembler()
+        faults = FaultLog()
         finish: str | None = None
         t0 = time.monotonic()
         first_at: float | None = None
         last_sync = t0
         try:
-            async for chunk in self.client.stream_chat(request):
-                usage = chunk.usage
+            async for chunk in self.client.stream_chat(request, faults):
+                # Fields are read with getattr: the stream guard checked the types of what
+                # is there, but a server may leave any field out (the SDK builds chunks
+                # without validation, so a missing field is a missing attribute).
+                usage = getattr(chunk, "usage", None)
                 if usage is not None:
                     msg.usage = _usage(usage)
                     emit(UsageUpdated(msg.usage))
-                for choice in chunk.choices:
-                    if choice.index:
+                for choice in getattr(chunk, "choices", None) or ():
+                    if getattr(choice, "index", 0):
                         continue  # n > 1 is not used by the app; only the first choice counts
-                    delta = choice.delta
+                    delta = getattr(choice, "delta", None)
+                    content = getattr(delta, "content", None)
                     reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+                    calls = getattr(delta, "tool_calls", None)
                     if reasoning:
                         state.reasoning.append(reasoning)
                         emit(ReasoningDelta(reasoning))
-                    if delta.content:
-                        state.content.append(delta.content)
-                        emit(ContentDelta(delta.content))
-                    if delta.tool_calls:
-                        for entry in delta.tool_calls:
+                    if content:
+                        state.content.append(content)
+                        emit(ContentDelta(content))
+                    if calls:
+                        for entry in calls:
                             emit(assembler.add(entry))
-                    if first_at is None and (reasoning or delta.content or delta.tool_calls):
+                    if first_at is None and (reasoning or content or calls):
                         first_at = time.monotonic()
-                    if choice.finish_reason:
+                    if getattr(choice, "finish_reason", None):
                         finish = choice.finish_reason
                 now = time.monotonic()
                 if now - last_sync > _SYNC_EVERY:
@@ -362,29 +381,31 @@ class Engine:
         except Exception as exc:
             self._finish_timings(msg, t0, first_at)
             state.sync()
-            error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
+            error = _with_faults(self.client.explain(exc, mid_stream=first_at is not None, model=conv.model),
+                                 faults)
             msg.status, msg.error = "failed", str(error)
             return _Round(msg, [], error)
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish
         if finish is None:
-            error = ChatError(
+            error = _with_faults(ChatError(
                 "truncated",
                 "The reply ended without a finish signal: the server or a proxy cut the stream.",
                 "The partial reply is kept. Retry the turn.",
                 retryable=True,
-            )
+            ), faults)
             msg.status, msg.error = "failed", error.message
             return _Round(msg, [], error)
         msg.status = "complete"
+        msg.error = describe_faults(faults) or None  # a warning: the reply is complete but may miss a piece
         calls = assembler.calls() if assembler else []
         msg.tool_calls = calls
         if calls and finish not in ("tool_calls", "stop"):
             # Kept for display (the panel shows what was written); never run, never sent back.
-            msg.error = (
-                f"The reply ended ({finish}) while a tool call was being written; the call was not run."
-            )
+            msg.error = " ".join(filter(None, [
+                f"The reply ended ({finish}) while a tool call was being written; the call was not run.",
+                msg.error]))
             return _Round(msg, [])
         return _Round(msg, calls)
 
@@ -499,11 +520,18 @@ class _TurnState:
         return Timings(started_at=wall, duration=time.monotonic() - started)
 
 
+def _with_faults(error: ChatError, faults: FaultLog) -> ChatError:
+    """`error`, saying also what was malformed in the stream before it ended (often the cause)."""
+    if not faults:
+        return error
+    return replace(error, message=f"{error.message} {describe_faults(faults)}")
+
+
 def _usage(usage: Any) -> Usage:
     details = getattr(usage, "completion_tokens_details", None)
     reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
+        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
         reasoning_tokens=reasoning,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from vllm_chat.core.conversation import Attachment, Conversation, Message
+from vllm_chat.core.redact import redact_urls, strip_credentials
 from vllm_chat.core.store import (
     INTERRUPTED,
     StoreError,
@@ -42,8 +43,13 @@ class ExportError(StoreError):
 
 
 def to_json(conv: Conversation) -> str:
-    """The session document the store writes, pretty-printed (ends with a newline)."""
-    return json.dumps(json.loads(session_json(conv)), indent=2, ensure_ascii=False) + "\n"
+    """The session document the store writes, pretty-printed (ends with a newline); error
+    texts have credentials in URLs hidden (a session saved by an older version may hold them)."""
+    doc = json.loads(session_json(conv))
+    for message in [*doc.get("messages", []), *(m for b in doc.get("branches", []) for m in b.get("messages", []))]:
+        if isinstance(message.get("error"), str):
+            message["error"] = redact_urls(message["error"])
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_markdown(conv: Conversation) -> str:
@@ -129,7 +135,7 @@ def _metadata(conv: Conversation) -> str:
         parts.append(f"{label}: " + ", ".join(f"`{m}`" for m in models))
     parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at)))
     if conv.base_url:
-        parts.append(f"Server: {conv.base_url}")
+        parts.append(f"Server: {strip_credentials(conv.base_url)}")
     if conv.branches:
         count = len(conv.branches)
         parts.append(f"{count} earlier version{'s' if count > 1 else ''} kept in the JSON export")
@@ -194,9 +200,11 @@ def _status_mark(message: Message) -> str:
             return "*Interrupted: the app exited while this reply was streaming.*"
         return "*Stopped by the user.*"
     if message.status == "failed":
-        return f"*Failed: {message.error}*" if message.error else "*Failed.*"
+        return f"*Failed: {redact_urls(message.error)}*" if message.error else "*Failed.*"
     if message.finish_reason == "length":
         return "*Cut off: the reply reached the token limit.*"
+    if message.error:
+        return f"*Note: {redact_urls(message.error)}*"
     return ""
 
 

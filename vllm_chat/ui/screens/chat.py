@@ -25,6 +25,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.redact import redact_urls
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui import memory
@@ -195,7 +196,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         status.context_max = self.session.context_window
         if self._was_disconnected:
             self._was_disconnected = False
-            self.notify(f"The server at {self.session.settings.base_url} is back.", title="Connected",
+            self.notify(f"The server at {redact_urls(self.session.settings.base_url)} is back.", title="Connected",
                         markup=False)
 
     # -- turns ------------------------------------------------------------------------

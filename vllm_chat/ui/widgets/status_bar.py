@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
-
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from vllm_chat.core import format as fmt
+from vllm_chat.core.redact import url_host
 from vllm_chat.core.text import inert
 from vllm_chat.ui.colors import theme_color
 
@@ -34,7 +33,7 @@ class StatusBar(Static):
     """
 
     server: reactive[str] = reactive("")
-    """The base URL."""
+    """The base URL (only its host is shown, without credentials)."""
     model: reactive[str] = reactive("")
     """The model for the next turn."""
     state: reactive[str] = reactive("connecting")
@@ -60,7 +59,7 @@ class StatusBar(Static):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(icon + " ", style=style)
         text.append(inert(self.model) or "no model", style="bold")
-        host = urlparse(self.server).netloc or self.server
+        host = url_host(self.server)  # never the user:password@ part
         text.append(f"  @ {inert(host)}")
         if self.demo:
             text.append("  (demo)", style="italic")
