@@ -88,6 +88,9 @@ class ShellParam(_Strict):
     """Allowed values, if the parameter is a choice."""
     required: bool = True
     """Whether the model must give it; optional ones left out drop their argv items."""
+    allow_dash: bool = False
+    """Let the value start with `-`. Off, such a value is refused where the program would
+    read it as an option (an argv item that starts with the value, before any `--` item)."""
 
 
 class ShellTool(_Strict):
@@ -146,6 +149,9 @@ class ToolsSettings(_Strict):
     """Seconds a tool may run before it is stopped and reported as timed out."""
     confirm: list[str] = Field(default_factory=list)
     """Names of tools that need approval before each call (shell tools always do)."""
+    secret_files: list[str] = Field(default_factory=list)
+    """More file patterns the file tools ask before reading, besides the built-in ones
+    (keys, `.env`, credential stores): `*.secret` matches a name anywhere, `private/*` a path."""
     python: list[PythonTool] = Field(default_factory=list)
     """`[[tools.python]]` entries: tools backed by your Python functions."""
     shell: list[ShellTool] = Field(default_factory=list)

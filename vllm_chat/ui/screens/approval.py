@@ -59,7 +59,7 @@ class ToolApprovalScreen(Dialog[Decision]):
             if self.description:
                 yield Static(Text(inert(self.description)), classes="what")
             if self.preview:
-                yield Static(Text("$ " + inert(self.preview)), classes="command")
+                yield Static(Text(inert(self.preview)), classes="command")
             pretty, valid = pretty_arguments(self.call.arguments)
             body = json_syntax(self.app, pretty, background="surface") if valid else Text(inert(pretty))
             yield Static(body, classes="args")

@@ -142,6 +142,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         status.tools = self.session.tools_on
         status.tool_choice = self.session.tool_choice
         memory.settle("start-up")  # before any message view exists: views come and go
+        tools = self.session.engine.tools
+        self.messages.welcome_note = (tools.file_tools_note() if tools is not None else None) or ""
         self.show_conversation()
         self.watch(status, "model", self.show_media_hint, init=False)  # a new model: media sent again
         self.prompt.focus()

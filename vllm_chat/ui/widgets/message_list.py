@@ -55,6 +55,9 @@ OVERSCAN = 0.25
 class MessageList(VerticalScroll):
     """All messages of the conversation, oldest at the top."""
 
+    welcome_note = ""
+    """A line under the welcome text of an empty conversation (where the file tools reach)."""
+
     DEFAULT_CSS = """
     MessageList {
         height: 1fr;
@@ -133,7 +136,8 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(Static(WELCOME, classes="welcome", markup=False))
+            note = f"\n\n{self.welcome_note}" if self.welcome_note else ""
+            self.mount(Static(WELCOME + note, classes="welcome", markup=False))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
