@@ -201,11 +201,14 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
+    from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
+    from vllm_chat.ui.screens.typing_guard import GuardedDialog
 
     return [
         ("File picker", AttachScreen, [(MediaTree, "in the folder tree", False),
                                        (Input, "in the path box", True)]),
         ("Image view", ImageViewScreen, []),
+        ("Dialogs that open by themselves (tool approval, offers)", GuardedDialog, []),
         ("Tool approval", ToolApprovalScreen, []),
         ("Session settings", SettingsScreen, [(Select, "in the model list", False),
                                               (TextArea, "in the system prompt box", True),
@@ -220,6 +223,7 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),
         ("Help", HelpScreen, [(VerticalScroll, "in the help text", False)]),
+        ("Long text (a whole reasoning or tool call)", TextViewScreen, [(LongText, "in the text", False)]),
     ]
 
 

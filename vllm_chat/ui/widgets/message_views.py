@@ -22,6 +22,7 @@ from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -47,6 +48,7 @@ class MessageView(Vertical):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("o", "open_whole", "Open long text", show=False, id="open-whole"),
         Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
     ]
 
@@ -66,6 +68,10 @@ class MessageView(Vertical):
 
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
+
+    def action_open_whole(self) -> None:
+        """Open what the view shows only in part (a long reasoning, long tool arguments) whole."""
+        self.app.notify("Nothing in this message is shown in part.", severity="information")
 
     # The list mounts only messages near the screen, so it does the moving.
 
@@ -102,11 +108,21 @@ class UserMessageView(MessageView):
             yield from thumbnails_for(self.message)
 
 
+REASONING_FULL_CHARS = 20_000
+"""Reasoning longer than this is shown as its last `REASONING_TAIL_CHARS`, as plain text."""
+REASONING_TAIL_CHARS = 6_000
+"""Characters shown of a long reasoning (its end); {open-whole} opens all of it."""
+TAIL_REDRAW_INTERVAL = 0.1
+"""Seconds between redraws of a long reasoning's tail while it streams."""
+
+
 class ReasoningBlock(Vertical):
     """The model's reasoning: open while it streams, folded once the answer starts.
 
     A reply that is only reasoning (cut while thinking) stays open: folding it
-    would leave nothing to read."""
+    would leave nothing to read. A long reasoning (megabytes, from a model
+    stuck in a loop) is shown as its tail, redrawn a few times a second, and
+    `whole_text` gives all of it to open in a `TextViewScreen`."""
 
     DEFAULT_CSS = """
     ReasoningBlock {
@@ -124,9 +140,12 @@ class ReasoningBlock(Vertical):
         super().__init__()
         self._streaming = streaming
         self._chars = len(text)
+        self._parts = [text] if text else []
+        self._tail_due = False
         self.set_class(folded and not streaming, "-collapsed")
+        long = self.truncated
+        self._view = MarkdownView(self._tail_text() if long else text, plain=long, streaming=streaming and not long)
         self._title_line = Static(self._title(), classes="title", markup=False)
-        self._view = MarkdownView(text, streaming=streaming)
 
     def compose(self) -> ComposeResult:
         yield self._title_line
@@ -147,16 +166,58 @@ class ReasoningBlock(Vertical):
         """True while reasoning is still arriving."""
         return self._streaming
 
+    @property
+    def truncated(self) -> bool:
+        """Whether only the end of the reasoning is shown (it is longer than `REASONING_FULL_CHARS`)."""
+        return self._chars > REASONING_FULL_CHARS
+
+    def whole_text(self) -> str:
+        """All of the reasoning."""
+        if len(self._parts) > 1:
+            self._parts = ["".join(self._parts)]
+        return self._parts[0] if self._parts else ""
+
+    def _tail_text(self) -> str:
+        """The last `REASONING_TAIL_CHARS` characters, from a line start when one is near."""
+        parts, size = [], 0
+        for part in reversed(self._parts):
+            parts.append(part)
+            size += len(part)
+            if size >= REASONING_TAIL_CHARS:
+                break
+        tail = "".join(reversed(parts))[-REASONING_TAIL_CHARS:]
+        newline = tail.find("\n", 0, 500)
+        return tail[newline + 1:] if newline >= 0 else tail
+
     def append(self, text: str) -> None:
         """More reasoning arrived."""
+        was_long = self.truncated
         self._chars += len(text)
-        self._view.append(text)
+        self._parts.append(text)
+        if not self.truncated:
+            self._view.append(text)
+            return
+        if not was_long:
+            self._view.plain = True  # from now on the tail, as plain text (set_text starts over)
+        if not self._tail_due:
+            self._tail_due = True
+            if self.is_mounted:
+                self.set_timer(TAIL_REDRAW_INTERVAL if was_long else 0.001, self._show_tail)
+            else:
+                self.call_after_refresh(self._show_tail)
+
+    def _show_tail(self) -> None:
+        self._tail_due = False
+        self._view.set_text(self._tail_text())
+        self._title_line.update(self._title())
 
     def finish(self, fold: bool = True) -> None:
         """Reasoning is over (the answer started or the turn ended): fold it, unless
         `fold` is false."""
         if self._streaming:
             self._streaming = False
+            if self.truncated:
+                self._show_tail()
             self._view.finish()
             self.set_class(fold, "-collapsed")
         self._title_line.update(self._title())
@@ -165,10 +226,31 @@ class ReasoningBlock(Vertical):
         self.toggle()
 
     def _title(self) -> str:
+        long = ""
+        if self.truncated:
+            long = with_keys(self.app, f" · {fmt.count(self._chars)} chars, the last "
+                                       f"{fmt.count(REASONING_TAIL_CHARS)} shown ({{open-whole}} opens it all)")
         if self._streaming:
-            return "▾ Thinking…"
+            return "▾ Thinking…" + long
         arrow = "▸" if self.has_class("-collapsed") else "▾"
-        return f"{arrow} Reasoning · {fmt.count(self._chars)} chars"
+        return long and f"{arrow} Reasoning{long}" or f"{arrow} Reasoning · {fmt.count(self._chars)} chars"
+
+
+class WarningNotice(Static):
+    """Something to know about a reply that did complete (e.g. malformed chunks were skipped)."""
+
+    DEFAULT_CSS = """
+    WarningNotice {
+        height: auto;
+        margin: 1 0 0 0;
+        padding: 0 1;
+        color: $warning;
+        border-left: thick $warning;
+    }
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(inert(text)), markup=False)
 
 
 class ErrorNotice(Static):
@@ -244,6 +326,9 @@ class AssistantMessageView(MessageView):
             panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
+        self._warning: WarningNotice | None = None
+        if message.status == "complete" and message.error:
+            self._warning = WarningNotice(message.error)
 
     def compose(self) -> ComposeResult:
         if self.reasoning is not None:
@@ -251,8 +336,24 @@ class AssistantMessageView(MessageView):
         yield self.body
         yield from self.tool_panels.values()
         yield self._footer
+        if self._warning is not None:
+            yield self._warning
         if self._error_notice is not None:
             yield self._error_notice
+
+    def action_open_whole(self) -> None:
+        """Open the long reasoning, else the first long tool arguments, whole."""
+        from vllm_chat.ui.screens.text_view import TextViewScreen
+        from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS
+
+        if self.reasoning is not None and self.reasoning.truncated:
+            self.app.push_screen(TextViewScreen("Reasoning", self.reasoning.whole_text()))
+            return
+        panel = next((p for p in self.tool_panels.values() if len(p.arguments) > ARGS_FULL_CHARS), None)
+        if panel is not None:
+            panel.action_open_whole()
+            return
+        super().action_open_whole()
 
     def tool_delta(self, event: ToolCallDelta) -> None:
         """A streamed piece of a tool call: its panel appears with the first piece."""
@@ -299,6 +400,9 @@ class AssistantMessageView(MessageView):
             if panel.state in ("streaming", "ready", "approval", "running"):
                 panel.set_state("stopped")
         self.refresh_footer()
+        if error is None and self.message.status == "complete" and self.message.error and self._warning is None:
+            self._warning = WarningNotice(self.message.error)
+            self._mount_soon(self._warning)
         if error is not None and self._error_notice is None:
             self._error_notice = ErrorNotice(error, actions=actions)
             self._mount_soon(self._error_notice)

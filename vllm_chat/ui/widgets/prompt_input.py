@@ -3,6 +3,11 @@
 ↑ on an empty prompt walks back through earlier prompts (and ↓ forward); once
 the user edits a recalled prompt it is a new draft. Pasting works as in any
 TextArea (bracketed paste, any length).
+
+Editing keys (backspace, ctrl+u, ctrl+w, arrows...) act when they arrive, in
+order with the typed text, even while the app is busy; and keys typed while a
+dialog that opened by itself waits (see `screens/typing_guard.py`) arrive here
+through `take_key` / `take_paste`, so no typing is lost.
 """
 
 from __future__ import annotations
@@ -31,12 +36,13 @@ class PromptInput(TextArea):
     }
     """
 
-    # These two are handled in `_on_key`, in order with the typed text. As
-    # bindings they would run out of order: a priority binding runs as soon as
-    # the key reaches the app, ahead of keys still queued for this widget ("hi⏎"
-    # typed fast sends an empty prompt), and an ordinary one only after the
-    # key has bubbled up, behind keys typed later. They stay declared here for
-    # the footer, the help screen and the keymap.
+    # These two, and every editing binding of TextArea, are handled in `_on_key`,
+    # in order with the typed text. As bindings they would run out of order: a
+    # priority binding runs as soon as the key reaches the app, ahead of keys still
+    # queued for this widget ("hi⏎" typed fast sends an empty prompt), and an
+    # ordinary one only after the key has bubbled up, behind keys typed later
+    # (ctrl+u on a busy app deleted what was typed after it). They stay declared
+    # here for the footer, the help screen and the keymap.
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
@@ -86,14 +92,38 @@ class PromptInput(TextArea):
     # until one prevents the default; so these never call super().
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key in self._keys_for("send"):
+        if await self._act_on(event.key):
             event.stop()
             event.prevent_default()
+
+    async def _act_on(self, key: str) -> bool:
+        """Run what `key` is bound to in this widget (send, newline, an editing key), now;
+        False when it is bound to nothing here."""
+        if key in self._keys_for("send"):
             self.action_submit()
-        elif event.key in self._keys_for("newline"):
-            event.stop()
-            event.prevent_default()
+            return True
+        if key in self._keys_for("newline"):
             self.action_newline()
+            return True
+        bindings = self._bindings.copy()
+        keymap = getattr(self.app, "_keymap", None)
+        if keymap:
+            bindings.apply_keymap(keymap)
+        for binding in bindings.key_to_bindings.get(key, ()):
+            if binding.id not in ("send", "newline") and await self.app.run_action(binding.action, self):
+                return True
+        return False
+
+    async def take_key(self, event: events.Key) -> None:
+        """Apply a key that arrived elsewhere (a dialog not yet answered) as if typed here."""
+        if await self._act_on(event.key):
+            return
+        if event.is_printable and event.character:
+            self.insert(event.character)
+
+    def take_paste(self, text: str) -> None:
+        """Insert pasted text that arrived elsewhere (a dialog not yet answered)."""
+        self.post_message(events.Paste(text))
 
     def action_submit(self) -> None:
         """Send the text: it is remembered and the box cleared now, in order with the
