@@ -95,7 +95,7 @@ class HostileServer:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
-        app.router.add_get("/health", lambda r: web.Response(text=""))
+        app.router.add_get("/health", self._health)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -143,6 +143,9 @@ class HostileServer:
             self._thread.join(10)
 
     # -- routes ----------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="")
 
     async def _models(self, request: web.Request) -> web.Response:
         if self.models_body is not None:
@@ -288,7 +291,7 @@ def main() -> None:  # pragma: no cover - for benchmarks and trying things by ha
 
     async def serve() -> None:
         server = await HostileServer().start(args.port)
-        print(server.base_url, flush=True)
+        print(f"hostile server at {server.base_url}", flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(serve())

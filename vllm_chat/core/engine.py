@@ -60,6 +60,9 @@ MessagesBuilder = Callable[[Conversation, "TurnOptions"], list[dict[str, Any]]]
 _SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the message, for periodic saves."""
 
+_YIELD_EVERY = 0.008
+"""Seconds of reading chunks before the event loop gets a turn (keys, frames)."""
+
 _STOPPED_BEFORE_RUN = "The user stopped the turn before this call ran; it did not run."
 _STOPPED_WHILE_RUNNING = "The user stopped the turn while this call was running; it did not finish."
 
@@ -341,7 +344,7 @@ class Engine:
         finish: str | None = None
         t0 = time.monotonic()
         first_at: float | None = None
-        last_sync = t0
+        last_sync = last_yield = t0
         try:
             async for chunk in self.client.stream_chat(request, faults):
                 # Fields are read with getattr: the stream guard checked the types of what
@@ -375,6 +378,11 @@ class Engine:
                 if now - last_sync > _SYNC_EVERY:
                     state.sync()
                     last_sync = now
+                if now - last_yield > _YIELD_EVERY:
+                    # Chunks already in the socket's buffer come without a real wait: a fast
+                    # server would otherwise hold the event loop (and every key) until drained.
+                    await asyncio.sleep(0)
+                    last_yield = time.monotonic()
         except asyncio.CancelledError:
             self._finish_timings(msg, t0, first_at)
             raise

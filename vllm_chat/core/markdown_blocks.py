@@ -128,17 +128,16 @@ def _kind(tokens: list[Any]) -> str:
     return tokens[0].type if tokens else ""
 
 
-def _first_cut(lines: list[str], kind: str, head: int) -> tuple[int, int] | None:
-    """Where a block made of `lines` (the first `head` are context, not source) is cut:
-    (line, character in that line), the piece being everything before. None: no cut yet.
+def _first_cut(lines: list[str], kind: str) -> tuple[int, int] | None:
+    """Where a block (or what is left of it) made of `lines` is cut: (line, character in
+    that line), the piece being everything before. None: no cut (yet).
 
     Cut places depend only on the text before them, so streaming in any chunks cuts a
     block where the whole text would have been cut."""
     rows = MAX_TABLE_ROWS if kind == "table_open" else MAX_LINES
     listing = kind in ("bullet_list_open", "ordered_list_open")
     count = chars = 0
-    for i in range(head, len(lines)):
-        line = lines[i]
+    for i, line in enumerate(lines):
         if count == 0 and len(line.rstrip("\n")) > MAX_CHARS:
             at = line.rfind(" ", MAX_CHARS // 2, MAX_CHARS)
             return i, at + 1 if at > 0 else MAX_CHARS  # one enormous line: cut it at a space
@@ -197,8 +196,8 @@ class BlockStream:
         return self._closer if source.endswith("\n") else "\n" + self._closer
 
     def _step(self, finished: list[Block]) -> bool:
-        """Parse the tail once, moving closed blocks to `finished`; True when a piece was
-        cut off (the rest must be parsed again, under its new context)."""
+        """Parse the tail once, moving closed blocks and pieces to `finished`; True when it
+        must be parsed again (blank lines before the first block were dropped)."""
         head = len(_lines(self._prefix))
         text = self._prefix + self.tail
         blocks = _parse(text)
@@ -213,23 +212,27 @@ class BlockStream:
             skip = head if i == 0 else 0
             end = blocks[i + 1][0] if i + 1 < len(blocks) else len(lines)
             own = lines[first + skip:end]
-            cut = None if plain else _first_cut(lines[first:end], _kind(tokens), skip)
+            kind = _kind(tokens)
+            cut = None if plain else _first_cut(own, kind)
             if cut is not None:
+                tokens = None  # they were parsed for the block whole, not for its pieces
+                context = self._context(lines[first:end], kind, skip)
+            while cut is not None:
                 line, char = cut
-                piece = "".join(lines[first + skip:first + line]) + lines[first + line][:char]
-                context = self._context(lines[first:end], _kind(tokens), skip)
-                self._closer = context[1] or self._closer  # the piece is drawn as a closed fence too
+                piece = "".join(own[:line]) + own[line][:char]
+                self._closer = context[1] or self._closer  # a piece of a fence is drawn closed too
                 self._emit(finished, Block(piece, None, False))
                 self.tail = self.tail[len(piece):]
                 self._prefix, self._closer = context
                 self._continued = True
-                return True
+                own = ([own[line][char:]] if char else []) + own[line + (1 if char else 0):]
+                cut = _first_cut(own, kind)
             source = "".join(own)
             if i + 1 < len(blocks):
                 self._emit(finished, Block(source, None if plain or self._prefix else tokens, plain))
                 self.tail = self.tail[len(source):]
                 continue
-            self.open_block = Block(source, None if plain else tokens, plain, self._prefix,
+            self.open_block = Block(source, None if plain or self._continued else tokens, plain, self._prefix,
                                     self._suffix(source), self._continued)
         return False
 
@@ -266,7 +269,7 @@ class PlainStream:
         self.tail += text
         out: list[Block] = []
         while True:
-            cut = _first_cut(_lines(self.tail), "", 0) if ("\n" in text or len(self.tail) > MAX_CHARS) else None
+            cut = _first_cut(_lines(self.tail), "") if ("\n" in text or len(self.tail) > MAX_CHARS) else None
             if cut is None:
                 break
             line, char = cut

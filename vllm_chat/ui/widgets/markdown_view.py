@@ -47,7 +47,7 @@ class MarkdownView(Widget):
 
     FLUSH_INTERVAL = 1 / 30
     """Seconds between updates while text streams in (or while a backlog is drawn)."""
-    WORK_BUDGET = 0.012
+    WORK_BUDGET = 0.02
     """Seconds of parsing and drawing one update may take; the rest waits for the next."""
     FEED_SLICE = 4096
     """Characters handed to the block splitter at a time, between checks of the budget."""
@@ -75,6 +75,7 @@ class MarkdownView(Widget):
         self._theme_key: object = None
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
+        self._height_floor = 0  # the height before a redraw at a new width, kept until it is done
         self._streaming = streaming
         if text:
             self._pending.append(text)
@@ -155,7 +156,7 @@ class MarkdownView(Widget):
         self._last_flush = time.monotonic()
         if not self.is_attached and not self._width:
             return  # nothing to draw into yet: the first layout does it
-        old_height = len(self._lines) + len(self._tail_lines)
+        old_height = self._height()
         first_changed = len(self._lines)
         deadline = time.monotonic() + self.WORK_BUDGET
         while time.monotonic() < deadline:
@@ -166,7 +167,9 @@ class MarkdownView(Widget):
             else:
                 break
         self._tail_lines = self._render_tail() if self.settled else self._backlog_line()
-        new_height = len(self._lines) + len(self._tail_lines)
+        if self.settled:
+            self._height_floor = 0
+        new_height = self._height()
         if not repaint:
             pass  # drawn for a layout under way: it reads the new height itself
         elif self._width:
@@ -200,7 +203,12 @@ class MarkdownView(Widget):
         )
 
         if block.plain:
-            text = block.source[:-1] if block.source.endswith("\n") else block.source
+            # A piece of literal text ends at a line break (one is dropped); a block too deep
+            # for Markdown keeps its blank lines to itself (the gap before the next is drawn).
+            if block.continued:
+                text = block.source[:-1] if block.source.endswith("\n") else block.source
+            else:
+                text = block.source.rstrip("\n")
             return render_text(text, console=self.app.console, width=self._width, base=self._base_style)
         variables = getattr(self.app, "theme_variables", {}) or {}
         return render_markdown(
@@ -244,11 +252,18 @@ class MarkdownView(Widget):
         style = self._base_style + Style(dim=True, italic=True)
         return [Strip([Segment(note.ljust(self._width), style)], self._width)] if self._width else []
 
+    def _height(self) -> int:
+        return max(len(self._lines) + len(self._tail_lines), self._height_floor)
+
     def _rerender_all(self) -> None:
-        """Draw everything again (a new width or theme), over as many updates as it takes."""
+        """Draw everything again (a new width or theme), over as many updates as it takes.
+
+        Until that is done the view keeps its old height: a view that shrank while it
+        redraws could take the scroll bar away, which changes the width again, and so on."""
         if not self._width:
             return
         self._theme_key = self._theme_state()
+        self._height_floor = max(self._height_floor, len(self._lines) + len(self._tail_lines))
         self._lines, self._tail_lines, self._drawn = [], [], 0
         self._cancel_flush()
         self._flush(repaint=False)
@@ -265,7 +280,7 @@ class MarkdownView(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._ensure_rendered(width)
-        return len(self._lines) + len(self._tail_lines)
+        return self._height()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._ensure_rendered(self.content_region.width or self._width)
