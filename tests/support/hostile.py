@@ -20,6 +20,7 @@ for a fault as easily as Pilot tests:
 | `paragraphs N`             | N short paragraphs                                                  |
 | `nested N`                 | a list nested N levels deep, then "AFTER THE LIST"                  |
 | `call NAME JSON`           | a call to tool NAME with arguments JSON (after a tool result: "ok") |
+| `late-call MS NAME JSON`   | the same call, MS milliseconds after the reply started              |
 | `slow N TEXT`              | TEXT one word per chunk, N ms apart                                 |
 
 Anything else is echoed back. `/v1/models` answers with `models` (ids may
@@ -212,6 +213,10 @@ class HostileServer:
             depth = n or 10
             lines = "".join("  " * i + f"- level {i + 1}\n" for i in range(depth))
             return [start, _chunk({"content": lines + "\nAFTER THE LIST\n"}), _chunk({}, "stop")]
+        if word == "late-call":
+            wait, _, rest = rest.partition(" ")
+            return [_chunk({"role": "assistant", "content": "Let me check. "}), int(wait) / 1000,
+                    *self._plan("call", rest)[1:]]
         if word == "call":
             name, _, arguments = rest.partition(" ")
             call = {"index": 0, "id": "call-hostile-1", "type": "function",
@@ -269,6 +274,9 @@ class HostileServer:
         last_yield = time.monotonic()
         try:
             for event in events:
+                if isinstance(event, float):
+                    await asyncio.sleep(event)  # a pause the plan asked for
+                    continue
                 await response.write(event)
                 if delay:
                     await asyncio.sleep(delay)

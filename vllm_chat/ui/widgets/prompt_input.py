@@ -115,7 +115,10 @@ class PromptInput(TextArea):
         return False
 
     async def take_key(self, event: events.Key) -> None:
-        """Apply a key that arrived elsewhere (a dialog not yet answered) as if typed here."""
+        """Apply a key that arrived elsewhere (a dialog not yet answered) as if typed here,
+        except the send key: nothing is sent while a question waits, the text stays."""
+        if event.key in self._keys_for("send"):
+            return
         if await self._act_on(event.key):
             return
         if event.is_printable and event.character:
@@ -123,7 +126,9 @@ class PromptInput(TextArea):
 
     def take_paste(self, text: str) -> None:
         """Insert pasted text that arrived elsewhere (a dialog not yet answered)."""
-        self.post_message(events.Paste(text))
+        paste = events.Paste(text)
+        paste.stop()  # handled here only: bubbling up, the app would hand it to the dialog again
+        self.post_message(paste)
 
     def action_submit(self) -> None:
         """Send the text: it is remembered and the box cleared now, in order with the
