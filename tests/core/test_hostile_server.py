@@ -63,7 +63,7 @@ async def test_a_two_megabyte_error_page_is_described_in_a_line_and_never_stored
     assert isinstance(end, TurnFailed)
     error = end.error
     assert error.status == 502 and error.kind == "server"
-    assert '2.0 MB HTML page ("502 Bad Gateway")' in error.message
+    assert 'HTML page of 2.0 MB ("502 Bad Gateway")' in error.message
     assert len(error.message) < 300 and len(reply.error or "") < 300, "the page is not kept whole"
 
 
@@ -77,7 +77,7 @@ async def test_a_model_list_that_is_a_web_page_says_what_arrived_and_what_was_ex
             await client.aclose()
     error = caught.value.error
     assert error.kind == "bad_response"
-    assert 'HTML page ("Sign in")' in error.message and '"object": "list"' in error.message
+    assert 'HTML page of 5 KB ("Sign in")' in error.message and '"object": "list"' in error.message
     assert "not a vllm-chat bug" in error.hint
 
 

@@ -76,18 +76,18 @@ def excerpt(text: str | bytes, limit: int = EXCERPT_CHARS) -> str:
 
 
 def describe_body(body: str | bytes, content_type: str = "") -> str:
-    """What an unexpected answer was, e.g. `a 2.0 MB HTML page ("502 Bad Gateway")`."""
+    """What an unexpected answer was, e.g. `an HTML page of 2.0 MB ("502 Bad Gateway")`."""
     size = len(body.encode("utf-8", "replace") if isinstance(body, str) else body)
     if not size:
         return "an empty answer"
     quoted = excerpt(body)
     if looks_like_html(body) or "html" in content_type:
-        kind = "HTML page"
+        kind = "an HTML page"
     elif "json" in content_type:
-        kind = "JSON answer"
+        kind = "a JSON answer"
     else:
-        kind = "text answer"
-    return f'a {size_text(size)} {kind} ("{quoted}")' if quoted else f"a {size_text(size)} {kind}"
+        kind = "a text answer"
+    return f'{kind} of {size_text(size)} ("{quoted}")' if quoted else f"{kind} of {size_text(size)}"
 
 
 def _bad_models(url: str, what: str) -> ChatErrorException:
