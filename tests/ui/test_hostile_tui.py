@@ -111,3 +111,23 @@ async def test_started_in_the_home_folder_the_welcome_says_where_file_tools_reac
         await send(app, pilot, "call read_file " + json.dumps({"path": "notes.txt"}))
         await wait_until(pilot, lambda: "Reads 'notes.txt'" in flat(app), message="the approval naming it")
     shutil.rmtree(home)
+
+
+def terminal_bytes(app) -> str:
+    """What the app would write to a terminal for a full redraw now (escape codes included)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=app.size.width, color_system="truecolor")
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.file.getvalue()
+
+
+async def test_a_notification_quoting_a_model_id_carries_no_terminal_command(make_app, hostile) -> None:
+    async with make_app(base_url=hostile.base_url, api_key="") as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        app.chat.use_model(app.session.models[0].id)
+        await wait_until(pilot, lambda: "Next turns use evil␛]52" in flat(app), message="the toast")
+        written = terminal_bytes(app)
+        assert "\x1b]52" not in written and "\x07" not in written
