@@ -131,3 +131,20 @@ async def test_a_notification_quoting_a_model_id_carries_no_terminal_command(mak
         await wait_until(pilot, lambda: "Next turns use evil␛]52" in flat(app), message="the toast")
         written = terminal_bytes(app)
         assert "\x1b]52" not in written and "\x07" not in written
+
+
+async def test_text_boxes_show_control_characters_from_sessions_and_pastes_inert(make_app, hostile) -> None:
+    from textual import events
+
+    from vllm_chat.ui.screens.text_edit import TextEditScreen
+
+    async with make_app(base_url=hostile.base_url, api_key="") as (app, pilot):
+        app.chat.prompt.load_text("recalled \x1b]0;TITLE\x07")  # as ↑ or edit-and-resend loads it
+        await wait_until(pilot, lambda: "recalled ␛]0;TITLE␇" in flat(app))
+        app.chat.prompt.load_text("")
+        app.chat.prompt.post_message(events.Paste("pasted \x1b[2J\x9b"))
+        await wait_until(pilot, lambda: "pasted ␛[2J<U+009B>" in flat(app))
+        app.push_screen(TextEditScreen("system \x1b]52;c;eA==\x07", title="Edit"))
+        await wait_until(pilot, lambda: "system ␛]52;c;eA==␇" in flat(app))
+        written = terminal_bytes(app)
+        assert "\x1b]" not in written and "\x9b" not in written and "\x1b[2J" not in written

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
+from vllm_chat.core.text import inert
 
 
 class PromptInput(TextArea):
@@ -144,6 +145,11 @@ class PromptInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def load_text(self, text: str) -> None:
+        """Replace the text; control characters become visible (a text box draws them raw,
+        and a recalled or edited prompt may come from a session file)."""
+        super().load_text(inert(text))
+
     def restore(self, text: str) -> None:
         """Put back a prompt that could not be sent (unless the user typed a new one)."""
         if not self.text:
@@ -187,6 +193,12 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     async def _on_paste(self, event: events.Paste) -> None:
+        if inert(event.text) != event.text:
+            # A paste holding control characters (copied from a hostile page): shown, not obeyed.
+            event.stop()
+            event.prevent_default()
+            self.insert(inert(event.text))
+            return
         text = event.text.strip()
         if text and "\n" not in text and not self.text.strip():
             from vllm_chat.core.attachments import looks_like_attachment
