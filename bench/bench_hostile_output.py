@@ -76,7 +76,7 @@ async def scenario(base_url: str, prompt: str, probe: Any, rng: random.Random) -
     """One run: send `prompt`, type all along, until the reply is drawn."""
     from _apphooks import headless_app, submit, wait_connected, wait_for
 
-    async with headless_app(base_url, settings={"tools": {"builtins": []}}) as (app, pilot):
+    async with headless_app(base_url, settings={"tools": {"builtins": []}}) as (app, _):
         await wait_connected(app)
         typer = KeyTyper(app, probe, rng)
         start = submit(app, prompt)

@@ -106,7 +106,7 @@ async def test_an_attachment_reference_edited_in_the_session_file_is_the_files_f
     conv.add(Message(role="user", content="look", attachments=[
         Attachment(kind="image", name="cat.png", mime="image/png", ref="../../../etc/passwd")]))
     conv.add(Message(role="assistant", content="a cat"))
-    end, reply = await turn(hostile.base_url, "again", conv)
+    end, _ = await turn(hostile.base_url, "again", conv)
     assert isinstance(end, TurnFailed) and end.error.kind == "attachment"
     assert "'../../../etc/passwd' is not a media-folder file name" in end.error.message
     assert "not a bug in vllm-chat" in end.error.hint

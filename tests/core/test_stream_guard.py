@@ -8,7 +8,12 @@ import json
 
 import pytest
 
-from vllm_chat.core.stream_guard import CheckedSSEDecoder, FaultLog, chunk_problem, describe_faults
+from vllm_chat.core.stream_guard import (
+    CheckedSSEDecoder,
+    FaultLog,
+    chunk_problem,
+    describe_faults,
+)
 
 
 def chunk(content: str) -> bytes:

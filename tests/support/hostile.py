@@ -37,6 +37,7 @@ import time
 from typing import Any
 
 from aiohttp import web
+from typing_extensions import Self
 
 PAGE_BYTES = 2 * 1024 * 1024
 """Size of the HTML error page."""
@@ -91,7 +92,7 @@ class HostileServer:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> HostileServer:
+    async def start(self, port: int = 0) -> Self:
         """Listen on 127.0.0.1 (`port` 0: a free one)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self._models)
@@ -111,13 +112,13 @@ class HostileServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> HostileServer:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def start_in_thread(self) -> HostileServer:
+    def start_in_thread(self) -> Self:
         """Run on an event loop of its own in a daemon thread; returns once listening."""
         ready = threading.Event()
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import answer_dialog, screen_text, send, wait_for_screen, wait_until
+from tests.support.pilot import (
+    answer_dialog,
+    screen_text,
+    send,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.simserver.script import BAD_ARGUMENTS
 from vllm_chat.ui.screens.approval import ToolApprovalScreen

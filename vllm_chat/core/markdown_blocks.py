@@ -108,10 +108,9 @@ def _parse(text: str, offset: int = 0) -> list[tuple[int, list[Any], bool]]:
     for index, token in enumerate(tokens):
         # Opening and self-contained tokens of top-level blocks carry a line map;
         # closing tokens and inline content don't.
-        if token.level == 0 and token.map is not None:
-            if not blocks or token.map[0] + offset > blocks[-1][0]:
-                blocks.append((token.map[0] + offset, [], False))
-                index_of_start.append(index)
+        if token.level == 0 and token.map is not None and (not blocks or token.map[0] + offset > blocks[-1][0]):
+            blocks.append((token.map[0] + offset, [], False))
+            index_of_start.append(index)
     for i, start in enumerate(index_of_start):
         end = index_of_start[i + 1] if i + 1 < len(index_of_start) else len(tokens)
         blocks[i] = (blocks[i][0], tokens[start:end], False)
@@ -136,16 +135,16 @@ def _first_cut(lines: list[str], kind: str) -> tuple[int, int] | None:
     block where the whole text would have been cut."""
     rows = MAX_TABLE_ROWS if kind == "table_open" else MAX_LINES
     listing = kind in ("bullet_list_open", "ordered_list_open")
-    count = chars = 0
+    chars = 0
     for i, line in enumerate(lines):
-        if count == 0 and len(line.rstrip("\n")) > MAX_CHARS:
+        if i == 0 and len(line.rstrip("\n")) > MAX_CHARS:
             at = line.rfind(" ", MAX_CHARS // 2, MAX_CHARS)
             return i, at + 1 if at > 0 else MAX_CHARS  # one enormous line: cut it at a space
-        if count and line.strip() and (count >= rows or chars + len(line) > MAX_CHARS):
-            # Never before a blank line: the rest would start with blank lines, which belong to no block.
-            if not listing or count >= 4 * rows or (line.endswith("\n") and _ITEM.match(line)):
-                return i, 0
-        count += 1
+        full = i >= rows or chars + len(line) > MAX_CHARS
+        fits = not listing or i >= 4 * rows or (line.endswith("\n") and _ITEM.match(line))
+        # Never before a blank line: the rest would start with blank lines, which belong to no block.
+        if i and line.strip() and full and fits:
+            return i, 0
         chars += len(line)
     return None
 

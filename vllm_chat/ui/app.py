@@ -15,8 +15,8 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from vllm_chat.core.history import PromptHistory
-from vllm_chat.core.text import message_text
 from vllm_chat.core.session import ChatSession
+from vllm_chat.core.text import message_text
 from vllm_chat.ui.keys import apply_keymap
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.theming import ThemeBook, ThemePicker

@@ -155,7 +155,7 @@ def cell_size() -> tuple[int, int]:
 
     try:
         size = get_cell_size()
-    except Exception:  # noqa: BLE001 - a closed stdout: any sane default will do
+    except Exception:  # noqa: BLE001
         return DEFAULT_CELL_SIZE
     return (size.width or DEFAULT_CELL_SIZE[0], size.height or DEFAULT_CELL_SIZE[1])
 
@@ -281,7 +281,7 @@ def _import_textual_image() -> bool:
     logging.getLogger("textual_image").addHandler(logging.NullHandler())
     try:
         with _quiet_in_multiplexer():
-            import textual_image.widget  # noqa: F401 - probes the terminal
+            import textual_image.widget  # noqa: F401
     except Exception as first:  # noqa: BLE001 - any failure means "text chips"
         if not _retry_with_default_cell_size():
             _state.problem = f"textual-image could not start ({type(first).__name__}: {first})"

@@ -175,9 +175,7 @@ def _skip_lines(f: BinaryIO, count: int) -> int:
         chunk = f.readline(65536)
         if not chunk:
             break
-        if chunk.endswith(b"\n"):
-            skipped += 1
-        elif len(chunk) < 65536:  # a last line without a newline
+        if chunk.endswith(b"\n") or len(chunk) < 65536:
             skipped += 1
     return skipped
 

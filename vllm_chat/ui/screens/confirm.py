@@ -17,8 +17,7 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from vllm_chat.core.text import inert
-from vllm_chat.ui.keys import key_hint
-from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.typing_guard import GuardedDialog
 
 

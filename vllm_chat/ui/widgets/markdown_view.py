@@ -206,7 +206,7 @@ class MarkdownView(Widget):
             # A piece of literal text ends at a line break (one is dropped); a block too deep
             # for Markdown keeps its blank lines to itself (the gap before the next is drawn).
             if block.continued:
-                text = block.source[:-1] if block.source.endswith("\n") else block.source
+                text = block.source.removesuffix("\n")
             else:
                 text = block.source.rstrip("\n")
             return render_text(text, console=self.app.console, width=self._width, base=self._base_style)
