@@ -155,7 +155,9 @@ async def _run(settings: Settings, client: ChatClient, request: OneShotRequest) 
             err.write(event.text)
         elif isinstance(event, ToolApprovalNeeded) and not request.yes:
             err.finish_line()
-            err.write(f"[tool {message_text(event.call.name)} needs approval: denied; run with --yes to allow]\n")
+            why = engine.tools.preview(event.call) if engine.tools is not None else None
+            err.write(f"[tool {message_text(event.call.name)} needs approval: denied; run with --yes to allow]"
+                      + (f" ({message_text(why)})" if why else "") + "\n")
         elif isinstance(event, ToolRunning) and not request.as_json:
             err.finish_line()
             err.write(f"[running tool {message_text(event.call.name)}]\n")

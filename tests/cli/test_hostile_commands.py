@@ -199,6 +199,7 @@ def test_a_read_of_a_secret_file_is_not_run_without_approval_and_names_the_file(
     call = "call read_file " + json.dumps({"path": ".env"})
     denied = run("--base-url", hostile.base_url, "-p", call, cwd=tmp_path)
     assert denied.returncode == 0 and b"read_file needs approval: denied" in denied.stderr
+    assert b"Reads '.env', which looks like a secret" in denied.stderr
     assert "do-not-send-me" not in json.dumps(hostile.requests[-1]), "the file never reached the server"
     allowed = run("--base-url", hostile.base_url, "-p", call, "--yes", cwd=tmp_path)
     assert allowed.returncode == 0 and "do-not-send-me" in json.dumps(hostile.requests[-1])
@@ -220,3 +221,23 @@ def test_a_shell_argument_starting_with_a_dash_is_refused_unless_allowed(hostile
                        "call find_text " + json.dumps({"pattern": "-R"}), cwd=tmp_path)
     assert b"[tool find_text: ok]" in after_dashes.stderr, "after a -- item the value is data"
     assert "1:-R is here" in json.dumps(hostile.requests[-1])
+
+
+def test_a_huge_table_is_printed_whole_by_one_shot(hostile) -> None:
+    result = run("--base-url", hostile.base_url, "-p", "table 10000")
+    out = result.stdout.decode()
+    assert result.returncode == 0 and out.count("| row-") == 10_000 and out.rstrip().endswith("END OF TABLE")
+
+
+def test_a_session_whose_attachment_reference_was_edited_is_blamed_on_the_file(hostile) -> None:
+    from vllm_chat.core.conversation import Attachment
+
+    conv = Conversation(model="hostile")
+    conv.add(Message(role="user", content="look", attachments=[
+        Attachment(kind="image", name="cat.png", mime="image/png", ref="/etc/passwd")]))
+    conv.add(Message(role="assistant", content="a cat"))
+    SessionStore().save(conv)
+    result = run("--base-url", hostile.base_url, "--resume", conv.id, "-p", "again")
+    err = result.stderr.decode()
+    assert result.returncode == 1 and "'/etc/passwd' is not a media-folder file name" in err
+    assert "not a bug in vllm-chat" in err and "Traceback" not in err
