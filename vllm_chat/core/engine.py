@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core.assembler import ToolCallAssembler
 from vllm_chat.core.client import ChatClient
-from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall, Usage
+from vllm_chat.core.conversation import Conversation, Message, Timings, ToolCall
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     ContentDelta,
@@ -44,6 +44,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.stream_guard import FaultLog, describe_faults
+from vllm_chat.core.turn_state import TurnState, usage_from, with_faults
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -190,7 +191,7 @@ class Engine:
         """Requests per turn before the loop is stopped."""
         self.messages_builder = messages_builder
         self._task: asyncio.Task[None] | None = None
-        self._state: _TurnState | None = None
+        self._state: TurnState | None = None
 
     @property
     def running(self) -> bool:
@@ -262,7 +263,7 @@ class Engine:
                 on_idle()
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None]) -> None:
-        state = self._state = _TurnState()
+        state = self._state = TurnState()
         try:
             for round_no in range(1, self.max_rounds + 1):
                 result = await self._round(conv, options, round_no, emit, state)
@@ -305,7 +306,7 @@ class Engine:
         options: TurnOptions,
         round_no: int,
         emit: Callable[[Any], None],
-        state: _TurnState,
+        state: TurnState,
     ) -> _Round:
         continuing = options.continue_last and round_no == 1
         if continuing and conv.messages and conv.messages[-1].role == "assistant":
@@ -352,7 +353,7 @@ class Engine:
                 # without validation, so a missing field is a missing attribute).
                 usage = getattr(chunk, "usage", None)
                 if usage is not None:
-                    msg.usage = _usage(usage)
+                    msg.usage = usage_from(usage)
                     emit(UsageUpdated(msg.usage))
                 for choice in getattr(chunk, "choices", None) or ():
                     if getattr(choice, "index", 0):
@@ -389,7 +390,7 @@ class Engine:
         except Exception as exc:
             self._finish_timings(msg, t0, first_at)
             state.sync()
-            error = _with_faults(self.client.explain(exc, mid_stream=first_at is not None, model=conv.model),
+            error = with_faults(self.client.explain(exc, mid_stream=first_at is not None, model=conv.model),
                                  faults)
             msg.status, msg.error = "failed", str(error)
             return _Round(msg, [], error)
@@ -397,7 +398,7 @@ class Engine:
         state.sync()
         msg.finish_reason = finish
         if finish is None:
-            error = _with_faults(ChatError(
+            error = with_faults(ChatError(
                 "truncated",
                 "The reply ended without a finish signal: the server or a proxy cut the stream.",
                 "The partial reply is kept. Retry the turn.",
@@ -418,7 +419,7 @@ class Engine:
         return _Round(msg, calls)
 
     async def _run_calls(
-        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: _TurnState
+        self, conv: Conversation, calls: list[ToolCall], emit: Callable[[Any], None], state: TurnState
     ) -> None:
         state.pending_calls = list(calls)
         for call in calls:
@@ -438,7 +439,7 @@ class Engine:
             state.pending_calls.remove(call)
             emit(ToolResult(call, tool_msg))
 
-    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: _TurnState) -> ToolOutcome:
+    async def _run_one(self, call: ToolCall, emit: Callable[[Any], None], state: TurnState) -> ToolOutcome:
         from vllm_chat.core.tools.approval import Decision
         from vllm_chat.core.tools.base import ToolOutcome
 
@@ -459,7 +460,7 @@ class Engine:
         emit(ToolRunning(call, state.start_running()))
         return await self.tools.execute(call)
 
-    def _mark_stopped(self, conv: Conversation, state: _TurnState, emit: Callable[[Any], None]) -> None:
+    def _mark_stopped(self, conv: Conversation, state: TurnState, emit: Callable[[Any], None]) -> None:
         state.sync()
         msg = state.message
         if msg is not None and msg.status == "streaming":
@@ -484,63 +485,3 @@ class Engine:
         assert msg.timings is not None
         msg.timings.duration = time.monotonic() - t0
         msg.timings.ttft = (first_at - t0) if first_at is not None else None
-
-
-class _TurnState:
-    """The message being streamed, with its text kept in lists until synced."""
-
-    def __init__(self) -> None:
-        self.message: Message | None = None
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.assembler: ToolCallAssembler | None = None
-        self.pending_calls: list[ToolCall] = []
-        self.running_since: tuple[float, float] | None = None
-
-    def begin(self, message: Message, *, keep_text: bool) -> None:
-        self.message = message
-        self.assembler = None
-        # Appending to lists and joining now and then keeps long replies linear;
-        # `str +=` on a model attribute would copy the whole text per token.
-        self.content = [message.content] if keep_text and message.content else []
-        self.reasoning = [message.reasoning] if keep_text and message.reasoning else []
-
-    def sync(self) -> None:
-        """Copy the streamed text into the message (for saves and readers)."""
-        if self.message is None:
-            return
-        self.message.content = "".join(self.content)
-        if self.reasoning:
-            self.message.reasoning = "".join(self.reasoning)
-
-    def start_running(self) -> float:
-        """Note that a tool starts now; returns `time.monotonic()` for `ToolRunning`."""
-        now = time.monotonic()
-        self.running_since = (time.time(), now)
-        return now
-
-    def finish_running(self) -> Timings | None:
-        """How long the tool that was running took (None if none ran), kept in its result
-        so a reloaded session shows the same duration as the live panel did."""
-        if self.running_since is None:
-            return None
-        wall, started = self.running_since
-        self.running_since = None
-        return Timings(started_at=wall, duration=time.monotonic() - started)
-
-
-def _with_faults(error: ChatError, faults: FaultLog) -> ChatError:
-    """`error`, saying also what was malformed in the stream before it ended (often the cause)."""
-    if not faults:
-        return error
-    return replace(error, message=f"{error.message} {describe_faults(faults)}")
-
-
-def _usage(usage: Any) -> Usage:
-    details = getattr(usage, "completion_tokens_details", None)
-    reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
-    return Usage(
-        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
-        reasoning_tokens=reasoning,
-    )
