@@ -93,7 +93,7 @@ def test_started_in_the_home_folder_or_root_every_read_asks(tmp_path: Path, monk
 
 def test_a_project_folder_says_where_the_file_tools_reach(root: Path) -> None:
     note = policy(root).registry.file_tools_note() or ""
-    assert f"read only inside {root}" in note and "secrets ask you first" in note
+    assert f"read only inside {root}" in note and "secret-looking files ask first" in note
 
 
 def shell(root: Path, command: list[str], **params: ShellParam) -> ShellCommandTool:

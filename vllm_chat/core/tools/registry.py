@@ -142,10 +142,10 @@ class ToolRegistry:
         if not rooted:
             return None
         tool = rooted[0]
-        note = f"File tools ({', '.join(t.name for t in rooted)}) read only inside {tool.root}"  # type: ignore[attr-defined]
+        note = f"File tools read only inside {tool.root}"  # type: ignore[attr-defined]
         if tool.ask_every_read:  # type: ignore[attr-defined]
-            return note + ", a folder this wide, so every read asks you first."
-        return note + "; files that look like secrets ask you first."
+            return note + ", and every read asks you first."
+        return note + "; secret-looking files ask first."
 
     def specs(self) -> list[dict[str, Any]]:
         """The request's `tools` list."""
