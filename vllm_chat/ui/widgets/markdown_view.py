@@ -51,6 +51,12 @@ class MarkdownView(Widget):
     """Seconds of parsing and drawing one update may take; the rest waits for the next."""
     FEED_SLICE = 4096
     """Characters handed to the block splitter at a time, between checks of the budget."""
+    TALL_LINES = 2000
+    """From this height on, the view asks for a new layout at most every `TALL_LAYOUT_EVERY`."""
+    TALL_LAYOUT_EVERY = 0.5
+    """Seconds between layouts of a tall view that keeps growing. Textual files a widget in
+    its spatial map cell by cell, so one layout costs in proportion to the height: a reply
+    of 50,000 paragraphs laid out 30 times a second held every key for seconds."""
 
     def __init__(
         self,
@@ -76,6 +82,8 @@ class MarkdownView(Widget):
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
         self._height_floor = 0  # the height before a redraw at a new width, kept until it is done
+        self._last_layout = 0.0
+        self._layout_handle: asyncio.Handle | None = None
         self._streaming = streaming
         if text:
             self._pending.append(text)
@@ -174,15 +182,33 @@ class MarkdownView(Widget):
             pass  # drawn for a layout under way: it reads the new height itself
         elif self._width:
             # Only lines from the old tail down can have changed: repaint just those.
-            self.refresh(Region(0, first_changed, self._width, max(new_height, old_height) - first_changed),
-                         layout=new_height != old_height)
+            changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
+            self.refresh(changed, layout=new_height != old_height and self._layout_now(new_height))
         else:
             self.refresh(layout=True)
         if not self.settled:
             self._schedule()
 
+    def _layout_now(self, height: int) -> bool:
+        """Whether to lay out now for a new height, or (a tall view) a little later."""
+        now = time.monotonic()
+        if height < self.TALL_LINES or now - self._last_layout >= self.TALL_LAYOUT_EVERY:
+            self._last_layout = now
+            return True
+        if self._layout_handle is None:
+            self._layout_handle = asyncio.get_running_loop().call_later(self.TALL_LAYOUT_EVERY, self._late_layout)
+        return False
+
+    def _late_layout(self) -> None:
+        self._layout_handle = None
+        self._last_layout = time.monotonic()
+        self.refresh(layout=True)
+
     def on_unmount(self) -> None:
         self._cancel_flush()
+        if self._layout_handle is not None:
+            self._layout_handle.cancel()
+            self._layout_handle = None
 
     # -- rendering ------------------------------------------------------------------
 
