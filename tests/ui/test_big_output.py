@@ -66,7 +66,7 @@ async def test_a_huge_reply_ends_up_drawn_as_exactly_the_text_received(make_app,
 async def test_a_long_table_is_drawn_in_pieces_under_its_header(make_app, hostile) -> None:
     async with make_app(base_url=hostile.base_url, api_key="", size=(100, 30)) as (app, pilot):
         view = await reply_to(app, pilot, "table 45")
-        lines = [strip.text for strip in view.body._lines]
+        lines = [strip.text for strip in view.body.rendered_lines()]
         headers = [line for line in lines if line.split() == ["#", "name", "value"]]
         assert len(headers) >= 4, "each piece of the table carries the header"
         assert sum("row-" in line for line in lines) == 45, "every row is there, once"
@@ -133,7 +133,7 @@ async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_sever
         view.append(text)
         view.finish()
         assert not view.settled, "one update drew only part of it"
-        assert "… drawing (" in view._tail_lines[0].text, "a line stands for what is not drawn yet"
+        assert "… drawing (" in view.rendered_lines()[-1].text, "a line stands for what is not drawn yet"
         await wait_until(pilot, lambda: view.settled, timeout=120)
         assert view.source == text.lstrip("\n")
-        assert sum(1 for strip in view._lines + view._tail_lines if strip.text.startswith("Paragraph")) == 4_000
+        assert sum(1 for strip in view.rendered_lines() if strip.text.startswith("Paragraph")) == 4_000

@@ -65,7 +65,7 @@ class Host(App[None]):
 
 
 def lines(view: MarkdownView) -> list[list[tuple[str, object]]]:
-    return [[(seg.text, seg.style) for seg in strip] for strip in view._lines + view._tail_lines]
+    return [[(seg.text, seg.style) for seg in strip] for strip in view.rendered_lines()]
 
 
 def chunks(text: str, size: int | str) -> list[str]:

@@ -12,7 +12,11 @@ long reply or a long conversation makes each frame slower (see
   faster than it can be drawn (a 10,000-row table, 50,000 paragraphs, a
   session reloaded with a 5 MB reply) is parsed and drawn over the following
   frames, so keys keep echoing; the text drawn in the end is the same;
-- only visible lines are ever painted.
+- only visible lines are ever painted;
+- drawn lines are kept as plain tuples of (text, style number), made into
+  strips only when painted: a `Strip` is about ten objects the garbage
+  collector walks on every full collection, and 100,000 kept strips (a
+  50,000-paragraph reply) made each collection stall the app for a second.
 
 So the cost of an update does not grow with the length of the reply.
 """
@@ -24,6 +28,7 @@ import time
 from collections import deque
 from typing import Any
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -74,7 +79,9 @@ class MarkdownView(Widget):
         self._stream: BlockStream | PlainStream = PlainStream() if plain else BlockStream()
         self._blocks: list[Block] = []
         self._drawn = 0  # blocks [0:_drawn] are in `_lines` at the current width
-        self._lines: list[Strip] = []
+        self._lines: list[tuple[tuple[str, int], ...]] = []  # see `_keep`
+        self._styles: list[Style] = []
+        self._style_numbers: dict[Style, int] = {}
         self._tail_lines: list[Strip] = []
         self._pending: deque[str] = deque()
         self._width = 0
@@ -258,9 +265,10 @@ class MarkdownView(Widget):
         block = self._blocks[self._drawn]
         self._drawn += 1
         strips = self._render_block(block)
+        block.tokens = None  # dozens of objects per block; a redraw parses the source again
         if strips:
-            self._lines.extend(self._gap_before(block))
-            self._lines.extend(strips)
+            self._keep(self._gap_before(block))
+            self._keep(strips)
 
     def _render_tail(self) -> list[Strip]:
         block = self._stream.open_block
@@ -271,8 +279,6 @@ class MarkdownView(Widget):
 
     def _backlog_line(self) -> list[Strip]:
         """What stands for text not drawn yet: one line saying so."""
-        from rich.segment import Segment
-
         waiting = sum(len(p) for p in self._pending) + sum(len(b.source) for b in self._blocks[self._drawn:])
         note = f"… drawing ({waiting:,} more characters)"[: self._width]
         style = self._base_style + Style(dim=True, italic=True)
@@ -291,6 +297,7 @@ class MarkdownView(Widget):
         self._theme_key = self._theme_state()
         self._height_floor = max(self._height_floor, len(self._lines) + len(self._tail_lines))
         self._lines, self._tail_lines, self._drawn = [], [], 0
+        self._styles, self._style_numbers = [], {}
         self._cancel_flush()
         self._flush(repaint=False)
 
@@ -312,10 +319,33 @@ class MarkdownView(Widget):
         self._ensure_rendered(self.content_region.width or self._width)
         return super().render_lines(crop)
 
+    def _keep(self, strips: list[Strip]) -> None:
+        """Add drawn lines as tuples of (text, style number): tuples of strings and numbers
+        are untracked by the garbage collector, so kept lines cost its collections nothing."""
+        numbers = self._style_numbers
+        for strip in strips:
+            line = []
+            for segment in strip:
+                style = segment.style or _NEUTRAL
+                number = numbers.get(style)
+                if number is None:
+                    number = numbers[style] = len(self._styles)
+                    self._styles.append(style)
+                line.append((segment.text, number))
+            self._lines.append(tuple(line))
+
+    def _strip(self, line: tuple[tuple[str, int], ...]) -> Strip:
+        styles = self._styles
+        return Strip([Segment(text, styles[number]) for text, number in line], self._width)
+
+    def rendered_lines(self) -> list[Strip]:
+        """Every line the view draws now, top to bottom (drawn blocks, then the tail)."""
+        return [self._strip(line) for line in self._lines] + list(self._tail_lines)
+
     def render_line(self, y: int) -> Strip:
         lines = self._lines
         if y < len(lines):
-            return lines[y]
+            return self._strip(lines[y])
         if y - len(lines) < len(self._tail_lines):
             return self._tail_lines[y - len(lines)]
         return self._blank()
