@@ -57,11 +57,12 @@ class MarkdownView(Widget):
     FEED_SLICE = 4096
     """Characters handed to the block splitter at a time, between checks of the budget."""
     TALL_LINES = 2000
-    """From this height on, the view asks for a new layout at most every `TALL_LAYOUT_EVERY`."""
-    TALL_LAYOUT_EVERY = 0.5
-    """Seconds between layouts of a tall view that keeps growing. Textual files a widget in
-    its spatial map cell by cell, so one layout costs in proportion to the height: a reply
-    of 50,000 paragraphs laid out 30 times a second held every key for seconds."""
+    """From this height on, a growing view asks for a new layout only now and then."""
+    TALL_LAYOUT_EVERY = 1.0
+    """Seconds between layouts of a growing view, per 10,000 lines of its height (never under
+    half a second). Textual files a widget in its spatial map cell by cell, so a layout costs
+    in proportion to the height: a reply of 50,000 paragraphs laid out 30 times a second held
+    every key for seconds. Spacing layouts in proportion keeps their cost per second flat."""
 
     def __init__(
         self,
@@ -199,11 +200,13 @@ class MarkdownView(Widget):
     def _layout_now(self, height: int) -> bool:
         """Whether to lay out now for a new height, or (a tall view) a little later."""
         now = time.monotonic()
-        if height < self.TALL_LINES or now - self._last_layout >= self.TALL_LAYOUT_EVERY:
+        every = max(0.5, self.TALL_LAYOUT_EVERY * height / 10_000)
+        if height < self.TALL_LINES or now - self._last_layout >= every:
             self._last_layout = now
             return True
         if self._layout_handle is None:
-            self._layout_handle = asyncio.get_running_loop().call_later(self.TALL_LAYOUT_EVERY, self._late_layout)
+            wait = max(0.001, self._last_layout + every - now)
+            self._layout_handle = asyncio.get_running_loop().call_later(wait, self._late_layout)
         return False
 
     def _late_layout(self) -> None:
