@@ -322,7 +322,7 @@ async def headless_app(base_url: str, *, conversation: Any = None, size: tuple[i
             yield app, pilot
             chat.stop()
     finally:
-        await chat.client.aclose()
+        await chat.aclose()
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.005) -> Any:

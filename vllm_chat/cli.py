@@ -12,15 +12,28 @@ import sys
 from typing import Any
 
 from vllm_chat import __version__
+from vllm_chat.generation_flags import (
+    FlagError,
+    add_generation_flags,
+    apply_to_conversation,
+    generation_overrides,
+)
 
 EPILOG = """\
 examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
   vllm-chat -p "Explain KV caching"         print one reply and exit
+  vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
+  vllm-chat -m base --completion -p "def f("   a base model continues the text
+  vllm-chat -p "$(cat notes.md)" --count    the prompt's exact token count, nothing generated
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
+  vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
+  git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
   vllm-chat -c                              continue the most recent session
-  vllm-chat sessions list                   saved sessions (also: export, delete)
+  vllm-chat -p "Name a colour" -n 3         three candidate replies (--json: a list)
+  vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
+  vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 
 
@@ -73,6 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
     one.add_argument("-a", "--attach", action="append", metavar="FILE_OR_URL",
                      help="attach an image, video or audio file (or URL) to the prompt (repeatable)")
+    one.add_argument("--prompt", dest="template", metavar="NAME",
+                     help="use the saved prompt NAME (prompts/NAME.md in the config folder, or [prompts.NAME])")
+    one.add_argument("--var", action="append", metavar="KEY=VALUE",
+                     help="a value for a {{variable}} of --prompt (VALUE @FILE reads a file, @- stdin)")
+    one.add_argument("-n", "--candidates", type=int, metavar="N",
+                     help="print N candidate replies (2-8; vLLM's n), each under its own header")
+    one.add_argument("--beam-search", action="store_true",
+                     help="with -n: the N best replies by beam search (use_beam_search)")
+    one.add_argument("--compare", metavar="MODEL,MODEL",
+                     help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
+    add_generation_flags(p)
+    one.add_argument("--count", action="store_true",
+                     help="print the prompt's exact token count (the server's /tokenize) and max_model_len; "
+                          "nothing is generated")
+    one.add_argument("--compact", action="store_true",
+                     help="with -c/--resume: summarise the older turns first (compaction), then send")
     return p
 
 
@@ -139,6 +168,10 @@ def _main(argv: list[str] | None) -> int:
         from vllm_chat.sessions_cli import sessions_main
 
         return sessions_main(argv[1:])
+    if argv[:1] == ["tools"]:
+        from vllm_chat.tools_cli import tools_main
+
+        return tools_main(argv[1:])
     args = build_parser().parse_args(argv)
     _check_text_arguments(args)
     if args.resume is not None and not args.resume.strip():
@@ -148,8 +181,9 @@ def _main(argv: list[str] | None) -> int:
     from vllm_chat.core.config import ConfigError, load_settings
 
     try:
-        settings = load_settings(cli_overrides(args), config_path=args.config, profile=args.profile)
-    except ConfigError as exc:
+        overrides = {**cli_overrides(args), **generation_overrides(args)}
+        settings = load_settings(overrides, config_path=args.config, profile=args.profile)
+    except (ConfigError, FlagError) as exc:
         say(str(exc))
         return 2
 
@@ -164,13 +198,22 @@ def _main(argv: list[str] | None) -> int:
             say(note)
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
-        session = _session_from_args(args)
-        prompt = _oneshot_prompt(args)
-        if prompt is not None:
-            return _oneshot(settings, args, prompt, session)
+        conversation = _conversation_from_args(args)
+        apply_to_conversation(args, settings, conversation)
+        from vllm_chat.oneshot_input import OneShotInputError, oneshot_input
+
+        try:
+            given = oneshot_input(args.prompt, args.template, args.var or [])
+        except OneShotInputError as exc:
+            raise _CliError(str(exc)) from None
+        if given is not None:
+            return _oneshot(settings, args, given, conversation)
+        if args.candidates is not None or args.compare or args.beam_search:
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
+                            "candidates and alt+m compares models.")
         from vllm_chat.ui.run import run_tui
 
-        return run_tui(settings, session=session, demo=demo is not None)
+        return run_tui(settings, conversation=conversation, demo=demo is not None)
     except _CliError as exc:
         say(str(exc))
         return 2
@@ -185,7 +228,7 @@ class _CliError(Exception):
 
 _TEXT_OPTIONS = {"prompt": "-p", "system": "--system", "model": "--model", "base_url": "--base-url",
                  "api_key": "--api-key", "profile": "--profile", "theme": "--theme", "resume": "--resume",
-                 "stop": "--stop"}
+                 "stop": "--stop", "template": "--prompt", "var": "--var", "compare": "--compare"}
 """Options whose text goes to the server or into a session (file paths may be any bytes)."""
 
 
@@ -210,36 +253,21 @@ def _bad_byte(text: str) -> int | None:
     return None
 
 
-def _read_stdin() -> str:
-    """Piped input as text, or `_CliError` saying it is not UTF-8 and what to do."""
-    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _CliError(
-            f"the text piped on stdin is not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start} of "
-            f"{len(raw)}). Convert it first (e.g. iconv -f LATIN1 -t UTF-8), or for an image, video or "
-            "audio file use -a FILE.") from None
+def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
+    """`-n`, `--beam-search` and `--compare` as `OneShotRequest` fields (checked together)."""
+    compare = [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    if args.candidates is not None and compare:
+        raise _CliError("-n and --compare don't go together: ask for candidates of one model, or compare models.")
+    if args.beam_search and args.candidates is None:
+        raise _CliError("--beam-search needs -n N (how many beams to keep).")
+    if args.compare is not None and not compare:
+        raise _CliError("--compare needs model names, separated by commas.")
+    return {"candidates": args.candidates or 0, "beam": args.beam_search, "compare": compare}
 
 
-def _oneshot_prompt(args: argparse.Namespace) -> str | None:
-    """The one-shot prompt from -p and/or piped stdin, or None for the TUI."""
-    piped = not sys.stdin.isatty()
-    if args.prompt is None and not piped:
-        return None
-    parts = []
-    if args.prompt not in (None, "-") and args.prompt.strip():
-        parts.append(args.prompt)
-    if piped or args.prompt == "-":
-        data = _read_stdin()
-        if data.strip():
-            parts.append(data.rstrip("\n"))
-    if not parts:
-        raise _CliError("the prompt is empty: give text after -p, or pipe it on stdin.")
-    return "\n\n".join(parts)
-
-
-def _session_from_args(args: argparse.Namespace) -> Any:
+def _conversation_from_args(args: argparse.Namespace) -> Any:
+    """The saved conversation `-c` / `--resume` name (None for a new one). A model given
+    with `-m` replaces the conversation's own, in the TUI and in one-shot mode alike."""
     if not args.continue_ and args.resume is None:
         return None
     from vllm_chat.core.store import SessionStore, StoreError
@@ -247,16 +275,20 @@ def _session_from_args(args: argparse.Namespace) -> Any:
     store = SessionStore()
     try:
         if args.resume is not None:
-            return store.load(store.resolve(args.resume.strip()))
-        recent = store.most_recent()
-        if recent is None:
-            raise _CliError("there is no saved session to continue yet.")
-        return store.load(recent.id)
+            conversation = store.load(store.resolve(args.resume.strip()))
+        else:
+            recent = store.most_recent()
+            if recent is None:
+                raise _CliError("there is no saved session to continue yet.")
+            conversation = store.load(recent.id)
     except StoreError as exc:
         raise _CliError(str(exc)) from None
+    if args.model:
+        conversation.model = args.model
+    return conversation
 
 
-def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any) -> int:
+def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: Any) -> int:
     import asyncio
 
     from vllm_chat.oneshot import OneShotRequest, run_oneshot
@@ -270,14 +302,18 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, session: Any)
         except AttachmentError as exc:
             raise _CliError(str(exc)) from None
     request = OneShotRequest(
-        prompt=prompt,
+        **_several_replies(args),
+        prompt=given.text,
+        template=given.template,
+        variables=given.variables,
         attachments=attachments,
         show_reasoning=args.show_reasoning,
         as_json=args.json,
         yes=args.yes,
-        tools=not args.no_tools,
-        session=session,
+        conversation=conversation,
         save=args.save,
+        count=args.count,
+        compact=args.compact,
     )
     return asyncio.run(run_oneshot(settings, request))
 

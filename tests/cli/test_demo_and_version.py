@@ -18,7 +18,8 @@ from vllm_chat import __version__
 def run(*args: str, env: dict[str, str] | None = None,
         command: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*(command or [sys.executable, "-m", "vllm_chat"]), *args], capture_output=True,
-                          check=False, text=True, timeout=60, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+                          check=False, text=True, timeout=60, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL)
 
 
 def test_version_prints_the_package_version() -> None:
@@ -52,4 +53,4 @@ def test_the_demo_says_so_when_the_model_flag_names_a_model_it_does_not_serve() 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "still works\n"
     assert result.stderr == ("vllm-chat: the demo server does not serve 'gpt-9'; using 'sim-chat' "
-                             "(it serves sim-chat, sim-vision).\n")
+                             "(it serves sim-chat, sim-vision, sim-base, sim-chat-terse).\n")

@@ -126,6 +126,33 @@ def test_a_one_shot_call_can_join_the_latest_session(sim) -> None:
     assert sim.stats.last_request_body["messages"][1]["content"] == "one", "history was sent"
 
 
+def test_hints_name_command_line_steps_never_tui_keys(sim) -> None:
+    result = run("--base-url", sim.base_url, "-p", "hi", "-m", "nosuchmodel")
+    assert result.returncode == 1
+    assert "It serves: sim-chat, sim-vision. Pick one with -m NAME." in result.stderr
+    assert "ctrl+" not in result.stderr and "{" not in result.stderr
+    as_json = json.loads(run("--base-url", sim.base_url, "-p", "hi", "-m", "nosuchmodel", "--json").stdout)
+    assert as_json["error"]["hint"].endswith("Pick one with -m NAME.")
+
+
+def test_a_session_that_cannot_be_saved_is_said_with_where_a_copy_went_and_exit_1(
+        sim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("the data folder can't be created under a file")
+    monkeypatch.setenv("VLLM_CHAT_DATA_DIR", str(blocker / "data"))
+    result = run("--base-url", sim.base_url, "-p", "echo precious", "--save")
+    assert result.stdout == "precious\n", "the reply is printed all the same"
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the session was not saved" in result.stderr
+    rescued = Path(result.stderr.split("A copy is in ")[1].split(";")[0])
+    saved = json.loads(rescued.read_text())
+    assert [m["content"] for m in saved["messages"]] == ["echo precious", "precious"]
+    rescued.unlink()
+    doc = json.loads(run("--base-url", sim.base_url, "-p", "echo again", "--save", "--json").stdout)
+    assert doc["session_id"] is None and doc["save_error"] and doc["rescued_to"]
+    Path(doc["rescued_to"]).unlink()
+
+
 def test_control_sequences_in_a_reply_are_kept_when_piped(sim) -> None:
     result = run("--base-url", sim.base_url, "-p", "echo a\x1b[31mb")
     assert result.stdout == "a\x1b[31mb\n", "a pipe gets the exact text; only terminals get it made inert"

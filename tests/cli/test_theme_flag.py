@@ -41,7 +41,7 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[int, dict[str,
 
     async def look_and_quit(pilot: Any) -> None:
         app = pilot.app
-        await wait_until(pilot, lambda: app.chat.status.state == "connected", timeout=20,
+        await wait_until(pilot, lambda: app.session.connection == "connected", timeout=20,
                          message="the app to start and connect")
         seen["theme"] = app.theme
         seen["primary"] = app.current_theme.primary

@@ -26,11 +26,12 @@ from tests.support.replay import Capture, ReplayServer
 from vllm_chat.core.client import ChatClient, explain, suggest_base_url
 from vllm_chat.core.config import ToolsSettings
 from vllm_chat.core.conversation import Attachment, Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.tools.approval import ApprovalPolicy
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.simserver import SimConfig, SimServer
 
 
@@ -252,7 +253,9 @@ async def test_an_unknown_model_lists_the_names_the_server_serves() -> None:
         error = (await failed_turn(server.base_url, model="llama-70b")).error
     assert error.kind == "unknown_model" and error.status == 404 and not error.retryable
     assert "'llama-70b'" in error.message
-    assert "It serves: sim-chat, sim-vision." in error.hint and "--model" in error.hint
+    assert "It serves: sim-chat, sim-vision." in error.hint
+    assert "{pick-model}" in error.hint, "the step is a binding id each front end spells its own way"
+    assert error.actions == ("pick-model", "retry")
     assert error.details == {"models": ["sim-chat", "sim-vision"]}
 
 
@@ -261,7 +264,7 @@ async def test_a_prompt_longer_than_the_context_names_max_model_len() -> None:
         error = (await failed_turn(server.base_url, "word " * 200)).error
     assert error.kind == "context_length" and error.status == 400 and not error.retryable
     assert "context window of 64 tokens" in error.message
-    assert "ctrl+n" in error.hint and "max_tokens" in error.hint
+    assert "{new-conversation}" in error.hint and "max_tokens" in error.hint
     assert error.details["max_model_len"] == 64
     assert "maximum context length is 64 tokens" in str(error.details["server_message"])
 
@@ -301,7 +304,8 @@ async def test_a_timeout_after_part_of_the_reply_keeps_that_part() -> None:
         failed = await failed_turn(url, timeout=0.5)
     assert failed.error.kind == "timeout" and failed.error.retryable
     assert failed.partial.content == "Hello there"
-    assert failed.partial.error == str(failed.error)
+    assert failed.partial.error == failed.error.message
+    assert failed.partial.failure is not None and failed.partial.failure.hint == failed.error.hint
 
 
 @pytest.mark.parametrize(

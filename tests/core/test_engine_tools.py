@@ -12,7 +12,7 @@ import pytest
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import ToolsSettings, load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
-from vllm_chat.core.engine import Engine, TurnOptions, request_messages
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import (
     ToolApprovalNeeded,
     ToolCallDelta,
@@ -27,6 +27,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions, request_messages
 from vllm_chat.simserver import SimConfig, SimServer
 
 
@@ -132,7 +133,7 @@ def session_for(server: SimServer, **settings: object) -> ChatSession:
 async def run_session(session: ChatSession, prompt: str) -> list[object]:
     session.add_user_message(prompt)
     events = [e async for e in session.run()]
-    await session.client.aclose()
+    await session.aclose()
     return events
 
 

@@ -30,6 +30,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.paths import ensure_private_dir
 from vllm_chat.core.recorder import SessionRecorder
 from vllm_chat.core.store import INTERRUPTED, SessionStore, StoreError
 
@@ -48,7 +49,9 @@ class FakeClock:
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SessionStore:
     """A store in a temporary data folder, as the app builds it."""
     monkeypatch.setenv("VLLM_CHAT_DATA_DIR", str(tmp_path / "data"))
-    return SessionStore()
+    s = SessionStore()
+    ensure_private_dir(s.root)
+    return s
 
 
 @pytest.fixture
@@ -202,7 +205,7 @@ def test_a_rounds_tool_calls_are_saved_at_once_when_ready_once_per_round(
     assert on_disk(store, conv)["messages"][-1]["tool_calls"][0]["id"] == "c3"
 
 
-def test_a_stalled_stream_is_saved_by_tick_or_flush(store: SessionStore, clock: FakeClock) -> None:
+def test_a_stalled_stream_is_saved_by_tick(store: SessionStore, clock: FakeClock) -> None:
     conv = Conversation(model="m")
     recorder = SessionRecorder(store, conv, interval=2.0, clock=clock)
     reply = start_turn(conv, recorder)
@@ -213,20 +216,6 @@ def test_a_stalled_stream_is_saved_by_tick_or_flush(store: SessionStore, clock: 
     clock.now += 5
     recorder.tick()
     assert on_disk(store, conv)["messages"][1]["content"] == "partial"
-
-
-async def test_flush_writes_unsaved_changes(store: SessionStore, clock: FakeClock) -> None:
-    conv = Conversation(model="m")
-    recorder = SessionRecorder(store, conv, interval=60.0, clock=clock)
-    reply = start_turn(conv, recorder)
-    stream(reply, recorder, "not yet on disk")
-    assert recorder.dirty
-    assert await recorder.flush()
-    assert on_disk(store, conv)["messages"][1]["content"] == "not yet on disk"
-    assert not recorder.dirty
-    saves = recorder.saves
-    assert await recorder.flush()
-    assert recorder.saves == saves  # nothing to do
 
 
 def test_changes_outside_the_engine_are_saved_on_request(store: SessionStore, clock: FakeClock) -> None:
@@ -242,8 +231,8 @@ def test_changes_outside_the_engine_are_saved_on_request(store: SessionStore, cl
 
 def test_a_failing_disk_is_reported_once_and_never_raises(store: SessionStore, clock: FakeClock) -> None:
     conv = Conversation(model="m")
-    errors: list[StoreError] = []
-    recorder = SessionRecorder(store, conv, interval=1.0, clock=clock, on_error=errors.append)
+    errors: list[StoreError | None] = []
+    recorder = SessionRecorder(store, conv, interval=1.0, clock=clock, on_state=errors.append)
     store.root.rmdir()
     store.root.write_text("not a folder any more")
     reply = start_turn(conv, recorder)
@@ -258,6 +247,7 @@ def test_a_failing_disk_is_reported_once_and_never_raises(store: SessionStore, c
     clock.now += 1.0
     stream(reply, recorder, "y")
     assert recorder.last_error is None
+    assert errors[-1] is None, "a save that works again is reported too (the banner goes away)"
     assert on_disk(store, conv)["messages"][1]["content"] == "xxxxxy"
 
 
@@ -363,9 +353,9 @@ def test_a_new_chat_left_empty_leaves_no_file(store: SessionStore, clock: FakeCl
 def test_an_unexpected_error_while_saving_is_reported_not_raised(
     store: SessionStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    errors: list[StoreError] = []
+    errors: list[StoreError | None] = []
     conv = Conversation(model="m")
-    recorder = SessionRecorder(store, conv, clock=clock, on_error=errors.append)
+    recorder = SessionRecorder(store, conv, clock=clock, on_state=errors.append)
 
     def broken(conv: Conversation) -> None:
         raise RuntimeError("bug")
@@ -452,7 +442,7 @@ def test_text_received_before_a_stall_is_saved_while_the_stream_stalls(store: Se
 
 
 def test_a_replys_tool_calls_are_on_disk_while_the_tool_runs(store: SessionStore) -> None:
-    from vllm_chat.core.engine import request_messages
+    from vllm_chat.core.turn_request import request_messages
 
     sid = "toolrun0123"
     env = os.environ.copy()

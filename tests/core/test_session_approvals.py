@@ -41,4 +41,4 @@ async def test_allow_for_this_session_is_forgotten_in_a_new_or_opened_conversati
         session.open_conversation(Conversation(model="sim-chat"))
         assert await shout(session, "four") == "ok"
         assert len(asked) == 3, "an opened conversation asks again"
-        await session.client.aclose()
+        await session.aclose()

@@ -10,7 +10,8 @@ from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.events import TurnFinished
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.store import TITLE_CHARS, SessionStore
+from vllm_chat.core.store import SessionStore
+from vllm_chat.core.titles import TITLE_CHARS
 from vllm_chat.simserver import SimConfig, SimServer
 
 
@@ -66,8 +67,9 @@ async def test_the_title_from_the_first_prompt_is_what_the_session_file_holds() 
         session = ChatSession(load_settings({"base_url": server.base_url, "model": "sim-chat"}),
                               store=SessionStore())
         session.add_user_message("echo  Why is the sky blue?\nAnd the sunset red?")
-        events = [e async for e in session.run(session.options(tools_enabled=False))]
-        await session.client.aclose()
+        session.set_tools(False)
+        events = [e async for e in session.run()]
+        await session.aclose()
     assert isinstance(events[-1], TurnFinished)
     path = SessionStore().path_for(session.conversation.id)
     assert json.loads(path.read_text())["title"] == "echo Why is the sky blue?"

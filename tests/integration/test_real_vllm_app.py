@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.pilot import answer_dialog, wait_until
+from tests.support.pilot import answer_dialog, screen_text, wait_until
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import ToolResult, TurnFinished
 from vllm_chat.core.tools.approval import ApprovalPolicy
 from vllm_chat.core.tools.base import Tool
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions
 
 pytestmark = [
     pytest.mark.integration,
@@ -85,7 +86,10 @@ async def test_a_tui_turn_streams_a_reply_from_the_real_server() -> None:
     app = VllmChatApp(chat)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: chat.models, timeout=30)
-        assert app.chat.status.model == MODEL and app.chat.status.context_max == 2048
+        status = chat.status()
+        assert status.model == MODEL and status.context_max == 2048
+        await wait_until(pilot, lambda: f"{MODEL}" in screen_text(app).splitlines()[0]
+                         and "/2.0k" in screen_text(app).splitlines()[0], message="the header")
         app.chat.prompt.load_text("Hello there")
         app.chat.prompt.action_submit()
         await pilot.pause()
@@ -94,7 +98,7 @@ async def test_a_tui_turn_streams_a_reply_from_the_real_server() -> None:
         reply = chat.conversation.messages[-1]
         assert reply.status == "complete" and reply.content
         assert reply.usage is not None and reply.usage.completion_tokens <= 24
-    await chat.client.aclose()
+    await chat.aclose()
 
 
 async def test_a_tui_image_for_the_text_only_real_model_is_offered_to_be_left_out_and_then_answered(
@@ -136,7 +140,7 @@ async def test_a_tui_image_for_the_text_only_real_model_is_offered_to_be_left_ou
         await wait_until(pilot, lambda: len(chat.conversation.messages) == 4 and answered(), timeout=60)
         assert chat.conversation.messages[-1].status == "complete"
         assert not isinstance(app.screen, ConfirmScreen)
-    await chat.client.aclose()
+    await chat.aclose()
 
 
 class PickNumber(Tool):

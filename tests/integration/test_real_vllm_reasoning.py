@@ -72,4 +72,4 @@ async def test_a_tui_turn_shows_the_real_reasoning_in_its_own_block() -> None:
         # A reply that is all reasoning keeps its block open: there is nothing else to read.
         assert not block.collapsed
         await wait_until(pilot, lambda: f"▾ Reasoning · {len(reply.reasoning)} chars" in screen_text(app))
-    await chat.client.aclose()
+    await chat.aclose()

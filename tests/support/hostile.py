@@ -152,7 +152,8 @@ class HostileServer:
     async def _models(self, request: web.Request) -> web.Response:
         if self.models_body is not None:
             return web.Response(body=self.models_body, content_type="text/html")
-        data = [{"id": m, "object": "model", "created": 1, "owned_by": "hostile", "max_model_len": 4096}
+        # A window big enough that the check before sending never stops the huge prompts used here.
+        data = [{"id": m, "object": "model", "created": 1, "owned_by": "hostile", "max_model_len": 1_000_000}
                 for m in self.models]
         return web.json_response({"object": "list", "data": data})
 

@@ -53,6 +53,6 @@ def make_app() -> AppFactory:
         async with app.run_test(size=size, notifications=True) as pilot:
             yield app, pilot
             chat.stop()
-        await chat.client.aclose()
+        await chat.aclose()
 
     return factory

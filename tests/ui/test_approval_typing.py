@@ -148,3 +148,33 @@ async def test_ctrl_u_on_a_busy_app_deletes_only_what_was_typed_before_it(make_a
                           ("d", "d"), ("e", "e")]:
             app.post_message(events.Key(key, char))
         await wait_until(pilot, lambda: app.chat.prompt.text == "de", message="ctrl+u and backspace in order")
+
+
+async def test_tab_and_an_answer_in_one_burst_answer_the_dialog(make_app, hostile, in_tmp) -> None:
+    async with make_app(base_url=hostile.base_url, tools=MARKER_TOOL, api_key="") as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await send(app, pilot, f"call {CALL}")
+        await wait_for_screen(pilot, app, ToolApprovalScreen)
+        # Both keys queued at once, as a terminal delivers "tab y" typed quickly: y must see
+        # the dialog armed by the tab before it, not still waiting.
+        app.post_message(events.Key("tab", None))
+        app.post_message(events.Key("y", "y"))
+        await wait_until(pilot, lambda: tool_results(app) and not app.session.running)
+        assert ran(in_tmp) and app.chat.prompt.text == ""
+
+
+async def test_the_offers_to_make_room_take_no_letter_typed_after_enter(make_app) -> None:
+    from vllm_chat.ui.screens.room_offers import RoomOffersScreen
+
+    async with (SimServer(SimConfig(max_model_len=64, api_key=TEST_API_KEY)) as small,
+                make_app(base_url=small.base_url, tools={"enabled": False}) as (app, pilot)):
+        await wait_until(pilot, lambda: app.session.models)
+        await send(app, pilot, "word " * 200)
+        offers = await wait_for_screen(pilot, app, RoomOffersScreen)
+        await pilot.press(*"sdact", "enter")  # each letter takes a way once the dialog is answered
+        await wait_until(pilot, lambda: app.chat.prompt.text.endswith("sdact"), message="the letters in the prompt")
+        assert app.screen is offers and small.stats.requests == 0, "nothing was sent"
+        await answer_dialog(pilot, "escape")
+        await wait_until(pilot, lambda: app.screen is not offers)
+        assert app.chat.prompt.text.startswith("word word") and app.chat.prompt.text.endswith("sdact"), \
+            "the message comes back with what was typed after it"

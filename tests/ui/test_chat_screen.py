@@ -3,9 +3,11 @@ send, stream, stop, switch model, help, and the errors a user can act on."""
 
 from __future__ import annotations
 
+import io
 import socket
 
 from tests.support.pilot import (
+    answer_dialog,
     screen_text,
     send,
     wait_for_reply,
@@ -39,7 +41,7 @@ def notifications(app) -> str:
 async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
-        assert app.chat.status.model == "sim-chat"
+        await wait_until(pilot, lambda: "sim-chat" in screen_text(app).splitlines()[0])
         await send(app, pilot, "markdown")
         assert app.chat.prompt.text == ""
         await wait_for_reply(app, pilot)
@@ -119,7 +121,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
         assert "32k ctx" in screen_text(app)
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.session.conversation.model == "sim-vision")
-        assert app.chat.status.model == "sim-vision"
+        await wait_until(pilot, lambda: "sim-vision" in screen_text(app).splitlines()[0])
         await send(app, pilot, "hello again")
         await wait_for_reply(app, pilot)
         assert sim.stats.last_request_body["model"] == "sim-vision"
@@ -134,7 +136,7 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
         assert "Keys" in screen_text(app)
         from rich.console import Console
 
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console = Console(width=120, record=True, file=io.StringIO())
         console.print(app.screen._table())
         text = console.export_text()
         for binding_id in ("send", "newline", "stop", "new-conversation", "pick-model", "retry", "quit", "help"):
@@ -195,12 +197,12 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
     async with make_app(base_url=url) as (app, pilot):
-        await wait_until(pilot, lambda: app.chat.status.state == "disconnected")
+        await wait_until(pilot, lambda: app.session.connection == "disconnected")
         text = screen_text(app)
         assert f"Can't reach the server at {url}" in text and "vllm serve" in text
         app.chat.prompt.load_text("my draft")
         async with SimServer(SimConfig(port=port)):
-            await wait_until(pilot, lambda: app.chat.status.state == "connected", timeout=20)
+            await wait_until(pilot, lambda: app.session.connection == "connected", timeout=20)
             assert "Can't reach" not in screen_text(app)
             assert "is back" in notifications(app)
             assert app.chat.prompt.text == "my draft"
@@ -209,7 +211,7 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
 async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
     async with SimServer(SimConfig(api_key="sk-server-key-123456")) as locked:
         async with make_app(base_url=locked.base_url, api_key="EMPTY") as (app, pilot):
-            await wait_until(pilot, lambda: "wants an API key" in screen_text(app))
+            await wait_until(pilot, lambda: app.session.connection == "error")
             text = screen_text(app)
             assert "--api-key" in text and "VLLM_CHAT_API_KEY" in text
 
@@ -217,8 +219,8 @@ async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
 async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -> None:
     root = sim.base_url.removesuffix("/v1")
     async with make_app(base_url=root) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.connection == "error")
         await wait_until(pilot, lambda: f"Did you mean --base-url {root}/v1" in screen_text(app))
-        assert app.chat.status.state == "error"
 
 
 async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app) -> None:
@@ -234,14 +236,63 @@ async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app
         assert last(app).status == "failed"
 
 
-async def test_a_prompt_longer_than_the_context_says_so_with_the_window_size(make_app) -> None:
+async def test_a_reopened_conversation_explains_a_failed_reply_as_it_was_explained_live(sim, make_app) -> None:
+    from vllm_chat.core.store import SessionStore
+
+    async with make_app(base_url=sim.base_url, model="nope") as (app, pilot):
+        await connected(app, pilot)
+        await send(app, pilot, "hello")
+        await wait_for_reply(app, pilot)
+        await wait_until(pilot, lambda: "ctrl+o pick a model · ctrl+r retry" in screen_text(app))
+        live = str(app.chat.messages.query(ErrorNotice).last().content)
+        conv_id = app.session.conversation.id
+    reopened = SessionStore().load(conv_id)
+    async with make_app(base_url=sim.base_url, conversation=reopened) as (app, pilot):
+        await wait_until(pilot, lambda: "ctrl+o pick a model · ctrl+r retry" in screen_text(app),
+                         message="the same steps after the reload")
+        notice = app.chat.messages.query(ErrorNotice).last()
+        assert notice.error.kind == "unknown_model", "not a generic stream error"
+        assert str(notice.content) == live
+        assert "Pick one with ctrl+o" in screen_text(app)
+
+
+async def test_a_save_that_fails_shows_a_banner_until_saving_works_again(sim, make_app, tmp_path) -> None:
+    from vllm_chat.core.paths import ensure_private_dir
+    from vllm_chat.core.store import SessionStore
+
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await connected(app, pilot)
+        root = ensure_private_dir(SessionStore().root)
+        moved = tmp_path / "moved-away"
+        root.rename(moved)
+        root.write_text("a file where the sessions folder was")
+        await send(app, pilot, "echo kept in memory")
+        await wait_for_reply(app, pilot)
+        await wait_until(pilot, lambda: "Not saved:" in screen_text(app), message="the save banner")
+        assert "kept in memory" in screen_text(app)
+        assert last(app).content == "kept in memory", "nothing received is lost"
+        root.unlink()
+        moved.rename(root)
+        await send(app, pilot, "echo and now saved")
+        await wait_for_reply(app, pilot)
+        await wait_until(pilot, lambda: "Not saved:" not in screen_text(app), message="the banner to go")
+        saved = SessionStore().load(app.session.conversation.id)
+        assert [m.content for m in saved.messages] == ["echo kept in memory", "kept in memory",
+                                                       "echo and now saved", "and now saved"]
+
+
+async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_window_size(make_app) -> None:
+    from vllm_chat.ui.screens.room_offers import RoomOffersScreen
+
     async with SimServer(SimConfig(max_model_len=64)) as small:
         async with make_app(base_url=small.base_url, tools={"enabled": False}) as (app, pilot):
             await connected(app, pilot)
             await send(app, pilot, "word " * 200)
+            await wait_for_screen(pilot, app, RoomOffersScreen)  # the check before sending caught it
+            await answer_dialog(pilot, "s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
-            text = screen_text(app)
-            assert "context window of 64 tokens" in text and "ctrl+n" in text
+            await wait_until(pilot, lambda: "context window of 64 tokens" in screen_text(app))
+            assert "ctrl+n" in screen_text(app) and "alt+s" in screen_text(app)
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:
@@ -277,7 +328,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
         await pilot.press("ctrl+r")
         await wait_for_reply(app, pilot)
         assert last(app).status == "complete"
-        assert len(app.session.conversation.branches) == 1, "the failed reply is kept aside"
+        assert len(app.session.conversation.aside) == 1, "the failed reply is kept as version 1"
 
 
 async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> None:

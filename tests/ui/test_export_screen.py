@@ -15,8 +15,10 @@ from textual.app import App
 from textual.widgets import RadioButton
 
 from tests.support.pilot import screen_text, wait_for_screen, wait_until
+from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.export import to_json, to_markdown
+from vllm_chat.core.session import ChatSession
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.export import (
     ExportScreen,
@@ -54,7 +56,7 @@ class Host(App):
 
 @asynccontextmanager
 async def dialog(conv: Conversation, folder: Path | None) -> AsyncIterator[tuple[Host, Any, ExportScreen]]:
-    app = Host(ExportScreen(conv, folder))
+    app = Host(ExportScreen(ChatSession(load_settings({}), conversation=conv), folder))
     async with app.run_test(size=(110, 30)) as pilot:
         await wait_until(pilot, lambda: app.screen is app.export_screen)
         await pilot.pause()
@@ -233,7 +235,8 @@ async def test_untrusted_titles_are_shown_as_text(tmp_path: Path) -> None:
     ("Café & crème brûlée", "cafe-creme-brulee"),
     ("日本語のタイトル", "conversation"),
     ("", "conversation"),
-    ("a very long title that keeps going well past any sensible file name length", "a-very-long-title-that-keeps-going-well"),
+    ("a very long title that keeps going well past any sensible file name length",
+     "a-very-long-title-that-keeps-going-well"),
 ])
 def test_titles_become_safe_short_file_names(title: str, slug: str) -> None:
     assert title_slug(title) == slug

@@ -9,6 +9,7 @@ from tests.support.pilot import screen_text, wait_for_screen, wait_until
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.screens.export import ExportScreen
+from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 
 
@@ -39,9 +40,16 @@ async def test_ctrl_l_opens_the_browser_and_enter_opens_a_session(sim, make_app)
 async def test_renaming_the_open_conversation_sticks(sim, make_app) -> None:
     conv = saved("Before", "hi")
     async with make_app(base_url=sim.base_url, conversation=SessionStore().load(conv.id)) as (app, pilot):
-        app.chat.on_session_browser_screen_renamed(SessionBrowserScreen.Renamed(conv.id, "After"))
-        assert app.session.conversation.title == "After"
-    assert SessionStore().load(conv.id).title == "After"
+        await pilot.press("ctrl+l")
+        browser = await wait_for_screen(pilot, app, SessionBrowserScreen)
+        await wait_until(pilot, lambda: browser.loaded)
+        await pilot.press("f2")
+        await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen))
+        await pilot.press("ctrl+u", *"After", "enter")
+        await wait_until(pilot, lambda: app.session.conversation.title == "After")
+        await wait_until(pilot, lambda: SessionStore().load(conv.id).title == "After",
+                         message="the rename saved at once, by the session")
+    assert SessionStore().load(conv.id).title == "After", "and no later autosave brought the old title back"
 
 
 async def test_export_writes_the_conversation_to_a_file(sim, make_app, tmp_path: Path, monkeypatch) -> None:

@@ -8,8 +8,8 @@ from textual.app import App
 from textual.widgets import Input, RadioSet, Select, Static, Switch, TextArea
 
 from tests.support.pilot import screen_text, wait_until
-from vllm_chat.core.client import ModelInfo
 from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.params_form import SessionSettingsResult
 from vllm_chat.ui.screens.settings import SettingsScreen

@@ -51,12 +51,13 @@ def app_snapshot(snapshot) -> Callable[..., bool]:
 
 
 async def settle(app, pilot) -> None:
-    """Freeze everything that changes between runs: cursors, the port, the timings."""
+    """Freeze everything that changes between runs: cursors, the port, the timings, and the
+    context meter (its exact count arrives a moment after the last change)."""
+    await wait_until(pilot, lambda: app.session.status().context_exact, message="the exact context count")
     for widget in app.screen.query("*"):
         if isinstance(widget, (Input, TextArea)):
             widget.cursor_blink = False
-    status = app.chat.status
-    status.server = "http://gpu-box:8000/v1"
+    app.session.settings = app.session.settings.model_copy(update={"base_url": "http://gpu-box:8000/v1"})
     for message in app.session.conversation.messages:
         if message.timings is not None:
             message.timings = Timings(started_at=0.0, ttft=0.21, duration=1.21)
@@ -65,6 +66,7 @@ async def settle(app, pilot) -> None:
     for panel in app.chat.messages.query(ToolCallPanel):
         panel._elapsed = 0.02  # how long the tool took varies from run to run
         panel._redraw()
+    app.chat.show_status()
     await pilot.pause(0.2)
 
 
@@ -73,7 +75,7 @@ async def settle(app, pilot) -> None:
 @pytest.mark.parametrize("theme", ["vllm-night", "vllm-day"])
 async def test_main_screen_in_two_themes(sim, make_app, app_snapshot, theme: str) -> None:
     async with make_app(base_url=sim.base_url, theme=theme, size=SIZE) as (app, pilot):
-        await wait_until(pilot, lambda: app.chat.status.state == "connected")
+        await wait_until(pilot, lambda: app.session.connection == "connected")
         await turn(app, pilot, "echo Hello! How can I help?")
         await settle(app, pilot)
         assert app_snapshot(app, f"main-{theme}")
@@ -98,7 +100,7 @@ async def test_a_tool_panel(sim, make_app, app_snapshot) -> None:
 
 async def test_the_help_screen(sim, make_app, app_snapshot) -> None:
     async with make_app(base_url=sim.base_url, size=SIZE) as (app, pilot):
-        await wait_until(pilot, lambda: app.chat.status.state == "connected")
+        await wait_until(pilot, lambda: app.session.connection == "connected")
         await pilot.press("f1")
         await wait_for_screen(pilot, app, HelpScreen)
         await settle(app, pilot)

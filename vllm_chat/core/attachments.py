@@ -141,6 +141,18 @@ def prepare_attachment(
     return _store_media(data, media_mime(data, path.name), path.name, settings, media_root)
 
 
+def prepare_bytes(data: bytes, settings: AttachmentSettings, *, name: str = "clipboard",
+                  media_root: Path | None = None) -> PreparedAttachment:
+    """Check and store media that arrived as bytes (an image pasted from the clipboard), like a
+    file named `name` (with the right extension); `AttachmentError` when it isn't media."""
+    max_bytes = int(settings.max_file_mb * MB)
+    if len(data) > max_bytes:
+        raise AttachmentError(f"The {name} image is {len(data) / MB:.1f} MB; the limit is "
+                              f"{settings.max_file_mb:g} MB (attachments.max_file_mb).")
+    mime = media_mime(data, name)
+    return _store_media(data, mime, f"{name}.{EXTENSION_FOR_MIME[mime]}", settings, media_root)
+
+
 def _store_media(
     data: bytes, mime: str, name: str | None, settings: AttachmentSettings, media_root: Path | None
 ) -> PreparedAttachment:
@@ -208,8 +220,8 @@ def load_image(att: Attachment, *, media_root: Path | None = None) -> Image.Imag
     """The attached image, decoded and upright, for drawing a thumbnail.
 
     Works from the stored file (`ref`) or a `data:` URL (sessions saved before
-    pasted data was stored kept it inline). http(s) URLs are not downloaded, so they raise `AttachmentError`, as do non-images and
-    vanished files.
+    pasted data was stored kept it inline). http(s) URLs are not downloaded, so they raise
+    `AttachmentError`, as do non-images and vanished files.
     """
     if att.kind != "image":
         raise AttachmentError(

@@ -18,11 +18,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
-from vllm_chat.core.redact import redact_urls
-from vllm_chat.core.responses import ModelInfo, describe_body, excerpt, parse_models
+from vllm_chat.core.models import ModelInfo
+from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
-
-__all__ = ["ChatClient", "ModelInfo", "explain", "root_url", "suggest_base_url"]
+from vllm_chat.core.urls import redact_urls
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
@@ -42,7 +41,7 @@ def _checked_client_class(openai: Any) -> Any:
     global _CHECKED_CLASS
     if _CHECKED_CLASS is None:
 
-        class CheckedAsyncOpenAI(openai.AsyncOpenAI):  # type: ignore[misc, name-defined]
+        class CheckedAsyncOpenAI(openai.AsyncOpenAI):  # type: ignore[misc]  # the SDK is imported lazily: Any
             """The SDK client; its streams are decoded by `CheckedSSEDecoder`."""
 
             def _make_sse_decoder(self) -> CheckedSSEDecoder:
@@ -123,12 +122,13 @@ class ChatClient:
         return self._sdk
 
     def _build(self, openai: Any) -> AsyncOpenAI:
-        return _checked_client_class(openai)(
+        sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
         )
+        return sdk
 
     async def list_models(self) -> list[ModelInfo]:
         """The served models, or `ChatErrorException` explaining why not."""
@@ -151,6 +151,25 @@ class ChatClient:
             stream = await sdk.chat.completions.create(**request, stream=True)
         finally:
             CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
+            yield chunk
+
+    async def stream_completion(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
+        """Yield a streamed `/v1/completions` request's chunks shaped like chat chunks (each
+        choice's `text` as `delta.content`), so the engine's one streaming path takes both.
+        Malformed chunks are left out and noted in `faults`, as for `stream_chat`."""
+        from vllm_chat.core.completion_chunks import as_chat_chunk
+
+        sdk = await self.sdk()
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            stream = await sdk.completions.create(**request, stream=True)
+        finally:
+            CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
+            yield as_chat_chunk(chunk)
+
+    async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()
         async with stream:
             try:
@@ -167,6 +186,14 @@ class ChatClient:
         """A non-streamed chat request (used for short side requests such as titles)."""
         sdk = await self.sdk()
         return await sdk.chat.completions.create(**request, stream=False)
+
+    async def post_text(self, path: str, body: dict[str, Any]) -> str:
+        """POST `body` as JSON to a route of vLLM's own under the base URL (e.g.
+        `/load_lora_adapter`), through the SDK's HTTP client (same base URL, key, timeouts),
+        and return the answer's text. The SDK's exceptions propagate: the caller explains
+        them, since a 404 means something else on every such route."""
+        sdk = await self.sdk()
+        return await sdk.post(path, cast_to=str, body=body)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -322,11 +349,11 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
     if status == 404 and "does not exist" in message:
         found = _VALID_MODELS_RE.search(message)
         models = [m.strip() for m in found.group(1).split(",")] if found else []
-        served = ", ".join(models) if models else "see the model picker"
+        served = f"It serves: {', '.join(models)}. " if models else ""
         return ChatError(
             "unknown_model",
             f"The server does not serve the model {model!r}." if model else message,
-            f"It serves: {served}. Pick one with --model or the model picker (ctrl+o).",
+            served + "Pick one with {pick-model}.",
             status=404,
             details={"models": models},
         )
@@ -350,14 +377,19 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
 
 
 def _explain_bad_request(message: str, *, status: int, model: str | None) -> ChatError:
+    from vllm_chat.core.generation.errors import explain_refusal
+
+    refusal = explain_refusal(message, status=status, model=model)
+    if refusal is not None:
+        return refusal
     context = _CONTEXT_RE.search(message)
     if context:
         limit = int(context.group(1))
         return ChatError(
             "context_length",
             f"The conversation no longer fits the model's context window of {limit} tokens.",
-            "Start a new conversation (ctrl+n), delete or shorten earlier messages, "
-            "or lower max_tokens.",
+            "Compact it ({compact}: the older turns become a summary), start a new conversation "
+            "({new-conversation}), delete or shorten earlier messages, or lower max_tokens.",
             status=status,
             details={"max_model_len": limit, "server_message": message},
         )
@@ -406,7 +438,7 @@ def _explain_bad_request(message: str, *, status: int, model: str | None) -> Cha
     return ChatError(
         "bad_request",
         f"The server rejected the request ({status}): {message}",
-        "Check the sampling settings (ctrl+s) and the model; the conversation is kept.",
+        "Check the sampling settings ({open-settings}) and the model; the conversation is kept.",
         status=status,
         details={"server_message": message},
     )

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
-from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -31,14 +30,21 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from vllm_chat.core.config_errors import explain_runtime_errors, format_errors
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
+from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
+from vllm_chat.core.prompting.templates import TemplateFields
+from vllm_chat.core.urls import check_base_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,31 +52,12 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
-BUILTIN_TOOLS = ("datetime", "calculator", "read_file", "list_directory")
+BUILTIN_TOOLS: tuple[Literal["datetime", "calculator", "read_file", "list_directory"], ...] = (
+    "datetime", "calculator", "read_file", "list_directory")
 
 
 class ConfigError(Exception):
     """A config problem, already phrased for the user (file, key, problem)."""
-
-
-def check_base_url(value: str) -> str:
-    """`value` without a trailing slash, or `ValueError` saying what is wrong with it
-    (checked here so a malformed URL never reaches the status bar or the SDK)."""
-    from urllib.parse import urlsplit
-
-    if not value.startswith(("http://", "https://")):
-        raise ValueError("must start with http:// or https://")
-    if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value):
-        raise ValueError("must not contain spaces or control characters")
-    try:
-        parts = urlsplit(value)
-        host, _ = parts.hostname, parts.port  # .port raises for a port that is not a number
-    except ValueError as exc:
-        raise ValueError(f"is not a valid URL ({exc}); e.g. http://localhost:8000/v1 or "
-                         "http://[::1]:8000/v1") from None
-    if not host:
-        raise ValueError("has no host name; e.g. http://localhost:8000/v1")
-    return value.rstrip("/")
 
 
 class _Strict(BaseModel):
@@ -180,6 +167,48 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class ModelSettings(_Strict):
+    """`[models."NAME"]`: what vllm-chat sends for one model of the server."""
+
+    chat_template: str | None = None
+    """A Jinja chat template sent with every chat request for this model (for a model whose
+    template is missing or wrong). The server must run with --trust-request-chat-template."""
+
+
+class MentionSettings(_Strict):
+    """`[mentions]`: files named with `@path` in a prompt."""
+
+    max_file_kb: int = Field(default=100, ge=1)
+    """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
+    hidden_files: bool = False
+    """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
+class ContextSettings(_Strict):
+    """`[context]`: the context meter, the check before sending, and compaction."""
+
+    min_reply_tokens: int = Field(default=256, ge=1)
+    """Tokens a reply needs at least: a message is not sent (and the ways to make room are
+    offered) when prompt + this much would not fit the context window (a smaller
+    `max_tokens` lowers it)."""
+    recount_delay: float = Field(default=0.3, ge=0)
+    """Seconds after the last change (a typed key) before the prompt is counted again
+    with the server's `/tokenize`; the meter shows an estimate meanwhile."""
+    count_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a `/tokenize` answer before the meter stays an estimate."""
+    compact_keep_turns: int = Field(default=2, ge=0)
+    """Compaction keeps this many of the most recent turns word for word and summarises
+    the older ones."""
+    summary_max_tokens: int = Field(default=1024, ge=64)
+    """The longest summary a compaction may ask for (less when the window has less room)."""
+    auto_compact_at: float | None = Field(default=None, gt=0, le=1)
+    """Compact the conversation before sending when the prompt would take more than this
+    share of the context window (e.g. 0.8); unset: only when asked (`/compact`)."""
+    tools_notice_share: float = Field(default=0.25, gt=0, le=1)
+    """Say once (with the way to switch tools off) when the tool schemas alone take more
+    than this share of the context window."""
+
+
 class SettingsModel(_Strict):
     """Every setting, as plain validated data (the TOML file is checked against this)."""
 
@@ -216,6 +245,26 @@ class SettingsModel(_Strict):
     """`[attachments]`: images, video and audio."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     """`[sessions]`: saving and titles."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    reasoning: ReasoningControls = Field(default_factory=ReasoningControls)
+    """`[reasoning]`: reasoning_effort, thinking_token_budget, include_reasoning and
+    chat_template_kwargs for new conversations."""
+    constraint: Constraint | None = None
+    """`[constraint]`: a structured-output constraint for new conversations (`kind` =
+    json_schema, json_object, regex, choice or grammar, and its value)."""
+    completion: bool = False
+    """Start new conversations in completion mode (a document the model continues)."""
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """`[models."NAME"]`: settings for one served model (its chat_template)."""
+    mentions: MentionSettings = Field(default_factory=MentionSettings)
+    """`[mentions]`: `@path` in prompts."""
+    prompts: dict[str, TemplateFields] = Field(default_factory=dict)
+    """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
+
+
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    """`[context]`: counting the prompt, the check before sending, compaction."""
 
     @field_validator("base_url")
     @classmethod
@@ -230,7 +279,7 @@ class _DictSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -254,12 +303,12 @@ class Settings(BaseSettings, SettingsModel):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls,
-        init_settings,
-        env_settings,
-        dotenv_settings,
-        file_secret_settings,
-    ):  # type: ignore[no-untyped-def]
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         ctx = _LOAD_CONTEXT
         return (
             init_settings,
@@ -302,62 +351,6 @@ def read_config_file(path: Path, explicit: bool) -> dict[str, Any]:
     except RecursionError:
         raise ConfigError(f"Config file {path} has arrays or tables nested too deeply to read; "
                           "no setting needs more than a few levels.") from None
-
-
-def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every key the config file can hold, as its path of table names (for suggestions)."""
-    keys: list[tuple[str, ...]] = []
-    for name, field in model.model_fields.items():
-        keys.append((*prefix, name))
-        for arg in (field.annotation, *get_args(field.annotation)):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                keys += _known_keys(arg, (*prefix, name))
-    return keys
-
-
-def _suggestion(loc: tuple[Any, ...]) -> str | None:
-    """The key that was probably meant by the unknown key at `loc`: its close match at
-    the same level, else in another table (named with its table: `[sampling] temperature`)."""
-    where, typo = tuple(str(p) for p in loc[:-1] if not isinstance(p, int)), str(loc[-1])
-    known = _known_keys()
-    for same_level in (True, False):
-        names = {k[-1]: k for k in known if (k[:-1] == where) == same_level}
-        close = get_close_matches(typo, sorted(names), n=1, cutoff=0.75)
-        if not close:
-            continue
-        table = names[close[0]][:-1]
-        if same_level:
-            return repr(close[0])
-        return f"{close[0]!r} in the [{'.'.join(table)}] table" if table else f"{close[0]!r} at the top level"
-    return None
-
-
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
-    key = ".".join(str(p) for p in error["loc"])
-    if error["type"] == "extra_forbidden":
-        close = _suggestion(tuple(error["loc"]))
-        hint = f"did you mean {close}?" if close else "check the spelling against config.example.toml"
-        return key, f"unknown key ({hint})"
-    return key, error["msg"]
-
-
-def _shown(value: Any, limit: int = 120) -> str:
-    """A bad value quoted in a message, cut short (a file can hold a megabyte string)."""
-    try:
-        text = repr(value)
-    except RecursionError:
-        return "a value nested too deeply to show"
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _format_errors(where: str, exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for err in exc.errors():
-        key, problem = _describe(err)
-        key = f"{prefix}{key}" if key else prefix.rstrip(".")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {_shown(err.get('input'))})"
-        lines.append(f"{where}: {key}: {problem}{shown}")
-    return "\n".join(lines)
 
 
 def _select_profile(file_data: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
@@ -406,7 +399,7 @@ def load_settings(
     try:
         SettingsModel.model_validate(file_data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(f"Config file {path}", exc)) from None
+        raise ConfigError(format_errors(f"Config file {path}", exc, SettingsModel)) from None
     except RecursionError:
         raise ConfigError(f"Config file {path} has values nested too deeply to check; "
                           "no setting needs more than a few levels.") from None
@@ -422,36 +415,7 @@ def load_settings(
     try:
         settings = Settings(**cli, config_file=path if path.exists() else None)
     except ValidationError as exc:
-        raise ConfigError(_explain_runtime_errors(exc, cli, environ, openai_env)) from None
+        raise ConfigError(explain_runtime_errors(exc, SettingsModel, cli, environ, openai_env)) from None
     finally:
         _LOAD_CONTEXT.clear()
     return settings
-
-
-def _explain_runtime_errors(
-    exc: ValidationError, cli: dict[str, Any], environ: dict[str, str], openai_env: dict[str, Any]
-) -> str:
-    """Name the flag or variable a bad value came from (the file was checked already)."""
-    lines = []
-    for err in exc.errors():
-        key, problem = _describe(err)
-        env_name = "VLLM_CHAT_" + "__".join(str(p) for p in err["loc"]).upper()
-        if _lookup(cli, err["loc"]) is not None:
-            where = f"Command-line option for {key}"
-        elif env_name in environ:
-            where = f"Environment variable {env_name}"
-        elif err["loc"] and err["loc"][0] in openai_env:
-            where = f"Environment variable OPENAI_{str(err['loc'][0]).upper()}"
-        else:
-            where = "Setting"
-        lines.append(f"{where}: {key}: {problem} (got {_shown(err.get('input'))})")
-    return "\n".join(lines)
-
-
-def _lookup(data: dict[str, Any], loc: tuple[Any, ...]) -> Any:
-    cur: Any = data
-    for part in loc:
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur

@@ -3,14 +3,21 @@
 `ChatError` is plain data: a kind (for code), a message (what happened) and a
 hint (what to do). `client.py` maps every SDK exception and every odd stream
 ending onto it; the TUI and the one-shot mode show it the same way.
+
+Hints name the user's next step without naming a key: a step a front end
+offers is written as a binding id in braces (`{pick-model}`), and each front
+end renders it its own way (the TUI with the key the keymap gives it, one-shot
+mode with the command-line flag). `render_hint` does the substitution.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vllm_chat.core.redact import redact_urls
+from vllm_chat.core.urls import redact_urls
 
 ErrorKind = Literal[
     "connection",        # nothing listens at the URL (vLLM refuses while it loads)
@@ -30,6 +37,11 @@ ErrorKind = Literal[
     "round_limit",       # the tool loop hit tools.max_rounds
     "bad_response",      # the server answered, but not with what the API promises
     "attachment",        # a media file the conversation refers to is missing or invalid
+    "lora_disabled",     # {"detail": "Not Found"} on /v1/load_lora_adapter: no runtime LoRA updating
+    "lora_failed",       # the server refused to load or unload an adapter (path, rank, name)
+    "conflict",          # found before sending: a combination vLLM refuses or mishandles
+    "no_chat_template",  # chat with a base model: it has no chat template (completion mode works)
+    "untrusted_template",  # a request chat_template; the server lacks --trust-request-chat-template
     "internal",          # a bug on our side; shown rather than crashing
 ]
 
@@ -65,6 +77,36 @@ class ChatError:
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The binding ids of the steps that help, best first (a front end shows their keys)."""
+        if self.kind == "unknown_model":
+            return ("pick-model", "retry")
+        if self.kind == "context_length":
+            return ("compact", "new-conversation")
+        if self.kind == "tools_unsupported":
+            return ("toggle-tools", "retry")
+        if self.kind == "conflict":
+            return ("open-settings", "retry")
+        if self.kind == "no_chat_template":
+            return ("completion-mode",)
+        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template"):
+            return ()  # the fix is outside the app (a flag, the server); the hint says which
+        if self.retryable or self.kind in ("bad_request", "round_limit"):
+            return ("retry",)
+        return ()
+
+
+_STEP = re.compile(r"\{([a-z0-9]+(?:-[a-z0-9]+)*)\}")
+
+
+def render_hint(text: str, steps: Mapping[str, str]) -> str:
+    """`text` with each `{binding-id}` replaced by how this front end takes that step.
+
+    An id `steps` doesn't know is left as it is, so server text that happens to
+    hold braces is never mangled."""
+    return _STEP.sub(lambda m: steps.get(m.group(1), m.group(0)), text)
 
 
 class ChatErrorException(Exception):

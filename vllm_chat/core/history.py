@@ -10,6 +10,8 @@ import json
 import os
 from pathlib import Path
 
+from vllm_chat.core.paths import ensure_private_dir
+
 MAX_ENTRIES = 500
 
 
@@ -49,6 +51,7 @@ class PromptHistory:
         if self.path is None:
             return
         try:
+            ensure_private_dir(self.path.parent)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(text, ensure_ascii=False) + "\n")

@@ -207,12 +207,14 @@ class BlockStream:
         if not self._prefix and blocks[0][0] > 0:
             self.tail = "".join(lines[blocks[0][0]:])  # blank lines before any block belong to none
             return True
-        for i, (first, tokens, plain) in enumerate(blocks):
+        for i, (first, parsed, plain) in enumerate(blocks):
+            tokens: list[Any] | None = parsed
             skip = head if i == 0 else 0
             end = blocks[i + 1][0] if i + 1 < len(blocks) else len(lines)
             own = lines[first + skip:end]
-            kind = _kind(tokens)
+            kind = _kind(parsed)
             cut = None if plain else _first_cut(own, kind)
+            context = (self._prefix, self._closer)
             if cut is not None:
                 tokens = None  # they were parsed for the block whole, not for its pieces
                 context = self._context(lines[first:end], kind, skip)

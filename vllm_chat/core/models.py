@@ -1,20 +1,22 @@
-"""Choosing the model: `--model`, else the config, else the first one the server lists."""
+"""The models a server serves (`GET /v1/models`), and the context window of each."""
 
 from __future__ import annotations
 
-from vllm_chat.core.client import ChatClient, ModelInfo
+from dataclasses import dataclass
 
 
-async def resolve_model(client: ChatClient, wanted: str | None) -> tuple[str, list[ModelInfo]]:
-    """The model to use and the server's list (raises `ChatErrorException` if the server
-    can't be asked). A `wanted` name the server doesn't serve is returned as is: the
-    first request then fails with the list of names the server does serve."""
-    models = await client.list_models()
-    if wanted:
-        return wanted, models
-    if not models:
-        return "", models
-    return models[0].id, models
+@dataclass(frozen=True)
+class ModelInfo:
+    """One entry of `GET /v1/models`."""
+
+    id: str
+    """The served model name (what requests send as `model`)."""
+    max_model_len: int | None = None
+    """Context window in tokens (None for LoRA cards, which inherit their parent's)."""
+    parent: str | None = None
+    """For a LoRA adapter: the base model it applies to."""
+    root: str | None = None
+    """The path or hub id the model was loaded from."""
 
 
 def find_model(models: list[ModelInfo], name: str) -> ModelInfo | None:

@@ -22,10 +22,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from vllm_chat.core.params import SamplingParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.generation.form import GenerationChoice
 
 STOP_SLOTS = 4
 """Stop strings the form offers (vLLM refuses more: `VLLM_MAX_STOP_STRINGS=4`)."""
@@ -100,6 +104,8 @@ class SessionSettingsResult:
     """The sampling options, already validated with vLLM's ranges."""
     tools_enabled: bool | None
     """This session's tools switch; None keeps following the global setting."""
+    generation: GenerationChoice | None = None
+    """Mode, constraint and reasoning controls (None: leave them as they are)."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def check_form(
     chosen model's context window when the server said (it bounds `max_tokens`).
     """
     errors: dict[str, str] = {}
-    values: dict[str, Number | None] = {}
+    values: dict[str, Any] = {}  # Number | None each; Any: they become SamplingParams' keyword arguments
     for spec in NUMBER_FIELDS:
         value, message = parse_number(spec.name, numbers.get(spec.name, ""))
         if message:

@@ -1,7 +1,10 @@
 """Where vllm-chat keeps its files: config, sessions, media, user themes.
 
-All folders are created on first use with mode 0700, because sessions hold
-private conversations. `VLLM_CHAT_DATA_DIR` moves all data (tests use it);
+The functions below only say where things are; a folder is created (mode
+0700, because sessions hold private conversations) by whoever first writes
+into it, with `ensure_private_dir`, so reading (`sessions list`) never creates
+anything and a folder that can't be created is a save failure the user is
+told about, not a crash at start. `VLLM_CHAT_DATA_DIR` moves all data (tests use it);
 `VLLM_CHAT_CONFIG` or `--config` choose the config file.
 """
 
@@ -13,12 +16,16 @@ from pathlib import Path
 APP_NAME = "vllm-chat"
 
 
-def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        path.chmod(0o700)
-    except OSError:
-        pass  # a folder we don't own (e.g. a shared mount): use it as it is
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` and any missing parents, private to the user; raises `OSError`."""
+    missing = []
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)  # whatever the umask says
     return path
 
 
@@ -43,22 +50,27 @@ def data_dir() -> Path:
     """The data folder: `VLLM_CHAT_DATA_DIR`, else the platform's user data folder."""
     override = os.environ.get("VLLM_CHAT_DATA_DIR")
     if override:
-        return _private_dir(Path(override).expanduser())
+        return Path(override).expanduser()
     import platformdirs
 
-    return _private_dir(platformdirs.user_data_path(APP_NAME))
+    return platformdirs.user_data_path(APP_NAME)
 
 
 def sessions_dir() -> Path:
     """One JSON file per session lives here."""
-    return _private_dir(data_dir() / "sessions")
+    return data_dir() / "sessions"
 
 
 def media_dir() -> Path:
     """Attached files, stored once under their content hash."""
-    return _private_dir(data_dir() / "media")
+    return data_dir() / "media"
 
 
 def history_file() -> Path:
     """Prompt history for ↑ recall (one JSON string per line)."""
     return data_dir() / "prompt_history.jsonl"
+
+
+def user_prompts_dir() -> Path:
+    """Folder for the user's saved prompts (`*.md`)."""
+    return config_dir() / "prompts"

@@ -4,7 +4,8 @@
 engine has already applied it to the conversation). It saves at once on the
 events that end a step (a request sent, a reply's tool calls ready — once
 per round —, approval asked, a tool result, the turn finished / stopped /
-failed) and, while a reply streams, at most once per `interval` seconds,
+failed; for several replies to one turn: their start, each one's end, and the
+end of them all) and, while a reply streams, at most once per `interval` seconds,
 checking the clock on every delta. `tick()` covers stalls: the session calls
 it when no event came for a while. So a `kill -9` mid-reply loses at most
 the last `interval` seconds of that reply and never an earlier message; the
@@ -14,41 +15,41 @@ reply is on disk with status `streaming` and comes back `stopped`
 A save is one pydantic serialization and one small atomic write: a few
 milliseconds for a typical session, cheap enough for the UI loop. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
-`last_error` and passed to `on_error`.
+`last_error`, the conversation stays dirty so the next save tries again, and
+`on_state` hears when saving starts failing, fails differently, or works again.
+
+Another window may save the same session. The store notices before every
+write and merges the other window's messages in (or, when the two versions
+can't be merged, saves this one as a new session: the conversation's id
+changes). What the user should hear about that is kept in `outcomes` until
+the session takes it (`take_outcomes`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
 from vllm_chat.core.conversation import Conversation, new_id
 from vllm_chat.core.events import (
-    ContentDelta,
+    CandidateEvent,
+    CandidatesDone,
+    CandidatesStarted,
     Event,
-    ReasoningDelta,
     ToolApprovalNeeded,
-    ToolCallDelta,
     ToolCallReady,
     ToolResult,
-    ToolRunning,
     TurnFailed,
     TurnFinished,
     TurnStarted,
     TurnStopped,
-    UsageUpdated,
 )
-from vllm_chat.core.store import SessionIdConflict, SessionStore, StoreError
-
-# TurnStarted saves the user's prompt before a possibly long wait for the
-# first token; ToolApprovalNeeded before a possibly long wait for the user.
-_SAVE_AT_ONCE = (TurnStarted, ToolApprovalNeeded, ToolResult, TurnFinished, TurnStopped, TurnFailed)
-_SAVE_THROTTLED = (
-    ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, ToolCallReady, ToolRunning,
+from vllm_chat.core.store import (
+    SaveOutcome,
+    SessionIdConflict,
+    SessionStore,
+    StoreError,
 )
-# The first ToolCallReady of a round saves at once: the engine has put every call of
-# the reply into the message by then, and the tools may run for a long time.
 
 
 class SessionRecorder:
@@ -61,13 +62,13 @@ class SessionRecorder:
         interval: float = 2.0,
         *,
         clock: Callable[[], float] = time.monotonic,
-        on_error: Callable[[StoreError], None] | None = None,
+        on_state: Callable[[StoreError | None], None] | None = None,
     ) -> None:
         """Record `conversation` into `store`, saving at least every `interval` seconds while streaming.
 
-        `clock` gives seconds (monotonic; tests pass a fake). `on_error` is
-        called when saving starts failing or fails differently (not on every
-        attempt).
+        `clock` gives seconds (monotonic; tests pass a fake). `on_state` is
+        called with the error when saving starts failing or fails differently,
+        and with None when a save works again (not on every attempt).
         """
         self.store = store
         """Where the session is saved."""
@@ -79,8 +80,11 @@ class SessionRecorder:
         """The error of the last save attempt, or None if it worked."""
         self.saves = 0
         """How many saves reached the disk."""
+        self.outcomes: list[SaveOutcome] = []
+        """Saves that merged another window's changes or had to become a new session, not yet
+        reported to the user (see `take_outcomes`)."""
         self._clock = clock
-        self._on_error = on_error
+        self._on_state = on_state
         self._last_attempt = float("-inf")
         self._changes = 0
         self._saved_changes = 0
@@ -93,18 +97,24 @@ class SessionRecorder:
 
     def observe(self, event: Event) -> None:
         """Take note of one engine event and save if it is time to. Never raises."""
-        if isinstance(event, TurnStarted):
-            self._calls_saved = False
-        if isinstance(event, ToolCallReady) and not self._calls_saved:
-            self._calls_saved = True
-            self._changes += 1
-            self.save_now()
-        elif isinstance(event, _SAVE_AT_ONCE):
-            self._changes += 1
-            self.save_now()
-        elif isinstance(event, _SAVE_THROTTLED):
-            self._changes += 1
-            self.tick()
+        self._changes += 1
+        match event:
+            case TurnStarted():
+                # It saves the user's prompt before a possibly long wait for the first token.
+                self._calls_saved = False
+                self.save_now()
+            case ToolCallReady() if not self._calls_saved:
+                # The engine has put every call of the reply into the message by now, and the
+                # tools may run for a long time: the round's calls are saved at once, once.
+                self._calls_saved = True
+                self.save_now()
+            case ToolApprovalNeeded() | ToolResult() | TurnFinished() | TurnStopped() | TurnFailed():
+                self.save_now()  # an approval may wait long for the user; the rest end a step
+            case CandidatesStarted() | CandidatesDone() | CandidateEvent(
+                    event=TurnFinished() | TurnStopped() | TurnFailed()):
+                self.save_now()  # several replies: the prompt before the wait, and each reply's end
+            case _:
+                self.tick()  # deltas, usage, a tool starting: at most once per interval
 
     def mark_changed(self) -> None:
         """Note a change made outside the engine (title, model, params); the next save writes it."""
@@ -134,42 +144,22 @@ class SessionRecorder:
             return True
         try:
             try:
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
             except SessionIdConflict:
                 self.conversation.id = new_id()
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
             self._failed(self._as_store_error(exc))
             return False
+        if outcome.merged is not None or outcome.forked_from is not None:
+            self.outcomes.append(outcome)
         self._succeeded(changes)
         return True
 
-    async def flush(self) -> bool:
-        """Save unsaved changes, writing the file in a worker thread; True if all is on disk.
-
-        The conversation is serialized here, on the caller's loop, so the
-        thread never reads a conversation that is being changed.
-        """
-        if not self.dirty:
-            return True
-        self._last_attempt = self._clock()
-        changes = self._changes
-        if self._nothing_to_keep():
-            self._succeeded(changes, written=False)
-            return True
-        try:
-            prepared = self.store.prepare(self.conversation)
-            try:
-                await asyncio.to_thread(self.store.commit, prepared)
-            except SessionIdConflict:
-                self.conversation.id = new_id()
-                prepared = self.store.prepare(self.conversation)
-                await asyncio.to_thread(self.store.commit, prepared)
-        except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
-            self._failed(self._as_store_error(exc))
-            return False
-        self._succeeded(changes)
-        return True
+    def take_outcomes(self) -> list[SaveOutcome]:
+        """The merges and forced forks since the last call (and forget them)."""
+        taken, self.outcomes = self.outcomes, []
+        return taken
 
     def _as_store_error(self, exc: Exception) -> StoreError:
         if isinstance(exc, StoreError):
@@ -181,13 +171,16 @@ class SessionRecorder:
 
     def _succeeded(self, changes: int, written: bool = True) -> None:
         self._saved_changes = max(self._saved_changes, changes)
+        recovered = self.last_error is not None
         self.last_error = None
         if written:
             self.saves += 1
+        if recovered and self._on_state is not None:
+            self._on_state(None)
 
     def _failed(self, exc: StoreError) -> None:
         repeated = self.last_error is not None and str(self.last_error) == str(exc)
         self.last_error = exc
-        if self._on_error is not None and not repeated:
-            self._on_error(exc)
+        if self._on_state is not None and not repeated:
+            self._on_state(exc)
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import html
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
+from vllm_chat.core.models import ModelInfo
 
 EXCERPT_CHARS = 200
 """Most characters quoted from a server's answer."""
@@ -26,20 +26,6 @@ _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>|<[^>]*\Z")
 _SPACE = re.compile(r"\s+")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One entry of `GET /v1/models`."""
-
-    id: str
-    """The served model name (what requests send as `model`)."""
-    max_model_len: int | None = None
-    """Context window in tokens (None for LoRA cards, which inherit their parent's)."""
-    parent: str | None = None
-    """For a LoRA adapter: the base model it applies to."""
-    root: str | None = None
-    """The path or hub id the model was loaded from."""
 
 
 def size_text(count: int) -> str:

@@ -135,6 +135,7 @@ def chunk_problem(doc: Any) -> str | None:
             return f"a choice is {_kind(choice)}, not an object"
         problem = (_expect(choice.get("index"), (int,), "index", "a number")
                    or _expect(choice.get("finish_reason"), (str,), "finish_reason", "a string")
+                   or _expect(choice.get("text"), (str,), "text", "a string")  # /v1/completions
                    or _delta_problem(choice.get("delta")))
         if problem:
             return problem

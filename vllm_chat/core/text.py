@@ -21,7 +21,7 @@ import json
 import re
 from typing import Any, TextIO
 
-from vllm_chat.core.redact import redact_urls
+from vllm_chat.core.urls import redact_urls
 
 # C0 controls except \t and \n, DEL, and C1 controls (0x80-0x9f, which some
 # terminals treat as CSI/OSC introducers). Carriage returns are dropped rather

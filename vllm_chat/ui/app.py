@@ -17,8 +17,10 @@ from textual.timer import Timer
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import message_text
-from vllm_chat.ui.keys import apply_keymap
+from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.chat_generation import generation_commands
+from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
 
@@ -33,13 +35,13 @@ class VllmChatApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         Binding("f1", "help", "Help", id="help"),
         Binding("question_mark", "help", "Help", show=False, id="help-alt"),
+        Binding("f8", "tool_servers", "Tool servers", show=False, id="open-tool-servers"),
     ]
 
     def __init__(
         self,
         session: ChatSession,
         *,
-        demo: bool = False,
         prompt_history: PromptHistory | None = None,
     ) -> None:
         self.themes = ThemeBook(session.settings.theme)
@@ -47,8 +49,6 @@ class VllmChatApp(App[int]):
         super().__init__()
         self.session = session
         """The conversation, server and tools."""
-        self.demo = demo
-        """Talking to the built-in simulated server."""
         self.prompt_history = prompt_history or PromptHistory(None)
         """Earlier prompts for ↑ recall."""
         self._theme_timer: Timer | None = None
@@ -69,7 +69,9 @@ class VllmChatApp(App[int]):
     def on_mount(self) -> None:
         self.themes.register_all(self)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
-        self.push_screen(ChatScreen(self.session, demo=self.demo))
+        self.push_screen(ChatScreen(self.session))
+        self._server_states: dict[str, str] = {}
+        self.session.watch_tool_servers(self._tool_servers_changed)
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems), title="Keymap", severity="warning", timeout=12,
                         markup=False)
@@ -104,10 +106,29 @@ class VllmChatApp(App[int]):
 
     def action_help(self) -> None:
         """Show every key binding."""
-        from vllm_chat.ui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_groups(self)))
+
+    def action_tool_servers(self) -> None:
+        """The MCP tool servers: state, tools, reasons, reconnect."""
+        from vllm_chat.ui.screens.tool_servers import ToolServersScreen
+
+        if not isinstance(self.screen, ToolServersScreen):
+            self.push_screen(ToolServersScreen(self.session))
+
+    def _tool_servers_changed(self) -> None:
+        """Say so when an MCP server fails (the servers panel has the details)."""
+        from vllm_chat.ui.keys import key_hint
+        from vllm_chat.ui.screens.tool_servers import ToolServersScreen
+
+        panel_open = isinstance(self.screen, ToolServersScreen)  # it shows the failure already
+        for status in self.session.tool_servers():
+            before = self._server_states.get(status.name)
+            self._server_states[status.name] = status.state
+            if status.state == "failed" and before != "failed" and not panel_open:
+                self.notify(f"MCP server {status.name} {status.detail} "
+                            f"({key_hint(self, 'open-tool-servers')} shows its stderr and reconnects).",
+                            title="Tool servers", severity="warning", timeout=10, markup=False)
 
     async def action_quit(self) -> None:
         """Stop any reply, save, and leave."""
@@ -126,9 +147,19 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Edit system prompt", "The instructions sent before the conversation",
                             chat.action_edit_system_prompt)
         yield SystemCommand("Retry last turn", "Answer the last prompt again", chat.action_retry)
+        yield SystemCommand("Candidates", "N candidates of the reply (n, or beam search) side by side; "
+                            "pick one to continue with", chat.action_ask_candidates)
+        yield SystemCommand("Compare models", "Send the turn to 2-4 models or LoRA adapters at once, "
+                            "side by side; pick one to continue with", chat.action_compare_models)
+        yield SystemCommand("Load a LoRA adapter", "Serve an adapter from a folder on the server "
+                            "(runtime LoRA updating)", chat.action_load_adapter)
         yield SystemCommand("Browse conversations", "Open, rename or delete saved sessions",
                             chat.action_browse_sessions)
         yield SystemCommand("Export conversation", "Write it to a Markdown or JSON file", chat.action_export)
+        yield SystemCommand("Fork conversation", "Continue in a new session holding this conversation; "
+                            "the original stays as it is", chat.action_fork_conversation)
+        yield SystemCommand("Reload conversation", "Show what another window added to this conversation",
+                            chat.action_reload_conversation)
         yield SystemCommand("Settings", "Model, system prompt, sampling, tools for this conversation",
                             chat.action_open_settings)
         yield SystemCommand("Attach a file", "An image, video or audio file for the next prompt",
@@ -139,8 +170,24 @@ class VllmChatApp(App[int]):
                              ("none", "the model sees the tools but calls none")):
             yield SystemCommand(f"Tool choice: {choice}", f"tool_choice = {choice}: {what}",
                                 lambda c=choice: chat.set_tool_choice(c))
+        yield SystemCommand("Tool servers", "MCP servers: state, tools, errors; reconnect",
+                            self.action_tool_servers)
+        yield SystemCommand("Reconnect tool servers", "Connect every MCP server again, in the background",
+                            lambda: self.run_worker(self.session.reconnect_tool_servers(), group="mcp-reconnect",
+                                                    exit_on_error=False))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
+        yield from generation_commands(chat)
+        yield SystemCommand("Context breakdown", "What the next request takes of the context window, part by part",
+                            chat.action_show_context)
+        yield SystemCommand("Compact conversation", "Summarise the older turns into one message (originals kept)",
+                            chat.action_compact)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
-        yield SystemCommand("Reconnect", "Ask the server for its models again", chat.connect)
+        yield SystemCommand("Reconnect", "Ask the server for its models again",
+                            lambda: chat.connect(announce=True))
+        yield SystemCommand("Saved prompts", "Pick a saved prompt (or type / in the prompt)", chat.pick_saved_prompt)
+        for name, template in sorted(self.session.templates().templates.items()):
+            yield SystemCommand(f"Saved prompt: {name}", template.fields.description or "Fill it in",
+                                lambda n=name: chat.use_saved_prompt(n))
+        yield SystemCommand("Paste image", "Attach the image on the system clipboard", chat.action_paste_image)
         yield SystemCommand("Key bindings", "Every key in force, with the ids [keymap] uses", self.action_help)

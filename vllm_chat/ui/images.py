@@ -30,7 +30,7 @@ import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, TextIO, get_args
 
 from vllm_chat.core.attachments import load_image
 from vllm_chat.core.conversation import Attachment
@@ -95,11 +95,11 @@ def effective_protocol(protocol: str | None = None) -> Protocol:
     """The protocol in force: the environment override, else `protocol`, else the prepared one."""
     override = os.environ.get(RENDERER_ENV, "").strip().lower()
     if override in _PROTOCOLS:
-        return override  # type: ignore[return-value]
+        return override  # type: ignore[return-value]  # one of _PROTOCOLS, checked above
     if override:
         log.info("%s=%r is not one of %s; ignored", RENDERER_ENV, override, ", ".join(_PROTOCOLS))
     if protocol in _PROTOCOLS:
-        return protocol  # type: ignore[return-value]
+        return protocol  # type: ignore[return-value]  # one of _PROTOCOLS, checked above
     return _state.configured
 
 
@@ -111,7 +111,7 @@ def prepare_terminal(protocol: str = "auto") -> Renderer | None:
     renderer thumbnails will use, or None for text chips. Never raises: a
     terminal that can't be probed just means text chips.
     """
-    _state.configured = protocol if protocol in _PROTOCOLS else "auto"  # type: ignore[assignment]
+    _state.configured = protocol if protocol in _PROTOCOLS else "auto"  # type: ignore[assignment]  # checked: a Protocol
     _state.prepared = True
     chosen = effective_protocol()
     if chosen == "off":
@@ -309,13 +309,13 @@ class _NoApcWriter:
     tmux takes an APC string for a pane title, so the kitty-graphics query would become
     the pane's title; and tmux does not pass kitty graphics through anyway."""
 
-    def __init__(self, stream: object) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
         if text.startswith("\x1b_"):
             return len(text)  # never answered: the probe times out and picks another renderer
-        return self._stream.write(text)  # type: ignore[attr-defined, no-any-return]
+        return self._stream.write(text)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
@@ -327,10 +327,10 @@ class _quiet_in_multiplexer:
     def __enter__(self) -> None:
         self._saved = sys.__stdout__
         if in_multiplexer() and sys.__stdout__ is not None:
-            sys.__stdout__ = _NoApcWriter(sys.__stdout__)  # type: ignore[assignment, misc]
+            sys.__stdout__ = _NoApcWriter(sys.__stdout__)  # type: ignore[assignment, misc]  # typeshed: read-only TextIO
 
     def __exit__(self, *exc: object) -> None:
-        sys.__stdout__ = self._saved  # type: ignore[misc]
+        sys.__stdout__ = self._saved  # type: ignore[misc]  # typeshed declares it read-only
 
 
 def _retry_with_default_cell_size() -> bool:
@@ -344,7 +344,8 @@ def _retry_with_default_cell_size() -> bool:
         from textual_image import _terminal
 
         if not hasattr(_terminal.get_cell_size, "_result"):
-            _terminal.get_cell_size._result = _terminal.CellSize(*DEFAULT_CELL_SIZE)  # type: ignore[attr-defined]
+            cell_size = _terminal.CellSize(*DEFAULT_CELL_SIZE)
+            _terminal.get_cell_size._result = cell_size  # type: ignore[attr-defined]  # its private cache
         with _quiet_in_multiplexer():
             import textual_image.widget  # noqa: F401
     except Exception:  # noqa: BLE001

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from vllm_chat.core.config import Settings
 from vllm_chat.core.conversation import Conversation
 
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.session import ChatSession
 
-def run_tui(settings: Settings, *, session: Conversation | None = None, demo: bool = False) -> int:
+
+def run_tui(settings: Settings, *, conversation: Conversation | None = None, demo: bool = False) -> int:
     """Run the app until the user quits; returns the exit status."""
     from vllm_chat.ui.images import prepare_terminal
 
@@ -25,8 +29,24 @@ def run_tui(settings: Settings, *, session: Conversation | None = None, demo: bo
     from vllm_chat.core.store import SessionStore
     from vllm_chat.ui.app import VllmChatApp
 
-    chat = ChatSession(settings, conversation=session, store=SessionStore())
-    app = VllmChatApp(chat, demo=demo, prompt_history=PromptHistory(history_file()))
+    session = ChatSession(settings, conversation=conversation, store=SessionStore(), demo=demo)
+    app = VllmChatApp(session, prompt_history=PromptHistory(history_file()))
     probe.join()
     result = app.run()
+    if session.save_problem:
+        _say_unsaved(session)
+        return 1
     return int(result or 0)
+
+
+def _say_unsaved(session: ChatSession) -> None:
+    """After the app ends: the conversation could not be saved, so say where a copy went."""
+    import sys
+
+    from vllm_chat.core.text import inert
+
+    rescued = session.rescue()
+    where = (f"A copy is in {rescued}; move it into the sessions folder once it can be written."
+             if rescued else "No copy could be written anywhere.")
+    print(f"vllm-chat: the last changes to the conversation were not saved: "
+          f"{inert(session.save_problem)}. {where}", file=sys.stderr)

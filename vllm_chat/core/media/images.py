@@ -96,7 +96,8 @@ class PreviewTooLarge(AttachmentError):
     """The picture has too many pixels to decode just for a preview (it can still be sent)."""
 
 
-def preview_image(data: bytes, mime: str | None, name: str, box: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:
+def preview_image(data: bytes, mime: str | None, name: str,
+                  box: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:
     """A decoded picture for a preview of about `box` pixels, upright, and the file's own size.
 
     Decoding is bounded: a JPEG decodes at a reduced scale near `box` (draft mode); any
@@ -124,7 +125,7 @@ def _decode(
     scale (never below `max_side`), which is several times faster; the size
     returned is still the file's own.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if mime == "image/heic":
         _register_heif_if_available()
@@ -152,7 +153,7 @@ def _decode(
             f"{name} has too many pixels to be processed safely. "
             "Scale it down in an image editor first."
         ) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         if mime in ("image/heic", "image/avif"):
             raise AttachmentError(
                 f"{name} is {_a_format(mime)} image, which this installation can't read. "
@@ -175,7 +176,8 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # nothing is decoded here
             with Image.open(io.BytesIO(data)) as image:
-                return image.size
+                size: tuple[int, int] = image.size
+                return size
     except Exception:  # noqa: BLE001 - any failure just means "size unknown"
         return None
 
@@ -208,7 +210,7 @@ def _corrupt(name: str, mime: str | None, reason: str) -> str:
 def _register_heif_if_available() -> None:
     """Let Pillow read HEIC photos when the optional pillow-heif plugin is installed."""
     try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+        from pillow_heif import register_heif_opener
     except ImportError:
         return
     register_heif_opener()

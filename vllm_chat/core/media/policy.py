@@ -175,9 +175,9 @@ def still_refused(error: ChatError) -> str:
     """What to say when the server refuses media even with them left out: no offer, a way out."""
     if error.kind == "not_multimodal":
         return (f"The server still refuses the request with every attachment left out: {error.message} "
-                "Switch to a vision model (ctrl+o), or start a new conversation (ctrl+n).")
+                "Switch to a vision model ({pick-model}), or start a new conversation ({new-conversation}).")
     return (f"Leaving out older media did not help; the server still refuses: {error.message} "
-            "Remove attachments by editing earlier messages, start a new conversation (ctrl+n), "
+            "Remove attachments by editing earlier messages, start a new conversation ({new-conversation}), "
             "or restart vLLM with a higher --limit-mm-per-prompt.")
 
 

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from vllm_chat.core.media.errors import AttachmentError
+from vllm_chat.core.paths import ensure_private_dir
 
 DATA_URL_CACHE_CHARS = 64 * 1024 * 1024
 """Total size of cached data URLs (characters, i.e. bytes), about 48 MB of media."""
@@ -31,12 +32,12 @@ _REF = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*\.[0-9A-Za-z]{1,8}\Z")
 
 
 def media_root(override: Path | None) -> Path:
-    """The media folder to use: `override` (created if needed) or the user's data folder."""
+    """The media folder to use: `override`, or the one in the user's data folder (created
+    by the first `store`)."""
     if override is None:
         from vllm_chat.core.paths import media_dir
 
         return media_dir()
-    override.mkdir(parents=True, exist_ok=True, mode=0o700)
     return override
 
 
@@ -52,6 +53,7 @@ def store(data: bytes, ext: str, root: Path) -> tuple[str, Path]:
     """
     ref = ref_for(data, ext)
     path = root / ref
+    ensure_private_dir(root)
     try:
         if path.stat().st_size == len(data):
             return ref, path

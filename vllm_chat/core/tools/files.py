@@ -35,7 +35,7 @@ MAX_LIST_ENTRIES = 500
 _SNIFF_BYTES = 8192
 
 
-class _RootedTool(Tool):
+class RootedTool(Tool):
     """A tool that works on paths inside one folder."""
 
     def __init__(self, root: Path, *, secret_files: tuple[str, ...] = ()) -> None:
@@ -96,7 +96,7 @@ class _RootedTool(Tool):
         return relative if relative != "." else "."
 
 
-class ReadFileTool(_RootedTool):
+class ReadFileTool(RootedTool):
     """Reads a UTF-8 text file inside the root."""
 
     name = "read_file"
@@ -230,7 +230,7 @@ def _read_lines(f: BinaryIO, name: str, offset: int, max_lines: int | None) -> s
     return f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}[{note}]"
 
 
-class ListDirectoryTool(_RootedTool):
+class ListDirectoryTool(RootedTool):
     """Lists a folder inside the root."""
 
     name = "list_directory"

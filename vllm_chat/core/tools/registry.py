@@ -26,8 +26,10 @@ from vllm_chat.core.tools.base import (
     ToolConfigError,
     ToolError,
     ToolOutcome,
+    ToolReply,
 )
 from vllm_chat.core.tools.builtins import builtin_tool
+from vllm_chat.core.tools.files import RootedTool
 from vllm_chat.core.tools.python_tools import load_python_tool
 from vllm_chat.core.tools.shell_tools import load_shell_tool
 
@@ -99,8 +101,8 @@ class ToolRegistry:
                 origin[tool.name] = key
                 registry.add(tool)
 
-        for i, name in enumerate(tools.builtins):
-            admit(builtin_tool(name, root=root, secret_files=tuple(tools.secret_files)), f"tools.builtins[{i}]")
+        for i, builtin in enumerate(tools.builtins):
+            admit(builtin_tool(builtin, root=root, secret_files=tuple(tools.secret_files)), f"tools.builtins[{i}]")
         for i, entry in enumerate(tools.python):
             try:
                 admit(load_python_tool(entry), f"tools.python[{i}]")
@@ -128,6 +130,10 @@ class ToolRegistry:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
 
+    def remove(self, name: str) -> None:
+        """Stop offering the tool called `name` (an MCP server's tool, when its server goes)."""
+        self._tools.pop(name, None)
+
     def names(self) -> list[str]:
         """Tool names, in the order they were added."""
         return list(self._tools)
@@ -138,12 +144,11 @@ class ToolRegistry:
 
     def file_tools_note(self) -> str | None:
         """Where the file tools reach, in one sentence for the welcome text (None without them)."""
-        rooted = [t for t in self._tools.values() if getattr(t, "ask_every_read", None) is not None]
-        if not rooted:
+        tool = next((t for t in self._tools.values() if isinstance(t, RootedTool)), None)
+        if tool is None:
             return None
-        tool = rooted[0]
-        note = f"File tools read only inside {tool.root}"  # type: ignore[attr-defined]
-        if tool.ask_every_read:  # type: ignore[attr-defined]
+        note = f"File tools read only inside {tool.root}"
+        if tool.ask_every_read:
             return note + ", and every read asks you first."
         return note + "; secret-looking files ask first."
 
@@ -248,6 +253,8 @@ def _outcome(tool: Tool, task: asyncio.Future[Any]) -> ToolOutcome:
     exc = task.exception()
     if exc is None:
         result = task.result()
+        if isinstance(result, ToolReply):
+            return ToolOutcome("ok", cap_output(result.text), result.attachments)
         return ToolOutcome.ok(cap_output(result if isinstance(result, str) else str(result)))
     if isinstance(exc, Exception):
         return _failure(tool, exc)

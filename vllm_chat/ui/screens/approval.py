@@ -61,7 +61,7 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
     UNGUARDED_BINDINGS = frozenset({"answer-dialog", "stop-at-approval"})
 
     def __init__(self, call: ToolCall, *, description: str = "", preview: str | None = None,
-                 guarded: bool = True) -> None:
+                 source: str | None = None, guarded: bool = True) -> None:
         super().__init__(guarded=guarded)
         self.call = call
         """The call waiting for a decision."""
@@ -70,6 +70,8 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
         self.preview = preview
         """What the call will do: the exact command line for a shell tool, or why a file
         read needs approval."""
+        self.source = source
+        """Where the call runs when not here (`MCP server X`)."""
         self._hint = Static("", classes="hint", markup=False)
 
     def compose(self) -> ComposeResult:
@@ -77,6 +79,8 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
             yield Static(Text(f"Run {inert(self.call.name)}?"), classes="title")
             if self.description:
                 yield Static(Text(inert(self.description)), classes="what")
+            if self.source:
+                yield Static(Text(f"Runs on {inert(self.source)}."), classes="what")
             if self.preview:
                 yield Static(Text(inert(self.preview)), classes="command")
             yield Static(arguments_preview(self.app, self.call.arguments, background="surface",

@@ -1,14 +1,13 @@
 """ChatScreen: the conversation, the prompt, and the status line.
 
-Keys become `ChatSession` calls; engine events go to `MessageList.apply`.
-The connection to the server is (re)established in the background, so the
+Keys become `ChatSession` calls; engine events go to `MessageList.apply`;
+the header is drawn from `ChatSession.status()` whenever the session says it
+changed (and twice a second while a turn runs, for its elapsed time). The
+connection to the server is (re)established in the background, so the
 screen is usable at once and says when the server is back.
 """
 
 from __future__ import annotations
-
-import asyncio
-import time
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,51 +15,32 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from vllm_chat.core.errors import ChatError, ChatErrorException
-from vllm_chat.core.events import (
-    ContentDelta,
-    ReasoningDelta,
-    TurnFailed,
-    TurnFinished,
-    TurnStopped,
-    UsageUpdated,
-)
-from vllm_chat.core.redact import redact_urls
+from vllm_chat.core.conversation import Attachment
+from vllm_chat.core.errors import ChatError
+from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui import memory
-from vllm_chat.ui.keys import key_hint
+from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
-from vllm_chat.ui.screens.chat_sessions import SessionActions
+from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_context import ContextActions
+from vllm_chat.ui.screens.chat_generation import GenerationActions
+from vllm_chat.ui.screens.chat_models import ModelActions
+from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
+from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
+from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
+from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
-RECONNECT_DELAYS = (0.5, 1.0, 2.0, 3.0, 5.0)
-"""Seconds between connection attempts while the server is unreachable."""
 
-
-def error_actions(error: ChatError) -> str:
-    """The keys that help with `error`, as a hint line."""
-    if error.kind == "unknown_model":
-        return "ctrl+o pick a model · ctrl+r retry"
-    if error.kind == "context_length":
-        return "ctrl+n new conversation"
-    if error.kind == "tools_unsupported":
-        return "ctrl+t turns tools off for this conversation, then ctrl+r retries"
-    if error.kind == "round_limit":
-        return "ctrl+r retry"
-    if error.kind in ("auth", "wrong_path"):
-        return "restart vllm-chat with the fix above; the conversation is saved"
-    if error.retryable or error.kind == "bad_request":
-        return "ctrl+r retry"
-    return ""
-
-
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
+                 WorkbenchActions, GenerationActions, ContextActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -77,24 +57,33 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
+        Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
+        Binding("alt+b", "toggle_completion_mode", "Completion mode", show=False, id="completion-mode"),
+        Binding("alt+c", "show_context", "Context", show=False, id="show-context"),
+        Binding("alt+s", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
+        Binding("f3", "reload_conversation", "Show changes from another window", show=False,
+                id="reload-conversation"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
+        Binding("alt+v", "paste_image", "Paste image", show=False, id="paste-image"),
+        Binding("alt+down", "edit_queued", "Edit queued", show=False, id="edit-queued"),
     ]
 
-    def __init__(self, session: ChatSession, *, demo: bool = False) -> None:
+    def __init__(self, session: ChatSession) -> None:
         super().__init__()
         self.session = session
         """The conversation, server and tools this screen drives."""
-        self.demo = demo
-        self._was_disconnected = False
-        self._stream_count = 0
         self._turn_pending = False
         self._stop_requested = False
-        self._stream_started = 0.0
+        self._save_banner_shown = ""
+        self._notices_shown: set[str] = set()
+        self.sent_prompt: tuple[str, list[Attachment]] | None = None
+        """What was typed for the prompt being sent (text, attachments), until its turn runs."""
 
     def on_screen_suspend(self) -> None:
         # A dialog dims this screen but leaves it visible: its footer would name keys
@@ -107,10 +96,15 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
-        yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        yield Static("", id="save-banner", classes="banner", markup=False)
+        yield MessageList(show_reasoning=self.session.settings.show_reasoning, versions=self.session.versions,
+                          id="messages")
+        yield QueueView(id="queue")
+        yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
         yield AttachmentBar(id="attachments")
-        yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
+        history = self.app.prompt_history  # type: ignore[attr-defined]  # VllmChatApp's, typed as App
+        yield PromptInput(history=history, id="prompt")
         yield Footer()
 
     @property
@@ -124,6 +118,16 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         return self.query_one(PromptInput)
 
     @property
+    def completions(self) -> CompletionList:
+        """Suggestions for the word being typed in the prompt."""
+        return self.query_one(CompletionList)
+
+    @property
+    def queue_view(self) -> QueueView:
+        """The prompts waiting to be sent."""
+        return self.query_one(QueueView)
+
+    @property
     def attachments(self) -> AttachmentBar:
         """The pending attachments above the prompt."""
         return self.query_one(AttachmentBar)
@@ -134,34 +138,41 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
-        self.session.engine.approver = self.ask_approval
-        status = self.status
-        status.server = self.session.settings.base_url
-        status.model = self.session.conversation.model
-        status.demo = self.demo
-        status.tools = self.session.tools_on
-        status.tool_choice = self.session.tool_choice
+        self.session.set_approver(self.ask_approval)
+        self.session.subscribe(self.show_status)
         memory.settle("start-up")  # before any message view exists: views come and go
-        tools = self.session.engine.tools
-        self.messages.welcome_note = (tools.file_tools_note() if tools is not None else None) or ""
+        self.messages.welcome_note = self.session.file_tools_note()
         self.show_conversation()
-        self.watch(status, "model", self.show_media_hint, init=False)  # a new model: media sent again
+        self.prompt.completions = self.completions
         self.prompt.focus()
         self.connect()
+        self.set_interval(DISK_CHECK_SECONDS, self.check_disk)  # other windows on this session
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
 
+    def show_status(self) -> None:
+        """Draw the session's status: the header, and the banner while saving fails."""
+        status = self.session.status()
+        self.status.show(status)
+        self.show_context_notice(status)
+        if status.save_problem != self._save_banner_shown:
+            self._save_banner_shown = status.save_problem
+            banner = self.query_one("#save-banner", Static)
+            if status.save_problem:
+                banner.update(inert(f"Not saved: {status.save_problem}\nThe conversation is kept in memory "
+                                    "and saved as soon as the folder can be written again."))
+            banner.set_class(bool(status.save_problem), "-visible")
+
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
+        self.drop_candidates_panel()  # another conversation, or this one changed: the panel is over
         conv = self.session.conversation
         focused = self.app.focused
         in_messages = focused is None or focused is self.messages or self.messages in focused.ancestors
         self.messages.show_conversation(conv)
         if in_messages:
             self.prompt.focus()  # the focused message view is gone with the old views
-        last = next((m for m in reversed(conv.messages) if m.usage is not None), None)
-        self.status.context_used = (last.usage.prompt_tokens + last.usage.completion_tokens) if last else None
-        self.show_media_hint()
+        self.show_status()
 
     # -- connection -------------------------------------------------------------------
 
@@ -170,97 +181,92 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         banner.update(inert(text))
         banner.set_class(bool(text), "-visible")
 
+    def _connection_failed(self, error: ChatError) -> None:
+        retrying = "  (trying again every few seconds)" if self.session.connection == "disconnected" else ""
+        self._banner(f"{error.message}\n{with_keys(self.app, error.hint)}{retrying}")
+
     @work(exclusive=True, group="connect", exit_on_error=False)
-    async def connect(self) -> None:
-        """Ask the server for its models; keep trying while it refuses connections."""
-        attempt = 0
-        status = self.status
-        while True:
-            try:
-                await self.session.connect()
-                break
-            except ChatErrorException as exc:
-                error = exc.error
-                if error.kind not in ("connection", "timeout", "busy"):
-                    status.state = "error"
-                    self._banner(f"{error.message}\n{error.hint}")
-                    return
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                attempt += 1
-                self._was_disconnected = True
-                status.state = "disconnected"
-                self._banner(f"{error.message}\n{error.hint}  (trying again every few seconds)")
-                await asyncio.sleep(delay)
+    async def connect(self, announce: bool = False) -> None:
+        """Ask the server for its models; keep trying while it refuses connections.
+        `announce`: say so when it answers (a reconnect the user asked for)."""
+        outcome = await self.session.keep_connected(on_attempt=self._connection_failed)
+        if outcome.error is not None:
+            return
         self._banner("")
-        status.state = "connected"
         memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
-        status.model = self.session.conversation.model
-        status.context_max = self.session.context_window
-        if self._was_disconnected:
-            self._was_disconnected = False
-            self.notify(f"The server at {redact_urls(self.session.settings.base_url)} is back.", title="Connected",
-                        markup=False)
+        server = self.session.status().server
+        if outcome.recovered:
+            self.notify(f"The server at {server} is back.", title="Connected", markup=False)
+        elif announce:
+            count = len(self.session.models)
+            self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
+                        title="Connected", markup=False)
 
     # -- turns ------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
     def send(self, event: PromptInput.Submitted) -> None:
-        """Send the prompt as a new user message and stream the reply (`/attach X` attaches X)."""
+        """Send the prompt as a new user message and stream the reply, or queue it while a
+        reply streams (`/attach X` attaches X; `/NAME` uses the saved prompt NAME)."""
+        self.completions.offer(None)
+        plan = self.take_next_plan()  # taken now: a prompt that isn't sent doesn't keep it for the next
         command, _, argument = event.text.strip().partition(" ")
+        if command == "/compact" and not argument.strip():
+            self.action_compact()
+            return
         if command == "/attach":
             if argument.strip():
                 self.attach_source(argument.strip())
             else:
                 self.prompt.restore(event.text)
-                self.notify("Usage: /attach PATH-or-URL (or ctrl+f to pick a file).", severity="warning")
+                self.notify(with_keys(self.app, "Usage: /attach PATH-or-URL (or {attach-file} to pick a file)."),
+                            severity="warning", markup=False)
             return
-        if self.session.running:
-            self.prompt.restore(event.text)
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+        if command.startswith("/") and not argument and command[1:] in self.session.templates().templates:
+            self.use_saved_prompt(command[1:])
             return
-        message = self.session.add_user_message(event.text, self.attachments.attachments)
-        self.attachments.clear()
-        self.messages.add_message(message)
-        self.run_turn()
+        self.submit_text(event.text, self.attachments.attachments, plan=plan)
 
-    def run_turn(self, continue_last: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+    def run_turn(self, continue_last: bool = False, *, sent: bool = False, picked: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says).
+        A new turn is checked against the context window first (see `make_room`); `sent`: its
+        prompt was just sent (`sent_prompt` holds what was typed; it goes back into the
+        prompt box if the user keeps it to edit); `picked`: first run the tool calls of the
+        reply just picked among candidates."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last)
+        self._turn_worker(continue_last, sent, picked)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool) -> None:
-        messages, status = self.messages, self.status
-        status.state = "streaming"
-        self._stream_count = 0
-        self._stream_started = time.monotonic()
-        ticker = self.set_interval(0.5, self._show_speed)
-        failure: ChatError | None = None
+    async def _turn_worker(self, continue_last: bool, sent: bool = False, picked: bool = False) -> None:
+        go = False
         try:
-            options = self.session.options(continue_last=continue_last)
-            async for event in self.session.run(options):
+            go = continue_last or picked or await self.make_room(sent=sent)
+        finally:
+            if not go:
+                self._turn_pending = self._stop_requested = False
+                self.show_status()
+        if not go:
+            return
+        messages = self.messages
+        ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
+        failure: ChatError | None = None
+        events = self.session.run_picked() if picked else self.session.run(
+            self.session.options(continue_last=continue_last))
+        try:
+            async for event in events:
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
                     self._stop_requested = False
                     self.session.stop()
-                if isinstance(event, (ContentDelta, ReasoningDelta)):
-                    self._stream_count += 1
-                    messages.apply(event)
-                elif isinstance(event, UsageUpdated):
-                    status.context_used = event.usage.prompt_tokens + event.usage.completion_tokens
-                elif isinstance(event, TurnFailed):
+                messages.apply(event)
+                if isinstance(event, TurnFailed):
                     failure = event.error
-                    messages.apply(event, error_actions=error_actions(event.error))
-                else:
-                    messages.apply(event)
-                if isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
-                    status.detail = ""
         finally:
             self._turn_pending = self._stop_requested = False
             ticker.stop()
-            status.state = "connected"
-            self.show_media_hint()
+            self.show_status()
+        self.send_queued_if_ready()
         if failure is None and self.session.wants_model_title():
             self.run_worker(self.session.generate_title(), group="title", exit_on_error=False)
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):
@@ -269,11 +275,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self._offer_without_media(failure)
         elif failure is not None and failure.kind == "tools_unsupported":
             self._offer_without_tools(failure)
-
-    def _show_speed(self) -> None:
-        elapsed = time.monotonic() - self._stream_started
-        if elapsed > 0 and self._stream_count:
-            self.status.detail = f"~{self._stream_count / elapsed:.0f} tok/s"
+        elif failure is not None and failure.kind == "no_chat_template":
+            self._offer_completion_mode(failure)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -294,7 +297,6 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def action_new_conversation(self) -> None:
         """Start an empty conversation (the current one stays saved)."""
-        self.session.stop()
         self.session.new_conversation()
         self.show_conversation()
         self.prompt.focus()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.core.markdown_code import code_blocks
 from vllm_chat.ui.keys import key_hint
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
@@ -20,11 +19,17 @@ if TYPE_CHECKING:  # pragma: no cover
 ACTION_LABELS = {
     "copy": ("copy-message", "Copy the text"),
     "copy-code": ("copy-code", "Copy a code block…"),
-    "edit": ("edit-message", "Edit and send again (the old branch is kept)"),
+    "edit": ("edit-message", "Edit and send again (the old one stays as a version)"),
     "regenerate": ("regenerate-message", "Regenerate this reply"),
+    "candidates": ("ask-candidates", "Regenerate as N candidates, and pick one…"),
+    "compare": ("compare-models", "Regenerate with several models side by side…"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "previous-version": ("previous-version", "Show the previous version"),
+    "next-version": ("next-version", "Show the next version"),
+    "fork": ("fork-message", "Fork from here into a new session"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
+    "originals": ("show-originals", "Show the messages it stands for"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the
 menu, as the keymap has it), and how the menu says it."""
@@ -63,9 +68,15 @@ class MessageActions:
             "copy-code": self._copy_code,
             "edit": self._edit_message,
             "regenerate": self._regenerate,
+            "candidates": lambda v: self.action_ask_candidates(),
+            "compare": lambda v: self.action_compare_models(),
             "continue": lambda v: self.action_continue_reply(),
             "toggle-reasoning": self._toggle_reasoning,
+            "previous-version": lambda v: self.show_version(v, -1),
+            "next-version": lambda v: self.show_version(v, 1),
+            "fork": lambda v: self.fork_conversation(v.message.id),
             "delete": self._delete_message,
+            "originals": self._show_originals,
         }[action]
         handler(view)
 
@@ -75,7 +86,7 @@ class MessageActions:
         keys = {a: key_hint(self.app, ACTION_LABELS[a][0], first_only=True) for a in allowed}
         width = max((len(key) for key in keys.values()), default=0)
         items = [(a, f"{keys[a]:>{width}}  {ACTION_LABELS[a][1]}") for a in allowed]
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
                              lambda choice: choice and self.do_message_action(view, choice))
 
@@ -93,17 +104,17 @@ class MessageActions:
         self.copy_text(view.message.content, "the message")
 
     def _copy_code(self: ChatScreen, view: MessageView) -> None:
-        blocks = code_blocks(view.message.content)
+        blocks = self.session.code_blocks_of(view.message.id)
         if len(blocks) == 1:
-            self.copy_text(blocks[0].code, "the code block")
+            self.copy_text(blocks[0][1], "the code block")
             return
         from vllm_chat.ui.screens.pick_list import PickListScreen
 
-        items = [(str(i), f"{i + 1}. {block.label}") for i, block in enumerate(blocks)]
+        items = [(str(i), f"{i + 1}. {label}") for i, (label, _) in enumerate(blocks)]
 
         def picked(choice: str | None) -> None:
             if choice is not None:
-                self.copy_text(blocks[int(choice)].code, f"code block {int(choice) + 1}")
+                self.copy_text(blocks[int(choice)][1], f"code block {int(choice) + 1}")
 
         self.app.push_screen(PickListScreen("Copy which code block?", items), picked)
 
@@ -123,6 +134,15 @@ class MessageActions:
             view.message.content, title="Edit your message (later messages are set aside, not lost)",
             hint="{save-text} send again · {cancel-text} cancel", area_id="edit-message-text"), edited)
 
+    def _show_originals(self: ChatScreen, view: MessageView) -> None:
+        from vllm_chat.ui.screens.compacted import CompactedScreen
+
+        record = self.session.compaction_of(view.message.id)
+        if record is None:
+            self.notify("The session file has no record of these messages.", severity="warning")
+            return
+        self.app.push_screen(CompactedScreen(record))
+
     def _regenerate(self: ChatScreen, view: MessageView) -> None:
         self.action_retry()
 
@@ -137,13 +157,19 @@ class MessageActions:
             if not yes:
                 return
             self.session.delete_message(view.message.id)
-            self.session.save()
             self.show_conversation()
             self.prompt.focus()
 
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(ConfirmScreen(
             f"Delete {who}?", "Delete", "Keep",
             detail="It leaves the conversation (and the next requests); the session file keeps a copy.",
             destructive=True),
             answered)
+
+
+def _who(view: MessageView) -> str:
+    """How a menu or question names the message."""
+    if view.message.compaction_id is not None:
+        return "this summary" if view.message.content else "this mark"
+    return "your message" if view.message.role == "user" else "this reply"

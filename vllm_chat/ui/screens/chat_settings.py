@@ -1,5 +1,6 @@
 """What the chat screen changes about the conversation: model, system prompt, sampling
-(the settings panel), tools and their approval, and the prompt's $EDITOR.
+(the settings panel), tools and their approval, and the prompt's $EDITOR (the model
+picker is in `chat_models`).
 
 A mixin of `ChatScreen`.
 """
@@ -15,6 +16,8 @@ from vllm_chat.core.tools.approval import Decision
 from vllm_chat.ui.keys import key_hint
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.params_form import SessionSettingsResult
+    from vllm_chat.core.session.controls import ToolChoice
     from vllm_chat.ui.screens.chat import ChatScreen
 
 
@@ -27,18 +30,17 @@ class SettingsActions:
 
         session = self.session
 
-        def applied(result: object) -> None:
+        def applied(result: SessionSettingsResult | None) -> None:
             if result is None:
                 return
-            session.apply_settings(result)  # type: ignore[arg-type]
-            self.status.model = session.conversation.model
-            self.status.context_max = session.context_window
-            self.status.tools = session.tools_on
+            kind = session.conversation.kind
+            session.apply_settings(result)
+            if session.conversation.kind != kind:
+                self.show_conversation()  # replies are drawn literally in completion mode
             self.notify("Settings apply from the next turn.", title="Settings")
 
-        tools = session.engine.tools
         self.app.push_screen(SettingsScreen(session.conversation, session.models,
-                                            tools_available=bool(tools and tools.names()),
+                                            tools_available=session.tools_available,
                                             tools_default=session.tools_enabled), applied)
 
     def action_open_editor(self: ChatScreen) -> None:
@@ -66,26 +68,23 @@ class SettingsActions:
         except SuspendNotSupported:  # headless (tests): nothing to hand the terminal back from
             return subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
 
-    def set_tool_choice(self: ChatScreen, choice: str) -> None:
+    def set_tool_choice(self: ChatScreen, choice: ToolChoice) -> None:
         """Send `tool_choice` = auto, none or required from the next turn on."""
-        self.session.tool_choice = choice
-        self.status.tool_choice = choice
+        self.session.set_tool_choice(choice)
         self.notify(f"tool_choice is {choice} from the next turn.", title="Tools")
 
     def action_toggle_tools(self: ChatScreen) -> None:
         """Offer tools to the model in this conversation, or stop offering them."""
         on = self.session.set_tools(not self.session.tools_on)
-        self.status.tools = on
         self.notify("Tools on for this conversation." if on else "Tools off for this conversation.", title="Tools")
 
     async def ask_approval(self: ChatScreen, call: ToolCall) -> Decision:
         """Ask the user whether a tool that needs approval may run (the engine waits)."""
         from vllm_chat.ui.screens.approval import ToolApprovalScreen
 
-        tools = self.session.engine.tools
-        tool = tools.get(call.name) if tools is not None else None
-        screen = ToolApprovalScreen(call, description=tool.description if tool else "",
-                                    preview=tools.preview(call) if tools is not None else None)
+        info = self.session.tool_info(call)
+        screen = ToolApprovalScreen(call, description=info.description, preview=info.preview,
+                                    source=info.source)
         decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
 
         def settle(decision: Decision | None) -> None:
@@ -106,16 +105,13 @@ class SettingsActions:
 
         def edited(text: str | None) -> None:
             if text is not None:
-                text = text.strip()
-                self.session.conversation.system_prompt = text
-                self.session.conversation.touch()
-                self.session.save()
-                self.notify("System prompt updated." if text else "System prompt removed.")
+                self.session.set_system_prompt(text)
+                self.notify("System prompt updated." if text.strip() else "System prompt removed.")
 
         self.app.push_screen(TextEditScreen(
             self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
-            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt", area_id="system-prompt-text"),
-            edited)
+            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt",
+            area_id="system-prompt-text"), edited)
     def _offer_without_tools(self: ChatScreen, error: ChatError) -> None:
         """The server has no tool calling: offer to answer this conversation without tools."""
         from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -123,7 +119,6 @@ class SettingsActions:
         def answered(go: bool | None) -> None:
             if go and self.session.rewind_to_last_user():
                 self.session.set_tools(False)
-                self.status.tools = False
                 self.show_conversation()
                 self.run_turn()
 
@@ -132,19 +127,7 @@ class SettingsActions:
             detail=f"{error.hint} ({key_hint(self.app, 'toggle-tools')} switches tools back on.)",
             destructive=False, guarded=True), answered)
 
-    def action_pick_model(self: ChatScreen) -> None:
-        """Choose the model for the next turn."""
-        from vllm_chat.ui.screens.model_picker import ModelPickerScreen
-
-        def picked(name: str | None) -> None:
-            if name:
-                self.use_model(name)
-
-        self.app.push_screen(ModelPickerScreen(self.session.models, self.session.conversation.model), picked)
-
     def use_model(self: ChatScreen, name: str) -> None:
         """Switch model from the next turn on."""
         self.session.set_model(name)
-        self.status.model = name
-        self.status.context_max = self.session.context_window
         self.notify(f"Next turns use {name}.", title="Model", markup=False)

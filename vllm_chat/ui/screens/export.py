@@ -25,9 +25,10 @@ from textual.widgets import Input, RadioButton, RadioSet, Static
 
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.export import ExportFormat
-from vllm_chat.core.export import export as export_conversation
-from vllm_chat.core.store import StoreError, title_from_prompt
+from vllm_chat.core.session import ChatSession
+from vllm_chat.core.store import StoreError
 from vllm_chat.core.text import inert
+from vllm_chat.core.titles import title_from_prompt
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
@@ -121,11 +122,13 @@ class ExportScreen(Dialog[Path | None]):
         Binding("ctrl+t", "toggle_format", "Markdown / JSON", id="toggle-export-format"),
     ]
 
-    def __init__(self, conversation: Conversation, default_dir: Path | None = None) -> None:
+    def __init__(self, session: ChatSession, default_dir: Path | None = None) -> None:
         """`default_dir` is where the suggested file goes and where relative paths start
         (default: the working folder)."""
         super().__init__()
-        self.conversation = conversation
+        self.session = session
+        """The session whose conversation is exported."""
+        self.conversation = session.conversation
         """The conversation to export."""
         self.folder = Path(default_dir).expanduser() if default_dir is not None else Path.cwd()
         """Where the suggested file goes and relative paths are taken from."""
@@ -234,7 +237,7 @@ class ExportScreen(Dialog[Path | None]):
 
     def _write(self, path: Path, fmt: ExportFormat) -> None:
         try:
-            written = export_conversation(self.conversation, path, fmt)
+            written = self.session.export(path, fmt)
         except StoreError as exc:  # ExportError is one
             self._problem(str(exc))
             return

@@ -68,13 +68,13 @@ class GuardedDialog(Dialog[ResultType]):
 
     # -- keys while unanswered ------------------------------------------------------------------
 
-    def _unguarded(self, key: str) -> bool:
-        """Whether `key` (as the keymap binds it) is one that acts before the dialog is answered."""
+    def _bound_ids(self, key: str) -> set[str]:
+        """The ids of this dialog's bindings for `key`, as the keymap binds them."""
         bindings = self._bindings.copy()
         keymap = getattr(self.app, "_keymap", None)
         if keymap:
             bindings.apply_keymap(keymap)
-        return any(b.id in self.UNGUARDED_BINDINGS for b in bindings.key_to_bindings.get(key, ()))
+        return {b.id for b in bindings.key_to_bindings.get(key, ()) if b.id}
 
     def _typing_target(self) -> PromptInput | None:
         """The prompt the user was typing in: the focused prompt of the screen below."""
@@ -88,7 +88,17 @@ class GuardedDialog(Dialog[ResultType]):
     async def _on_key(self, event: events.Key) -> None:
         # Runs before the dialog's bindings are looked at (they are checked only once the key
         # has bubbled past the screen), so a stopped key never answers.
-        if self.armed or self._unguarded(event.key):
+        if self.armed:
+            return
+        ids = self._bound_ids(event.key)
+        if "answer-dialog" in ids:
+            # Armed here, not by the binding: a binding runs only once the key has bubbled up
+            # to the app, and a key typed right after (tab, y in one burst) would get here first.
+            event.stop()
+            event.prevent_default()
+            self.armed = True
+            return
+        if ids & self.UNGUARDED_BINDINGS:
             return
         event.stop()
         event.prevent_default()

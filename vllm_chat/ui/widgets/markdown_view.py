@@ -26,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.theme import Theme as RichTheme
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -360,10 +360,10 @@ class MarkdownView(Widget):
         self.refresh()
 
 
-_THEME_CACHE: dict[int, Any] = {}
+_THEME_CACHE: dict[int, RichTheme] = {}
 
 
-def _rich_theme_for(variables: dict[str, str]):  # type: ignore[no-untyped-def]
+def _rich_theme_for(variables: dict[str, str]) -> RichTheme:
     """The Rich theme for a variables dict, built once per dict (i.e. per theme change)."""
     from vllm_chat.ui.markdown_render import markdown_theme
 

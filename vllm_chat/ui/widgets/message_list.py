@@ -14,6 +14,9 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -40,13 +43,11 @@ from vllm_chat.ui.widgets.message_views import (
     UserMessageView,
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
+from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
-WELCOME = (
-    "Ask anything.\n\n"
-    "enter  send        ctrl+j  new line       esc  stop\n"
-    "ctrl+o  model      ctrl+n  new chat       ctrl+p  commands\n"
-    "f1  every key"
-)
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.context.compaction import CompactionStarted
+    from vllm_chat.ui.widgets.compaction_views import CompactionPanel
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -72,13 +73,18 @@ class MessageList(VerticalScroll):
             border: round $panel;
             content-align: center middle;
         }
+        & > .welcome-note { width: 1fr; height: auto; margin: 0 4; color: $text-muted; }
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, show_reasoning: bool = True,
+                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
+        self.versions = versions
+        """Gives (k, n) for each shown message with other versions (`ChatSession.versions`),
+        asked whenever views are built; None: no `‹ k/n ›` marks."""
         self.current: AssistantMessageView | None = None
         """The reply being streamed, if any."""
         self._conv: Conversation | None = None
@@ -88,7 +94,6 @@ class MessageList(VerticalScroll):
         self._heights: dict[str, int] = {}
         self._heights_width = 0
         self._estimates: dict[str, int] = {}
-        self._errors: dict[str, tuple[ChatError, str]] = {}
         self._reconcile_pending = False
         self._focus_pending: str | None = None
         self._seen_upto = 0
@@ -113,13 +118,28 @@ class MessageList(VerticalScroll):
             return {}
         return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
 
-    def _make_view(self, index: int, tool_results: dict[str, Message]) -> MessageView:
+    @property
+    def _plain_replies(self) -> bool:
+        # A completion is a document's continuation (code, prose as written): shown literally,
+        # since Markdown would eat its indentation and its stars.
+        return self._conv is not None and self._conv.kind == "completion"
+
+    def _versions(self) -> dict[str, tuple[int, int]]:
+        return self.versions() if self.versions is not None else {}
+
+    def _make_view(self, index: int, tool_results: dict[str, Message],
+                   versions: dict[str, tuple[int, int]]) -> MessageView:
         message = self._entries[index]
+        if message.compaction_id is not None:
+            from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
+
+            record = self._conv.compaction(message.compaction_id) if self._conv is not None else None
+            return SummaryMessageView(message, record)
+        version = versions.get(message.id)
         if message.role == "user":
-            return UserMessageView(message)
-        error, actions = self._errors.get(message.id, (None, ""))
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning,
-                                    tool_results=tool_results, error=error, actions=actions)
+            return UserMessageView(message, version=version)
+        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+                                    version=version, plain=self._plain_replies)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -132,24 +152,35 @@ class MessageList(VerticalScroll):
         self._seen_upto = 0
         self._heights.clear()
         self._estimates.clear()
-        self._errors.clear()
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            note = f"\n\n{self.welcome_note}" if self.welcome_note else ""
-            self.mount(Static(WELCOME + note, classes="welcome", markup=False))
+            self.mount(WelcomeNote(classes="welcome"))
+            if self.welcome_note:
+                self.mount(Static(self.welcome_note, classes="welcome-note", markup=False))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
 
     def add_message(self, message: Message) -> MessageView | None:
         """Show a message that was just added to the conversation (the user's prompt)."""
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         self.anchor()
         self._reconcile(self._desired() | {len(self._entries) - 1})
         return self._mounted.get(self._ids.get(message.id, -1))
+
+    def start_compaction(self, started: CompactionStarted) -> CompactionPanel:
+        """Show a compaction streaming its summary, below the conversation."""
+        from vllm_chat.ui.widgets.compaction_views import CompactionPanel
+
+        for welcome in self.query(".welcome, .welcome-note"):
+            welcome.remove()
+        panel = CompactionPanel(started)
+        self.mount(panel)
+        self.anchor()
+        return panel
 
     def views(self) -> list[MessageView]:
         """The mounted message views, in order."""
@@ -226,7 +257,7 @@ class MessageList(VerticalScroll):
         while node is not None and node is not self:
             if isinstance(node, MessageView):
                 return node
-            node = node.parent  # type: ignore[assignment]
+            node = node.parent  # type: ignore[assignment]  # a widget's parent is a widget or the screen
         return None
 
     def _reconcile(self, desired: set[int]) -> None:
@@ -245,6 +276,7 @@ class MessageList(VerticalScroll):
         previous = None
         gap = 0
         tool_results: dict[str, Message] | None = None
+        versions: dict[str, tuple[int, int]] | None = None
         for index in range(len(self._entries)):
             if index not in desired:
                 gap += heights[index]
@@ -255,9 +287,9 @@ class MessageList(VerticalScroll):
                 previous, gap = spacer, 0
             view = self._mounted.get(index)
             if view is None:
-                if tool_results is None:  # one scan of the conversation per reconcile, not per view
-                    tool_results = self._tool_results()
-                view = self._mounted[index] = self._make_view(index, tool_results)
+                if tool_results is None or versions is None:  # one scan per reconcile, not per view
+                    tool_results, versions = self._tool_results(), self._versions()
+                view = self._mounted[index] = self._make_view(index, tool_results, versions)
             self._mount_after(view, previous)  # nothing to do if it is mounted already
             previous = view
         if gap:
@@ -360,6 +392,14 @@ class MessageList(VerticalScroll):
         if view is not None and view.is_attached:
             self.scroll_to_widget(view, animate=False, immediate=True)
 
+    def focus_message_id(self, message_id: str) -> bool:
+        """Focus the view of the message with this id; False when it is not shown."""
+        index = self._ids.get(message_id)
+        if index is None:
+            return False
+        self.focus_message(index)
+        return True
+
     def focus_step(self, view: MessageView, step: int) -> bool:
         """Focus the message `step` places from `view`; False when there is none.
         Counts from a message still being focused, so quick presses all count."""
@@ -371,30 +411,29 @@ class MessageList(VerticalScroll):
 
     # -- events -------------------------------------------------------------------------------
 
-    def apply(self, event: Event, *, error_actions: str = "") -> None:
+    def apply(self, event: Event) -> None:
         """Show one engine event."""
-        if isinstance(event, TurnStarted):
-            self._turn_started(event.message)
-        elif isinstance(event, ContentDelta):
-            if self.current is not None:
-                self.current.append_content(event.text)
-        elif isinstance(event, ReasoningDelta):
-            if self.current is not None:
-                self.current.append_reasoning(event.text)
-        elif isinstance(event, ToolCallDelta):
-            if self.current is not None:
-                self.current.tool_delta(event)
-        elif isinstance(event, (ToolCallReady, ToolApprovalNeeded, ToolRunning, ToolResult)):
-            self._tool_event(event)
-        elif isinstance(event, (TurnFinished, TurnStopped)):
-            self._finish(None)
-        elif isinstance(event, TurnFailed):
-            self._finish(event.error, error_actions)
+        view = self.current
+        match event:
+            case TurnStarted(message=message):
+                self._turn_started(message)
+            case ContentDelta(text=text) if view is not None:
+                view.append_content(text)
+            case ReasoningDelta(text=text) if view is not None:
+                view.append_reasoning(text)
+            case ToolCallDelta() if view is not None:
+                view.tool_delta(event)
+            case ToolCallReady() | ToolApprovalNeeded() | ToolRunning() | ToolResult():
+                self._tool_event(event)
+            case TurnFinished() | TurnStopped():
+                self._finish(None)
+            case TurnFailed(error=error):
+                self._finish(error)
 
     def _turn_started(self, message: Message) -> None:
         if self.current is not None:
             self.current.finish()  # the previous round of a tool loop
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         index = self._ids[message.id]
@@ -402,7 +441,8 @@ class MessageList(VerticalScroll):
         if existing is not None:
             existing.remove()  # continuing a reply: it is rebuilt as a streaming view
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
-                                    tool_results=self._tool_results())
+                                    tool_results=self._tool_results(), version=self._versions().get(message.id),
+                                    plain=self._plain_replies)
         self.current = view
         self._mounted[index] = view
         self._reconcile(self._desired() | {index})
@@ -411,21 +451,20 @@ class MessageList(VerticalScroll):
         panel = self.current.panel_for(event.call.id) if self.current is not None else None
         if panel is None:
             return
-        if isinstance(event, ToolCallReady):
-            panel.set_ready(event.call)
-        elif isinstance(event, ToolApprovalNeeded):
-            panel.set_state("approval")
-        elif isinstance(event, ToolRunning):
-            panel.set_state("running")
-        else:
-            panel.set_result(event.message)
+        match event:
+            case ToolCallReady(call=call):
+                panel.set_ready(call)
+            case ToolApprovalNeeded():
+                panel.set_state("approval")
+            case ToolRunning():
+                panel.set_state("running")
+            case ToolResult(message=message):
+                panel.set_result(message)
 
-    def _finish(self, error: ChatError | None, actions: str = "") -> None:
+    def _finish(self, error: ChatError | None) -> None:
         if self.current is not None:
-            if error is not None:
-                self._errors[self.current.message.id] = (error, actions)
-            self.current.finish(error, actions)
+            self.current.finish(error)
         elif error is not None:
-            self.mount(ErrorNotice(error, actions=actions))
+            self.mount(ErrorNotice(error))
         self.current = None
         self._schedule_reconcile()

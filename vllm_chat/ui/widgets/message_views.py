@@ -2,12 +2,15 @@
 
 Each view is built from a `Message` of the conversation and can be rebuilt
 from it at any time; during a turn the assistant view also takes the
-streamed events. No text lives only in a widget.
+streamed events. No text lives only in a widget. A message with other
+versions (a regenerated reply, an edited prompt, another window's branch)
+shows `‹ 2/3 ›`; ←/→ on the focused message move between the versions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,6 +27,8 @@ from vllm_chat.core.events import ToolCallDelta
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
+from vllm_chat.ui.widgets.reasoning_block import ReasoningBlock
+from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -49,6 +54,9 @@ class MessageView(Vertical):
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
         Binding("o", "open_whole", "Open long text", show=False, id="open-whole"),
+        Binding("left,h", "request('previous-version')", "Previous version", show=False, id="previous-version"),
+        Binding("right,l", "request('next-version')", "Next version", show=False, id="next-version"),
+        Binding("f", "request('fork')", "Fork here", show=False, id="fork-message"),
         Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
     ]
 
@@ -59,12 +67,38 @@ class MessageView(Vertical):
         view: MessageView
         action: str
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
-        `toggle-reasoning` or `prompt` (go back to the prompt)."""
+        `toggle-reasoning`, `previous-version`, `next-version`, `fork` or `prompt`
+        (go back to the prompt)."""
 
-    def __init__(self, message: ChatMessage, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
+        self.version = version
+        """(k, n) when the message is version k of n, else None."""
+
+    def version_text(self) -> str:
+        """`‹ 2/3 ›` for a message with other versions (with the keys that switch them
+        while it has the focus), else ""."""
+        if self.version is None:
+            return ""
+        k, n = self.version
+        mark = f"‹ {k}/{n} ›"
+        if self.has_focus and self.is_attached:
+            from vllm_chat.ui.keys import key_hint
+
+            keys = f"{key_hint(self.app, 'previous-version', first_only=True)} " \
+                   f"{key_hint(self.app, 'next-version', first_only=True)}"
+            mark += f"  {keys} other versions"
+        return mark
+
+    def watch_has_focus(self, value: bool) -> None:
+        super().watch_has_focus(value)
+        self.show_version()
+
+    def show_version(self) -> None:
+        """Redraw the `‹ k/n ›` mark (it names keys while the message has the focus)."""
 
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
@@ -97,143 +131,34 @@ class UserMessageView(MessageView):
         background: $user-message-background;
         border-left: thick $user-message-border;
         &:focus { border-left: thick $accent; }
+        & > .versions { color: $text-muted; height: 1; }
+        & > .files { color: $text-muted; }
     }
     """
 
     def compose(self) -> ComposeResult:
         yield MarkdownView(self.message.content, plain=True, classes="body")
+        if self.message.files:
+            yield Static(self._files_line(), classes="files", markup=False)
         if self.message.attachments:
             from vllm_chat.ui.widgets.image_thumb import thumbnails_for
 
             yield from thumbnails_for(self.message)
+        if self.version is not None:
+            yield Static(self.version_text(), classes="versions", markup=False)
 
+    def show_version(self) -> None:
+        for line in self.query(".versions"):
+            if isinstance(line, Static):
+                line.update(self.version_text())
 
-REASONING_FULL_CHARS = 20_000
-"""Reasoning longer than this is shown as its last `REASONING_TAIL_CHARS`, as plain text."""
-REASONING_TAIL_CHARS = 6_000
-"""Characters shown of a long reasoning (its end); {open-whole} opens all of it."""
-TAIL_REDRAW_INTERVAL = 0.1
-"""Seconds between redraws of a long reasoning's tail while it streams."""
-
-
-class ReasoningBlock(Vertical):
-    """The model's reasoning: open while it streams, folded once the answer starts.
-
-    A reply that is only reasoning (cut while thinking) stays open: folding it
-    would leave nothing to read. A long reasoning (megabytes, from a model
-    stuck in a loop) is shown as its tail, redrawn a few times a second, and
-    `whole_text` gives all of it to open in a `TextViewScreen`."""
-
-    DEFAULT_CSS = """
-    ReasoningBlock {
-        height: auto;
-        margin: 0 0 1 0;
-        border-left: outer $reasoning-border;
-        padding: 0 0 0 1;
-        & > .title { color: $reasoning-foreground; text-style: italic; }
-        & > MarkdownView { color: $reasoning-foreground; }
-        &.-collapsed > MarkdownView { display: none; }
-    }
-    """
-
-    def __init__(self, text: str = "", *, streaming: bool = False, folded: bool = True) -> None:
-        super().__init__()
-        self._streaming = streaming
-        self._chars = len(text)
-        self._parts = [text] if text else []
-        self._tail_due = False
-        self.set_class(folded and not streaming, "-collapsed")
-        long = self.truncated
-        self._view = MarkdownView(self._tail_text() if long else text, plain=long, streaming=streaming and not long)
-        self._title_line = Static(self._title(), classes="title", markup=False)
-
-    def compose(self) -> ComposeResult:
-        yield self._title_line
-        yield self._view
-
-    @property
-    def collapsed(self) -> bool:
-        """Whether only the title line is shown."""
-        return self.has_class("-collapsed")
-
-    def toggle(self) -> None:
-        """Fold or unfold."""
-        self.set_class(not self.collapsed, "-collapsed")
-        self._title_line.update(self._title())
-
-    @property
-    def streaming(self) -> bool:
-        """True while reasoning is still arriving."""
-        return self._streaming
-
-    @property
-    def truncated(self) -> bool:
-        """Whether only the end of the reasoning is shown (it is longer than `REASONING_FULL_CHARS`)."""
-        return self._chars > REASONING_FULL_CHARS
-
-    def whole_text(self) -> str:
-        """All of the reasoning."""
-        if len(self._parts) > 1:
-            self._parts = ["".join(self._parts)]
-        return self._parts[0] if self._parts else ""
-
-    def _tail_text(self) -> str:
-        """The last `REASONING_TAIL_CHARS` characters, from a line start when one is near."""
-        parts, size = [], 0
-        for part in reversed(self._parts):
-            parts.append(part)
-            size += len(part)
-            if size >= REASONING_TAIL_CHARS:
-                break
-        tail = "".join(reversed(parts))[-REASONING_TAIL_CHARS:]
-        newline = tail.find("\n", 0, 500)
-        return tail[newline + 1:] if newline >= 0 else tail
-
-    def append(self, text: str) -> None:
-        """More reasoning arrived."""
-        was_long = self.truncated
-        self._chars += len(text)
-        self._parts.append(text)
-        if not self.truncated:
-            self._view.append(text)
-            return
-        if not was_long:
-            self._view.plain = True  # from now on the tail, as plain text (set_text starts over)
-        if not self._tail_due:
-            self._tail_due = True
-            if self.is_mounted:
-                self.set_timer(TAIL_REDRAW_INTERVAL if was_long else 0.001, self._show_tail)
-            else:
-                self.call_after_refresh(self._show_tail)
-
-    def _show_tail(self) -> None:
-        self._tail_due = False
-        self._view.set_text(self._tail_text())
-        self._title_line.update(self._title())
-
-    def finish(self, fold: bool = True) -> None:
-        """Reasoning is over (the answer started or the turn ended): fold it, unless
-        `fold` is false."""
-        if self._streaming:
-            self._streaming = False
-            if self.truncated:
-                self._show_tail()
-            self._view.finish()
-            self.set_class(fold, "-collapsed")
-        self._title_line.update(self._title())
-
-    def on_click(self) -> None:
-        self.toggle()
-
-    def _title(self) -> str:
-        long = ""
-        if self.truncated:
-            long = with_keys(self.app, f" · {fmt.count(self._chars)} chars, the last "
-                                       f"{fmt.count(REASONING_TAIL_CHARS)} shown ({{open-whole}} opens it all)")
-        if self._streaming:
-            return "▾ Thinking…" + long
-        arrow = "▸" if self.has_class("-collapsed") else "▾"
-        return long and f"{arrow} Reasoning{long}" or f"{arrow} Reasoning · {fmt.count(self._chars)} chars"
+    def _files_line(self) -> Text:
+        """The files the prompt mentioned, as sent with it ("📄 src/app.py · 1.2k chars")."""
+        text = Text()
+        for file in self.message.files:
+            cut = f" (first {fmt.count(len(file.text))} of {fmt.count(file.size)} bytes)" if file.truncated else ""
+            text.append(("\n" if text else "") + f"📄 {inert(file.path)} · {fmt.count(len(file.text))} chars{cut}")
+        return text
 
 
 class WarningNotice(Static):
@@ -267,16 +192,24 @@ class ErrorNotice(Static):
     }
     """
 
-    def __init__(self, error: ChatError, *, actions: str = "") -> None:
+    def __init__(self, error: ChatError) -> None:
+        super().__init__(Text(inert(error.message), style="bold"), markup=False)
+        self.error = error
+        """The error shown."""
+
+    def on_mount(self) -> None:
+        # The hint's steps and the keys that help are spelled from the keymap in force.
+        from vllm_chat.ui.keys import error_actions
+
+        error = self.error
         text = Text()
         text.append(inert(error.message), style="bold")
         if error.hint:
-            text.append("\n" + inert(error.hint))
+            text.append("\n" + inert(with_keys(self.app, error.hint)))
+        actions = error_actions(self.app, error)
         if actions:
             text.append("\n" + actions, style="italic")
-        super().__init__(text, markup=False)
-        self.error = error
-        """The error shown."""
+        self.update(text)
 
 
 class AssistantMessageView(MessageView):
@@ -302,13 +235,13 @@ class AssistantMessageView(MessageView):
         streaming: bool = False,
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
-        error: ChatError | None = None,
-        actions: str = "",
+        version: tuple[int, int] | None = None,
+        plain: bool = False,
     ) -> None:
-        super().__init__(message)
-        if error is None and message.status == "failed" and message.error:
-            error = ChatError("stream_error", message.error)  # a failure loaded from the session file
-        self._error_notice = ErrorNotice(error, actions=actions) if error is not None else None
+        """`plain`: show the text literally, not as Markdown (a completion-mode continuation)."""
+        super().__init__(message, version=version)
+        error = message.failed_with()
+        self._error_notice = ErrorNotice(error) if error is not None else None
         self._streaming = streaming
         self._show_reasoning = show_reasoning
         self.set_class(streaming, "-streaming")
@@ -317,8 +250,10 @@ class AssistantMessageView(MessageView):
         if message.reasoning and show_reasoning:
             answered = bool(message.content.strip() or message.tool_calls)
             self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
-        self.body = MarkdownView(message.content, streaming=streaming, classes="body")
+        self.body = MarkdownView(shown_text(message), streaming=streaming, plain=plain, classes="body")
         """The answer."""
+        self.badge: CheckBadge | None = CheckBadge(message.check) if message.check and not streaming else None
+        """How the reply fared against its constraint, once it was checked."""
         self.tool_panels: dict[int, ToolCallPanel] = {}
         """Panels of this reply's tool calls, by index."""
         for index, call in enumerate(message.tool_calls):
@@ -335,6 +270,8 @@ class AssistantMessageView(MessageView):
             yield self.reasoning
         yield self.body
         yield from self.tool_panels.values()
+        if self.badge is not None:
+            yield self.badge
         yield self._footer
         if self._warning is not None:
             yield self._warning
@@ -389,7 +326,7 @@ class AssistantMessageView(MessageView):
             self.reasoning.finish()
         self.body.append(text)
 
-    def finish(self, error: ChatError | None = None, actions: str = "") -> None:
+    def finish(self, error: ChatError | None = None) -> None:
         """The reply is over (complete, stopped or failed): flush and show the outcome."""
         self._streaming = False
         self.set_class(False, "-streaming")
@@ -399,12 +336,18 @@ class AssistantMessageView(MessageView):
         for panel in self.tool_panels.values():
             if panel.state in ("streaming", "ready", "approval", "running"):
                 panel.set_state("stopped")
+        if self.message.check is not None and self.badge is None:
+            shown = shown_text(self.message)
+            if shown != self.body.source:
+                self.body.set_text(shown)  # a JSON reply, re-indented
+            self.badge = CheckBadge(self.message.check)
+            self._mount_soon(self.badge, before=self._footer)
         self.refresh_footer()
         if error is None and self.message.status == "complete" and self.message.error and self._warning is None:
             self._warning = WarningNotice(self.message.error)
             self._mount_soon(self._warning)
         if error is not None and self._error_notice is None:
-            self._error_notice = ErrorNotice(error, actions=actions)
+            self._error_notice = ErrorNotice(error)
             self._mount_soon(self._error_notice)
 
     def _mount_soon(self, widget: Widget, **where: Widget) -> None:
@@ -422,14 +365,22 @@ class AssistantMessageView(MessageView):
         """Re-read stats and status from the message."""
         self._footer.update(self._footer_text())
 
+    def show_version(self) -> None:
+        self.refresh_footer()
+
     def _footer_text(self) -> Text:
         msg = self.message
         text = Text()
+        if self.version is not None:
+            text.append(self.version_text(), style="bold")
+            text.append("  ·  " if msg.model else "")
         if msg.model:
             text.append(inert(msg.model))
         stats = fmt.reply_stats(msg)
         if stats:
             text.append(("  ·  " if text else "") + stats)
+        if msg.reasoning_controls is not None:
+            text.append(("  ·  " if text else "") + inert(msg.reasoning_controls.summary()))
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")

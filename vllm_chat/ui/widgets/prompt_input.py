@@ -2,7 +2,9 @@
 
 ↑ on an empty prompt walks back through earlier prompts (and ↓ forward); once
 the user edits a recalled prompt it is a new draft. Pasting works as in any
-TextArea (bracketed paste, any length).
+TextArea (bracketed paste, any length). While the chat screen shows
+suggestions for the word being typed (`completions`: files after `@`, saved
+prompts after `/`), their keys go to the list and the rest into the text.
 
 Editing keys (backspace, ctrl+u, ctrl+w, arrows...) act when they arrive, in
 order with the typed text, even while the app is busy; and keys typed while a
@@ -13,6 +15,7 @@ through `take_key` / `take_paste`, so no typing is lost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -21,6 +24,11 @@ from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.widgets.completion_list import CompletionList
+
+PLACEHOLDER = "Message — {send} sends · {newline:first} new line · ↑ earlier prompts · {attach-file} attach a file"
+"""What the empty prompt says, with the keys as the keymap has them (↑ is the text box's own)."""
 
 
 class PromptInput(TextArea):
@@ -61,40 +69,78 @@ class PromptInput(TextArea):
             return self.prompt_input
 
     @dataclass
+    class EmptySubmitted(Message):
+        """The user pressed Enter on an empty prompt (nothing is sent from the box)."""
+
+        prompt_input: PromptInput
+
+    @dataclass
+    class CompletionChosen(Message):
+        """The user took a suggestion from the list (`value` goes after the `@` or `/`)."""
+
+        prompt_input: PromptInput
+        value: str
+
+    @dataclass
     class PastedPath(Message):
         """A single pasted line looks like a file path or media URL (to attach)."""
 
         prompt_input: PromptInput
         text: str
 
-    def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
+    def __init__(self, history: PromptHistory | None = None, **kwargs: Any) -> None:
         super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
-                         highlight_cursor_line=False,
-                         placeholder="Message — enter sends · ctrl+j new line · ↑ earlier prompts · ctrl+f attach a file",
-                         **kwargs)  # type: ignore[arg-type]
+                         highlight_cursor_line=False, **kwargs)
         # Not `history`: TextArea uses that name for its undo history.
         self.prompt_history = history or PromptHistory(None)
         """Earlier prompts, oldest first."""
         self._recall: int | None = None
         self._recalled_text = ""
+        self.completions: CompletionList | None = None
+        """The suggestions shown for the word being typed (set by the screen that shows them)."""
 
     def on_mount(self) -> None:
+        self.placeholder = with_keys(self.app, PLACEHOLDER)
         if self.app.is_headless:
             self.cursor_blink = False
 
-    def _keys_for(self, binding_id: str) -> set[str]:
+    def _keys_for(self, binding_id: str, owner: type | None = None) -> set[str]:
         keymap = getattr(self.app, "_keymap", {}) or {}
-        for binding in self.BINDINGS:
+        for binding in (owner or type(self)).BINDINGS:
             if isinstance(binding, Binding) and binding.id == binding_id:
                 return {k.strip() for k in keymap.get(binding_id, binding.key).split(",")}
         return set()
+
+    def _completion_key(self, key: str) -> bool:
+        """Apply `key` to the open suggestions if it is one of theirs; True if it was."""
+        completions = self.completions
+        if completions is None or not completions.is_open:
+            return False
+        if key in self._keys_for("complete-insert", CompletionList):
+            chosen = completions.chosen
+            completions.offer(None)
+            if chosen is not None:
+                self.post_message(self.CompletionChosen(self, chosen))
+        elif key in self._keys_for("complete-next", CompletionList):
+            completions.step(1)
+        elif key in self._keys_for("complete-previous", CompletionList):
+            completions.step(-1)
+        elif key in self._keys_for("complete-close", CompletionList):
+            completions.offer(None)
+        else:
+            return False
+        return True
 
     # Textual calls `_on_key` / `_on_paste` of every class in the MRO in turn,
     # until one prevents the default; so these never call super().
 
     async def _on_key(self, event: events.Key) -> None:
-        if await self._act_on(event.key):
+        if self._completion_key(event.key) or await self._act_on(event.key):
             event.stop()
+            event.prevent_default()
+        elif event.key.startswith("alt+") and event.is_printable:
+            # A terminal sends alt+n as ESC n, which arrives with "n" as its character: the
+            # text area would type it. It is a key for the screen's bindings, never text.
             event.prevent_default()
 
     async def _act_on(self, key: str) -> bool:
@@ -120,9 +166,9 @@ class PromptInput(TextArea):
         except the send key: nothing is sent while a question waits, the text stays."""
         if event.key in self._keys_for("send"):
             return
-        if await self._act_on(event.key):
+        if self._completion_key(event.key) or await self._act_on(event.key):
             return
-        if event.is_printable and event.character:
+        if event.is_printable and event.character and not event.key.startswith("alt+"):
             self.insert(event.character)
 
     def take_paste(self, text: str) -> None:
@@ -136,6 +182,7 @@ class PromptInput(TextArea):
         keys typed after Enter (a receiver that can't send puts it back)."""
         text = self.text
         if not text.strip():
+            self.post_message(self.EmptySubmitted(self))  # e.g. "send the prompts that wait"
             return
         self.prompt_history.add(text)
         self._recall = None
@@ -151,10 +198,13 @@ class PromptInput(TextArea):
         super().load_text(inert(text))
 
     def restore(self, text: str) -> None:
-        """Put back a prompt that could not be sent (unless the user typed a new one)."""
-        if not self.text:
-            self.load_text(text)
-            self.move_cursor(self.document.end)
+        """Put back a prompt that could not be sent; what was typed since (while a dialog
+        about it waited) goes after it, so neither is lost."""
+        typed = self.text
+        if typed == text:
+            return
+        self.load_text(text + (f"\n{typed}" if typed.strip() else ""))
+        self.move_cursor(self.document.end)
 
     # -- history ------------------------------------------------------------------
 

@@ -1,14 +1,25 @@
-"""StatusBar: server, model, connection state, context use and live speed, on one line."""
+"""StatusBar: the header line, drawn from one `SessionStatus` snapshot.
+
+Model, server, connection state or what the running turn is doing, the
+context meter (`ctx 1.2k/2k` when the server counted the next request
+exactly, `ctx ~1.2k/2k` for an estimate), and standing remarks, on one line. When the line is too narrow the
+remarks and the server go first, then the model name is shortened in the
+middle; the state and the context meter always stay.
+"""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from vllm_chat.core import format as fmt
-from vllm_chat.core.redact import url_host
+from vllm_chat.core.session import SessionStatus
+from vllm_chat.core.session.status import Activity
 from vllm_chat.core.text import inert
+from vllm_chat.core.urls import url_host
 from vllm_chat.ui.colors import theme_color
 
 STATE_LABELS = {
@@ -16,12 +27,63 @@ STATE_LABELS = {
     "connected": ("●", "connected"),
     "disconnected": ("○", "disconnected"),
     "error": ("✗", "server problem"),
-    "streaming": ("●", "streaming"),
 }
+
+METER_WARNING = 0.8
+"""Share of the context window from which the meter is drawn in the warning colour."""
+
+_MIN_MODEL = 12
+"""Columns the model name keeps, however narrow the line (shortened in the middle)."""
+
+
+def middle_ellipsis(text: str, width: int) -> str:
+    """`text` cut to `width` columns by taking out its middle: the start (the family) and
+    the end (the size, the quantisation) are what tell models apart."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    head = (width - 1 + 1) // 2
+    tail = width - 1 - head
+    return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+def activity_label(activity: Activity, now: float) -> str:
+    """What the running turn is doing, in a few words ("waiting for the first token · 3 s");
+    a compaction says so first ("compacting · streaming")."""
+    label = _phase_label(activity, now)
+    return f"compacting · {label}" if activity.task == "compact" else label
+
+
+def _phase_label(activity: Activity, now: float) -> str:
+    elapsed = now - activity.since
+    match activity.phase:
+        case "waiting":
+            return f"waiting for the first token · {elapsed:.0f} s"
+        case "approval":
+            return f"waiting for your approval ({inert(activity.tool or 'tool')})"
+        case "tool":
+            return f"running {inert(activity.tool or 'a tool')} · {elapsed:.0f} s"
+        case "calling":
+            return "writing a tool call"
+    speed = activity.tokens_per_second(now)
+    verb = "thinking" if activity.phase == "thinking" else "streaming"
+    return f"{verb} · ~{speed:.0f} tok/s" if speed is not None else verb
+
+
+def context_meter(status: SessionStatus) -> str:
+    """The context meter: `ctx 1.2k/2k` for the server's exact count, `ctx ~1.2k/2k` for an
+    estimate ('' when neither the size nor the window is known)."""
+    if status.context_used is None and not status.context_max:
+        return ""
+    used = "?" if status.context_used is None else fmt.count(status.context_used)
+    mark = "" if status.context_exact or status.context_used is None else "~"
+    window = f"/{fmt.count(status.context_max)}" if status.context_max else ""
+    return f"ctx {mark}{used}{window}"
 
 
 class StatusBar(Static):
-    """The line at the top: where we are connected and how the last reply went."""
+    """The line at the top: where we are connected and what is happening."""
 
     DEFAULT_CSS = """
     StatusBar {
@@ -32,45 +94,78 @@ class StatusBar(Static):
     }
     """
 
-    server: reactive[str] = reactive("")
-    """The base URL (only its host is shown, without credentials)."""
-    model: reactive[str] = reactive("")
-    """The model for the next turn."""
-    state: reactive[str] = reactive("connecting")
-    """connecting, connected, disconnected, error or streaming."""
-    context_used: reactive[int | None] = reactive(None)
-    """Tokens the conversation took at the last reply (prompt + completion)."""
-    context_max: reactive[int | None] = reactive(None)
-    """The model's context window."""
-    detail: reactive[str] = reactive("")
-    """Extra text on the right (e.g. last reply stats or live speed)."""
-    demo: reactive[bool] = reactive(False)
-    """Talking to the built-in simulated server."""
-    tools: reactive[bool] = reactive(True)
-    """Whether tools are offered to the model."""
-    tool_choice: reactive[str] = reactive("auto")
-    """`tool_choice` sent with the tools (shown when it is not "auto")."""
+    snapshot: reactive[SessionStatus | None] = reactive(None)
+    """The session's status the line shows."""
+
+    def show(self, status: SessionStatus) -> None:
+        """Draw `status` (the only way the line changes)."""
+        if status == self.snapshot and status.activity is None:
+            return  # nothing moves while idle: typing (which re-estimates the meter) costs no redraw
+        self.snapshot = status
+        self.refresh()  # the same snapshot still moves: elapsed seconds, speed
 
     def render(self) -> Text:
-        icon, label = STATE_LABELS.get(self.state, ("?", self.state))
-        variable = {"connected": "success", "streaming": "warning", "disconnected": "error",
-                    "error": "error"}.get(self.state)
-        style = theme_color(self.app, variable) if variable else ""
+        status = self.snapshot
+        if status is None:
+            return Text("")
+        width = max(self.content_size.width, 20)
+        icon, state, state_style = self._state(status)
+        fixed = [(f"  · {state}", state_style if status.activity is not None else "")]
+        meter = context_meter(status)
+        if meter:
+            fixed.append((f"  · {meter}", self._meter_style(status)))
+        optional: list[tuple[str, str]] = []
+        if status.context_problem:
+            optional.append((f"  · {status.context_problem}", ""))
+        if not status.tools_on:
+            optional.append(("  · tools off", ""))
+        elif status.tool_choice != "auto":
+            optional.append((f"  · tools: {status.tool_choice}", ""))
+        if status.completion_mode:
+            optional.append(("  · completion", "bold"))
+        if status.constraint:
+            optional.append((f"  · {inert(status.constraint)}", ""))
+        if status.note:
+            optional.append((f"  · {inert(status.note)}", ""))
+        host = url_host(status.server)  # never user:password@, and no crash on a malformed URL
+        where = [(f"  @ {inert(host)}", "")]
+        if status.demo:
+            where.append(("  (demo)", "italic"))
+        model = inert(status.model) or "no model"
+
+        def length(parts: list[tuple[str, str]]) -> int:
+            return sum(len(t) for t, _ in parts)
+
+        room = width - 2 - length(fixed)
+        # Drop remarks, then the server, until the model name has its minimum.
+        while optional and room - length(where) - length(optional) < min(len(model), _MIN_MODEL):
+            optional.pop()
+        if room - length(where) - length(optional) < min(len(model), _MIN_MODEL):
+            where = [p for p in where if p[0] == "  (demo)"]
+        model_room = room - length(where) - length(optional)
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(icon + " ", style=style)
-        text.append(inert(self.model) or "no model", style="bold")
-        host = url_host(self.server)  # never the user:password@ part
-        text.append(f"  @ {inert(host)}")
-        if self.demo:
-            text.append("  (demo)", style="italic")
-        text.append(f"  · {label}")
-        if self.context_max:
-            used = self.context_used or 0
-            text.append(f"  · ctx {fmt.count(used)}/{fmt.count(self.context_max)}")
-        if not self.tools:
-            text.append("  · tools off")
-        elif self.tool_choice != "auto":
-            text.append(f"  · tools: {self.tool_choice}")
-        if self.detail:
-            text.append(f"  · {inert(self.detail)}")
+        text.append(icon + " ", style=state_style)
+        text.append(middle_ellipsis(model, max(model_room, _MIN_MODEL)), style="bold")
+        for part, style in where + fixed + optional:
+            text.append(part, style=style)
         return text
+
+    def _meter_style(self, status: SessionStatus) -> str:
+        """The meter in the error colour once a reply would not fit, in the warning colour
+        from `METER_WARNING` of the window on."""
+        share = status.context_share
+        if status.context_over:
+            return theme_color(self.app, "error")
+        if share is not None and share >= METER_WARNING:
+            return theme_color(self.app, "warning")
+        return ""
+
+    def _state(self, status: SessionStatus) -> tuple[str, str, str]:
+        """The icon, the words and the style of the connection state (or the running turn)."""
+        if status.activity is not None:
+            label = activity_label(status.activity, time.monotonic())
+            colour = "accent" if status.activity.phase == "approval" else "warning"
+            return "●", label, theme_color(self.app, colour)
+        icon, label = STATE_LABELS.get(status.connection, ("?", status.connection))
+        colour = {"connected": "success", "disconnected": "error", "error": "error"}.get(status.connection)
+        return icon, label, theme_color(self.app, colour) if colour else ""

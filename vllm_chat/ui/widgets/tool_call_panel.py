@@ -33,6 +33,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message, ToolCall
 from vllm_chat.core.text import inert
 from vllm_chat.ui.colors import theme_color
+from vllm_chat.ui.keys import key_hint
 
 PanelState = Literal["streaming", "ready", "approval", "running", "ok", "error", "denied", "stopped"]
 
@@ -172,6 +173,7 @@ class ToolCallPanel(Vertical):
         self._ticker = None
         self._redraw_at: float | None = None
         self._last_redraw = 0.0
+        self._source: str | None = None
 
     @property
     def arguments(self) -> str:
@@ -184,6 +186,15 @@ class ToolCallPanel(Vertical):
     @arguments.setter
     def arguments(self, value: str) -> None:
         self._parts = [value] if value else []
+
+    @property
+    def source(self) -> str | None:
+        """Where the call runs when it is not local: `MCP server X` (asked of the session)."""
+        if self._source is None and self.tool_name and self.is_attached:
+            session = getattr(self.app, "session", None)
+            lookup = getattr(session, "tool_source", None)
+            self._source = lookup(self.tool_name) if lookup is not None else None
+        return self._source
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -288,6 +299,8 @@ class ToolCallPanel(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{symbol} ", style=theme_color(self.app, colour))
         text.append(inert(self.tool_name) or "tool", style="bold")
+        if self.source:
+            text.append(f" · {inert(self.source)}", style="dim")
         text.append(f"  {label}", style=theme_color(self.app, colour))
         elapsed = self._elapsed
         if self.state == "running" and self._started is not None:
@@ -321,6 +334,7 @@ class ToolCallPanel(Vertical):
             return Text("\n".join(lines))
         shown = "\n".join(lines[:RESULT_PREVIEW_LINES])
         text = Text(shown + "\n")
-        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines (enter shows all)", style="italic dim")
+        key = key_hint(self.app, "toggle-tool-result", first_only=True)
+        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines ({key} shows all)", style="italic dim")
         return text
 
