@@ -13,7 +13,6 @@ stopped (ctrl+c stops them all), 2 for a request that can't be made (e.g. `-n 1`
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from vllm_chat.core.conversation import Message
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import CandidateEvent, CandidatesDone, TurnFailed, TurnFinished, TurnStopped
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import inert, json_text, message_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.oneshot import OneShotRequest
@@ -44,7 +43,7 @@ async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
     try:
         plan = plan_for(session, request)
     except ValueError as exc:
-        sys.stderr.write(f"vllm-chat: {exc}\n")
+        sys.stderr.write(f"vllm-chat: {message_text(str(exc))}\n")
         return 2
     loop = asyncio.get_running_loop()
     try:
@@ -89,7 +88,7 @@ async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
         if unsaved:
             doc["save_error"] = session.save_problem
             doc["rescued_to"] = str(rescued) if rescued else None
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc) + "\n")
         sys.stdout.flush()
     if unsaved:
         _say_unsaved(session.save_problem, rescued)
@@ -133,7 +132,7 @@ def _print_reply(k: int, figures: tuple[CandidateStatus, ...], message: Message,
         out.write((inert(text) if out.isatty() else text) + ("" if text.endswith("\n") else "\n"))
     out.flush()
     if error is not None:
-        sys.stderr.write(f"vllm-chat: {_title(k, figures)}:\n")
+        sys.stderr.write(f"vllm-chat: {message_text(_title(k, figures))}:\n")
         print_error(error)
 
 

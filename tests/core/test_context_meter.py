@@ -97,7 +97,8 @@ async def test_a_server_without_tokenize_gets_an_estimate_that_says_why_and_is_n
         session = session_for(proxy.base_url)
         await session.connect()
         status = await until(lambda: (s := session.status()).context_problem and "404" in s.context_note and s)
-        assert status.context_problem == "no /tokenize" and not status.context_exact and status.context_used and status.context_used > 0
+        assert status.context_problem == "no /tokenize" and not status.context_exact
+        assert status.context_used and status.context_used > 0
         asked = proxy.tokenize_calls
         session.set_draft("more text")
         await asyncio.sleep(0.3)

@@ -68,3 +68,9 @@ async def turn(app: Any, pilot: Pilot, text: str) -> None:
     """Send `text` and wait for the reply to end."""
     await send(app, pilot, text)
     await wait_for_reply(app, pilot)
+
+
+async def answer_dialog(pilot: Pilot, key: str) -> None:
+    """Answer a dialog that opened by itself (a tool approval, an offer): move to it with
+    tab, as a user must, then press `key`."""
+    await pilot.press("tab", key)

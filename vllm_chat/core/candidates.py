@@ -41,7 +41,17 @@ from vllm_chat.core.events import (
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
-from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
+from vllm_chat.core.media.errors import AttachmentError
+from vllm_chat.core.streaming import (
+    ChoiceSink,
+    attachment_failure,
+    fail,
+    new_reply,
+    settle_warning,
+    stream_choices,
+    truncated,
+    with_faults,
+)
 from vllm_chat.core.tool_media import without_tool_media
 from vllm_chat.core.turn_request import (
     TurnOptions,
@@ -217,7 +227,11 @@ class CandidateRun:
         """Start every reply, stream them, and say how each ended; stopped (cancelled), every
         reply still streaming is kept, marked stopped."""
         conv, plan = self.conv, self.plan
-        messages = request_messages(default_messages(conv, self.options))
+        failure: ChatError | None = None
+        try:
+            messages = request_messages(default_messages(conv, self.options))
+        except AttachmentError as exc:
+            messages, failure = [], attachment_failure(exc)
         models = list(plan.models) or [conv.model] * plan.count
         replies = [new_reply(model) for model in models]
         first = conv.add(replies[0])
@@ -227,6 +241,12 @@ class CandidateRun:
         emit(CandidatesStarted(self))
         for k, slot in enumerate(self.slots):
             emit(CandidateEvent(k, TurnStarted(slot.message, 1)))
+        if failure is not None:  # nothing was sent: every reply fails with the attachment's fault
+            for k in range(len(self.slots)):
+                self._failed(k, failure)
+            conv.touch()
+            emit(CandidatesDone(self.messages))
+            return
         if plan.models:
             tasks = [asyncio.create_task(self._one_model(k, messages)) for k in range(len(self.slots))]
         else:
@@ -327,15 +347,15 @@ class CandidateRun:
             self._failed(k, truncated())
             return
         msg.status = "complete"
-        msg.tool_calls = calls = sink.calls()
-        if calls and finish not in ("tool_calls", "stop"):
-            msg.error = f"The reply ended ({finish}) while a tool call was being written; the call was not run."
+        msg.tool_calls = sink.calls()
+        settle_warning(msg, sink.faults)
         slot.state = "done"
         sink.emit(TurnFinished(msg))
 
     def _failed(self, k: int, error: ChatError) -> None:
         slot = self.slots[k]
         slot.sink.sync()
+        error = with_faults(error, slot.sink.faults)
         fail(slot.message, error)
         slot.error, slot.state = error, "failed"
         slot.sink.emit(TurnFailed(error, slot.message))

@@ -98,6 +98,11 @@ class ToolServersPart(SessionBase):
         return ToolInfo(tool.description if tool is not None else "",
                         tools.preview(call) if tools is not None else None, self.tool_source(call.name))
 
+    def file_tools_note(self) -> str:
+        """Where the file tools reach, in one sentence for the welcome text ("" without them)."""
+        tools = self._engine.tools
+        return (tools.file_tools_note() if tools is not None else None) or ""
+
     def tool_source(self, name: str) -> str | None:
         """Where the tool the model calls `name` runs: `MCP server X`, or None for local tools."""
         tool = self._mcp.tool(name) if self._mcp is not None else None

@@ -12,7 +12,6 @@ and the context meter always stay.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlparse
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -22,6 +21,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.session import SessionStatus
 from vllm_chat.core.session.status import Activity
 from vllm_chat.core.text import inert
+from vllm_chat.core.urls import url_host
 from vllm_chat.ui.colors import theme_color
 
 STATE_LABELS = {
@@ -148,7 +148,7 @@ class StatusBar(Static):
             optional.append((f"  · {inert(status.constraint)}", ""))
         if status.note:
             optional.append((f"  · {inert(status.note)}", ""))
-        host = urlparse(status.server).netloc or status.server
+        host = url_host(status.server)  # never user:password@, and no crash on a malformed URL
         where = [(f"  @ {inert(host)}", "")]
         if status.demo:
             where.append(("  (demo)", "italic"))
