@@ -1,0 +1,145 @@
+"""How requests reach the server: extra headers, TLS trust, proxies and a routing key.
+
+One `Transport` is built from the settings and used for every request the app
+makes to a server (the model list, chat, `/tokenize`, `/metrics`): the SDK
+gets an HTTP client built by `http_client()`, and the app's own requests go
+through that same client, so a gateway sees the same headers and the same
+certificate checks everywhere.
+
+- Headers come from the profile's `headers` table and `--header 'Name: value'`;
+  a value may be `${ENV_VAR}` (or contain it), so secrets stay out of the file.
+  `shown_headers()` is what may be displayed or copied: values redacted.
+- TLS: `ca_bundle` (or `SSL_CERT_FILE`, or `REQUESTS_CA_BUNDLE`, as other tools
+  read them) adds a private CA; `insecure = true` turns checking off, and the
+  header says so.
+- Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the environment, as
+  httpx reads them; `proxy_for` says which one a URL goes through.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import proxy_bypass_environment
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+"""An HTTP header name (RFC 9110 token)."""
+REDACTED = "•••"
+"""What a header value looks like wherever it is shown or copied."""
+
+
+class TransportError(Exception):
+    """A header, CA bundle or proxy setting that can't be used, phrased for the user."""
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """`'Name: value'` (as `--header` takes it) as (name, value); `TransportError` if malformed."""
+    name, sep, value = text.partition(":")
+    name, value = name.strip(), value.strip()
+    if not sep or not name:
+        raise TransportError(f"--header {text!r}: write it as 'Name: value'.")
+    check_header(name, value, f"--header {text!r}")
+    return name, value
+
+
+def check_header(name: str, value: str, where: str) -> None:
+    """Refuse a header name that isn't a token, and a value with line breaks (header injection)."""
+    if not _TOKEN.match(name):
+        raise TransportError(f"{where}: {name!r} is not a valid header name.")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise TransportError(f"{where}: the value of {name} holds a line break or NUL.")
+
+
+def expand_header(name: str, value: str, environ: Mapping[str, str]) -> str:
+    """`value` with every `${VAR}` replaced from `environ`; `TransportError` naming a
+    variable that isn't set (a missing secret should stop the app, not send an empty one)."""
+    def fill(match: re.Match[str]) -> str:
+        variable = match.group(1)
+        if variable not in environ:
+            raise TransportError(f"The header {name} wants ${{{variable}}}, but {variable} is not set in the "
+                                 "environment.")
+        return environ[variable]
+
+    expanded = _ENV_REF.sub(fill, value)
+    check_header(name, expanded, f"the header {name}")
+    return expanded
+
+
+@dataclass(frozen=True)
+class Transport:
+    """Headers, TLS trust and proxies for one server."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra headers sent with every request (values resolved: they may be secrets)."""
+    ca_bundle: Path | None = None
+    """A file of CA certificates to trust (besides none: it replaces the system's)."""
+    insecure: bool = False
+    """Certificates are not checked at all."""
+    routing_header: str | None = None
+    """The header that carries a conversation's routing key (None: no routing key)."""
+
+    @classmethod
+    def from_settings(cls, headers: Mapping[str, str], *, ca_bundle: str | None = None, insecure: bool = False,
+                      routing_header: str | None = None,
+                      environ: Mapping[str, str] | None = None) -> Transport:
+        """The transport the settings describe (`${VAR}` expanded from `environ`); raises
+        `TransportError` for a header that can't be sent or a CA bundle that can't be read."""
+        env = os.environ if environ is None else environ
+        resolved = {name: expand_header(name, value, env) for name, value in headers.items()}
+        bundle_text = ca_bundle or env.get("SSL_CERT_FILE") or env.get("REQUESTS_CA_BUNDLE") or None
+        bundle = Path(bundle_text).expanduser() if bundle_text else None
+        if bundle is not None and not insecure and not bundle.is_file():
+            origin = "ca_bundle" if ca_bundle else ("SSL_CERT_FILE" if env.get("SSL_CERT_FILE") else
+                                                    "REQUESTS_CA_BUNDLE")
+            raise TransportError(f"The CA bundle {bundle} ({origin}) is not a file that can be read.")
+        if routing_header is not None:
+            check_header(routing_header, "x", "routing_header")
+        return cls(resolved, bundle, insecure, routing_header)
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """What the HTTP client verifies certificates with (False: it doesn't)."""
+        if self.insecure:
+            return False
+        if self.ca_bundle is not None:
+            try:
+                return ssl.create_default_context(cafile=str(self.ca_bundle))
+            except (OSError, ssl.SSLError) as exc:
+                raise TransportError(f"The CA bundle {self.ca_bundle} can't be used: {exc}.") from None
+        return True
+
+    def http_client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the HTTP client every request goes through."""
+        return {"headers": dict(self.headers), "verify": self.ssl_context(), "trust_env": True}
+
+    def shown_headers(self) -> dict[str, str]:
+        """The extra headers as they may be shown or copied: values redacted."""
+        return {name: REDACTED for name in self.headers}
+
+    def redact(self, text: str) -> str:
+        """`text` with every header value (and the routing header's name kept) blanked out."""
+        for value in self.headers.values():
+            if len(value) >= 4:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy a request to `url` goes through, as the environment says (HTTPS_PROXY,
+    HTTP_PROXY, ALL_PROXY, with NO_PROXY), or None for a direct connection."""
+    env = os.environ if environ is None else environ
+    proxies: dict[str, str] = {}
+    for name in sorted(env, key=str.islower):  # lower-case names win, as curl and httpx have it
+        if name.lower().endswith("_proxy") and env[name]:
+            proxies[name.lower()[:-len("_proxy")]] = env[name]
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host and proxies.get("no") and proxy_bypass_environment(host, proxies):
+        return None
+    return proxies.get(parts.scheme) or proxies.get("all")
