@@ -19,8 +19,11 @@ examples:
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
   vllm-chat -p "Explain KV caching"         print one reply and exit
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
+  vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
+  git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
   vllm-chat -c                              continue the most recent session
   vllm-chat sessions list                   saved sessions (also: export, delete)
+  vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 
 
@@ -73,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--save", action="store_true", help="save a one-shot exchange as a new session")
     one.add_argument("-a", "--attach", action="append", metavar="FILE_OR_URL",
                      help="attach an image, video or audio file (or URL) to the prompt (repeatable)")
+    one.add_argument("--prompt", dest="template", metavar="NAME",
+                     help="use the saved prompt NAME (prompts/NAME.md in the config folder, or [prompts.NAME])")
+    one.add_argument("--var", action="append", metavar="KEY=VALUE",
+                     help="a value for a {{variable}} of --prompt (VALUE @FILE reads a file, @- stdin)")
     return p
 
 
@@ -128,6 +135,10 @@ def _main(argv: list[str] | None) -> int:
         from vllm_chat.sessions_cli import sessions_main
 
         return sessions_main(argv[1:])
+    if argv[:1] == ["tools"]:
+        from vllm_chat.tools_cli import tools_main
+
+        return tools_main(argv[1:])
     args = build_parser().parse_args(argv)
 
     from vllm_chat.core.config import ConfigError, load_settings
@@ -150,9 +161,14 @@ def _main(argv: list[str] | None) -> int:
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
         conversation = _conversation_from_args(args)
-        prompt = _oneshot_prompt(args)
-        if prompt is not None:
-            return _oneshot(settings, args, prompt, conversation)
+        from vllm_chat.oneshot_input import OneShotInputError, oneshot_input
+
+        try:
+            given = oneshot_input(args.prompt, args.template, args.var or [])
+        except OneShotInputError as exc:
+            raise _CliError(str(exc)) from None
+        if given is not None:
+            return _oneshot(settings, args, given, conversation)
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)
@@ -166,23 +182,6 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
-
-
-def _oneshot_prompt(args: argparse.Namespace) -> str | None:
-    """The one-shot prompt from -p and/or piped stdin, or None for the TUI."""
-    piped = not sys.stdin.isatty()
-    if args.prompt is None and not piped:
-        return None
-    parts = []
-    if args.prompt not in (None, "-") and args.prompt.strip():
-        parts.append(args.prompt)
-    if piped or args.prompt == "-":
-        data = sys.stdin.read()
-        if data.strip():
-            parts.append(data.rstrip("\n"))
-    if not parts:
-        raise _CliError("the prompt is empty: give text after -p, or pipe it on stdin.")
-    return "\n\n".join(parts)
 
 
 def _conversation_from_args(args: argparse.Namespace) -> Any:
@@ -208,7 +207,7 @@ def _conversation_from_args(args: argparse.Namespace) -> Any:
     return conversation
 
 
-def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, conversation: Any) -> int:
+def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: Any) -> int:
     import asyncio
 
     from vllm_chat.oneshot import OneShotRequest, run_oneshot
@@ -222,7 +221,9 @@ def _oneshot(settings: Any, args: argparse.Namespace, prompt: str, conversation:
         except AttachmentError as exc:
             raise _CliError(str(exc)) from None
     request = OneShotRequest(
-        prompt=prompt,
+        prompt=given.text,
+        template=given.template,
+        variables=given.variables,
         attachments=attachments,
         show_reasoning=args.show_reasoning,
         as_json=args.json,

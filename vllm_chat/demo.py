@@ -2,28 +2,67 @@
 
 It runs in a thread of this process on a free loopback port, paced like a
 real model (a short wait before the first token, then tens of tokens a
-second), with a text model and a vision model, reasoning on request, and tool
-calling enabled. The model a user set for their own server (config,
-environment) means nothing to it, so a demo run uses the simulated server's
-models only (`demo_model`).
+second), and serves what a well-equipped vLLM deployment does: a text model
+(`sim-chat`) with a LoRA adapter (`sim-chat-terse`), a vision model
+(`sim-vision`), a base model without a chat template (`sim-base`, for
+completion mode), runtime LoRA loading (an example adapter folder is made in
+the temp folder), request chat templates, per-request metrics, and an engine
+small enough to queue (4 requests at once) so `sim:load=N` fills it. Reasoning
+on request, tool calling enabled. The model a user set for their own server
+(config, environment) means nothing to it, so a demo run uses the simulated
+server's models only (`demo_model`).
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 DEMO_TPS = 80.0
 """Tokens per second the demo model streams at."""
 DEMO_TTFT = 0.35
 """Seconds before the demo model's first token."""
+DEMO_MAX_NUM_SEQS = 4
+"""Requests the demo engine runs at once; `sim:load=N` queues others behind them."""
+DEMO_KV_CACHE_TOKENS = 131072
+"""The demo engine's KV cache: four full contexts."""
+DEMO_ADAPTER = "sim-formal"
+"""The example adapter folder's name (load it with `/v1/load_lora_adapter`)."""
+
+
+def example_adapter_dir() -> str:
+    """A folder holding a (weightless) LoRA adapter the demo server can load at runtime."""
+    folder = Path(tempfile.gettempdir()) / "vllm-chat-demo" / "adapters" / DEMO_ADAPTER
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "adapter_config.json"
+    if not config.exists():
+        config.write_text(json.dumps({
+            "peft_type": "LORA", "r": 8, "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"],
+            "base_model_name_or_path": "sim-chat", "task_type": "CAUSAL_LM",
+        }, indent=2))
+    return str(folder)
 
 
 def start_demo_server() -> Any:
     """Start the simulated server; the returned object has `base_url` and `stop()`."""
     from vllm_chat.simserver import SimConfig, SimServer
 
-    config = SimConfig(tps=DEMO_TPS, ttft=DEMO_TTFT, limit_images=4)
+    config = SimConfig(
+        tps=DEMO_TPS,
+        ttft=DEMO_TTFT,
+        limit_images=4,
+        base_models=("sim-base",),
+        loras={"sim-chat-terse": "sim-chat"},
+        runtime_lora=True,
+        adapter_examples=(example_adapter_dir(),),
+        trust_request_chat_template=True,
+        per_request_metrics=True,
+        max_num_seqs=DEMO_MAX_NUM_SEQS,
+        kv_cache_tokens=DEMO_KV_CACHE_TOKENS,
+    )
     return SimServer(config).start_in_thread()
 
 

@@ -34,7 +34,9 @@ from vllm_chat.core.events import (
     TurnFinished,
     TurnStopped,
 )
-from vllm_chat.core.session import ChatSession
+from vllm_chat.core.prompting.mentions import MentionError
+from vllm_chat.core.prompting.templates import TemplateError
+from vllm_chat.core.session import ChatSession, SecretsMentioned
 from vllm_chat.core.text import inert
 from vllm_chat.core.tools.approval import Decision
 
@@ -54,7 +56,11 @@ class OneShotRequest:
     """What the command line asked for."""
 
     prompt: str
-    """The user's message."""
+    """The user's message (after the saved prompt's text, when there is one)."""
+    template: str | None = None
+    """A saved prompt to fill in (`--prompt`); its settings apply to the conversation."""
+    variables: dict[str, str] = field(default_factory=dict)
+    """Values for the saved prompt's variables (`--var`)."""
     attachments: list[Attachment] = field(default_factory=list)
     """Media sent with the prompt."""
     show_reasoning: bool = False
@@ -140,7 +146,14 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         await session.ensure_model()
     except ChatErrorException as exc:
         return _fail(exc.error, request)
-    session.add_user_message(request.prompt, request.attachments)
+    await _tool_servers(session)
+    try:
+        draft = session.prepare(_text(session, request), request.attachments, allow_secrets=request.yes)
+    except SecretsMentioned as exc:
+        return _refuse(f"{exc} Run with --yes to send them anyway.", request)
+    except (MentionError, TemplateError) as exc:
+        return _refuse(str(exc), request)
+    session.send(draft)
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     loop = asyncio.get_running_loop()
@@ -160,6 +173,33 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     out.finish_line()
     err.finish_line()
     return _report(final, session, request)
+
+
+async def _tool_servers(session: ChatSession) -> None:
+    """Connect the MCP servers and wait for them (each within its connect_timeout), so their
+    tools are offered; a server that fails is reported on stderr and the run goes on."""
+    if not session.tools_on:
+        return
+    await session.wait_for_tool_servers()
+    for status in session.tool_servers():
+        if status.state == "failed":
+            last = f" (its stderr ends: {inert(status.stderr[-1])})" if status.stderr else ""
+            sys.stderr.write(f"vllm-chat: MCP server {inert(status.name)} {inert(status.detail)}{last}\n")
+def _text(session: ChatSession, request: OneShotRequest) -> str:
+    """The prompt: the saved prompt filled in (its settings applied), then the -p text."""
+    if request.template is None:
+        return request.prompt
+    text = session.use_template(request.template, request.variables)
+    return "\n\n".join(part for part in (text, request.prompt) if part)
+
+
+def _refuse(problem: str, request: OneShotRequest) -> int:
+    """Nothing was sent: the prompt can't be built as given (exit status 2)."""
+    if request.as_json:
+        sys.stdout.write(json.dumps({"error": {"kind": "input", "message": problem, "hint": ""}}) + "\n")
+    else:
+        sys.stderr.write(f"vllm-chat: {inert(problem)}\n")
+    return 2
 
 
 def _show(event: Event, request: OneShotRequest, out: _Printer, err: _Printer) -> Any:

@@ -52,4 +52,4 @@ def test_the_demo_says_so_when_the_model_flag_names_a_model_it_does_not_serve() 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "still works\n"
     assert result.stderr == ("vllm-chat: the demo server does not serve 'gpt-9'; using 'sim-chat' "
-                             "(it serves sim-chat, sim-vision).\n")
+                             "(it serves sim-chat, sim-vision, sim-base, sim-chat-terse).\n")

@@ -47,6 +47,18 @@ _ROUTES: dict[str, tuple[str, str]] = {
     "84": ("GET", "/health"),
     "86": ("POST", "/tokenize"),
 }
+# round2 was captured with curl from three servers (see its INDEX.md): `tiny-llama` with
+# `--api-key real-key` (01-10, 15), `tiny-base` without a key (11-14), and a per-request-metrics
+# server without a key (16, 17).
+_ROUND2_ROUTES: dict[str, tuple[str, str]] = {
+    "09": ("POST", "/tokenize"),
+    "10": ("POST", "/v1/load_lora_adapter"),
+    "12": ("POST", "/v1/completions"),
+    "13": ("POST", "/tokenize"),
+    "14": ("POST", "/tokenize"),
+    "15": ("GET", "/metrics"),
+}
+_ROUND2_KEYED = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10"}
 _AUTH: dict[str, str | None] = {
     "80": None, "81": "wrong", "82": "wrong", "83": "wrong", "84": None, "85": "secret", "86": None, "87": None,
 }
@@ -98,7 +110,8 @@ def _load(http_file: Path) -> Capture:
     name = http_file.stem
     prefix = name[:2]
     set_name = http_file.parent.name
-    method, path = _ROUTES.get(prefix, ("POST", "/v1/chat/completions"))
+    routes = _ROUND2_ROUTES if set_name == "round2" else _ROUTES
+    method, path = routes.get(prefix, ("POST", "/v1/chat/completions"))
     request_file = http_file.with_name(name + ".request.json")
     body = request_file.read_bytes() if request_file.exists() else None
     headers: dict[str, str] = {}
@@ -110,6 +123,8 @@ def _load(http_file: Path) -> Capture:
             headers["Authorization"] = f"Bearer {key}"
         if prefix == "87":
             headers["x-api-key"] = "secret"
+    if set_name == "round2" and prefix in _ROUND2_KEYED:
+        headers["Authorization"] = "Bearer real-key"
     status, response_headers, response_body = parse_http(http_file.read_bytes())
     return Capture(set_name, name, method, path, headers, body, status, response_headers, response_body)
 
@@ -220,6 +235,40 @@ def structure(status: int, headers: dict[str, str], body: bytes) -> Structure:
                 result.finish_deltas.add(",".join(sorted(choice.get("delta", {}))))
                 event = {**event, "choices": [{**choice, "delta": {}}]}
             result.shapes.setdefault(kind, set()).add(repr(shape(event)))
-    elif body.strip():
+    elif content_type.startswith("text/plain; version="):
+        result.shapes["metrics"] = prometheus_shape(body.decode())
+    elif content_type.startswith("application/json") and body.strip():
         result.shapes["body"] = {repr(shape(json.loads(body)))}
+    elif body.strip():
+        result.shapes["text"] = {"text"}
     return result
+
+
+def prometheus_shape(text: str) -> set[str]:
+    """The structure of vLLM's own series in a Prometheus exposition: every `# HELP` and `# TYPE`
+    line of a `vllm:` family, and every sample's name with its label names (values differ)."""
+    out = set()
+    for line in text.splitlines():
+        if line.startswith(("# HELP vllm:", "# TYPE vllm:")):
+            out.add(line)
+        elif line.startswith("vllm:"):
+            name, _, rest = line.partition("{")
+            labels = sorted(part.split("=", 1)[0] for part in _label_pairs(rest.rpartition("}")[0]))
+            out.add(f"{name}{{{','.join(labels)}}}")
+    return out
+
+
+def _label_pairs(inside: str) -> list[str]:
+    """`a="x",b="y,z"` split at the commas between pairs (not those inside quoted values)."""
+    pairs, current, quoted = [], "", False
+    for ch in inside:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            pairs.append(current)
+            current = ""
+        else:
+            current += ch
+    if current:
+        pairs.append(current)
+    return pairs

@@ -217,3 +217,22 @@ async def test_magic_phrases_win_over_tools_whose_words_match(sim, http) -> None
 async def test_fault_phrases_quoted_in_backticks_do_not_fire(sim, http) -> None:
     choice = await say(http, sim, "what does `sim:error-mid` do?")
     assert choice["finish_reason"] == "stop"
+
+
+async def test_help_names_this_servers_extras(make_sim, http):
+    from vllm_chat.demo import example_adapter_dir
+
+    server = await make_sim(base_models=("sim-base",), loras={"sim-chat-terse": "sim-chat"}, runtime_lora=True,
+                            adapter_examples=(example_adapter_dir(),), per_request_metrics=True, max_num_seqs=4,
+                            trust_request_chat_template=True)
+    content = (await say(http, server, "help"))["message"]["content"]
+    for fact in ("`sim-base` has no chat template", "`sim-chat-terse` is a LoRA adapter on `sim-chat`",
+                 f"`{example_adapter_dir()}`", "per-request `metrics`", "At most 4 requests run at once",
+                 "`chat_template`", "`response_format` / `structured_outputs`", "`sim:load=6 hello`"):
+        assert fact in content, fact
+
+
+async def test_a_quoted_help_reply_sets_off_no_fault(sim, http):
+    help_text = (await say(http, sim, "help"))["message"]["content"]
+    reply = await chat(http, sim, {"messages": user(f"Write a short title for this:\nUser:\n{help_text}")})
+    assert reply.status == 200 and reply.json["choices"][0]["finish_reason"] == "stop"

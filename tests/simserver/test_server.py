@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -135,8 +136,46 @@ def test_cli_options_reach_the_server():
         process.communicate(timeout=10)
 
 
+def test_cli_serves_the_second_round_features_on_request():
+    process, base_url = _start_cli("--base-model", "sim-base", "--per-request-metrics", "--max-num-seqs", "2",
+                                   "--trust-request-chat-template", "--kv-cache-tokens", "65536")
+    try:
+        cards = json.loads(_get(base_url + "/models"))["data"]
+        assert [c["id"] for c in cards] == ["sim-chat", "sim-vision", "sim-base"]
+        status, body = _post_status(base_url + "/chat/completions", {"model": "sim-base", "messages": [
+            {"role": "user", "content": "hi"}], "chat_template": "{{ messages[0].content }}", "max_tokens": 3})
+        assert status == 200 and body["metrics"]["tokens_per_second"] > 0
+        assert _post_status(base_url + "/load_lora_adapter", {"lora_name": "x", "lora_path": "/x"})[0] == 404
+        metrics = _get(base_url.removesuffix("/v1") + "/metrics")
+        assert b'kv_cache_size_tokens="65536"' in metrics
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_cli_enables_runtime_lora_by_flag_or_by_vllms_variable(monkeypatch):
+    monkeypatch.setenv("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True")
+    process, base_url = _start_cli()
+    try:
+        status, body = _post_status(base_url + "/load_lora_adapter", {"lora_name": "x", "lora_path": "/nonexistent"})
+        assert status == 404 and body["error"]["message"] == "Loading lora x failed: No adapter found for /nonexistent"
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def _post_status(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--lora", "nonsense"], "expected NAME=PARENT"),
+    (["--kv-cache-tokens", "100"], "kv_cache_tokens must hold at least one full context"),
     (["--fault", "explode"], "unknown fault"),
     (["--multimodal", "ghost"], "not a served model"),
 ])
@@ -154,3 +193,9 @@ def test_cli_reports_a_port_in_use():
     finally:
         server.stop()
     assert result.returncode == 1 and "cannot listen on" in result.stderr
+
+
+def test_the_default_kv_cache_grows_to_hold_one_full_context():
+    assert SimConfig(max_model_len=1_000_000).kv_cache_tokens == 1_000_000
+    with pytest.raises(ValueError, match="at least one full context"):
+        SimConfig(max_model_len=4096, kv_cache_tokens=1024)

@@ -76,15 +76,21 @@ CASES = [
     ({"thinking_token_budget": 10}, 400, "BadRequestError", None,
      "thinking_token_budget is set but reasoning_config is not configured. Please set --reasoning-parser and/or "
      "--reasoning-config to use thinking_token_budget."),
-    ({"continue_final_message": True}, 400, "BadRequestError", None,
+    # Both set explicitly: the request model's validator; continue alone (add_generation_prompt
+    # defaults to true): transformers' own message, as a real vLLM 0.32 answers.
+    ({"continue_final_message": True, "add_generation_prompt": True}, 400, "BadRequestError", None,
      "Cannot set both `continue_final_message` and `add_generation_prompt` to True."),
+    ({"continue_final_message": True}, 400, "BadRequestError", None,
+     "continue_final_message and add_generation_prompt are not compatible. Use continue_final_message when you "
+     "want the model to continue the final message, and add_generation_prompt when you want to add a header that "
+     "will prompt it to start a new assistant message instead."),
     ({"messages": []}, 400, "BadRequestError", None,
      "Cannot apply chat template to an empty conversation. Provide at least one message."),
     ({"model": "nope"}, 404, "NotFoundError", "model",
      "The model `nope` does not exist. Valid aliases: sim-chat, sim-vision."),
     ({"sim_fault": "explode"}, 400, "BadRequestError", None,
      "sim_fault: unknown fault 'explode'; known faults: "
-     "error-first, error-mid, drop, stall, keepalive, busy, length, abort"),
+     "error-first, error-mid, drop, stall, keepalive, busy, length, abort, 429, 503, load, unconstrained, ramble"),
     (image_message(), 400, "BadRequestError", None, "sim-chat is not a multimodal model"),
     ({"messages": [{"role": "user", "content": [{"type": "file", "file": {}}]}]}, 400, "BadRequestError", "type",
      "Unsupported chat content part type: 'file'. Supported types: audio_embeds, audio_url, image_embeds, image_pil, "

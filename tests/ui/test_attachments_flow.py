@@ -422,7 +422,7 @@ async def test_a_pasted_web_image_address_becomes_a_chip(sim, make_app, in_tmp) 
         assert app.chat.prompt.text == ""
         [att] = app.chat.attachments.attachments
         assert (att.kind, att.name, att.url) == ("image", "cat.png", "https://example.com/pics/cat.png")
-        assert "cat.png · image · URL" in screen_text(app)
+        await wait_until(pilot, lambda: "cat.png · image · URL" in screen_text(app))
 
 
 async def test_a_data_url_is_stored_as_a_file_and_the_session_keeps_a_reference(sim, make_app, in_tmp) -> None:

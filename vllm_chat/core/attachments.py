@@ -141,6 +141,18 @@ def prepare_attachment(
     return _store_media(data, media_mime(data, path.name), path.name, settings, media_root)
 
 
+def prepare_bytes(data: bytes, settings: AttachmentSettings, *, name: str = "clipboard",
+                  media_root: Path | None = None) -> PreparedAttachment:
+    """Check and store media that arrived as bytes (an image pasted from the clipboard), like a
+    file named `name` (with the right extension); `AttachmentError` when it isn't media."""
+    max_bytes = int(settings.max_file_mb * MB)
+    if len(data) > max_bytes:
+        raise AttachmentError(f"The {name} image is {len(data) / MB:.1f} MB; the limit is "
+                              f"{settings.max_file_mb:g} MB (attachments.max_file_mb).")
+    mime = media_mime(data, name)
+    return _store_media(data, mime, f"{name}.{EXTENSION_FOR_MIME[mime]}", settings, media_root)
+
+
 def _store_media(
     data: bytes, mime: str, name: str | None, settings: AttachmentSettings, media_root: Path | None
 ) -> PreparedAttachment:

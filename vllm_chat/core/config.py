@@ -21,7 +21,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -37,8 +37,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
+from vllm_chat.core.prompting.templates import TemplateFields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -154,6 +156,15 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class MentionSettings(_Strict):
+    """`[mentions]`: files named with `@path` in a prompt."""
+
+    max_file_kb: int = Field(default=100, ge=1)
+    """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
+    hidden_files: bool = False
+    """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
 class SettingsModel(_Strict):
     """Every setting, as plain validated data (the TOML file is checked against this)."""
 
@@ -190,6 +201,12 @@ class SettingsModel(_Strict):
     """`[attachments]`: images, video and audio."""
     sessions: SessionSettings = Field(default_factory=SessionSettings)
     """`[sessions]`: saving and titles."""
+    mcp: McpSettings = Field(default_factory=McpSettings)
+    """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    mentions: MentionSettings = Field(default_factory=MentionSettings)
+    """`[mentions]`: `@path` in prompts."""
+    prompts: dict[str, TemplateFields] = Field(default_factory=dict)
+    """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
 
     @field_validator("base_url")
     @classmethod
@@ -282,6 +299,8 @@ def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] 
     keys: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         keys.append((*prefix, name))
+        if get_origin(field.annotation) is dict:
+            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
         for arg in (field.annotation, *get_args(field.annotation)):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
                 keys += _known_keys(arg, (*prefix, name))

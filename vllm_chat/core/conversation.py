@@ -8,6 +8,7 @@ text. Messages are kept in OpenAI shape plus the metadata a chat client needs
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -145,6 +146,29 @@ class Attachment(BaseModel):
     """The http(s) or data URL for attachments that were given as a URL."""
 
 
+class ContextFile(BaseModel):
+    """A text file the user mentioned (`@path`): sent with their message, after its text."""
+
+    path: str
+    """The file, relative to the folder vllm-chat was started in."""
+    text: str
+    """Its text as sent (the start only, when `truncated`)."""
+    size: int
+    """The file's size in bytes when it was read."""
+    truncated: bool = False
+    """Only the start was sent: the file is larger than the mention size limit."""
+
+    def as_block(self) -> str:
+        """The file as the model reads it: its path, then its text in a fence longer than any
+        run of backticks inside, and a note when it was cut."""
+        longest = max((len(run) for run in re.findall(r"`+", self.text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        note = (f"\n[only the first {len(self.text.encode())} of {self.size} bytes of {self.path}]"
+                if self.truncated else "")
+        body = self.text[:-1] if self.text.endswith("\n") else self.text  # the fence ends the line
+        return f"{self.path}:\n{fence}\n{body}\n{fence}{note}"
+
+
 class Message(BaseModel):
     """One message of a conversation, in OpenAI shape plus client metadata."""
 
@@ -157,7 +181,9 @@ class Message(BaseModel):
     reasoning: str | None = None
     """Reasoning the server sent separately (`reasoning` / `reasoning_content`)."""
     attachments: list[Attachment] = Field(default_factory=list)
-    """Media attached to a user message."""
+    """Media attached to a user message, or images a tool returned (in its result)."""
+    files: list[ContextFile] = Field(default_factory=list)
+    """Text files the user mentioned (`@path`), sent after the message's text."""
     tool_calls: list[ToolCall] = Field(default_factory=list)
     """Calls an assistant message asked for."""
     tool_call_id: str | None = None
@@ -182,6 +208,13 @@ class Message(BaseModel):
     """Client-side timings for the request that produced this assistant message."""
     created_at: float = Field(default_factory=time.time)
     """Epoch seconds when the message was created."""
+
+    @property
+    def text_for_model(self) -> str:
+        """The text the model reads: the message, then each mentioned file as a block."""
+        if not self.files:
+            return self.content
+        return "\n\n".join([self.content, *(f.as_block() for f in self.files)])
 
     @property
     def was_cut(self) -> bool:
@@ -209,20 +242,24 @@ class Message(BaseModel):
         has attachments.
         """
         if self.role == "tool":
-            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+            content: Any = self.content
+            if self.attachments and part_for is not None:  # images an MCP tool returned
+                content = [{"type": "text", "text": self.content}, *(part_for(a) for a in self.attachments)]
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": content}
         out: dict[str, Any] = {"role": self.role}
+        text = self.text_for_model
         if self.attachments:
             if part_for is None:
                 raise ValueError("a message with attachments needs a part builder")
             parts: list[dict[str, Any]] = []
-            if self.content:
-                parts.append({"type": "text", "text": self.content})
+            if text:
+                parts.append({"type": "text", "text": text})
             parts.extend(part_for(a) for a in self.attachments)
             out["content"] = parts
         elif self.role == "assistant" and self.tool_calls and not self.content:
             out["content"] = None
         else:
-            out["content"] = self.content
+            out["content"] = text
         if self.tool_calls:
             out["tool_calls"] = [c.to_openai() for c in self.tool_calls]
         return out

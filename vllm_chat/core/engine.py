@@ -49,6 +49,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -72,9 +73,11 @@ class TurnOptions:
 
     tools_enabled: bool = True
     """Offer the registry's tools (the request carries `tools` only then)."""
-    tool_choice: Literal["auto", "none", "required"] = "auto"
-    """`tool_choice` to send with the tools ("required" applies to the first request of a
-    turn; the requests after tool results use "auto" so the model can answer)."""
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] = "auto"
+    """`tool_choice` to send with the tools: auto, none, required, or a named function
+    (`{"type": "function", "function": {"name": ...}}`). A forced choice (required or
+    named) applies to the first request of a turn; the requests after tool results use
+    "auto" so the model can answer."""
     media_policy: MediaPolicy | None = None
     """Media to leave out of the request (the user accepted an offer after vLLM refused
     them); None sends every attachment."""
@@ -186,6 +189,8 @@ class Engine:
         """Asks the user; without one, calls that need approval are denied."""
         self.max_rounds = max_rounds
         """Requests per turn before the loop is stopped."""
+        self.text_only_models: set[str] = set()
+        """Models that refused images in tool results: their requests carry a note instead."""
         self._task: asyncio.Task[None] | None = None
         self._state: _TurnState | None = None
 
@@ -317,55 +322,64 @@ class Engine:
         emit(TurnStarted(msg, round_no))
 
         specs = self.tools.specs() if (self.tools is not None and options.tools_enabled) else None
-        # "required" forces a call in the first request only; forcing every round would
+        # A forced choice applies to the first request only; forcing every round would
         # loop until max_rounds, since the model could never answer with text.
-        choice = "auto" if (options.tool_choice == "required" and round_no > 1) else options.tool_choice
-        request = build_request(
-            conv, replace(options, continue_last=continuing, tool_choice=choice),
-            request_messages(default_messages(conv, options)), specs,
-        )
-        assembler = state.assembler = ToolCallAssembler()
-        finish: str | None = None
-        t0 = time.monotonic()
-        first_at: float | None = None
-        last_sync = t0
-        try:
-            async for chunk in self.client.stream_chat(request):
-                usage = chunk.usage
-                if usage is not None:
-                    msg.usage = _usage(usage)
-                    emit(UsageUpdated(msg.usage))
-                for choice in chunk.choices:
-                    if choice.index:
-                        continue  # n > 1 is not used by the app; only the first choice counts
-                    delta = choice.delta
-                    reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
-                    if reasoning:
-                        state.reasoning.append(reasoning)
-                        emit(ReasoningDelta(reasoning))
-                    if delta.content:
-                        state.content.append(delta.content)
-                        emit(ContentDelta(delta.content))
-                    if delta.tool_calls:
-                        for entry in delta.tool_calls:
-                            emit(assembler.add(entry))
-                    if first_at is None and (reasoning or delta.content or delta.tool_calls):
-                        first_at = time.monotonic()
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
-                now = time.monotonic()
-                if now - last_sync > _SYNC_EVERY:
-                    state.sync()
-                    last_sync = now
-        except asyncio.CancelledError:
-            self._finish_timings(msg, t0, first_at)
-            raise
-        except Exception as exc:
-            self._finish_timings(msg, t0, first_at)
-            state.sync()
-            error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
-            _fail(msg, error)
-            return _Round(msg, [], error)
+        forced = options.tool_choice not in ("auto", "none")
+        choice = "auto" if (forced and round_no > 1) else options.tool_choice
+        while True:
+            messages = request_messages(default_messages(conv, options))
+            if conv.model in self.text_only_models:
+                messages = without_tool_media(messages)
+            request = build_request(conv, replace(options, continue_last=continuing, tool_choice=choice),
+                                    messages, specs)
+            assembler = state.assembler = ToolCallAssembler()
+            finish: str | None = None
+            t0 = time.monotonic()
+            first_at: float | None = None
+            last_sync = t0
+            try:
+                async for chunk in self.client.stream_chat(request):
+                    usage = chunk.usage
+                    if usage is not None:
+                        msg.usage = _usage(usage)
+                        emit(UsageUpdated(msg.usage))
+                    for choice in chunk.choices:
+                        if choice.index:
+                            continue  # n > 1 is not used by the app; only the first choice counts
+                        delta = choice.delta
+                        reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+                        if reasoning:
+                            state.reasoning.append(reasoning)
+                            emit(ReasoningDelta(reasoning))
+                        if delta.content:
+                            state.content.append(delta.content)
+                            emit(ContentDelta(delta.content))
+                        if delta.tool_calls:
+                            for entry in delta.tool_calls:
+                                emit(assembler.add(entry))
+                        if first_at is None and (reasoning or delta.content or delta.tool_calls):
+                            first_at = time.monotonic()
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                    now = time.monotonic()
+                    if now - last_sync > _SYNC_EVERY:
+                        state.sync()
+                        last_sync = now
+            except asyncio.CancelledError:
+                self._finish_timings(msg, t0, first_at)
+                raise
+            except Exception as exc:
+                self._finish_timings(msg, t0, first_at)
+                state.sync()
+                error = self.client.explain(exc, mid_stream=first_at is not None, model=conv.model)
+                if error.kind == "not_multimodal" and first_at is None and only_tool_media(request["messages"]):
+                    # Images a tool returned, and a text-only model: the request goes again with
+                    # a note for each image (the user attached nothing, so nothing needs asking).
+                    self.text_only_models.add(conv.model)
+                    continue
+                _fail(msg, error)
+                return _Round(msg, [], error)
+            break
         self._finish_timings(msg, t0, first_at)
         state.sync()
         msg.finish_reason = finish
@@ -403,6 +417,7 @@ class Engine:
                     tool_call_id=call.id,
                     name=call.name,
                     content=outcome.output,
+                    attachments=list(outcome.attachments),
                     tool_status=outcome.status,
                     timings=state.finish_running(),
                 )

@@ -69,3 +69,8 @@ def media_dir() -> Path:
 def history_file() -> Path:
     """Prompt history for ↑ recall (one JSON string per line)."""
     return data_dir() / "prompt_history.jsonl"
+
+
+def user_prompts_dir() -> Path:
+    """Folder for the user's saved prompts (`*.md`)."""
+    return config_dir() / "prompts"

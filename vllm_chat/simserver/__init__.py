@@ -1,8 +1,11 @@
 """A simulated vLLM OpenAI-compatible server, for `vllm-chat --demo`, tests and benchmarks.
 
 It speaks vLLM 0.32's wire format byte for byte (chunks, errors, auth, tool
-and reasoning deltas, `/tokenize`, `/metrics`), says scripted Markdown instead
-of running a model, and misbehaves on demand (`faults.py`).
+and reasoning deltas, structured outputs, logprobs, `n` and beam search,
+legacy completions, `/tokenize`, `/metrics`, per-request metrics, runtime
+LoRA routes), says scripted Markdown instead of running a model, runs requests
+through a small engine (slots, queue, KV cache, prefix cache, preemption), and
+misbehaves on demand (`faults.py`).
 """
 
 from vllm_chat.simserver.config import SimConfig

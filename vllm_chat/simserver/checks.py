@@ -11,7 +11,6 @@ from vllm_chat.simserver.config import SimConfig
 from vllm_chat.simserver.errors import (
     bad_request,
     plain_bad_request,
-    unknown_model,
     validation_errors,
 )
 
@@ -48,15 +47,6 @@ def _clean(err: Any) -> dict[str, Any]:
         if i == 0 or isinstance(part, int) or not str(part).startswith(_UNION_TAGS)
     )
     return {**err, "loc": loc}
-
-
-def resolve_model(name: Any, cfg: SimConfig) -> str:
-    """The served model a request names (omitted or empty: the first one), or vLLM's 404."""
-    if not name:
-        return cfg.models[0]
-    if name in cfg.models or name in cfg.loras:
-        return name
-    raise unknown_model(name, list(cfg.models))
 
 
 def check_window(prompt_tokens: int, max_completion: int | None, max_tokens: int | None, cfg: SimConfig) -> int:

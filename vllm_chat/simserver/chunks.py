@@ -3,22 +3,24 @@
 Key sets and key order are copied from real captures. Chunks are assembled
 from string templates (id, created and model fixed once per stream), so the
 only per-token work is escaping the token text: a stream of 20,000 tokens
-costs the server a few tens of milliseconds.
+costs the server a few tens of milliseconds (logprobs, when asked for, add an
+entry per token). Legacy completions live in `completion_chunks.py`.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
 from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
 from typing import Any
 
+from vllm_chat.simserver import logprobs
 from vllm_chat.simserver.plan import (
     CONTENT,
     REASONING,
     REASONING_END,
     TOOL_ARGS,
     TOOL_NAME,
+    VISIBLE,
     ChoicePlan,
     Piece,
     message_parts,
@@ -28,24 +30,26 @@ from vllm_chat.simserver.plan import (
 
 DONE = b"data: [DONE]\n\n"
 KEEP_ALIVE = b": keep-alive\n\n"
-_ALTERNATIVES = ("\n", " the", ".", ",", " and", " a", " to", " of", " is", " in")
+METRIC_KEYS = ("time_to_first_token_ms", "generation_time_ms", "queue_time_ms", "mean_itl_ms", "tokens_per_second")
 
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def logprob_entry(token: str, top: int) -> dict[str, Any]:
-    """A deterministic logprobs entry for one token, with `top` alternatives (itself first)."""
-    base = -0.05 - (zlib.crc32(token.encode()) % 700) / 100.0
-    entry: dict[str, Any] = {"token": token, "logprob": base, "bytes": list(token.encode())}
-    alternatives = [{"token": token, "logprob": base, "bytes": list(token.encode())}]
-    for k, alt in enumerate(a for a in _ALTERNATIVES if a != token):
-        if len(alternatives) >= top:
-            break
-        alternatives.append({"token": alt, "logprob": base - 0.5 * (k + 1), "bytes": list(alt.encode())})
-    entry["top_logprobs"] = alternatives[:top]
-    return entry
+def stream_metrics(metrics: dict[str, Any] | None) -> str:
+    """`,"metrics":{...}` for a usage chunk (vLLM drops the fields it has no value for), or ""."""
+    if metrics is None:
+        return ""
+    shown = {k: metrics[k] for k in METRIC_KEYS if metrics.get(k) is not None}
+    return ',"metrics":' + _dumps(shown)
+
+
+def response_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The top-level `metrics` of a non-streamed response (every field, nulls included)."""
+    if metrics is None:
+        return None
+    return {**{k: metrics.get(k) for k in METRIC_KEYS}, "speculative_decoding": None}
 
 
 class ChatChunks:
@@ -64,7 +68,10 @@ class ChatChunks:
         content_reasoning_null: bool,
         top_logprobs: int | None,
         fingerprint: str,
+        beam: bool = False,
+        prompt_text: str | None = None,
     ) -> None:
+        self._prompt_text = prompt_text
         self._head = (
             f'data: {{"id":{_enc(request_id)},"object":"chat.completion.chunk","created":{created},'
             f'"model":{_enc(model)},"choices":['
@@ -77,6 +84,7 @@ class ChatChunks:
         # include_reasoning=false: vLLM then spells out `"reasoning": null` in every content delta.
         self._content_end = f',"{reasoning_field}":null}}' if content_reasoning_null else "}"
         self._top = top_logprobs
+        self._beam = beam
         self._fingerprint = f',"system_fingerprint":{_enc(fingerprint)}'
         self._tail = ',"finish_reason":null,"token_ids":null}]'
 
@@ -89,16 +97,19 @@ class ChatChunks:
             f'"completion_tokens":{completion},"completion_tokens_details":{details}}}'
         )
 
-    def _logprobs(self, piece: Piece | None) -> str:
-        if self._top is None or piece is None:
+    def _logprobs(self, plan: ChoicePlan, ks: list[int]) -> str:
+        if self._top is None or not ks:
             return "null"
-        return _dumps({"content": [logprob_entry(piece.text, self._top)]})
+        entries = [logprobs.chat_entry_json(plan.pieces[k].text, plan.position(k), self._top, self._beam) for k in ks]
+        return '{"content":[' + ",".join(entries) + "]}"
 
     def role(self, index: int) -> bytes:
-        """The first chunk of a choice: `{"role": "assistant", "content": ""}`."""
+        """The first chunk of a choice: `{"role": "assistant", "content": ""}` (the very first one
+        carries the rendered prompt when `return_prompt_text` asked for it)."""
+        prompt_text = _dumps(self._prompt_text) if index == 0 else "null"
         return (
             f'{self._head}{{"index":{index},"delta":{{"role":"assistant","content":""}},"logprobs":null,'
-            f'"finish_reason":null}}]{self._usage(0, 0)},"prompt_token_ids":null,"prompt_text":null}}\n\n'
+            f'"finish_reason":null}}]{self._usage(0, 0)},"prompt_token_ids":null,"prompt_text":{prompt_text}}}\n\n'
         ).encode()
 
     def delta_json(self, piece: Piece, tool_id: str, first_args: Piece | None = None) -> str:
@@ -126,32 +137,56 @@ class ChatChunks:
             )
         return "{}"
 
-    def delta(self, index: int, piece: Piece, tool_id: str, completion: int, reasoning: int,
+    def delta(self, plan: ChoicePlan, k: int, tool_id: str, completion: int, reasoning: int,
               first_args: Piece | None = None) -> bytes:
-        """A chunk carrying one piece."""
+        """A chunk carrying piece `k` of a choice."""
+        ks = [k] if first_args is None else [k, plan.pieces.index(first_args, k)]
         return (
-            self._head + f'{{"index":{index},"delta":' + self.delta_json(piece, tool_id, first_args)
-            + ',"logprobs":' + self._logprobs(piece) + self._tail + self._usage(completion, reasoning) + "}\n\n"
+            self._head + f'{{"index":{plan.index},"delta":' + self.delta_json(plan.pieces[k], tool_id, first_args)
+            + ',"logprobs":' + self._logprobs(plan, ks) + self._tail + self._usage(completion, reasoning) + "}\n\n"
         ).encode()
 
-    def finish(self, plan: ChoicePlan, last: Piece | None, tool_id: str, completion: int, reasoning: int,
+    def finish(self, plan: ChoicePlan, last: int | None, tool_id: str, completion: int, reasoning: int,
                with_fingerprint: bool) -> bytes:
-        """The chunk with `finish_reason` (and `stop_reason`); it may carry the last piece."""
-        delta = self.delta_json(last, tool_id) if last is not None else "{}"
+        """The chunk with `finish_reason` (and `stop_reason`); it may carry piece `last`."""
+        delta = self.delta_json(plan.pieces[last], tool_id) if last is not None else "{}"
+        lp = self._logprobs(plan, [last] if last is not None else [])
         return (
-            f'{self._head}{{"index":{plan.index},"delta":{delta},"logprobs":{self._logprobs(last)},'
+            f'{self._head}{{"index":{plan.index},"delta":{delta},"logprobs":{lp},'
             f'"finish_reason":{_enc(str(plan.finish_reason))},"stop_reason":{_dumps(plan.stop_reason)},'
             f'"token_ids":null}}]{self._usage(completion, reasoning)}'
             f'{self._fingerprint if with_fingerprint else ""}}}\n\n'
         ).encode()
 
-    def usage(self, completion: int, reasoning: int) -> bytes:
-        """The last chunk before `[DONE]` with `stream_options.include_usage`: no choices, totals."""
+    def whole(self, plan: ChoicePlan, with_fingerprint: bool) -> bytes:
+        """A beam in one chunk, with its finish reason, as vLLM streams beam search."""
+        content, reasoning, _ = message_parts(plan)
+        delta = {"content": content} if reasoning is None else {self._rf: reasoning, "content": content}
+        ks = [k for k, piece in enumerate(plan.pieces) if piece.kind in VISIBLE]
+        return (
+            f'{self._head}{{"index":{plan.index},"delta":{_dumps(delta)},"logprobs":{self._logprobs(plan, ks)},'
+            f'"finish_reason":{_enc(str(plan.finish_reason))},"stop_reason":{_dumps(plan.stop_reason)},'
+            f'"token_ids":null}}]{self._fingerprint if with_fingerprint else ""}}}\n\n'
+        ).encode()
+
+    def usage(self, completion: int, reasoning: int, metrics: dict[str, Any] | None = None) -> bytes:
+        """The last chunk before `[DONE]` with `stream_options.include_usage`: no choices, totals
+        (and the per-request metrics, on a server that reports them)."""
         details = f',"completion_tokens_details":{{"reasoning_tokens":{reasoning}}}' if self._parser else ""
         return (
             f'{self._usage_head}"usage":{{"prompt_tokens":{self._prompt},"total_tokens":{self._prompt + completion},'
-            f'"completion_tokens":{completion}{details}}}{self._fingerprint}}}\n\n'
+            f'"completion_tokens":{completion}{details}}}{self._fingerprint}{stream_metrics(metrics)}}}\n\n'
         ).encode()
+
+
+def _message_content(plan: ChoicePlan, content: str, has_calls: bool) -> str | None:
+    """`message.content` as vLLM reports it: the text, even empty; null when the parsers took
+    everything (reasoning only, or auto tool calls); `""` beside forced tool calls."""
+    if content:
+        return content
+    if has_calls:
+        return "" if plan.reply.forced_tools else None
+    return None if plan.reply.reasoning is not None else ""
 
 
 def chat_completion(
@@ -165,6 +200,9 @@ def chat_completion(
     reasoning_parser: bool,
     top_logprobs: int | None,
     fingerprint: str,
+    beam: bool = False,
+    metrics: dict[str, Any] | None = None,
+    prompt_text: str | None = None,
 ) -> dict[str, Any]:
     """The non-streamed `chat.completion` body, every vLLM field present."""
     choices = []
@@ -174,7 +212,7 @@ def chat_completion(
             content, calls = raw_output(plan), []
         message: dict[str, Any] = {
             "role": "assistant",
-            "content": content or ("" if plan.reply.forced_tools and calls else None),
+            "content": _message_content(plan, content, bool(calls)),
             "refusal": None,
             "annotations": None,
             "audio": None,
@@ -186,13 +224,14 @@ def chat_completion(
                 for cid, name, args in calls
             ]
         message[reasoning_field] = reasoning
-        logprobs = None
+        lp = None
         if top_logprobs is not None:
-            logprobs = {"content": [logprob_entry(p.text, top_logprobs) for p in plan.pieces if p.kind == CONTENT]}
+            lp = {"content": [logprobs.chat_entry(p.text, plan.position(k), top_logprobs, beam)
+                              for k, p in enumerate(plan.pieces) if p.kind in VISIBLE]}
         choices.append({
             "index": plan.index,
             "message": message,
-            "logprobs": logprobs,
+            "logprobs": lp,
             "finish_reason": plan.finish_reason,
             "stop_reason": plan.stop_reason,
             "token_ids": None,
@@ -217,88 +256,8 @@ def chat_completion(
         },
         "prompt_logprobs": None,
         "prompt_token_ids": None,
-        "prompt_text": None,
+        "prompt_text": prompt_text,
         "kv_transfer_params": None,
         "ec_transfer_params": None,
-        "metrics": None,
-    }
-
-
-class CompletionChunks:
-    """Builds the chunks of a legacy `/v1/completions` stream (no role chunk, `text` pieces)."""
-
-    def __init__(self, *, request_id: str, created: int, model: str, prompt_tokens: int, fingerprint: str) -> None:
-        self._head = (
-            f'data: {{"id":{_enc(request_id)},"object":"text_completion","created":{created},'
-            f'"model":{_enc(model)},"choices":['
-        )
-        self._prompt = prompt_tokens
-        self._fingerprint = f',"system_fingerprint":{_enc(fingerprint)}'
-
-    def role(self, index: int) -> bytes:
-        """Completions have no role chunk."""
-        return b""
-
-    def delta(self, index: int, piece: Piece, tool_id: str, completion: int, reasoning: int,
-              first_args: Piece | None = None) -> bytes:
-        """A chunk carrying one piece of text."""
-        return (
-            f'{self._head}{{"index":{index},"text":{_enc(piece.text)},"logprobs":null,"finish_reason":null,'
-            '"stop_reason":null,"prompt_token_ids":null,"token_ids":null}]}\n\n'
-        ).encode()
-
-    def finish(self, plan: ChoicePlan, last: Piece | None, tool_id: str, completion: int, reasoning: int,
-               with_fingerprint: bool) -> bytes:
-        """The chunk with `finish_reason`; it may carry the last piece of text."""
-        text = last.text if last is not None else ""
-        return (
-            f'{self._head}{{"index":{plan.index},"text":{_enc(text)},"logprobs":null,'
-            f'"finish_reason":{_enc(str(plan.finish_reason))},"stop_reason":{_dumps(plan.stop_reason)},'
-            f'"prompt_token_ids":null,"token_ids":null}}]{self._fingerprint if with_fingerprint else ""}}}\n\n'
-        ).encode()
-
-    def usage(self, completion: int, reasoning: int) -> bytes:
-        """The usage chunk: no choices, totals."""
-        return (
-            f'{self._head}],"usage":{{"prompt_tokens":{self._prompt},"total_tokens":{self._prompt + completion},'
-            f'"completion_tokens":{completion}}}{self._fingerprint}}}\n\n'
-        ).encode()
-
-
-def text_completion(*, request_id: str, created: int, model: str, plans: list[ChoicePlan], prompt_tokens: int,
-                    fingerprint: str) -> dict[str, Any]:
-    """The non-streamed `text_completion` body."""
-    choices = [
-        {
-            "index": plan.index,
-            "text": message_parts(plan)[0],
-            "logprobs": None,
-            "finish_reason": plan.finish_reason,
-            "stop_reason": plan.stop_reason,
-            "token_ids": None,
-            "prompt_logprobs": None,
-            "prompt_token_ids": None,
-            "routed_experts": None,
-        }
-        for plan in plans
-    ]
-    completion = sum(p.completion_tokens for p in plans)
-    return {
-        "id": request_id,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": choices,
-        "service_tier": None,
-        "system_fingerprint": fingerprint,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "total_tokens": prompt_tokens + completion,
-            "completion_tokens": completion,
-            "prompt_tokens_details": None,
-            "completion_tokens_details": None,
-        },
-        "kv_transfer_params": None,
-        "ec_transfer_params": None,
-        "metrics": None,
+        "metrics": response_metrics(metrics),
     }

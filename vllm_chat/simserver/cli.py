@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 
-from vllm_chat.simserver.config import DEFAULT_MAX_MODEL_LEN, DEFAULT_MODELS, SimConfig
+from vllm_chat.simserver.config import (
+    DEFAULT_KV_CACHE_TOKENS,
+    DEFAULT_MAX_MODEL_LEN,
+    DEFAULT_MODELS,
+    SimConfig,
+)
 from vllm_chat.simserver.faults import FAULT_KINDS
 from vllm_chat.simserver.server import SimServer
 
@@ -49,12 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sse-keep-alive", type=float, default=0.0, metavar="SECONDS",
                         help="send ': keep-alive' after this much silence (0 = never)")
     parser.add_argument("--fault", metavar="KIND[=N]", help="apply a fault to every request: " + ", ".join(FAULT_KINDS))
+    parser.add_argument("--base-model", action="append", default=[], metavar="NAME",
+                        help="serve NAME without a chat template (chat gets vLLM's 400; completions work), repeatable")
+    parser.add_argument("--trust-request-chat-template", action="store_true",
+                        help="accept a chat_template in requests, like vLLM's flag of that name")
+    parser.add_argument("--per-request-metrics", "--enable-per-request-metrics", action="store_true",
+                        help="put timing metrics in responses, like vLLM's --enable-per-request-metrics")
+    parser.add_argument("--runtime-lora", action="store_true",
+                        help="serve /v1/load_lora_adapter and /v1/unload_lora_adapter, like "
+                             "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (that variable works too)")
+    parser.add_argument("--max-num-seqs", type=int, default=256, metavar="N",
+                        help="most sequences generating at once; more requests wait (default: 256)")
+    parser.add_argument("--kv-cache-tokens", type=int, default=DEFAULT_KV_CACHE_TOKENS, metavar="N",
+                        help=f"KV-cache size in tokens (default: {DEFAULT_KV_CACHE_TOKENS})")
+    parser.add_argument("--load", type=int, default=0, metavar="N",
+                        help="keep N simulated requests from other users in the engine (a busy server)")
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
     """A `SimConfig` from parsed arguments; raises ValueError with a message for the user."""
     models = tuple(args.model) if args.model else DEFAULT_MODELS
+    models += tuple(m for m in args.base_model if m not in models)
     loras = {}
     for spec in args.lora:
         name, sep, parent = spec.partition("=")
@@ -85,7 +107,18 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         sse_keep_alive=args.sse_keep_alive,
         host=args.host,
         port=args.port,
+        base_models=tuple(args.base_model),
+        trust_request_chat_template=args.trust_request_chat_template,
+        per_request_metrics=args.per_request_metrics,
+        runtime_lora=args.runtime_lora or _env_true("VLLM_ALLOW_RUNTIME_LORA_UPDATING"),
+        max_num_seqs=args.max_num_seqs,
+        kv_cache_tokens=args.kv_cache_tokens,
+        background_load=args.load,
     )
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
 
 
 async def serve(config: SimConfig) -> None:

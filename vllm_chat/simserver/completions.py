@@ -1,7 +1,10 @@
-"""`POST /v1/completions`, the legacy text endpoint (`vllm complete` uses it).
+"""`POST /v1/completions`, the legacy text endpoint (`vllm complete` uses it, and it is how
+a base model without a chat template is used).
 
 The simulated model continues the prompt with prose (or obeys `long N` and
 `echo`); chunks have no role chunk and carry `text`; `max_tokens` defaults to 16.
+`echo` repeats the prompt before the continuation, `logprobs: N` adds the legacy
+logprobs object, `use_beam_search` works unless streamed (vLLM's 400).
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from vllm_chat.simserver.checks import (
     check_json_body,
     check_sampling,
     check_window,
-    resolve_model,
     typed_fields,
 )
-from vllm_chat.simserver.chunks import CompletionChunks, text_completion
+from vllm_chat.simserver.completion_chunks import CompletionChunks, text_completion
 from vllm_chat.simserver.config import SimConfig
-from vllm_chat.simserver.errors import bad_request, busy
-from vllm_chat.simserver.metrics import SimStats
+from vllm_chat.simserver.context import SimContext
+from vllm_chat.simserver.errors import bad_request, plain_bad_request
+from vllm_chat.simserver.responses import apply_request_fault
 from vllm_chat.simserver.script import Reply
 
 DEFAULT_MAX_TOKENS = 16
@@ -63,6 +66,8 @@ class _CompletionFields(BaseModel):
     min_tokens: int = 0
     include_stop_str_in_output: bool = False
     include_reasoning: bool = True
+    use_beam_search: bool = False
+    length_penalty: float = 1.0
     request_id: str | None = None
     sim_fault: str | None = None
 
@@ -81,20 +86,20 @@ class _Limits:
     """Completions never call tools."""
 
 
-async def handle(
-    request: web.Request, body: Any, cfg: SimConfig, stats: SimStats
-) -> web.StreamResponse | dict[str, Any]:
+async def handle(request: web.Request, body: Any, ctx: SimContext) -> web.StreamResponse | dict[str, Any]:
     """Validate, plan and run one completions request: the stream it sent, or the JSON body to send."""
+    cfg = ctx.config
     fields: _CompletionFields = typed_fields(_CompletionFields, check_json_body(body))
     if fields.stream_options is not None and not fields.stream:
         raise bad_request("Stream options can only be defined when `stream=True`.", "stream_options")
     prompts = _prompts(fields.prompt)
-    model = resolve_model(fields.model, cfg)
+    model = ctx.models.resolve(fields.model)
+    if fields.stream and fields.use_beam_search:
+        raise plain_bad_request("Streaming is not currently supported with beam search")
     fault = _fault(prompts, fields, cfg)
-    if fault is not None and fault.kind == "busy":
-        raise busy()
-    prompt_tokens = [len(template.render_prompt(p)) for p in prompts]
-    budgets = [check_window(t, None, fields.max_tokens, cfg) for t in prompt_tokens]
+    apply_request_fault(ctx, fault)
+    prompt_tokens = [template.render_prompt(p) for p in prompts]
+    budgets = [check_window(len(t), None, fields.max_tokens, cfg) for t in prompt_tokens]
     for budget in budgets:
         check_sampling(fields, budget)
     engine_error = None
@@ -105,29 +110,35 @@ async def handle(
             fields.logprobs,
         )
     stop = [fields.stop] if isinstance(fields.stop, str) else list(fields.stop or [])
-    plans = []
+    plans, echo = [], {}
     for p, (text, budget) in enumerate(zip(prompts, budgets, strict=True)):
         for j in range(fields.n):
             reply = Reply(continuation(faults.strip_phrases(text), j))
             plans.append(plan.build(reply, _Limits(fields, stop, budget), p * fields.n + j, False))
+            if fields.echo:
+                echo[p * fields.n + j] = text
     include_usage = bool(fields.stream and (fields.stream_options or {}).get("include_usage"))
-    job = generation.Job(plans, sum(prompt_tokens), fault, engine_error, include_usage)
+    job = generation.Job(
+        plans, [t for tokens in prompt_tokens for t in tokens], max(budgets), fault, engine_error, include_usage,
+        per_request_metrics=cfg.per_request_metrics, beam=fields.use_beam_search,
+    )
     generation.apply_cut_faults(job)
     request_id = f"cmpl-{request.headers.get('X-Request-Id') or fields.request_id or secrets.token_hex(8)}"
     created = int(time.time())
+    total_prompt = sum(len(t) for t in prompt_tokens)
     if fields.stream:
         chunks = CompletionChunks(
-            request_id=request_id, created=created, model=model, prompt_tokens=sum(prompt_tokens),
-            fingerprint=cfg.fingerprint,
+            request_id=request_id, created=created, model=model, prompt_tokens=total_prompt,
+            fingerprint=cfg.fingerprint, echo=echo, top_logprobs=fields.logprobs,
         )
-        return await generation.stream(request, job, chunks, cfg, stats, role_chunks=False)
+        return await generation.stream(request, job, chunks, cfg, ctx.engine)
     try:
-        await generation.complete(request, job, cfg, stats)
+        await generation.complete(request, job, cfg, ctx.engine)
     except generation.Dropped:
         return web.Response()
     return text_completion(
-        request_id=request_id, created=created, model=model, plans=plans,
-        prompt_tokens=sum(prompt_tokens), fingerprint=cfg.fingerprint,
+        request_id=request_id, created=created, model=model, plans=plans, prompt_tokens=total_prompt,
+        fingerprint=cfg.fingerprint, echo=echo, top_logprobs=fields.logprobs, metrics=job.metrics,
     )
 
 
@@ -156,7 +167,7 @@ def _fault(prompts: list[str], fields: _CompletionFields, cfg: SimConfig) -> fau
         try:
             return faults.parse(fields.sim_fault)
         except ValueError as exc:
-            raise bad_request(f"sim_fault: {exc}") from None
+            raise plain_bad_request(f"sim_fault: {exc}") from None
     return faults.parse(cfg.fault) if cfg.fault else None
 
 

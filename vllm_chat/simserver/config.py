@@ -1,8 +1,10 @@
 """`SimConfig`: everything that makes one simulated vLLM server differ from another.
 
-The defaults describe the server `vllm-chat --demo` talks to: two models
-(`sim-chat`, text only, and `sim-vision`, which accepts images, audio and
-video), auto tool choice on, no API key, tokens as fast as possible.
+The defaults describe a plain server: two models (`sim-chat`, text only, and
+`sim-vision`, which accepts images, audio and video), auto tool choice on, no
+API key, tokens as fast as possible, room for 256 requests at once. The
+`--demo` server (`vllm_chat/demo.py`) adds pacing, a base model, a LoRA
+adapter, runtime LoRA loading and a small engine that queues.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from vllm_chat.simserver import faults
 
 DEFAULT_MODELS = ("sim-chat", "sim-vision")
 DEFAULT_MAX_MODEL_LEN = 32768
+DEFAULT_KV_CACHE_TOKENS = 524288
 VLLM_VERSION = "0.32.0"
 
 
@@ -65,6 +68,39 @@ class SimConfig:
     """TCP port; 0 picks a free one (read it back from `SimServer.port`)."""
     version: str = VLLM_VERSION
     """What `GET /version` reports and `system_fingerprint` is built from."""
+    base_models: tuple[str, ...] = ()
+    """Served models without a chat template (base models, added to `models` if missing): chat
+    and `/tokenize` with `messages` get vLLM's 400 about the missing template unless the request
+    brings its own `chat_template`; `/v1/completions` and `/tokenize` with `prompt` work."""
+    trust_request_chat_template: bool = False
+    """Like `--trust-request-chat-template`: a request's own `chat_template` (Jinja) renders the
+    prompt; without it such a request gets vLLM's 400."""
+    per_request_metrics: bool = False
+    """Like `--enable-per-request-metrics`: timing `metrics` at the top level of a response and
+    in the final usage chunk of a stream (for `n` = 1)."""
+    runtime_lora: bool = False
+    """Like `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True`: `/v1/load_lora_adapter` and
+    `/v1/unload_lora_adapter` exist (404 `{"detail":"Not Found"}` otherwise)."""
+    adapter_examples: tuple[str, ...] = ()
+    """Folders holding loadable LoRA adapters, which the `help` reply names (the demo makes one)."""
+    max_num_seqs: int = 256
+    """Most sequences generating at once, as `--max-num-seqs`; further requests wait in a queue
+    (`vllm:num_requests_waiting`). A request with `n` choices takes `n`."""
+    kv_cache_tokens: int = DEFAULT_KV_CACHE_TOKENS
+    """KV-cache size in tokens: running requests' prompt and output tokens fill it
+    (`vllm:kv_cache_usage_perc`); a request that would overflow it waits, and a running one
+    that overflows it is preempted (`vllm:num_preemptions_total`). The default grows to one
+    full context when `max_model_len` is larger; a smaller explicit size is refused."""
+    block_size: int = 16
+    """Tokens per KV-cache block: prefix caching reuses whole blocks of a repeated prompt prefix
+    (`vllm:prefix_cache_hits_total`)."""
+    background_load: int = 0
+    """Simulated requests from other users kept in the engine at all times (each runs a few
+    seconds, then another arrives): a busy server, for trying a client's load display."""
+    load_seconds: float = 4.0
+    """How long each simulated request from another user runs once it has a slot."""
+    router_retry_after: int = 2
+    """Seconds in the `Retry-After` header of the `429` and `503` router faults."""
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -75,6 +111,17 @@ class SimConfig:
             raise ValueError("max_model_len must be at least 16")
         if self.tps < 0 or self.ttft < 0 or self.sse_keep_alive < 0:
             raise ValueError("tps, ttft and sse_keep_alive must not be negative")
+        if self.load_seconds < 0:
+            raise ValueError("load_seconds must not be negative")
+        if self.max_num_seqs < 1 or self.block_size < 1 or self.background_load < 0:
+            raise ValueError("max_num_seqs and block_size must be at least 1, background_load not negative")
+        if self.kv_cache_tokens == DEFAULT_KV_CACHE_TOKENS < self.max_model_len:
+            object.__setattr__(self, "kv_cache_tokens", self.max_model_len)
+        if self.kv_cache_tokens < self.max_model_len:
+            raise ValueError("kv_cache_tokens must hold at least one full context (max_model_len)")
+        missing = tuple(m for m in self.base_models if m not in self.models)
+        if missing:
+            object.__setattr__(self, "models", self.models + missing)
         if self.fault is not None:
             faults.parse(self.fault)
         for name, parent in self.loras.items():
@@ -94,3 +141,7 @@ class SimConfig:
     def is_multimodal(self, model: str) -> bool:
         """Whether `model` (or the base model of a LoRA) accepts media parts."""
         return self.parent_of(model) in self.multimodal_models
+
+    def has_chat_template(self, model: str) -> bool:
+        """Whether `model` (or the base model of a LoRA) ships a chat template."""
+        return self.parent_of(model) not in self.base_models

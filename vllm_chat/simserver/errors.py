@@ -12,12 +12,14 @@ _UNSET: Any = object()
 class SimError(Exception):
     """A request error that becomes vLLM's JSON error response (or an in-stream error event)."""
 
-    def __init__(self, status: int, message: str, type_: str, param: str | None = None) -> None:
+    def __init__(self, status: int, message: str, type_: str, param: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.type = type_
         self.param = param
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body: `{"error": {"message", "type", "param", "code"}}`."""
@@ -67,6 +69,18 @@ def busy() -> SimError:
         "Service Unavailable",
         None,
     )
+
+
+def router_error(status: int, retry_after: int) -> SimError:
+    """What a router or gateway in front of vLLM answers when it will not pass a request on:
+    429 (rate limited) or 503 (no backend free), with `Retry-After` in seconds. The body uses
+    the OpenAI error envelope, as OpenAI-compatible gateways do."""
+    headers = {"Retry-After": str(retry_after)}
+    if status == 429:
+        return SimError(429, f"Rate limit exceeded: too many requests. Retry after {retry_after} seconds.",
+                        "rate_limit_error", None, headers)
+    return SimError(503, f"No backend is available to serve the request. Retry after {retry_after} seconds.",
+                    "service_unavailable", None, headers)
 
 
 def _describe_input(value: Any) -> str:

@@ -4,6 +4,11 @@ A fault is `KIND` or `KIND=VALUE`. It comes from (first match wins) a magic
 phrase in the last user message (`sim:drop`, `sim:stall=3`), the request body
 field `"sim_fault": "drop"` (vLLM ignores unknown fields, so clients can send
 it through `extra_body`), or `SimConfig.fault` for every request.
+
+Besides vLLM's own failures there are a router's answers (`429`, `503` with a
+`Retry-After` header, for the next N requests), load (`load`: other users'
+requests fill the queue and the KV cache) and structured-output misbehaviour
+(`unconstrained`, `ramble`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ FAULT_KINDS: dict[str, str] = {
     "busy": "HTTP 503, the engine queue is full",
     "length": "the reply stops mid-sentence with finish_reason 'length' (=N: after N tokens)",
     "abort": "the reply stops with finish_reason 'abort' (=N: after N tokens)",
+    "429": "HTTP 429 with a Retry-After header, as a router or gateway answers (=N: this and the next N-1 requests)",
+    "503": "HTTP 503 with a Retry-After header, as a router with no free backend answers (=N: this and the next N-1)",
+    "load": "N requests from other users (default: two batches) queue up first: waiting requests, KV cache near 97 %",
+    "unconstrained": "the reply ignores the request's structured-output constraint (a server whose backend dropped it)",
+    "ramble": "a JSON reply pads itself with whitespace, so max_tokens cuts it before it closes",
 }
+ROUTER_KINDS = ("429", "503")
+"""Faults a router in front of vLLM answers with, instead of the server."""
 DEFAULT_STALL = 3.0
 # Not inside backticks: the help reply lists the phrases as `code`, and a prompt
 # quoting that reply (e.g. a title request) must not set them off.

@@ -153,3 +153,18 @@ def filler(n_tokens: int, rng: random.Random | None = None) -> str:
     while len(pieces) < n_tokens:
         pieces.extend(tokenizer.tokenize(" " + rng.choice(_SENTENCES) if pieces else rng.choice(_SENTENCES)))
     return "".join(pieces[:n_tokens])
+
+
+_CHECKS = (
+    "does the answer follow from what the user actually asked?",
+    "is there a simpler reading of the question that I missed?",
+    "would a concrete example make the answer clearer?",
+    "are any of the numbers or names worth double-checking?",
+    "does the format fit where the answer will be read?",
+    "is anything important left out of the answer?",
+)
+
+
+def reasoning_lines(count: int) -> list[str]:
+    """`count` self-checks a careful model adds to its reasoning at higher effort."""
+    return [_CHECKS[k % len(_CHECKS)] for k in range(count)]

@@ -77,6 +77,17 @@ class ChoicePlan:
     """The `chatcmpl-tool-<16 hex>` id of each call."""
     reply: Reply
     """The reply the pieces came from."""
+    _offsets: list[int] | None = None
+
+    def position(self, k: int) -> int:
+        """Tokens generated before piece `k` (where its logprobs are drawn)."""
+        if self._offsets is None or len(self._offsets) != len(self.pieces):
+            offsets, total = [], 0
+            for piece in self.pieces:
+                offsets.append(total)
+                total += piece.cost
+            self._offsets = offsets
+        return self._offsets[k]
 
 
 def build(reply: Reply, req: Limits, index: int, null_content_transition: bool) -> ChoicePlan:

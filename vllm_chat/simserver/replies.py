@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vllm_chat.simserver.config import SimConfig
 from vllm_chat.simserver.faults import FAULT_KINDS
 
 MAGIC_PHRASES: tuple[tuple[str, str], ...] = (
@@ -24,18 +25,62 @@ MAGIC_PHRASES: tuple[tuple[str, str], ...] = (
         "the tool call's arguments are not a JSON object (`4e9999…`), as a real vLLM sends when "
         "the schema isn't strict")),
     ("an image, audio or video", "describes what arrived (count, MIME type, size) on `sim-vision`"),
+    ("sim:load=6 hello", (
+        "six requests from other users queue up first: the reply waits, `/metrics` shows them waiting and "
+        "the KV cache near 97 %")),
+    ("sim:429=3", "a router's 429 with `Retry-After` for this request and the next two (`sim:503=3`: 503)"),
+    ("sim:unconstrained", "the reply ignores a JSON schema, regex, choice or grammar the request carries"),
+    ("sim:ramble", "a JSON reply pads itself with whitespace until `max_tokens` cuts it, unfinished"),
+)
+FEATURES: tuple[tuple[str, str], ...] = (
+    ("`response_format` / `structured_outputs`", (
+        "the reply is a valid instance of a JSON schema, matches a regex, is one of the choices (the one "
+        "you mention), or a sentence of a GBNF/Lark grammar; invalid ones get vLLM's 400")),
+    ("`logprobs` + `top_logprobs`", "every token's probability (low for names and numbers) and its alternatives"),
+    ("`n` / `use_beam_search`", "several candidates, worded differently"),
+    ("`reasoning_effort`", "low: a one-line thought, high and above: a longer one"),
+    ("`/tokenize`", "the exact prompt size of a chat request (`count` = its `usage.prompt_tokens`)"),
+    ("`/metrics`", "vLLM's Prometheus series, moving with the load: queue, KV cache, prefix-cache hits"),
 )
 
-HELP_TEXT = (
-    "## Magic phrases\n\n"
-    "I'm a simulated vLLM model: what I say is scripted. These phrases steer me:\n\n"
-    "| Phrase | What happens |\n|---|---|\n"
-    + "\n".join(f"| `{phrase}` | {effect} |" for phrase, effect in MAGIC_PHRASES)
-    + "\n\n### Faults\n\nPut one of these anywhere in a message to make the stream misbehave "
-    "(or send `\"sim_fault\": \"KIND\"` in the request body):\n\n"
-    + "\n".join(f"- `sim:{kind}` — {effect}" for kind, effect in FAULT_KINDS.items())
-    + "\n\nAfter a tool call, I answer by quoting the tool results."
-)
+def help_text(config: SimConfig) -> str:
+    """The `help` reply: every magic phrase, the request features, this server's extras, the faults."""
+    lines = [
+        "## Magic phrases\n",
+        "I'm a simulated vLLM model: what I say is scripted. These phrases steer me:\n",
+        "| Phrase | What happens |\n|---|---|",
+        *(f"| `{phrase}` | {effect} |" for phrase, effect in MAGIC_PHRASES),
+        "\n### What requests can ask for\n",
+        "| Field or endpoint | What you get |\n|---|---|",
+        *(f"| {what} | {effect} |" for what, effect in FEATURES),
+        *_server_notes(config),
+        "\n### Faults\n",
+        "Put one of these anywhere in a message to make the stream misbehave "
+        "(or send `\"sim_fault\": \"KIND\"` in the request body):\n",
+        *(f"- `sim:{kind}` — {effect}" for kind, effect in FAULT_KINDS.items()),
+        "\nAfter a tool call, I answer by quoting the tool results.",
+    ]
+    return "\n".join(lines)
+
+
+def _server_notes(config: SimConfig) -> list[str]:
+    notes = []
+    if config.base_models:
+        names = ", ".join(f"`{m}`" for m in config.base_models)
+        notes.append(f"- {names} has no chat template: chat gets vLLM's 400, `/v1/completions` works.")
+    if config.trust_request_chat_template:
+        notes.append("- A request's own `chat_template` is used (`--trust-request-chat-template`).")
+    for name, parent in config.loras.items():
+        notes.append(f"- `{name}` is a LoRA adapter on `{parent}`.")
+    if config.runtime_lora:
+        where = ", ".join(f"`{path}`" for path in config.adapter_examples) or "any folder with an adapter_config.json"
+        notes.append(f"- Adapters can be loaded at runtime (`/v1/load_lora_adapter`), e.g. from {where}.")
+    if config.per_request_metrics:
+        notes.append("- Replies carry per-request `metrics` (TTFT, queue time, tokens per second).")
+    if config.max_num_seqs < 64:
+        notes.append(f"- At most {config.max_num_seqs} requests run at once; more wait in the queue.")
+    return ["\n### This server\n", *notes] if notes else []
+
 
 _HELLO = (
     "## Hello! 👋\n\n"

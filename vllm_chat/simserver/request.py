@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vllm_chat.simserver.config import SimConfig
+from vllm_chat.simserver.constraints import Constraint, StructuredOutputs
 from vllm_chat.simserver.errors import SimError
 from vllm_chat.simserver.faults import Fault
 from vllm_chat.simserver.media import MediaItem, message_text
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
 class ChatFields(BaseModel):
@@ -38,23 +42,28 @@ class ChatFields(BaseModel):
     top_p: float | None = None
     tools: list[Any] | None = None
     tool_choice: str | dict[str, Any] | None = None
-    reasoning_effort: str | None = None
+    reasoning_effort: ReasoningEffort | None = None
     include_reasoning: bool = True
     parallel_tool_calls: bool | None = True
     user: str | None = None
+    use_beam_search: bool = False
     top_k: int | None = None
     min_p: float | None = None
     repetition_penalty: float | None = None
+    length_penalty: float = 1.0
     stop_token_ids: list[int] | None = None
     include_stop_str_in_output: bool = False
     ignore_eos: bool = False
     min_tokens: int = 0
+    prompt_logprobs: int | None = None
     add_generation_prompt: bool = True
     continue_final_message: bool = False
+    chat_template: str | None = None
     chat_template_kwargs: dict[str, Any] | None = None
-    structured_outputs: dict[str, Any] | None = None
+    structured_outputs: StructuredOutputs | None = None
     request_id: str | None = None
     thinking_token_budget: int | None = None
+    return_prompt_text: bool | None = None
     sim_fault: str | None = None
 
 
@@ -90,6 +99,12 @@ class ChatRequest:
     """An error vLLM reports from inside the engine: an error event when streaming, HTTP otherwise."""
     fault: Fault | None
     """The fault to inject, if any."""
+    prompt: list[str]
+    """The prompt's token strings, after the chat template."""
+    constraint: Constraint | None
+    """The structured-output constraint the reply must satisfy (None: free text)."""
+    config: SimConfig
+    """The server's configuration (the `help` reply describes it)."""
 
     @property
     def stream(self) -> bool:

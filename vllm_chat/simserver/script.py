@@ -1,7 +1,8 @@
 """What the simulated model says: a deterministic reply for every request.
 
-`compose` looks at the request the way a helpful model would: a forced output
-(structured outputs), a forced or useful tool call, tool results to report,
+`compose` looks at the request the way a helpful model would: a constrained
+output (structured outputs: the text that satisfies the constraint, unless the
+`unconstrained` fault says the server ignored it), a forced or useful tool call, tool results to report,
 attachments to describe, a magic phrase (`help`, `hello`, `long N`, `echo`,
 `markdown`), or a friendly fallback. The reply is text plus tool calls; the
 stream writer decides how many of its tokens fit and how they are framed.
@@ -20,13 +21,12 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vllm_chat.simserver import faults, longform, replies, tokenizer
+from vllm_chat.simserver import constraints, faults, longform, replies, tokenizer
 from vllm_chat.simserver.media import MediaItem, message_text
 from vllm_chat.simserver.request import ChatRequest
 from vllm_chat.simserver.toolcalls import (
     Call,
     arithmetic_expression,
-    build_object,
     chain_steps,
     evaluate,
     plan_calls,
@@ -42,8 +42,7 @@ _TITLE_RE = re.compile(r"^\s*write a (?:short )?title\b", re.I)
 _QUOTED_USER_RE = re.compile(r"User:\s*\n(.+)")
 _SHOWCASE_RE = re.compile(r"\b(markdown|showcase|demo)\b", re.I)
 _NEEDS_TOOL_RE = re.compile(r"\b(what time|time is it|today's date|what day|weather|forecast)\b", re.I)
-_TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)
-_REGEX_META = set(".^$*+?{}[]\\|()")
+_TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 _KEEP_CALLING_RE = re.compile(r"\bkeep calling tools\b", re.IGNORECASE)
 _BAD_ARGUMENTS_RE = re.compile(r"\bwith bad arguments\b", re.IGNORECASE)
 BAD_ARGUMENTS = "4e999938322561910101508859041020013600164341200431220019991260180"
@@ -72,10 +71,10 @@ def compose(req: ChatRequest, variant: int = 0) -> Reply:
     partial = _partial_reply(req)
     if partial is not None:
         return _continuation(req, partial, variant)
-    forced = _forced_output(req.fields)
-    if forced is not None:
-        return _parse_model_output(forced, req)
     text = strip_switches(faults.strip_phrases(req.last_user_text))
+    constrained = _constrained_output(req, text, variant)
+    if constrained is not None:
+        return constrained
     last_role = req.messages[-1].get("role") if req.messages else None
     calls: list[Call] = []
     if req.tool_mode == "named":
@@ -170,7 +169,7 @@ def _with_thinking(req: ChatRequest, thought: str, content: str, calls: list[Cal
     if not req.thinking:
         return Reply(content, None, tuple(calls or ()), forced)
     budget = req.fields.thinking_token_budget
-    reasoning = f"\n{thought}\n"
+    reasoning = f"\n{_effort_scaled(req, thought)}\n"
     if budget is not None:
         reasoning = "".join(tokenizer.tokenize(reasoning)[: max(0, budget)])
     return Reply("\n\n" + content if content or calls else "", reasoning, tuple(calls or ()), forced)
@@ -201,7 +200,8 @@ def _answer(text: str, req: ChatRequest, variant: int) -> tuple[str, str]:
         # Tokens past the budget would be cut anyway; don't write them.
         return thought, longform.long_markdown(count, seed=variant, limit=req.budget)
     if text.lower().strip(" ?!.") in ("help", "/help", "commands", "what can you do"):
-        return "The user wants the magic phrases. A table and the list of faults will do.", replies.HELP_TEXT
+        thought = "The user wants the magic phrases. A table and the list of faults will do."
+        return thought, replies.help_text(req.config)
     if _GREETING_RE.search(text):
         return "The user is greeting me. A friendly hello and a few things to try.", replies.hello(req.model, variant)
     if _SHOWCASE_RE.search(text):
@@ -297,46 +297,37 @@ def _tool_answer(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n")
 
 
-def _forced_output(fields: Any) -> str | None:
-    """The text structured outputs pin the reply to, when the simulator can tell what it is:
-    a literal regex, a choice, or a JSON schema (filled with plausible values)."""
-    so = fields.structured_outputs or {}
-    if isinstance(so.get("regex"), str):
-        return _literal_of_regex(so["regex"])
-    if isinstance(so.get("choice"), list) and so["choice"]:
-        return str(so["choice"][0])
-    if isinstance(so.get("json"), dict):
-        return json.dumps(build_object(so["json"], ""), ensure_ascii=False)
-    rf = fields.response_format or {}
-    if rf.get("type") == "json_schema" and isinstance(rf.get("json_schema"), dict):
-        schema = rf["json_schema"].get("schema")
-        return json.dumps(build_object(schema if isinstance(schema, dict) else {}, ""), ensure_ascii=False)
-    if rf.get("type") == "json_object":
-        return json.dumps({"answer": "This is a simulated JSON reply."})
-    return None
+def _constrained_output(req: ChatRequest, text: str, variant: int) -> Reply | None:
+    """The reply a structured-output constraint pins down, parsed as vLLM's parsers would read
+    it (a constraint that writes `<think>` or `<tool_call>` text gets reasoning or calls).
+    A named tool call wins over a grammar; the `unconstrained` fault ignores the constraint."""
+    fault = req.fault.kind if req.fault is not None else None
+    unusable = req.engine_error is not None  # the engine refuses the request before any token
+    if req.constraint is None or req.tool_mode == "named" or fault == "unconstrained" or unusable:
+        return None
+    output = constraints.satisfying_text(req.constraint, text, variant)
+    if fault == "ramble" and req.constraint.kind in ("json", "json_object"):
+        # A weak model under a JSON grammar writes whitespace, which the grammar allows,
+        # until max_tokens cuts it (capture round2/01).
+        output = output[:1] + "\n        " * (req.budget + 1) + output[1:]
+    reply = _parse_model_output(output, req)
+    if req.thinking and reply.reasoning is None:
+        thought = _effort_scaled(req, f"The answer has to match the requested {req.constraint.kind} format.")
+        return Reply("\n\n" + reply.content, f"\n{thought}\n", reply.calls, reply.forced_tools)
+    return reply
 
 
-def _literal_of_regex(pattern: str) -> str | None:
-    """The one string a regex matches if it is a plain literal (only escaped metacharacters)."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt in _REGEX_META or nxt in " \"'/-,:;<>=!#&%@~`":
-                out.append(nxt)
-            elif nxt in "nt":
-                out.append("\n" if nxt == "n" else "\t")
-            else:
-                return None
-            i += 2
-            continue
-        if ch in _REGEX_META:
-            return None
-        out.append(ch)
-        i += 1
-    return "".join(out)
+def _effort_scaled(req: ChatRequest, thought: str) -> str:
+    """Reasoning as long as `reasoning_effort` asks: one sentence for minimal/low, a few more
+    considerations for high and above."""
+    effort = req.fields.reasoning_effort
+    if effort in ("minimal", "low"):
+        return re.split(r"(?<=[.!?])\s", thought, maxsplit=1)[0]
+    extra = {"high": 2, "xhigh": 4, "max": 6}.get(effort or "", 0)
+    if extra:
+        checks = [f"Check {k + 1}: {sentence}" for k, sentence in enumerate(longform.reasoning_lines(extra))]
+        thought = " ".join([thought, *checks])
+    return thought
 
 
 def _parse_model_output(text: str, req: ChatRequest) -> Reply:

@@ -1,8 +1,10 @@
 """The chat template: messages (and tools) rendered to prompt tokens, ChatML style.
 
-Both `/tokenize` and `/v1/chat/completions` count prompts with `prompt_tokens`,
+Both `/tokenize` and `/v1/chat/completions` count prompts with `render_request`,
 so a client's context meter built on `/tokenize` agrees with the `usage` it
-gets back, as it does with a real vLLM for text-only prompts.
+gets back, as it does with a real vLLM for text-only prompts. A request's own
+`chat_template` (on a server that trusts it) is rendered with Jinja instead
+(`chat_template.py`); a base model has no template at all.
 """
 
 from __future__ import annotations
@@ -10,8 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from vllm_chat.simserver import tokenizer
+from vllm_chat.simserver import chat_template, tokenizer
+from vllm_chat.simserver.chat_template import custom_template
+from vllm_chat.simserver.errors import plain_bad_request
 from vllm_chat.simserver.media import PLACEHOLDER_TOKENS, MediaItem, message_text
+
+__all__ = ["chat_kwargs", "custom_template", "render", "render_prompt", "render_request"]
 
 _TOOLS_HEADER = (
     "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
@@ -30,8 +36,10 @@ def render(
     media: list[list[MediaItem]] | None = None,
     add_generation_prompt: bool = True,
     enable_thinking: bool | None = None,
+    continue_final_message: bool = False,
 ) -> list[str]:
-    """Prompt token strings of a conversation, template tokens included."""
+    """Prompt token strings of a conversation, template tokens included. With
+    `continue_final_message` the last message stays open (no `<|im_end|>`)."""
     parts: list[str] = []
     system_extra = ""
     if tools:
@@ -61,7 +69,8 @@ def render(
         for item in items:
             pad = f"<|{item.kind}_pad|>"
             parts.append(pad * PLACEHOLDER_TOKENS[item.kind])
-        parts.append("<|im_end|>\n")
+        if not (continue_final_message and i == len(messages) - 1):
+            parts.append("<|im_end|>\n")
     if add_generation_prompt:
         parts.append("<|im_start|>assistant\n")
         if enable_thinking is False:
@@ -74,3 +83,34 @@ def render(
 def render_prompt(prompt: str) -> list[str]:
     """Token strings of a plain completion prompt (no template, no special tokens added)."""
     return tokenizer.tokenize(prompt)
+
+
+def chat_kwargs(requested: dict[str, Any] | None, reasoning_effort: str | None) -> dict[str, Any]:
+    """The template variables of a chat request: its `chat_template_kwargs`, plus
+    `reasoning_effort` and (unless given) `enable_thinking` derived from it, as vLLM passes them."""
+    kwargs = dict(requested or {})
+    if reasoning_effort is not None:
+        kwargs.setdefault("reasoning_effort", reasoning_effort)
+        kwargs.setdefault("enable_thinking", reasoning_effort != "none")
+    return kwargs
+
+
+def render_request(
+    messages: list[dict[str, Any]],
+    tools: list[Any] | None,
+    media: list[list[MediaItem]],
+    *,
+    add_generation_prompt: bool,
+    continue_final_message: bool,
+    custom: str | None,
+    kwargs: dict[str, Any],
+    enable_thinking: bool | None,
+) -> list[str]:
+    """The prompt tokens of a chat request (or `/tokenize` with messages): the request's own
+    template when it brought one, else the model's."""
+    if continue_final_message and add_generation_prompt:
+        raise plain_bad_request(chat_template.CONTINUE_WITH_GENERATION_PROMPT)
+    if custom is not None:
+        text = chat_template.render(custom, messages, tools, add_generation_prompt, continue_final_message, kwargs)
+        return tokenizer.encode_with_specials(text)
+    return render(messages, tools, media, add_generation_prompt, enable_thinking, continue_final_message)

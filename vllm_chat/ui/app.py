@@ -31,6 +31,7 @@ class VllmChatApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
         Binding("f1", "help", "Help", id="help"),
         Binding("question_mark", "help", "Help", show=False, id="help-alt"),
+        Binding("f8", "tool_servers", "Tool servers", show=False, id="open-tool-servers"),
     ]
 
     def __init__(
@@ -57,6 +58,8 @@ class VllmChatApp(App[int]):
         self.themes.register_all(self)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.push_screen(ChatScreen(self.session))
+        self._server_states: dict[str, str] = {}
+        self.session.watch_tool_servers(self._tool_servers_changed)
         if self.keymap_problems:
             self.notify("\n".join(self.keymap_problems), title="Keymap", severity="warning", timeout=12,
                         markup=False)
@@ -96,6 +99,27 @@ class VllmChatApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_tool_servers(self) -> None:
+        """The MCP tool servers: state, tools, reasons, reconnect."""
+        from vllm_chat.ui.screens.tool_servers import ToolServersScreen
+
+        if not isinstance(self.screen, ToolServersScreen):
+            self.push_screen(ToolServersScreen(self.session))
+
+    def _tool_servers_changed(self) -> None:
+        """Say so when an MCP server fails (the servers panel has the details)."""
+        from vllm_chat.ui.keys import key_hint
+        from vllm_chat.ui.screens.tool_servers import ToolServersScreen
+
+        panel_open = isinstance(self.screen, ToolServersScreen)  # it shows the failure already
+        for status in self.session.tool_servers():
+            before = self._server_states.get(status.name)
+            self._server_states[status.name] = status.state
+            if status.state == "failed" and before != "failed" and not panel_open:
+                self.notify(f"MCP server {status.name} {status.detail} "
+                            f"({key_hint(self, 'open-tool-servers')} shows its stderr and reconnects).",
+                            title="Tool servers", severity="warning", timeout=10, markup=False)
+
     async def action_quit(self) -> None:
         """Stop any reply, save, and leave."""
         await self.session.aclose()
@@ -126,9 +150,19 @@ class VllmChatApp(App[int]):
                              ("none", "the model sees the tools but calls none")):
             yield SystemCommand(f"Tool choice: {choice}", f"tool_choice = {choice}: {what}",
                                 lambda c=choice: chat.set_tool_choice(c))
+        yield SystemCommand("Tool servers", "MCP servers: state, tools, errors; reconnect",
+                            self.action_tool_servers)
+        yield SystemCommand("Reconnect tool servers", "Connect every MCP server again, in the background",
+                            lambda: self.run_worker(self.session.reconnect_tool_servers(), group="mcp-reconnect",
+                                                    exit_on_error=False))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
         yield SystemCommand("Reconnect", "Ask the server for its models again",
                             lambda: chat.connect(announce=True))
+        yield SystemCommand("Saved prompts", "Pick a saved prompt (or type / in the prompt)", chat.pick_saved_prompt)
+        for name, template in sorted(self.session.templates().templates.items()):
+            yield SystemCommand(f"Saved prompt: {name}", template.fields.description or "Fill it in",
+                                lambda n=name: chat.use_saved_prompt(n))
+        yield SystemCommand("Paste image", "Attach the image on the system clipboard", chat.action_paste_image)
         yield SystemCommand("Key bindings", "Every key in force, with the ids [keymap] uses", self.action_help)

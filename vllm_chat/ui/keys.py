@@ -162,6 +162,7 @@ def _chat_owners() -> list[tuple[str, type]]:
     from vllm_chat.ui.screens.attach import MediaTree
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentChip
+    from vllm_chat.ui.widgets.completion_list import CompletionList
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_views import MessageView
     from vllm_chat.ui.widgets.prompt_input import PromptInput
@@ -170,6 +171,7 @@ def _chat_owners() -> list[tuple[str, type]]:
     return [
         ("Chat", ChatScreen),
         ("Prompt", PromptInput),
+        ("Suggestions in the prompt (after @ or /)", CompletionList),
         ("A message (focused)", MessageView),
         ("Tool call panel (focused)", ToolCallPanel),
         ("Attachment chip (focused)", AttachmentChip),
@@ -201,13 +203,16 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
     from vllm_chat.ui.screens.rename import RenameScreen
     from vllm_chat.ui.screens.sessions import SessionBrowserScreen
     from vllm_chat.ui.screens.settings import SettingsScreen
+    from vllm_chat.ui.screens.template_form import TemplateFormScreen
     from vllm_chat.ui.screens.text_edit import TextEditScreen
+    from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 
     return [
         ("File picker", AttachScreen, [(MediaTree, "in the folder tree", False),
                                        (Input, "in the path box", True)]),
         ("Image view", ImageViewScreen, []),
         ("Tool approval", ToolApprovalScreen, []),
+        ("Tool servers (MCP)", ToolServersScreen, [(OptionList, "in the server list", False)]),
         ("Session settings", SettingsScreen, [(Select, "in the model list", False),
                                               (TextArea, "in the system prompt box", True),
                                               (Input, "in the settings fields", True),
@@ -217,6 +222,7 @@ def _modal_screens() -> list[tuple[str, type, list[tuple[type, str, bool]]]]:
         ("Export", ExportScreen, [(Input, "in the file box", True),
                                   (RadioSet, "in the format choice", False)]),
         ("Rename", RenameScreen, [(Input, "in the title box", True)]),
+        ("Saved prompt form", TemplateFormScreen, [(Input, "in a variable's box", True)]),
         ("Text editor (system prompt, editing a message)", TextEditScreen, [(TextArea, "in the text box", True)]),
         ("Lists (models, actions, code blocks)", PickListScreen, [(OptionList, "in the list", False)]),
         ("Confirmation", ConfirmScreen, [(Button, "on the buttons", False)]),
@@ -362,6 +368,7 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
 
     from vllm_chat.ui.screens.chat import ChatScreen
     from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
+    from vllm_chat.ui.widgets.completion_list import CompletionList
     from vllm_chat.ui.widgets.image_thumb import ImageThumb
     from vllm_chat.ui.widgets.message_list import MessageList
     from vllm_chat.ui.widgets.message_views import MessageView
@@ -375,8 +382,10 @@ def binding_contexts(app: App) -> list[list[ContextEntry]]:
         app_keys.append(BindingInfo(palette.id, keys_of(palette.key), "Command palette"))
     chat = app_keys + _ids(ChatScreen)
     conversation = _widget_keys(MessageList, "in the conversation")
+    prompt = chat + _ids(PromptInput) + [_widget_keys(PromptInput, "in the prompt", text_box=True)]
     contexts = [
-        chat + _ids(PromptInput) + [_widget_keys(PromptInput, "in the prompt", text_box=True)],
+        prompt,
+        prompt + _ids(CompletionList),  # the suggestions take their keys first while they show
         chat + _ids(MessageView) + [conversation],
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],

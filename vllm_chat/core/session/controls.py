@@ -3,7 +3,6 @@ approves tool calls. Every change is saved with the conversation at once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from vllm_chat.core.engine import Approver
@@ -11,21 +10,10 @@ from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.session.base import SessionBase
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vllm_chat.core.conversation import ToolCall
     from vllm_chat.core.media.policy import MediaPolicy
     from vllm_chat.core.params_form import SessionSettingsResult
 
 ToolChoice = Literal["auto", "none", "required"]
-
-
-@dataclass(frozen=True)
-class ToolInfo:
-    """What an approval prompt shows about a call."""
-
-    description: str
-    """What the tool does, as the model is told."""
-    preview: str | None
-    """Exactly what would run (a shell tool's argv), when the tool can say."""
 
 
 class ControlsPart(SessionBase):
@@ -87,13 +75,6 @@ class ControlsPart(SessionBase):
         """Whether there is any tool the model could be offered."""
         tools = self._engine.tools
         return bool(tools and tools.names())
-
-    def tool_info(self, call: ToolCall) -> ToolInfo:
-        """What to show about `call` when asking whether it may run."""
-        tools = self._engine.tools
-        tool = tools.get(call.name) if tools is not None else None
-        return ToolInfo(tool.description if tool is not None else "",
-                        tools.preview(call) if tools is not None else None)
 
     def _forget_approvals(self) -> None:
         # "Allow for this session" means this conversation: the next one asks again.

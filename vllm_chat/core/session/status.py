@@ -78,3 +78,5 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    queued: int = 0
+    """Prompts waiting to be sent when the running turn ends."""

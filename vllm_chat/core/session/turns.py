@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from vllm_chat.core.conversation import Attachment, Branch, Message
+from vllm_chat.core.conversation import Branch, Message
 from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
@@ -34,15 +34,6 @@ class TurnsPart(SessionBase):
     def running(self) -> bool:
         """True while a turn streams or runs tools."""
         return self._engine.running
-
-    def add_user_message(self, text: str, attachments: list[Attachment] | None = None) -> Message:
-        """Append the user's message (and title a new conversation from it)."""
-        conv = self.conversation
-        if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
-
-            conv.title = title_from_prompt(text)
-        return conv.add(Message(role="user", content=text, attachments=list(attachments or [])))
 
     def options(self, *, continue_last: bool = False) -> TurnOptions:
         """Turn options from the settings and this conversation (`continue_last`: continue

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.tools.schema import schema_problems
 
 OutcomeStatus = Literal["ok", "error", "denied"]
@@ -25,6 +26,8 @@ class ToolOutcome:
     """`ok` (the tool ran), `error` (it could not run or failed) or `denied` (by the user)."""
     output: str
     """The tool message content sent back to the model."""
+    attachments: tuple[Attachment, ...] = ()
+    """Images the tool returned (an MCP tool's), sent with the tool message."""
 
     @classmethod
     def ok(cls, output: str) -> ToolOutcome:
@@ -35,6 +38,16 @@ class ToolOutcome:
     def error(cls, problem: str) -> ToolOutcome:
         """A call that failed; the output is `Error: <problem>`."""
         return cls("error", f"Error: {problem}")
+
+
+@dataclass(frozen=True)
+class ToolReply:
+    """What `run` returns when a tool has more than text: the text and images for the model."""
+
+    text: str
+    """The tool message content (it names each image)."""
+    attachments: tuple[Attachment, ...] = ()
+    """Images, already stored in the media folder."""
 
 
 class ToolError(Exception):
@@ -102,8 +115,9 @@ class Tool(ABC):
         return None
 
     @abstractmethod
-    async def run(self, arguments: dict[str, Any]) -> str:
-        """Do the work with validated arguments and return the text for the model.
+    async def run(self, arguments: dict[str, Any]) -> str | ToolReply:
+        """Do the work with validated arguments and return the text for the model
+        (a `ToolReply` when there are images too).
 
         Raise `ToolError` for failures the model should read about. Must let
         `asyncio.CancelledError` through after cleaning up (e.g. killing a

@@ -26,6 +26,7 @@ from vllm_chat.core.tools.base import (
     ToolConfigError,
     ToolError,
     ToolOutcome,
+    ToolReply,
 )
 from vllm_chat.core.tools.builtins import builtin_tool
 from vllm_chat.core.tools.python_tools import load_python_tool
@@ -128,6 +129,10 @@ class ToolRegistry:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
 
+    def remove(self, name: str) -> None:
+        """Stop offering the tool called `name` (an MCP server's tool, when its server goes)."""
+        self._tools.pop(name, None)
+
     def names(self) -> list[str]:
         """Tool names, in the order they were added."""
         return list(self._tools)
@@ -227,6 +232,8 @@ def _outcome(tool: Tool, task: asyncio.Future[Any]) -> ToolOutcome:
     exc = task.exception()
     if exc is None:
         result = task.result()
+        if isinstance(result, ToolReply):
+            return ToolOutcome("ok", cap_output(result.text), result.attachments)
         return ToolOutcome.ok(cap_output(result if isinstance(result, str) else str(result)))
     if isinstance(exc, Exception):
         return _failure(tool, exc)

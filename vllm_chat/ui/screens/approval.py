@@ -44,7 +44,8 @@ class ToolApprovalScreen(Dialog[Decision]):
         Binding("escape", "decide('stop')", "Stop the turn", id="stop-at-approval"),
     ]
 
-    def __init__(self, call: ToolCall, *, description: str = "", preview: str | None = None) -> None:
+    def __init__(self, call: ToolCall, *, description: str = "", preview: str | None = None,
+                 source: str | None = None) -> None:
         super().__init__()
         self.call = call
         """The call waiting for a decision."""
@@ -52,12 +53,16 @@ class ToolApprovalScreen(Dialog[Decision]):
         """What the tool does (its description)."""
         self.preview = preview
         """The exact command line, for shell tools."""
+        self.source = source
+        """Where the call runs when not here (`MCP server X`)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(f"Run {inert(self.call.name)}?"), classes="title")
             if self.description:
                 yield Static(Text(inert(self.description)), classes="what")
+            if self.source:
+                yield Static(Text(f"Runs on {inert(self.source)}."), classes="what")
             if self.preview:
                 yield Static(Text("$ " + inert(self.preview)), classes="command")
             pretty, valid = pretty_arguments(self.call.arguments)

@@ -25,13 +25,17 @@ from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
 from vllm_chat.ui.screens.chat_sessions import SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
+from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
+from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
+from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, WorkbenchActions,
+                 Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -54,6 +58,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
+        Binding("alt+v", "paste_image", "Paste image", show=False, id="paste-image"),
+        Binding("alt+down", "edit_queued", "Edit queued", show=False, id="edit-queued"),
     ]
 
     def __init__(self, session: ChatSession) -> None:
@@ -77,6 +83,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         yield Static("", id="banner", markup=False)
         yield Static("", id="save-banner", classes="banner", markup=False)
         yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        yield QueueView(id="queue")
+        yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
         yield AttachmentBar(id="attachments")
         yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
@@ -93,6 +101,16 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         return self.query_one(PromptInput)
 
     @property
+    def completions(self) -> CompletionList:
+        """Suggestions for the word being typed in the prompt."""
+        return self.query_one(CompletionList)
+
+    @property
+    def queue_view(self) -> QueueView:
+        """The prompts waiting to be sent."""
+        return self.query_one(QueueView)
+
+    @property
     def attachments(self) -> AttachmentBar:
         """The pending attachments above the prompt."""
         return self.query_one(AttachmentBar)
@@ -107,6 +125,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self.session.subscribe(self.show_status)
         memory.settle("start-up")  # before any message view exists: views come and go
         self.show_conversation()
+        self.prompt.completions = self.completions
         self.prompt.focus()
         self.connect()
         for problem in self.session.problems:
@@ -166,23 +185,22 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     @on(PromptInput.Submitted)
     def send(self, event: PromptInput.Submitted) -> None:
-        """Send the prompt as a new user message and stream the reply (`/attach X` attaches X)."""
+        """Send the prompt as a new user message and stream the reply, or queue it while a
+        reply streams (`/attach X` attaches X; `/NAME` uses the saved prompt NAME)."""
+        self.completions.offer(None)
         command, _, argument = event.text.strip().partition(" ")
         if command == "/attach":
             if argument.strip():
                 self.attach_source(argument.strip())
             else:
                 self.prompt.restore(event.text)
-                self.notify("Usage: /attach PATH-or-URL (or ctrl+f to pick a file).", severity="warning")
+                self.notify(with_keys(self.app, "Usage: /attach PATH-or-URL (or {attach-file} to pick a file)."),
+                            severity="warning", markup=False)
             return
-        if self.session.running:
-            self.prompt.restore(event.text)
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+        if command.startswith("/") and not argument and command[1:] in self.session.templates().templates:
+            self.use_saved_prompt(command[1:])
             return
-        message = self.session.add_user_message(event.text, self.attachments.attachments)
-        self.attachments.clear()
-        self.messages.add_message(message)
-        self.run_turn()
+        self.submit_text(event.text, self.attachments.attachments)
 
     def run_turn(self, continue_last: bool = False) -> None:
         """Run one turn and show its events as they come (media left out as `media_policy` says)."""
@@ -208,6 +226,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self._turn_pending = self._stop_requested = False
             ticker.stop()
             self.show_status()
+        self.send_queued_if_ready()
         if failure is None and self.session.wants_model_title():
             self.run_worker(self.session.generate_title(), group="title", exit_on_error=False)
         if failure is not None and failure.kind in ("connection", "truncated", "timeout"):

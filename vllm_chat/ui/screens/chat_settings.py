@@ -79,7 +79,8 @@ class SettingsActions:
         from vllm_chat.ui.screens.approval import ToolApprovalScreen
 
         info = self.session.tool_info(call)
-        screen = ToolApprovalScreen(call, description=info.description, preview=info.preview)
+        screen = ToolApprovalScreen(call, description=info.description, preview=info.preview,
+                                    source=info.source)
         decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
 
         def settle(decision: Decision | None) -> None:

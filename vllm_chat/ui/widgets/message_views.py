@@ -91,15 +91,27 @@ class UserMessageView(MessageView):
         background: $user-message-background;
         border-left: thick $user-message-border;
         &:focus { border-left: thick $accent; }
+        & > .files { color: $text-muted; }
     }
     """
 
     def compose(self) -> ComposeResult:
         yield MarkdownView(self.message.content, plain=True, classes="body")
+        if self.message.files:
+            yield Static(self._files_line(), classes="files", markup=False)
         if self.message.attachments:
             from vllm_chat.ui.widgets.image_thumb import thumbnails_for
 
             yield from thumbnails_for(self.message)
+
+
+    def _files_line(self) -> Text:
+        """The files the prompt mentioned, as sent with it ("📄 src/app.py · 1.2k chars")."""
+        text = Text()
+        for file in self.message.files:
+            cut = f" (first {fmt.count(len(file.text))} of {fmt.count(file.size)} bytes)" if file.truncated else ""
+            text.append(("\n" if text else "") + f"📄 {inert(file.path)} · {fmt.count(len(file.text))} chars{cut}")
+        return text
 
 
 class ReasoningBlock(Vertical):

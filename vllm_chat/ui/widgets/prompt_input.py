@@ -2,7 +2,9 @@
 
 ↑ on an empty prompt walks back through earlier prompts (and ↓ forward); once
 the user edits a recalled prompt it is a new draft. Pasting works as in any
-TextArea (bracketed paste, any length).
+TextArea (bracketed paste, any length). While the chat screen shows
+suggestions for the word being typed (`completions`: files after `@`, saved
+prompts after `/`), their keys go to the list and the rest into the text.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
+from vllm_chat.ui.widgets.completion_list import CompletionList
 
 
 class PromptInput(TextArea):
@@ -54,6 +57,19 @@ class PromptInput(TextArea):
             return self.prompt_input
 
     @dataclass
+    class EmptySubmitted(Message):
+        """The user pressed Enter on an empty prompt (nothing is sent from the box)."""
+
+        prompt_input: PromptInput
+
+    @dataclass
+    class CompletionChosen(Message):
+        """The user took a suggestion from the list (`value` goes after the `@` or `/`)."""
+
+        prompt_input: PromptInput
+        value: str
+
+    @dataclass
     class PastedPath(Message):
         """A single pasted line looks like a file path or media URL (to attach)."""
 
@@ -70,23 +86,48 @@ class PromptInput(TextArea):
         """Earlier prompts, oldest first."""
         self._recall: int | None = None
         self._recalled_text = ""
+        self.completions: CompletionList | None = None
+        """The suggestions shown for the word being typed (set by the screen that shows them)."""
 
     def on_mount(self) -> None:
         if self.app.is_headless:
             self.cursor_blink = False
 
-    def _keys_for(self, binding_id: str) -> set[str]:
+    def _keys_for(self, binding_id: str, owner: type | None = None) -> set[str]:
         keymap = getattr(self.app, "_keymap", {}) or {}
-        for binding in self.BINDINGS:
+        for binding in (owner or type(self)).BINDINGS:
             if isinstance(binding, Binding) and binding.id == binding_id:
                 return {k.strip() for k in keymap.get(binding_id, binding.key).split(",")}
         return set()
+
+    def _completion_key(self, key: str) -> bool:
+        """Apply `key` to the open suggestions if it is one of theirs; True if it was."""
+        completions = self.completions
+        if completions is None or not completions.is_open:
+            return False
+        if key in self._keys_for("complete-insert", CompletionList):
+            chosen = completions.chosen
+            completions.offer(None)
+            if chosen is not None:
+                self.post_message(self.CompletionChosen(self, chosen))
+        elif key in self._keys_for("complete-next", CompletionList):
+            completions.step(1)
+        elif key in self._keys_for("complete-previous", CompletionList):
+            completions.step(-1)
+        elif key in self._keys_for("complete-close", CompletionList):
+            completions.offer(None)
+        else:
+            return False
+        return True
 
     # Textual calls `_on_key` / `_on_paste` of every class in the MRO in turn,
     # until one prevents the default; so these never call super().
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key in self._keys_for("send"):
+        if self._completion_key(event.key):
+            event.stop()
+            event.prevent_default()
+        elif event.key in self._keys_for("send"):
             event.stop()
             event.prevent_default()
             self.action_submit()
@@ -100,6 +141,7 @@ class PromptInput(TextArea):
         keys typed after Enter (a receiver that can't send puts it back)."""
         text = self.text
         if not text.strip():
+            self.post_message(self.EmptySubmitted(self))  # e.g. "send the prompts that wait"
             return
         self.prompt_history.add(text)
         self._recall = None

@@ -122,6 +122,16 @@ class ToolCallPanel(Vertical):
         self._args = Static("", classes="args", markup=False)
         self._result = Static("", classes="result", markup=False)
         self._ticker = None
+        self._source: str | None = None
+
+    @property
+    def source(self) -> str | None:
+        """Where the call runs when it is not local: `MCP server X` (asked of the session)."""
+        if self._source is None and self.tool_name and self.is_attached:
+            session = getattr(self.app, "session", None)
+            lookup = getattr(session, "tool_source", None)
+            self._source = lookup(self.tool_name) if lookup is not None else None
+        return self._source
 
     def compose(self) -> ComposeResult:
         yield self._header
@@ -205,6 +215,8 @@ class ToolCallPanel(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{symbol} ", style=theme_color(self.app, colour))
         text.append(inert(self.tool_name) or "tool", style="bold")
+        if self.source:
+            text.append(f" · {inert(self.source)}", style="dim")
         text.append(f"  {label}", style=theme_color(self.app, colour))
         elapsed = self._elapsed
         if self.state == "running" and self._started is not None:
