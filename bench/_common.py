@@ -132,7 +132,7 @@ def print_results(results: Sequence[Result], title: str = "") -> None:
     if title:
         print(f"\n{title}")
     for n, row in enumerate(rows):
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if n == 0:
             print("  " + "  ".join("-" * w for w in widths))
     notes = [r for r in results if r.note]

@@ -99,7 +99,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS) -> l
     per_segment = [median([s[i] for s in data["app"]]) for i in range(min(map(len, data["app"])))]
     floor_segment = [median([s[i] for s in data["floor"]]) for i in range(min(map(len, data["floor"])))]
     print("\n  ms per 1,000 tokens, median of runs (segment: app / bare SDK loop):")
-    for i, (a, f) in enumerate(zip(per_segment, floor_segment), 1):
+    for i, (a, f) in enumerate(zip(per_segment, floor_segment, strict=True), 1):
         print(f"    {(i - 1) * SEGMENT:>6}-{i * SEGMENT:<6} {a:8.1f} / {f:6.1f}")
     first, last = per_segment[0], per_segment[-1]
     return [

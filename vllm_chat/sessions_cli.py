@@ -7,6 +7,11 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.export import ExportFormat
+    from vllm_chat.core.store import SessionStore
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +53,8 @@ def sessions_main(argv: list[str]) -> int:
         return 1
 
 
-def _list(store: object, as_json: bool) -> int:
-    summaries, unreadable = store.list()  # type: ignore[attr-defined]
+def _list(store: SessionStore, as_json: bool) -> int:
+    summaries, unreadable = store.list()
     if as_json:
         doc = [
             {"id": s.id, "title": s.title, "model": s.model, "created_at": s.created_at,
@@ -68,14 +73,14 @@ def _list(store: object, as_json: bool) -> int:
     return 0
 
 
-def _export(store: object, session_id: str, fmt: str | None, output: str | None) -> int:
+def _export(store: SessionStore, session_id: str, fmt: ExportFormat | None, output: str | None) -> int:
     from vllm_chat.core.export import export, to_json, to_markdown
 
-    conv = store.load(session_id)  # type: ignore[attr-defined]
+    conv = store.load(session_id)
     if output is None:
         sys.stdout.write(to_json(conv) if fmt == "json" else to_markdown(conv))
         return 0
     path = Path(output).expanduser()
-    export(conv, path, fmt)  # type: ignore[arg-type]
+    export(conv, path, fmt)
     print(f"wrote {path}")
     return 0

@@ -18,7 +18,8 @@ from vllm_chat import __version__
 def run(*args: str, env: dict[str, str] | None = None,
         command: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*(command or [sys.executable, "-m", "vllm_chat"]), *args], capture_output=True,
-                          check=False, text=True, timeout=60, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+                          check=False, text=True, timeout=60, env={**os.environ, **(env or {})},
+                          stdin=subprocess.DEVNULL)
 
 
 def test_version_prints_the_package_version() -> None:

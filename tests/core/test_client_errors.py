@@ -26,11 +26,12 @@ from tests.support.replay import Capture, ReplayServer
 from vllm_chat.core.client import ChatClient, explain, suggest_base_url
 from vllm_chat.core.config import ToolsSettings
 from vllm_chat.core.conversation import Attachment, Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.tools.approval import ApprovalPolicy
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.simserver import SimConfig, SimServer
 
 

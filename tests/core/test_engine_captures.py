@@ -11,7 +11,7 @@ import pytest
 from tests.support.replay import CAPTURES, ReplayServer, load_capture
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import (
     ContentDelta,
     ReasoningDelta,
@@ -25,6 +25,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.tools.approval import ApprovalPolicy
 from vllm_chat.core.tools.base import Tool
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions
 
 pytestmark = pytest.mark.skipif(not CAPTURES.exists(), reason=f"captures not found at {CAPTURES}")
 

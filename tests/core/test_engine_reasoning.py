@@ -19,7 +19,7 @@ import pytest
 from tests.support.replay import CAPTURES, Capture, ReplayServer, load_capture
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -27,6 +27,7 @@ from vllm_chat.core.events import (
     TurnFinished,
     TurnStarted,
 )
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.simserver import SimConfig, SimServer
 
 Step = tuple[str, str]

@@ -12,7 +12,7 @@ import pytest
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import ToolsSettings, load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
-from vllm_chat.core.engine import Engine, TurnOptions, request_messages
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import (
     ToolApprovalNeeded,
     ToolCallDelta,
@@ -27,6 +27,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.tools.approval import ApprovalPolicy, Decision
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions, request_messages
 from vllm_chat.simserver import SimConfig, SimServer
 
 

@@ -1,4 +1,8 @@
-"""The core never imports Textual, and nothing imports openai until it is needed."""
+"""Nothing imports openai until it is needed, and `--version` loads nothing heavy.
+
+(Which packages the core may import at all is import-linter's job: see the
+contracts in pyproject.toml and tests/lint/test_import_walls.py. This file checks
+what import-linter can't: when an allowed import happens.)"""
 
 from __future__ import annotations
 
@@ -12,10 +16,7 @@ import vllm_chat.core
 
 
 def core_modules() -> list[str]:
-    names = []
-    for info in pkgutil.walk_packages(vllm_chat.core.__path__, "vllm_chat.core."):
-        names.append(info.name)
-    return sorted(names)
+    return sorted(info.name for info in pkgutil.walk_packages(vllm_chat.core.__path__, "vllm_chat.core."))
 
 
 def loaded_after_import(module: str) -> set[str]:
@@ -25,10 +26,8 @@ def loaded_after_import(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module", core_modules())
-def test_a_core_module_imports_neither_textual_nor_openai(module: str) -> None:
-    loaded = loaded_after_import(module)
-    assert "textual" not in loaded, f"{module} imports textual"
-    assert "openai" not in loaded, f"{module} imports openai at import time"
+def test_a_core_module_does_not_import_openai_when_it_is_imported(module: str) -> None:
+    assert "openai" not in loaded_after_import(module), f"{module} imports openai at import time"
 
 
 def test_the_version_flag_loads_nothing_heavy() -> None:

@@ -49,7 +49,7 @@ def test_a_default_key_the_widget_shares_by_design_is_not_a_conflict() -> None:
 
 def test_only_the_remapped_entry_is_at_fault_not_the_binding_it_clashes_with() -> None:
     problems = keymap_problems({"send": "ctrl+n", "sned": "x"}, CONTEXTS)
-    by_message = {p.message: p.ids for p in problems}
+    by_message = {p.text(): p.ids for p in problems}
     assert by_message["keymap: ctrl+n would trigger both 'new-conversation' and 'send'; "
                       "give one of them another key"] == {"send"}
     assert by_message["keymap: 'sned' is not a binding id (did you mean 'send'?)"] == {"sned"}

@@ -442,7 +442,7 @@ def test_text_received_before_a_stall_is_saved_while_the_stream_stalls(store: Se
 
 
 def test_a_replys_tool_calls_are_on_disk_while_the_tool_runs(store: SessionStore) -> None:
-    from vllm_chat.core.engine import request_messages
+    from vllm_chat.core.turn_request import request_messages
 
     sid = "toolrun0123"
     env = os.environ.copy()

@@ -381,7 +381,8 @@ def test_a_failure_at_any_step_leaves_the_old_file(
     assert store.load(old.id) == old
 
 
-def test_an_interrupt_during_the_write_leaves_the_old_file(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupt_during_the_write_leaves_the_old_file(store: SessionStore,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     old, new = _versions(store)
 
     def interrupted(*args, **kwargs):

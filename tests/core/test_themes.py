@@ -483,8 +483,10 @@ def test_an_installed_wheel_finds_its_themes_inside_the_package(tmp_path: Path):
     site = tmp_path / "site"
     package = site / "vllm_chat"
     (package / "core").mkdir(parents=True)
-    for relative in ["__init__.py", "core/__init__.py", "core/themes.py", "core/paths.py"]:
+    for relative in ["__init__.py", "core/__init__.py", "core/paths.py"]:
         shutil.copy(REPO_ROOT / "vllm_chat" / relative, package / relative)
+    shutil.copytree(REPO_ROOT / "vllm_chat" / "core" / "themes", package / "core" / "themes",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "themes", package / "themes")
     script = (
         "from vllm_chat.core.themes import load_themes, shipped_themes_dir\n"

@@ -17,11 +17,12 @@ from tests.support.pilot import screen_text, wait_until
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
-from vllm_chat.core.engine import Engine, TurnOptions
+from vllm_chat.core.engine import Engine
 from vllm_chat.core.events import ToolResult, TurnFinished
 from vllm_chat.core.tools.approval import ApprovalPolicy
 from vllm_chat.core.tools.base import Tool
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.turn_request import TurnOptions
 
 pytestmark = [
     pytest.mark.integration,

@@ -120,7 +120,7 @@ async def metric(client: Any, name: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith(name + "{") or line.startswith(name + " ")
+        if line.startswith((name + "{", name + " "))
     )
 
 

@@ -29,7 +29,7 @@ async def test_alternatives_are_less_likely_and_probabilities_stay_below_one(sim
     reply = await chat(http, sim, {"messages": user(SENTENCE), "logprobs": True, "top_logprobs": 5})
     for entry in reply.json["choices"][0]["logprobs"]["content"]:
         logprobs = [e["logprob"] for e in entry["top_logprobs"]]
-        assert logprobs == sorted(logprobs, reverse=True) and len(set(e["token"] for e in entry["top_logprobs"])) == 5
+        assert logprobs == sorted(logprobs, reverse=True) and len({e["token"] for e in entry["top_logprobs"]}) == 5
         assert sum(math.exp(lp) for lp in logprobs) <= 1.0 + 1e-9
 
 

@@ -19,7 +19,7 @@ from tests.support.pilot import screen_text, wait_until
 from vllm_chat.core.attachments import PreparedAttachment, prepare_attachment
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment, Message
-from vllm_chat.core.paths import media_dir
+from vllm_chat.core.paths import ensure_private_dir, media_dir
 from vllm_chat.ui import images
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from vllm_chat.ui.widgets.image_thumb import ImageThumb, ThumbnailGrid, thumbnails_for
@@ -161,7 +161,8 @@ def test_prepare_terminal_with_pictures_off_imports_nothing() -> None:
         "assert images.prepare_terminal('auto') == 'halfcell'  # no terminal: half blocks\n"
     )
     env = {k: v for k, v in os.environ.items() if k != images.RENDERER_ENV}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env, check=False)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env,
+                            check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -215,6 +216,7 @@ async def test_a_missing_or_corrupt_stored_image_becomes_a_chip_that_says_so(tmp
     gone = Attachment(kind="image", name="gone.png", mime="image/png", width=64, height=48,
                       ref="0" * 64 + ".png")
     broken_ref = "1" * 64 + ".png"
+    ensure_private_dir(media_dir())  # the first stored attachment would have made it
     (media_dir() / broken_ref).write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
     broken = Attachment(kind="image", name="broken.png", mime="image/png", ref=broken_ref)
     missing_thumb, broken_thumb = ImageThumb(gone), ImageThumb(broken)

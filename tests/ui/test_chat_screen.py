@@ -3,6 +3,7 @@ send, stream, stop, switch model, help, and the errors a user can act on."""
 
 from __future__ import annotations
 
+import io
 import socket
 
 from tests.support.pilot import (
@@ -134,7 +135,7 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
         assert "Keys" in screen_text(app)
         from rich.console import Console
 
-        console = Console(width=120, record=True, file=open("/dev/null", "w"))
+        console = Console(width=120, record=True, file=io.StringIO())
         console.print(app.screen._table())
         text = console.export_text()
         for binding_id in ("send", "newline", "stop", "new-conversation", "pick-model", "retry", "quit", "help"):

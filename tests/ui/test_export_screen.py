@@ -235,7 +235,8 @@ async def test_untrusted_titles_are_shown_as_text(tmp_path: Path) -> None:
     ("Café & crème brûlée", "cafe-creme-brulee"),
     ("日本語のタイトル", "conversation"),
     ("", "conversation"),
-    ("a very long title that keeps going well past any sensible file name length", "a-very-long-title-that-keeps-going-well"),
+    ("a very long title that keeps going well past any sensible file name length",
+     "a-very-long-title-that-keeps-going-well"),
 ])
 def test_titles_become_safe_short_file_names(title: str, slug: str) -> None:
     assert title_slug(title) == slug

@@ -21,7 +21,7 @@ import vllm_chat.ui
 from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
 from vllm_chat.core.config import tomllib
 from vllm_chat.core.keymap import BindingInfo, keys_of
-from vllm_chat.ui.keys import binding_contexts, help_groups
+from vllm_chat.ui.key_places import binding_contexts, help_groups
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.theming import ThemePicker

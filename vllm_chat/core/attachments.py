@@ -220,8 +220,8 @@ def load_image(att: Attachment, *, media_root: Path | None = None) -> Image.Imag
     """The attached image, decoded and upright, for drawing a thumbnail.
 
     Works from the stored file (`ref`) or a `data:` URL (sessions saved before
-    pasted data was stored kept it inline). http(s) URLs are not downloaded, so they raise `AttachmentError`, as do non-images and
-    vanished files.
+    pasted data was stored kept it inline). http(s) URLs are not downloaded, so they raise
+    `AttachmentError`, as do non-images and vanished files.
     """
     if att.kind != "image":
         raise AttachmentError(

@@ -96,12 +96,13 @@ class ChatClient:
         return self._sdk
 
     def _build(self, openai: Any) -> AsyncOpenAI:
-        return openai.AsyncOpenAI(
+        sdk: AsyncOpenAI = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
         )
+        return sdk
 
     async def list_models(self) -> list[ModelInfo]:
         """The served models, or `ChatErrorException` explaining why not."""

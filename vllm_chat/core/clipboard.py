@@ -84,7 +84,7 @@ def paste_image(timeout: float = 5.0) -> tuple[bytes, str]:
                 else "install wl-clipboard (Wayland) or xclip (X11)")
         raise ClipboardError(f"No program to read images from the clipboard was found: {hint}.")
     for name, lister, reader in found:
-        wanted = _IMAGE_TYPES
+        wanted: tuple[str, ...] = _IMAGE_TYPES
         if lister is not None:
             listed = _run(lister, timeout)
             offered = set(listed.decode("utf-8", "replace").split()) if listed else set()

@@ -31,6 +31,8 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,7 +50,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
-BUILTIN_TOOLS = ("datetime", "calculator", "read_file", "list_directory")
+BUILTIN_TOOLS: tuple[Literal["datetime", "calculator", "read_file", "list_directory"], ...] = (
+    "datetime", "calculator", "read_file", "list_directory")
 
 
 class ConfigError(Exception):
@@ -223,7 +226,7 @@ class _DictSource(PydanticBaseSettingsSource):
         super().__init__(settings_cls)
         self._data = data
 
-    def get_field_value(self, field, field_name):  # type: ignore[no-untyped-def]
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -247,12 +250,12 @@ class Settings(BaseSettings, SettingsModel):
     @classmethod
     def settings_customise_sources(
         cls,
-        settings_cls,
-        init_settings,
-        env_settings,
-        dotenv_settings,
-        file_secret_settings,
-    ):  # type: ignore[no-untyped-def]
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         ctx = _LOAD_CONTEXT
         return (
             init_settings,
@@ -324,7 +327,7 @@ def _suggestion(loc: tuple[Any, ...]) -> str | None:
     return None
 
 
-def _describe(error: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: ErrorDetails) -> tuple[str, str]:
     key = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         close = _suggestion(tuple(error["loc"]))

@@ -53,9 +53,16 @@ class KeymapProblem:
     """One thing wrong with the keymap."""
 
     message: str
-    """The sentence shown to the user."""
+    """What is wrong, in one sentence (it may quote the user's keymap as written)."""
     ids: frozenset[str] = field(default_factory=frozenset)
     """The keymap entries at fault (they are not applied)."""
+    hint: str = ""
+    """What to do, in our words only: a `{binding-id}` in it names a step the front
+    end spells with its keys ("{help} lists every id")."""
+
+    def text(self, render_hint: Callable[[str], str] = lambda hint: hint) -> str:
+        """The sentence and its hint, the hint's steps spelled by `render_hint`."""
+        return f"{self.message} ({render_hint(self.hint)})" if self.hint else self.message
 
 
 def keys_of(spec: str) -> tuple[str, ...]:
@@ -82,9 +89,9 @@ def keymap_problems(keymap: Mapping[str, str],
     for binding_id, spec in keymap.items():
         if binding_id not in known:
             close = difflib.get_close_matches(binding_id, list(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else " (F1 lists every id)"
-            problems.append(KeymapProblem(f"keymap: {binding_id!r} is not a binding id{hint}",
-                                          frozenset({binding_id})))
+            hint = f"did you mean {close[0]!r}?" if close else "{help} lists every id"
+            problems.append(KeymapProblem(f"keymap: {binding_id!r} is not a binding id",
+                                          frozenset({binding_id}), hint))
         elif not keys_of(spec):
             problems.append(KeymapProblem(f"keymap: {binding_id!r} has no key", frozenset({binding_id})))
     seen: set[tuple[str, str, str]] = set()
@@ -108,7 +115,7 @@ def keymap_problems(keymap: Mapping[str, str],
 
 def check_keymap(keymap: Mapping[str, str], contexts: Sequence[Sequence[ContextEntry]]) -> list[str]:
     """Problems with `keymap`, one sentence each (an empty list means it is fine)."""
-    return [p.message for p in keymap_problems(keymap, contexts)]
+    return [p.text() for p in keymap_problems(keymap, contexts)]
 
 
 def _clashes_between_bindings(bindings: list[BindingInfo], keymap: Mapping[str, str],

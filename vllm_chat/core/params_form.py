@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -232,7 +233,7 @@ def check_form(
     chosen model's context window when the server said (it bounds `max_tokens`).
     """
     errors: dict[str, str] = {}
-    values: dict[str, Number | None] = {}
+    values: dict[str, Any] = {}  # Number | None each; Any: they become SamplingParams' keyword arguments
     for spec in NUMBER_FIELDS:
         value, message = parse_number(spec.name, numbers.get(spec.name, ""))
         if message:

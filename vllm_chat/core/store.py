@@ -25,6 +25,7 @@ clean-up for a title asked of the model).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import itertools
 import json
@@ -509,7 +510,7 @@ class SessionStore:
 
     # searching
 
-    def search(self, query: str, limit: int | None = None) -> list[SessionSummary]:
+    def search(self, query: str, limit: int | None = None) -> builtins.list[SessionSummary]:
         """Sessions whose title or any message text contains `query` (case-insensitive).
 
         Newest first. Reads every session file that is not matched by its

@@ -10,7 +10,7 @@ entry per token). Legacy completions live in `completion_chunks.py`.
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _enc
 from typing import Any
 
 from vllm_chat.simserver import logprobs

@@ -9,7 +9,7 @@ every chunk carries the legacy logprobs object (`text_offset`, `token_logprobs`,
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _enc
 from typing import Any
 
 from vllm_chat.simserver import logprobs, tokenizer

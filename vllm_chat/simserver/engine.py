@@ -159,7 +159,7 @@ class Engine:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coro: object) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

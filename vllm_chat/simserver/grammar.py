@@ -219,7 +219,7 @@ class _ExprParser:
         if token.kind == "string":
             return _unescape(token.text[1:-1])
         if token.kind == "class":
-            return regexgen.parse(token.text)[0]  # type: ignore[index]
+            return regexgen.parse(token.text)[0]
         if token.kind == "regex":
             body = token.text[1:token.text.rindex("/")]
             try:
@@ -304,7 +304,7 @@ def _cost(expr: object, costs: dict[str, float]) -> float:
         return costs[expr[1]]
     if isinstance(expr, tuple):
         return min(_cost(branch, costs) for branch in expr)
-    return sum(_cost(item, costs) for item in expr)  # type: ignore[union-attr]
+    return sum(_cost(item, costs) for item in expr)
 
 
 def _expand(expr: object, grammar: Grammar, costs: dict[str, float], out: list[str], stack: tuple[str, ...]) -> None:
@@ -331,7 +331,7 @@ def _expand(expr: object, grammar: Grammar, costs: dict[str, float], out: list[s
         choice = fresh[0] if fresh and len(stack) <= MAX_DEPTH else cheapest
         _expand(choice, grammar, costs, out, stack)
     else:
-        for item in expr:  # type: ignore[union-attr]
+        for item in expr:
             _expand(item, grammar, costs, out, stack)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import zlib
-from json.encoder import encode_basestring as _enc  # type: ignore[attr-defined]
+from json.encoder import encode_basestring as _enc
 from typing import Any
 
 _COMMON = frozenset(

@@ -15,8 +15,9 @@ from textual.timer import Timer
 
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
-from vllm_chat.ui.keys import apply_keymap
+from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
 
@@ -94,10 +95,8 @@ class VllmChatApp(App[int]):
 
     def action_help(self) -> None:
         """Show every key binding."""
-        from vllm_chat.ui.screens.help import HelpScreen
-
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_groups(self)))
 
     def action_tool_servers(self) -> None:
         """The MCP tool servers: state, tools, reasons, reconnect."""

@@ -95,11 +95,11 @@ def effective_protocol(protocol: str | None = None) -> Protocol:
     """The protocol in force: the environment override, else `protocol`, else the prepared one."""
     override = os.environ.get(RENDERER_ENV, "").strip().lower()
     if override in _PROTOCOLS:
-        return override  # type: ignore[return-value]
+        return override  # type: ignore[return-value]  # one of _PROTOCOLS, checked above
     if override:
         log.info("%s=%r is not one of %s; ignored", RENDERER_ENV, override, ", ".join(_PROTOCOLS))
     if protocol in _PROTOCOLS:
-        return protocol  # type: ignore[return-value]
+        return protocol  # type: ignore[return-value]  # one of _PROTOCOLS, checked above
     return _state.configured
 
 
@@ -111,7 +111,7 @@ def prepare_terminal(protocol: str = "auto") -> Renderer | None:
     renderer thumbnails will use, or None for text chips. Never raises: a
     terminal that can't be probed just means text chips.
     """
-    _state.configured = protocol if protocol in _PROTOCOLS else "auto"  # type: ignore[assignment]
+    _state.configured = protocol if protocol in _PROTOCOLS else "auto"  # type: ignore[assignment]  # checked: a Protocol
     _state.prepared = True
     chosen = effective_protocol()
     if chosen == "off":
@@ -306,7 +306,8 @@ def _retry_with_default_cell_size() -> bool:
         from textual_image import _terminal
 
         if not hasattr(_terminal.get_cell_size, "_result"):
-            _terminal.get_cell_size._result = _terminal.CellSize(*DEFAULT_CELL_SIZE)  # type: ignore[attr-defined]
+            cell_size = _terminal.CellSize(*DEFAULT_CELL_SIZE)
+            _terminal.get_cell_size._result = cell_size  # type: ignore[attr-defined]  # its private cache
         import textual_image.widget  # noqa: F401
     except Exception:  # noqa: BLE001
         return False

@@ -28,7 +28,7 @@ from vllm_chat.core.markdown_blocks import markdown_parser
 class _LeftHeading(Heading):
     """Headings aligned left: centred titles look lost in a chat column."""
 
-    LEVEL_ALIGN: ClassVar[dict[str, str]] = {f"h{i}": "left" for i in range(1, 7)}  # type: ignore[assignment]
+    LEVEL_ALIGN: ClassVar[dict[str, str]] = {f"h{i}": "left" for i in range(1, 7)}  # type: ignore[assignment]  # Rich types it as its Literal alignments
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         text = self.text.copy()
@@ -160,12 +160,12 @@ def _strips(lines: list[list[Segment]], width: int, base: Style) -> list[Strip]:
     return [Strip(list(apply(line, base)), width) for line in lines]
 
 
-def _is_blank(line: list) -> bool:  # type: ignore[type-arg]
+def _is_blank(line: list[Segment]) -> bool:
     # Unstyled blank lines only: a code block's padding has a background and stays.
     return all(not seg.text.strip() and not (seg.style and seg.style.bgcolor) for seg in line)
 
 
-def _trim_blank_edges(lines: list[list]) -> list[list]:  # type: ignore[type-arg]
+def _trim_blank_edges(lines: list[list[Segment]]) -> list[list[Segment]]:
     """Rich pads some elements (tables, lists) with blank lines; blocks are spaced
     by the view instead, so every block is separated by exactly one line."""
     start, end = 0, len(lines)

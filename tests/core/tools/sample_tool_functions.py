@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,7 +40,7 @@ async def weather(city: str, unit: Literal["c", "f"] = "c") -> dict:
     return {"city": city, "temperature": 18 if unit == "c" else 64, "unit": unit}
 
 
-def greet(name: Optional[str] = None) -> str:
+def greet(name: str | None = None) -> str:
     """Say hello."""
     return f"Hello, {name or 'stranger'}!"
 

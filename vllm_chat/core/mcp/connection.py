@@ -248,7 +248,7 @@ class ServerConnection:
             tail.read()  # what the server wrote last (often why it failed) is read before the file goes
 
         stack.callback(last_read)
-        return sdk.client.stdio.stdio_client(params, errlog=errlog)  # type: ignore[arg-type]
+        return sdk.client.stdio.stdio_client(params, errlog=errlog)
 
     def _process_ended(self) -> None:
         self._stderr_done.set()
@@ -287,7 +287,8 @@ class ServerConnection:
         from mcp_types import CONNECTION_CLOSED
 
         try:
-            return await client.call_tool(tool, arguments)
+            result: CallToolResult = await client.call_tool(tool, arguments)
+            return result
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
                 self._closing.set()  # the runner leaves the connection and reports the loss

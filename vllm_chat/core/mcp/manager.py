@@ -179,11 +179,11 @@ class McpManager:
         by_remote = {(t.server, t.remote_name): t for t in self._offered.values()}
         for server in self.settings.servers:
             connection = self._connections.get(server.name)
-            base = {"name": server.name, "transport": server.kind, "target": server.target}
             if connection is None:
                 state: StatusState = "disabled" if not server.enabled else "stopped"
                 detail = "disabled (enabled = false)" if not server.enabled else "not started"
-                out.append(ServerStatus(state=state, detail=detail, **base))
+                out.append(ServerStatus(name=server.name, transport=server.kind, target=server.target,
+                                        state=state, detail=detail))
                 continue
             tools = []
             for remote in connection.tools if connection.state == "ready" else []:
@@ -203,7 +203,9 @@ class McpManager:
                 stderr=tuple(connection.stderr),
                 server_info=connection.server_info,
                 notes=tuple(self._notes(connection)),
-                **base,
+                name=server.name,
+                transport=server.kind,
+                target=server.target,
             ))
         return out
 

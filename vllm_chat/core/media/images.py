@@ -102,7 +102,7 @@ def _decode(
     scale (never below `max_side`), which is several times faster; the size
     returned is still the file's own.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if mime == "image/heic":
         _register_heif_if_available()
@@ -124,7 +124,7 @@ def _decode(
             f"{name} has too many pixels to be processed safely. "
             "Scale it down in an image editor first."
         ) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         if mime in ("image/heic", "image/avif"):
             raise AttachmentError(
                 f"{name} is {_a_format(mime)} image, which this installation can't read. "
@@ -145,7 +145,8 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return image.size
+            size: tuple[int, int] = image.size
+            return size
     except Exception:  # noqa: BLE001 - any failure just means "size unknown"
         return None
 
@@ -178,7 +179,7 @@ def _corrupt(name: str, mime: str | None, reason: str) -> str:
 def _register_heif_if_available() -> None:
     """Let Pillow read HEIC photos when the optional pillow-heif plugin is installed."""
     try:
-        from pillow_heif import register_heif_opener  # type: ignore[import-not-found]
+        from pillow_heif import register_heif_opener
     except ImportError:
         return
     register_heif_opener()

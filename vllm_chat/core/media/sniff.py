@@ -93,7 +93,7 @@ def kind_of_mime(mime: str | None) -> AttachmentKind | None:
         return None
     family = mime.split("/", 1)[0].strip().lower()
     if family in ("image", "video", "audio"):
-        return family  # type: ignore[return-value]
+        return family  # type: ignore[return-value]  # one of the three, checked just above
     return None
 
 

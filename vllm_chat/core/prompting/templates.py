@@ -198,8 +198,8 @@ def load_templates(folders: list[Path], table: dict[str, TemplateFields]) -> Tem
                 book.problems.append(f"{path}: {exc}")
                 continue
             _admit(book, path.stem, data, str(path))
-    for name, data in table.items():
-        _admit(book, name, data.model_dump(exclude_unset=True), f"[prompts.{name}] in the config")
+    for name, fields in table.items():
+        _admit(book, name, fields.model_dump(exclude_unset=True), f"[prompts.{name}] in the config")
     return book
 
 

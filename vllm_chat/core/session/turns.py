@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from vllm_chat.core.conversation import Branch, Message
-from vllm_chat.core.engine import TurnOptions
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -24,6 +23,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, ActivityPhase
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 

@@ -14,11 +14,11 @@ import ast
 import math
 import operator
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any, cast
 
 from vllm_chat.core.tools.base import Tool, ToolError
 
-Number = Union[int, float]
+Number = int | float
 
 MAX_EXPRESSION_CHARS = 1000
 """Longest expression accepted."""
@@ -171,7 +171,7 @@ class _Evaluator:
 
     def _constant(self, node: ast.Constant) -> Number:
         if type(node.value) in (int, float):
-            return _checked(node.value)
+            return _checked(cast(Number, node.value))
         snippet = ast.get_source_segment(self.source, node) or repr(node.value)
         raise ToolError(f"{snippet} is not a number; allowed are {_ALLOWED}")
 
@@ -206,6 +206,7 @@ class _Evaluator:
 
     def _call(self, node: ast.Call) -> Number:
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+            name: str | None
             if isinstance(node.func, ast.Name):
                 name = node.func.id
             else:

@@ -84,7 +84,8 @@ def import_callable(path: str) -> Callable[..., Any]:
             raise ToolConfigError("function", f"{module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
         raise ToolConfigError("function", f"{path!r} is not callable")
-    return obj
+    func: Callable[..., Any] = obj
+    return func
 
 
 def _strip_titles(schema: Any) -> Any:
@@ -120,7 +121,8 @@ class PythonFunctionTool(Tool):
     ) -> None:
         self.func = func
         """The function that is called."""
-        self.name = name or getattr(func, "__name__", "")
+        own_name: str = getattr(func, "__name__", "")
+        self.name = name or own_name
         if not self.name:
             raise ToolConfigError("name", "the function has no __name__; set `name`")
         summary, arg_docs = parse_docstring(inspect.getdoc(func))
@@ -191,7 +193,7 @@ class PythonFunctionTool(Tool):
         kwargs: dict[str, Any] = {}
         for param in self._signature.parameters.values():
             if param.kind is param.POSITIONAL_ONLY:
-                args.append(arguments[param.name] if param.name in arguments else param.default)
+                args.append(arguments.get(param.name, param.default))
             elif param.name in arguments:
                 kwargs[param.name] = arguments[param.name]
         try:

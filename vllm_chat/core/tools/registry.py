@@ -100,8 +100,8 @@ class ToolRegistry:
                 origin[tool.name] = key
                 registry.add(tool)
 
-        for i, name in enumerate(tools.builtins):
-            admit(builtin_tool(name, root=root), f"tools.builtins[{i}]")
+        for i, builtin in enumerate(tools.builtins):
+            admit(builtin_tool(builtin, root=root), f"tools.builtins[{i}]")
         for i, entry in enumerate(tools.python):
             try:
                 admit(load_python_tool(entry), f"tools.python[{i}]")

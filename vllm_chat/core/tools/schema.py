@@ -65,7 +65,7 @@ def schema_problems(value: Any, schema: dict[str, Any], path: str = "") -> list[
     """Every way `value` breaks `schema`, one sentence each (empty: it fits)."""
     expected = schema.get("type")
     if expected is not None:
-        types = expected if isinstance(expected, list) else [expected]
+        types: list[str] = expected if isinstance(expected, list) else [expected]
         if not any(_has_type(value, t) for t in types):
             wanted = " or ".join(_ARTICLE.get(t, t) for t in types)
             return [f"{_where(path)} must be {wanted}, got {_ARTICLE[json_type(value)]} ({show(value)})"]

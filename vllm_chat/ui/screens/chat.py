@@ -87,7 +87,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
         yield AttachmentBar(id="attachments")
-        yield PromptInput(history=self.app.prompt_history, id="prompt")  # type: ignore[attr-defined]
+        history = self.app.prompt_history  # type: ignore[attr-defined]  # VllmChatApp's, typed as App
+        yield PromptInput(history=history, id="prompt")
         yield Footer()
 
     @property

@@ -21,6 +21,7 @@ from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.attachments import PreparedAttachment
     from vllm_chat.ui.screens.chat import ChatScreen
 
 
@@ -34,15 +35,15 @@ class AttachmentActions:
 
         from vllm_chat.ui.screens.attach import AttachScreen
 
-        def picked(prepared: object) -> None:
+        def picked(prepared: PreparedAttachment | None) -> None:
             if prepared is not None:
                 self._add_attachment(prepared)
             self.prompt.focus()
 
         self.app.push_screen(AttachScreen(Path.cwd(), self.session.settings.attachments), picked)
 
-    def _add_attachment(self: ChatScreen, prepared: object) -> None:
-        if not self.attachments.add(prepared):  # type: ignore[arg-type]
+    def _add_attachment(self: ChatScreen, prepared: PreparedAttachment) -> None:
+        if not self.attachments.add(prepared):
             self.notify("That file is already attached.", severity="warning")
 
     def on_prompt_input_pasted_path(self: ChatScreen, event: PromptInput.PastedPath) -> None:

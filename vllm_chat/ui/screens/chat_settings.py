@@ -106,8 +106,8 @@ class SettingsActions:
 
         self.app.push_screen(TextEditScreen(
             self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
-            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt", area_id="system-prompt-text"),
-            edited)
+            hint="{save-text} save · {cancel-text} cancel · empty means no system prompt",
+            area_id="system-prompt-text"), edited)
     def _offer_without_tools(self: ChatScreen, error: ChatError) -> None:
         """The server has no tool calling: offer to answer this conversation without tools."""
         from vllm_chat.ui.screens.confirm import ConfirmScreen

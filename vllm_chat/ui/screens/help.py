@@ -6,6 +6,7 @@ Textual's own widgets bring (text editing, lists, scrolling), which have no id.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.console import Group
@@ -16,12 +17,37 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from vllm_chat.ui.keys import display_keys, help_groups
+from vllm_chat.ui.keys import display_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
 
+@dataclass(frozen=True)
+class HelpRow:
+    """One line of the help screen."""
+
+    owner: type
+    """The class that declares the binding (one of ours, or one of Textual's)."""
+    binding: Binding
+    """The binding, with only the keys it still answers (a subclass may take some over)."""
+    what: str
+    """What the keys do, as the help screen says it."""
+
+
+@dataclass(frozen=True)
+class HelpGroup:
+    """The keys of one place (a screen, a focused widget), under a title."""
+
+    title: str
+    """Where these keys apply ("Chat", "Prompt", ...)."""
+    rows: list[HelpRow]
+    """Its keys, in declaration order."""
+    built_in: bool = False
+    """Keys Textual's widgets bring (no id: `[keymap]` can't move them)."""
+
+
 class HelpScreen(Dialog[None]):
-    """A list of every binding, grouped by where it applies. Esc or F1 closes it."""
+    """A list of every binding, grouped by where it applies (`ui.key_places.help_groups`
+    walks them). Esc or F1 closes it."""
 
     DEFAULT_CSS = """
     HelpScreen {
@@ -36,6 +62,11 @@ class HelpScreen(Dialog[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,f1,q", "dismiss", "Close", id="close-help")]
 
+    def __init__(self, groups: list[HelpGroup]) -> None:
+        super().__init__()
+        self.groups = groups
+        """What the screen lists."""
+
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Text.assemble("Keys  ", ("the last column is the id [keymap] in the config uses",
@@ -46,7 +77,7 @@ class HelpScreen(Dialog[None]):
         """One small table per group, all with the same column widths: the keys and
         the ids are never cut (the ids are what `[keymap]` needs); descriptions wrap."""
         groups = [(group, [(display_keys(self.app, row.binding), row.what, row.binding.id or "")
-                           for row in group.rows]) for group in help_groups(self.app)]
+                           for row in group.rows]) for group in self.groups]
         rows = [row for _, group_rows in groups for row in group_rows]
         key_width = max(len(keys) for keys, _, _ in rows)
         id_width = max(len(binding_id) for _, _, binding_id in rows)
@@ -67,5 +98,5 @@ class HelpScreen(Dialog[None]):
             parts.extend([table, Text("")])
         return Group(*parts)
 
-    def action_dismiss(self) -> None:  # type: ignore[override]
+    def action_dismiss(self) -> None:  # type: ignore[override]  # a key binding passes no result
         self.dismiss(None)

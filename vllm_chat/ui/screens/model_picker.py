@@ -29,7 +29,7 @@ class ModelPickerScreen(PickListScreen):
         super().__init__(
             "Model for the next turn",
             [(m.id, model_label(m, m.id == current)) for m in models],
-            hint="enter pick · esc cancel · the conversation is kept",
+            hint="enter pick · {cancel-pick} cancel · the conversation is kept",
             highlight=current,
             empty="The server has not listed any models yet (is it connected?).",
         )

@@ -134,7 +134,7 @@ class ImageThumb(Widget, can_focus=True):
         att = self.attachment
         if att.kind != "image":
             return None
-        is_data_url = bool(att.url) and att.url[:5].lower() == "data:"  # type: ignore[index]
+        is_data_url = (att.url or "")[:5].lower() == "data:"
         if self._image is None and not att.ref and not is_data_url:
             return None  # a web address: never downloaded, so nothing to draw
         return images.image_widget_class("inline", protocol)

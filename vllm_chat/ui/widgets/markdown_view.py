@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from rich.style import Style
+from rich.theme import Theme as RichTheme
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
@@ -233,10 +234,10 @@ class MarkdownView(Widget):
         self.refresh()
 
 
-_THEME_CACHE: dict[int, object] = {}
+_THEME_CACHE: dict[int, RichTheme] = {}
 
 
-def _rich_theme_for(variables: dict[str, str]):  # type: ignore[no-untyped-def]
+def _rich_theme_for(variables: dict[str, str]) -> RichTheme:
     """The Rich theme for a variables dict, built once per dict (i.e. per theme change)."""
     from vllm_chat.ui.markdown_render import markdown_theme
 

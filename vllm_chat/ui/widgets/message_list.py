@@ -14,8 +14,9 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import ChatError
@@ -40,13 +41,7 @@ from vllm_chat.ui.widgets.message_views import (
     UserMessageView,
 )
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
-
-WELCOME = (
-    "Ask anything.\n\n"
-    "enter  send        ctrl+j  new line       esc  stop\n"
-    "ctrl+o  model      ctrl+n  new chat       ctrl+p  commands\n"
-    "f1  every key"
-)
+from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
@@ -72,8 +67,8 @@ class MessageList(VerticalScroll):
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, show_reasoning: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
         self.current: AssistantMessageView | None = None
@@ -129,7 +124,7 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(Static(WELCOME, classes="welcome", markup=False))
+            self.mount(WelcomeNote(classes="welcome"))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
@@ -218,7 +213,7 @@ class MessageList(VerticalScroll):
         while node is not None and node is not self:
             if isinstance(node, MessageView):
                 return node
-            node = node.parent  # type: ignore[assignment]
+            node = node.parent  # type: ignore[assignment]  # a widget's parent is a widget or the screen
         return None
 
     def _reconcile(self, desired: set[int]) -> None:

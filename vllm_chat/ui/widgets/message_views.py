@@ -8,6 +8,7 @@ streamed events. No text lives only in a widget.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -59,8 +60,8 @@ class MessageView(Vertical):
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
         `toggle-reasoning` or `prompt` (go back to the prompt)."""
 
-    def __init__(self, message: ChatMessage, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: ChatMessage, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
 

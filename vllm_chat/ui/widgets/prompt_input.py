@@ -10,6 +10,7 @@ prompts after `/`), their keys go to the list and the rest into the text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events
 from textual.binding import Binding
@@ -17,7 +18,11 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.completion_list import CompletionList
+
+PLACEHOLDER = "Message — {send} sends · {newline:first} new line · ↑ earlier prompts · {attach-file} attach a file"
+"""What the empty prompt says, with the keys as the keymap has them (↑ is the text box's own)."""
 
 
 class PromptInput(TextArea):
@@ -76,11 +81,9 @@ class PromptInput(TextArea):
         prompt_input: PromptInput
         text: str
 
-    def __init__(self, history: PromptHistory | None = None, **kwargs: object) -> None:
+    def __init__(self, history: PromptHistory | None = None, **kwargs: Any) -> None:
         super().__init__(soft_wrap=True, tab_behavior="focus", show_line_numbers=False,
-                         highlight_cursor_line=False,
-                         placeholder="Message — enter sends · ctrl+j new line · ↑ earlier prompts · ctrl+f attach a file",
-                         **kwargs)  # type: ignore[arg-type]
+                         highlight_cursor_line=False, **kwargs)
         # Not `history`: TextArea uses that name for its undo history.
         self.prompt_history = history or PromptHistory(None)
         """Earlier prompts, oldest first."""
@@ -90,6 +93,7 @@ class PromptInput(TextArea):
         """The suggestions shown for the word being typed (set by the screen that shows them)."""
 
     def on_mount(self) -> None:
+        self.placeholder = with_keys(self.app, PLACEHOLDER)
         if self.app.is_headless:
             self.cursor_blink = False
 

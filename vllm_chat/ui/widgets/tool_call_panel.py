@@ -28,6 +28,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message, ToolCall
 from vllm_chat.core.text import inert
 from vllm_chat.ui.colors import theme_color
+from vllm_chat.ui.keys import key_hint
 
 PanelState = Literal["streaming", "ready", "approval", "running", "ok", "error", "denied", "stopped"]
 
@@ -247,6 +248,7 @@ class ToolCallPanel(Vertical):
             return Text("\n".join(lines))
         shown = "\n".join(lines[:RESULT_PREVIEW_LINES])
         text = Text(shown + "\n")
-        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines (enter shows all)", style="italic dim")
+        key = key_hint(self.app, "toggle-tool-result", first_only=True)
+        text.append(f"… {len(lines) - RESULT_PREVIEW_LINES} more lines ({key} shows all)", style="italic dim")
         return text
 

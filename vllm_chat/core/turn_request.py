@@ -1,0 +1,98 @@
+"""What one turn sends: the options of a turn, and the request built from a conversation.
+
+`request_messages` leaves tool calls without results out of every request: a call
+cut off while its arguments streamed (by Esc, or by `finish_reason` length) is kept
+in the conversation for display but never sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from vllm_chat.core.conversation import Conversation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.media.policy import MediaPolicy
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """How to send one turn."""
+
+    tools_enabled: bool = True
+    """Offer the registry's tools (the request carries `tools` only then)."""
+    tool_choice: Literal["auto", "none", "required"] | dict[str, Any] = "auto"
+    """`tool_choice` to send with the tools: auto, none, required, or a named function
+    (`{"type": "function", "function": {"name": ...}}`). A forced choice (required or
+    named) applies to the first request of a turn; the requests after tool results use
+    "auto" so the model can answer."""
+    media_policy: MediaPolicy | None = None
+    """Media to leave out of the request (the user accepted an offer after vLLM refused
+    them); None sends every attachment."""
+    continue_last: bool = False
+    """Continue the last assistant message instead of starting a new one
+    (`continue_final_message`, used for replies cut off or stopped)."""
+
+
+def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
+    """The request messages, with attachments turned into content parts."""
+    if not any(m.attachments for m in conv.messages):
+        return conv.to_openai()
+    if options.media_policy is not None:
+        return options.media_policy.request_messages(conv)
+    from vllm_chat.core.attachments import build_request_messages
+
+    return build_request_messages(conv)
+
+
+def request_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`messages` without the tool calls that have no result right after their message.
+
+    Such calls were cut off while their arguments streamed, or the app stopped
+    before they ran; the session keeps them for display, but a request must
+    not carry a call without its result (and vLLM parses the arguments of
+    every call in the history, so half-written JSON would fail the request).
+    An assistant message left with neither text nor calls is left out.
+    """
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        calls = message.get("tool_calls")
+        if message.get("role") == "assistant" and calls:
+            answered = set()
+            for later in messages[i + 1:]:
+                if later.get("role") != "tool":
+                    break
+                answered.add(later.get("tool_call_id"))
+            kept = [c for c in calls if c.get("id") in answered]
+            if len(kept) != len(calls):
+                message = {k: v for k, v in message.items() if k != "tool_calls"}
+                if kept:
+                    message["tool_calls"] = kept
+                elif not message.get("content"):
+                    continue
+        out.append(message)
+    return out
+
+
+def build_request(
+    conv: Conversation,
+    options: TurnOptions,
+    messages: list[dict[str, Any]],
+    tool_specs: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The keyword arguments for `chat.completions.create` (without `stream`)."""
+    request: dict[str, Any] = {
+        "model": conv.model,
+        "messages": messages,
+        "stream_options": {"include_usage": True},
+    }
+    request.update(conv.params.request_kwargs())
+    if tool_specs:
+        request["tools"] = tool_specs
+        request["tool_choice"] = options.tool_choice
+    if options.continue_last:
+        extra = dict(request.get("extra_body", {}))
+        extra.update(continue_final_message=True, add_generation_prompt=False)
+        request["extra_body"] = extra
+    return request
