@@ -25,6 +25,12 @@ fences, tables, quotes), one token per SSE chunk.
 
 Full speed (`--tps 0`): target app time <= 1.5x the floor. Paced at 2,000
 tok/s (`--tps 2000`, 10 s of tokens): target app time <= 1.1x the pacing time.
+
+- **Logprobs:** the same full-speed app turn with logprobs on (`top_logprobs`
+  5: every chunk carries six token/logprob pairs, captured per token and
+  packed with the reply), against the app turn with them off, alternating on
+  one server. Target: logprobs on <= 1.5x logprobs off. `--logprobs-only`
+  runs just this pair.
 Each app run uses a fresh app (empty conversation); one unmeasured run first
 warms imports and caches, as a user's first reply would not be measured either.
 """
@@ -50,6 +56,10 @@ PACED_TPS = 2000.0
 """Tokens per second of the paced stream."""
 PACED_LIMIT = 1.1
 """App time / pacing time at `PACED_TPS`."""
+LOGPROBS_LIMIT = 1.5
+"""App time with logprobs on (top 5) / app time with them off."""
+LOGPROBS_TOP = 5
+"""Alternatives per token in the logprobs runs."""
 
 
 async def sdk_floor(base_url: str, prompt: str, *, client: Any = None,
@@ -81,7 +91,7 @@ async def sdk_floor(base_url: str, prompt: str, *, client: Any = None,
 
 async def app_turn(base_url: str, prompt: str, expected: str, probe: Any, *,
                    conversation: Any = None, timeout: float = 600.0,
-                   during: Any = None) -> dict[str, Any]:
+                   during: Any = None, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     """One headless app, one streamed turn; the timings of that turn.
 
     `during(app, t_submit)` may return a coroutine to run while the reply streams
@@ -96,7 +106,7 @@ async def app_turn(base_url: str, prompt: str, expected: str, probe: Any, *,
     )
 
     clock = EventClock()
-    async with headless_app(base_url, conversation=conversation,
+    async with headless_app(base_url, conversation=conversation, settings=settings,
                             before_run=lambda app: clock.attach(app.session)) as (app, pilot):
         await wait_connected(app)
         await pilot.pause()
@@ -159,6 +169,42 @@ async def measure(base_url: str, tokens: int, runs: int) -> dict[str, list[Any]]
     return out
 
 
+async def measure_logprobs(base_url: str, tokens: int, runs: int) -> dict[str, list[Any]]:
+    """Alternate app turns with logprobs off and on, on one server; the first pair is a warm-up."""
+    from _apphooks import FrameProbe
+
+    prompt = f"long {tokens}"
+    expected = expected_long_reply(tokens)
+    on = {"sampling": {"logprobs": LOGPROBS_TOP}}
+    out: dict[str, list[Any]] = {"off": [], "on": []}
+    with FrameProbe() as probe:
+        for run in range(runs + 1):
+            off_turn = await app_turn(base_url, prompt, expected, probe)
+            on_turn = await app_turn(base_url, prompt, expected, probe, settings=on)
+            label = "warm-up" if run == 0 else f"run {run}"
+            print(f"  {label}: logprobs off {off_turn['total']:6.2f} s   on {on_turn['total']:6.2f} s "
+                  f"(view ok={on_turn['source_ok']}, screen ok={on_turn['screen_ok']})", flush=True)
+            if run:
+                out["off"].append(off_turn)
+                out["on"].append(on_turn)
+    return out
+
+
+def logprobs_results(base_url: str, tokens: int, runs: int) -> list[Result]:
+    """The logprobs row: app time with logprobs on against off."""
+    print(f"logprobs: {tokens} tokens at full speed, top {LOGPROBS_TOP}, {runs} runs (+1 warm-up)", flush=True)
+    pairs = asyncio.run(measure_logprobs(base_url, tokens, runs))
+    off = median([t["total"] for t in pairs["off"]])
+    on = median([t["total"] for t in pairs["on"]])
+    ok = all(t["source_ok"] and t["screen_ok"] for t in pairs["on"])
+    return [Result("1 stream", f"{tokens} tok with logprobs (top {LOGPROBS_TOP}), on screen (headless)", on, "s",
+                   f"<= {LOGPROBS_LIMIT}x logprobs off", on <= LOGPROBS_LIMIT * off and ok, off, on / off,
+                   note="floor = the same app turn with logprobs off; on: "
+                        + ", ".join(f"{t['total']:.2f}" for t in pairs["on"]) + "; off: "
+                        + ", ".join(f"{t['total']:.2f}" for t in pairs["off"])
+                        + ("" if ok else "; REPLY NOT WHOLE ON SCREEN"))]
+
+
 def tmux_turns(base_url: str, tokens: int, runs: int, env: dict[str, str]) -> list[float]:
     """The installed app in a real terminal (tmux): seconds from submit to the completing paint."""
     from _tmux import TmuxProbe, tmux_available
@@ -177,11 +223,15 @@ def tmux_turns(base_url: str, tokens: int, runs: int, env: dict[str, str]) -> li
     return times
 
 
-def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS, tmux: bool = True) -> list[Result]:
+def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS, tmux: bool = True,
+        logprobs_only: bool = False) -> list[Result]:
     """Run the benchmark; the results for the table."""
     runs = runs or (2 if quick else 5)
     results: list[Result] = []
     with bench_env() as env:
+        if logprobs_only:
+            with SimProcess(tps=0, env=env.env) as sim:
+                return logprobs_results(sim.base_url, tokens, runs)
         with SimProcess(tps=0, env=env.env) as sim:
             print(f"full speed: {tokens} tokens, {runs} runs (+1 warm-up), server {sim.base_url}", flush=True)
             full = asyncio.run(measure(sim.base_url, tokens, runs))
@@ -206,6 +256,7 @@ def run(quick: bool = False, runs: int | None = None, tokens: int = TOKENS, tmux
                                           f"<= {FULL_SPEED_LIMIT}x floor", value <= FULL_SPEED_LIMIT * floor,
                                           floor, value / floor,
                                           note="real terminal: installed vllm-chat in a 120x40 tmux pane"))
+            results += logprobs_results(sim.base_url, tokens, runs)
         with SimProcess(tps=PACED_TPS, env=env.env) as sim:
             pace = tokens / PACED_TPS
             print(f"paced: {tokens} tokens at {PACED_TPS:.0f} tok/s ({pace:.0f} s), {runs} runs (+1 warm-up)",
@@ -224,8 +275,9 @@ def main() -> int:
     p.add_argument("--tokens", type=int, default=TOKENS)
     p.add_argument("--no-tmux", action="store_true", help="skip the real-terminal run")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one app turn may take")
+    p.add_argument("--logprobs-only", action="store_true", help="only the logprobs on/off pair")
     args = p.parse_args()
-    results = run(args.quick, args.runs, args.tokens, tmux=not args.no_tmux)
+    results = run(args.quick, args.runs, args.tokens, tmux=not args.no_tmux, logprobs_only=args.logprobs_only)
     return common.finish(results, "Target 1: streaming throughput", args.results_json)
 
 

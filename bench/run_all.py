@@ -48,6 +48,7 @@ BENCHMARKS = {
     "long_conversation": "bench_long_conversation.py",
     "startup": "bench_startup.py",
     "memory": "bench_memory.py",
+    "context_meter": "bench_context_meter.py",
 }
 """Name (for --only) -> script, in the order they run."""
 TIMEOUT = {"quick": 900, "full": 3600}

@@ -25,6 +25,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if STRICT and os.environ.get("VLLM_CHAT_REAL_URL") and not os.environ.get("VLLM_CHAT_REAL_REASONING_URL"):
         raise pytest.UsageError("VLLM_CHAT_REAL_URL is set but VLLM_CHAT_REAL_REASONING_URL is not: CI runs the "
                                 "reasoning checks against a real vLLM started with --reasoning-parser qwen3")
+    if STRICT and os.environ.get("VLLM_CHAT_REAL_URL") and not os.environ.get("VLLM_CHAT_REAL_BASE_URL"):
+        raise pytest.UsageError("VLLM_CHAT_REAL_URL is set but VLLM_CHAT_REAL_BASE_URL is not: CI runs completion "
+                                "mode against a real vLLM serving a model without a chat template (VR_BASE=1)")
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,28 @@ import sys
 from typing import Any
 
 from vllm_chat import __version__
+from vllm_chat.generation_flags import (
+    FlagError,
+    add_generation_flags,
+    apply_to_conversation,
+    generation_overrides,
+)
 
 EPILOG = """\
 examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
   vllm-chat -p "Explain KV caching"         print one reply and exit
+  vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
+  vllm-chat -m base --completion -p "def f("   a base model continues the text
+  vllm-chat -p "$(cat notes.md)" --count    the prompt's exact token count, nothing generated
   git diff | vllm-chat -p "Review this"     piped text is added to the prompt
   vllm-chat -p "review @src/app.py"         @path sends a file of this folder with the prompt
   git diff | vllm-chat --prompt commit-message --var diff=@-   a saved prompt
   vllm-chat -c                              continue the most recent session
-  vllm-chat sessions list                   saved sessions (also: export, delete)
+  vllm-chat -p "Name a colour" -n 3         three candidate replies (--json: a list)
+  vllm-chat sessions list                   saved sessions (also: search, export, fork, delete)
+  vllm-chat server --json                   the server's version, models, load and cache
   vllm-chat tools list                      every tool the model is offered, MCP servers too
 """
 
@@ -59,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     samp.add_argument("--presence-penalty", type=float)
     samp.add_argument("--frequency-penalty", type=float)
     samp.add_argument("--seed", type=int)
+    samp.add_argument("--logprobs", type=int, metavar="N",
+                      help="ask for each token's probability and its N likeliest alternatives (0-20); "
+                           "with --json, printed per token")
     samp.add_argument("--stop", action="append", metavar="TEXT", help="stop string (repeatable, up to 4)")
     samp.add_argument("--thinking", dest="thinking", action="store_true", default=None,
                       help="chat_template_kwargs.enable_thinking = true")
@@ -80,6 +94,18 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the saved prompt NAME (prompts/NAME.md in the config folder, or [prompts.NAME])")
     one.add_argument("--var", action="append", metavar="KEY=VALUE",
                      help="a value for a {{variable}} of --prompt (VALUE @FILE reads a file, @- stdin)")
+    one.add_argument("-n", "--candidates", type=int, metavar="N",
+                     help="print N candidate replies (2-8; vLLM's n), each under its own header")
+    one.add_argument("--beam-search", action="store_true",
+                     help="with -n: the N best replies by beam search (use_beam_search)")
+    one.add_argument("--compare", metavar="MODEL,MODEL",
+                     help="send the prompt to 2-4 models or LoRA adapters at once and print every reply")
+    add_generation_flags(p)
+    one.add_argument("--count", action="store_true",
+                     help="print the prompt's exact token count (the server's /tokenize) and max_model_len; "
+                          "nothing is generated")
+    one.add_argument("--compact", action="store_true",
+                     help="with -c/--resume: summarise the older turns first (compaction), then send")
     return p
 
 
@@ -93,7 +119,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
             out[key] = value
     sampling = {}
     for name in ("temperature", "top_p", "max_tokens", "top_k", "min_p", "repetition_penalty",
-                 "presence_penalty", "frequency_penalty", "seed", "stop"):
+                 "presence_penalty", "frequency_penalty", "seed", "stop", "logprobs"):
         value = getattr(args, name)
         if value is not None:
             sampling[name] = value
@@ -135,6 +161,11 @@ def _main(argv: list[str] | None) -> int:
         from vllm_chat.sessions_cli import sessions_main
 
         return sessions_main(argv[1:])
+    if argv[:1] == ["server"]:
+        from vllm_chat.server_cli import server_main
+
+        return server_main(argv[1:])
+
     if argv[:1] == ["tools"]:
         from vllm_chat.tools_cli import tools_main
 
@@ -144,8 +175,9 @@ def _main(argv: list[str] | None) -> int:
     from vllm_chat.core.config import ConfigError, load_settings
 
     try:
-        settings = load_settings(cli_overrides(args), config_path=args.config, profile=args.profile)
-    except ConfigError as exc:
+        overrides = {**cli_overrides(args), **generation_overrides(args)}
+        settings = load_settings(overrides, config_path=args.config, profile=args.profile)
+    except (ConfigError, FlagError) as exc:
         print(f"vllm-chat: {exc}", file=sys.stderr)
         return 2
 
@@ -161,6 +193,7 @@ def _main(argv: list[str] | None) -> int:
         settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
     try:
         conversation = _conversation_from_args(args)
+        apply_to_conversation(args, settings, conversation)
         from vllm_chat.oneshot_input import OneShotInputError, oneshot_input
 
         try:
@@ -169,6 +202,9 @@ def _main(argv: list[str] | None) -> int:
             raise _CliError(str(exc)) from None
         if given is not None:
             return _oneshot(settings, args, given, conversation)
+        if args.candidates is not None or args.compare or args.beam_search:
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
+                            "candidates and alt+m compares models.")
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)
@@ -182,6 +218,18 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
+
+
+def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
+    """`-n`, `--beam-search` and `--compare` as `OneShotRequest` fields (checked together)."""
+    compare = [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+    if args.candidates is not None and compare:
+        raise _CliError("-n and --compare don't go together: ask for candidates of one model, or compare models.")
+    if args.beam_search and args.candidates is None:
+        raise _CliError("--beam-search needs -n N (how many beams to keep).")
+    if args.compare is not None and not compare:
+        raise _CliError("--compare needs model names, separated by commas.")
+    return {"candidates": args.candidates or 0, "beam": args.beam_search, "compare": compare}
 
 
 def _conversation_from_args(args: argparse.Namespace) -> Any:
@@ -221,6 +269,7 @@ def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: 
         except AttachmentError as exc:
             raise _CliError(str(exc)) from None
     request = OneShotRequest(
+        **_several_replies(args),
         prompt=given.text,
         template=given.template,
         variables=given.variables,
@@ -230,6 +279,8 @@ def _oneshot(settings: Any, args: argparse.Namespace, given: Any, conversation: 
         yes=args.yes,
         conversation=conversation,
         save=args.save,
+        count=args.count,
+        compact=args.compact,
     )
     return asyncio.run(run_oneshot(settings, request))
 

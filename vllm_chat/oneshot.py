@@ -2,11 +2,20 @@
 
 A front end like the TUI: it drives a `ChatSession` and only prints its
 events. The reply goes to stdout as it streams; reasoning only with
-`--show-reasoning`, to stderr. Errors go to stderr with the same message and
+`--show-reasoning`, to stderr; with `--logprobs N` the reply's mean logprob and
+perplexity follow on stderr. Errors go to stderr with the same message and
 hint as the TUI shows (the steps a hint names are spelled as command-line
-flags here, never as TUI keys), and the exit status is 1. `--json` prints one
-JSON object at the end instead (text, reasoning, usage, finish_reason, ...).
-Tools that need approval are denied unless `--yes` is given. A session that
+flags here, never as TUI keys), and the exit status is 1. With a constraint
+(`--json-schema`, `--regex`, ...) stdout is exactly the reply (no newline is
+added when it goes to a pipe); a reply that does not match, or was cut before
+it was complete, exits 3 with the first error on stderr. `--json` prints one
+JSON object at the end instead (text, reasoning, usage, finish_reason, the client's
+and vLLM's timings, and with `--logprobs N` every token with its probability and
+alternatives).
+`-n N` and `--compare` print several replies (see `oneshot_candidates`).
+Tools that need approval are denied unless `--yes` is given. `--count`
+prints the prompt's exact size instead of sending it, a request that would
+not fit the context window is not sent (see `oneshot_context`). A session that
 was asked for (`--save`, `-c`, `--resume`) but could not be written is said on
 stderr and ends with status 1, after a copy was put where it could be written.
 """
@@ -47,8 +56,13 @@ STEPS = {
     "toggle-tools": "--no-tools",
     "retry": "the same command again",
     "continue-reply": "the TUI (vllm-chat --resume ID, then continue)",
+    "completion-mode": "--completion",
+    "compact": "--compact",
 }
 """How one-shot mode names the steps a hint offers (the TUI names keys instead)."""
+
+EXIT_DOES_NOT_MATCH = 3
+"""The exit status when the reply does not match the constraint, or was cut before it was complete."""
 
 
 @dataclass
@@ -73,6 +87,16 @@ class OneShotRequest:
     """A saved conversation to continue (it is saved after the turn)."""
     save: bool = False
     """Save the exchange as a session even if it is new."""
+    candidates: int = 0
+    """Ask for this many candidates of the reply (`-n`; 0: one reply)."""
+    beam: bool = False
+    """Find the candidates by beam search (`--beam-search`)."""
+    compare: list[str] = field(default_factory=list)
+    """Send the prompt to each of these models and print every reply (`--compare`)."""
+    count: bool = False
+    """Print the prompt's exact token count (and max_model_len) instead of sending it."""
+    compact: bool = False
+    """Compact the continued conversation before sending."""
 
     @property
     def saving(self) -> bool:
@@ -148,12 +172,27 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
         return _fail(exc.error, request)
     await _tool_servers(session)
     try:
-        draft = session.prepare(_text(session, request), request.attachments, allow_secrets=request.yes)
+        text = _text(session, request)
+        draft = session.prepare(text, request.attachments, allow_secrets=request.yes)
     except SecretsMentioned as exc:
         return _refuse(f"{exc} Run with --yes to send them anyway.", request)
     except (MentionError, TemplateError) as exc:
         return _refuse(str(exc), request)
-    session.send(draft)
+    if request.count:
+        from vllm_chat.oneshot_context import print_count
+
+        return await print_count(session, text, request.attachments, as_json=request.as_json)
+    problem = await _make_room(session, request, text)
+    if problem is not None:
+        return _fail(problem, request)
+    try:
+        session.send(draft)
+    except ValueError as exc:  # attachments or files in completion mode
+        return _refuse(str(exc), request)
+    if request.candidates or request.compare:
+        from vllm_chat.oneshot_candidates import run_candidates
+
+        return await run_candidates(session, request)
 
     out, err = _Printer(sys.stdout, skip_leading_newlines=True), _Printer(sys.stderr)
     loop = asyncio.get_running_loop()
@@ -170,9 +209,36 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
             loop.remove_signal_handler(signal.SIGINT)
         except (NotImplementedError, RuntimeError):  # pragma: no cover
             pass
-    out.finish_line()
+    if session.constraint is None or out.tty:
+        out.finish_line()  # a constrained reply goes to a pipe exactly as it came
     err.finish_line()
     return _report(final, session, request)
+
+
+async def _make_room(session: ChatSession, request: OneShotRequest, text: str) -> ChatError | None:
+    """Compact first when asked (or when `context.auto_compact_at` says so); the reason not
+    to send when the request would still not fit the context window."""
+    from vllm_chat.oneshot_context import compact_first, refusal
+
+    compacted = False
+    if request.compact:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        compacted = True
+    check = await session.check_send(text, request.attachments)
+    if check.auto_compact and not compacted:
+        problem = await compact_first(session, sys.stderr)
+        if problem is not None:
+            return problem
+        check = await session.check_send(text, request.attachments)
+    if check.fits:
+        return None
+    if not check.exact:
+        # Only an estimate says it won't fit: the server decides (its own error is clear).
+        sys.stderr.write(f"vllm-chat: {inert(check.explanation())} (an estimate: sending anyway)\n")
+        return None
+    return refusal(check, STEPS, continuing=request.conversation is not None)
 
 
 async def _tool_servers(session: ChatSession) -> None:
@@ -242,13 +308,18 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
             "finish_reason": message.finish_reason if message else None,
             "model": conv.model,
             "usage": message.usage.model_dump() if message and message.usage else None,
+            "prompt_tokens": message.usage.prompt_tokens if message and message.usage else None,
+            "max_model_len": session.context_window,
             "status": message.status if message else None,
             "session_id": conv.id if request.saving and not unsaved else None,
         }
+        doc.update(_measures_doc(message))
         if isinstance(final, TurnFailed):
             doc["error"] = _error_doc(final.error)
         elif message is not None and message.error:
             doc["warning"] = message.error
+        if message is not None and message.check is not None:
+            doc["check"] = message.check.model_dump()
         if unsaved:
             doc["save_error"] = session.save_problem
             doc["rescued_to"] = str(rescued) if rescued else None
@@ -263,10 +334,45 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
     if isinstance(final, TurnStopped):
         sys.stderr.write("vllm-chat: stopped.\n")
         return 130
+    if message is not None and message.check is not None and message.check.outcome in ("invalid", "cut"):
+        if not request.as_json:
+            _say_check(message)
+        return EXIT_DOES_NOT_MATCH
     if message is not None and not request.as_json:
         for note in _notes(message, request):
             sys.stderr.write(f"vllm-chat: {inert(note)}\n")
     return 1 if unsaved else 0
+
+
+def _say_check(message: Message) -> None:
+    """Why the reply can't be relied on: the first error (and that the server ignored the
+    constraint), or that it was cut before it was complete."""
+    check = message.check
+    assert check is not None
+    if check.outcome == "cut":
+        hint = " (raise --max-tokens)" if message.finish_reason == "length" else ""
+        sys.stderr.write(f"vllm-chat: the reply was {inert(check.detail)}{hint}; it was not checked "
+                         f"against the constraint ({inert(check.constraint)}).\n")
+        return
+    sys.stderr.write(f"vllm-chat: the reply does not match {inert(check.constraint)}: {inert(check.detail)}\n")
+    sys.stderr.write(f"vllm-chat: {inert(check.server_ignored or '')}\n")
+def _measures_doc(message: Message | None) -> dict[str, Any]:
+    """`--json`'s timings (the client's and, when the server measures them, vLLM's own) and,
+    when they were asked for, every token with its probability and alternatives."""
+    from vllm_chat.core.logprobs import token_docs
+
+    timings = message.timings if message is not None else None
+    doc: dict[str, Any] = {
+        "client_timings": {"ttft_seconds": timings.ttft, "duration_seconds": timings.duration} if timings else None,
+        "server_metrics": (message.server_metrics.model_dump(exclude_none=True)
+                           if message is not None and message.server_metrics is not None else None),
+    }
+    packed = message.logprobs if message is not None else None
+    if packed is not None:
+        doc["logprobs"] = {"top_n": packed.top_n, "mean_logprob": packed.mean_logprob,
+                           "perplexity": packed.perplexity if packed.perplexity != float("inf") else None,
+                           "tokens": token_docs(packed)}
+    return doc
 
 
 def _say_unsaved(problem: str, rescued: object) -> None:
@@ -276,8 +382,11 @@ def _say_unsaved(problem: str, rescued: object) -> None:
     sys.stderr.flush()
 
 
-def _error_doc(error: ChatError) -> dict[str, str]:
-    return {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+def _error_doc(error: ChatError) -> dict[str, Any]:
+    doc: dict[str, Any] = {"kind": error.kind, "message": error.message, "hint": render_hint(error.hint, STEPS)}
+    if error.kind == "context_length" and "prompt_tokens" in error.details:
+        doc.update(prompt_tokens=error.details["prompt_tokens"], max_model_len=error.details.get("max_model_len"))
+    return doc
 
 
 def _notes(message: Message, request: OneShotRequest) -> list[str]:
@@ -287,8 +396,16 @@ def _notes(message: Message, request: OneShotRequest) -> list[str]:
         notes.append(message.error)
     if not message.content.strip() and message.reasoning and not request.show_reasoning:
         notes.append("the reply has no answer text, only reasoning (--show-reasoning prints it to stderr).")
-    if message.finish_reason == "length":
+    if message.finish_reason == "length" and message.reply_limit is not None:
+        notes.append(f"the reply was cut off: the context window left room for only {message.reply_limit} tokens.")
+    elif message.finish_reason == "length":
         notes.append("the reply was cut off at max_tokens (raise --max-tokens for a longer one).")
+    elif message.reply_limit is not None:
+        notes.append(f"the reply could only get {message.reply_limit} tokens: the context window was nearly full.")
+    if message.logprobs is not None:
+        from vllm_chat.core.logprobs import summary
+
+        notes.append(f"{summary(message.logprobs)} ({message.logprobs.count} tokens; --json lists each one).")
     return notes
 
 

@@ -1,4 +1,11 @@
-"""`vllm-chat sessions list | export | delete`: saved sessions from the command line."""
+"""`vllm-chat sessions list | search | export | fork | delete`: saved sessions from the command line.
+
+This front end works on the sessions folder alone (no server, model or tools),
+so it uses the store's API (`vllm_chat.core.store`) and starts in a fraction
+of the time a `ChatSession` takes. Text from session files that `search` and
+`fork` print is inert (`core.text.inert`), and their JSON escapes every
+non-ASCII character, so nothing in a session can act on the terminal.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="id, last update, title, model and message count, newest first")
     ls.add_argument("--json", action="store_true", help="one JSON array (unreadable files included)")
+    se = sub.add_parser("search", help="sessions holding every word of QUERY, best first, with a snippet")
+    se.add_argument("query", help="words to find (a word typed halfway matches too)")
+    se.add_argument("--json", action="store_true", help="one JSON array: id, title, snippet, where, ...")
+    se.add_argument("--text-only", action="store_true",
+                    help="only what was said: skip reasoning and tool calls and results")
+    se.add_argument("--limit", type=int, default=20, help="at most this many sessions (default 20)")
     ex = sub.add_parser("export", help="write a session as Markdown or JSON")
     ex.add_argument("id", help="session id or a unique prefix of it")
     ex.add_argument("--format", choices=["md", "json"], help="default: from the -o suffix, else md")
     ex.add_argument("-o", "--output", help="file to write (default: stdout)")
+    fk = sub.add_parser("fork", help="start a new session holding a session's conversation (up to a point)")
+    fk.add_argument("id", help="session id or a unique prefix of it")
+    fk.add_argument("--at", type=int, metavar="N", help="keep the first N messages (default: all)")
+    fk.add_argument("--json", action="store_true", help="print the new session as JSON (session_id, ...)")
     rm = sub.add_parser("delete", help="delete a session file")
     rm.add_argument("id", help="session id or a unique prefix of it")
     return p
@@ -42,9 +59,14 @@ def sessions_main(argv: list[str]) -> int:
     try:
         if args.command == "list":
             return _list(store, args.json)
+        if args.command == "search":
+            return _search(store, args.query, as_json=args.json, everywhere=not args.text_only,
+                           limit=args.limit)
         session_id = store.resolve(args.id)
         if args.command == "export":
             return _export(store, session_id, args.format, args.output)
+        if args.command == "fork":
+            return _fork(store, session_id, args.at, args.json)
         store.delete(session_id)
         print(f"deleted {session_id}")
         return 0
@@ -70,6 +92,64 @@ def _list(store: SessionStore, as_json: bool) -> int:
         print(f"{s.id[:12]}  {_when(s.updated_at)}  {s.message_count:>4} msgs  {s.model or '-':<24.24}  {s.title}")
     for u in unreadable:
         print(f"unreadable: {u.path}: {u.reason}", file=sys.stderr)
+    return 0
+
+
+def _search(store: SessionStore, query: str, *, as_json: bool, everywhere: bool, limit: int) -> int:
+    from vllm_chat.core.store.search import INDEX_FILE, query_words
+    from vllm_chat.core.text import inert
+
+    if not query_words(query):
+        print("vllm-chat: give at least one word to search for", file=sys.stderr)
+        return 2
+    if not (store.root / INDEX_FILE).exists():
+        print("vllm-chat: building the search index first (once; with thousands of sessions this takes "
+              "a while)", file=sys.stderr)
+    hits = store.search(query, everywhere=everywhere, limit=max(1, limit))
+    if as_json:
+        doc = [{"id": h.summary.id, "title": h.summary.title, "snippet": h.snippet.text, "where": h.where,
+                "model": h.summary.model, "updated_at": h.summary.updated_at, "score": round(h.score, 4)}
+               for h in hits]
+        print(json.dumps(doc, indent=2))  # ASCII only: nothing in a session reaches the terminal raw
+        return 0
+    if not hits:
+        print(f"No session matches {inert(query)!r}.")
+        return 0
+    bold = sys.stdout.isatty()
+    for hit in hits:
+        s = hit.summary
+        print(f"{s.id[:12]}  {_when(s.updated_at)}  {_flat(inert(s.title))}")
+        print(f"{'':14}{hit.where}: {_marked(hit.snippet.text, hit.snippet.marks, bold)}")
+    return 0
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _marked(text: str, marks: tuple[tuple[int, int], ...], bold: bool) -> str:
+    """The snippet (already inert) with its hits in bold on a terminal."""
+    if not bold:
+        return text
+    out, at = [], 0
+    for start, end in marks:
+        out += [text[at:start], "\x1b[1m", text[start:end], "\x1b[22m"]
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _fork(store: SessionStore, session_id: str, at: int | None, as_json: bool) -> int:
+    from vllm_chat.core.text import inert
+
+    fork = store.fork(session_id, at)
+    kept = len(fork.messages)
+    if as_json:
+        print(json.dumps({"session_id": fork.id, "forked_from": session_id, "messages": kept,
+                          "title": fork.title, "path": str(store.path_for(fork.id))}, indent=2))
+        return 0
+    print(f"forked {session_id[:12]} into {fork.id} ({kept} messages): {_flat(inert(fork.title))}")
+    print(f"continue it with: vllm-chat --resume {fork.id}")
     return 0
 
 

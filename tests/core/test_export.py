@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from vllm_chat.core import tree
 from vllm_chat.core.conversation import (
     Attachment,
-    Branch,
     Conversation,
     Message,
     ToolCall,
@@ -25,7 +25,7 @@ def conversation() -> Conversation:
     """A conversation with tools, reasoning, attachments and every way a reply can end."""
     ok = ToolCall(id="chatcmpl-tool-aaaaaaaaaaaaaaaa", name="calculator", arguments='{"expression":"6*7"}')
     bad = ToolCall(id="chatcmpl-tool-bbbbbbbbbbbbbbbb", name="read_file", arguments="{'path': oops")
-    return Conversation(
+    conv = Conversation(
         title="Sums and files",
         model="Qwen/Qwen3-8B",
         base_url="http://localhost:8000/v1",
@@ -52,8 +52,9 @@ def conversation() -> Conversation:
             Message(role="user", content="And finally"),
             Message(role="assistant", content="Cut sh", finish_reason="length"),
         ],
-        branches=[Branch(parent_message_id=None, messages=[Message(role="assistant", content="old")])],
     )
+    tree.add_alternatives(conv, conv.messages[-1].id, [[Message(role="assistant", content="An older take")]])
+    return conv
 
 
 def test_markdown_starts_with_the_title_and_metadata() -> None:
@@ -63,7 +64,7 @@ def test_markdown_starts_with_the_title_and_metadata() -> None:
     assert "Model: `Qwen/Qwen3-8B`" in lines[2]
     assert "2025-03-01 10:30" in lines[2]
     assert "http://localhost:8000/v1" in lines[2]
-    assert "1 earlier version kept in the JSON export" in lines[2]
+    assert "1 other version kept in the JSON export" in lines[2]
     assert "## System\n\nAnswer briefly." in md
 
 
@@ -133,8 +134,23 @@ def test_json_export_is_the_session_file_pretty_printed(tmp_path: Path) -> None:
     saved = json.loads(store.path_for(conv.id).read_text())
     text = to_json(conv)
     assert json.loads(text) == saved
-    assert text.startswith('{\n  "schema_version": 2,')
+    assert text.startswith('{\n  "schema_version": 3,\n  "generation": 1,')
     assert parse_session(text) == conv
+
+
+def test_markdown_carries_the_branch_shown_and_json_the_whole_tree() -> None:
+    conv = conversation()
+    shown, older = conv.messages[-1], conv.aside[-1]
+    assert "Cut sh" in to_markdown(conv) and "An older take" not in to_markdown(conv)
+    tree.choose(conv, shown.id, 2)
+    md = to_markdown(conv)
+    assert "An older take" in md and "Cut sh" not in md
+    assert "1 other version kept in the JSON export" in md
+    doc = json.loads(to_json(conv))
+    assert doc["messages"][-1]["content"] == "An older take"
+    assert [m["content"] for m in doc["aside"]] == ["Cut sh"]
+    assert doc["forks"] == [{"after": conv.messages[-2].id, "options": [shown.id, older.id], "chosen": older.id}]
+    assert parse_session(to_json(conv)) == conv
 
 
 @pytest.mark.parametrize(("name", "kind"), [("chat.md", "md"), ("chat.MARKDOWN", "md"), ("chat.json", "json")])

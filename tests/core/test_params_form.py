@@ -106,8 +106,19 @@ def test_an_empty_field_means_the_server_default(field, text) -> None:
 
 @pytest.mark.parametrize("field", NUMBER_FIELDS, ids=lambda f: f.name)
 def test_every_field_has_a_placeholder_naming_the_default_and_the_range(field) -> None:
-    assert field.placeholder.startswith("default · ") and field.accepts
+    assert field.placeholder.startswith(f"{field.empty} · ") and field.accepts
+    assert field.empty == ("off" if field.name == "logprobs" else "default")
     assert field.name in SamplingParams.model_fields
+
+
+def test_an_empty_logprobs_field_means_off_and_a_number_asks_for_that_many_alternatives() -> None:
+    logprobs = next(f for f in NUMBER_FIELDS if f.name == "logprobs")
+    assert logprobs.placeholder == "off · 0–20"
+    assert check_form({}).params.request_kwargs().get("logprobs") is None
+    kwargs = check_form({"logprobs": "5"}).params.request_kwargs()
+    assert kwargs["logprobs"] is True and kwargs["top_logprobs"] == 5
+    assert check_form({"logprobs": "21"}).errors["logprobs"] == \
+        "logprobs must be 0 to 20 (alternatives per token), got 21."
 
 
 def test_temperature_placeholder_reads_as_in_the_issue() -> None:

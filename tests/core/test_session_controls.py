@@ -31,20 +31,22 @@ def test_actions_depend_on_the_message() -> None:
     reply = Message(role="assistant", content="```py\nx\n```", reasoning="hmm")
     s = session_with(user, reply)
     assert s.actions_for(user.id) == ["copy", "edit", "delete"]
-    assert s.actions_for(reply.id) == ["copy", "copy-code", "regenerate", "toggle-reasoning", "delete"]
+    assert s.actions_for(reply.id) == ["copy", "copy-code", "regenerate", "candidates", "compare",
+                                      "toggle-reasoning", "delete"]
     reply.status = "stopped"
     assert "continue" in s.actions_for(reply.id)
 
 
-def test_editing_a_prompt_sets_the_rest_aside_as_a_branch() -> None:
+def test_editing_a_prompt_keeps_the_old_prompt_and_its_reply_as_version_1() -> None:
     a, b, c, d = (Message(role=r, content=t) for r, t in
                   [("user", "one"), ("assistant", "1"), ("user", "two"), ("assistant", "2")])
     s = session_with(a, b, c, d)
     new = s.edit_user_message(c.id, "three")
     assert [m.content for m in s.conversation.messages] == ["one", "1", "three"]
     assert s.conversation.messages[-1] is new
-    branch = s.conversation.branches[-1]
-    assert branch.parent_message_id == b.id and [m.content for m in branch.messages] == ["two", "2"]
+    assert s.alternatives(new.id) == (2, 2)
+    assert [m.content for m in s.conversation.aside] == ["two", "2"]
+    assert c.parent_id == b.id and d.parent_id == c.id
     with pytest.raises(ValueError):
         s.edit_user_message(b.id, "replies can't be edited")
 
@@ -59,7 +61,8 @@ def test_deleting_a_reply_takes_its_tool_results_along() -> None:
     removed = s.delete_message(asks.id)
     assert removed == [asks, result]
     assert [m.id for m in s.conversation.messages] == [user.id, final.id]
-    assert s.conversation.branches[-1].messages == [asks, result]
+    assert s.conversation.removed == [asks, result], "kept in the session file"
+    assert final.parent_id == user.id
 
 
 def test_only_a_stopped_or_cut_last_reply_can_be_continued() -> None:

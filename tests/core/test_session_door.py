@@ -54,13 +54,13 @@ def test_every_change_through_the_session_is_on_disk_at_once(change, field: str,
         assert value == expected
 
 
-def test_deleting_a_message_is_saved_at_once_with_the_message_kept_as_a_branch() -> None:
+def test_deleting_a_message_is_saved_at_once_with_the_message_kept_in_the_file() -> None:
     session, store = saved_session()
     reply = session.conversation.messages[-1]
     session.delete_message(reply.id)
     doc = on_disk(store, session)
     assert [m["content"] for m in doc["messages"]] == ["q"]
-    assert doc["branches"][-1]["messages"][0]["content"] == "a"
+    assert doc["removed"][-1]["content"] == "a"
 
 
 def test_the_status_is_one_snapshot_of_what_the_header_shows() -> None:

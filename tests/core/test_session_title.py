@@ -10,7 +10,8 @@ from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.events import TurnFinished
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.store import TITLE_CHARS, SessionStore
+from vllm_chat.core.store import SessionStore
+from vllm_chat.core.titles import TITLE_CHARS
 from vllm_chat.simserver import SimConfig, SimServer
 
 

@@ -1,5 +1,6 @@
-"""The session store: what is saved comes back exactly, bad files are reported and left alone,
-writes are atomic and private, and listing, resolving and searching behave."""
+"""The session store: what is saved comes back exactly (the whole tree), bad files are reported
+and left alone, writes are atomic and private, and listing, resolving, renaming and deleting behave.
+(Many writers: test_store_merge.py and test_store_races.py; search: test_search.py.)"""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from vllm_chat.core import store as store_module
+from vllm_chat.core import tree
 from vllm_chat.core.conversation import (
     Attachment,
-    Branch,
     Conversation,
     Message,
     Timings,
@@ -29,17 +29,18 @@ from vllm_chat.core.paths import ensure_private_dir
 from vllm_chat.core.store import (
     INDEX_NAME,
     INTERRUPTED,
+    LOCK_NAME,
     SCHEMA_VERSION,
     SessionIdConflict,
     SessionStore,
     StoreError,
     UnreadableSession,
-    clean_model_title,
     parse_session,
     session_json,
-    title_from_prompt,
-    title_request_messages,
 )
+from vllm_chat.core.store import files as store_files
+from vllm_chat.core.store import listing as listing_module
+from vllm_chat.core.store.listing import read_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -106,10 +107,10 @@ def rich_conversation(**overrides) -> Conversation:
         Message(role="assistant", content="", status="failed", error="The server closed the stream.",
                 finish_reason=None),
     ]
-    conv.branches = [
-        Branch(parent_message_id=conv.messages[0].id,
-               messages=[Message(role="assistant", content="An older answer.", finish_reason="stop")]),
-    ]
+    updated = conv.updated_at
+    tree.add_alternatives(conv, conv.messages[1].id, [
+        [Message(role="assistant", content="An older answer.", finish_reason="stop")]])
+    conv.updated_at = updated
     return conv
 
 
@@ -140,7 +141,8 @@ def test_the_file_has_schema_version_usage_totals_and_openai_shaped_fields(store
     conv = rich_conversation()
     store.save(conv)
     doc = json.loads(store.path_for(conv.id).read_text())
-    assert doc["schema_version"] == SCHEMA_VERSION == 2
+    assert doc["schema_version"] == SCHEMA_VERSION == 3
+    assert doc["generation"] == 1
     assert doc["usage_total"] == {"prompt_tokens": 320, "completion_tokens": 39, "reasoning_tokens": 12}
     assert doc["base_url"] == "http://localhost:8000/v1"
     assert doc["messages"][1]["tool_calls"][0] == {
@@ -148,7 +150,19 @@ def test_the_file_has_schema_version_usage_totals_and_openai_shaped_fields(store
     }
     assert doc["messages"][3]["tool_status"] == "error"
     assert [m["status"] for m in doc["messages"]][-3:] == ["stopped", "complete", "failed"]
-    assert doc["branches"][0]["messages"][0]["content"] == "An older answer."
+    assert doc["aside"][0]["content"] == "An older answer."
+    assert doc["aside"][0]["parent_id"] == doc["messages"][0]["id"] == doc["messages"][1]["parent_id"]
+    assert doc["forks"] == [{"after": doc["messages"][0]["id"],
+                             "options": [doc["messages"][1]["id"], doc["aside"][0]["id"]],
+                             "chosen": doc["messages"][1]["id"]}]
+
+
+def test_each_save_counts_up_the_generation(store: SessionStore) -> None:
+    conv = saved_conversation(store, "gens", 1.0)
+    conv.add(Message(role="user", content="more"))
+    store.save(conv)
+    store.save(conv)
+    assert json.loads(store.path_for(conv.id).read_text())["generation"] == 3
 
 
 def test_a_reply_saved_while_streaming_loads_as_stopped_and_interrupted(store: SessionStore) -> None:
@@ -204,7 +218,8 @@ def test_a_version_1_file_is_migrated_on_load(store: SessionStore) -> None:
     assert tool.tool_status == "error" and tool.name == "get_weather"
     assert stopped.status == "stopped"
     assert conv.usage_total == Usage(prompt_tokens=385, completion_tokens=96)
-    assert conv.branches == []
+    assert (conv.aside, conv.forks, conv.removed) == ([], [], [])
+    assert [m.parent_id for m in conv.messages] == [None, user.id, call.id, tool.id]
 
 
 def test_a_migrated_session_round_trips_in_the_current_version(store: SessionStore) -> None:
@@ -341,12 +356,13 @@ def _versions(store: SessionStore) -> tuple[Conversation, Conversation]:
     new = old.model_copy(deep=True)
     new.title = "new version"
     new.messages.append(Message(role="user", content="x" * 100_000))
+    tree.link(new)
     return old, new
 
 
 def _assert_old_intact_and_no_temp(store: SessionStore, old: Conversation) -> None:
-    assert store.path_for(old.id).read_bytes() == session_json(old).encode()
-    assert [p.name for p in store.root.iterdir() if p.name != INDEX_NAME] == [f"{old.id}.json"]
+    assert store.path_for(old.id).read_bytes() == session_json(old, 1).encode()
+    assert [p.name for p in store.root.iterdir() if p.name not in (INDEX_NAME, LOCK_NAME)] == [f"{old.id}.json"]
 
 
 def test_a_write_failing_halfway_leaves_the_old_file(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -357,7 +373,7 @@ def test_a_write_failing_halfway_leaves_the_old_file(store: SessionStore, monkey
         real_write(fd, bytes(data[: len(data) // 2]))
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store_module.os, "write", half_then_fail)
+    monkeypatch.setattr(store_files.os, "write", half_then_fail)
     with pytest.raises(StoreError, match="No space left on device"):
         store.save(new)
     monkeypatch.undo()
@@ -373,7 +389,7 @@ def test_a_failure_at_any_step_leaves_the_old_file(
     def fail(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(store_module.os, step, fail)
+    monkeypatch.setattr(store_files.os, step, fail)
     with pytest.raises(StoreError, match="Input/output error"):
         store.save(new)
     monkeypatch.undo()
@@ -388,7 +404,7 @@ def test_an_interrupt_during_the_write_leaves_the_old_file(store: SessionStore,
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store_module.os, "fsync", interrupted)
+    monkeypatch.setattr(store_files.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
         store.save(new)
     monkeypatch.undo()
@@ -398,11 +414,14 @@ def test_an_interrupt_during_the_write_leaves_the_old_file(store: SessionStore,
 CRASHING_SAVE = r"""
 import os, sys
 from pathlib import Path
-from vllm_chat.core import store as store_module
 from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.store import SessionStore
+from vllm_chat.core.store import files as store_files
 
 point = sys.argv[1]
 new = Conversation.model_validate_json(Path(sys.argv[2]).read_text())
+store = SessionStore()
+new._disk = store.load(new.id)._disk  # as if this process had loaded it and changed it
 real = {name: getattr(os, name) for name in ("write", "fsync", "replace")}
 
 def crash_write(fd, data):
@@ -431,8 +450,8 @@ patches = {
     "after-replace": ("replace", crash_after("replace")),
 }
 name, fn = patches[point]
-setattr(store_module.os, name, fn)
-store_module.SessionStore().save(new)
+setattr(store_files.os, name, fn)
+store.save(new)
 os._exit(0)
 """
 
@@ -447,12 +466,12 @@ def test_a_process_dying_at_any_point_of_a_save_leaves_the_old_or_the_new_file(
     new_file = tmp_path / "new.json"
     new_file.write_text(new.model_dump_json())
     result = subprocess.run([sys.executable, "-c", CRASHING_SAVE, point, str(new_file)],
-                            env=os.environ.copy(), capture_output=True, timeout=60)
+                            env=os.environ.copy(), capture_output=True, timeout=60, check=False)
     assert result.returncode == 9, result.stderr.decode()
     on_disk = store.path_for(old.id).read_bytes()
-    assert on_disk in (session_json(old).encode(), session_json(new).encode())
+    assert on_disk in (session_json(old, 1).encode(), session_json(new, 2).encode())
     if point == "after-replace":
-        assert on_disk == session_json(new).encode()
+        assert on_disk == session_json(new, 2).encode()
     summaries, unreadable = SessionStore().list()
     assert [s.id for s in summaries] == [old.id]
     assert unreadable == []
@@ -581,8 +600,7 @@ def test_new_and_deleted_files_are_picked_up_without_the_store(store: SessionSto
     c = saved_conversation(other, "c", 3.0)
     store.path_for(a.id).unlink()
     assert [s.id for s in store.list()[0]] == [c.id, b.id]
-    index = json.loads((store.root / INDEX_NAME).read_text())
-    assert set(index["entries"]) == {f"{b.id}.json", f"{c.id}.json"}
+    assert set(read_index(store.root / INDEX_NAME)) == {f"{b.id}.json", f"{c.id}.json"}
 
 
 def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -590,13 +608,13 @@ def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypat
     store.list()
     fresh = SessionStore()
     reads: list[str] = []
-    real = SessionStore._read_summary
+    real = listing_module.read_summary
 
-    def counting(self, path):
+    def counting(path):
         reads.append(path.stem)
-        return real(self, path)
+        return real(path)
 
-    monkeypatch.setattr(SessionStore, "_read_summary", counting)
+    monkeypatch.setattr(listing_module, "read_summary", counting)
     fresh.list()
     assert reads == []
     changed = store.load(convs[2].id)
@@ -609,8 +627,9 @@ def test_only_changed_files_are_read_when_listing(store: SessionStore, monkeypat
 @pytest.mark.parametrize(
     "index_content",
     [b"{not json", b"[]", b'{"index_version": 1, "schema_version": 2, "entries": {"x.json": 5}}',
-     json.dumps({"index_version": 1, "schema_version": 2, "entries": {
-         "gone.json": {"stat": [1, 2, 3, 4], "summary": {"id": "gone"}}}}).encode()],
+     b'{"index_version": 3, "schema_version": 3}\n["x.json", 5]\n[half a line',
+     b'{"index_version": 3, "schema_version": 3}\n'
+     + json.dumps(["gone.json", 1, 2, 3, 4, "gone", "t", "m", 1.0, 2.0, "two", "p"]).encode()],
 )
 def test_a_corrupt_index_is_rebuilt(store: SessionStore, index_content: bytes) -> None:
     a = saved_conversation(store, "a", 1.0)
@@ -618,7 +637,7 @@ def test_a_corrupt_index_is_rebuilt(store: SessionStore, index_content: bytes) -
     store.list()
     (store.root / INDEX_NAME).write_bytes(index_content)
     assert [s.title for s in SessionStore().list()[0]] == ["b", "a"]
-    assert json.loads((store.root / INDEX_NAME).read_text())["entries"].keys() == {
+    assert read_index(store.root / INDEX_NAME).keys() == {
         f"{a.id}.json", f"{b.id}.json"
     }
 
@@ -627,18 +646,19 @@ def test_a_lying_index_entry_is_overruled_by_the_file(store: SessionStore) -> No
     conv = saved_conversation(store, "truth", 1.0)
     store.list()
     index_path = store.root / INDEX_NAME
-    index = json.loads(index_path.read_text())
-    entry = index["entries"][f"{conv.id}.json"]
-    entry["summary"]["title"] = "lie"
-    entry["stat"][1] += 1  # the file no longer matches the stats the entry was made from
-    index_path.write_text(json.dumps(index))
+    header, *lines = index_path.read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    row = next(r for r in rows if r[0] == f"{conv.id}.json")
+    row[6] = "lie"  # the title
+    row[2] += 1  # the size: the file no longer matches the stats the entry was made from
+    index_path.write_text("\n".join([header, *map(json.dumps, rows)]) + "\n")
     assert [s.title for s in SessionStore().list()[0]] == ["truth"]
 
 
 def test_unreadable_files_are_remembered_in_the_index(store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
     (store.root / "broken.json").write_bytes(b"{")
     store.list()
-    monkeypatch.setattr(SessionStore, "_read_summary", lambda self, path: pytest.fail("re-read"))
+    monkeypatch.setattr(listing_module, "read_summary", lambda path: pytest.fail("re-read"))
     _, unreadable = SessionStore().list()
     assert unreadable == [UnreadableSession(store.root / "broken.json", unreadable[0].reason)]
     assert "not valid JSON" in unreadable[0].reason
@@ -712,99 +732,3 @@ def test_rename_changes_only_the_title(store: SessionStore) -> None:
     assert [s.title for s in store.list()[0]] == ["A better name"]
     with pytest.raises(StoreError, match="can't be empty"):
         store.rename(conv.id, "   ")
-
-
-# --- search ----------------------------------------------------------------------------
-
-
-def test_search_finds_titles_and_message_text_ignoring_case(store: SessionStore) -> None:
-    a = saved_conversation(store, "Rust lifetimes", 1.0, text="borrow checker woes")
-    b = saved_conversation(store, "Cooking", 2.0, text="How long to boil an egg?")
-    c = saved_conversation(store, "Misc", 3.0, text="Ünïcödé and RUST together")
-    assert [s.id for s in store.search("rust")] == [c.id, a.id]
-    assert [s.id for s in store.search("BOIL AN")] == [b.id]
-    assert [s.id for s in store.search("reply to how long")] == [b.id]  # assistant text too
-    assert [s.id for s in store.search("ünïcödé")] == [c.id]
-    assert store.search("nowhere to be found") == []
-    assert store.search("   ") == []
-    assert [s.id for s in store.search("rust", limit=1)] == [c.id]
-
-
-def test_search_matches_text_that_json_escapes(store: SessionStore) -> None:
-    quoted = saved_conversation(store, "q", 1.0, text='say "hi"\tand\\go')
-    assert [s.id for s in store.search('"hi"\tand\\go')] == [quoted.id]
-
-
-def test_search_does_not_match_ids_or_field_names(store: SessionStore) -> None:
-    conv = saved_conversation(store, "plain", 1.0)
-    assert store.search("tool_call_id") == []
-    assert store.search(conv.id[:12]) == []
-
-
-def test_search_finds_text_in_files_written_with_ascii_escapes(store: SessionStore) -> None:
-    conv = Conversation(messages=[Message(role="user", content="Crème brûlée")])
-    doc = json.loads(session_json(conv))
-    store.path_for(conv.id).write_text(json.dumps(doc, ensure_ascii=True))
-    assert [s.id for s in store.search("brûlée")] == [conv.id]
-
-
-def test_search_skips_unreadable_files(store: SessionStore) -> None:
-    (store.root / "broken.json").write_text('{"title": "rust", "messages": [')
-    assert store.search("rust") == []
-
-
-# --- titles ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("prompt", "title"),
-    [
-        ("How do I reverse a list in Python?", "How do I reverse a list in Python?"),
-        ("\n\n   first   line \n second line", "first line"),
-        ("", "New chat"),
-        ("   \n\t ", "New chat"),
-        ("Explain the difference between processes and threads in operating systems, with examples",
-         "Explain the difference between processes and threads in…"),
-        ("x" * 100, "x" * 59 + "…"),
-    ],
-)
-def test_a_title_is_made_from_the_first_prompt(prompt: str, title: str) -> None:
-    assert title_from_prompt(prompt) == title
-    assert len(title_from_prompt(prompt)) <= 60
-
-
-def test_the_title_request_shows_the_model_the_start_of_the_conversation() -> None:
-    conv = rich_conversation()
-    messages = title_request_messages(conv)
-    assert [m["role"] for m in messages] == ["system", "user"]
-    assert "title" in messages[0]["content"].lower()
-    assert "What is 6*7? Also look at these." in messages[1]["content"]
-    assert "It is 42. The file is" in messages[1]["content"]
-    long = Conversation(messages=[Message(role="user", content="y" * 50_000)])
-    assert len(title_request_messages(long)[1]["content"]) < 3000
-
-
-@pytest.mark.parametrize(
-    ("reply", "title"),
-    [
-        ("Reversing Lists in Python", "Reversing Lists in Python"),
-        ('"Reversing Lists in Python"', "Reversing Lists in Python"),
-        ("Title: Reversing Lists", "Reversing Lists"),
-        ("**Title:** *Reversing Lists*", "Reversing Lists"),
-        ("# Reversing Lists.", "Reversing Lists"),
-        ("<think>The user wants a title.\nMaybe this.</think>\n\n“Boiling Eggs”", "Boiling Eggs"),
-        ("Okay, a short title.\n</think>\nBoiling Eggs", "Boiling Eggs"),
-        ("\n\nBoiling Eggs\nThis title captures the topic.", "Boiling Eggs"),
-        ("A " + "very " * 15 + "long title", "A " + "very " * 10 + "very…"),
-        ("Snake_case and __dunder__ names", "Snake_case and dunder names"),
-        ("- `pip` vs ~~conda~~", "pip vs conda"),
-        ("Sure! " + "Here is a long explanation of what this conversation is about. " * 3, None),
-        ("", None),
-        ("   ", None),
-        ('"" ...', None),
-        ("<think>still thinking when max_tokens hit", None),
-        ("***", None),
-    ],
-)
-def test_a_title_from_the_model_is_cleaned_or_refused(reply: str, title: str | None) -> None:
-    assert clean_model_title(reply) == title

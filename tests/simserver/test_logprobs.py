@@ -86,6 +86,23 @@ async def test_beam_search_streams_each_beam_whole_at_the_end(sim, http):
     assert reply.chunks[-1]["usage"]["completion_tokens"] == 10
 
 
+async def test_with_continuous_usage_each_chunk_counts_its_own_choice_and_each_beam_its_own(sim, http):
+    # As vLLM 0.32 sends them (checked against a real server): a chunk's usage counts the tokens
+    # of the choice it carries, so a client can count every candidate exactly.
+    options = {"include_usage": True, "continuous_usage_stats": True}
+    sampled = await chat(http, sim, {"messages": user("hello"), "stream": True, "n": 2, "max_tokens": 4,
+                                     "stream_options": options})
+    counts: dict[int, list[int]] = {0: [], 1: []}
+    for chunk in sampled.chunks:
+        if chunk["choices"]:
+            counts[chunk["choices"][0]["index"]].append(chunk["usage"]["completion_tokens"])
+    assert counts == {0: [0, 1, 2, 3, 4], 1: [0, 1, 2, 3, 4]}
+    beams = await chat(http, sim, {"messages": user("hello"), "stream": True, "n": 2, "max_tokens": 5,
+                                   "use_beam_search": True, "stream_options": options})
+    whole = [c for c in beams.chunks if c["choices"] and "role" not in c["choices"][0]["delta"]]
+    assert [c["usage"]["completion_tokens"] for c in whole] == [5, 5]
+
+
 async def test_beam_search_logprobs_leave_the_token_bytes_null(sim, http):
     reply = await chat(http, sim, {"messages": user("hello"), "n": 2, "max_tokens": 3, "use_beam_search": True,
                                    "logprobs": True, "top_logprobs": 2})

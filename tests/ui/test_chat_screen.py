@@ -219,7 +219,7 @@ async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -
     root = sim.base_url.removesuffix("/v1")
     async with make_app(base_url=root) as (app, pilot):
         await wait_until(pilot, lambda: app.session.connection == "error")
-        assert f"Did you mean --base-url {root}/v1" in screen_text(app)
+        await wait_until(pilot, lambda: f"Did you mean --base-url {root}/v1" in screen_text(app))
 
 
 async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app) -> None:
@@ -280,14 +280,18 @@ async def test_a_save_that_fails_shows_a_banner_until_saving_works_again(sim, ma
                                                        "echo and now saved", "and now saved"]
 
 
-async def test_a_prompt_longer_than_the_context_says_so_with_the_window_size(make_app) -> None:
+async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_window_size(make_app) -> None:
+    from vllm_chat.ui.screens.room_offers import RoomOffersScreen
+
     async with SimServer(SimConfig(max_model_len=64)) as small:
         async with make_app(base_url=small.base_url, tools={"enabled": False}) as (app, pilot):
             await connected(app, pilot)
             await send(app, pilot, "word " * 200)
+            await wait_for_screen(pilot, app, RoomOffersScreen)  # the check before sending caught it
+            await pilot.press("s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
-            text = screen_text(app)
-            assert "context window of 64 tokens" in text and "ctrl+n" in text
+            await wait_until(pilot, lambda: "context window of 64 tokens" in screen_text(app))
+            assert "ctrl+n" in screen_text(app) and "alt+s" in screen_text(app)
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:
@@ -323,7 +327,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
         await pilot.press("ctrl+r")
         await wait_for_reply(app, pilot)
         assert last(app).status == "complete"
-        assert len(app.session.conversation.branches) == 1, "the failed reply is kept aside"
+        assert len(app.session.conversation.aside) == 1, "the failed reply is kept as version 1"
 
 
 async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> None:

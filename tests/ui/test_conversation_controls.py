@@ -95,7 +95,7 @@ async def test_editing_an_earlier_prompt_resends_from_there_and_keeps_the_old_br
         conv = app.session.conversation
         assert [m.content for m in conv.messages] == ["echo alpha", "alpha", "echo gamma", "gamma"]
         saved = SessionStore().load(conv.id)
-        assert [m.content for m in saved.branches[-1].messages] == ["echo beta", "beta"]
+        assert [m.content for m in saved.aside] == ["echo beta", "beta"], "kept as version 1 of that prompt"
         await wait_until(pilot, lambda: app.focused is app.chat.prompt, message="the prompt has the focus back")
         await pilot.press("o", "k")
         assert app.chat.prompt.text == "ok"
@@ -111,7 +111,7 @@ async def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one(sim, mak
                          app.session.conversation.messages[-1] is not first and
                          app.session.conversation.messages[-1].status == "complete")
         assert len(app.session.conversation.messages) == 2
-        assert app.session.conversation.branches[-1].messages[0].id == first.id
+        assert app.session.conversation.aside == [first], "kept as version 1"
         assert sim.stats.requests == 2
         await wait_until(pilot, lambda: app.focused is app.chat.prompt, message="the prompt has the focus back")
 
@@ -169,7 +169,7 @@ async def test_deleting_a_message_asks_first_and_keeps_a_copy_in_the_file(sim, m
         await pilot.press("y")
         await wait_until(pilot, lambda: len(app.session.conversation.messages) == 3)
         saved = SessionStore().load(app.session.conversation.id)
-        assert saved.branches[-1].messages[0].content == "drop"
+        assert saved.removed[-1].content == "drop"
         assert "drop" not in [m.content for m in saved.messages]
 
 

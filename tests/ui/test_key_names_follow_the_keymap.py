@@ -15,7 +15,7 @@ from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 MOVED = {"send": "f9", "newline": "f10", "attach-file": "f11", "stop": "f12", "help": "f14",
-         "pick-model": "f13", "new-conversation": "f3", "command-palette": "alt+p", "edit-queued": "f16"}
+         "pick-model": "f13", "new-conversation": "f15", "command-palette": "alt+p", "edit-queued": "f16"}
 OLD_NAMES = ("enter", "ctrl+j", "ctrl+f", "esc", "ctrl+o", "ctrl+n", "ctrl+p", "f1")
 
 
@@ -39,7 +39,7 @@ async def test_the_placeholder_and_the_welcome_name_the_remapped_keys(sim, make_
         assert placeholder == "Message — f9 sends · f10 new line · ↑ earlier prompts · f11 attach a file"
         await wait_until(pilot, lambda: "f9  send" in screen_text(app))
         welcome = welcome_text(app)
-        for new in ("f9  send", "f10  new line", "f12  stop", "f13  model", "f3  new chat",
+        for new in ("f9  send", "f10  new line", "f12  stop", "f13  model", "f15  new chat",
                     "alt+p  commands", "f14  every key"):
             assert new in welcome, new
         for old in OLD_NAMES:

@@ -1,6 +1,7 @@
-"""The session browser, driven with Pilot over real session files: listing, filtering by
-title (at once) and by message text (in a worker), open, rename, delete with confirmation,
-unreadable files left alone, the empty state, and the keys."""
+"""The session browser, driven with Pilot over real session files through a real `ChatSession`:
+listing, filtering by title (at once) and by words anywhere in the messages (in a worker, ranked,
+with a snippet), open, rename, delete with confirmation, unreadable files left alone, the empty
+state, and the keys."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from tests.support.pilot import screen_text, wait_for_screen, wait_until
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.store import SessionStore, SessionSummary
+from vllm_chat.core.store import SessionStore
+from vllm_chat.core.store.search import SearchHit
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.sessions import (
@@ -50,21 +52,24 @@ class Host(App):
         self.push_screen(self.make_screen(), self.results.append)
 
 
+
+def chat_on(store: SessionStore, current_id: str | None = None) -> ChatSession:
+    """The session the app would have: `current_id` open (or a new, unsaved conversation)."""
+    conversation = store.load(current_id) if current_id else None
+    return ChatSession(load_settings(), conversation=conversation, store=store)
+
+
 @asynccontextmanager
 async def browser(store: SessionStore, current_id: str | None = None,
                   size: tuple[int, int] = (120, 36)) -> AsyncIterator[tuple[Host, Any, SessionBrowserScreen]]:
-    app = Host(lambda: SessionBrowserScreen(session_over(store, current_id)))
+    chat = chat_on(store, current_id)
+    app = Host(lambda: SessionBrowserScreen(chat))
+    app.chat = chat  # type: ignore[attr-defined]
     async with app.run_test(size=size) as pilot:
         screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen)
                                   and app.screen.loaded and app.screen, message="the list")
         await pilot.pause()
         yield app, pilot, screen
-
-
-def session_over(store: SessionStore, current_id: str | None = None) -> ChatSession:
-    """A session that saves into `store`, holding the saved conversation `current_id` (or a new one)."""
-    conversation = store.load(current_id) if current_id else None
-    return ChatSession(load_settings({}), conversation=conversation, store=store)
 
 
 def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Qwen/Qwen3-8B",
@@ -79,7 +84,7 @@ def save(store: SessionStore, title: str, *, updated_ago: float, model: str = "Q
 
 def row_ids(screen: SessionBrowserScreen) -> list[str | None]:
     """Session ids (and unreadable-file ids) of the rows, in order; section rules are None."""
-    return [o.id for o in screen.session_list.options]
+    return list(screen.session_list.ids)
 
 
 def session_ids(screen: SessionBrowserScreen) -> list[str]:
@@ -87,8 +92,7 @@ def session_ids(screen: SessionBrowserScreen) -> list[str]:
 
 
 def highlighted(screen: SessionBrowserScreen) -> str | None:
-    option = screen.session_list.highlighted_option
-    return option.id if option is not None else None
+    return screen.session_list.highlighted_id
 
 
 async def type_filter(pilot: Any, text: str) -> None:
@@ -103,10 +107,10 @@ class GatedStore(SessionStore):
         self.gate = threading.Event()
         self.searched: list[str] = []
 
-    def search(self, query: str, limit: int | None = None) -> list[SessionSummary]:
+    def search(self, query: str, *, everywhere: bool = True, limit: int = 50) -> list[SearchHit]:
         self.searched.append(query)
         self.gate.wait(timeout=30)
-        return super().search(query, limit)
+        return super().search(query, everywhere=everywhere, limit=limit)
 
 
 @pytest.fixture
@@ -232,6 +236,44 @@ async def test_a_newer_keystroke_wins_over_an_older_slower_search(three: dict[st
         assert "Nothing matches “zanzibarxyz”" in screen_text(app)
 
 
+async def test_a_match_inside_messages_shows_a_snippet_with_the_words_in_the_detail_line(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    async with browser(store) as (app, pilot, screen):
+        await type_filter(pilot, "zanzibar rul")
+        await wait_until(pilot, lambda: not screen.searching and session_ids(screen), message="the hits")
+        assert session_ids(screen) == [three["rust"].id]
+        await wait_until(pilot, lambda: "reply: because of zanzibar rules" in screen_text(app),
+                         message="the snippet in the detail line")
+
+
+async def test_hits_inside_messages_are_ranked_best_first(store: SessionStore) -> None:
+    once = save(store, "A", updated_ago=60, texts=("we met a quokka once", "ok"))
+    often = save(store, "B", updated_ago=7200, texts=("quokka quokka", "quokka, quokka and more quokka"))
+    async with browser(store) as (_app, pilot, screen):
+        await type_filter(pilot, "quokka")
+        await wait_until(pilot, lambda: not screen.searching and len(session_ids(screen)) == 2, message="hits")
+        assert session_ids(screen) == [often.id, once.id], "the one that says it most comes first"
+
+
+async def test_f3_switches_searching_reasoning_and_tool_results(store: SessionStore) -> None:
+    conv = Conversation(title="Thinking out loud", updated_at=time.time())
+    conv.messages = [Message(role="user", content="q"),
+                     Message(role="assistant", content="a", reasoning="consider the platypus")]
+    store.save(conv)
+    async with browser(store) as (app, pilot, screen):
+        assert "f3 reasoning & tools: on" in screen_text(app)
+        await type_filter(pilot, "platypus")
+        await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [conv.id],
+                         message="found in the reasoning")
+        await wait_until(pilot, lambda: "reasoning: consider the platypus" in screen_text(app))
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: "f3 reasoning & tools: off" in screen_text(app))
+        await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [],
+                         message="not found in what was said")
+        await pilot.press("f3")
+        await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [conv.id])
+
+
 class SlowListStore(SessionStore):
     """A real store whose listing waits until the test lets it finish."""
 
@@ -246,7 +288,8 @@ class SlowListStore(SessionStore):
 
 async def test_what_is_typed_while_the_list_loads_filters_it_once_loaded(three: dict[str, Conversation]) -> None:
     store = SlowListStore()
-    app = Host(lambda: SessionBrowserScreen(session_over(store)))
+    chat = chat_on(store)
+    app = Host(lambda: SessionBrowserScreen(chat))
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen) and app.screen)
         await pilot.pause()
@@ -344,6 +387,19 @@ async def test_f2_renames_the_file_and_the_row_in_place(store: SessionStore, thr
         assert highlighted(screen) == rust.id
         text = screen_text(app)
         assert "Borrow checker woes" in text and "Rust lifetimes question" not in text
+
+
+async def test_renaming_the_open_conversation_renames_it_in_the_app_too(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    kernel = three["kernel"]
+    async with browser(store, current_id=kernel.id) as (app, pilot, screen):
+        await pilot.press("f2")
+        await wait_for_screen(pilot, app, RenameScreen)
+        await type_filter(pilot, "Fused")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert app.chat.conversation.title == "Fused", "the next autosave keeps the new title"
+        assert SessionStore().load(kernel.id).title == "Fused"
 
 
 async def test_escape_in_the_rename_box_keeps_the_title_and_an_empty_title_is_refused(
@@ -471,7 +527,8 @@ async def test_the_hint_line_shows_the_keys_in_force_after_a_keymap(
     async with browser(store) as (app, pilot, _screen):
         assert "enter open · f2 rename · f8 delete" in screen_text(app)
         assert "esc close" in screen_text(app)
-    app = Host(lambda: SessionBrowserScreen(session_over(store)))
+    chat = chat_on(store)
+    app = Host(lambda: SessionBrowserScreen(chat))
     app.set_keymap({"rename-session": "ctrl+r"})
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen) and app.screen.loaded)

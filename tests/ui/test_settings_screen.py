@@ -199,14 +199,14 @@ async def test_tab_and_shift_tab_walk_the_fields_in_reading_order() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         order = []
-        for _ in range(17):
+        for _ in range(18):
             order.append(app.focused.id)
             await pilot.press("tab")
         assert order == [
             "settings-model", "settings-system-prompt",
             "param-temperature", "param-top_p", "param-top_k", "param-min_p", "param-max_tokens",
             "param-repetition_penalty", "param-presence_penalty", "param-frequency_penalty", "param-seed",
-            "stop-1", "stop-2", "stop-3", "stop-4", "settings-thinking", "settings-tools",
+            "param-logprobs", "stop-1", "stop-2", "stop-3", "stop-4", "settings-thinking", "settings-tools",
         ]
         await pilot.press("shift+tab", "shift+tab")
         assert app.focused.id == "settings-thinking"

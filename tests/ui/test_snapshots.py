@@ -51,7 +51,9 @@ def app_snapshot(snapshot) -> Callable[..., bool]:
 
 
 async def settle(app, pilot) -> None:
-    """Freeze everything that changes between runs: cursors, the port, the timings."""
+    """Freeze everything that changes between runs: cursors, the port, the timings, and the
+    context meter (its exact count arrives a moment after the last change)."""
+    await wait_until(pilot, lambda: app.session.status().context_exact, message="the exact context count")
     for widget in app.screen.query("*"):
         if isinstance(widget, (Input, TextArea)):
             widget.cursor_blink = False

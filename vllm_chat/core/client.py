@@ -73,6 +73,7 @@ class ChatClient:
         self._api_key = api_key or "EMPTY"
         self._connect_timeout = connect_timeout
         self._sdk: AsyncOpenAI | None = None
+        self._http: Any = None
         self._lock = asyncio.Lock()
 
     @property
@@ -96,13 +97,33 @@ class ChatClient:
         return self._sdk
 
     def _build(self, openai: Any) -> AsyncOpenAI:
+        # The SDK's own kind of HTTP client, kept so plain requests to the server root
+        # (/metrics, /version, /tokenize) share its connection pool.
+        self._http = openai.DefaultAsyncHttpx2Client()
         sdk: AsyncOpenAI = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
+            http_client=self._http,
         )
         return sdk
+
+    async def http(self) -> Any:
+        """The SDK's HTTP client (an `httpx2.AsyncClient`), for plain requests to the
+        server root; `auth_headers` holds what those requests need to send."""
+        await self.sdk()
+        return self._http
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header for plain requests (empty without an API key)."""
+        return {"Authorization": f"Bearer {self._api_key}"} if self.has_api_key else {}
+
+    @property
+    def root_url(self) -> str:
+        """The server root (where `/metrics`, `/version` and `/tokenize` live)."""
+        return root_url(self.base_url)
 
     async def list_models(self) -> list[ModelInfo]:
         """The served models, or `ChatErrorException` explaining why not."""
@@ -127,7 +148,19 @@ class ChatClient:
         """Yield the SDK's chunks for a streamed chat request; closing the generator
         closes the HTTP response, which makes vLLM abort the generation."""
         sdk = await self.sdk()
-        stream = await sdk.chat.completions.create(**request, stream=True)
+        async for chunk in self._chunks(await sdk.chat.completions.create(**request, stream=True)):
+            yield chunk
+
+    async def stream_completion(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+        """Yield a streamed `/v1/completions` request's chunks shaped like chat chunks (each
+        choice's `text` as `delta.content`), so the engine's one streaming path takes both."""
+        from vllm_chat.core.completion_chunks import as_chat_chunk
+
+        sdk = await self.sdk()
+        async for chunk in self._chunks(await sdk.completions.create(**request, stream=True)):
+            yield as_chat_chunk(chunk)
+
+    async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()
         async with stream:
             try:
@@ -144,6 +177,14 @@ class ChatClient:
         """A non-streamed chat request (used for short side requests such as titles)."""
         sdk = await self.sdk()
         return await sdk.chat.completions.create(**request, stream=False)
+
+    async def post_text(self, path: str, body: dict[str, Any]) -> str:
+        """POST `body` as JSON to a route of vLLM's own under the base URL (e.g.
+        `/load_lora_adapter`), through the SDK's HTTP client (same base URL, key, timeouts),
+        and return the answer's text. The SDK's exceptions propagate: the caller explains
+        them, since a 404 means something else on every such route."""
+        sdk = await self.sdk()
+        return await sdk.post(path, cast_to=str, body=body)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -320,14 +361,19 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
 
 
 def _explain_bad_request(message: str, *, status: int, model: str | None) -> ChatError:
+    from vllm_chat.core.generation.errors import explain_refusal
+
+    refusal = explain_refusal(message, status=status, model=model)
+    if refusal is not None:
+        return refusal
     context = _CONTEXT_RE.search(message)
     if context:
         limit = int(context.group(1))
         return ChatError(
             "context_length",
             f"The conversation no longer fits the model's context window of {limit} tokens.",
-            "Start a new conversation ({new-conversation}), delete or shorten earlier messages, "
-            "or lower max_tokens.",
+            "Compact it ({compact}: the older turns become a summary), start a new conversation "
+            "({new-conversation}), delete or shorten earlier messages, or lower max_tokens.",
             status=status,
             details={"max_model_len": limit, "server_message": message},
         )

@@ -39,6 +39,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
@@ -159,6 +161,14 @@ class SessionSettings(_Strict):
     """While a reply streams, save at least this often (seconds)."""
 
 
+class ModelSettings(_Strict):
+    """`[models."NAME"]`: what vllm-chat sends for one model of the server."""
+
+    chat_template: str | None = None
+    """A Jinja chat template sent with every chat request for this model (for a model whose
+    template is missing or wrong). The server must run with --trust-request-chat-template."""
+
+
 class MentionSettings(_Strict):
     """`[mentions]`: files named with `@path` in a prompt."""
 
@@ -166,6 +176,31 @@ class MentionSettings(_Strict):
     """Most kilobytes of a mentioned file sent with the message (the rest is cut, with a note)."""
     hidden_files: bool = False
     """Offer hidden files and folders (names starting with '.') in the @ picker."""
+
+
+class ContextSettings(_Strict):
+    """`[context]`: the context meter, the check before sending, and compaction."""
+
+    min_reply_tokens: int = Field(default=256, ge=1)
+    """Tokens a reply needs at least: a message is not sent (and the ways to make room are
+    offered) when prompt + this much would not fit the context window (a smaller
+    `max_tokens` lowers it)."""
+    recount_delay: float = Field(default=0.3, ge=0)
+    """Seconds after the last change (a typed key) before the prompt is counted again
+    with the server's `/tokenize`; the meter shows an estimate meanwhile."""
+    count_timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for a `/tokenize` answer before the meter stays an estimate."""
+    compact_keep_turns: int = Field(default=2, ge=0)
+    """Compaction keeps this many of the most recent turns word for word and summarises
+    the older ones."""
+    summary_max_tokens: int = Field(default=1024, ge=64)
+    """The longest summary a compaction may ask for (less when the window has less room)."""
+    auto_compact_at: float | None = Field(default=None, gt=0, le=1)
+    """Compact the conversation before sending when the prompt would take more than this
+    share of the context window (e.g. 0.8); unset: only when asked (`/compact`)."""
+    tools_notice_share: float = Field(default=0.25, gt=0, le=1)
+    """Say once (with the way to switch tools off) when the tool schemas alone take more
+    than this share of the context window."""
 
 
 class SettingsModel(_Strict):
@@ -185,6 +220,9 @@ class SettingsModel(_Strict):
     """Seconds without a byte from the server before a request fails."""
     connect_timeout: float = Field(default=5.0, gt=0)
     """Seconds to wait for the TCP connection."""
+    load_poll_interval: float = Field(default=15.0, ge=0)
+    """Seconds between readings of the server's `/metrics` for the header's load
+    indicator while idle (0: only while the server panel is open or a reply waits)."""
     show_reasoning: bool = True
     """Show the reasoning block (collapsed once the answer starts)."""
     theme: str = "vllm-night"
@@ -206,10 +244,24 @@ class SettingsModel(_Strict):
     """`[sessions]`: saving and titles."""
     mcp: McpSettings = Field(default_factory=McpSettings)
     """`[mcp]`: MCP tool servers (`[[mcp.servers]]`), connected in the background."""
+    reasoning: ReasoningControls = Field(default_factory=ReasoningControls)
+    """`[reasoning]`: reasoning_effort, thinking_token_budget, include_reasoning and
+    chat_template_kwargs for new conversations."""
+    constraint: Constraint | None = None
+    """`[constraint]`: a structured-output constraint for new conversations (`kind` =
+    json_schema, json_object, regex, choice or grammar, and its value)."""
+    completion: bool = False
+    """Start new conversations in completion mode (a document the model continues)."""
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """`[models."NAME"]`: settings for one served model (its chat_template)."""
     mentions: MentionSettings = Field(default_factory=MentionSettings)
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)
     """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
+
+
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    """`[context]`: counting the prompt, the check before sending, compaction."""
 
     @field_validator("base_url")
     @classmethod

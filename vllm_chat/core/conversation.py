@@ -4,6 +4,13 @@ Widgets render from these models and the store saves them; nothing else keeps
 text. Messages are kept in OpenAI shape plus the metadata a chat client needs
 (reasoning, usage, timings, status, attachment references), and
 `Conversation.to_openai()` turns them into the `messages` list of a request.
+
+A conversation is a tree: a regenerated reply or an edited prompt keeps the
+earlier versions as alternatives of the same message. `Conversation.messages`
+is the branch shown (and sent); `aside` holds the messages of the other
+branches, `forks` records at each point with alternatives their order and
+which one is chosen, and `removed` keeps deleted messages. `core/tree.py`
+holds the operations on the tree.
 """
 
 from __future__ import annotations
@@ -14,15 +21,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal, cast
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from vllm_chat.core.errors import ChatError, ErrorKind
+from vllm_chat.core.generation.check import ReplyCheck
+from vllm_chat.core.generation.constraint import Constraint
+from vllm_chat.core.generation.reasoning import ReasoningControls
+from vllm_chat.core.logprobs import TokenLogprobs
 from vllm_chat.core.params import SamplingParams
+from vllm_chat.core.request_record import RequestRecord, ServerTimings
 
 Role = Literal["system", "user", "assistant", "tool"]
 MessageStatus = Literal["complete", "streaming", "stopped", "failed"]
 ToolStatus = Literal["ok", "error", "denied"]
 AttachmentKind = Literal["image", "video", "audio"]
+ConversationKind = Literal["chat", "completion"]
 
 
 def new_id() -> str:
@@ -206,8 +219,34 @@ class Message(BaseModel):
     """Tokens for the request that produced this assistant message."""
     timings: Timings | None = None
     """Client-side timings for the request that produced this assistant message."""
+    server_metrics: ServerTimings | None = None
+    """vLLM's own timings of that request (servers with `--enable-per-request-metrics`)."""
+    logprobs: TokenLogprobs | None = None
+    """Each token's logprob and likeliest alternatives, packed (when the request asked)."""
+    request: RequestRecord | None = None
+    """The request that produced this assistant message, without its messages."""
     created_at: float = Field(default_factory=time.time)
     """Epoch seconds when the message was created."""
+    parent_id: str | None = None
+    """The message this one follows in the conversation tree (None: it is a first
+    message). Alternatives of a message share its parent. Kept up to date for the
+    shown messages by `tree.link` (the store calls it before every save)."""
+    check: ReplyCheck | None = None
+    """For a reply whose request carried a structured-output constraint: whether it matches."""
+    reasoning_controls: ReasoningControls | None = None
+    """For a reply: the reasoning controls its request carried (None: none were set)."""
+    reply_limit: int | None = None
+    """For a reply: the tokens it could get at most because the prompt left no more room in
+    the context window (`max_tokens` was lowered to this); None when it was not lowered."""
+    compaction_id: str | None = None
+    """This message stands for earlier messages that a compaction replaced: the id of the
+    `Compaction` (in `Conversation.compactions`) that keeps them. A summary has the summary as
+    its text; a message with no text marks turns that were left out without a summary."""
+
+    @property
+    def is_summary(self) -> bool:
+        """Whether this message is a compaction's summary of earlier messages."""
+        return self.compaction_id is not None and bool(self.content)
 
     @property
     def text_for_model(self) -> str:
@@ -265,17 +304,63 @@ class Message(BaseModel):
         return out
 
 
-class Branch(BaseModel):
-    """Messages replaced by an edit or a regeneration, kept so nothing is lost."""
+class Fork(BaseModel):
+    """A point of the conversation with alternatives: several versions of what follows one message."""
+
+    after: str | None
+    """Id of the message the alternatives follow (None: alternatives of the first message)."""
+    options: list[str]
+    """Ids of the alternatives, oldest first (version 1, 2, ...)."""
+    chosen: str
+    """The alternative shown when `after` is shown, or the one shown last (the branch
+    below an alternative is remembered the same way, fork by fork)."""
+
+
+class Origin(BaseModel):
+    """Where a forked conversation came from."""
+
+    session_id: str
+    """The session it was forked from."""
+    message_id: str | None
+    """The last message it kept (None: none was kept)."""
+    messages: int
+    """How many messages of the original's shown branch it kept."""
+    title: str = ""
+    """The original's title at the time."""
+    reason: Literal["fork", "conflict"] = "fork"
+    """`fork`: the user asked for it; `conflict`: saving found the file changed in a way
+    that can't be merged, so this version was saved on its own."""
+    created_at: float = Field(default_factory=time.time)
+    """When the fork was made."""
+
+
+CompactionKind = Literal["summary", "dropped"]
+
+
+class Compaction(BaseModel):
+    """Messages taken out of the conversation to make room, kept so nothing is lost: either
+    summarised by the model into one message, or left out (the oldest turns) without one."""
 
     id: str = Field(default_factory=new_id)
-    """Id of the branch."""
-    parent_message_id: str | None
-    """Id of the message the branch hangs off (the one before the first replaced message)."""
+    """Id of the compaction; the message that stands for it has it as `compaction_id`."""
+    kind: CompactionKind = "summary"
+    """`summary`: the model summarised them; `dropped`: the oldest turns were left out."""
     messages: list[Message]
-    """The messages that were replaced, in order."""
+    """The messages taken out, in order (summaries of earlier compactions included)."""
+    tokens_before: int | None = None
+    """Prompt tokens of the conversation before (None when not known)."""
+    tokens_after: int | None = None
+    """Prompt tokens of the conversation after (None when not known)."""
+    exact: bool = False
+    """Whether both token figures are the server's own counts (else estimates)."""
+    model: str | None = None
+    """The model that wrote the summary."""
     created_at: float = Field(default_factory=time.time)
-    """When the branch was set aside."""
+    """When the messages were taken out."""
+
+
+SUMMARY_HEADING = "Summary of the earlier conversation (older messages were compacted to save context):"
+"""How a summary starts when it is sent to the model, so the model reads it as what it is."""
 
 
 class Conversation(BaseModel):
@@ -299,10 +384,41 @@ class Conversation(BaseModel):
     """Sampling options for the next turn."""
     tools_enabled: bool | None = None
     """Per-session override of the global tools switch (None: follow the config)."""
+    kind: ConversationKind = "chat"
+    """`chat`, or `completion`: the conversation is one document a base model continues
+    (`/v1/completions`, see `core.generation.completion`)."""
+    constraint: Constraint | None = None
+    """The structured-output constraint every reply must match (None: free text)."""
+    reasoning_controls: ReasoningControls = Field(default_factory=ReasoningControls)
+    """reasoning_effort, thinking_token_budget, include_reasoning, chat_template_kwargs."""
     messages: list[Message] = Field(default_factory=list)
-    """The messages, oldest first, without the system prompt."""
-    branches: list[Branch] = Field(default_factory=list)
-    """Earlier versions of the conversation that an edit or regenerate replaced."""
+    """The branch shown (and sent), oldest first, without the system prompt."""
+    aside: list[Message] = Field(default_factory=list)
+    """The messages of every other branch (earlier versions of a reply or prompt,
+    another window's messages after a merge); each one's `parent_id` says where it hangs."""
+    forks: list[Fork] = Field(default_factory=list)
+    """The points with alternatives: their order and which one is chosen."""
+    removed: list[Message] = Field(default_factory=list)
+    """Deleted messages, kept in the file (`parent_id`: where they were)."""
+    origin: Origin | None = None
+    """Where this conversation was forked from (None: it was started here)."""
+    compactions: list[Compaction] = Field(default_factory=list)
+    """Messages that compactions took out (summarised or left out), oldest first."""
+    _disk: Any = PrivateAttr(default=None)
+    # What the store last read or wrote for this conversation (`store.DiskState`): the
+    # base a save compares the file with. Never saved; None for a conversation not on disk.
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is (what the store last saw of it, `_disk`, doesn't count)."""
+        if not isinstance(other, Conversation):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in type(self).model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+    def compaction(self, compaction_id: str) -> Compaction | None:
+        """The compaction with this id, if the conversation has it."""
+        return next((c for c in self.compactions if c.id == compaction_id), None)
 
     @property
     def usage_total(self) -> Usage:
@@ -330,12 +446,34 @@ class Conversation(BaseModel):
 
         Failed assistant messages with nothing in them are left out: they carry
         no information and some chat templates refuse an empty assistant turn.
+        So is the mark of turns left out without a summary. A compaction's summary
+        is sent as a user message; when a user message follows it, the two are sent
+        as one, because some chat templates refuse two user messages in a row.
         """
         out: list[dict[str, Any]] = []
         if self.system_prompt:
             out.append({"role": "system", "content": self.system_prompt})
+        summary_at: int | None = None
         for m in self.messages:
             if m.role == "assistant" and not m.content and not m.tool_calls:
                 continue
-            out.append(m.to_openai(part_for))
+            if m.compaction_id is not None and not m.content:
+                continue
+            entry = m.to_openai(part_for)
+            if summary_at is not None and summary_at == len(out) - 1 and entry["role"] == "user":
+                out[-1] = _joined(out[-1], entry)
+                summary_at = None
+                continue
+            if m.is_summary:
+                entry = {"role": "user", "content": f"{SUMMARY_HEADING}\n\n{m.content}"}
+                summary_at = len(out)
+            out.append(entry)
         return out
+
+
+def _joined(summary: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """A summary and the user message after it, as one user message (summary first)."""
+    content = user.get("content")
+    if isinstance(content, list):
+        return {**user, "content": [{"type": "text", "text": summary["content"] + "\n\n"}, *content]}
+    return {**user, "content": f"{summary['content']}\n\n{content or ''}"}

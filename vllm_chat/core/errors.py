@@ -33,6 +33,11 @@ ErrorKind = Literal[
     "stream_error",      # an error event inside a 200 stream
     "truncated",         # the stream ended without a finish_reason
     "round_limit",       # the tool loop hit tools.max_rounds
+    "lora_disabled",     # {"detail": "Not Found"} on /v1/load_lora_adapter: no runtime LoRA updating
+    "lora_failed",       # the server refused to load or unload an adapter (path, rank, name)
+    "conflict",          # found before sending: a combination vLLM refuses or mishandles
+    "no_chat_template",  # chat with a base model: it has no chat template (completion mode works)
+    "untrusted_template",  # a request chat_template; the server lacks --trust-request-chat-template
     "internal",          # a bug on our side; shown rather than crashing
 ]
 
@@ -63,10 +68,14 @@ class ChatError:
         if self.kind == "unknown_model":
             return ("pick-model", "retry")
         if self.kind == "context_length":
-            return ("new-conversation",)
+            return ("compact", "new-conversation")
         if self.kind == "tools_unsupported":
             return ("toggle-tools", "retry")
-        if self.kind in ("auth", "wrong_path", "internal"):
+        if self.kind == "conflict":
+            return ("open-settings", "retry")
+        if self.kind == "no_chat_template":
+            return ("completion-mode",)
+        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template"):
             return ()  # the fix is outside the app (a flag, the server); the hint says which
         if self.retryable or self.kind in ("bad_request", "round_limit"):
             return ("retry",)

@@ -13,14 +13,27 @@ Order for one user turn, which may span several rounds when tools are used::
       ToolApprovalNeeded? ToolRunning ToolResult   (per call)
     TurnStarted ...                     (the next round)
     TurnFinished | TurnStopped | TurnFailed        (exactly one, last)
+
+Several replies to one turn (N candidates, a model comparison; see
+`core/candidates.py`) come as::
+
+    CandidatesStarted
+      CandidateEvent(slot, TurnStarted | ReasoningDelta | ContentDelta |
+                     ToolCallDelta | UsageUpdated)*     (slots interleave)
+      CandidateEvent(slot, TurnFinished | TurnFailed | TurnStopped)  (one per slot)
+    CandidatesDone                                     (exactly one, last)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vllm_chat.core.conversation import Message, ToolCall, Usage
 from vllm_chat.core.errors import ChatError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.candidates import CandidateRun
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +129,31 @@ class TurnFailed:
     partial: Message | None
 
 
+@dataclass(frozen=True, slots=True)
+class CandidatesStarted:
+    """Several replies to the same turn start streaming side by side. `run` holds them:
+    their messages (the first is shown, the others are its alternatives), labels and live
+    figures (`CandidateRun.status`)."""
+
+    run: CandidateRun
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateEvent:
+    """An event of one of the replies (`slot`, 0-based), as a plain turn would emit it."""
+
+    slot: int
+    event: Event
+
+
+@dataclass(frozen=True, slots=True)
+class CandidatesDone:
+    """Every reply of a `CandidatesStarted` ended (`stopped`: the user stopped them)."""
+
+    messages: tuple[Message, ...]
+    stopped: bool = False
+
+
 Event = (
     TurnStarted
     | ContentDelta
@@ -129,5 +167,8 @@ Event = (
     | TurnFinished
     | TurnStopped
     | TurnFailed
+    | CandidatesStarted
+    | CandidateEvent
+    | CandidatesDone
 )
 """Any engine event."""

@@ -1,10 +1,12 @@
 """Exporting a conversation as Markdown (to read or share) or JSON (the session file).
 
-The Markdown keeps everything a reader needs: who said what, reasoning in a
-collapsible `<details>` block, tool calls with pretty-printed arguments, tool
-results, attachments by name, and marks on stopped or failed replies. The
-JSON is exactly the document the store writes, pretty-printed. Files are
-written atomically with mode 0600, like session files.
+The Markdown keeps everything a reader needs of the branch shown: who said
+what, reasoning in a collapsible `<details>` block, tool calls with
+pretty-printed arguments, tool results, attachments by name, and marks on
+stopped or failed replies; it says how many other versions the JSON holds.
+The JSON is exactly the document the store writes, pretty-printed: the shown
+branch in `messages`, the whole tree with `aside`, `forks` and `removed`.
+Files are written atomically with mode 0600, like session files.
 """
 
 from __future__ import annotations
@@ -15,14 +17,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from vllm_chat.core import tree
 from vllm_chat.core.conversation import Attachment, Conversation, Message
-from vllm_chat.core.store import (
-    INTERRUPTED,
-    StoreError,
-    atomic_write,
-    session_json,
-    title_from_prompt,
-)
+from vllm_chat.core.store import INTERRUPTED, StoreError, atomic_write, session_json
+from vllm_chat.core.titles import title_from_prompt
 
 ExportFormat = Literal["md", "json"]
 """The export formats: Markdown or the session JSON."""
@@ -42,8 +40,11 @@ class ExportError(StoreError):
 
 
 def to_json(conv: Conversation) -> str:
-    """The session document the store writes, pretty-printed (ends with a newline)."""
-    return json.dumps(json.loads(session_json(conv)), indent=2, ensure_ascii=False) + "\n"
+    """The session document the store writes (the whole tree), pretty-printed (ends with a newline)."""
+    tree.link(conv)
+    state = conv._disk
+    generation = state.generation if state is not None and state.session_id == conv.id else 0
+    return json.dumps(json.loads(session_json(conv, generation)), indent=2, ensure_ascii=False) + "\n"
 
 
 def to_markdown(conv: Conversation) -> str:
@@ -55,6 +56,9 @@ def to_markdown(conv: Conversation) -> str:
         blocks += ["## System", nest_headings(conv.system_prompt.strip())]
     names = {c.id: c.name for m in conv.messages for c in m.tool_calls}
     for message in conv.messages:
+        if message.compaction_id is not None:
+            blocks += _compaction_blocks(message, conv)
+            continue
         blocks += _message_blocks(message, names)
     return "\n\n".join(b for b in blocks if b) + "\n"
 
@@ -130,10 +134,39 @@ def _metadata(conv: Conversation) -> str:
     parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at)))
     if conv.base_url:
         parts.append(f"Server: {conv.base_url}")
-    if conv.branches:
-        count = len(conv.branches)
-        parts.append(f"{count} earlier version{'s' if count > 1 else ''} kept in the JSON export")
+    others = tree.other_versions(conv)
+    if others:
+        parts.append(f"{others} other version{'s' if others > 1 else ''} kept in the JSON export")
     return "*" + " · ".join(parts) + "*"
+
+
+def _compaction_blocks(message: Message, conv: Conversation) -> list[str]:
+    """A compaction's summary (marked as one) or the mark of left-out turns."""
+    record = conv.compaction(message.compaction_id or "")
+    count = len(record.messages) if record is not None else 0
+    what = f"{count} earlier message{'s' if count != 1 else ''}"
+    if not message.is_summary:
+        return [(f"*{what.capitalize()} were left out of the conversation here to make room "
+                 "(kept in the JSON export).*")]
+    tokens = ""
+    if record is not None and record.tokens_before is not None and record.tokens_after is not None:
+        tokens = f"; {record.tokens_before:,} → {record.tokens_after:,} prompt tokens"
+    return [f"## Summary of {what} (compacted)",
+            f"*Written by the model in place of the {what}, which are kept in the JSON export{tokens}.*",
+            nest_headings(message.content)]
+
+
+def messages_markdown(messages: list[Message]) -> str:
+    """`messages` as the Markdown the export writes for them (to show compacted originals)."""
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    blocks: list[str] = []
+    for message in messages:
+        if message.compaction_id is not None:  # an earlier compaction's summary or mark
+            blocks += ["## Summary of earlier messages", nest_headings(message.content)] if message.content \
+                else ["*Earlier messages were left out here.*"]
+            continue
+        blocks += _message_blocks(message, names)
+    return "\n\n".join(b for b in blocks if b) + "\n"
 
 
 def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
@@ -147,6 +180,7 @@ def _message_blocks(message: Message, tool_names: dict[str, str]) -> list[str]:
         blocks.append(nest_headings(message.content))
         blocks += [_tool_call(c.name, c.id, c.arguments) for c in message.tool_calls]
         blocks.append(_status_mark(message))
+        blocks.append(_measures(message))
         return blocks
     if message.role == "tool":
         name = message.name or tool_names.get(message.tool_call_id or "", "") or "tool"
@@ -198,6 +232,17 @@ def _status_mark(message: Message) -> str:
     if message.finish_reason == "length":
         return "*Cut off: the reply reached the token limit.*"
     return ""
+
+
+def _measures(message: Message) -> str:
+    """The reply's confidence (when logprobs were asked for) and the server's timings."""
+    from vllm_chat.core.logprobs import summary
+
+    parts = [summary(message.logprobs)]
+    if message.server_metrics is not None:
+        parts.append(message.server_metrics.summary())
+    text = " · ".join(p for p in parts if p)
+    return f"*{text}*" if text else ""
 
 
 def _fenced(text: str, lang: str) -> str:

@@ -48,8 +48,13 @@ def finish_note(message: Message) -> str:
         return "stopped"
     if message.status == "failed":
         return "failed"
+    limit = message.reply_limit
     if message.finish_reason == "length":
+        if limit is not None:
+            return f"cut off: the context window left room for only {count(limit)} tokens"
         return "cut off at max_tokens"
     if message.finish_reason not in (None, "stop", "tool_calls"):
         return f"ended: {message.finish_reason}"
+    if limit is not None:
+        return f"could only get {count(limit)} tokens (the context window was nearly full)"
     return ""

@@ -33,17 +33,40 @@ Version history:
   `ref`, plus sizes and `url`);
 - there were no `branches` and no per-session `tools_enabled`.
 
-**2** (current): `Conversation.model_dump()` plus `schema_version` and a
-derived `usage_total`.
+**2** (vllm-chat 0.2) differed from version 3 in these ways:
+
+- what an edit, a regeneration or a deletion replaced was kept in `branches`:
+  a list of `{"id", "parent_message_id", "messages", "created_at"}`, each a
+  run of messages that had followed the message `parent_message_id`;
+- messages had no `parent_id`, and there were no `aside`, `forks`,
+  `removed`, `origin` or `generation`.
+
+  Version 3 holds a tree. Each message of the shown branch gets the previous
+  one's id as `parent_id`; each message of a branch the previous message of
+  that branch (the first one: `parent_message_id`). A branch whose first
+  message has the role of another message that follows the same point (a
+  reply next to a reply, a prompt next to a prompt) was an earlier version
+  and goes to `aside`, and every point with several versions gets a `forks`
+  entry (oldest first; the shown one chosen). Any other branch was a
+  deletion and goes to `removed`. Messages without an id get one.
+
+**3** (current): `Conversation.model_dump()` plus `schema_version`,
+`generation` (how many times the file was saved; a save compares it to
+notice another writer) and a derived `usage_total`. The generation controls
+came within version 3, every one optional (a file without them reads as a
+chat with none set): the conversation's `kind` (`chat` or `completion`),
+`constraint` and `reasoning_controls`, and each reply's `check` and
+`reasoning_controls`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 """The schema version this code writes."""
 
 
@@ -152,5 +175,80 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _with_id(message: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    out = dict(message)
+    if not isinstance(out.get("id"), str):
+        out["id"] = uuid.uuid4().hex
+    return out
+
+
+def _created(message: dict[str, Any]) -> float:
+    value = message.get("created_at")
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    branches = out.pop("branches", None)
+    shown = out.get("messages")
+    if not isinstance(shown, list):
+        return out  # validation will say what is wrong
+    shown = [_with_id(m) for m in shown]
+    seen = {m["id"] for m in shown if isinstance(m, dict)}
+    parent = None
+    for message in shown:
+        if isinstance(message, dict):
+            message["parent_id"] = parent
+            parent = message["id"]
+    out["messages"] = shown
+    # Each branch as a chain hanging off its parent; duplicate ids (a hand-edited file) are dropped.
+    chains: list[list[dict[str, Any]]] = []
+    for branch in branches if isinstance(branches, list) else []:
+        if not isinstance(branch, dict) or not isinstance(branch.get("messages"), list):
+            continue
+        parent = branch.get("parent_message_id")
+        chain = []
+        for message in map(_with_id, branch["messages"]):
+            if not isinstance(message, dict) or message["id"] in seen:
+                continue
+            seen.add(message["id"])
+            message["parent_id"] = parent
+            parent = message["id"]
+            chain.append(message)
+        if chain:
+            chains.append(chain)
+    # The children that are surely versions: the shown ones and the later messages of each run.
+    solid: dict[Any, list[dict[str, Any]]] = {}
+    for message in shown + [m for chain in chains for m in chain[1:]]:
+        if isinstance(message, dict):
+            solid.setdefault(message["parent_id"], []).append(message)
+    aside: list[dict[str, Any]] = []
+    removed: list[dict[str, Any]] = []
+    for chain in chains:
+        head = chain[0]
+        if any(c.get("role") == head.get("role") for c in solid.get(head["parent_id"], [])):
+            aside += chain
+        else:
+            removed += chain
+    out["aside"], out["removed"] = aside, removed
+    shown_child = {m["parent_id"]: m["id"] for m in shown if isinstance(m, dict)}
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for message in [m for m in shown if isinstance(m, dict)] + aside:
+        children.setdefault(message["parent_id"], []).append(message)
+    forks = []
+    for after, kids in children.items():
+        if len(kids) < 2:
+            continue
+        kids = sorted(kids, key=_created)
+        chosen = shown_child.get(after)
+        if chosen is None:  # off the shown branch: the run that continued was the one shown
+            chosen = next((m["id"] for m in reversed(kids) if m in solid.get(after, [])), kids[-1]["id"])
+        forks.append({"after": after, "options": [m["id"] for m in kids], "chosen": chosen})
+    out["forks"] = forks
+    return out
+
+
+_STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 """`_STEPS[n]` turns a version-n document into a version n+1 document."""

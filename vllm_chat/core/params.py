@@ -13,6 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+MAX_LOGPROBS = 20
+"""Most alternatives per token a request may ask for (vLLM's default `--max-logprobs`)."""
+DEFAULT_LOGPROBS = 5
+"""Alternatives per token when logprobs are switched on without a number."""
+
 
 class SamplingParams(BaseModel):
     """Per-turn sampling options. `None` means: leave it to the server's defaults."""
@@ -41,6 +46,10 @@ class SamplingParams(BaseModel):
     """Up to four stop strings (vLLM refuses more)."""
     enable_thinking: bool | None = None
     """Thinking on/off for templates that read `chat_template_kwargs.enable_thinking`."""
+    logprobs: int | None = Field(default=None, ge=0, le=MAX_LOGPROBS)
+    """Ask for each token's log-probability and this many likeliest alternatives
+    (`logprobs: true`, `top_logprobs: N`; 0 to 20, vLLM's default `--max-logprobs`);
+    None: off."""
 
     @field_validator("stop")
     @classmethod
@@ -59,6 +68,9 @@ class SamplingParams(BaseModel):
                 kwargs[name] = value
         if self.stop:
             kwargs["stop"] = list(self.stop)
+        if self.logprobs is not None:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = self.logprobs
         extra: dict[str, Any] = {}
         for name in ("top_k", "min_p", "repetition_penalty"):
             value = getattr(self, name)

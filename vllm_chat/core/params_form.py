@@ -22,11 +22,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from vllm_chat.core.params import SamplingParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.generation.form import GenerationChoice
 
 STOP_SLOTS = 4
 """Stop strings the form offers (vLLM refuses more: `VLLM_MAX_STOP_STRINGS=4`)."""
@@ -44,11 +47,13 @@ class NumberField:
     """The accepted values in a few characters, for the placeholder (`0–2`)."""
     help: str
     """What the option does, in one short line."""
+    empty: str = "default"
+    """What an empty field means (the server's default, or off)."""
 
     @property
     def placeholder(self) -> str:
-        """What an empty field shows: that it means the server's default, and the range."""
-        return f"default · {self.accepts}"
+        """What an empty field shows: what it means, and the range."""
+        return f"{self.empty} · {self.accepts}"
 
 
 NUMBER_FIELDS: tuple[NumberField, ...] = (
@@ -61,6 +66,8 @@ NUMBER_FIELDS: tuple[NumberField, ...] = (
     NumberField("presence_penalty", False, "-2–2", "penalise tokens that already appeared"),
     NumberField("frequency_penalty", False, "-2–2", "penalise tokens by how often they appeared"),
     NumberField("seed", True, "integer", "same seed, same settings, same prompt: same reply"),
+    NumberField("logprobs", True, "0–20", "each token's probability and this many alternatives "
+                "(the reply's confidence view); empty: off", empty="off"),
 )
 """The numeric fields, in the order the panel shows them."""
 
@@ -79,6 +86,8 @@ _RANGE_MESSAGES = {
     "frequency_penalty": "frequency_penalty must be in [-2, 2], got {value}.",
     # vLLM's request model bounds the seed to int64 but lets pydantic word the refusal.
     "seed": "seed must fit in a signed 64-bit integer, got {value}.",
+    # vLLM's own refusal above its --max-logprobs (20 by default) names the server limit.
+    "logprobs": "logprobs must be 0 to 20 (alternatives per token), got {value}.",
 }
 
 _DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -101,6 +110,8 @@ class SessionSettingsResult:
     """The sampling options, already validated with vLLM's ranges."""
     tools_enabled: bool | None
     """This session's tools switch; None keeps following the global setting."""
+    generation: GenerationChoice | None = None
+    """Mode, constraint and reasoning controls (None: leave them as they are)."""
 
 
 @dataclass(frozen=True)

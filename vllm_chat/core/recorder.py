@@ -4,7 +4,8 @@
 engine has already applied it to the conversation). It saves at once on the
 events that end a step (a request sent, a reply's tool calls ready — once
 per round —, approval asked, a tool result, the turn finished / stopped /
-failed) and, while a reply streams, at most once per `interval` seconds,
+failed; for several replies to one turn: their start, each one's end, and the
+end of them all) and, while a reply streams, at most once per `interval` seconds,
 checking the clock on every delta. `tick()` covers stalls: the session calls
 it when no event came for a while. So a `kill -9` mid-reply loses at most
 the last `interval` seconds of that reply and never an earlier message; the
@@ -16,6 +17,12 @@ milliseconds for a typical session, cheap enough for the UI loop. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
+
+Another window may save the same session. The store notices before every
+write and merges the other window's messages in (or, when the two versions
+can't be merged, saves this one as a new session: the conversation's id
+changes). What the user should hear about that is kept in `outcomes` until
+the session takes it (`take_outcomes`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from collections.abc import Callable
 
 from vllm_chat.core.conversation import Conversation, new_id
 from vllm_chat.core.events import (
+    CandidateEvent,
+    CandidatesDone,
+    CandidatesStarted,
     Event,
     ToolApprovalNeeded,
     ToolCallReady,
@@ -34,7 +44,12 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.store import SessionIdConflict, SessionStore, StoreError
+from vllm_chat.core.store import (
+    SaveOutcome,
+    SessionIdConflict,
+    SessionStore,
+    StoreError,
+)
 
 
 class SessionRecorder:
@@ -65,6 +80,9 @@ class SessionRecorder:
         """The error of the last save attempt, or None if it worked."""
         self.saves = 0
         """How many saves reached the disk."""
+        self.outcomes: list[SaveOutcome] = []
+        """Saves that merged another window's changes or had to become a new session, not yet
+        reported to the user (see `take_outcomes`)."""
         self._clock = clock
         self._on_state = on_state
         self._last_attempt = float("-inf")
@@ -92,6 +110,9 @@ class SessionRecorder:
                 self.save_now()
             case ToolApprovalNeeded() | ToolResult() | TurnFinished() | TurnStopped() | TurnFailed():
                 self.save_now()  # an approval may wait long for the user; the rest end a step
+            case CandidatesStarted() | CandidatesDone() | CandidateEvent(
+                    event=TurnFinished() | TurnStopped() | TurnFailed()):
+                self.save_now()  # several replies: the prompt before the wait, and each reply's end
             case _:
                 self.tick()  # deltas, usage, a tool starting: at most once per interval
 
@@ -123,15 +144,22 @@ class SessionRecorder:
             return True
         try:
             try:
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
             except SessionIdConflict:
                 self.conversation.id = new_id()
-                self.store.save(self.conversation)
+                outcome = self.store.save(self.conversation)
         except Exception as exc:  # a bug in saving must not end the chat; it is reported instead
             self._failed(self._as_store_error(exc))
             return False
+        if outcome.merged is not None or outcome.forked_from is not None:
+            self.outcomes.append(outcome)
         self._succeeded(changes)
         return True
+
+    def take_outcomes(self) -> list[SaveOutcome]:
+        """The merges and forced forks since the last call (and forget them)."""
+        taken, self.outcomes = self.outcomes, []
+        return taken
 
     def _as_store_error(self, exc: Exception) -> StoreError:
         if isinstance(exc, StoreError):

@@ -7,10 +7,12 @@ in the conversation for display but never sent.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.generation.requests import shape_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.media.policy import MediaPolicy
@@ -33,6 +35,20 @@ class TurnOptions:
     continue_last: bool = False
     """Continue the last assistant message instead of starting a new one
     (`continue_final_message`, used for replies cut off or stopped)."""
+    run_pending: bool = False
+    """First run the tool calls of the last reply that have no result yet, then ask the
+    model again: the calls of a picked candidate (candidates and comparisons never run
+    tools themselves, so only the reply the user keeps acts)."""
+    chat_template: str | None = None
+    """A chat template to send with chat requests (the model's `chat_template` in the config)."""
+    context_window: int | None = None
+    """The model's `max_model_len`, when known: completion mode's `max_tokens` when none is set."""
+    reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None = None
+    """Says how many tokens a reply to a request can get at most (the context window less
+    the prompt), or None when it can't tell. When that is below `max_tokens`, `max_tokens`
+    is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
+    releases refuse that with a 400, newer ones cut silently), and the reply records it
+    as `reply_limit`. None: `max_tokens` is sent as set."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
@@ -81,7 +97,8 @@ def build_request(
     messages: list[dict[str, Any]],
     tool_specs: list[dict[str, Any]] | None,
 ) -> dict[str, Any]:
-    """The keyword arguments for `chat.completions.create` (without `stream`)."""
+    """The keyword arguments for `chat.completions.create` (without `stream`), or, in
+    completion mode, for `completions.create`."""
     request: dict[str, Any] = {
         "model": conv.model,
         "messages": messages,
@@ -95,4 +112,19 @@ def build_request(
         extra = dict(request.get("extra_body", {}))
         extra.update(continue_final_message=True, add_generation_prompt=False)
         request["extra_body"] = extra
-    return request
+    # Constraint, reasoning controls, the model's template; or the completion request instead.
+    return shape_request(conv, options, request)
+
+
+async def fit_max_tokens(request: dict[str, Any],
+                         reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None,
+                         message: Message) -> None:
+    """Lower the request's `max_tokens` to the room the context window leaves for the reply
+    (see `TurnOptions.reply_room`), and record the limit on `message`."""
+    wanted = request.get("max_tokens")
+    if reply_room is None or not wanted:
+        return
+    room = await reply_room(request)
+    # No room at all: the prompt alone fills the window, and the server's own error says so.
+    if room is not None and 1 <= room < wanted:
+        request["max_tokens"] = message.reply_limit = room

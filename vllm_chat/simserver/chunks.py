@@ -159,14 +159,16 @@ class ChatChunks:
         ).encode()
 
     def whole(self, plan: ChoicePlan, with_fingerprint: bool) -> bytes:
-        """A beam in one chunk, with its finish reason, as vLLM streams beam search."""
+        """A beam in one chunk, with its finish reason (and, with `continuous_usage_stats`, its own
+        token count, as vLLM 0.32 sends it), as vLLM streams beam search."""
         content, reasoning, _ = message_parts(plan)
         delta = {"content": content} if reasoning is None else {self._rf: reasoning, "content": content}
         ks = [k for k, piece in enumerate(plan.pieces) if piece.kind in VISIBLE]
         return (
             f'{self._head}{{"index":{plan.index},"delta":{_dumps(delta)},"logprobs":{self._logprobs(plan, ks)},'
             f'"finish_reason":{_enc(str(plan.finish_reason))},"stop_reason":{_dumps(plan.stop_reason)},'
-            f'"token_ids":null}}]{self._fingerprint if with_fingerprint else ""}}}\n\n'
+            f'"token_ids":null}}]{self._usage(plan.completion_tokens, plan.reasoning_tokens)}'
+            f'{self._fingerprint if with_fingerprint else ""}}}\n\n'
         ).encode()
 
     def usage(self, completion: int, reasoning: int, metrics: dict[str, Any] | None = None) -> bytes:

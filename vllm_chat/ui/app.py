@@ -17,6 +17,7 @@ from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.chat_generation import generation_commands
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
@@ -136,9 +137,19 @@ class VllmChatApp(App[int]):
         yield SystemCommand("Edit system prompt", "The instructions sent before the conversation",
                             chat.action_edit_system_prompt)
         yield SystemCommand("Retry last turn", "Answer the last prompt again", chat.action_retry)
+        yield SystemCommand("Candidates", "N candidates of the reply (n, or beam search) side by side; "
+                            "pick one to continue with", chat.action_ask_candidates)
+        yield SystemCommand("Compare models", "Send the turn to 2-4 models or LoRA adapters at once, "
+                            "side by side; pick one to continue with", chat.action_compare_models)
+        yield SystemCommand("Load a LoRA adapter", "Serve an adapter from a folder on the server "
+                            "(runtime LoRA updating)", chat.action_load_adapter)
         yield SystemCommand("Browse conversations", "Open, rename or delete saved sessions",
                             chat.action_browse_sessions)
         yield SystemCommand("Export conversation", "Write it to a Markdown or JSON file", chat.action_export)
+        yield SystemCommand("Fork conversation", "Continue in a new session holding this conversation; "
+                            "the original stays as it is", chat.action_fork_conversation)
+        yield SystemCommand("Reload conversation", "Show what another window added to this conversation",
+                            chat.action_reload_conversation)
         yield SystemCommand("Settings", "Model, system prompt, sampling, tools for this conversation",
                             chat.action_open_settings)
         yield SystemCommand("Attach a file", "An image, video or audio file for the next prompt",
@@ -155,8 +166,22 @@ class VllmChatApp(App[int]):
                             lambda: self.run_worker(self.session.reconnect_tool_servers(), group="mcp-reconnect",
                                                     exit_on_error=False))
         yield SystemCommand("Continue reply", "Continue a stopped or cut-off reply", chat.action_continue_reply)
+        yield from generation_commands(chat)
+        yield SystemCommand("Context breakdown", "What the next request takes of the context window, part by part",
+                            chat.action_show_context)
+        yield SystemCommand("Compact conversation", "Summarise the older turns into one message (originals kept)",
+                            chat.action_compact)
         yield SystemCommand("Open prompt in editor", "Write the prompt in $EDITOR", chat.action_open_editor)
         yield SystemCommand("Stop reply", "Stop generating now", chat.action_stop)
+        yield SystemCommand("Server panel", "The server's version, models, load, KV cache and latencies",
+                            chat.action_server_panel)
+        state = "on" if self.session.logprobs is not None else "off"
+        yield SystemCommand(f"Logprobs on/off (now {state})",
+                            "Ask for each token's probability and its likeliest alternatives", chat.toggle_logprobs)
+        yield SystemCommand("Confidence of the last reply", "Its tokens as a heat-map, with the alternatives",
+                            lambda: chat.show_logprobs(chat.last_reply_id()))
+        yield SystemCommand("Request behind the last reply", "The exact JSON, copy as curl or Python, and the "
+                            "rendered prompt", lambda: chat.show_request(chat.last_reply_id()))
         yield SystemCommand("Reconnect", "Ask the server for its models again",
                             lambda: chat.connect(announce=True))
         yield SystemCommand("Saved prompts", "Pick a saved prompt (or type / in the prompt)", chat.pick_saved_prompt)

@@ -21,7 +21,7 @@ from textual.command import CommandPalette
 from textual.containers import ScrollableContainer, VerticalScroll
 from textual.keys import key_to_character
 from textual.screen import Screen
-from textual.widgets import Button, Input, OptionList, RadioSet, Select, Switch, TextArea, Tree
+from textual.widgets import Button, Input, OptionList, RadioSet, Select, SelectionList, Switch, TextArea, Tree
 from textual.widgets._toggle_button import ToggleButton
 
 from vllm_chat.core.keymap import BindingInfo, ContextEntry, WidgetKeys, keymap_problems, keys_of
@@ -29,23 +29,36 @@ from vllm_chat.ui.keys import PALETTE_ID, declared_bindings, is_ours, palette_bi
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
+from vllm_chat.ui.screens.compacted import CompactedScreen
+from vllm_chat.ui.screens.compare import CompareScreen
+from vllm_chat.ui.screens.confidence import ConfidenceScreen
 from vllm_chat.ui.screens.confirm import ConfirmScreen
+from vllm_chat.ui.screens.constraint_input import ConstraintInputScreen
+from vllm_chat.ui.screens.context_view import ContextScreen
 from vllm_chat.ui.screens.export import ExportScreen
 from vllm_chat.ui.screens.help import HelpGroup, HelpRow, HelpScreen
 from vllm_chat.ui.screens.image_view import ImageViewScreen
+from vllm_chat.ui.screens.lora_load import LoraLoadScreen
+from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
 from vllm_chat.ui.screens.rename import RenameScreen
+from vllm_chat.ui.screens.request_view import RenderedPromptScreen, RequestScreen
+from vllm_chat.ui.screens.room_offers import RoomOffersScreen
+from vllm_chat.ui.screens.server_panel import ServerPanelScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
 from vllm_chat.ui.screens.template_form import TemplateFormScreen
 from vllm_chat.ui.screens.text_edit import TextEditScreen
 from vllm_chat.ui.screens.tool_servers import ToolServersScreen
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
+from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
+from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
 from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.image_thumb import ImageThumb
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.message_views import MessageView
 from vllm_chat.ui.widgets.prompt_input import PromptInput
+from vllm_chat.ui.widgets.token_text import TokenText
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -66,10 +79,13 @@ CHAT_PLACES: list[tuple[str, type]] = [
     ("Prompt", PromptInput),
     ("Suggestions in the prompt (after @ or /)", CompletionList),
     ("A message (focused)", MessageView),
+    ("A compaction's summary (focused)", SummaryMessageView),
     ("Tool call panel (focused)", ToolCallPanel),
     ("Attachment chip (focused)", AttachmentChip),
     ("Image thumbnail (focused)", ImageThumb),
     ("File picker folders", MediaTree),
+    ("Candidates and comparisons (side by side)", CandidatesPanel),
+    ("Token views (confidence heat-map, rendered prompt)", TokenText),
 ]
 """The chat screen and the widgets in it that declare keys, under the help screen's titles."""
 
@@ -81,18 +97,29 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("Session settings", SettingsScreen, [FocusPlace(Select, "in the model list"),
                                           FocusPlace(TextArea, "in the system prompt box", True),
                                           FocusPlace(Input, "in the settings fields", True),
-                                          FocusPlace(RadioSet, "in the thinking choice"),
+                                          FocusPlace(RadioSet, "in the thinking, mode and reasoning choices"),
                                           FocusPlace(Switch, "on the tools switch")]),
     ("Session browser", SessionBrowserScreen, [FocusPlace(Input, "in the filter box", True)]),
     ("Export", ExportScreen, [FocusPlace(Input, "in the file box", True),
                               FocusPlace(RadioSet, "in the format choice")]),
     ("Rename", RenameScreen, [FocusPlace(Input, "in the title box", True)]),
+    ("Constraint", ConstraintInputScreen, [FocusPlace(Input, "in the value box", True)]),
     ("Saved prompt form", TemplateFormScreen, [FocusPlace(Input, "in a variable's box", True)]),
     ("Tool servers (MCP)", ToolServersScreen, [FocusPlace(OptionList, "in the server list")]),
     ("Text editor (system prompt, editing a message)", TextEditScreen,
      [FocusPlace(TextArea, "in the text box", True)]),
     ("Lists (models, actions, code blocks)", PickListScreen, [FocusPlace(OptionList, "in the list")]),
+    ("Model picker", ModelPickerScreen, [FocusPlace(OptionList, "in the model list")]),
+    ("Compare models", CompareScreen, [FocusPlace(SelectionList, "in the model list")]),
+    ("Load a LoRA adapter", LoraLoadScreen, [FocusPlace(Input, "in the name and path boxes", True)]),
     ("Confirmation", ConfirmScreen, [FocusPlace(Button, "on the buttons")]),
+    ("A message that would not fit", RoomOffersScreen, [FocusPlace(OptionList, "in the list")]),
+    ("Context breakdown", ContextScreen, []),
+    ("Compacted messages", CompactedScreen, [FocusPlace(VerticalScroll, "in the text")]),
+    ("Server panel", ServerPanelScreen, [FocusPlace(VerticalScroll, "in the panel")]),
+    ("Confidence (a reply's tokens)", ConfidenceScreen, [FocusPlace(TokenText, "in the heat-map")]),
+    ("Request behind a reply", RequestScreen, [FocusPlace(TextArea, "in the request text", True)]),
+    ("Rendered prompt", RenderedPromptScreen, [FocusPlace(TokenText, "in the prompt")]),
     ("Help", HelpScreen, [FocusPlace(VerticalScroll, "in the help text")]),
 ]
 """Every modal screen (help screen title, class, the widgets that can have focus in it)."""
@@ -100,7 +127,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
 TEXTUAL_PLACES: list[tuple[str, tuple[type, ...]]] = [
     ("Editing text (the prompt and the other text boxes)", (TextArea,)),
     ("One-line fields", (Input,)),
-    ("Lists", (OptionList,)),
+    ("Lists", (OptionList, SelectionList)),
     ("Folder tree", (Tree,)),
     ("Scrolling (the conversation, long dialogs)", (ScrollableContainer,)),
     ("Buttons, switches and choices", (Button, Switch, ToggleButton, RadioSet, Select)),
@@ -217,7 +244,9 @@ def binding_contexts(app: App[Any]) -> list[list[ContextEntry]]:
         chat + _ids(MessageView) + [conversation],
         chat + _ids(MessageView) + _ids(ToolCallPanel) + [conversation],
         chat + _ids(MessageView) + _ids(ImageThumb) + [conversation],
+        chat + _ids(SummaryMessageView) + [conversation],
         chat + _ids(AttachmentChip) + [_widget_keys(AttachmentBar, "in the attachment bar")],
+        chat + _ids(CandidatesPanel),
     ]
     for _, screen, focusable in MODAL_SCREENS:
         base = app_keys + _ids(screen)

@@ -28,7 +28,8 @@ PALETTE_ID = "command-palette"
 """The id the command palette's key (ctrl+p) gets; Textual adds that binding without one."""
 
 _HINT_WORDS = {"escape": "esc", "pageup": "pgup", "pagedown": "pgdn", "delete": "del",
-               "question_mark": "?", "up": "↑", "down": "↓"}
+               "question_mark": "?", "up": "↑", "down": "↓",
+               "left": "←", "right": "→"}
 _TEMPLATE_KEY = re.compile(r"\{([a-z0-9]+(?:-[a-z0-9]+)*)(:first)?\}")
 
 
@@ -155,6 +156,8 @@ _STEP_WORDS = {
     "toggle-tools": "tools off for this conversation",
     "open-settings": "settings",
     "continue-reply": "continue",
+    "completion-mode": "completion mode",
+    "compact": "compact",
 }
 
 

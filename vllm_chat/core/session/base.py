@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import Settings
@@ -24,6 +24,7 @@ from vllm_chat.core.engine import Approver, Engine
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo, context_window
 from vllm_chat.core.session.status import Activity, ConnectionState, SessionStatus
+from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,6 +102,9 @@ class SessionBase:
             model=self.settings.model or "",
             system_prompt=self.settings.system_prompt,
             params=self.settings.sampling.model_copy(),
+            kind="completion" if self.settings.completion else "chat",
+            constraint=self.settings.constraint,
+            reasoning_controls=self.settings.reasoning.model_copy(deep=True),
         )
 
     def _build_engine(self, approver: Approver | None) -> Engine:
@@ -155,6 +159,24 @@ class SessionBase:
             save_problem=self._save_problem,
             demo=self.demo,
         )
+
+    def options(self, *, continue_last: bool = False) -> TurnOptions:
+        """Turn options from the settings and this conversation (`continue_last`: continue
+        the last reply instead of writing a new one)."""
+        return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
+                           media_policy=self.media_policy, continue_last=continue_last,
+                           chat_template=self.chat_template_for(self.conversation.model),
+                           context_window=self.context_window, reply_room=self._reply_room)
+
+    def chat_template_for(self, model: str) -> str | None:
+        """The chat template the config gives `model` (`[models."NAME"] chat_template`), if any."""
+        entry = self.settings.models.get(model)
+        return entry.chat_template if entry is not None else None
+
+    async def _reply_room(self, request: dict[str, Any]) -> int | None:
+        """How many tokens a reply to `request` can get at most (None: can't tell); the
+        context part answers (see `TurnOptions.reply_room`)."""
+        return None
 
     @property
     def tools_on(self) -> bool:

@@ -44,6 +44,10 @@ class ControlsPart(SessionBase):
         conv.system_prompt = result.system_prompt
         conv.params = result.params
         conv.tools_enabled = result.tools_enabled
+        if result.generation is not None:
+            conv.kind = result.generation.kind
+            conv.constraint = result.generation.constraint
+            conv.reasoning_controls = result.generation.reasoning
         self._changed()
 
     def set_tools(self, on: bool) -> bool:

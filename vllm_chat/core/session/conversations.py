@@ -13,6 +13,7 @@ from vllm_chat.core.session.controls import ControlsPart
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.export import ExportFormat
     from vllm_chat.core.store import SessionStore, SessionSummary, UnreadableSession
+    from vllm_chat.core.store.search import SearchHit
 
 
 class NoStore(Exception):
@@ -64,17 +65,25 @@ class ConversationsPart(ControlsPart, SessionBase):
         """The saved conversations (newest first) and the files that can't be read."""
         return self._saved().list()
 
-    def search_saved(self, needle: str) -> list[SessionSummary]:
-        """Saved conversations whose text holds `needle`."""
-        return self._saved().search(needle)
+    def search_saved(self, query: str, *, everywhere: bool = True, limit: int = 100) -> list[SearchHit]:
+        """Saved conversations holding every word of `query` (title or any message; with
+        `everywhere` also reasoning and tool calls and results), best first, each with a
+        snippet. May read many files the first time: call it from a worker thread."""
+        return self._saved().search(query, everywhere=everywhere, limit=limit)
 
     def rename_saved(self, session_id: str, title: str) -> None:
-        """Give a saved conversation a new title (the one shown, if it is that one)."""
+        """Give a saved conversation a new title (the one shown, if it is that one);
+        whitespace is collapsed, and an empty title is refused (`StoreError`)."""
+        from vllm_chat.core.store import StoreError
+
+        clean = " ".join(title.split())
+        if not clean:
+            raise StoreError("a title can't be empty")
         if session_id == self.conversation.id:
-            self.conversation.title = title
+            self.conversation.title = clean
             self._changed()
             return
-        self._saved().rename(session_id, title)
+        self._saved().rename(session_id, clean)
 
     def delete_saved(self, session_id: str) -> None:
         """Delete a saved conversation's file. Deleting the one shown starts a new one."""

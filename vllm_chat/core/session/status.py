@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from vllm_chat.core.candidates import CandidateStatus
+
 ConnectionState = Literal["connecting", "connected", "disconnected", "error"]
 """Where the session stands with its server.
 
@@ -40,6 +42,8 @@ class Activity:
     """Text pieces received in the current request (a token count, near enough)."""
     tool: str | None = None
     """The tool waiting for approval or running, in those phases."""
+    task: Literal["reply", "compact"] = "reply"
+    """What the turn is for: a reply, or the summary of a compaction."""
 
     def tokens_per_second(self, now: float) -> float | None:
         """Streaming speed so far, or None before it can be measured (under a second of
@@ -63,9 +67,23 @@ class SessionStatus:
     connection_problem: str = ""
     """Why the server can't be used, when `connection` is disconnected or error."""
     context_used: int | None = None
-    """Tokens the conversation takes now (None: not known yet)."""
+    """The prompt the next request would send, draft included, in tokens: the server's
+    count when `context_exact`, else an estimate (None: not known yet)."""
     context_max: int | None = None
     """The model's context window (`max_model_len`), when the server said."""
+    context_exact: bool = False
+    """Whether `context_used` is the server's own count (`/tokenize`) of the request as it
+    would be sent now; False while a count is under way or when the server can't count."""
+    context_note: str = ""
+    """Why `context_used` is an estimate, in words ('' when exact)."""
+    context_problem: str = ""
+    """Why the server gives no exact count, in a few words ("no /tokenize", "/tokenize
+    slow", ...); '' while it counts (or is only about to)."""
+    context_min_reply: int = 0
+    """The least room a reply needs; a request with less is not sent without asking."""
+    context_notice: str = ""
+    """A remark to make once about the context (tool schemas taking a large share of the
+    window), with steps as `{binding-id}`; '' when there is none."""
     tools_on: bool = True
     """Whether tools are offered to the model in this conversation."""
     tool_choice: str = "auto"
@@ -78,5 +96,34 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    constraint: str = ""
+    """The structured-output constraint replies must match, in short (`json: person`; '' for none)."""
+    completion_mode: bool = False
+    """The conversation is a document the model continues (`/v1/completions`)."""
+    reasoning: str = ""
+    """The reasoning controls that are set, in short (`effort low · budget 512`; '' for none)."""
+    server_load: str = ""
+    """The server's load in a few words while it is busy, from its `/metrics`
+    ("server busy: 3 waiting · KV 97 %"; '' when it isn't, or can't say)."""
+    waiting_reason: str = ""
+    """While a reply waits for its first token: why, when the server's metrics say
+    ("3 requests ahead, KV cache 97 %"; '' otherwise)."""
     queued: int = 0
     """Prompts waiting to be sent when the running turn ends."""
+    candidates: tuple[CandidateStatus, ...] = ()
+    """The replies of the last N-candidates or comparison run, while it streams and until
+    one is picked or the group is closed (empty otherwise)."""
+
+    @property
+    def context_share(self) -> float | None:
+        """How much of the window the next request takes (None: unknown)."""
+        if self.context_used is None or not self.context_max:
+            return None
+        return self.context_used / self.context_max
+
+    @property
+    def context_over(self) -> bool:
+        """Whether the next request would leave less room than a reply needs."""
+        if self.context_used is None or not self.context_max:
+            return False
+        return self.context_used + self.context_min_reply > self.context_max

@@ -3,10 +3,11 @@ doing a turn again (retry, edit and resend, continue)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
-from vllm_chat.core.conversation import Branch, Message
+from vllm_chat.core import tree
+from vllm_chat.core.conversation import Message
 from vllm_chat.core.events import (
     ContentDelta,
     Event,
@@ -21,25 +22,19 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.session.base import SessionBase
+from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 
-class TurnsPart(SessionBase):
+class TurnsPart(GenerationPart):
     """Running turns and changing what a turn answers."""
 
     @property
     def running(self) -> bool:
         """True while a turn streams or runs tools."""
         return self._engine.running
-
-    def options(self, *, continue_last: bool = False) -> TurnOptions:
-        """Turn options from the settings and this conversation (`continue_last`: continue
-        the last reply instead of writing a new one)."""
-        return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
-                           media_policy=self.media_policy, continue_last=continue_last)
 
     async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
         """Run a turn on the conversation as it stands, saving as it goes.
@@ -49,13 +44,22 @@ class TurnsPart(SessionBase):
         text received before the stall reaches the disk too. The status
         (`activity`, context use) follows the events.
         """
+        opts = await self._with_window(options or self.options())
+        async for event in self._recorded(
+                lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle, idle_every=every)):
+            yield event
+
+    async def _recorded(self, start: Callable[[Callable[[], None] | None, float], AsyncIterator[Event]]
+                        ) -> AsyncIterator[Event]:
+        """Yield the events of the engine run `start(on_idle, idle_every)` begins, saving and
+        following them (shared by plain turns and candidate runs)."""
         self.conversation.base_url = redact_url(self.settings.base_url)
         recorder = self._recorder
         on_idle = recorder.tick if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         try:
-            async for event in self._engine.run(self.conversation, options or self.options(),
-                                                on_idle=on_idle, idle_every=idle_every):
+            async for event in start(on_idle, idle_every):
+                self._note_generation(event)  # the reply's check is saved with it
                 if recorder is not None:
                     recorder.observe(event)
                 self._follow(event)
@@ -108,17 +112,15 @@ class TurnsPart(SessionBase):
     # -- doing a turn again ---------------------------------------------------------------
 
     def rewind_to_last_user(self) -> bool:
-        """Set aside everything after the last user message (kept as a branch) so the
-        turn can be run again. False if there is no user message to answer."""
+        """Set aside everything after the last user message (kept as an earlier version:
+        the reply run next becomes the newest one) so the turn can be run again. False if
+        there is no user message to answer."""
         conv = self.conversation
         last_user = next((i for i in range(len(conv.messages) - 1, -1, -1)
-                          if conv.messages[i].role == "user"), None)
+                          if _is_prompt(conv.messages[i])), None)
         if last_user is None:
             return False
-        tail = conv.messages[last_user + 1:]
-        if tail:
-            conv.branches.append(Branch(parent_message_id=conv.messages[last_user].id, messages=tail))
-            del conv.messages[last_user + 1:]
+        if tree.set_aside(conv, last_user + 1):
             self._changed()
         return True
 
@@ -128,31 +130,22 @@ class TurnsPart(SessionBase):
                 return i
         raise KeyError(message_id)
 
-    def _set_aside(self, start: int, end: int | None = None) -> list[Message]:
-        """Move messages[start:end] into a branch (nothing is ever thrown away)."""
-        conv = self.conversation
-        removed = conv.messages[start:end]
-        if removed:
-            parent = conv.messages[start - 1].id if start > 0 else None
-            conv.branches.append(Branch(parent_message_id=parent, messages=list(removed)))
-            del conv.messages[start:end]
-        return removed
-
     def edit_user_message(self, message_id: str, text: str) -> Message:
-        """Replace an earlier prompt and drop what followed it from the conversation (kept
-        as a branch in the session file); returns the new user message, ready to run."""
+        """Send an earlier prompt again, changed: the new prompt becomes the newest version of
+        that message, and the old one, with what followed it, stays as an earlier version.
+        Returns the new user message, ready to run."""
         index = self._index(message_id)
         old = self.conversation.messages[index]
-        if old.role != "user":
+        if not _is_prompt(old):
             raise ValueError("only your own messages can be edited")
-        self._set_aside(index)
+        tree.set_aside(self.conversation, index)
         message = self.conversation.add(Message(role="user", content=text, attachments=list(old.attachments)))
         self._changed()
         return message
 
     def delete_message(self, message_id: str) -> list[Message]:
-        """Remove a message from the conversation (kept as a branch, saved at once). An
-        assistant message takes the tool results that answer its calls with it, so the
+        """Remove a message from the conversation (kept in the session file, saved at once).
+        An assistant message takes the tool results that answer its calls with it, so the
         history stays valid."""
         conv = self.conversation
         index = self._index(message_id)
@@ -163,7 +156,7 @@ class TurnsPart(SessionBase):
             while end < len(conv.messages) and conv.messages[end].role == "tool" \
                     and conv.messages[end].tool_call_id in ids:
                 end += 1
-        removed = self._set_aside(index, end)
+        removed = tree.remove(conv, index, end)
         if removed:
             self._context_used = self._last_usage()
             self._changed()
@@ -171,7 +164,10 @@ class TurnsPart(SessionBase):
 
     def actions_for(self, message_id: str) -> list[str]:
         """What can be done with a message, in menu order: `copy`, `copy-code`, `edit`,
-        `regenerate`, `continue`, `toggle-reasoning`, `delete`."""
+        `regenerate`, `continue`, `toggle-reasoning`, `logprobs` (the confidence view),
+        `request` (the exact request and the rendered prompt), `previous-version`,
+        `next-version`, `fork`, `delete` (for a compaction's summary or mark: `copy`,
+        `originals`, `delete`)."""
         from vllm_chat.core.markdown_code import code_blocks
 
         conv = self.conversation
@@ -179,6 +175,8 @@ class TurnsPart(SessionBase):
         message = conv.messages[index]
         is_last_reply = message.role == "assistant" and all(
             m.role in ("assistant", "tool") for m in conv.messages[index + 1:])
+        if message.compaction_id is not None:
+            return (["copy"] if message.content else []) + ["originals", "delete"]
         actions = ["copy"]
         if code_blocks(message.content):
             actions.append("copy-code")
@@ -190,6 +188,17 @@ class TurnsPart(SessionBase):
             actions.append("continue")
         if message.reasoning:
             actions.append("toggle-reasoning")
+        if message.logprobs is not None and message.logprobs.count:
+            actions.append("logprobs")
+        if message.request is not None:
+            actions.append("request")
+        version = tree.versions(conv).get(message.id)
+        if version is not None and version[0] > 1:
+            actions.append("previous-version")
+        if version is not None and version[0] < version[1]:
+            actions.append("next-version")
+        if self.saves:
+            actions.append("fork")
         actions.append("delete")
         return actions
 
@@ -204,10 +213,11 @@ class TurnsPart(SessionBase):
         """Whether there is a reply (or a failed turn) after the last prompt to do again."""
         conv = self.conversation
         return bool(conv.messages) and conv.messages[-1].role != "user" and any(
-            m.role == "user" for m in conv.messages)
+            _is_prompt(m) for m in conv.messages)
 
     def can_continue(self) -> bool:
-        """Whether the last message is a reply that can be continued (stopped or cut)."""
+        """Whether the last message is a reply that can be continued (stopped or cut; in
+        completion mode, any reply with text)."""
         conv = self.conversation
         if not conv.messages:
             return False
@@ -216,6 +226,8 @@ class TurnsPart(SessionBase):
         # stopped first); continuing drops them and carries on with the text. A reply
         # with no answer text yet (cut while thinking) can't be continued: vLLM isn't
         # sent the reasoning back, so it would start thinking again from scratch.
+        if self.completion_mode:  # a document can always be continued further
+            return last.role == "assistant" and bool(last.content)
         return last.was_cut and bool(last.content)
 
     def cut_while_thinking(self) -> bool:
@@ -236,7 +248,7 @@ class TurnsPart(SessionBase):
     async def generate_title(self) -> str | None:
         """Ask the model for a short title (no tools, no thinking, few tokens); the
         conversation keeps its first-prompt title when the answer is unusable."""
-        from vllm_chat.core.store import clean_model_title, title_request_messages
+        from vllm_chat.core.titles import clean_model_title, title_request_messages
 
         conv = self.conversation
         request = {
@@ -256,3 +268,8 @@ class TurnsPart(SessionBase):
             conv.title = title
             self._changed()
         return title
+
+
+def _is_prompt(message: Message) -> bool:
+    """Whether `message` is something the user wrote (not a compaction's summary or mark)."""
+    return message.role == "user" and message.compaction_id is None

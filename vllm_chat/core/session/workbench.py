@@ -166,10 +166,15 @@ class WorkbenchPart(ControlsPart):
     def add_user_message(self, text: str, attachments: list[Attachment] | None = None,
                          files: list[ContextFile] | None = None) -> Message:
         """Append the user's message as it is (no mentions read; see `prepare`), titling a new
-        conversation from it."""
+        conversation from it. Raises ValueError, with the reason, for attachments or files
+        in completion mode (the document a base model continues is text only)."""
+        if (attachments or files) and self.conversation.kind == "completion":
+            from vllm_chat.core.session.generation import COMPLETION_TEXT_ONLY
+
+            raise ValueError(COMPLETION_TEXT_ONLY)
         conv = self.conversation
         if not conv.title:
-            from vllm_chat.core.store import title_from_prompt
+            from vllm_chat.core.titles import title_from_prompt
 
             conv.title = title_from_prompt(text)
         return conv.add(Message(role="user", content=text, attachments=list(attachments or []),

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import TurnFailed
 from vllm_chat.core.session import ChatSession
@@ -23,7 +24,11 @@ from vllm_chat.ui import memory
 from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.screens.chat_actions import MessageActions
 from vllm_chat.ui.screens.chat_attachments import AttachmentActions
-from vllm_chat.ui.screens.chat_sessions import SessionActions
+from vllm_chat.ui.screens.chat_candidates import CandidateActions
+from vllm_chat.ui.screens.chat_context import ContextActions
+from vllm_chat.ui.screens.chat_generation import GenerationActions
+from vllm_chat.ui.screens.chat_models import ModelActions
+from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
@@ -34,8 +39,8 @@ from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
 
-class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActions, WorkbenchActions,
-                 Screen[None]):
+class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
+                 WorkbenchActions, GenerationActions, ContextActions, Screen[None]):
     """The main screen."""
 
     CSS_PATH = "chat.tcss"
@@ -52,9 +57,17 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         Binding("ctrl+s", "open_settings", "Settings", id="open-settings"),
         Binding("ctrl+g", "open_editor", "Editor", show=False, id="open-editor"),
         Binding("f5", "continue_reply", "Continue", show=False, id="continue-reply"),
+        Binding("alt+n", "ask_candidates", "Candidates", show=False, id="ask-candidates"),
+        Binding("alt+m", "compare_models", "Compare models", show=False, id="compare-models"),
+        Binding("alt+b", "toggle_completion_mode", "Completion mode", show=False, id="completion-mode"),
+        Binding("alt+c", "show_context", "Context", show=False, id="show-context"),
+        Binding("alt+s", "compact", "Compact", show=False, id="compact"),
         Binding("ctrl+f", "attach", "Attach", show=False, id="attach-file"),
         Binding("ctrl+l", "browse_sessions", "Sessions", id="browse-sessions"),
         Binding("f4", "export", "Export", show=False, id="open-export"),
+        Binding("alt+r", "reload_conversation", "Show changes from another window", show=False,
+                id="reload-conversation"),
+        Binding("f3", "server_panel", "Server", show=False, id="server-panel"),
         Binding("alt+up", "focus_messages", "Messages", show=False, id="focus-messages"),
         Binding("shift+pageup", "scroll_messages(-1)", "Scroll up", show=False, id="scroll-messages-up"),
         Binding("shift+pagedown", "scroll_messages(1)", "Scroll down", show=False, id="scroll-messages-down"),
@@ -69,6 +82,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         self._turn_pending = False
         self._stop_requested = False
         self._save_banner_shown = ""
+        self._notices_shown: set[str] = set()
+        self.sent_prompt: tuple[str, list[Attachment]] | None = None
+        """What was typed for the prompt being sent (text, attachments), until its turn runs."""
 
     def on_screen_suspend(self) -> None:
         # A dialog dims this screen but leaves it visible: its footer would name keys
@@ -82,7 +98,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         yield StatusBar(id="status")
         yield Static("", id="banner", markup=False)
         yield Static("", id="save-banner", classes="banner", markup=False)
-        yield MessageList(show_reasoning=self.session.settings.show_reasoning, id="messages")
+        yield MessageList(show_reasoning=self.session.settings.show_reasoning, versions=self.session.versions,
+                          id="messages")
         yield QueueView(id="queue")
         yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
@@ -124,11 +141,13 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
     def on_mount(self) -> None:
         self.session.set_approver(self.ask_approval)
         self.session.subscribe(self.show_status)
+        self.session.watch_load()
         memory.settle("start-up")  # before any message view exists: views come and go
         self.show_conversation()
         self.prompt.completions = self.completions
         self.prompt.focus()
         self.connect()
+        self.set_interval(DISK_CHECK_SECONDS, self.check_disk)  # other windows on this session
         for problem in self.session.problems:
             self.notify(problem, title="Config", severity="warning", markup=False)
 
@@ -136,6 +155,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         """Draw the session's status: the header, and the banner while saving fails."""
         status = self.session.status()
         self.status.show(status)
+        self.show_context_notice(status)
         if status.save_problem != self._save_banner_shown:
             self._save_banner_shown = status.save_problem
             banner = self.query_one("#save-banner", Static)
@@ -146,6 +166,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
 
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
+        self.drop_candidates_panel()  # another conversation, or this one changed: the panel is over
         conv = self.session.conversation
         focused = self.app.focused
         in_messages = focused is None or focused is self.messages or self.messages in focused.ancestors
@@ -189,7 +210,11 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         """Send the prompt as a new user message and stream the reply, or queue it while a
         reply streams (`/attach X` attaches X; `/NAME` uses the saved prompt NAME)."""
         self.completions.offer(None)
+        plan = self.take_next_plan()  # taken now: a prompt that isn't sent doesn't keep it for the next
         command, _, argument = event.text.strip().partition(" ")
+        if command == "/compact" and not argument.strip():
+            self.action_compact()
+            return
         if command == "/attach":
             if argument.strip():
                 self.attach_source(argument.strip())
@@ -201,21 +226,36 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
         if command.startswith("/") and not argument and command[1:] in self.session.templates().templates:
             self.use_saved_prompt(command[1:])
             return
-        self.submit_text(event.text, self.attachments.attachments)
+        self.submit_text(event.text, self.attachments.attachments, plan=plan)
 
-    def run_turn(self, continue_last: bool = False) -> None:
-        """Run one turn and show its events as they come (media left out as `media_policy` says)."""
+    def run_turn(self, continue_last: bool = False, *, sent: bool = False, picked: bool = False) -> None:
+        """Run one turn and show its events as they come (media left out as `media_policy` says).
+        A new turn is checked against the context window first (see `make_room`); `sent`: its
+        prompt was just sent (`sent_prompt` holds what was typed; it goes back into the
+        prompt box if the user keeps it to edit); `picked`: first run the tool calls of the
+        reply just picked among candidates."""
         self._turn_pending = True
         self._stop_requested = False
-        self._turn_worker(continue_last)
+        self._turn_worker(continue_last, sent, picked)
 
     @work(exclusive=True, group="turn", exit_on_error=False)
-    async def _turn_worker(self, continue_last: bool) -> None:
+    async def _turn_worker(self, continue_last: bool, sent: bool = False, picked: bool = False) -> None:
+        go = False
+        try:
+            go = continue_last or picked or await self.make_room(sent=sent)
+        finally:
+            if not go:
+                self._turn_pending = self._stop_requested = False
+                self.show_status()
+        if not go:
+            return
         messages = self.messages
         ticker = self.set_interval(0.5, self.show_status)  # elapsed seconds and speed move on
         failure: ChatError | None = None
+        events = self.session.run_picked() if picked else self.session.run(
+            self.session.options(continue_last=continue_last))
         try:
-            async for event in self.session.run(self.session.options(continue_last=continue_last)):
+            async for event in events:
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
                     self._stop_requested = False
@@ -236,6 +276,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self._offer_without_media(failure)
         elif failure is not None and failure.kind == "tools_unsupported":
             self._offer_without_tools(failure)
+        elif failure is not None and failure.kind == "no_chat_template":
+            self._offer_completion_mode(failure)
 
     # -- actions ----------------------------------------------------------------------
 
@@ -273,6 +315,23 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, SettingsActi
             self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning")
             return
         self.run_turn(continue_last=True)
+
+    def action_server_panel(self) -> None:
+        """What the server says about itself: version, models, load, caches, latencies."""
+        from vllm_chat.ui.screens.server_panel import ServerPanelScreen
+
+        if not isinstance(self.app.screen, ServerPanelScreen):
+            self.app.push_screen(ServerPanelScreen(self.session))
+
+    def toggle_logprobs(self) -> None:
+        """Ask for logprobs from the next turn on, or stop asking."""
+        top_n = self.session.toggle_logprobs()
+        if top_n is None:
+            self.notify("Logprobs off from the next turn.", title="Logprobs")
+        else:
+            self.notify(with_keys(self.app, f"Each token's probability and {top_n} alternatives from the next "
+                                            "turn: {show-logprobs} on a reply shows them."),
+                        title="Logprobs", markup=False)
 
     def action_focus_messages(self) -> None:
         """Move to the last message (then ↑/↓ move, enter opens its actions, esc comes back)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.ui.keys import key_hint
+from vllm_chat.ui.keys import key_hint, with_keys
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -19,11 +19,19 @@ if TYPE_CHECKING:  # pragma: no cover
 ACTION_LABELS = {
     "copy": ("copy-message", "Copy the text"),
     "copy-code": ("copy-code", "Copy a code block…"),
-    "edit": ("edit-message", "Edit and send again (the old branch is kept)"),
+    "edit": ("edit-message", "Edit and send again (the old one stays as a version)"),
     "regenerate": ("regenerate-message", "Regenerate this reply"),
+    "candidates": ("ask-candidates", "Regenerate as N candidates, and pick one…"),
+    "compare": ("compare-models", "Regenerate with several models side by side…"),
     "continue": ("continue-reply", "Continue this reply"),
     "toggle-reasoning": ("toggle-reasoning", "Show or hide the reasoning"),
+    "logprobs": ("show-logprobs", "Confidence: each token's probability and alternatives"),
+    "request": ("show-request", "The exact request (copy as JSON, curl, Python) and the rendered prompt"),
+    "previous-version": ("previous-version", "Show the previous version"),
+    "next-version": ("next-version", "Show the next version"),
+    "fork": ("fork-message", "Fork from here into a new session"),
     "delete": ("delete-message", "Delete (kept in the session file)"),
+    "originals": ("show-originals", "Show the messages it stands for"),
 }
 """Each message action: the id of the binding that does it (its key is shown in the
 menu, as the keymap has it), and how the menu says it."""
@@ -53,7 +61,8 @@ class MessageActions:
             self._open_actions_menu(view, allowed)
             return
         if action not in allowed or (self.session.running and action not in ("copy", "copy-code",
-                                                                              "toggle-reasoning")):
+                                                                              "toggle-reasoning", "logprobs",
+                                                                              "request")):
             why = "a reply is streaming" if self.session.running else "not for this message"
             self.notify(f"{ACTION_LABELS.get(action, (None, action))[1]}: {why}.", severity="warning")
             return
@@ -62,9 +71,17 @@ class MessageActions:
             "copy-code": self._copy_code,
             "edit": self._edit_message,
             "regenerate": self._regenerate,
+            "candidates": lambda v: self.action_ask_candidates(),
+            "compare": lambda v: self.action_compare_models(),
             "continue": lambda v: self.action_continue_reply(),
             "toggle-reasoning": self._toggle_reasoning,
+            "logprobs": lambda v: self.show_logprobs(v.message.id),
+            "request": lambda v: self.show_request(v.message.id),
+            "previous-version": lambda v: self.show_version(v, -1),
+            "next-version": lambda v: self.show_version(v, 1),
+            "fork": lambda v: self.fork_conversation(v.message.id),
             "delete": self._delete_message,
+            "originals": self._show_originals,
         }[action]
         handler(view)
 
@@ -74,7 +91,7 @@ class MessageActions:
         keys = {a: key_hint(self.app, ACTION_LABELS[a][0], first_only=True) for a in allowed}
         width = max((len(key) for key in keys.values()), default=0)
         items = [(a, f"{keys[a]:>{width}}  {ACTION_LABELS[a][1]}") for a in allowed]
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
                              lambda choice: choice and self.do_message_action(view, choice))
 
@@ -106,6 +123,38 @@ class MessageActions:
 
         self.app.push_screen(PickListScreen("Copy which code block?", items), picked)
 
+    # -- looking inside a reply ------------------------------------------------------------
+
+    def last_reply_id(self: ChatScreen) -> str | None:
+        """The id of the conversation's last reply (None before the first)."""
+        replies = [m for m in self.session.conversation.messages if m.role == "assistant"]
+        return replies[-1].id if replies else None
+
+    def show_logprobs(self: ChatScreen, message_id: str | None) -> None:
+        """A reply as a confidence heat-map, token by token."""
+        from vllm_chat.ui.screens.confidence import ConfidenceScreen
+
+        if message_id is None or "logprobs" not in self.session.actions_for(message_id):
+            self.notify(with_keys(self.app, "No logprobs for this reply: switch them on in the settings "
+                                            "({open-settings}) or the palette, then send or retry."),
+                        severity="warning", markup=False)
+            return
+        message = next(m for m in self.session.conversation.messages if m.id == message_id)
+        table = self.session.logprobs_of(message_id)
+        assert table is not None and message.logprobs is not None
+        title = f"Confidence · {message.model}" if message.model else "Confidence"
+        self.app.push_screen(ConfidenceScreen(table, message.logprobs, title=title))
+
+    def show_request(self: ChatScreen, message_id: str | None) -> None:
+        """The exact request behind a reply, to read or copy, and its rendered prompt."""
+        from vllm_chat.ui.screens.request_view import RequestScreen
+
+        if message_id is None or "request" not in self.session.actions_for(message_id):
+            self.notify("No request is recorded for this reply (replies saved by earlier versions "
+                        "don't keep it).", severity="warning", markup=False)
+            return
+        self.app.push_screen(RequestScreen(self.session, message_id, self.copy_text))
+
     # -- changing the conversation ------------------------------------------------------------
 
     def _edit_message(self: ChatScreen, view: MessageView) -> None:
@@ -121,6 +170,15 @@ class MessageActions:
         self.app.push_screen(TextEditScreen(
             view.message.content, title="Edit your message (later messages are set aside, not lost)",
             hint="{save-text} send again · {cancel-text} cancel", area_id="edit-message-text"), edited)
+
+    def _show_originals(self: ChatScreen, view: MessageView) -> None:
+        from vllm_chat.ui.screens.compacted import CompactedScreen
+
+        record = self.session.compaction_of(view.message.id)
+        if record is None:
+            self.notify("The session file has no record of these messages.", severity="warning")
+            return
+        self.app.push_screen(CompactedScreen(record))
 
     def _regenerate(self: ChatScreen, view: MessageView) -> None:
         self.action_retry()
@@ -139,9 +197,16 @@ class MessageActions:
             self.show_conversation()
             self.prompt.focus()
 
-        who = "your message" if view.message.role == "user" else "this reply"
+        who = _who(view)
         self.app.push_screen(ConfirmScreen(
             f"Delete {who}?", "Delete", "Keep",
             detail="It leaves the conversation (and the next requests); the session file keeps a copy.",
             destructive=True),
             answered)
+
+
+def _who(view: MessageView) -> str:
+    """How a menu or question names the message."""
+    if view.message.compaction_id is not None:
+        return "this summary" if view.message.content else "this mark"
+    return "your message" if view.message.role == "user" else "this reply"

@@ -1,5 +1,6 @@
 """What the chat screen changes about the conversation: model, system prompt, sampling
-(the settings panel), tools and their approval, and the prompt's $EDITOR.
+(the settings panel), tools and their approval, and the prompt's $EDITOR (the model
+picker is in `chat_models`).
 
 A mixin of `ChatScreen`.
 """
@@ -32,7 +33,10 @@ class SettingsActions:
         def applied(result: SessionSettingsResult | None) -> None:
             if result is None:
                 return
+            kind = session.conversation.kind
             session.apply_settings(result)
+            if session.conversation.kind != kind:
+                self.show_conversation()  # replies are drawn literally in completion mode
             self.notify("Settings apply from the next turn.", title="Settings")
 
         self.app.push_screen(SettingsScreen(session.conversation, session.models,
@@ -122,16 +126,6 @@ class SettingsActions:
             f"{error.message} Continue without tools?", "Without tools", "Not now",
             detail=f"{error.hint} ({key_hint(self.app, 'toggle-tools')} switches tools back on.)",
             destructive=False), answered)
-
-    def action_pick_model(self: ChatScreen) -> None:
-        """Choose the model for the next turn."""
-        from vllm_chat.ui.screens.model_picker import ModelPickerScreen
-
-        def picked(name: str | None) -> None:
-            if name:
-                self.use_model(name)
-
-        self.app.push_screen(ModelPickerScreen(self.session.models, self.session.conversation.model), picked)
 
     def use_model(self: ChatScreen, name: str) -> None:
         """Switch model from the next turn on."""

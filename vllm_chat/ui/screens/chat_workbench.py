@@ -26,6 +26,7 @@ from vllm_chat.ui.keys import key_hint
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.candidates import CandidatePlan
     from vllm_chat.ui.screens.chat import ChatScreen
 
 
@@ -42,8 +43,13 @@ class WorkbenchActions:
                 self.send_now(waiting.text, waiting.attachments)
                 self.show_queue()
 
-    def submit_text(self: ChatScreen, text: str, attachments: list[Attachment]) -> None:
-        """Send `text` now, or queue it while a turn runs."""
+    def submit_text(self: ChatScreen, text: str, attachments: list[Attachment], *,
+                    plan: CandidatePlan | None = None) -> None:
+        """Send `text` now, or queue it while a turn runs (`plan`: answered by several replies,
+        see `chat_candidates`; never queued, that is checked before)."""
+        if plan is not None:
+            self.send_now(text, attachments, plan=plan)
+            return
         if self.session.running or self._turn_pending:
             self.session.enqueue(text, attachments)
             self.attachments.clear()
@@ -51,32 +57,44 @@ class WorkbenchActions:
             return
         self.send_now(text, attachments)
 
-    def send_now(self: ChatScreen, text: str, attachments: list[Attachment], *, allow_secrets: bool = False) -> None:
-        """Read the mentions, add the message and run the turn; a mention that can't be sent
-        puts the text back and says why, a secret-looking file asks first."""
+    def send_now(self: ChatScreen, text: str, attachments: list[Attachment], *, allow_secrets: bool = False,
+                 plan: CandidatePlan | None = None) -> None:
+        """Read the mentions, add the message and run the turn (`plan`: several replies side
+        by side); a mention that can't be sent puts the text back and says why, a
+        secret-looking file asks first."""
         try:
             draft = self.session.prepare(text, attachments, allow_secrets=allow_secrets)
         except SecretsMentioned as exc:
-            self._confirm_secrets(exc, text, attachments)
+            self._confirm_secrets(exc, text, attachments, plan)
             return
         except MentionError as exc:
             self.prompt.restore(text)
             self.notify(str(exc), title="Not sent", severity="error", timeout=12, markup=False)
             return
-        message = self.session.send(draft)
+        self.close_candidates_panel()  # a new turn: the last group's first reply stays shown
+        try:
+            message = self.session.send(draft)
+        except ValueError as exc:  # attachments or files in completion mode: nothing lost, nothing sent
+            self.prompt.restore(text)
+            self.notify(str(exc), title="Not sent", severity="warning", markup=False)
+            return
         self.attachments.clear()
         self.messages.add_message(message)
-        self.run_turn()
+        self.sent_prompt = (text, list(attachments))  # given back if it won't fit and the user keeps it
+        if plan is not None:
+            self.run_candidates(plan)
+        else:
+            self.run_turn(sent=True)
 
     def _confirm_secrets(self: ChatScreen, refused: SecretsMentioned, text: str,
-                         attachments: list[Attachment]) -> None:
+                         attachments: list[Attachment], plan: CandidatePlan | None = None) -> None:
         from vllm_chat.ui.screens.confirm import ConfirmScreen
 
         names = ", ".join(s.path for s in refused.secrets)
 
         def answered(go: bool | None) -> None:
             if go:
-                self.send_now(text, attachments, allow_secrets=True)
+                self.send_now(text, attachments, allow_secrets=True, plan=plan)
             else:
                 self.prompt.restore(text)
 

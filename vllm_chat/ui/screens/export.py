@@ -26,8 +26,9 @@ from textual.widgets import Input, RadioButton, RadioSet, Static
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.export import ExportFormat
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.store import StoreError, title_from_prompt
+from vllm_chat.core.store import StoreError
 from vllm_chat.core.text import inert
+from vllm_chat.core.titles import title_from_prompt
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 

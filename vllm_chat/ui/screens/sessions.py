@@ -1,56 +1,62 @@
 """SessionBrowserScreen: every saved conversation, filtered as you type; open, rename, delete.
 
-The list is one `OptionList` whose rows are tiny `Visual`s laid out for the
-width they are drawn at, so 2,000 sessions cost one cheap object each and
-only the rows on screen are ever rendered. Title matches are filtered on the
-UI loop on every keystroke (a substring test over the summaries already in
-memory); matches inside messages need every file read (~250 ms for 2,000
-sessions), so they come from `ChatSession.search_saved` in a thread worker that
-starts once typing pauses and is cancelled by the next keystroke.
+Everything comes from the `ChatSession` (`list_saved`, `search_saved`,
+`rename_saved`, `delete_saved`); the screen only draws. The list is a
+`SessionList` of one-line rows that draws only what is on screen
+(`widgets/session_rows.py`), so 10,000 sessions open and filter at once. Title matches are
+filtered on the UI loop on every keystroke (a substring test over the titles
+already in memory); matches inside messages come from the full-text index in
+a thread worker that starts once typing pauses and is cancelled by the next
+keystroke. They are listed below the title matches, best first, and the
+detail line shows a snippet around the hit. F3 switches whether reasoning
+and tool calls and results are searched too.
 
 The focus never leaves the filter box: arrows, PageUp/PageDown and Home/End
 move the highlight, Enter opens, F2 renames, F8 deletes (after a
 confirmation). Files that can't be read are listed at the bottom, dimmed,
 with the reason; nothing here changes them.
 
-The open conversation (`current_id`) is marked and can't be deleted here: its
-autosave would write it back at once, so the user starts a new conversation
-first. Renaming goes through the session, which renames the open
-conversation itself (so its next autosave keeps the new title).
+The open conversation is marked and can't be deleted here (its next save
+would bring it back), so the user starts a new conversation first. Renaming
+it works: the session renames the open conversation itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from abc import abstractmethod
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.content import Content
-from textual.css.styles import RulesMap
-from textual.strip import Strip
-from textual.style import Style
 from textual.timer import Timer
-from textual.visual import RenderOptions, Visual
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from vllm_chat.core.session import ChatSession
-from vllm_chat.core.store import (
-    SessionSummary,
-    StoreError,
-    UnreadableSession,
-)
+from vllm_chat.core.store import SessionSummary, StoreError, UnreadableSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
+from vllm_chat.ui.widgets.session_rows import (
+    LineVisual,
+    SectionRow,
+    SessionList,
+    SessionRow,
+    UnreadableRow,
+    absolute_time,
+    one_line,
+    relative_time,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.session import ChatSession
+    from vllm_chat.core.store.search import SearchHit
+
+__all__ = ["SessionBrowserScreen", "absolute_time", "relative_time"]
 
 SEARCH_DELAY = 0.15
 """Seconds of no typing before the message text is searched."""
@@ -58,163 +64,15 @@ SEARCH_DELAY = 0.15
 MIN_CONTENT_QUERY = 2
 """Shortest filter that is also looked for inside messages (one letter matches nearly everything)."""
 
+CONTENT_HITS = 50
+"""Most sessions listed as "found in messages" for one filter (best first; each hit's snippet
+is cut from its file, so this bounds the work of a search)."""
+
 UNREADABLE_PREFIX = "unreadable:"
 """Option ids of unreadable files start with this (a colon can't be in a session id)."""
 
 BrowserResult = tuple[str, str] | None
 """What the browser dismisses with: ("open", session_id), or None (closed, or the open one picked)."""
-
-
-# --- words for times ------------------------------------------------------------
-
-
-def relative_time(ts: float, now: float) -> str:
-    """When `ts` was, as the list shows it: "just now", "5 min ago", "2 h ago",
-    "yesterday", "Tuesday" (this week), "12 Mar" (this year), "12 Mar 2023"."""
-    delta = now - ts
-    if -60 <= delta < 60:
-        return "just now"
-    if 0 < delta < 3600:
-        return f"{int(delta // 60)} min ago"
-    then, today = datetime.fromtimestamp(ts), datetime.fromtimestamp(now)
-    days = (today.date() - then.date()).days
-    if 0 < delta and (days == 0 or delta < 6 * 3600):
-        return f"{int(delta // 3600)} h ago"
-    if days == 1:
-        return "yesterday"
-    if 1 < days < 7:
-        return f"{then:%A}"
-    if then.year == today.year:
-        return f"{then.day} {then:%b}"
-    return f"{then.day} {then:%b %Y}"
-
-
-def absolute_time(ts: float) -> str:
-    """`ts` in full, local time: "Tue 12 Mar 2024, 14:05"."""
-    then = datetime.fromtimestamp(ts)
-    return f"{then:%a} {then.day} {then:%b %Y, %H:%M}"
-
-
-def one_line(text: str) -> str:
-    """Untrusted text made safe and flat: control characters visible, whitespace runs one space."""
-    return " ".join(inert(text).split())
-
-
-def messages_label(count: int) -> str:
-    """'1 msg', '24 msgs'."""
-    return f"{count} msg" if count == 1 else f"{count} msgs"
-
-
-# --- rows -------------------------------------------------------------------------
-
-
-class LineVisual(Visual):
-    """A row of the list that is always exactly one line, laid out for the width it gets.
-
-    Heights are asked for every row whenever the list changes; answering 1
-    without measuring text keeps a list of thousands cheap.
-    """
-
-    @abstractmethod
-    def line(self, width: int) -> Content:
-        """The row at `width` cells."""
-
-    def render_strips(self, width: int, height: int | None, style: Style,
-                      options: RenderOptions) -> list[Strip]:
-        content = self.line(width).truncate(width, ellipsis=True, pad=True)
-        return content.render_strips(width, 1, style, options)
-
-    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
-        return container_width
-
-    def get_height(self, rules: RulesMap, width: int) -> int:
-        return 1
-
-
-class SessionRow(LineVisual):
-    """Title, model, message count and a relative date, in columns."""
-
-    WHEN_WIDTH = 11
-    """Cells for the date ("30 Dec 2023" is the longest)."""
-    COUNT_WIDTH = 9
-    """Cells for the message count ("1234 msgs")."""
-    GAP = 2
-    """Spaces between columns."""
-
-    def __init__(self, summary: SessionSummary, current: bool, now: float) -> None:
-        self.summary = summary
-        """The session shown."""
-        self.current = current
-        """It is the conversation open in the app."""
-        self.now = now
-        """The moment the relative date is counted from."""
-
-    def line(self, width: int) -> Content:
-        s = self.summary
-        marker = Content.styled("● ", "$accent") if self.current else Content("  ")
-        when = relative_time(s.updated_at, self.now).rjust(self.WHEN_WIDTH)
-        tail = [Content(when)]
-        rest = width - marker.cell_length - self.GAP - self.WHEN_WIDTH
-        if rest >= 40:
-            tail.insert(0, Content.styled(messages_label(s.message_count).rjust(self.COUNT_WIDTH), "dim"))
-            rest -= self.COUNT_WIDTH + self.GAP
-        if rest >= 40:
-            model_width = min(24, max(12, rest // 4))
-            # The organisation part ("Qwen/") is in the detail line; the row keeps the telling part.
-            name = one_line(s.model).rsplit("/", 1)[-1] or "?"
-            model = Content.styled(name, "dim").truncate(model_width, ellipsis=True, pad=True)
-            tail.insert(0, model)
-            rest -= model_width + self.GAP
-        title = Content.styled(one_line(s.title), "bold").truncate(max(rest, 1), ellipsis=True, pad=True)
-        gap = " " * self.GAP
-        return Content.assemble(marker, title, *(part for t in tail for part in (gap, t)))
-
-
-class UnreadableRow(LineVisual):
-    """A file that can't be read: its name and why, dimmed."""
-
-    def __init__(self, unreadable: UnreadableSession) -> None:
-        self.unreadable = unreadable
-        """The file and the reason."""
-
-    def line(self, width: int) -> Content:
-        name = Content(one_line(self.unreadable.path.name)).truncate(min(32, width // 3), ellipsis=True)
-        return Content.assemble(("⚠ ", "$warning"), (name.plain, "dim"), "  ",
-                                (one_line(self.unreadable.reason), "dim italic"))
-
-
-class SectionRow(LineVisual):
-    """A rule with a label, between groups of rows (never highlighted)."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        """What the group below is."""
-
-    def line(self, width: int) -> Content:
-        head = f"── {self.label} "
-        return Content.styled(head + "─" * max(0, width - len(head)), "dim")
-
-
-class SessionList(OptionList, can_focus=False):
-    """The rows of the browser; never takes the focus, so typing always reaches the filter."""
-
-    DEFAULT_CSS = """
-    SessionList {
-        height: 1fr;
-        border: none;
-        padding: 0;
-        background: $surface;
-        & > .option-list--option-highlighted {
-            color: $block-cursor-foreground;
-            background: $block-cursor-background;
-            text-style: $block-cursor-text-style;
-        }
-        & > .option-list--option-disabled { color: $text-muted; }
-    }
-    """
-
-
-# --- the screen -------------------------------------------------------------------
 
 
 class SessionBrowserScreen(Dialog[BrowserResult]):
@@ -254,6 +112,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         Binding("enter", "open", "Open", priority=True, id="open-session"),
         Binding("f2", "rename", "Rename", id="rename-session"),
         Binding("f8", "delete", "Delete", id="delete-session"),
+        Binding("f3", "toggle_everywhere", "Search reasoning and tools", id="search-everywhere"),
         Binding("up", "move('cursor_up')", "Up", show=False, id="sessions-up"),
         Binding("down", "move('cursor_down')", "Down", show=False, id="sessions-down"),
         Binding("pageup", "move('page_up')", "Page up", show=False, id="sessions-page-up"),
@@ -266,27 +125,33 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     def __init__(self, session: ChatSession) -> None:
         super().__init__()
         self.session = session
-        """The app's session: its saved conversations are listed, its own one is marked."""
+        """The chat session: the saved sessions are reached through it."""
         self.current_id = session.conversation.id
         """The conversation open in the app (marked; can't be deleted here)."""
         self.loaded = False
-        """The list has been read from the store and shown."""
+        """The list has been read and shown."""
         self.summaries: list[SessionSummary] = []
         """Every readable session, newest first (kept up to date by rename and delete)."""
         self.unreadable: list[UnreadableSession] = []
         """Files in the sessions folder that can't be read."""
-        self._content_query = ""
-        self._content_hits: list[SessionSummary] = []
-        self._search_timer: Timer | None = None
+        self.everywhere = True
+        """Search reasoning and tool calls and results too, not only what was said."""
         self.searching = False
         """A search inside messages is pending or running for the current filter."""
+        self._titles: list[str] = []  # lower-cased titles, in the order of `summaries`
+        self._by_id: dict[str, SessionSummary] = {}
+        self._made: dict[str, SessionRow] = {}  # session id -> its row, made when first drawn
+        self._content_query = ""
+        self._hits: dict[str, SearchHit] = {}  # session id -> hit, best first
+        self._search_timer: Timer | None = None
 
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Conversations", id="sessions-title")
-            yield Input(placeholder="Type to filter by title or message text", id="sessions-filter")
+            yield Input(placeholder="Type to filter by title or words anywhere in the messages",
+                        id="sessions-filter")
             yield SessionList(id="sessions-list")
             yield Static("", id="sessions-empty", markup=False)
             yield Static("Loading…", id="sessions-detail", markup=False)
@@ -294,7 +159,9 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             yield Static(self._hint(), id="sessions-hint", markup=False)
 
     def _hint(self) -> str:
+        switch = "on" if self.everywhere else "off"
         return with_keys(self.app, "{open-session} open · {rename-session} rename · {delete-session} delete · "
+                                   f"{{search-everywhere}} reasoning & tools: {switch} · "
                                    "{sessions-up} {sessions-down} {sessions-page-up} {sessions-page-down} "
                                    "{sessions-first} {sessions-last} move · {close-sessions} close")
 
@@ -318,19 +185,22 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     # -- loading and showing --------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="session-list", exit_on_error=False)
-    def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession]]:
-        # A listing is ~20 ms, but rebuilding a lost index reads every file: never on the UI loop.
-        return self.session.list_saved()
+    def _load(self) -> tuple[list[SessionSummary], list[UnreadableSession], list[str], dict[str, SessionSummary]]:
+        # Never on the UI loop: a listing of 10,000 sessions takes a while, and rebuilding a lost
+        # index reads every file. What the filter needs is prepared here too.
+        summaries, unreadable = self.session.list_saved()
+        return summaries, unreadable, [s.title.lower() for s in summaries], {s.id: s for s in summaries}
 
     @work(thread=True, exclusive=True, group="session-search", exit_on_error=False)
-    def _search(self, needle: str) -> tuple[str, list[SessionSummary]]:
-        return needle, self.session.search_saved(needle)
+    def _search(self, needle: str, everywhere: bool) -> tuple[str, bool, list[SearchHit]]:
+        return needle, everywhere, self.session.search_saved(needle, everywhere=everywhere, limit=CONTENT_HITS)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
         if worker.group == "session-list":
             if event.state == WorkerState.SUCCESS:
-                self.summaries, self.unreadable = worker.result
+                self.summaries, self.unreadable, self._titles, self._by_id = worker.result
+                self._made = {}
                 self.loaded = True
                 self._refilter()  # the user may have typed while the list was read
             elif event.state == WorkerState.ERROR:
@@ -339,9 +209,10 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 self._notice(str(worker.error), error=True)
         elif worker.group == "session-search":
             if event.state == WorkerState.SUCCESS:
-                needle, hits = worker.result
-                if needle == self._needle():
-                    self._content_query, self._content_hits = needle, hits
+                needle, everywhere, hits = worker.result
+                if needle == self._needle() and everywhere == self.everywhere:
+                    self._content_query = needle
+                    self._hits = {h.summary.id: h for h in hits}
                     self.searching = False
                     self._show(keep=self._highlighted_id())
             elif event.state == WorkerState.ERROR:
@@ -353,43 +224,50 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         return self.filter_box.value.strip().lower()
 
     def _highlighted_id(self) -> str | None:
-        option = self.session_list.highlighted_option
-        return option.id if option is not None else None
+        return self.session_list.highlighted_id
+
+    def _session_row(self, summary: SessionSummary) -> SessionRow:
+        row = self._made.get(summary.id)
+        if row is None:
+            row = self._made[summary.id] = SessionRow(summary, summary.id == self.current_id, time.time())
+        return row
 
     def _show(self, keep: str | None = None) -> None:
-        """Fill the list for the current filter; keep the highlight on `keep` if it is still there."""
+        """Fill the list for the current filter; keep the highlight on `keep` if it is still there.
+        Only ids are listed here: a row is made when it first comes on screen."""
         needle = self._needle()
-        now = time.time()
-        rows: list[Option] = []
+        items: list[SessionSummary | UnreadableSession | str] = []
         if not needle:
-            rows += [Option(SessionRow(s, s.id == self.current_id, now), id=s.id) for s in self.summaries]
+            items += self.summaries
             if self.unreadable:
-                rows.append(Option(SectionRow("can't be read · left untouched"), disabled=True))
-                rows += [Option(UnreadableRow(u), id=UNREADABLE_PREFIX + u.path.name) for u in self.unreadable]
+                items.append("can't be read · left untouched")
+                items += self.unreadable
         else:
-            titled = [s for s in self.summaries if needle in s.title.lower()]
-            rows += [Option(SessionRow(s, s.id == self.current_id, now), id=s.id) for s in titled]
+            titled = [s for s, title in zip(self.summaries, self._titles, strict=True) if needle in title]
+            items += titled
             if self._content_query == needle:
                 seen = {s.id for s in titled}
-                inside = [s for s in self._content_hits if s.id not in seen]
+                inside = [h.summary for h in self._hits.values() if h.summary.id not in seen]
                 if inside:
-                    rows.append(Option(SectionRow("found in messages"), disabled=True))
-                    rows += [Option(SessionRow(s, s.id == self.current_id, now), id=s.id) for s in inside]
-        option_list = self.session_list
-        option_list.set_options(rows)
-        ids = [o.id for o in rows]
-        if keep is not None and keep in ids:
-            option_list.highlighted = ids.index(keep)
-        else:
-            option_list.action_first()
-        self._show_counts(needle, rows)
+                    items.append("found in messages · best first")
+                    items += inside
+        ids = [_row_id(item) for item in items]
 
-    def _show_counts(self, needle: str, rows: list[Option]) -> None:
+        def make(index: int) -> LineVisual:
+            item = items[index]
+            if isinstance(item, SessionSummary):
+                return self._session_row(item)
+            return UnreadableRow(item) if isinstance(item, UnreadableSession) else SectionRow(item)
+
+        self.session_list.set_rows(ids, make, highlight=keep)
+        self._show_counts(needle, ids)
+
+    def _show_counts(self, needle: str, rows: list[str | None]) -> None:
         title = Text("Conversations", style="bold")
         if self.loaded:
             total = f"{len(self.summaries):,}"
             if needle:
-                shown = sum(1 for row in rows if row.id and not row.id.startswith(UNREADABLE_PREFIX))
+                shown = sum(1 for row_id in rows if row_id and not row_id.startswith(UNREADABLE_PREFIX))
                 title.append(f"   {shown:,} of {total}", style="not bold dim")
             else:
                 title.append(f"   {total} saved", style="not bold dim")
@@ -415,17 +293,16 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
 
     # -- the detail line ----------------------------------------------------------------
 
-    @on(OptionList.OptionHighlighted)
-    def _highlight_changed(self, event: OptionList.OptionHighlighted) -> None:
-        self._describe(event.option_id)
+    @on(SessionList.Highlighted)
+    def _highlight_changed(self, event: SessionList.Highlighted) -> None:
+        self._describe(event.row_id)
 
     def _summary(self, session_id: str | None) -> SessionSummary | None:
         if session_id is None:
             return None
-        for s in self.summaries:
-            if s.id == session_id:
-                return s
-        return next((s for s in self._content_hits if s.id == session_id), None)
+        summary = self._by_id.get(session_id)
+        hit = self._hits.get(session_id)
+        return summary or (hit.summary if hit is not None else None)
 
     def _unreadable(self, option_id: str | None) -> UnreadableSession | None:
         if option_id is None or not option_id.startswith(UNREADABLE_PREFIX):
@@ -448,7 +325,12 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             if summary.id == self.current_id:
                 detail.append(" · open now", style="bold")
             detail.append("\n")
-            detail.append(one_line(summary.preview) or "(no messages)", style="italic")
+            hit = self._hits.get(summary.id) if self._content_query == self._needle() else None
+            if hit is not None:
+                detail.append(f"{hit.where}: ", style="italic")
+                detail.append_text(_snippet_text(hit))
+            else:
+                detail.append(one_line(summary.preview) or "(no messages)", style="italic")
         elif unreadable is not None:
             detail.append(one_line(f"{unreadable.path.name} in {unreadable.path.parent}"))
             detail.append("\n")
@@ -474,9 +356,17 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         needle = self._needle()
         self.searching = self.loaded and len(needle) >= MIN_CONTENT_QUERY
         if self.searching:
-            self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self._search(needle))
+            everywhere = self.everywhere
+            self._search_timer = self.set_timer(SEARCH_DELAY, lambda: self._search(needle, everywhere))
         if self.loaded:
-            self._show()
+            self._show(keep=self._highlighted_id() if needle == self._content_query else None)
+
+    def action_toggle_everywhere(self) -> None:
+        """Search reasoning and tool calls and results too, or only what was said."""
+        self.everywhere = not self.everywhere
+        self.query_one("#sessions-hint", Static).update(self._hint())
+        self._content_query, self._hits = "", {}
+        self._refilter()
 
     # -- actions ------------------------------------------------------------------------
 
@@ -488,7 +378,8 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         """Close the browser; nothing changes in the app."""
         self.dismiss(None)
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+    @on(SessionList.Selected)
+    def _clicked(self, event: SessionList.Selected) -> None:
         event.stop()
         self.action_open()
 
@@ -528,6 +419,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
     def _rename(self, session_id: str, title: str) -> None:
         try:
             self.session.rename_saved(session_id, title)
+            title = " ".join(title.split())
         except StoreError as exc:
             self._notice(f"Can't rename: {exc}", error=True)
             return
@@ -536,12 +428,14 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             return dataclasses.replace(s, title=title) if s.id == session_id else s
 
         self.summaries = [retitled(s) for s in self.summaries]
-        self._content_hits = [retitled(s) for s in self._content_hits]
+        self._titles = [s.title.lower() for s in self.summaries]
+        self._hits = {i: dataclasses.replace(h, summary=retitled(h.summary)) for i, h in self._hits.items()}
+        if session_id in self._by_id:
+            self._by_id[session_id] = retitled(self._by_id[session_id])
+        self._made.pop(session_id, None)
         summary = self._summary(session_id)
-        option_list = self.session_list
-        if summary is not None and session_id in {o.id for o in option_list.options}:
-            option_list.replace_option_prompt(
-                session_id, SessionRow(summary, session_id == self.current_id, time.time()))
+        if summary is not None:
+            self.session_list.replace_row(session_id, self._session_row(summary))
         self._describe(self._highlighted_id())
         self._notice("")
 
@@ -568,19 +462,36 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                    "removed for good.", destructive=True), answered)
 
     def _delete(self, session_id: str) -> None:
-        option_list = self.session_list
-        ids = [o.id for o in option_list.options]
+        ids = list(self.session_list.ids)
         index = ids.index(session_id) if session_id in ids else -1
         try:
             self.session.delete_saved(session_id)
         except StoreError as exc:
             self._notice(f"Can't delete: {exc}", error=True)
             return
-        self.summaries = [s for s in self.summaries if s.id != session_id]
-        self._content_hits = [s for s in self._content_hits if s.id != session_id]
+        kept = [(s, t) for s, t in zip(self.summaries, self._titles, strict=True) if s.id != session_id]
+        self.summaries, self._titles = [s for s, _ in kept], [t for _, t in kept]
+        self._hits.pop(session_id, None)
+        self._by_id.pop(session_id, None)
+        self._made.pop(session_id, None)
         # The highlight goes to the row that took the deleted one's place.
         after = [i for i in ids[index + 1:] if i is not None] if index >= 0 else []
         before = [i for i in ids[:max(index, 0)] if i is not None]
         keep = after[0] if after else (before[-1] if before else None)
         self._show(keep=keep)
         self._notice("")
+
+
+def _row_id(item: SessionSummary | UnreadableSession | str) -> str | None:
+    if isinstance(item, SessionSummary):
+        return item.id
+    return UNREADABLE_PREFIX + item.path.name if isinstance(item, UnreadableSession) else None
+
+
+def _snippet_text(hit: SearchHit) -> Text:
+    """The hit's snippet (already inert and on one line) with the query's words in bold."""
+    snippet = hit.snippet
+    text = Text(snippet.text, style="italic")
+    for start, end in snippet.marks:
+        text.stylize("bold not italic", start, end)
+    return text

@@ -1,4 +1,5 @@
-"""SettingsScreen: the current session's model, system prompt, sampling options and switches.
+"""SettingsScreen: the current session's model, system prompt, sampling options, switches,
+and vLLM's generation controls (mode, constraint, reasoning; `GenerationFields`).
 
 The screen only draws and collects text; `core.params_form` turns the text
 into validated `SamplingParams` and words every refusal the way vLLM would.
@@ -9,6 +10,7 @@ ctrl+s is refused while anything is invalid. Saving dismisses with a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -30,6 +32,7 @@ from textual.widgets import (
 )
 
 from vllm_chat.core.conversation import Conversation
+from vllm_chat.core.generation.form import GenerationCheck
 from vllm_chat.core.models import ModelInfo, context_window
 from vllm_chat.core.params_form import (
     NUMBER_FIELDS,
@@ -43,6 +46,8 @@ from vllm_chat.core.params_form import (
 )
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
+from vllm_chat.ui.widgets.generation_fields import FIELD_IDS as GENERATION_FIELD_IDS
+from vllm_chat.ui.widgets.generation_fields import GenerationFields
 
 THINKING_CHOICES: tuple[tuple[str, bool | None], ...] = (("default", None), ("on", True), ("off", False))
 """The thinking radio buttons: label and the `enable_thinking` value each one stands for."""
@@ -112,6 +117,8 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
         """Whether tools are on for a conversation that has no switch of its own."""
         self.check: FormCheck = FormCheck(conversation.params)
         """The latest check of the form (updated as the user types)."""
+        self.generation: GenerationCheck = GenerationCheck(None)
+        """The latest check of the generation fields (mode, constraint, reasoning)."""
         self._save_refused = False
 
     # -- layout -------------------------------------------------------------------
@@ -160,6 +167,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                     yield Static("", id="settings-tools-state")
                 yield Static("thinking: for templates that read enable_thinking (Qwen3, …)",
                              classes="note", markup=False)
+                yield GenerationFields(conv, base=Path.cwd())
             with Vertical(id="settings-footer"):
                 yield Static("", id="settings-summary")
                 yield Static(with_keys(self.app, "{save-settings} save · {cancel-settings} cancel · "
@@ -242,11 +250,12 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
         self._show_error("#stop-error", self.check.errors.get("stop"))
         for box in self.query(".stop"):
             box.set_class("stop" in self.check.errors, "-invalid")
+        self.generation = self.query_one(GenerationFields).refresh_check()
         if self._save_refused:
             self._show_error("#settings-summary", self._summary())
 
     def _summary(self) -> str | None:
-        names = list(self.check.errors)
+        names = [*self.check.errors, *self.generation.errors]
         if not names:
             return None
         fields = "field" if len(names) == 1 else "fields"
@@ -261,6 +270,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
 
     @on(Input.Changed)
     @on(Select.Changed)
+    @on(RadioSet.Changed)
     def _revalidate(self) -> None:
         self._refresh_check()
 
@@ -292,19 +302,23 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
         """Hand back the settings, or say what to fix first."""
         self._refresh_check()
         params = self.check.params
-        if params is None:
+        if params is None or self.generation.choice is None:
             self._save_refused = True
             summary = self._summary() or ""
             self._show_error("#settings-summary", summary)
             self.notify(summary, title="Settings not saved", severity="error", markup=False)
-            first = next(iter(self.check.errors))
-            self.query_one("#stop-1" if first == "stop" else f"#param-{first}").focus()
+            if self.check.errors:
+                first = next(iter(self.check.errors))
+                self.query_one("#stop-1" if first == "stop" else f"#param-{first}").focus()
+            else:
+                self.query_one(f"#{GENERATION_FIELD_IDS[next(iter(self.generation.errors))]}").focus()
             return
         self.dismiss(SessionSettingsResult(
             model=self.model,
             system_prompt=self.query_one("#settings-system-prompt", TextArea).text.strip(),
             params=params,
             tools_enabled=self.tools_enabled,
+            generation=self.generation.choice,
         ))
 
     def action_cancel(self) -> None:

@@ -14,7 +14,8 @@ the bottom it follows new text; once they scroll up it stays put.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
 
@@ -43,6 +44,10 @@ from vllm_chat.ui.widgets.message_views import (
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
+if TYPE_CHECKING:  # pragma: no cover
+    from vllm_chat.core.context.compaction import CompactionStarted
+    from vllm_chat.ui.widgets.compaction_views import CompactionPanel
+
 OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
 
@@ -67,10 +72,14 @@ class MessageList(VerticalScroll):
     }
     """
 
-    def __init__(self, *, show_reasoning: bool = True, **kwargs: Any) -> None:
+    def __init__(self, *, show_reasoning: bool = True,
+                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
+        self.versions = versions
+        """Gives (k, n) for each shown message with other versions (`ChatSession.versions`),
+        asked whenever views are built; None: no `‹ k/n ›` marks."""
         self.current: AssistantMessageView | None = None
         """The reply being streamed, if any."""
         self._conv: Conversation | None = None
@@ -104,11 +113,28 @@ class MessageList(VerticalScroll):
             return {}
         return {m.tool_call_id: m for m in self._conv.messages if m.role == "tool" and m.tool_call_id}
 
-    def _make_view(self, index: int, tool_results: dict[str, Message]) -> MessageView:
+    @property
+    def _plain_replies(self) -> bool:
+        # A completion is a document's continuation (code, prose as written): shown literally,
+        # since Markdown would eat its indentation and its stars.
+        return self._conv is not None and self._conv.kind == "completion"
+
+    def _versions(self) -> dict[str, tuple[int, int]]:
+        return self.versions() if self.versions is not None else {}
+
+    def _make_view(self, index: int, tool_results: dict[str, Message],
+                   versions: dict[str, tuple[int, int]]) -> MessageView:
         message = self._entries[index]
+        if message.compaction_id is not None:
+            from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
+
+            record = self._conv.compaction(message.compaction_id) if self._conv is not None else None
+            return SummaryMessageView(message, record)
+        version = versions.get(message.id)
         if message.role == "user":
-            return UserMessageView(message)
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results)
+            return UserMessageView(message, version=version)
+        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+                                    version=version, plain=self._plain_replies)
 
     # -- showing -----------------------------------------------------------------------
 
@@ -137,6 +163,17 @@ class MessageList(VerticalScroll):
         self.anchor()
         self._reconcile(self._desired() | {len(self._entries) - 1})
         return self._mounted.get(self._ids.get(message.id, -1))
+
+    def start_compaction(self, started: CompactionStarted) -> CompactionPanel:
+        """Show a compaction streaming its summary, below the conversation."""
+        from vllm_chat.ui.widgets.compaction_views import CompactionPanel
+
+        for welcome in self.query(".welcome"):
+            welcome.remove()
+        panel = CompactionPanel(started)
+        self.mount(panel)
+        self.anchor()
+        return panel
 
     def views(self) -> list[MessageView]:
         """The mounted message views, in order."""
@@ -232,6 +269,7 @@ class MessageList(VerticalScroll):
         previous = None
         gap = 0
         tool_results: dict[str, Message] | None = None
+        versions: dict[str, tuple[int, int]] | None = None
         for index in range(len(self._entries)):
             if index not in desired:
                 gap += heights[index]
@@ -242,9 +280,9 @@ class MessageList(VerticalScroll):
                 previous, gap = spacer, 0
             view = self._mounted.get(index)
             if view is None:
-                if tool_results is None:  # one scan of the conversation per reconcile, not per view
-                    tool_results = self._tool_results()
-                view = self._mounted[index] = self._make_view(index, tool_results)
+                if tool_results is None or versions is None:  # one scan per reconcile, not per view
+                    tool_results, versions = self._tool_results(), self._versions()
+                view = self._mounted[index] = self._make_view(index, tool_results, versions)
             self._mount_after(view, previous)  # nothing to do if it is mounted already
             previous = view
         if gap:
@@ -347,6 +385,14 @@ class MessageList(VerticalScroll):
         if view is not None and view.is_attached:
             self.scroll_to_widget(view, animate=False, immediate=True)
 
+    def focus_message_id(self, message_id: str) -> bool:
+        """Focus the view of the message with this id; False when it is not shown."""
+        index = self._ids.get(message_id)
+        if index is None:
+            return False
+        self.focus_message(index)
+        return True
+
     def focus_step(self, view: MessageView, step: int) -> bool:
         """Focus the message `step` places from `view`; False when there is none.
         Counts from a message still being focused, so quick presses all count."""
@@ -388,7 +434,8 @@ class MessageList(VerticalScroll):
         if existing is not None:
             existing.remove()  # continuing a reply: it is rebuilt as a streaming view
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
-                                    tool_results=self._tool_results())
+                                    tool_results=self._tool_results(), version=self._versions().get(message.id),
+                                    plain=self._plain_replies)
         self.current = view
         self._mounted[index] = view
         self._reconcile(self._desired() | {index})

@@ -2,7 +2,9 @@
 
 Each view is built from a `Message` of the conversation and can be rebuilt
 from it at any time; during a turn the assistant view also takes the
-streamed events. No text lives only in a widget.
+streamed events. No text lives only in a widget. A message with other
+versions (a regenerated reply, an edited prompt, another window's branch)
+shows `‹ 2/3 ›`; ←/→ on the focused message move between the versions.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.conversation import Message as ChatMessage
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
+from vllm_chat.core.logprobs import summary as logprobs_summary
 from vllm_chat.core.text import inert
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
+from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -48,6 +52,11 @@ class MessageView(Vertical):
         Binding("r", "request('regenerate')", "Regenerate", id="regenerate-message"),
         Binding("d,delete", "request('delete')", "Delete", id="delete-message"),
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
+        Binding("p", "request('logprobs')", "Confidence", show=False, id="show-logprobs"),
+        Binding("x", "request('request')", "Request", show=False, id="show-request"),
+        Binding("left,h", "request('previous-version')", "Previous version", show=False, id="previous-version"),
+        Binding("right,l", "request('next-version')", "Next version", show=False, id="next-version"),
+        Binding("f", "request('fork')", "Fork here", show=False, id="fork-message"),
         Binding("escape,i", "request('prompt')", "Prompt", id="back-to-prompt"),
     ]
 
@@ -58,12 +67,39 @@ class MessageView(Vertical):
         view: MessageView
         action: str
         """`menu`, `copy`, `copy-code`, `edit`, `regenerate`, `continue`, `delete`,
-        `toggle-reasoning` or `prompt` (go back to the prompt)."""
+        `toggle-reasoning`, `logprobs` (the confidence view), `request` (the exact
+        request), `previous-version`, `next-version`, `fork` or `prompt` (go back to the
+        prompt)."""
 
-    def __init__(self, message: ChatMessage, **kwargs: Any) -> None:
+    def __init__(self, message: ChatMessage, *, version: tuple[int, int] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.message = message
         """The conversation's message (the source of truth)."""
+        self.version = version
+        """(k, n) when the message is version k of n, else None."""
+
+    def version_text(self) -> str:
+        """`‹ 2/3 ›` for a message with other versions (with the keys that switch them
+        while it has the focus), else ""."""
+        if self.version is None:
+            return ""
+        k, n = self.version
+        mark = f"‹ {k}/{n} ›"
+        if self.has_focus and self.is_attached:
+            from vllm_chat.ui.keys import key_hint
+
+            keys = f"{key_hint(self.app, 'previous-version', first_only=True)} " \
+                   f"{key_hint(self.app, 'next-version', first_only=True)}"
+            mark += f"  {keys} other versions"
+        return mark
+
+    def watch_has_focus(self, value: bool) -> None:
+        super().watch_has_focus(value)
+        self.show_version()
+
+    def show_version(self) -> None:
+        """Redraw the `‹ k/n ›` mark (it names keys while the message has the focus)."""
 
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
@@ -92,6 +128,7 @@ class UserMessageView(MessageView):
         background: $user-message-background;
         border-left: thick $user-message-border;
         &:focus { border-left: thick $accent; }
+        & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
     """
@@ -104,6 +141,13 @@ class UserMessageView(MessageView):
             from vllm_chat.ui.widgets.image_thumb import thumbnails_for
 
             yield from thumbnails_for(self.message)
+        if self.version is not None:
+            yield Static(self.version_text(), classes="versions", markup=False)
+
+    def show_version(self) -> None:
+        for line in self.query(".versions"):
+            if isinstance(line, Static):
+                line.update(self.version_text())
 
 
     def _files_line(self) -> Text:
@@ -219,7 +263,9 @@ class ErrorNotice(Static):
 
 
 class AssistantMessageView(MessageView):
-    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line."""
+    """A reply: reasoning (folded), the answer as Markdown, tool panels, and a stats line
+    (the client's measures, vLLM's own when it sends them, the reply's confidence when
+    logprobs were asked for)."""
 
     DEFAULT_CSS = """
     AssistantMessageView {
@@ -241,8 +287,11 @@ class AssistantMessageView(MessageView):
         streaming: bool = False,
         show_reasoning: bool = True,
         tool_results: dict[str, ChatMessage] | None = None,
+        version: tuple[int, int] | None = None,
+        plain: bool = False,
     ) -> None:
-        super().__init__(message)
+        """`plain`: show the text literally, not as Markdown (a completion-mode continuation)."""
+        super().__init__(message, version=version)
         error = message.failed_with()
         self._error_notice = ErrorNotice(error) if error is not None else None
         self._streaming = streaming
@@ -253,8 +302,10 @@ class AssistantMessageView(MessageView):
         if message.reasoning and show_reasoning:
             answered = bool(message.content.strip() or message.tool_calls)
             self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
-        self.body = MarkdownView(message.content, streaming=streaming, classes="body")
+        self.body = MarkdownView(shown_text(message), streaming=streaming, plain=plain, classes="body")
         """The answer."""
+        self.badge: CheckBadge | None = CheckBadge(message.check) if message.check and not streaming else None
+        """How the reply fared against its constraint, once it was checked."""
         self.tool_panels: dict[int, ToolCallPanel] = {}
         """Panels of this reply's tool calls, by index."""
         for index, call in enumerate(message.tool_calls):
@@ -268,6 +319,8 @@ class AssistantMessageView(MessageView):
             yield self.reasoning
         yield self.body
         yield from self.tool_panels.values()
+        if self.badge is not None:
+            yield self.badge
         yield self._footer
         if self._error_notice is not None:
             yield self._error_notice
@@ -316,6 +369,12 @@ class AssistantMessageView(MessageView):
         for panel in self.tool_panels.values():
             if panel.state in ("streaming", "ready", "approval", "running"):
                 panel.set_state("stopped")
+        if self.message.check is not None and self.badge is None:
+            shown = shown_text(self.message)
+            if shown != self.body.source:
+                self.body.set_text(shown)  # a JSON reply, re-indented
+            self.badge = CheckBadge(self.message.check)
+            self._mount_soon(self.badge, before=self._footer)
         self.refresh_footer()
         if error is not None and self._error_notice is None:
             self._error_notice = ErrorNotice(error)
@@ -336,17 +395,31 @@ class AssistantMessageView(MessageView):
         """Re-read stats and status from the message."""
         self._footer.update(self._footer_text())
 
+    def show_version(self) -> None:
+        self.refresh_footer()
+
     def _footer_text(self) -> Text:
         msg = self.message
         text = Text()
+        if self.version is not None:
+            text.append(self.version_text(), style="bold")
+            text.append("  ·  " if msg.model else "")
         if msg.model:
             text.append(inert(msg.model))
         stats = fmt.reply_stats(msg)
         if stats:
             text.append(("  ·  " if text else "") + stats)
+        if msg.reasoning_controls is not None:
+            text.append(("  ·  " if text else "") + inert(msg.reasoning_controls.summary()))
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")
+        # vLLM's own timings on a line of their own, under the client's, to compare.
+        server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
+        confidence = logprobs_summary(msg.logprobs)
+        for line in (server, confidence):
+            if line:
+                text.append(("\n" if text else "") + line)
         if self._streaming and not text:
             text.append("…")
         return text

@@ -139,6 +139,10 @@ class PromptInput(TextArea):
             event.stop()
             event.prevent_default()
             self.action_newline()
+        elif event.key.startswith("alt+") and event.is_printable:
+            # A terminal sends alt+n as ESC n, which arrives with "n" as its character: the
+            # text area would type it. It is a key for the screen's bindings, never text.
+            event.prevent_default()
 
     def action_submit(self) -> None:
         """Send the text: it is remembered and the box cleared now, in order with the

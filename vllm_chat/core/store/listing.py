@@ -1,0 +1,250 @@
+"""The session list without parsing every session: summaries cached in `.index.json`.
+
+The index holds one summary per session file together with the file's stat
+key (inode, size, mtime, ctime), one JSON array per line after a header line
+(parsed line by line: one 5 MB `json.loads` would hold the interpreter lock
+for long enough to stall a UI listing in a worker thread; arrays, because
+checking 10,000 of them is cheaper than checking 10,000 objects). A refresh compares those with a `scandir`
+of the folder and re-reads only files that are new or changed (another
+vllm-chat, an editor), drops entries of deleted files, and rebuilds the index
+when it is missing or corrupt. The index is only a cache, checked against the
+folder on every listing: losing it, or a stale entry written by a process
+that raced another, costs a re-read, never a session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
+from vllm_chat.core.store.errors import StoreError
+from vllm_chat.core.store.files import (
+    TEMP_SUFFIX,
+    FolderLock,
+    StatKey,
+    atomic_write,
+    read_with_key,
+)
+
+INDEX_NAME = ".index.json"
+"""The summary cache in the sessions folder (hidden, so it can't clash with a session id)."""
+
+SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
+"""What a session id (a file name without `.json`) may be."""
+
+_INDEX_VERSION = 3
+_STALE_TEMP_SECONDS = 3600.0
+_INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
+
+Result = dict[str, Any] | str
+"""A summary (the fields of `SessionSummary` except `path`), or why the file can't be read."""
+
+
+class Entry(NamedTuple):
+    """One file of the folder as the last refresh saw it (a tuple: a listing makes 10,000)."""
+
+    name: str
+    """The file name (`<id>.json`)."""
+    key: StatKey | None
+    """Its stat key (None: it could not be read this time)."""
+    result: Result
+    """Its summary, or the reason it can't be read."""
+
+
+class Listing:
+    """The folder's session files and their summaries, kept in `.index.json`."""
+
+    def __init__(self, root: Path, lock: FolderLock) -> None:
+        """List the sessions in `root`; `lock` guards writes of the index."""
+        self.root = root
+        """The sessions folder."""
+        self._folder_lock = lock
+        self._lock = threading.RLock()
+        self._index: dict[str, tuple[StatKey, Result]] | None = None
+        self._dirty = False
+
+    def note(self, name: str, key: StatKey, result: Result) -> None:
+        """Record what a save or load just saw of a file."""
+        with self._lock:
+            index = self._ensure()
+            if index.get(name) != (key, result):
+                index[name] = (key, result)
+                self._dirty = True
+
+    def forget(self, name: str) -> None:
+        """Drop a deleted file's entry."""
+        with self._lock:
+            if self._ensure().pop(name, None) is not None:
+                self._dirty = True
+
+    def cached(self, name: str) -> tuple[StatKey, Result] | None:
+        """The entry the index holds for a file, if any (not checked against the file)."""
+        with self._lock:
+            return self._ensure().get(name)
+
+    def refresh(self) -> list[Entry]:
+        """Every `.json` file of the folder with its summary, re-reading only new or changed ones.
+
+        Raises `StoreError` only if the folder itself can't be read.
+        """
+        # Files are read outside the lock so that a save on the UI thread never
+        # waits for a slow listing; entries a save replaced meanwhile are kept.
+        with self._lock:
+            before = dict(self._ensure())
+        seen: set[str] = set()
+        fresh: dict[str, tuple[StatKey | None, Result]] = {}
+        entries: list[Entry] = []
+        try:
+            scan = os.scandir(self.root)
+        except FileNotFoundError:
+            return []  # nothing saved yet
+        except OSError as exc:
+            raise StoreError(f"can't list sessions in {self.root}: {exc.strerror or exc}") from None
+        with scan:
+            for item in scan:
+                name = item.name
+                if name.startswith("."):
+                    if name.endswith(TEMP_SUFFIX):
+                        _sweep_temp(item)
+                    continue
+                if not name.endswith(".json"):
+                    continue
+                try:
+                    st = item.stat()
+                except OSError:
+                    continue  # deleted while we looked
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                seen.add(name)
+                key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                cached = before.get(name)
+                if cached is not None and cached[0] == key:
+                    entries.append(Entry(name, key, cached[1]))
+                    continue
+                fresh[name] = read_summary(self.root / name)
+                entries.append(Entry(name, fresh[name][0], fresh[name][1]))
+        with self._lock:
+            index = self._ensure()
+            for name, (read_key, result) in fresh.items():
+                # I/O errors (key None) are retried next time, not cached.
+                if read_key is not None and index.get(name) is before.get(name):
+                    index[name] = (read_key, result)
+                    self._dirty = True
+            for name in before.keys() - seen:
+                if index.get(name) is before[name]:
+                    del index[name]
+                    self._dirty = True
+            snapshot = dict(index) if self._dirty else None
+        if snapshot is not None:
+            # Written outside our lock: a save holding the folder lock may be waiting for it.
+            self._write(snapshot)
+        return entries
+
+    # -- the index file ----------------------------------------------------------------
+
+    def _ensure(self) -> dict[str, tuple[StatKey, Result]]:
+        if self._index is None:
+            self._index = self._read()
+        return self._index
+
+    def _read(self) -> dict[str, tuple[StatKey, Result]]:
+        """The index on disk; anything odd about it just means starting from empty."""
+        decode = json.JSONDecoder().decode
+        try:
+            lines = (self.root / INDEX_NAME).read_bytes().decode("utf-8").split("\n")
+            header = decode(lines[0])
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(header, dict) or header.get("index_version") != _INDEX_VERSION:
+            return {}
+        if header.get("schema_version") != SCHEMA_VERSION:
+            return {}
+        index: dict[str, tuple[StatKey, Result]] = {}
+        for line in lines[1:]:
+            try:
+                parsed = _index_entry(decode(line)) if line else None
+            except (ValueError, RecursionError):
+                continue
+            if parsed is not None:
+                index[parsed[0]] = parsed[1:]
+        return index
+
+    def _write(self, index: dict[str, tuple[StatKey, Result]]) -> None:
+        lines = [json.dumps({"index_version": _INDEX_VERSION, "schema_version": SCHEMA_VERSION})]
+        for name, (key, result) in index.items():
+            row = [name, *key, result] if isinstance(result, str) else [
+                name, *key, *(result[field] for field in _SUMMARY_FIELDS)]
+            lines.append(json.dumps(row, ensure_ascii=False))
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        try:
+            with self._folder_lock.held(_INDEX_LOCK_WAIT):
+                atomic_write(self.root / INDEX_NAME, data)
+        except (OSError, StoreError):
+            return  # a read-only or busy folder still lists; the index is only a cache
+        with self._lock:
+            if self._index == index:
+                self._dirty = False
+
+
+def read_index(path: Path) -> dict[str, Result]:
+    """The summaries (or unreadable reasons) of an index file by file name (for tools and tests)."""
+    lines = path.read_text(encoding="utf-8").split("\n")[1:]
+    entries = (_index_entry(json.loads(line)) for line in lines if line)
+    return {entry[0]: entry[2] for entry in entries if entry is not None}
+
+
+def read_summary(path: Path) -> tuple[StatKey | None, Result]:
+    """(stat key of what was read, summary or unreadable reason); key None on I/O errors."""
+    try:
+        data, key = read_with_key(path)
+    except OSError as exc:
+        return None, f"can't read the file: {exc.strerror or exc}"
+    if not SESSION_ID.match(path.stem):
+        return key, "the file name is not a session id (letters, digits, '-' and '_', then .json)"
+    try:
+        return key, summarize(parse_session(data, path.stem))
+    except StoreError as exc:
+        return key, str(exc)
+
+
+def _sweep_temp(entry: os.DirEntry[str]) -> None:
+    # Left behind only by a crash mid-write; a write takes milliseconds.
+    with contextlib.suppress(OSError):
+        if time.time() - entry.stat().st_mtime > _STALE_TEMP_SECONDS:
+            os.unlink(entry.path)
+
+
+_SUMMARY_FIELDS = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
+_STRINGS = (5, 6, 7, 11)  # positions in a row: id, title, model, preview
+_NUMBERS = (8, 9)  # created_at, updated_at
+
+
+def _index_entry(row: Any) -> tuple[str, StatKey, Result] | None:
+    """One index row checked field by field (None: ignore it, the file will be re-read):
+    `[name, ino, size, mtime_ns, ctime_ns, reason]` for an unreadable file, or
+    `[name, ino, size, mtime_ns, ctime_ns, id, title, model, created_at, updated_at,
+    message_count, preview]`."""
+    if type(row) is not list or len(row) not in (6, 12) or type(row[0]) is not str:
+        return None
+    if not (type(row[1]) is int and type(row[2]) is int and type(row[3]) is int and type(row[4]) is int):
+        return None
+    key: StatKey = (row[1], row[2], row[3], row[4])
+    if len(row) == 6:
+        return (row[0], key, row[5]) if type(row[5]) is str else None
+    for i in _STRINGS:
+        if type(row[i]) is not str:
+            return None
+    for i in _NUMBERS:
+        if type(row[i]) not in (int, float):
+            return None
+    if type(row[10]) is not int:
+        return None
+    return row[0], key, dict(zip(_SUMMARY_FIELDS, row[5:], strict=True))
