@@ -36,6 +36,7 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ServerBusy,
     ToolApprovalNeeded,
     ToolResult,
     ToolRunning,
@@ -276,6 +277,9 @@ def _show(event: Event, request: OneShotRequest, out: _Printer, err: _Printer) -
             out.write(text)
         case ReasoningDelta(text=text) if request.show_reasoning and not quiet:
             err.write(text)
+        case ServerBusy(error=error, wait=wait):
+            err.finish_line()
+            err.write(f"[server busy ({error.status}): trying again in {wait:.0f} s]\n")
         case ToolApprovalNeeded(call=call) if not request.yes:
             err.finish_line()
             err.write(f"[tool {inert(call.name)} needs approval: denied; run with --yes to allow]\n")

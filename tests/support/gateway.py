@@ -39,6 +39,8 @@ class Gateway:
     """Headers every request must carry with these values (401 otherwise)."""
     tls: Any = None
     """A `trustme.CA`: serve HTTPS with a certificate it issued for 127.0.0.1 and localhost."""
+    cert: Any = None
+    """With `tls`: serve this `trustme.LeafCert` instead (another host's, an expired one)."""
     routing_header: str | None = None
     """The header whose value is recorded per request (the routing key)."""
     seen: list[Seen] = field(default_factory=list)
@@ -65,7 +67,7 @@ class Gateway:
         context = None
         if self.tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self.tls.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            (self.cert or self.tls.issue_cert("127.0.0.1", "localhost")).configure_cert(context)
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]

@@ -2,7 +2,7 @@
 
 One `Transport` is built from the settings and used for every request the app
 makes to a server (the model list, chat, `/tokenize`, `/metrics`): the SDK
-gets an HTTP client built by `http_client()`, and the app's own requests go
+gets an HTTP client built from `http_client_options()`, and the app's own requests go
 through that same client, so a gateway sees the same headers and the same
 certificate checks everywhere.
 
@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-from urllib.request import proxy_bypass_environment
+
+if TYPE_CHECKING:  # pragma: no cover
+    import ssl
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -40,10 +41,11 @@ class TransportError(Exception):
 
 
 def parse_header(text: str) -> tuple[str, str]:
-    """`'Name: value'` (as `--header` takes it) as (name, value); `TransportError` if malformed."""
-    name, sep, value = text.partition(":")
-    name, value = name.strip(), value.strip()
-    if not sep or not name:
+    """`'Name: value'` or `Name=value` (as `--header` takes it) as (name, value), split at
+    whichever comes first; `TransportError` if malformed."""
+    cut = min((i for i in (text.find(":"), text.find("=")) if i >= 0), default=-1)
+    name, value = (text[:cut].strip(), text[cut + 1:].strip()) if cut >= 0 else ("", "")
+    if not name:
         raise TransportError(f"--header {text!r}: write it as 'Name: value'.")
     check_header(name, value, f"--header {text!r}")
     return name, value
@@ -84,6 +86,8 @@ class Transport:
     """Certificates are not checked at all."""
     routing_header: str | None = None
     """The header that carries a conversation's routing key (None: no routing key)."""
+    templates: dict[str, str] = field(default_factory=dict)
+    """The header values as the settings wrote them (`${VAR}` not expanded), for copies."""
 
     @classmethod
     def from_settings(cls, headers: Mapping[str, str], *, ca_bundle: str | None = None, insecure: bool = False,
@@ -101,10 +105,12 @@ class Transport:
             raise TransportError(f"The CA bundle {bundle} ({origin}) is not a file that can be read.")
         if routing_header is not None:
             check_header(routing_header, "x", "routing_header")
-        return cls(resolved, bundle, insecure, routing_header)
+        return cls(resolved, bundle, insecure, routing_header, dict(headers))
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """What the HTTP client verifies certificates with (False: it doesn't)."""
+        import ssl  # here: the settings are loaded on every start, most never need TLS
+
         if self.insecure:
             return False
         if self.ca_bundle is not None:
@@ -122,6 +128,16 @@ class Transport:
         """The extra headers as they may be shown or copied: values redacted."""
         return {name: REDACTED for name in self.headers}
 
+    def copy_headers(self) -> dict[str, str]:
+        """The extra headers as a copied command or script may write them: every value as
+        environment variables (`${VAR}`), the one the settings used when they used one,
+        else `${VLLM_CHAT_HEADER_<NAME>}`, so a copy runs without holding a secret."""
+        out = {}
+        for name in self.headers:
+            template = self.templates.get(name, "")
+            out[name] = template if _ENV_REF.search(template) else "${" + header_variable(name) + "}"
+        return out
+
     def redact(self, text: str) -> str:
         """`text` with every header value (and the routing header's name kept) blanked out."""
         for value in self.headers.values():
@@ -130,9 +146,22 @@ class Transport:
         return text
 
 
+def header_variable(name: str) -> str:
+    """The environment variable a copied command reads a header's value from, when the
+    settings gave the value itself (`X-Team` -> `VLLM_CHAT_HEADER_X_TEAM`)."""
+    return "VLLM_CHAT_HEADER_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def env_references(text: str) -> list[str]:
+    """The environment variables `text` refers to as `${VAR}`, in order."""
+    return _ENV_REF.findall(text)
+
+
 def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The proxy a request to `url` goes through, as the environment says (HTTPS_PROXY,
     HTTP_PROXY, ALL_PROXY, with NO_PROXY), or None for a direct connection."""
+    from urllib.request import proxy_bypass_environment
+
     env = os.environ if environ is None else environ
     proxies: dict[str, str] = {}
     for name in sorted(env, key=str.islower):  # lower-case names win, as curl and httpx have it

@@ -66,7 +66,7 @@ def activity_label(activity: Activity, now: float, reason: str = "") -> str:
     """What the running turn is doing, in a few words ("waiting for the first token · 3 s"),
     with why it waits when the server's metrics say (`reason`); a compaction says so first
     ("compacting · streaming")."""
-    label = _phase_label(activity, now, reason)
+    label = _phase_label(activity.at(now), now, reason)
     return f"compacting · {label}" if activity.task == "compact" else label
 
 
@@ -81,6 +81,9 @@ def _phase_label(activity: Activity, now: float, reason: str) -> str:
             return f"running {inert(activity.tool or 'a tool')} · {elapsed:.0f} s"
         case "calling":
             return "writing a tool call"
+        case "busy":
+            left = max((activity.retry_at or now) - now, 0.0)
+            return f"server busy, retrying in {left:.0f} s"
     speed = activity.tokens_per_second(now)
     verb = "thinking" if activity.phase == "thinking" else "streaming"
     return f"{verb} · ~{speed:.0f} tok/s" if speed is not None else verb
@@ -126,13 +129,17 @@ class StatusBar(Static):
         width = max(self.content_size.width, 20)
         icon, state, state_style = self._state(status)
         fixed = [(f"  · {state}", state_style if status.activity is not None else "")]
+        if status.insecure:
+            fixed.append(("  · TLS unchecked", theme_color(self.app, "error")))
         meter = context_meter(status)
         if meter:
             fixed.append((f"  · {meter}", self._meter_style(status)))
         optional: list[tuple[str, str]] = []
         if status.context_problem:
             optional.append((f"  · {status.context_problem}", ""))
-        waiting = status.activity is not None and status.activity.phase == "waiting"
+        now = time.monotonic()
+        activity = status.activity.at(now) if status.activity is not None else None
+        waiting = activity is not None and activity.phase == "waiting"
         if status.server_load and not (waiting and status.waiting_reason):
             optional.append((f"  · {inert(status.server_load)}", theme_color(self.app, "warning")))
         if not status.tools_on:
@@ -146,7 +153,7 @@ class StatusBar(Static):
         if status.note:
             optional.append((f"  · {inert(status.note)}", ""))
         host = urlparse(status.server).netloc or status.server
-        where = [(f"  @ {inert(host)}", "")]
+        where = [(f"  @ {inert(status.profile)} ({inert(host)})" if status.profile else f"  @ {inert(host)}", "")]
         if status.demo:
             where.append(("  (demo)", "italic"))
         model = inert(status.model) or "no model"
@@ -154,9 +161,9 @@ class StatusBar(Static):
         def length(parts: list[tuple[str, str]]) -> int:
             return sum(len(t) for t, _ in parts)
 
-        if status.activity is not None and status.activity.phase == "waiting":
+        if activity is not None and waiting:
             # A long reason gives way before the context meter does.
-            for label in waiting_labels(status.activity, time.monotonic(), status.waiting_reason):
+            for label in waiting_labels(activity, now, status.waiting_reason):
                 fixed[0] = (f"  · {label}", fixed[0][1])
                 if width - 2 - length(fixed) >= min(len(inert(status.model) or "no model"), _MIN_MODEL):
                     break
