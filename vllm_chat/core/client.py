@@ -111,6 +111,9 @@ class ChatClient:
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
             http_client=self._http,
+            # Also here: the SDK's own Authorization (the API key) would win over the HTTP
+            # client's, and a gateway's Authorization header must win over the key.
+            default_headers=dict(self.transport.headers),
         )
         return sdk
 
@@ -122,8 +125,11 @@ class ChatClient:
 
     @property
     def auth_headers(self) -> dict[str, str]:
-        """The Authorization header for plain requests (empty without an API key)."""
-        return {"Authorization": f"Bearer {self._api_key}"} if self.has_api_key else {}
+        """The Authorization header for plain requests (empty without an API key, or when an
+        extra header is the Authorization a gateway wants)."""
+        if not self.has_api_key or any(name.lower() == "authorization" for name in self.transport.headers):
+            return {}
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     @property
     def root_url(self) -> str:
