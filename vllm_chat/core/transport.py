@@ -126,7 +126,7 @@ class Transport:
 
     def shown_headers(self) -> dict[str, str]:
         """The extra headers as they may be shown or copied: values redacted."""
-        return {name: REDACTED for name in self.headers}
+        return dict.fromkeys(self.headers, REDACTED)
 
     def copy_headers(self) -> dict[str, str]:
         """The extra headers as a copied command or script may write them: every value as
@@ -160,15 +160,49 @@ def env_references(text: str) -> list[str]:
 def proxy_for(url: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The proxy a request to `url` goes through, as the environment says (HTTPS_PROXY,
     HTTP_PROXY, ALL_PROXY, with NO_PROXY), or None for a direct connection."""
-    from urllib.request import proxy_bypass_environment
+    found = proxy_setting(url, environ)
+    return found[0] if found is not None else None
+
+
+def proxy_setting(url: str, environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The proxy a request to `url` goes through and the variable that says so
+    (`("http://proxy:3128", "HTTPS_PROXY")`), or None for a direct connection."""
+    from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]  # real, not in typeshed
 
     env = os.environ if environ is None else environ
-    proxies: dict[str, str] = {}
+    proxies: dict[str, tuple[str, str]] = {}
     for name in sorted(env, key=str.islower):  # lower-case names win, as curl and httpx have it
         if name.lower().endswith("_proxy") and env[name]:
-            proxies[name.lower()[:-len("_proxy")]] = env[name]
+            proxies[name.lower()[:-len("_proxy")]] = (env[name], name)
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if host and proxies.get("no") and proxy_bypass_environment(host, proxies):
+    if host and "no" in proxies and proxy_bypass_environment(host, {k: v[0] for k, v in proxies.items()}):
         return None
     return proxies.get(parts.scheme) or proxies.get("all")
+
+
+def connection_facts(transport: Transport, base_url: str,
+                     environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """How requests reach `base_url`, as (label, value) lines for `vllm-chat server`: the
+    proxy (and the variable naming it), TLS trust, the extra headers (names only) and the
+    routing header. Nothing secret: a proxy's credentials are left out too."""
+    from vllm_chat.core.urls import redact_url
+
+    env = os.environ if environ is None else environ
+    proxy = proxy_setting(base_url, env)
+    no_proxy = next((env[n] for n in ("no_proxy", "NO_PROXY") if env.get(n)), "")
+    if proxy is not None:
+        route = f"{redact_url(proxy[0])} (from {proxy[1]})"
+    else:
+        route = "none: direct" + (f" (NO_PROXY={no_proxy})" if no_proxy else "")
+    if not base_url.startswith("https://"):
+        tls = "none (plain HTTP)"
+    elif transport.insecure:
+        tls = "certificates NOT checked (insecure)"
+    elif transport.ca_bundle is not None:
+        tls = f"checked against {transport.ca_bundle}"
+    else:
+        tls = "checked against the system's CAs"
+    headers = ", ".join(transport.headers) + " (values hidden)" if transport.headers else "none"
+    return [("Proxy", route), ("TLS", tls), ("Extra headers", headers),
+            ("Routing header", transport.routing_header or "none")]

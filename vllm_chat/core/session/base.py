@@ -233,6 +233,10 @@ class SessionBase:
             self._connection, self._connection_problem = state, problem
             self._status_changed()
 
+    def _server_changed(self) -> None:
+        """The session now talks to another server: each part forgets what it learnt of the
+        old one (its load, whether it loads LoRA adapters, counts it could not make)."""
+
     async def connect(self) -> list[ModelInfo]:
         """Ask the server for its models once and settle the model to use.
 
