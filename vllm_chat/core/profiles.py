@@ -51,7 +51,9 @@ def settings_for(settings: Settings, name: str) -> Settings:
     raises `config.ConfigError` when the profile does not exist or is not valid."""
     chosen = load_settings(config_path=settings.config_file, profile=name) if settings.config_file else \
         load_settings(profile=name)
-    return settings.model_copy(update={field: getattr(chosen, field) for field in SERVER_FIELDS})
+    update = {field: getattr(chosen, field) for field in SERVER_FIELDS}
+    update["profile"] = name  # VLLM_CHAT_PROFILE, read as the `profile` setting, would say the start's
+    return settings.model_copy(update=update)
 
 
 def profiles_of(settings: Settings, started: Settings) -> list[Profile]:
