@@ -9,7 +9,9 @@ and records each request's routing key.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,3 +108,36 @@ class Gateway:
                 await response.write(chunk)
             await response.write_eof()
             return response
+
+
+class GatewayThread:
+    """A `Gateway` serving from a thread of its own (for tests that run the installed app in
+    a terminal, which block the test's thread): `with GatewayThread(Gateway(...)) as gw:`."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        """The gateway (read its `seen`, `routing_keys`; set its `busy`)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="gateway", daemon=True)
+
+    def _serve(self) -> None:
+        async def main() -> None:
+            self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+            async with self.gateway:
+                self._ready.set()
+                await self._stop.wait()
+
+        asyncio.run(main())
+
+    def __enter__(self) -> Gateway:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the gateway did not start")
+        return self.gateway
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
