@@ -90,3 +90,15 @@ async def test_the_server_picker_lists_every_profile_with_its_models_and_moves_t
         await pilot.press("ctrl+o")
         await wait_for_screen(pilot, app, ModelPickerScreen)
         await wait_until(pilot, lambda: "served by gpu-b" in screen_text(app))
+
+
+async def test_a_narrow_header_keeps_the_countdown_and_the_tls_warning_in_short(make_app) -> None:
+    async with SimServer(SimConfig()) as sim, Gateway(sim.base_url, tls=trustme.CA()) as gw:
+        gw.busy = [(429, 30)]
+        async with make_app(base_url=gw.base_url, insecure=True, api_key="EMPTY", model="sim-chat",
+                            size=(60, 20)) as (app, pilot):
+            await send(app, pilot, "echo hi")
+            await wait_until(pilot, lambda: "busy, retry in" in header(app) and "!TLS" in header(app),
+                             message="the short countdown and warning")
+            await pilot.press("escape")
+            await wait_for_reply(app, pilot)

@@ -11,6 +11,7 @@ and the context meter always stay.
 
 from __future__ import annotations
 
+import math
 import time
 from urllib.parse import urlparse
 
@@ -36,6 +37,10 @@ METER_WARNING = 0.8
 
 _MIN_MODEL = 12
 """Columns the model name keeps, however narrow the line (shortened in the middle)."""
+INSECURE = "  · TLS unchecked"
+"""The warning while certificates are not checked (`insecure = true`)."""
+SHORT_FORMS = {INSECURE: "  · !TLS"}
+"""Shorter forms of the standing parts, for a narrow line."""
 
 
 def middle_ellipsis(text: str, width: int) -> str:
@@ -82,11 +87,15 @@ def _phase_label(activity: Activity, now: float, reason: str) -> str:
         case "calling":
             return "writing a tool call"
         case "busy":
-            left = max((activity.retry_at or now) - now, 0.0)
-            return f"server busy, retrying in {left:.0f} s"
+            return f"server busy, retrying in {_seconds_left(activity, now)} s"
     speed = activity.tokens_per_second(now)
     verb = "thinking" if activity.phase == "thinking" else "streaming"
     return f"{verb} · ~{speed:.0f} tok/s" if speed is not None else verb
+
+
+def _seconds_left(activity: Activity, now: float) -> int:
+    """Whole seconds until a busy server's request goes again (rounded up: 0 only when due)."""
+    return max(math.ceil((activity.retry_at or now) - now), 0)
 
 
 def context_meter(status: SessionStatus) -> str:
@@ -130,7 +139,7 @@ class StatusBar(Static):
         icon, state, state_style = self._state(status)
         fixed = [(f"  · {state}", state_style if status.activity is not None else "")]
         if status.insecure:
-            fixed.append(("  · TLS unchecked", theme_color(self.app, "error")))
+            fixed.append((INSECURE, theme_color(self.app, "error")))
         meter = context_meter(status)
         if meter:
             fixed.append((f"  · {meter}", self._meter_style(status)))
@@ -167,6 +176,11 @@ class StatusBar(Static):
                 fixed[0] = (f"  · {label}", fixed[0][1])
                 if width - 2 - length(fixed) >= min(len(inert(status.model) or "no model"), _MIN_MODEL):
                     break
+        if width - 2 - length(fixed) < min(len(model), _MIN_MODEL):
+            # Narrow: the short forms, so the warning and the countdown both stay in view.
+            fixed = [(SHORT_FORMS.get(text, text), style) for text, style in fixed]
+            if activity is not None and activity.phase == "busy":
+                fixed[0] = (f"  · busy, retry in {_seconds_left(activity, now)} s", fixed[0][1])
         room = width - 2 - length(fixed)
         # Drop remarks, then the server, until the model name has its minimum.
         while optional and room - length(where) - length(optional) < min(len(model), _MIN_MODEL):
