@@ -271,10 +271,7 @@ class SessionBase:
                     on_attempt(exc.error)
                 if self._connection == "error":
                     return Connected(exc.error)
-                asked = exc.error.details.get("retry_after") if exc.error.kind == "busy" else None
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-            # A busy router's Retry-After is honoured (within reason: the list is one small request).
-            await asyncio.sleep(max(delay, min(float(asked), 60.0)) if isinstance(asked, (int, float)) else delay)
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             attempt += 1
 
     async def ensure_model(self) -> str:
