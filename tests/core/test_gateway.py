@@ -132,3 +132,35 @@ async def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProc
 
     return await asyncio.to_thread(subprocess.run, argv, env=env, capture_output=True, text=True, timeout=60,
                                    check=False)
+
+
+async def test_requests_go_through_the_proxy_the_environment_names_unless_no_proxy_says_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    async with SimServer(SimConfig()) as sim, Gateway(sim.base_url) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url.removesuffix("/v1"))  # it forwards what it is sent
+        session = session_for(sim.base_url)
+        try:
+            session.add_user_message("echo by way of the proxy")
+            events = [event async for event in session.run()]
+            facts = dict(session.connection_facts())
+        finally:
+            await session.aclose()
+        assert isinstance(events[-1], TurnFinished)
+        assert "/v1/chat/completions" in {s.path for s in proxy.seen}, "the turn went through the proxy"
+        assert facts["Proxy"] == f"{proxy.base_url.removesuffix('/v1')} (from HTTP_PROXY)"
+
+        through = len(proxy.seen)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        session = session_for(sim.base_url)
+        try:
+            session.add_user_message("echo straight there")
+            events = [event async for event in session.run()]
+            facts = dict(session.connection_facts())
+        finally:
+            await session.aclose()
+        assert isinstance(events[-1], TurnFinished)
+        assert len(proxy.seen) == through, "NO_PROXY: nothing went through the proxy"
+        assert facts["Proxy"] == "none: direct (NO_PROXY=127.0.0.1)"
