@@ -121,6 +121,7 @@ async def _run(settings: Any, as_json: bool) -> tuple[dict[str, Any] | None, boo
 
 
 def _why(snapshot: Any) -> str:
-    """Why a server gave nothing: its model list's problem (a TLS or auth refusal says what
-    to do), else the usual question."""
-    return snapshot.models_problem or "is `vllm serve` running there? check --base-url"
+    """Why a server gave nothing: the usual question, then its model list's problem (a TLS
+    or auth refusal says what it is)."""
+    usual = "is `vllm serve` running there? check --base-url"
+    return f"{usual}: {snapshot.models_problem}" if snapshot.models_problem else usual

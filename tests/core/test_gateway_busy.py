@@ -142,3 +142,21 @@ async def test_a_reply_whose_stream_had_started_is_never_sent_again() -> None:
     assert isinstance(events[-1], TurnFailed) and events[-1].partial is not None
     assert events[-1].partial.content == "half a "
     assert not any(isinstance(e, ServerBusy) for e in events) and len(sent) == 1
+
+
+async def test_retry_after_as_an_http_date_is_understood() -> None:
+    import datetime
+    from email.utils import format_datetime
+
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2)
+    async with SimServer(SimConfig()) as sim, Gateway(sim.base_url) as gw:
+        gw.busy = [(503, format_datetime(when, usegmt=True))]  # a date, as servers may send
+        session = session_for(gw.base_url)
+        try:
+            session.add_user_message("echo by the clock")
+            events = [event async for event in session.run()]
+        finally:
+            await session.aclose()
+    waits = [e.wait for e in events if isinstance(e, ServerBusy)]
+    assert len(waits) == 1 and 0 <= waits[0] <= 3
+    assert isinstance(events[-1], TurnFinished)

@@ -47,8 +47,8 @@ class Gateway:
     """The header whose value is recorded per request (the routing key)."""
     seen: list[Seen] = field(default_factory=list)
     """Every request, in order."""
-    busy: list[tuple[int, int]] = field(default_factory=list)
-    """(status, retry_after) answers for the next chat requests, first first."""
+    busy: list[tuple[int, int | str]] = field(default_factory=list)
+    """(status, Retry-After: seconds or an HTTP date) answers for the next chat requests, first first."""
 
     base_url: str = ""
     _runner: web.AppRunner | None = None
