@@ -160,3 +160,26 @@ async def test_retry_after_as_an_http_date_is_understood() -> None:
     waits = [e.wait for e in events if isinstance(e, ServerBusy)]
     assert len(waits) == 1 and 0 <= waits[0] <= 3
     assert isinstance(events[-1], TurnFinished)
+
+
+async def test_candidates_and_comparisons_wait_for_a_busy_router_too() -> None:
+    from vllm_chat.core.events import CandidateEvent, CandidatesDone
+
+    async with SimServer(SimConfig(models=("sim-chat", "sim-vision"))) as sim, Gateway(sim.base_url) as gw:
+        session = session_for(gw.base_url)
+        try:
+            gw.busy = [(429, 1)]
+            session.add_user_message("echo two of them")
+            candidates = [event async for event in session.run_candidates(session.plan_candidates(2))]
+            gw.busy = [(503, 1)]
+            session.close_candidates()
+            session.add_user_message("echo compared")
+            compared = [event async for event in session.run_candidates(session.plan_comparison(["sim-chat",
+                                                                                                  "sim-vision"]))]
+        finally:
+            await session.aclose()
+    for events in (candidates, compared):
+        busy = [e for e in events if isinstance(e, CandidateEvent) and isinstance(e.event, ServerBusy)]
+        assert len(busy) == 1 and busy[0].event.wait == 1.0
+        done = events[-1]
+        assert isinstance(done, CandidatesDone) and all(m.status == "complete" for m in done.messages)

@@ -167,7 +167,7 @@ class Engine(ToolRounds):
         from vllm_chat.core.candidates import CandidateRun
 
         run = CandidateRun(self.client, self.tools, conv, plan, options or TurnOptions(),
-                           text_only_models=self.text_only_models)
+                           text_only_models=self.text_only_models, max_busy_wait=self.max_busy_wait)
         async for event in self._drive(run, run.produce, on_idle, idle_every):
             yield event
 
