@@ -11,9 +11,10 @@ import pytest
 import trustme
 
 from tests.support.gateway import Gateway
-from tests.support.pilot import screen_text, send, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import screen_text, send, turn, wait_for_reply, wait_for_screen, wait_until
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
+from vllm_chat.ui.screens.request_view import RequestScreen
 from vllm_chat.ui.screens.server_picker import ServerPickerScreen
 
 
@@ -102,3 +103,24 @@ async def test_a_narrow_header_keeps_the_countdown_and_the_tls_warning_in_short(
                              message="the short countdown and warning")
             await pilot.press("escape")
             await wait_for_reply(app, pilot)
+
+
+async def test_the_request_view_and_its_copies_never_show_a_header_value(sim, make_app,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "ui-gw-s3cret-6a0f"
+    monkeypatch.setenv("GW_TOKEN", secret)
+    async with Gateway(sim.base_url, require={"X-Gateway-Token": secret}, routing_header="x-user-id") as gw:
+        async with make_app(base_url=gw.base_url, headers={"X-Gateway-Token": "${GW_TOKEN}"},
+                            routing_header="x-user-id") as (app, pilot):
+            await turn(app, pilot, "echo shown, not told")
+            reply = app.session.conversation.messages[-1]
+            await pilot.press("alt+up")
+            await wait_until(pilot, lambda: type(app.focused).__name__ == "AssistantMessageView")
+            await pilot.press("x")
+            await wait_for_screen(pilot, app, RequestScreen)
+            await wait_until(pilot, lambda: "X-Gateway-Token: •••" in screen_text(app))
+            assert f"x-user-id: {app.session.conversation.id}" in screen_text(app)
+            assert secret not in screen_text(app)
+            await pilot.press("c")
+            await wait_until(pilot, lambda: app.clipboard == app.session.request_as(reply.id, "curl"))
+            assert secret not in app.clipboard and "${GW_TOKEN}" in app.clipboard
