@@ -12,6 +12,8 @@ from vllm_chat.core.transport import REDACTED, Transport, TransportError, parse_
 
 def test_a_header_flag_is_name_colon_value_and_bad_ones_are_refused() -> None:
     assert parse_header("X-Team:  inference ") == ("X-Team", "inference")
+    assert parse_header("X-Team=ml") == ("X-Team", "ml"), "NAME=VALUE, split at whichever comes first"
+    assert parse_header("Authorization: Bearer abc==") == ("Authorization", "Bearer abc==")
     for bad, why in [("no colon", "Name: value"), ("Bad Name: x", "not a valid header name"),
                      (": x", "Name: value")]:
         with pytest.raises(TransportError, match=why):
@@ -49,3 +51,25 @@ def test_the_proxy_a_url_goes_through_follows_https_proxy_and_no_proxy() -> None
     assert proxy_for("http://gpu.example.com/v1", {"http_proxy": "http://p:1", "HTTP_PROXY": "http://P:2"}) \
         == "http://p:1", "the lower-case variable wins, as in curl"
     assert proxy_for("https://x/v1", {}) is None
+
+
+def test_copies_read_every_header_value_from_the_environment() -> None:
+    transport = Transport.from_settings({"Authorization": "Bearer ${GATEWAY_TOKEN}", "X-Team": "ml"},
+                                        environ={"GATEWAY_TOKEN": "s3cret-token"})
+    assert transport.copy_headers() == {"Authorization": "Bearer ${GATEWAY_TOKEN}",
+                                        "X-Team": "${VLLM_CHAT_HEADER_X_TEAM}"}
+
+
+def test_the_connection_facts_name_the_proxy_tls_and_headers_but_no_secret(tmp_path: Path) -> None:
+    from vllm_chat.core.transport import connection_facts
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    transport = Transport.from_settings({"X-Key": "${K}"}, ca_bundle=str(bundle), routing_header="x-user-id",
+                                        environ={"K": "s3cret-value"})
+    env = {"HTTPS_PROXY": "http://user:pw@proxy:3128"}
+    facts = dict(connection_facts(transport, "https://gpu.example.com/v1", env))
+    assert facts == {"Proxy": "http://proxy:3128 (from HTTPS_PROXY)", "TLS": f"checked against {bundle}",
+                     "Extra headers": "X-Key (values hidden)", "Routing header": "x-user-id"}
+    insecure = Transport.from_settings({}, insecure=True, environ={})
+    assert dict(connection_facts(insecure, "https://gpu/v1", {}))["TLS"] == "certificates NOT checked (insecure)"
