@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from vllm_chat import __version__
+from vllm_chat.gateway_flags import add_gateway_flags, gateway_overrides
 from vllm_chat.generation_flags import (
     FlagError,
     add_generation_flags,
@@ -23,6 +24,8 @@ EPILOG = """\
 examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
+  vllm-chat --base-url https://llm.corp/v1 --ca-bundle corp-ca.pem -H 'Authorization: Bearer ${TOKEN}'
+                                            behind a company gateway (the token from the environment)
   vllm-chat -p "Explain KV caching"         print one reply and exit
   vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
   vllm-chat -m base --completion -p "def f("   a base model continues the text
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("-m", "--model", help="model to use (default: the first one the server lists)")
     conn.add_argument("--profile", help="use the [profiles.NAME] table of the config")
     conn.add_argument("--config", help="config file (default: the platform config folder)")
+    add_gateway_flags(conn)
     conv = p.add_argument_group("conversation")
     conv.add_argument("-s", "--system", help="system prompt")
     conv.add_argument("-c", "--continue", dest="continue_", action="store_true",
@@ -188,11 +192,12 @@ def _main(argv: list[str] | None) -> int:
                         "'vllm-chat sessions list' shows them.")
 
     from vllm_chat.core.config import ConfigError, load_settings
+    from vllm_chat.core.transport import TransportError
 
     try:
-        overrides = {**cli_overrides(args), **generation_overrides(args)}
+        overrides = {**cli_overrides(args), **generation_overrides(args), **gateway_overrides(args)}
         settings = load_settings(overrides, config_path=args.config, profile=args.profile)
-    except (ConfigError, FlagError) as exc:
+    except (ConfigError, FlagError, TransportError) as exc:
         say(str(exc))
         return 2
 

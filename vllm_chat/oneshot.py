@@ -35,6 +35,7 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ServerBusy,
     ToolApprovalNeeded,
     ToolResult,
     ToolRunning,
@@ -277,6 +278,9 @@ def _show(event: Event, session: ChatSession, request: OneShotRequest, out: _Pri
             out.write(text)
         case ReasoningDelta(text=text) if request.show_reasoning and not quiet:
             err.write(text)
+        case ServerBusy(error=error, wait=wait):
+            err.finish_line()
+            err.write(f"[server busy ({error.status}): trying again in {wait:.0f} s]\n")
         case ToolApprovalNeeded(call=call) if not request.yes:
             err.finish_line()
             why = session.tool_info(call).preview  # e.g. the secret-looking file it would read

@@ -29,12 +29,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core import tree
+from vllm_chat.core.busy import BusyBudget
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     CandidateEvent,
     CandidatesDone,
     CandidatesStarted,
     Event,
+    ServerBusy,
     TurnFailed,
     TurnFinished,
     TurnStarted,
@@ -172,7 +174,8 @@ class CandidateRun:
     in its own task (so `Engine.stop()` stops every reply at once)."""
 
     def __init__(self, client: ChatClient, tools: ToolRegistry | None, conv: Conversation, plan: CandidatePlan,
-                 options: TurnOptions, *, text_only_models: set[str] | None = None) -> None:
+                 options: TurnOptions, *, text_only_models: set[str] | None = None,
+                 max_busy_wait: float = 0.0) -> None:
         self.client = client
         """The server connection."""
         self.tools = tools
@@ -185,6 +188,8 @@ class CandidateRun:
         """How the turn is sent (tools, tool choice, media policy)."""
         self.slots: list[_Slot] = []
         """One per reply, in column order (made when `produce` starts)."""
+        self.max_busy_wait = max_busy_wait
+        """Most seconds a reply's request waits for a busy server before it fails."""
         self._text_only = text_only_models or set()
 
     @property
@@ -305,18 +310,12 @@ class CandidateRun:
             slot.message.reply_limit = first.reply_limit
         for sink in sinks.values():
             sink.restart()
-        try:
-            await stream_choices(self.client, request, sinks)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            started = any(s.first_at is not None for s in sinks.values())
-            error = self.client.explain(exc, mid_stream=started, model=self.conv.model)
-            for k in sinks:
-                self._failed(k, error)
-            return
+        error = await self._send(request, sinks, self.conv.model)
         for k in sinks:
-            self._settle(k)
+            if error is not None:
+                self._failed(k, error)
+            else:
+                self._settle(k)
 
     async def _one_model(self, k: int, messages: list[dict[str, Any]]) -> None:
         """One column of a comparison: its own request; its error is its own."""
@@ -329,14 +328,33 @@ class CandidateRun:
         await fit_max_tokens(request, self.options.reply_room, slot.message,
                              chosen=self.conv.params.max_tokens is not None)
         slot.sink.restart()
-        try:
-            await stream_choices(self.client, request, {0: slot.sink})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._failed(k, self.client.explain(exc, mid_stream=slot.sink.first_at is not None, model=slot.model))
+        error = await self._send(request, {0: slot.sink}, slot.model)
+        if error is not None:
+            self._failed(k, error)
             return
         self._settle(k)
+
+    async def _send(self, request: dict[str, Any], sinks: dict[int, ChoiceSink], model: str) -> ChatError | None:
+        """Stream `request` into `sinks`; the error it ended with (None: it streamed). A busy
+        server's Retry-After before any token is waited for and the request sent again, as
+        for a turn (`core.busy`: within `max_busy_wait` for this request)."""
+        budget = BusyBudget(self.max_busy_wait)
+        while True:
+            try:
+                await stream_choices(self.client, request, sinks)
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                started = any(s.first_at is not None for s in sinks.values())
+                error = self.client.explain(exc, mid_stream=started, model=model)
+                wait = budget.wait_for(error, started=started)
+                if wait is None:
+                    return budget.gave_up(error)
+            next(iter(sinks.values())).emit(ServerBusy(error, wait))
+            await asyncio.sleep(wait)
+            for sink in sinks.values():
+                sink.restart()
 
     def _settle(self, k: int) -> None:
         """A reply's stream ended: complete (with the calls it asked for, not run), or cut."""

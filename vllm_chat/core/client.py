@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
@@ -22,6 +23,7 @@ from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
 from vllm_chat.core.urls import redact_urls
+from vllm_chat.core.transport import Transport
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
@@ -89,11 +91,14 @@ class ChatClient:
         *,
         timeout: float = 600.0,
         connect_timeout: float = 5.0,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         """The OpenAI-compatible base URL, `/v1` included (credentials and all: the SDK needs them)."""
         self.shown_url = redact_urls(self.base_url)
         """`base_url` as messages show it: a password or token in it is `***`."""
+        self.transport = transport or Transport()
+        """Extra headers, TLS trust and the routing header: every request goes through them."""
         self.timeout = timeout
         """Seconds without a byte before a request fails."""
         self._api_key = api_key or "EMPTY"
@@ -124,14 +129,17 @@ class ChatClient:
 
     def _build(self, openai: Any) -> AsyncOpenAI:
         # The SDK's own kind of HTTP client, kept so plain requests to the server root
-        # (/metrics, /version, /tokenize) share its connection pool.
-        self._http = openai.DefaultAsyncHttpx2Client()
+        # (/metrics, /version, /tokenize) share its connection pool, headers and TLS trust.
+        self._http = openai.DefaultAsyncHttpx2Client(**self.transport.http_client_options())
         sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
             http_client=self._http,
+            # Also here: the SDK's own Authorization (the API key) would win over the HTTP
+            # client's, and a gateway's Authorization header must win over the key.
+            default_headers=dict(self.transport.headers),
         )
         return sdk
 
@@ -143,8 +151,11 @@ class ChatClient:
 
     @property
     def auth_headers(self) -> dict[str, str]:
-        """The Authorization header for plain requests (empty without an API key)."""
-        return {"Authorization": f"Bearer {self._api_key}"} if self.has_api_key else {}
+        """The Authorization header for plain requests (empty without an API key, or when an
+        extra header is the Authorization a gateway wants)."""
+        if not self.has_api_key or any(name.lower() == "authorization" for name in self.transport.headers):
+            return {}
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     @property
     def root_url(self) -> str:
@@ -225,7 +236,7 @@ class ChatClient:
         """Describe an exception from the SDK (or the transport) for the user."""
         return explain(exc, base_url=self.shown_url, has_api_key=self.has_api_key,
                        timeout=self.timeout, connect_timeout=self._connect_timeout,
-                       mid_stream=mid_stream, model=model)
+                       mid_stream=mid_stream, model=model, ca_bundle=self.transport.ca_bundle)
 
 
 def _caused_by(exc: BaseException, *names: str) -> bool:
@@ -273,11 +284,13 @@ def explain(
     connect_timeout: float = 5.0,
     mid_stream: bool = False,
     model: str | None = None,
+    ca_bundle: Path | None = None,
 ) -> ChatError:
     """Map an SDK exception onto a `ChatError` with a message and a fix.
 
     `mid_stream` says whether part of the reply had already arrived; a
     connection lost then is a cut-off reply, not an unreachable server.
+    `ca_bundle`: the CA file in use, named when a certificate can't be verified.
     """
     openai = _import_openai()
     if isinstance(exc, ChatErrorException):
@@ -298,6 +311,11 @@ def explain(
             retryable=True,
         )
     if isinstance(exc, openai.APIConnectionError):
+        from vllm_chat.core.tls_errors import tls_problem
+
+        tls = None if mid_stream else tls_problem(exc, base_url=base_url, ca_bundle=ca_bundle)
+        if tls is not None:
+            return tls
         if mid_stream:
             return ChatError(
                 "truncated",
@@ -349,7 +367,8 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
             "auth",
             "The server wants an API key (401 Unauthorized).",
             "Pass the key vLLM was started with (--api-key) using --api-key, "
-            "VLLM_CHAT_API_KEY or api_key in the config.",
+            "VLLM_CHAT_API_KEY or api_key in the config. A gateway in front of the server may want a "
+            "header of its own instead: --header 'Name: value' or [headers] in the config.",
             status=401,
         )
     body = getattr(exc, "body", None)
@@ -378,14 +397,10 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
             status=404,
             details={"models": models},
         )
-    if status == 503:
-        return ChatError(
-            "busy",
-            f"The server is busy (503): {message}",
-            "Its queue is full or the engine is paused. Wait a moment and retry the turn.",
-            status=503,
-            retryable=True,
-        )
+    if status in (429, 503):
+        from vllm_chat.core.busy import busy_error
+
+        return busy_error(exc, status, message)
     if status >= 500:
         return ChatError(
             "server",

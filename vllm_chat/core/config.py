@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from vllm_chat.core.config_errors import explain_runtime_errors, format_errors
+from vllm_chat.core.gateway_settings import GatewaySettings, transport_of
 from vllm_chat.core.generation.constraint import Constraint
 from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.mcp.settings import McpSettings
@@ -45,6 +46,7 @@ from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
 from vllm_chat.core.prompting.templates import TemplateFields
 from vllm_chat.core.urls import check_base_url
+from vllm_chat.core.transport import TransportError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -209,8 +211,9 @@ class ContextSettings(_Strict):
     than this share of the context window."""
 
 
-class SettingsModel(_Strict):
-    """Every setting, as plain validated data (the TOML file is checked against this)."""
+class SettingsModel(GatewaySettings, _Strict):
+    """Every setting, as plain validated data (the TOML file is checked against this);
+    the gateway settings (headers, TLS, routing header) come from `GatewaySettings`."""
 
     base_url: str = DEFAULT_BASE_URL
     """The vLLM server's OpenAI-compatible base URL, `/v1` included."""
@@ -264,8 +267,6 @@ class SettingsModel(_Strict):
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)
     """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
-
-
     context: ContextSettings = Field(default_factory=ContextSettings)
     """`[context]`: counting the prompt, the check before sending, compaction."""
 
@@ -421,4 +422,8 @@ def load_settings(
         raise ConfigError(explain_runtime_errors(exc, SettingsModel, cli, environ, openai_env)) from None
     finally:
         _LOAD_CONTEXT.clear()
+    try:
+        transport_of(settings).ssl_context()  # a missing secret or CA file stops the start, said plainly
+    except TransportError as exc:
+        raise ConfigError(str(exc)) from None
     return settings

@@ -30,7 +30,8 @@ ErrorKind = Literal[
     "not_multimodal",    # media sent to a text-only model
     "too_many_media",    # more images than --limit-mm-per-prompt
     "bad_request",       # any other 400
-    "busy",              # 503: queue full or engine paused
+    "busy",              # 429/503: rate limited, queue full or engine paused (maybe with Retry-After)
+    "tls",               # the server's certificate can't be trusted, or the port doesn't speak TLS
     "server",            # 5xx
     "stream_error",      # an error event inside a 200 stream
     "truncated",         # the stream ended without a finish_reason
@@ -91,7 +92,7 @@ class ChatError:
             return ("open-settings", "retry")
         if self.kind == "no_chat_template":
             return ("completion-mode",)
-        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template"):
+        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template", "tls"):
             return ()  # the fix is outside the app (a flag, the server); the hint says which
         if self.retryable or self.kind in ("bad_request", "round_limit"):
             return ("retry",)

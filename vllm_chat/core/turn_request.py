@@ -52,6 +52,10 @@ class TurnOptions:
     is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
     releases refuse that with a 400, newer ones cut silently), and the reply records it
     as `reply_limit`. None: `max_tokens` is sent as set."""
+    routing: tuple[str, str] | None = None
+    """The routing header (name, key) sent with every request of the turn (`routing_header`:
+    the conversation's id, so a router keeps the conversation on one replica); None for side
+    requests (titles, compaction) and when no routing header is set."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
@@ -116,7 +120,10 @@ def build_request(
         extra.update(continue_final_message=True, add_generation_prompt=False)
         request["extra_body"] = extra
     # Constraint, reasoning controls, the model's template; or the completion request instead.
-    return shape_request(conv, options, request)
+    shaped = shape_request(conv, options, request)
+    if options.routing is not None:
+        shaped["extra_headers"] = dict([options.routing])  # a header, not part of the body
+    return shaped
 
 
 async def fit_max_tokens(request: dict[str, Any],

@@ -45,6 +45,7 @@ from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.request_view import RenderedPromptScreen, RequestScreen
 from vllm_chat.ui.screens.room_offers import RoomOffersScreen
 from vllm_chat.ui.screens.server_panel import ServerPanelScreen
+from vllm_chat.ui.screens.server_picker import ServerPickerScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
 from vllm_chat.ui.screens.template_form import TemplateFormScreen
@@ -113,6 +114,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
      [FocusPlace(TextArea, "in the text box", True)]),
     ("Lists (models, actions, code blocks)", PickListScreen, [FocusPlace(OptionList, "in the list")]),
     ("Model picker", ModelPickerScreen, [FocusPlace(OptionList, "in the model list")]),
+    ("Server picker", ServerPickerScreen, [FocusPlace(OptionList, "in the server list")]),
     ("Compare models", CompareScreen, [FocusPlace(SelectionList, "in the model list")]),
     ("Load a LoRA adapter", LoraLoadScreen, [FocusPlace(Input, "in the name and path boxes", True)]),
     ("Confirmation", ConfirmScreen, [FocusPlace(Button, "on the buttons")]),

@@ -102,6 +102,12 @@ class ContextPart(WorkbenchPart):
         self._prefix: tuple[tuple[Any, ...], Prefix] | None = None
         super().__init__(*args, **kwargs)
 
+    def _server_changed(self) -> None:
+        self._meter.stop()
+        self._meter = ContextMeter()  # another server counts for itself (or can't)
+        self._seen = None
+        super()._server_changed()
+
     async def aclose(self) -> None:
         """Stop counting, then close as the session does."""
         if self._timer is not None:

@@ -51,6 +51,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         # (a prompt sent right after ctrl+n belongs to the new conversation).
         Binding("ctrl+n", "new_conversation", "New", priority=True, id="new-conversation"),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
+        Binding("alt+o", "pick_server", "Server", show=False, id="pick-server"),
         Binding("ctrl+r", "retry", "Retry", show=False, id="retry"),
         Binding("f2", "edit_system_prompt", "System prompt", show=False, id="edit-system-prompt"),
         Binding("ctrl+t", "toggle_tools", "Tools", show=False, id="toggle-tools"),
