@@ -44,7 +44,7 @@ class AttachmentActions:
 
     def _add_attachment(self: ChatScreen, prepared: PreparedAttachment) -> None:
         if not self.attachments.add(prepared):
-            self.notify("That file is already attached.", severity="warning")
+            self.notify("That file is already attached.", severity="warning", markup=False)
 
     def on_prompt_input_pasted_path(self: ChatScreen, event: PromptInput.PastedPath) -> None:
         self.attach_source(event.text)

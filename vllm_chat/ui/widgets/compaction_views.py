@@ -51,7 +51,7 @@ class SummaryMessageView(MessageView):
         border-left: thick $secondary;
         & > .title { color: $secondary; text-style: bold italic; }
         & > .hint { color: $text-muted; }
-        &:focus { border-left: thick $accent; }
+        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
     }
     """
 

@@ -73,10 +73,13 @@ class MessageList(VerticalScroll):
     """
 
     def __init__(self, *, show_reasoning: bool = True,
-                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, **kwargs: Any) -> None:
+                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, demo: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
+        self.demo = demo
+        """The server is the built-in simulated one (the welcome note says what to type)."""
         self.versions = versions
         """Gives (k, n) for each shown message with other versions (`ChatSession.versions`),
         asked whenever views are built; None: no `‹ k/n ›` marks."""
@@ -92,6 +95,7 @@ class MessageList(VerticalScroll):
         self._reconcile_pending = False
         self._focus_pending: str | None = None
         self._seen_upto = 0
+        self._continuable: str | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -133,8 +137,21 @@ class MessageList(VerticalScroll):
         version = versions.get(message.id)
         if message.role == "user":
             return UserMessageView(message, version=version)
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+        view = AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
                                     version=version, plain=self._plain_replies)
+        view.continuable = message.id == self._continuable
+        return view
+
+    def mark_continuable(self, message_id: str | None) -> None:
+        """Let the reply `message_id` say that it can be continued (None: no reply can)."""
+        if message_id == self._continuable:
+            return
+        for shown, value in ((self._continuable, False), (message_id, True)):
+            view = self.view_for(shown) if shown is not None else None
+            if isinstance(view, AssistantMessageView):
+                view.continuable = value
+                view.refresh_footer()
+        self._continuable = message_id
 
     # -- showing -----------------------------------------------------------------------
 
@@ -150,7 +167,7 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(WelcomeNote(classes="welcome"))
+            self.mount(WelcomeNote(demo=self.demo, classes="welcome"))
         else:
             self._reconcile(self._tail_window())
         self.anchor()

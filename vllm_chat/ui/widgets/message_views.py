@@ -127,7 +127,7 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
-        &:focus { border-left: thick $accent; }
+        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
         & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
@@ -276,7 +276,7 @@ class AssistantMessageView(MessageView):
         border-left: thick $assistant-message-border;
         & > .footer { color: $text-muted; height: auto; }
         &.-streaming > .footer { color: $text-muted; }
-        &:focus { border-left: thick $accent; }
+        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
     }
     """
 
@@ -312,6 +312,9 @@ class AssistantMessageView(MessageView):
             panel = ToolCallPanel(index, call.name, call.id)
             panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel
+        self.continuable = False
+        """The reply can be continued now (the conversation's last, stopped or cut): its
+        footer names the key that does it."""
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
 
     def compose(self) -> ComposeResult:
@@ -324,6 +327,10 @@ class AssistantMessageView(MessageView):
         yield self._footer
         if self._error_notice is not None:
             yield self._error_notice
+
+    def on_mount(self) -> None:
+        if self.continuable:
+            self.refresh_footer()  # the key it names is known once the view is in the app
 
     def tool_delta(self, event: ToolCallDelta) -> None:
         """A streamed piece of a tool call: its panel appears with the first piece."""
@@ -414,6 +421,10 @@ class AssistantMessageView(MessageView):
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")
+            if self.continuable and self.is_attached:
+                from vllm_chat.ui.keys import key_hint
+
+                text.append(f"  ·  {key_hint(self.app, 'continue-reply', first_only=True)} continues it")
         # vLLM's own timings on a line of their own, under the client's, to compare.
         server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
         confidence = logprobs_summary(msg.logprobs)
