@@ -68,3 +68,16 @@ async def turn(app: Any, pilot: Pilot, text: str) -> None:
     """Send `text` and wait for the reply to end."""
     await send(app, pilot, text)
     await wait_for_reply(app, pilot)
+
+
+def cell_style(app: Any, x: int, y: int) -> Any:
+    """The Rich style of the cell at (`x`, `y`) as the screen shows it now (dialogs over
+    the screens below them, as on a terminal)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    column = 0
+    for strip in update.strips[y]:
+        for segment in strip:
+            if column <= x < column + segment.cell_length:
+                return segment.style
+            column += segment.cell_length
+    raise IndexError(f"no cell at ({x}, {y})")

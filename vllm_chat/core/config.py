@@ -225,6 +225,8 @@ class SettingsModel(_Strict):
     indicator while idle (0: only while the server panel is open or a reply waits)."""
     show_reasoning: bool = True
     """Show the reasoning block (collapsed once the answer starts)."""
+    reading_width: int = Field(default=120, ge=0)
+    """Widest a message is drawn, in columns, however wide the terminal (0: the whole width)."""
     theme: str = "vllm-night"
     """Theme name: one of ours, one of yours, or a Textual built-in."""
     editor: str | None = None
@@ -258,8 +260,6 @@ class SettingsModel(_Strict):
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)
     """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
-
-
     context: ContextSettings = Field(default_factory=ContextSettings)
     """`[context]`: counting the prompt, the check before sending, compaction."""
 

@@ -100,7 +100,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         yield Static("", id="banner", classes="banner-line", markup=False)
         yield Static("", id="save-banner", classes="banner banner-line", markup=False)
         yield MessageList(show_reasoning=self.session.settings.show_reasoning, versions=self.session.versions,
-                          demo=self.session.demo, id="messages")
+                          demo=self.session.demo, reading_width=self.session.settings.reading_width,
+                          id="messages")
         yield QueueView(id="queue")
         yield CompletionList(id="completions")
         # Right before the prompt: focus falls back to it when the last chip is removed.
