@@ -45,7 +45,7 @@ _SKIES = ("sunny", "partly cloudy", "overcast", "light rain", "showers", "windy 
 
 
 def weather(city: str) -> str:
-    """Today's weather in a city: temperature, sky and wind. In the demo the data is made up.
+    """Today's weather in a city: temperature, conditions and wind. In the demo the data is made up.
 
     Args:
         city: The city, e.g. "Paris" or "Buenos Aires".
@@ -81,11 +81,11 @@ def example_adapter_dir() -> str:
     return str(folder)
 
 
-def start_demo_server() -> Any:
-    """Start the simulated server; the returned object has `base_url` and `stop()`."""
-    from vllm_chat.simserver import SimConfig, SimServer
+def demo_config() -> Any:
+    """The simulated server's configuration for a demo run (a `SimConfig`)."""
+    from vllm_chat.simserver import SimConfig
 
-    config = SimConfig(
+    return SimConfig(
         tps=DEMO_TPS,
         ttft=DEMO_TTFT,
         limit_images=4,
@@ -98,7 +98,13 @@ def start_demo_server() -> Any:
         max_num_seqs=DEMO_MAX_NUM_SEQS,
         kv_cache_tokens=DEMO_KV_CACHE_TOKENS,
     )
-    return SimServer(config).start_in_thread()
+
+
+def start_demo_server() -> Any:
+    """Start the simulated server; the returned object has `base_url` and `stop()`."""
+    from vllm_chat.simserver import SimServer
+
+    return SimServer(demo_config()).start_in_thread()
 
 
 def demo_model(served: Sequence[str], flag: str | None) -> tuple[str, str | None]:
