@@ -51,7 +51,11 @@ class SummaryMessageView(MessageView):
         border-left: thick $secondary;
         & > .title { color: $secondary; text-style: bold italic; }
         & > .hint { color: $text-muted; }
-        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
+        /* Focused: barred on both sides (a shape, not a colour alone) and tinted. */
+        &:focus {
+            border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1;
+            background: $focused-message-background;
+        }
     }
     """
 

@@ -127,7 +127,11 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
-        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
+        /* Focused: barred on both sides (a shape, not a colour alone) and tinted. */
+        &:focus {
+            border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1;
+            background: $focused-message-background;
+        }
         & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
@@ -276,7 +280,11 @@ class AssistantMessageView(MessageView):
         border-left: thick $assistant-message-border;
         & > .footer { color: $text-muted; height: auto; }
         &.-streaming > .footer { color: $text-muted; }
-        &:focus { border-left: thick $focus-border; background: $focused-message-background; }
+        /* Focused: barred on both sides (a shape, not a colour alone) and tinted. */
+        &:focus {
+            border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1;
+            background: $focused-message-background;
+        }
     }
     """
 
