@@ -16,6 +16,7 @@ from tests.support.pilot import screen_text, send, turn, wait_for_screen, wait_u
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, ErrorNotice, MessageView
+from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
 SIZES = [(120, 40), (80, 24), (60, 20)]
 LONG_NAME = "meta-llama/Llama-3.3-70B-Instruct-FP8-dynamic"
@@ -128,3 +129,20 @@ async def test_a_focused_message_is_barred_on_both_sides_and_tinted_without_its_
         assert first.styles.border_right[0] in ("", "none"), "only the focused message has the second bar"
         await pilot.pause(0.1)
         assert last.content_region.width == text_width, "the bar takes the padding's place: no line rewraps"
+
+
+@pytest.mark.parametrize("size", SIZES, ids=by_size)
+async def test_the_demos_welcome_says_what_to_type_first(sim, make_app, size) -> None:
+    async with make_app(base_url=sim.base_url, size=size, demo=True) as (app, pilot):
+        def said() -> str:
+            return " ".join(screen_text(app).replace("│", " ").split())
+
+        words = "type hello for a tour, or help for every phrase it knows" if size[0] >= 120 else "try hello or help"
+        await wait_until(pilot, lambda: words in said(), message="what to type, in the welcome")
+        assert "f1 every key" in said(), "and the keys, as before"
+        note = app.chat.messages.query_one(WelcomeNote)
+        tall = note.outer_size.height + note.styles.margin.top + note.styles.margin.bottom
+        assert tall <= app.chat.messages.content_region.height, "the whole note is in view, frame included"
+    async with make_app(base_url=sim.base_url, size=size) as (app, pilot):
+        await wait_until(pilot, lambda: "Ask anything." in screen_text(app))
+        assert "hello" not in screen_text(app), "a real server has no magic phrases"

@@ -22,8 +22,12 @@ WELCOME_KEYS = [
 GAP = 6
 """Spaces after the widest entry of a column."""
 
-DEMO_LINE = "This is the demo: type  hello  for a tour, or  help  for every phrase it knows."
-"""What `--demo` adds: the words the simulated model answers best, to start with."""
+DEMO_INTROS = (
+    "Ask anything. This is the demo: type  hello  for a tour, or  help  for every phrase it knows.",
+    "Ask anything (demo: try  hello  or  help ).",
+)
+"""The first line in `--demo`, longest first: the words the simulated model answers best, to
+start with (one line, so the note is no taller than without them)."""
 
 
 def welcome_text(app: App[Any], width: int | None = None, *, demo: bool = False) -> str:
@@ -37,7 +41,9 @@ def welcome_text(app: App[Any], width: int | None = None, *, demo: bool = False)
         lines = _columns(rows)
         if width is None or columns == 1 or max(len(line) for line in lines) <= width:
             break
-    intro = f"Ask anything.\n\n{DEMO_LINE}" if demo else "Ask anything."
+    intro = "Ask anything."
+    if demo:
+        intro = next((line for line in DEMO_INTROS if width is None or len(line) <= width), DEMO_INTROS[-1])
     return intro + "\n\n" + "\n".join(lines)
 
 
