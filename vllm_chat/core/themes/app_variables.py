@@ -80,7 +80,7 @@ def app_variables_for(
     while tint > 0 and contrast(foreground, user_background) < text_floor:
         tint = round(tint - 0.02, 2)
         user_background = blend(background, primary, tint)
-    put("user-message-background", user_background)
+    user_background = put("user-message-background", user_background)
     put("user-message-border", primary)
     assistant_background = put("assistant-message-background", background)
     put("assistant-message-border", blend(background, foreground, 0.25))
@@ -105,13 +105,8 @@ def app_variables_for(
     boost = colours["boost"] or (WHITE if dark else BLACK)._replace(a=0.04)
     code_background = put("code-background", opaque(boost, 1.0, background))
     put("code-foreground", readable(accent, code_background))
-    put("focus-border", readable(accent, background, 3.0))
-    tint = 0.15
-    focused = blend(assistant_background, accent, tint)
-    while tint > 0 and contrast(foreground, focused) < text_floor:
-        tint = round(tint - 0.03, 2)
-        focused = blend(assistant_background, accent, tint)
-    put("focused-message-background", focused)
+    # Seen beside replies (the background) and prompts (their tint): >= 3:1 against both.
+    put("focus-border", readable(readable(accent, background, 3.0), user_background, 3.0))
     result["code-theme"] = _code_theme(overrides, dark)
     return result
 
@@ -155,7 +150,6 @@ def _ansi_app_variables(
         "code-background": "transparent",
         "code-foreground": pick("accent", primary),
         "focus-border": pick("accent", primary),
-        "focused-message-background": "transparent",
     }
     for name in derived:
         given = overrides.get(name)

@@ -34,7 +34,6 @@ APP_VARIABLES: dict[str, str] = {
     "code-background": "Background of inline code and code blocks in replies.",
     "code-foreground": "Text of inline code in replies, table cells included (>= 4.5:1 on `code-background`).",
     "focus-border": "The bar beside the focused message (>= 3:1 on the background, as a focus mark must be).",
-    "focused-message-background": "Background of the focused message: a tint of `accent`, its text still >= 4.5:1.",
     "code-theme": "Not a colour: Pygments style for code rendered by Rich (or ansi_dark/ansi_light).",
 }
 """The app's own theme variables (use as `$name` in CSS) and what each one styles."""

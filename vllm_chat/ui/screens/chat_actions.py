@@ -93,7 +93,7 @@ class MessageActions:
         shortcuts = {key: a for a in reversed(allowed) for key in binding_keys(self.app, ACTION_LABELS[a][0])}
         who = _who(view)
         self.app.push_screen(PickListScreen(f"Do what with {who}?", items, shortcuts=shortcuts,
-                                            hint="enter or a letter picks · {cancel-pick} cancel"),
+                                            hint="enter or the key shown picks · {cancel-pick} cancel"),
                              lambda choice: choice and self.do_message_action(view, choice))
 
     # -- copying ------------------------------------------------------------------------

@@ -127,11 +127,9 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
-        /* Focused: barred on both sides (a shape, not a colour alone) and tinted. */
-        &:focus {
-            border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1;
-            background: $focused-message-background;
-        }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
         & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
@@ -280,11 +278,9 @@ class AssistantMessageView(MessageView):
         border-left: thick $assistant-message-border;
         & > .footer { color: $text-muted; height: auto; }
         &.-streaming > .footer { color: $text-muted; }
-        /* Focused: barred on both sides (a shape, not a colour alone) and tinted. */
-        &:focus {
-            border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1;
-            background: $focused-message-background;
-        }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
     }
     """
 
