@@ -70,6 +70,12 @@ async def turn(app: Any, pilot: Pilot, text: str) -> None:
     await wait_for_reply(app, pilot)
 
 
+async def answer_dialog(pilot: Pilot, key: str) -> None:
+    """Answer a dialog that opened by itself (a tool approval, an offer): move to it with
+    tab, as a user must, then press `key`."""
+    await pilot.press("tab", key)
+
+
 def cell_style(app: Any, x: int, y: int) -> Any:
     """The Rich style of the cell at (`x`, `y`) as the screen shows it now (dialogs over
     the screens below them, as on a terminal)."""

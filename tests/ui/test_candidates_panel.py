@@ -119,7 +119,7 @@ async def test_a_comparison_shows_a_failing_model_in_its_own_column_and_the_pick
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: panel(app) is not None)
         await wait_until(pilot, lambda: ended(app), message="the replies end")
-        text = await wait_until(pilot, lambda: (t := screen_text(app)) and "As of transformers" in t and t)
+        text = await wait_until(pilot, lambda: (t := screen_text(app)) and "has no chat template" in t and t)
         head = next(line for line in text.splitlines() if "1 sim-chat" in line)
         assert "2 sim-chat-terse" in head and "3 sim-base  failed" in head
         figures = app.session.status().candidates

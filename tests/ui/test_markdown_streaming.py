@@ -10,7 +10,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
-from tests.support.pilot import screen_text
+from tests.support.pilot import screen_text, wait_until
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 
 DOC = """# A reply with everything
@@ -65,7 +65,7 @@ class Host(App[None]):
 
 
 def lines(view: MarkdownView) -> list[list[tuple[str, object]]]:
-    return [[(seg.text, seg.style) for seg in strip] for strip in view._lines + view._tail_lines]
+    return [[(seg.text, seg.style) for seg in strip] for strip in view.rendered_lines()]
 
 
 def chunks(text: str, size: int | str) -> list[str]:
@@ -104,7 +104,10 @@ async def test_streamed_rendering_equals_whole_rendering(size: int | str) -> Non
             if i % 50 == 0:
                 await pilot.pause()  # let some flushes happen mid-stream
         streamed.finish()
-        await pilot.pause()
+        # Drawing has a time budget per update: the rest follows in the next ones.
+        await wait_until(pilot, lambda: streamed.settled and whole.settled)
+        await pilot.pause(0.1)  # a scroll bar may appear now: both are drawn again, narrower
+        await wait_until(pilot, lambda: streamed.settled and whole.settled)
         assert streamed.source == whole.source
         assert lines(streamed) == lines(whole)
         text = screen_text(app)

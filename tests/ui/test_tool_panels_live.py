@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, send, wait_for_screen, wait_until
+from tests.support.pilot import (
+    answer_dialog,
+    screen_text,
+    send,
+    wait_for_screen,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.simserver.script import BAD_ARGUMENTS
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
@@ -128,7 +134,7 @@ async def test_n_at_the_approval_prompt_denies_the_call_and_the_turn_goes_on(
         await ready(app, pilot)
         await send(app, pilot, MARKER_PROMPT)
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("n")
+        await answer_dialog(pilot, "n")
         await turn_over(app, pilot)
         assert not (in_tmp / "flag.txt").exists()
         [panel] = panels(app)
@@ -154,12 +160,12 @@ async def test_a_reloaded_session_shows_each_panel_as_it_ended_live(sim, make_ap
         note_panels()
         await send(app, pilot, "shout hello world")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("n")
+        await answer_dialog(pilot, "n")
         await turn_over(app, pilot)
         note_panels()
         await send(app, pilot, "nap for 30 seconds")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: panels(app)[-1].state == "running")
         await pilot.press("escape")
         await turn_over(app, pilot)
@@ -237,7 +243,7 @@ async def test_allow_for_the_session_is_forgotten_in_a_new_conversation(sim, mak
         await ready(app, pilot)
         await send(app, pilot, "shout one")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("a")
+        await answer_dialog(pilot, "a")
         await turn_over(app, pilot)
         assert [p.state for p in panels(app)] == ["ok"]
         await pilot.press("ctrl+n")
@@ -245,7 +251,7 @@ async def test_allow_for_the_session_is_forgotten_in_a_new_conversation(sim, mak
         await send(app, pilot, "shout two")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         assert panels(app)[0].state == "approval"
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await turn_over(app, pilot)
         [panel] = panels(app)
         assert panel.state == "ok" and "two" in (panel.result or "")

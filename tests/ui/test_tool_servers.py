@@ -15,6 +15,7 @@ from typing import Any
 from tests.conftest import TEST_API_KEY
 from tests.core.tool_servers.conftest import stdio_server
 from tests.support.pilot import (
+    answer_dialog,
     reply_over,
     screen_text,
     send,
@@ -76,7 +77,7 @@ async def test_an_mcp_call_goes_through_approval_and_its_panel_names_the_server(
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         await wait_until(pilot, lambda: "Run echo_text?" in screen_text(app)
                          and "Runs on MCP server t." in screen_text(app))
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: reply_over(app))
         await wait_until(pilot, lambda: "✓ echo_text · MCP server t  done" in screen_text(app))
         assert "echo: please echo the text hello" in screen_text(app)
@@ -90,7 +91,7 @@ async def test_esc_during_an_mcp_call_stops_the_turn_and_the_server_hears_it(sim
         await wait_until(pilot, lambda: state_of(app, "t") == "ready")
         await send(app, pilot, "hang forever please")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: "⟳ hang_forever · MCP server t  running" in screen_text(app))
         await pilot.press("escape")
         await wait_until(pilot, lambda: "■ hang_forever · MCP server t  stopped" in screen_text(app))

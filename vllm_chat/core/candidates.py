@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core import tree
@@ -40,9 +40,26 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
+from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.media.errors import AttachmentError
+from vllm_chat.core.streaming import (
+    ChoiceSink,
+    attachment_failure,
+    fail,
+    new_reply,
+    settle_warning,
+    stream_choices,
+    truncated,
+    with_faults,
+)
 from vllm_chat.core.tool_media import without_tool_media
-from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
+from vllm_chat.core.turn_request import (
+    TurnOptions,
+    build_request,
+    default_messages,
+    fit_max_tokens,
+    request_messages,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.client import ChatClient
@@ -210,7 +227,11 @@ class CandidateRun:
         """Start every reply, stream them, and say how each ended; stopped (cancelled), every
         reply still streaming is kept, marked stopped."""
         conv, plan = self.conv, self.plan
-        messages = request_messages(default_messages(conv, self.options))
+        failure: ChatError | None = None
+        try:
+            messages = request_messages(default_messages(conv, self.options))
+        except AttachmentError as exc:
+            messages, failure = [], attachment_failure(exc)
         models = list(plan.models) or [conv.model] * plan.count
         replies = [new_reply(model) for model in models]
         first = conv.add(replies[0])
@@ -220,6 +241,12 @@ class CandidateRun:
         emit(CandidatesStarted(self))
         for k, slot in enumerate(self.slots):
             emit(CandidateEvent(k, TurnStarted(slot.message, 1)))
+        if failure is not None:  # nothing was sent: every reply fails with the attachment's fault
+            for k in range(len(self.slots)):
+                self._failed(k, failure)
+            conv.touch()
+            emit(CandidatesDone(self.messages))
+            return
         if plan.models:
             tasks = [asyncio.create_task(self._one_model(k, messages)) for k in range(len(self.slots))]
         else:
@@ -250,7 +277,10 @@ class CandidateRun:
         specs = self.tools.specs() if (with_tools and self.tools is not None and self.options.tools_enabled) else None
         if model in self._text_only:
             messages = without_tool_media(messages)
-        request = build_request(self.conv, self.options, messages, specs)
+        options = self.options
+        if model != self.conv.model:  # a compared model gets its own template, not the conversation's
+            options = replace(options, chat_template=options.model_templates.get(model))
+        request = build_request(self.conv, options, messages, specs)
         request["model"] = model
         # Each chunk then carries its own choice's token count: live figures per column
         # (the final usage of an `n` request counts every choice together).
@@ -264,6 +294,15 @@ class CandidateRun:
         if self.plan.beam:
             request["extra_body"] = {**request.get("extra_body", {}), "use_beam_search": True}
         sinks = {k: slot.sink for k, slot in enumerate(self.slots)}
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            for k in sinks:
+                self._failed(k, problem)
+            return
+        first = self.slots[0].message
+        await fit_max_tokens(request, self.options.reply_room, first, chosen=self.conv.params.max_tokens is not None)
+        for slot in self.slots[1:]:
+            slot.message.reply_limit = first.reply_limit
         for sink in sinks.values():
             sink.restart()
         try:
@@ -282,9 +321,16 @@ class CandidateRun:
     async def _one_model(self, k: int, messages: list[dict[str, Any]]) -> None:
         """One column of a comparison: its own request; its error is its own."""
         slot = self.slots[k]
+        request = self._request(slot.model, messages, with_tools=True)
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            self._failed(k, problem)
+            return
+        await fit_max_tokens(request, self.options.reply_room, slot.message,
+                             chosen=self.conv.params.max_tokens is not None)
         slot.sink.restart()
         try:
-            await stream_choices(self.client, self._request(slot.model, messages, with_tools=True), {0: slot.sink})
+            await stream_choices(self.client, request, {0: slot.sink})
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -301,15 +347,15 @@ class CandidateRun:
             self._failed(k, truncated())
             return
         msg.status = "complete"
-        msg.tool_calls = calls = sink.calls()
-        if calls and finish not in ("tool_calls", "stop"):
-            msg.error = f"The reply ended ({finish}) while a tool call was being written; the call was not run."
+        msg.tool_calls = sink.calls()
+        settle_warning(msg, sink.faults)
         slot.state = "done"
         sink.emit(TurnFinished(msg))
 
     def _failed(self, k: int, error: ChatError) -> None:
         slot = self.slots[k]
         slot.sink.sync()
+        error = with_faults(error, slot.sink.faults)
         fail(slot.message, error)
         slot.error, slot.state = error, "failed"
         slot.sink.emit(TurnFailed(error, slot.message))

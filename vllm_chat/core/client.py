@@ -4,7 +4,10 @@
 never be generated twice behind the user's back) and imports `openai` only
 when first needed, in a thread, because the import alone costs ~0.4 s.
 `explain()` turns any exception from the SDK into a `ChatError` a user can
-act on; it is the single place that knows vLLM's error texts.
+act on; it is the single place that knows vLLM's error texts. Streams are
+read through `stream_guard`'s decoder, so a malformed chunk is skipped and
+reported instead of ending the reply; text a server sends back (an error page,
+a message) is quoted as a short excerpt, never whole.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo
+from vllm_chat.core.responses import describe_body, excerpt, parse_models
+from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
+from vllm_chat.core.urls import redact_urls
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
@@ -25,6 +31,24 @@ def _import_openai() -> Any:
     import openai
 
     return openai
+
+
+_CHECKED_CLASS: Any = None
+
+
+def _checked_client_class(openai: Any) -> Any:
+    """`AsyncOpenAI` with the checking SSE decoder (made once, after the lazy import)."""
+    global _CHECKED_CLASS
+    if _CHECKED_CLASS is None:
+
+        class CheckedAsyncOpenAI(openai.AsyncOpenAI):  # type: ignore[misc]  # the SDK is imported lazily: Any
+            """The SDK client; its streams are decoded by `CheckedSSEDecoder`."""
+
+            def _make_sse_decoder(self) -> CheckedSSEDecoder:
+                return CheckedSSEDecoder(CURRENT_LOG.get())
+
+        _CHECKED_CLASS = CheckedAsyncOpenAI
+    return _CHECKED_CLASS
 
 
 def root_url(base_url: str) -> str:
@@ -67,7 +91,9 @@ class ChatClient:
         connect_timeout: float = 5.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        """The OpenAI-compatible base URL, `/v1` included."""
+        """The OpenAI-compatible base URL, `/v1` included (credentials and all: the SDK needs them)."""
+        self.shown_url = redact_urls(self.base_url)
+        """`base_url` as messages show it: a password or token in it is `***`."""
         self.timeout = timeout
         """Seconds without a byte before a request fails."""
         self._api_key = api_key or "EMPTY"
@@ -100,7 +126,7 @@ class ChatClient:
         # The SDK's own kind of HTTP client, kept so plain requests to the server root
         # (/metrics, /version, /tokenize) share its connection pool.
         self._http = openai.DefaultAsyncHttpx2Client()
-        sdk: AsyncOpenAI = openai.AsyncOpenAI(
+        sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
@@ -129,35 +155,39 @@ class ChatClient:
         """The served models, or `ChatErrorException` explaining why not."""
         sdk = await self.sdk()
         try:
-            page = await sdk.models.list()
+            response = await sdk.models.with_raw_response.list()
         except Exception as exc:  # every SDK failure becomes a ChatError
             raise ChatErrorException(self.explain(exc)) from exc
-        models = []
-        for card in page.data:
-            models.append(
-                ModelInfo(
-                    id=card.id,
-                    max_model_len=getattr(card, "max_model_len", None),
-                    parent=getattr(card, "parent", None),
-                    root=getattr(card, "root", None),
-                )
-            )
-        return models
+        return parse_models(response.content, response.headers.get("content-type", ""),
+                            url=f"{self.shown_url}/models")
 
-    async def stream_chat(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+    async def stream_chat(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
         """Yield the SDK's chunks for a streamed chat request; closing the generator
-        closes the HTTP response, which makes vLLM abort the generation."""
+        closes the HTTP response, which makes vLLM abort the generation.
+
+        Malformed chunks are left out and noted in `faults` (see `stream_guard`)."""
         sdk = await self.sdk()
-        async for chunk in self._chunks(await sdk.chat.completions.create(**request, stream=True)):
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            stream = await sdk.chat.completions.create(**request, stream=True)
+        finally:
+            CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
             yield chunk
 
-    async def stream_completion(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+    async def stream_completion(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
         """Yield a streamed `/v1/completions` request's chunks shaped like chat chunks (each
-        choice's `text` as `delta.content`), so the engine's one streaming path takes both."""
+        choice's `text` as `delta.content`), so the engine's one streaming path takes both.
+        Malformed chunks are left out and noted in `faults`, as for `stream_chat`."""
         from vllm_chat.core.completion_chunks import as_chat_chunk
 
         sdk = await self.sdk()
-        async for chunk in self._chunks(await sdk.completions.create(**request, stream=True)):
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            stream = await sdk.completions.create(**request, stream=True)
+        finally:
+            CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
             yield as_chat_chunk(chunk)
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
@@ -193,7 +223,7 @@ class ChatClient:
 
     def explain(self, exc: BaseException, *, mid_stream: bool = False, model: str | None = None) -> ChatError:
         """Describe an exception from the SDK (or the transport) for the user."""
-        return explain(exc, base_url=self.base_url, has_api_key=self.has_api_key,
+        return explain(exc, base_url=self.shown_url, has_api_key=self.has_api_key,
                        timeout=self.timeout, connect_timeout=self._connect_timeout,
                        mid_stream=mid_stream, model=model)
 
@@ -216,15 +246,22 @@ _VALID_MODELS_RE = re.compile(r"Valid aliases: (.+?)\.?$")
 
 
 def _server_message(exc: Any) -> str:
+    """The server's own words about an error, quoted short: the JSON error's message,
+    else a description of what arrived (an HTML page is never quoted whole)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value
+                return excerpt(value, 1000)
     if isinstance(body, str) and body:
-        return body
-    return str(getattr(exc, "message", "") or exc)
+        response = getattr(exc, "response", None)
+        ctype = response.headers.get("content-type", "") if response is not None else ""
+        text = body.strip()
+        if len(text) <= 300 and "html" not in ctype and not text.startswith("<"):
+            return text
+        return f"it sent {describe_body(body, ctype)} instead of an API error (JSON)"
+    return excerpt(str(getattr(exc, "message", "") or exc), 1000)
 
 
 def explain(

@@ -35,8 +35,16 @@ from vllm_chat.core.events import (
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.reply_capture import ReplyCapture
-from vllm_chat.core.streaming import fail, stream_choices, truncated
+from vllm_chat.core.streaming import (
+    attachment_failure,
+    fail,
+    settle_warning,
+    stream_choices,
+    truncated,
+    with_faults,
+)
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 from vllm_chat.core.tool_rounds import StopRequested, ToolRounds, TurnState, unanswered_calls
 from vllm_chat.core.turn_request import (
@@ -276,12 +284,17 @@ class Engine(ToolRounds):
         emit(TurnStarted(msg, round_no))
 
         while True:
-            request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+            try:
+                request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+            except AttachmentError as exc:
+                error = attachment_failure(exc)
+                fail(msg, error)
+                return _Round(msg, [], error)
             problem = request_problem(request, continuing=continuing)
             if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
                 fail(msg, problem)
                 return _Round(msg, [], problem)
-            await fit_max_tokens(request, options.reply_room, msg)
+            await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
             try:
@@ -289,7 +302,8 @@ class Engine(ToolRounds):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = self.client.explain(exc, mid_stream=sink.first_at is not None, model=conv.model)
+                error = with_faults(self.client.explain(exc, mid_stream=sink.first_at is not None,
+                                                        model=conv.model), sink.faults)
                 tool_media_only = only_tool_media(request.get("messages", []))
                 if error.kind == "not_multimodal" and sink.first_at is None and tool_media_only:
                     # Images a tool returned, and a text-only model: the request goes again with
@@ -305,17 +319,15 @@ class Engine(ToolRounds):
         if finish == "length" and "max_tokens" not in request and msg.usage is not None:
             msg.reply_limit = msg.usage.completion_tokens  # no max_tokens: the window's end cut it
         if finish is None:
-            error = truncated()
+            error = with_faults(truncated(), sink.faults)
             fail(msg, error)
             return _Round(msg, [], error)
         msg.status = "complete"
         calls = sink.calls()
         msg.tool_calls = calls
+        settle_warning(msg, sink.faults)  # a warning: the reply is complete but may miss a piece
         if calls and finish not in ("tool_calls", "stop"):
             # Kept for display (the panel shows what was written); never run, never sent back.
-            msg.error = (
-                f"The reply ended ({finish}) while a tool call was being written; the call was not run."
-            )
             return _Round(msg, [])
         return _Round(msg, calls)
 

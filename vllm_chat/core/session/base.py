@@ -166,7 +166,9 @@ class SessionBase:
         return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
                            media_policy=self.media_policy, continue_last=continue_last,
                            chat_template=self.chat_template_for(self.conversation.model),
-                           context_window=self.context_window, reply_room=self._reply_room)
+                           context_window=self.context_window, reply_room=self._reply_room,
+                           model_templates={name: entry.chat_template for name, entry in self.settings.models.items()
+                                            if entry.chat_template})
 
     def chat_template_for(self, model: str) -> str | None:
         """The chat template the config gives `model` (`[models."NAME"] chat_template`), if any."""

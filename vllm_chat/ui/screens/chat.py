@@ -145,6 +145,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         self.session.subscribe(self.show_status)
         self.session.watch_load()
         memory.settle("start-up")  # before any message view exists: views come and go
+        self.messages.welcome_note = self.session.file_tools_note()
         self.show_conversation()
         self.prompt.completions = self.completions
         self.prompt.focus()

@@ -97,4 +97,4 @@ class AttachmentActions:
                 self.run_turn()
 
         self.app.push_screen(ConfirmScreen(offer.question, offer.accept, "Not now", detail=offer.detail,
-                                           destructive=False), answered)
+                                           destructive=False, guarded=True), answered)

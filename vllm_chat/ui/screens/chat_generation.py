@@ -79,7 +79,7 @@ class GenerationActions:
             f"{error.message} Use completion mode for this conversation?", "Completion mode", "Not now",
             detail="The conversation becomes one document the model continues (/v1/completions), with the "
                    f"same sampling settings. {key_hint(self.app, 'completion-mode')} switches back to chat.",
-            destructive=False), answered)
+            destructive=False, guarded=True), answered)
 
 
 def generation_commands(chat: ChatScreen) -> Iterator[SystemCommand]:

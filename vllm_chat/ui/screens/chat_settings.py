@@ -126,7 +126,7 @@ class SettingsActions:
         self.app.push_screen(ConfirmScreen(
             f"{error.message} Continue without tools?", "Without tools", "Not now",
             detail=f"{error.hint} ({key_hint(self.app, 'toggle-tools')} switches tools back on.)",
-            destructive=False), answered)
+            destructive=False, guarded=True), answered)
 
     def use_model(self: ChatScreen, name: str) -> None:
         """Switch model from the next turn on."""

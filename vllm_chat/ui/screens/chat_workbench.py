@@ -101,7 +101,7 @@ class WorkbenchActions:
         detail = "\n".join(f"{s.path}: {s.reason}" for s in refused.secrets)
         self.app.push_screen(ConfirmScreen(f"Send {names} to the server?", "Send them", "Don't send",
                                            detail=detail + "\nThe model and the server's logs would see "
-                                           "their contents.", destructive=True), answered)
+                                           "their contents.", destructive=True, guarded=True), answered)
 
     def send_queued_if_ready(self: ChatScreen) -> None:
         """After a turn: send the next queued prompt if the turn ended well, else say they wait."""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import ChatError
@@ -55,6 +56,9 @@ OVERSCAN = 0.25
 class MessageList(VerticalScroll):
     """All messages of the conversation, oldest at the top."""
 
+    welcome_note = ""
+    """A line under the welcome text of an empty conversation (where the file tools reach)."""
+
     DEFAULT_CSS = """
     MessageList {
         height: 1fr;
@@ -69,6 +73,7 @@ class MessageList(VerticalScroll):
             border: round $panel;
             content-align: center middle;
         }
+        & > .welcome-note { width: 1fr; height: auto; margin: 0 4; color: $text-muted; }
     }
     """
 
@@ -177,13 +182,15 @@ class MessageList(VerticalScroll):
         self._sync_entries()
         if not self._entries:
             self.mount(WelcomeNote(demo=self.demo, classes="welcome"))
+            if self.welcome_note:
+                self.mount(Static(self.welcome_note, classes="welcome-note", markup=False))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
 
     def add_message(self, message: Message) -> MessageView | None:
         """Show a message that was just added to the conversation (the user's prompt)."""
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         self.anchor()
@@ -194,7 +201,7 @@ class MessageList(VerticalScroll):
         """Show a compaction streaming its summary, below the conversation."""
         from vllm_chat.ui.widgets.compaction_views import CompactionPanel
 
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         panel = CompactionPanel(started)
         if self.reading_width:
@@ -454,7 +461,7 @@ class MessageList(VerticalScroll):
     def _turn_started(self, message: Message) -> None:
         if self.current is not None:
             self.current.finish()  # the previous round of a tool loop
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         index = self._ids[message.id]

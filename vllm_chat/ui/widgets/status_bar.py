@@ -12,7 +12,6 @@ and the context meter always stay.
 from __future__ import annotations
 
 import time
-from urllib.parse import urlparse
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -22,6 +21,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.session import SessionStatus
 from vllm_chat.core.session.status import Activity
 from vllm_chat.core.text import inert
+from vllm_chat.core.urls import url_host
 from vllm_chat.ui.colors import theme_color
 
 STATE_LABELS = {
@@ -53,12 +53,15 @@ def middle_ellipsis(text: str, width: int) -> str:
 def waiting_labels(activity: Activity, now: float, reason: str) -> list[str]:
     """Ways to say a reply waits for its first token, longest first: with why (the
     server's metrics, `reason`), then shorter as the reason loses its last parts
-    ("waiting 4 s · 3 requests ahead"), down to "waiting 4 s"."""
+    ("waiting 4 s · 3 requests ahead", "waiting 4 s · 3 ahead"), down to "waiting 4 s"."""
     elapsed = f"{now - activity.since:.0f} s"
     parts = [p.strip() for p in inert(reason).split(",") if p.strip()]
     labels = [f"waiting for the first token · {elapsed}" + (f" · {', '.join(parts)}" if parts else "")]
-    for keep in range(len(parts), -1, -1):
-        labels.append(f"waiting {elapsed}" + (f" · {', '.join(parts[:keep])}" if keep else ""))
+    for keep in range(len(parts), 0, -1):
+        labels.append(f"waiting {elapsed} · {', '.join(parts[:keep])}")
+    if parts:  # the first reason in brief ("2 ahead") before none at all
+        labels.append(f"waiting {elapsed} · {parts[0].replace(' requests ahead', ' ahead').replace('KV cache', 'KV')}")
+    labels.append(f"waiting {elapsed}")
     return labels
 
 
@@ -145,7 +148,7 @@ class StatusBar(Static):
             optional.append((f"  · {inert(status.constraint)}", ""))
         if status.note:
             optional.append((f"  · {inert(status.note)}", ""))
-        host = urlparse(status.server).netloc or status.server
+        host = url_host(status.server)  # never user:password@, and no crash on a malformed URL
         where = [(f"  @ {inert(host)}", "")]
         if status.demo:
             where.append(("  (demo)", "italic"))
