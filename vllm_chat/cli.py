@@ -203,14 +203,14 @@ def _main(argv: list[str] | None) -> int:
 
     demo = None
     if args.demo:
-        from vllm_chat.demo import demo_model, start_demo_server
+        from vllm_chat.demo import demo_model, demo_settings, start_demo_server
 
         demo = start_demo_server()
         served = [*demo.config.models, *demo.config.loras]
         model, note = demo_model(served, args.model)
         if note:
             say(note)
-        settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
+        settings = demo_settings(settings, demo.base_url, model)
     try:
         conversation = _conversation_from_args(args)
         apply_to_conversation(args, settings, conversation)

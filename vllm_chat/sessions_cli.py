@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser for `vllm-chat sessions ...`."""
     p = argparse.ArgumentParser(prog="vllm-chat sessions", description="Saved sessions.")
     sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="id, last update, title, model and message count, newest first")
+    columns = "id, last update, message count, model and title, newest first"  # as `_list` prints them
+    ls = sub.add_parser("list", help=columns, description=f"One line per saved session: {columns}.")
     ls.add_argument("--json", action="store_true", help="one JSON array (unreadable files included)")
     se = sub.add_parser("search", help="sessions holding every word of QUERY, best first, with a snippet")
     se.add_argument("query", help="words to find (a word typed halfway matches too)")

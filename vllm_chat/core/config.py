@@ -234,6 +234,8 @@ class SettingsModel(GatewaySettings, _Strict):
     indicator while idle (0: only while the server panel is open or a reply waits)."""
     show_reasoning: bool = True
     """Show the reasoning block (collapsed once the answer starts)."""
+    reading_width: int = Field(default=120, ge=0)
+    """Widest a message is drawn, in columns, however wide the terminal (0: the whole width)."""
     theme: str = "vllm-night"
     """Theme name: one of ours, one of yours, or a Textual built-in."""
     editor: str | None = None

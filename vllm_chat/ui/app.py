@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
@@ -136,6 +137,12 @@ class VllmChatApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # The palette reads titles and descriptions as markup; ours are words (and a
+        # server's model names), so "[keymap]" must show as written, not vanish as a tag.
+        for command in self._system_commands(screen):
+            yield command._replace(title=escape(command.title), help=escape(command.help))
+
+    def _system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         chat = self.chat
         yield SystemCommand("New conversation", "Start over; the current one stays saved",

@@ -122,10 +122,10 @@ class WorkbenchActions:
     def action_edit_queued(self: ChatScreen) -> None:
         """Take the last queued prompt back into the prompt box, to edit it or drop it."""
         if not self.session.queued:
-            self.notify("No prompt is queued.", severity="warning")
+            self.notify("No prompt is queued.", severity="warning", markup=False)
             return
         if self.prompt.text.strip():
-            self.notify("The prompt box has text: send or clear it first.", severity="warning")
+            self.notify("The prompt box has text: send or clear it first.", severity="warning", markup=False)
             return
         taken = self.session.unqueue(len(self.session.queued) - 1)
         self.prompt.load_text(taken.text)

@@ -85,7 +85,7 @@ class ModelPickerScreen(PickListScreen):
         index = option_list.highlighted
         chosen = option_list.get_option_at_index(index).id if index is not None else None
         if chosen not in self._adapters:
-            self.app.notify("Only a LoRA adapter (↳) can be unloaded.", severity="warning")
+            self.app.notify("Only a LoRA adapter (↳) can be unloaded.", severity="warning", markup=False)
             return
         if not self.runtime_lora:
             self.app.notify(f"This server does not unload adapters at runtime. {ENABLE_RUNTIME_LORA}",

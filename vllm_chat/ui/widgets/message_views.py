@@ -109,7 +109,7 @@ class MessageView(Vertical):
 
     def action_open_whole(self) -> None:
         """Open what the view shows only in part (a long reasoning, long tool arguments) whole."""
-        self.app.notify("Nothing in this message is shown in part.", severity="information")
+        self.app.notify("Nothing in this message is shown in part.", severity="information", markup=False)
 
     # The list mounts only messages near the screen, so it does the moving.
 
@@ -134,7 +134,9 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
-        &:focus { border-left: thick $accent; }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
         & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
@@ -230,7 +232,9 @@ class AssistantMessageView(MessageView):
         border-left: thick $assistant-message-border;
         & > .footer { color: $text-muted; height: auto; }
         &.-streaming > .footer { color: $text-muted; }
-        &:focus { border-left: thick $accent; }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
     }
     """
 
@@ -266,6 +270,9 @@ class AssistantMessageView(MessageView):
             panel = ToolCallPanel(index, call.name, call.id)
             panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel
+        self.continuable = False
+        """The reply can be continued now (the conversation's last, stopped or cut): its
+        footer names the key that does it."""
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
         self._warning: WarningNotice | None = None
         if message.status == "complete" and message.error:
@@ -283,6 +290,10 @@ class AssistantMessageView(MessageView):
             yield self._warning
         if self._error_notice is not None:
             yield self._error_notice
+
+    def on_mount(self) -> None:
+        if self.continuable:
+            self.refresh_footer()  # the key it names is known once the view is in the app
 
     def action_open_whole(self) -> None:
         """Open the long reasoning, else the first long tool arguments, whole."""
@@ -390,6 +401,10 @@ class AssistantMessageView(MessageView):
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")
+            if self.continuable and self.is_attached:
+                from vllm_chat.ui.keys import key_hint
+
+                text.append(f"  ·  {key_hint(self.app, 'continue-reply', first_only=True)} continues it")
         # vLLM's own timings on a line of their own, under the client's, to compare.
         server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
         confidence = logprobs_summary(msg.logprobs)
