@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from vllm_chat import __version__
+from vllm_chat.gateway_flags import add_gateway_flags, gateway_overrides
 from vllm_chat.generation_flags import (
     FlagError,
     add_generation_flags,
@@ -23,6 +24,8 @@ EPILOG = """\
 examples:
   vllm-chat --demo                          chat with the built-in simulated server
   vllm-chat --base-url http://gpu:8000/v1   chat with a vLLM server
+  vllm-chat --base-url https://llm.corp/v1 --ca-bundle corp-ca.pem -H 'Authorization: Bearer ${TOKEN}'
+                                            behind a company gateway (the token from the environment)
   vllm-chat -p "Explain KV caching"         print one reply and exit
   vllm-chat -p "a user" --json-schema u.json   a reply valid against a schema (else exit 3)
   vllm-chat -m base --completion -p "def f("   a base model continues the text
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     conn.add_argument("-m", "--model", help="model to use (default: the first one the server lists)")
     conn.add_argument("--profile", help="use the [profiles.NAME] table of the config")
     conn.add_argument("--config", help="config file (default: the platform config folder)")
+    add_gateway_flags(conn)
     conv = p.add_argument_group("conversation")
     conv.add_argument("-s", "--system", help="system prompt")
     conv.add_argument("-c", "--continue", dest="continue_", action="store_true",
@@ -137,12 +141,23 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def say(text: str) -> None:
+    """Print a message for the user on stderr, made safe: control characters shown,
+    never obeyed, and credentials in URLs hidden (messages quote files, flags, servers)."""
+    from vllm_chat.core.text import message_text
+
+    print(f"vllm-chat: {message_text(text)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `vllm-chat`."""
     try:
         return _main(argv)
+    except _CliError as exc:
+        say(str(exc))
+        return 2
     except KeyboardInterrupt:
-        print("vllm-chat: stopped.", file=sys.stderr)
+        say("stopped.")
         return 130
     except BrokenPipeError:
         # Whoever read our output stopped reading (`| head`): nothing to report. Point
@@ -171,26 +186,31 @@ def _main(argv: list[str] | None) -> int:
 
         return tools_main(argv[1:])
     args = build_parser().parse_args(argv)
+    _check_text_arguments(args)
+    if args.resume is not None and not args.resume.strip():
+        raise _CliError("--resume needs a session id (or a unique start of one); "
+                        "'vllm-chat sessions list' shows them.")
 
     from vllm_chat.core.config import ConfigError, load_settings
+    from vllm_chat.core.transport import TransportError
 
     try:
-        overrides = {**cli_overrides(args), **generation_overrides(args)}
+        overrides = {**cli_overrides(args), **generation_overrides(args), **gateway_overrides(args)}
         settings = load_settings(overrides, config_path=args.config, profile=args.profile)
-    except (ConfigError, FlagError) as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+    except (ConfigError, FlagError, TransportError) as exc:
+        say(str(exc))
         return 2
 
     demo = None
     if args.demo:
-        from vllm_chat.demo import demo_model, start_demo_server
+        from vllm_chat.demo import demo_model, demo_settings, start_demo_server
 
         demo = start_demo_server()
         served = [*demo.config.models, *demo.config.loras]
         model, note = demo_model(served, args.model)
         if note:
-            print(f"vllm-chat: {note}", file=sys.stderr)
-        settings = settings.model_copy(update={"base_url": demo.base_url, "model": model})
+            say(note)
+        settings = demo_settings(settings, demo.base_url, model)
     try:
         conversation = _conversation_from_args(args)
         apply_to_conversation(args, settings, conversation)
@@ -203,13 +223,13 @@ def _main(argv: list[str] | None) -> int:
         if given is not None:
             return _oneshot(settings, args, given, conversation)
         if args.candidates is not None or args.compare or args.beam_search:
-            raise _CliError("-n, --beam-search and --compare work with -p; in the app, alt+n asks for "
-                            "candidates and alt+m compares models.")
+            raise _CliError("-n, --beam-search and --compare work with -p; in the app, ask for candidates "
+                            "or a comparison from the command palette or a reply's menu.")
         from vllm_chat.ui.run import run_tui
 
         return run_tui(settings, conversation=conversation, demo=demo is not None)
     except _CliError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        say(str(exc))
         return 2
     finally:
         if demo is not None:
@@ -218,6 +238,33 @@ def _main(argv: list[str] | None) -> int:
 
 class _CliError(Exception):
     """A command-line problem phrased for the user (exit status 2)."""
+
+
+_TEXT_OPTIONS = {"prompt": "-p", "system": "--system", "model": "--model", "base_url": "--base-url",
+                 "api_key": "--api-key", "profile": "--profile", "theme": "--theme", "resume": "--resume",
+                 "stop": "--stop", "template": "--prompt", "var": "--var", "compare": "--compare"}
+"""Options whose text goes to the server or into a session (file paths may be any bytes)."""
+
+
+def _check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse text options that are not UTF-8 (Python keeps such bytes as lone surrogates,
+    which no request or session file can carry)."""
+    for name, flag in _TEXT_OPTIONS.items():
+        value = getattr(args, name, None)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and _bad_byte(item) is not None:
+                raise _CliError(
+                    f"the text given to {flag} is not UTF-8 (byte 0x{_bad_byte(item):02x}); the terminal or "
+                    "script that passed it uses another encoding. Give UTF-8 text (e.g. set LANG=C.UTF-8, "
+                    "or convert it with iconv).")
+
+
+def _bad_byte(text: str) -> int | None:
+    """The first byte that was not UTF-8 in an argument decoded with surrogateescape."""
+    for char in text:
+        if 0xDC80 <= ord(char) <= 0xDCFF:
+            return ord(char) - 0xDC00
+    return None
 
 
 def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
@@ -235,14 +282,14 @@ def _several_replies(args: argparse.Namespace) -> dict[str, Any]:
 def _conversation_from_args(args: argparse.Namespace) -> Any:
     """The saved conversation `-c` / `--resume` name (None for a new one). A model given
     with `-m` replaces the conversation's own, in the TUI and in one-shot mode alike."""
-    if not (args.continue_ or args.resume):
+    if not args.continue_ and args.resume is None:
         return None
     from vllm_chat.core.store import SessionStore, StoreError
 
     store = SessionStore()
     try:
-        if args.resume:
-            conversation = store.load(store.resolve(args.resume))
+        if args.resume is not None:
+            conversation = store.load(store.resolve(args.resume.strip()))
         else:
             recent = store.most_recent()
             if recent is None:

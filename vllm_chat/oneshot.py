@@ -23,7 +23,6 @@ stderr and ends with status 1, after a copy was put where it could be written.
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ServerBusy,
     ToolApprovalNeeded,
     ToolResult,
     ToolRunning,
@@ -46,7 +46,7 @@ from vllm_chat.core.events import (
 from vllm_chat.core.prompting.mentions import MentionError
 from vllm_chat.core.prompting.templates import TemplateError
 from vllm_chat.core.session import ChatSession, SecretsMentioned
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import inert, json_text, message_text
 from vllm_chat.core.tools.approval import Decision
 
 STEPS = {
@@ -136,9 +136,9 @@ class _Printer:
 
 def print_error(error: ChatError, stream: TextIO = sys.stderr) -> None:
     """The one-shot form of an error: message, then the hint (steps as flags)."""
-    stream.write(f"vllm-chat: {inert(error.message)}\n")
+    stream.write(f"vllm-chat: {message_text(error.message)}\n")
     if error.hint:
-        stream.write(f"hint: {inert(render_hint(error.hint, STEPS))}\n")
+        stream.write(f"hint: {message_text(render_hint(error.hint, STEPS))}\n")
     stream.flush()
 
 
@@ -165,7 +165,7 @@ async def run_oneshot(settings: Settings, request: OneShotRequest) -> int:
 
 async def _run(session: ChatSession, request: OneShotRequest) -> int:
     for problem in session.problems:
-        sys.stderr.write(f"vllm-chat: {inert(problem)}\n")
+        sys.stderr.write(f"vllm-chat: {message_text(problem)}\n")
     try:
         await session.ensure_model()
     except ChatErrorException as exc:
@@ -203,7 +203,7 @@ async def _run(session: ChatSession, request: OneShotRequest) -> int:
     final: TurnFinished | TurnStopped | TurnFailed | None = None
     try:
         async for event in session.run():
-            final = _show(event, request, out, err) or final
+            final = _show(event, session, request, out, err) or final
     finally:
         try:
             loop.remove_signal_handler(signal.SIGINT)
@@ -236,7 +236,7 @@ async def _make_room(session: ChatSession, request: OneShotRequest, text: str) -
         return None
     if not check.exact:
         # Only an estimate says it won't fit: the server decides (its own error is clear).
-        sys.stderr.write(f"vllm-chat: {inert(check.explanation())} (an estimate: sending anyway)\n")
+        sys.stderr.write(f"vllm-chat: {message_text(check.explanation())} (an estimate: sending anyway)\n")
         return None
     return refusal(check, STEPS, continuing=request.conversation is not None)
 
@@ -249,8 +249,8 @@ async def _tool_servers(session: ChatSession) -> None:
     await session.wait_for_tool_servers()
     for status in session.tool_servers():
         if status.state == "failed":
-            last = f" (its stderr ends: {inert(status.stderr[-1])})" if status.stderr else ""
-            sys.stderr.write(f"vllm-chat: MCP server {inert(status.name)} {inert(status.detail)}{last}\n")
+            last = f" (its stderr ends: {message_text(status.stderr[-1])})" if status.stderr else ""
+            sys.stderr.write(f"vllm-chat: MCP server {message_text(status.name)} {message_text(status.detail)}{last}\n")
 def _text(session: ChatSession, request: OneShotRequest) -> str:
     """The prompt: the saved prompt filled in (its settings applied), then the -p text."""
     if request.template is None:
@@ -262,28 +262,35 @@ def _text(session: ChatSession, request: OneShotRequest) -> str:
 def _refuse(problem: str, request: OneShotRequest) -> int:
     """Nothing was sent: the prompt can't be built as given (exit status 2)."""
     if request.as_json:
-        sys.stdout.write(json.dumps({"error": {"kind": "input", "message": problem, "hint": ""}}) + "\n")
+        sys.stdout.write(json_text({"error": {"kind": "input", "message": problem, "hint": ""}}) + "\n")
     else:
-        sys.stderr.write(f"vllm-chat: {inert(problem)}\n")
+        sys.stderr.write(f"vllm-chat: {message_text(problem)}\n")
     return 2
 
 
-def _show(event: Event, request: OneShotRequest, out: _Printer, err: _Printer) -> Any:
+def _show(event: Event, session: ChatSession, request: OneShotRequest, out: _Printer, err: _Printer) -> Any:
     """Print one event as it comes; returns the event when it ends the turn."""
     quiet = request.as_json
     match event:
         case ContentDelta(text=text) if not quiet:
+            if request.show_reasoning:
+                err.finish_line()  # the answer starts on a line of its own, not after the reasoning
             out.write(text)
         case ReasoningDelta(text=text) if request.show_reasoning and not quiet:
             err.write(text)
+        case ServerBusy(error=error, wait=wait):
+            err.finish_line()
+            err.write(f"[server busy ({error.status}): trying again in {wait:.0f} s]\n")
         case ToolApprovalNeeded(call=call) if not request.yes:
             err.finish_line()
-            err.write(f"[tool {inert(call.name)} needs approval: denied; run with --yes to allow]\n")
+            why = session.tool_info(call).preview  # e.g. the secret-looking file it would read
+            err.write(f"[tool {message_text(call.name)} needs approval: denied; run with --yes to allow]"
+                      + (f" ({message_text(why)})" if why else "") + "\n")
         case ToolRunning(call=call) if not quiet:
             err.finish_line()
-            err.write(f"[running tool {inert(call.name)}]\n")
+            err.write(f"[running tool {message_text(call.name)}]\n")
         case ToolResult(call=call, message=message) if not quiet:
-            err.write(f"[tool {inert(call.name)}: {message.tool_status}]\n")
+            err.write(f"[tool {message_text(call.name)}: {message.tool_status}]\n")
         case TurnFinished() | TurnStopped() | TurnFailed():
             return event
     return None
@@ -323,7 +330,7 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
         if unsaved:
             doc["save_error"] = session.save_problem
             doc["rescued_to"] = str(rescued) if rescued else None
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc) + "\n")
         sys.stdout.flush()
     if unsaved:
         _say_unsaved(session.save_problem, rescued)
@@ -340,7 +347,7 @@ def _report(final: TurnFinished | TurnStopped | TurnFailed | None, session: Chat
         return EXIT_DOES_NOT_MATCH
     if message is not None and not request.as_json:
         for note in _notes(message, request):
-            sys.stderr.write(f"vllm-chat: {inert(note)}\n")
+            sys.stderr.write(f"vllm-chat: {message_text(note)}\n")
     return 1 if unsaved else 0
 
 
@@ -351,11 +358,14 @@ def _say_check(message: Message) -> None:
     assert check is not None
     if check.outcome == "cut":
         hint = " (raise --max-tokens)" if message.finish_reason == "length" else ""
-        sys.stderr.write(f"vllm-chat: the reply was {inert(check.detail)}{hint}; it was not checked "
-                         f"against the constraint ({inert(check.constraint)}).\n")
+        sys.stderr.write(f"vllm-chat: the reply was {message_text(check.detail)}{hint}; it was not checked "
+                         f"against the constraint ({message_text(check.constraint)}).\n")
         return
-    sys.stderr.write(f"vllm-chat: the reply does not match {inert(check.constraint)}: {inert(check.detail)}\n")
-    sys.stderr.write(f"vllm-chat: {inert(check.server_ignored or '')}\n")
+    sys.stderr.write(f"vllm-chat: the reply does not match {message_text(check.constraint)}: "
+                     f"{message_text(check.detail)}\n")
+    sys.stderr.write(f"vllm-chat: {message_text(check.server_ignored or '')}\n")
+
+
 def _measures_doc(message: Message | None) -> dict[str, Any]:
     """`--json`'s timings (the client's and, when the server measures them, vLLM's own) and,
     when they were asked for, every token with its probability and alternatives."""
@@ -378,7 +388,7 @@ def _measures_doc(message: Message | None) -> dict[str, Any]:
 def _say_unsaved(problem: str, rescued: object) -> None:
     where = (f" A copy is in {rescued}; move it into the sessions folder once it can be written."
              if rescued else " No copy could be written anywhere: the exchange above is all there is.")
-    sys.stderr.write(f"vllm-chat: the session was not saved: {inert(problem)}.{where}\n")
+    sys.stderr.write(f"vllm-chat: the session was not saved: {message_text(problem)}.{where}\n")
     sys.stderr.flush()
 
 
@@ -411,7 +421,7 @@ def _notes(message: Message, request: OneShotRequest) -> list[str]:
 
 def _fail(error: ChatError, request: OneShotRequest) -> int:
     if request.as_json:
-        sys.stdout.write(json.dumps({"error": _error_doc(error)}) + "\n")
+        sys.stdout.write(json_text({"error": _error_doc(error)}) + "\n")
     else:
         print_error(error)
     return 1

@@ -13,7 +13,6 @@ stopped (ctrl+c stops them all), 2 for a request that can't be made (e.g. `-n 1`
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from vllm_chat.core.conversation import Message
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import CandidateEvent, CandidatesDone, TurnFailed, TurnFinished, TurnStopped
 from vllm_chat.core.session import ChatSession
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import inert, json_text, message_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.oneshot import OneShotRequest
@@ -39,12 +38,12 @@ def plan_for(session: ChatSession, request: OneShotRequest) -> CandidatePlan:
 
 async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
     """Send the prompt (already in the conversation) for several replies and print them."""
-    from vllm_chat.oneshot import _error_doc, _say_unsaved, print_error
+    from vllm_chat.oneshot import EXIT_DOES_NOT_MATCH, _error_doc, _say_check, _say_unsaved, print_error
 
     try:
         plan = plan_for(session, request)
     except ValueError as exc:
-        sys.stderr.write(f"vllm-chat: {exc}\n")
+        sys.stderr.write(f"vllm-chat: {message_text(str(exc))}\n")
         return 2
     loop = asyncio.get_running_loop()
     try:
@@ -89,14 +88,21 @@ async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
         if unsaved:
             doc["save_error"] = session.save_problem
             doc["rescued_to"] = str(rescued) if rescued else None
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc) + "\n")
         sys.stdout.flush()
     if unsaved:
         _say_unsaved(session.save_problem, rescued)
     if stopped:
         sys.stderr.write("vllm-chat: stopped.\n")
         return 130
-    return 1 if errors or unsaved else 0
+    if errors or unsaved:
+        return 1
+    unchecked = [(k, m) for k, m in sorted(ended.items())
+                 if m.check is not None and m.check.outcome in ("invalid", "cut")]
+    for k, message in unchecked if not request.as_json else []:
+        sys.stderr.write(f"vllm-chat: {_title(k, figures)}:\n")
+        _say_check(message)
+    return EXIT_DOES_NOT_MATCH if unchecked else 0
 
 
 def _title(k: int, figures: tuple[CandidateStatus, ...]) -> str:
@@ -126,7 +132,7 @@ def _print_reply(k: int, figures: tuple[CandidateStatus, ...], message: Message,
         out.write((inert(text) if out.isatty() else text) + ("" if text.endswith("\n") else "\n"))
     out.flush()
     if error is not None:
-        sys.stderr.write(f"vllm-chat: {_title(k, figures)}:\n")
+        sys.stderr.write(f"vllm-chat: {message_text(_title(k, figures))}:\n")
         print_error(error)
 
 
@@ -145,4 +151,6 @@ def _reply_doc(figure: CandidateStatus, message: Message | None, error: ChatErro
     }
     if error is not None:
         doc["error"] = error_doc(error)
+    if message is not None and message.check is not None:
+        doc["check"] = message.check.model_dump()
     return doc

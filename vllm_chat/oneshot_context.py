@@ -11,7 +11,6 @@ the prompt passes that share of the window.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -21,7 +20,7 @@ from vllm_chat.core.context.fit import SendCheck
 from vllm_chat.core.errors import ChatError, render_hint
 from vllm_chat.core.events import TurnFailed, TurnStopped
 from vllm_chat.core.session import ChatSession, NothingToCompact
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import json_text, message_text
 
 PART_NAMES = {"draft": "prompt"}
 """How `--count` names the parts of a breakdown (the draft is the prompt given with -p)."""
@@ -39,15 +38,15 @@ async def print_count(session: ChatSession, prompt: str, attachments: list[Any],
         if not exact:
             doc["estimate"] = breakdown.total
             doc["error"] = {"kind": "count", "message": _cant_count(breakdown.note)}
-        sys.stdout.write(json.dumps(doc) + "\n")
+        sys.stdout.write(json_text(doc) + "\n")
     elif exact:
         sys.stdout.write(f"{breakdown.total} prompt tokens" + (f" of {window} (max_model_len)\n" if window else "\n"))
         width = max(len(name) for name in parts)
         about = "" if breakdown.exact else "~"
         for name, tokens in parts.items():
-            sys.stdout.write(f"  {name:<{width}}  {about}{tokens}\n")
+            sys.stdout.write(f"  {message_text(name):<{width}}  {about}{tokens}\n")
     if not exact:
-        sys.stderr.write(f"vllm-chat: {inert(_cant_count(breakdown.note))} (about {breakdown.total} tokens)\n")
+        sys.stderr.write(f"vllm-chat: {message_text(_cant_count(breakdown.note))} (about {breakdown.total} tokens)\n")
         return 1
     return 0
 
@@ -71,7 +70,7 @@ async def compact_first(session: ChatSession, err: Any) -> ChatError | None:
                 case TurnStopped():
                     return ChatError("internal", "The compaction was stopped.")
     except NothingToCompact as exc:
-        err.write(f"vllm-chat: {exc}\n")
+        err.write(f"vllm-chat: {message_text(str(exc))}\n")
     return None
 
 

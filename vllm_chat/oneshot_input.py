@@ -38,7 +38,7 @@ def oneshot_input(prompt: str | None, template: str | None, assignments: list[st
 
     def read_stdin() -> str:
         if not stdin:
-            stdin.append(sys.stdin.read())
+            stdin.append(_read_stdin())
         return stdin[0]
 
     variables = {}
@@ -60,6 +60,18 @@ def oneshot_input(prompt: str | None, template: str | None, assignments: list[st
     if not parts and template is None:
         raise OneShotInputError("the prompt is empty: give text after -p, or pipe it on stdin.")
     return OneShotInput("\n\n".join(parts), template, variables)
+
+
+def _read_stdin() -> str:
+    """Piped input as text, or `OneShotInputError` saying it is not UTF-8 and what to do."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise OneShotInputError(
+            f"the text piped on stdin is not UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start} of "
+            f"{len(raw)}). Convert it first (e.g. iconv -f LATIN1 -t UTF-8), or for an image, video or "
+            "audio file use -a FILE.") from None
 
 
 def _value(value: str, read_stdin: Callable[[], str]) -> str:

@@ -2,9 +2,12 @@
 
 This front end works on the sessions folder alone (no server, model or tools),
 so it uses the store's API (`vllm_chat.core.store`) and starts in a fraction
-of the time a `ChatSession` takes. Text from session files that `search` and
-`fork` print is inert (`core.text.inert`), and their JSON escapes every
-non-ASCII character, so nothing in a session can act on the terminal.
+of the time a `ChatSession` takes. Titles, model ids and messages come from
+models, servers and files anyone may have edited: listings and messages go
+through `message_text` / `one_line` (always inert, no credentials), JSON
+through `json_text` (C1 controls escaped too) or ASCII-only `json.dumps`, and
+an export to stdout through `terminal_safe` (inert on a terminal, exact into a
+pipe or file), so nothing in a session can act on the terminal.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vllm_chat.core.text import json_text, message_text, one_line, terminal_safe
+
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.export import ExportFormat
     from vllm_chat.core.store import SessionStore
@@ -25,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser for `vllm-chat sessions ...`."""
     p = argparse.ArgumentParser(prog="vllm-chat sessions", description="Saved sessions.")
     sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="id, last update, title, model and message count, newest first")
+    columns = "id, last update, message count, model and title, newest first"  # as `_list` prints them
+    ls = sub.add_parser("list", help=columns, description=f"One line per saved session: {columns}.")
     ls.add_argument("--json", action="store_true", help="one JSON array (unreadable files included)")
     se = sub.add_parser("search", help="sessions holding every word of QUERY, best first, with a snippet")
     se.add_argument("query", help="words to find (a word typed halfway matches too)")
@@ -68,10 +74,10 @@ def sessions_main(argv: list[str]) -> int:
         if args.command == "fork":
             return _fork(store, session_id, args.at, args.json)
         store.delete(session_id)
-        print(f"deleted {session_id}")
+        print(f"deleted {message_text(session_id)}")
         return 0
     except StoreError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        print(f"vllm-chat: {message_text(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -83,15 +89,17 @@ def _list(store: SessionStore, as_json: bool) -> int:
              "updated_at": s.updated_at, "messages": s.message_count}
             for s in summaries
         ] + [{"path": str(u.path), "unreadable": u.reason} for u in unreadable]
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print(json_text(doc, indent=2))
         return 0
     if not summaries and not unreadable:
         print("No saved sessions yet.")
         return 0
     for s in summaries:
-        print(f"{s.id[:12]}  {_when(s.updated_at)}  {s.message_count:>4} msgs  {s.model or '-':<24.24}  {s.title}")
+        model = one_line(s.model or "-")
+        print(f"{one_line(s.id[:12])}  {_when(s.updated_at)}  {s.message_count:>4} msgs  {model:<24.24}  "
+              f"{one_line(s.title)}")
     for u in unreadable:
-        print(f"unreadable: {u.path}: {u.reason}", file=sys.stderr)
+        print(f"unreadable: {one_line(str(u.path))}: {one_line(u.reason)}", file=sys.stderr)
     return 0
 
 
@@ -118,7 +126,7 @@ def _search(store: SessionStore, query: str, *, as_json: bool, everywhere: bool,
     bold = sys.stdout.isatty()
     for hit in hits:
         s = hit.summary
-        print(f"{s.id[:12]}  {_when(s.updated_at)}  {_flat(inert(s.title))}")
+        print(f"{one_line(s.id[:12])}  {_when(s.updated_at)}  {_flat(inert(s.title))}")
         print(f"{'':14}{hit.where}: {_marked(hit.snippet.text, hit.snippet.marks, bold)}")
     return 0
 
@@ -148,7 +156,7 @@ def _fork(store: SessionStore, session_id: str, at: int | None, as_json: bool) -
         print(json.dumps({"session_id": fork.id, "forked_from": session_id, "messages": kept,
                           "title": fork.title, "path": str(store.path_for(fork.id))}, indent=2))
         return 0
-    print(f"forked {session_id[:12]} into {fork.id} ({kept} messages): {_flat(inert(fork.title))}")
+    print(f"forked {one_line(session_id[:12])} into {fork.id} ({kept} messages): {_flat(inert(fork.title))}")
     print(f"continue it with: vllm-chat --resume {fork.id}")
     return 0
 
@@ -158,9 +166,10 @@ def _export(store: SessionStore, session_id: str, fmt: ExportFormat | None, outp
 
     conv = store.load(session_id)
     if output is None:
-        sys.stdout.write(to_json(conv) if fmt == "json" else to_markdown(conv))
+        text = to_json(conv) if fmt == "json" else to_markdown(conv)
+        sys.stdout.write(terminal_safe(text, sys.stdout))
         return 0
     path = Path(output).expanduser()
     export(conv, path, fmt)
-    print(f"wrote {path}")
+    print(f"wrote {message_text(str(path))}")
     return 0

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from dataclasses import asdict
 from typing import Any
 
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import json_text, message_text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,11 +37,11 @@ def tools_main(argv: list[str]) -> int:
     try:
         settings = load_settings(config_path=args.config, profile=args.profile)
     except ConfigError as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        print(f"vllm-chat: {message_text(str(exc))}", file=sys.stderr)
         return 2
     doc = asyncio.run(_gather(settings))
     if args.json:
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print(json_text(doc, indent=2))
     else:
         _print(doc)
     return 0
@@ -59,7 +58,7 @@ async def _gather(settings: Any) -> dict[str, Any]:
     finally:
         await session.aclose()
     for problem in session.problems:
-        print(f"vllm-chat: {problem}", file=sys.stderr)
+        print(f"vllm-chat: {message_text(problem)}", file=sys.stderr)
     return {"tools_enabled": settings.tools.enabled, "tools": tools, "servers": servers}
 
 
@@ -73,18 +72,19 @@ def _print(doc: dict[str, Any]) -> None:
         source = f"mcp:{t['server']}" if t["source"] == "mcp" else t["source"]
         ask = "asks first" if t["needs_approval"] else "runs at once"
         first_line = (t["description"] or "").strip().splitlines()[:1]
-        print(f"  {inert(t['name']):<{width}}  {inert(source):<16.16}  {ask:<12}  {inert(''.join(first_line))[:70]}")
+        what = message_text("".join(first_line))[:70]
+        print(f"  {message_text(t['name']):<{width}}  {message_text(source):<16.16}  {ask:<12}  {what}")
     if not servers:
         return
     print(f"\nMCP servers ({len(servers)}):")
     for s in servers:
-        print(f"  {inert(s['name'])}  [{s['transport']}]  {inert(s['target'])}")
-        print(f"    {inert(s['detail'])}")
+        print(f"  {message_text(s['name'])}  [{s['transport']}]  {message_text(s['target'])}")
+        print(f"    {message_text(s['detail'])}")
         if s["server_info"]:
-            print(f"    server: {inert(s['server_info'])}")
+            print(f"    server: {message_text(s['server_info'])}")
         for note in s["notes"]:
-            print(f"    note: {inert(note)}")
+            print(f"    note: {message_text(note)}")
         if s["state"] == "failed" and s["stderr"]:
             print("    stderr (last lines):")
             for line in s["stderr"][-8:]:
-                print(f"      {inert(line)}")
+                print(f"      {message_text(line)}")

@@ -77,6 +77,20 @@ def test_compare_prints_each_models_reply_and_a_failing_model_fails_alone_with_s
     assert "retired (3/3)" in result.stderr and "does not serve the model 'retired'" in result.stderr
 
 
+def test_candidates_that_break_the_constraint_exit_3_each_named_with_its_first_error(sim) -> None:
+    matching = run("--base-url", sim.base_url, "-p", "a code", "-n", "2", "--regex", "[A-Z]{3}-[0-9]{2}")
+    assert matching.returncode == 0, matching.stderr
+    ignored = run("--base-url", sim.base_url, "-p", "a code sim:unconstrained", "-n", "2",
+                  "--regex", "[A-Z]{3}-[0-9]{2}")
+    assert ignored.returncode == 3, ignored.stderr
+    assert "candidate 1/2" in ignored.stderr and "candidate 2/2" in ignored.stderr
+    assert "does not match" in ignored.stderr
+    as_json = run("--base-url", sim.base_url, "-p", "a code sim:unconstrained", "-n", "2", "--json",
+                  "--regex", "[A-Z]{3}-[0-9]{2}")
+    assert as_json.returncode == 3
+    assert [c["check"]["outcome"] for c in json.loads(as_json.stdout)["candidates"]] == ["invalid", "invalid"]
+
+
 def test_saved_candidates_stay_in_the_session_as_alternatives(sim) -> None:
     result = run("--base-url", sim.base_url, "-p", "hello there", "-n", "2", "--save", "--json")
     doc = json.loads(result.stdout)

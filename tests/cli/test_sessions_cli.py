@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -116,3 +117,22 @@ def test_export_refuses_an_unknown_format_or_a_nameless_file(tmp_path: Path) -> 
     assert no_suffix.returncode == 1
     assert "can't tell the export format from 'chat.txt': end the name with .md or .json" in no_suffix.stderr
     assert not (tmp_path / "chat.txt").exists()
+
+
+def test_the_help_of_list_names_the_columns_in_the_order_they_are_printed() -> None:
+    saved("a chat", model="qwen")
+    [line] = run("sessions", "list").stdout.splitlines()
+    printed = ["id", "last update", "message count", "model", "title"]
+    assert re.fullmatch(r"[0-9a-f]{12}  \d{4}-\d\d-\d\d \d\d:\d\d\s+3 msgs  qwen\s+a chat", line), line
+    for helped in (run("sessions", "list", "--help").stdout, run("sessions", "--help").stdout):
+        flat = " ".join(helped.split())
+        at = [flat.find(name) for name in printed]
+        assert -1 not in at and at == sorted(at), (printed, flat)
+
+
+def test_list_reads_without_creating_the_data_folder(monkeypatch, tmp_path: Path) -> None:
+    data = tmp_path / "never-written"
+    monkeypatch.setenv("VLLM_CHAT_DATA_DIR", str(data))
+    result = run("sessions", "list")
+    assert result.returncode == 0 and result.stdout.strip() == "No saved sessions yet."
+    assert not data.exists()

@@ -254,3 +254,36 @@ async def test_a_candidate_that_ended_before_the_stop_stays_complete() -> None:
     assert events[-1].stopped
     assert (first.status, second.status) == ("stopped", "complete")
     assert second.finish_reason == "stop" and slot_events(events, TurnFinished) == [1]
+
+
+async def test_every_candidate_is_checked_against_the_constraint_like_a_single_reply() -> None:
+    from vllm_chat.core.generation.constraint_input import regex_constraint
+
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, tps=0, ttft=0)) as server:
+        session = session_for(server)
+        session.set_constraint(regex_constraint("[A-Z]{3}-[0-9]{2}"))
+        session.add_user_message("a code")
+        await collect(session, session.plan_candidates(2))
+        kept = [m for m in (*session.conversation.messages, *session.conversation.aside) if m.role == "assistant"]
+        assert len(kept) == 2 and all(m.check is not None and m.check.outcome == "valid" for m in kept)
+        session.add_user_message("another code sim:unconstrained")
+        events = await collect(session, session.plan_candidates(2))
+        await session.aclose()
+    ignored = events[-1].messages
+    assert all(m.check is not None and m.check.outcome == "invalid" for m in ignored), \
+        "a candidate the server did not constrain is flagged, as a single reply is"
+
+
+async def test_a_compared_model_is_sent_its_own_chat_template_not_the_conversation_models() -> None:
+    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}<assistant>"
+    config = SimConfig(api_key=TEST_API_KEY, tps=0, ttft=0, models=("sim-base", "sim-chat"),
+                       base_models=("sim-base",), trust_request_chat_template=True)
+    async with SimServer(config) as server:
+        session = session_for(server, model="sim-base", models={"sim-base": {"chat_template": template}})
+        session.add_user_message("hello")
+        events = await collect(session, session.plan_comparison(["sim-base", "sim-chat"]))
+        await session.aclose()
+        sent = {body["model"]: body for body in server.stats.recent_request_bodies if isinstance(body, dict)}
+    assert sorted(slot_events(events, TurnFinished)) == [0, 1], "both models answer"
+    assert sent["sim-base"].get("chat_template") == template
+    assert "chat_template" not in sent["sim-chat"], "the chat model keeps its own template"

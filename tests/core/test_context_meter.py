@@ -105,9 +105,9 @@ async def test_a_server_without_tokenize_gets_an_estimate_that_says_why_and_is_n
             TokenizeProxy(server.base_url.removesuffix("/v1"), mode="missing") as proxy:
         session = session_for(proxy.base_url)
         await session.connect()
-        status = await until(lambda: (s := session.status()).context_problem and s)
+        status = await until(lambda: (s := session.status()).context_problem and "404" in s.context_note and s)
         assert status.context_problem == "no /tokenize" and not status.context_exact
-        assert "404" in status.context_note and status.context_used and status.context_used > 0
+        assert status.context_used and status.context_used > 0
         asked = proxy.tokenize_calls
         session.set_draft("more text")
         await until(lambda: count_over(session))
@@ -230,4 +230,36 @@ async def test_a_mentioned_file_is_counted_before_sending_and_a_secret_looking_o
             final = event
         assert isinstance(final, TurnFinished) and final.message.usage is not None
         assert final.message.usage.prompt_tokens == with_file.tokens, "the count was the request sent"
+        await session.aclose()
+
+
+async def test_tools_of_an_mcp_server_that_connects_later_are_counted_when_they_join() -> None:
+    from tests.core.tool_servers.conftest import stdio_server
+
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, max_model_len=8192)) as server:
+        session = session_for(server.base_url, tools={"builtins": ["datetime"]},
+                              mcp={"servers": [stdio_server("slow", "--slow", "2")]})
+        await session.connect()
+        session.set_draft("echo hello")
+        before = await until(lambda: (s := session.status()).context_exact and s.context_used)
+        await session.wait_for_tool_servers()
+        after = await until(lambda: (s := session.status()).context_exact and s.context_used != before
+                            and s.context_used, timeout=20)
+        assert after > before, "the server's tool schemas are in the count once they join"
+        reply = await reply_to(session, "echo hello")
+        assert reply.usage is not None and reply.usage.prompt_tokens == after
+        await session.aclose()
+
+
+async def test_candidates_get_max_tokens_lowered_to_the_room_the_window_leaves_too() -> None:
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, max_model_len=1024)) as server, \
+            TokenizeProxy(server.base_url.removesuffix("/v1")) as proxy:
+        session = session_for(proxy.base_url, tools={"enabled": False}, sampling={"max_tokens": 900})
+        await session.connect()
+        session.add_user_message("long 2000 " + "filler " * 300)
+        events = [event async for event in session.run_candidates(session.plan_candidates(2))]
+        sent = proxy.chat_requests[-1]["max_tokens"]
+        replies = events[-1].messages
+        assert sent < 900 and all(r.reply_limit == sent for r in replies)
+        assert replies[0].usage.prompt_tokens + sent == 1024, "prompt + max_tokens is exactly the window"
         await session.aclose()

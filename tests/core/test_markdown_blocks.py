@@ -46,7 +46,7 @@ def stream(text: str, size: int) -> list[str]:
     s = BlockStream()
     out: list[str] = []
     for i in range(0, len(text), size):
-        out += s.feed(text[i:i + size])
+        out += [b.source for b in s.feed(text[i:i + size])]
     if s.tail.strip():
         out.append(s.tail)
     return out
@@ -70,7 +70,7 @@ def test_a_block_is_handed_out_only_once_the_next_one_starts() -> None:
     s = BlockStream()
     assert s.feed("para one\n") == []
     assert s.feed("\n") == []
-    assert s.feed("para two\n") == ["para one\n\n"]
+    assert [b.source for b in s.feed("para two\n")] == ["para one\n\n"]
     assert s.tail == "para two\n"
 
 

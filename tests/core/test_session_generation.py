@@ -188,10 +188,10 @@ async def test_chat_with_a_base_model_is_recognised_and_completion_mode_answers(
     assert isinstance(finished, TurnFinished)
     sent = server.stats.last_request_body
     assert sent["prompt"] == "Once upon a time" and "messages" not in sent
-    window = session.context_window
-    assert window is not None and window - 16 <= sent["max_tokens"] < window, "the window less the prompt"
     reply = session.conversation.messages[-1]
     assert reply.content and reply.finish_reason in ("stop", "length") and reply.usage is not None
+    assert sent["max_tokens"] + reply.usage.prompt_tokens == session.context_window, "the rest of the window"
+    assert reply.reply_limit is None, "getting the rest of the window is no shortfall to report"
     saved = json.loads(store.path_for(session.conversation.id).read_text())
     assert saved["kind"] == "completion" and session.status().completion_mode
 
@@ -201,8 +201,9 @@ async def test_a_completion_sent_before_the_model_list_came_still_gets_the_rest_
     session = session_on(server, model="sim-base", completion=True)
     assert session.context_window is None
     await turn(session, "long 200")
-    assert session.context_window == 32768
-    assert 32768 - 16 <= server.stats.last_request_body["max_tokens"] < 32768, "the window less the prompt"
+    usage = session.conversation.messages[-1].usage
+    assert usage is not None and session.context_window == 32768
+    assert server.stats.last_request_body["max_tokens"] + usage.prompt_tokens == 32768
     assert len(session.conversation.messages[-1].content) > 200, "not cut after 16 tokens"
 
 

@@ -43,6 +43,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
     app.type("spawn child please")
     app.keys("Enter")
     app.wait_for("Run spawn_child")
+    app.keys("Tab")  # the approval opened by itself: move to it first, as a user must
     app.keys("y")
     child = read_pid(state / "child.pid")
     guard = parent_of(server)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import answer_dialog, screen_text, wait_until
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
@@ -131,7 +131,7 @@ async def test_a_tui_image_for_the_text_only_real_model_is_offered_to_be_left_ou
         await wait_for_screen(pilot, app, ConfirmScreen, timeout=60)
         assert app.screen.question == (f"{MODEL} can't see images, video or audio (it is not a multimodal "
                                        "model). Send without the attachments?")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, answered, timeout=60)
         reply = chat.conversation.messages[-1]
         assert reply.status == "complete" and reply.content, "the request without the image was answered"

@@ -49,3 +49,11 @@ async def test_vllms_own_full_queue_is_counted_as_an_admission_rejection(sim, ht
     assert (await chat(http, sim, {"messages": user("hi sim:busy")})).status == 503
     text = (await request(http, "GET", sim.root_url + "/metrics")).raw.decode()
     assert 'vllm:admission_rejections_total{model_name="sim-chat",reason="max_num_queued_reqs"} 1.0' in text
+
+
+async def test_the_same_request_sent_again_gets_through_once_the_run_is_spent(make_sim, http):
+    server = await make_sim(router_retry_after=1)
+    body = {"messages": user("echo patience sim:429=2")}
+    statuses = [(await chat(http, server, body)).status for _ in range(3)]
+    assert statuses == [429, 429, 200], "a client honouring Retry-After is let through, as by a real router"
+    assert (await chat(http, server, {"messages": user("echo again sim:429")})).status == 429, "a new request arms it"

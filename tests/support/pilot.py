@@ -187,3 +187,25 @@ def record_notifications(app: Any) -> None:
 def notes(app: Any) -> str:
     """Every notification the app has shown (see `record_notifications`), one per line."""
     return "\n".join(app.notes_seen)
+
+
+async def answer_dialog(pilot: Pilot, key: str) -> None:
+    """Answer a dialog that opened by itself (a tool approval, an offer): move to it with
+    tab, as a user must, then press `key` once the dialog takes it (pressed before, it
+    would go on into the prompt underneath)."""
+    await pilot.press("tab")
+    await wait_until(pilot, lambda: getattr(pilot.app.screen, "armed", True), message="the dialog armed by tab")
+    await pilot.press(key)
+
+
+def cell_style(app: Any, x: int, y: int) -> Any:
+    """The Rich style of the cell at (`x`, `y`) as the screen shows it now (dialogs over
+    the screens below them, as on a terminal)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    column = 0
+    for strip in update.strips[y]:
+        for segment in strip:
+            if column <= x < column + segment.cell_length:
+                return segment.style
+            column += segment.cell_length
+    raise IndexError(f"no cell at ({x}, {y})")

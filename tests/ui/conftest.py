@@ -53,14 +53,15 @@ AppFactory = Callable[..., Any]
 @pytest.fixture
 def make_app() -> AppFactory:
     """`async with make_app(base_url=..., **settings) as (app, pilot):` runs the app headless,
-    with the suite's test key unless `api_key` is given. The test starts once the chat
-    screen is drawn and its prompt has the focus (where keys and pastes go)."""
+    with the suite's test key unless `api_key` is given (`demo=True`: as `--demo` runs it).
+    The test starts once the chat screen is drawn and its prompt has the focus (where keys
+    and pastes go)."""
 
     @asynccontextmanager
-    async def factory(size: tuple[int, int] = (100, 32), conversation: Any = None,
+    async def factory(size: tuple[int, int] = (100, 32), conversation: Any = None, demo: bool = False,
                       **settings: Any) -> AsyncIterator[tuple[VllmChatApp, Any]]:
         settings.setdefault("api_key", TEST_API_KEY)
-        chat = ChatSession(load_settings(settings), conversation=conversation, store=SessionStore())
+        chat = ChatSession(load_settings(settings), conversation=conversation, store=SessionStore(), demo=demo)
         app = VllmChatApp(chat)
         record_notifications(app)  # `notes(app)`: every notice, expired toasts included
         async with app.run_test(size=size, notifications=True) as pilot:

@@ -18,6 +18,7 @@ from aiohttp import web
 from textual import events
 
 from tests.support.pilot import (
+    answer_dialog,
     notes,
     send,
     turn,
@@ -131,7 +132,7 @@ async def accept_the_offer(app: Any, pilot: Any, prompt: str) -> None:
     """Send `prompt`, answer y to the offer to leave media out, and wait for the reply."""
     await send(app, pilot, prompt)
     await wait_for_screen(pilot, app, ConfirmScreen)
-    await pilot.press("y")
+    await answer_dialog(pilot, "y")
     await wait_for_reply(app, pilot)
 
 
@@ -251,7 +252,7 @@ async def test_a_text_only_model_is_offered_to_send_without_the_images(sim, make
         await send(app, pilot, "describe it")
         await wait_for_screen(pilot, app, ConfirmScreen)
         await wait_for_text(pilot, app, "can't see images")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "complete"
         sent = sim.stats.last_request_body["messages"][-1]["content"]
@@ -273,7 +274,7 @@ async def test_over_the_image_limit_the_offer_is_the_servers_limit_when_the_sett
         await wait_for_screen(pilot, app, ConfirmScreen)
         await wait_for_text(pilot, app, "at most 1 image")
         assert app.screen.question.endswith("Send only the 1 most recent image?")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "complete"
         assert limited.stats.rejected == 1, "the retry was accepted"
@@ -327,7 +328,7 @@ async def test_a_limit_on_audio_or_video_offers_the_most_recent_of_that_kind_and
         await wait_for_screen(pilot, app, ConfirmScreen)
         noun = "audio clip" if kind == "audio" else "video"
         assert app.screen.question.endswith(f"Send only the 1 most recent {noun}?")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
         assert len(limited.refused) == 1
         body = limited.stats.last_request_body
@@ -345,7 +346,7 @@ async def test_when_the_accepted_offer_is_refused_too_the_user_is_told_plainly_a
         await attach(app, pilot, "a.png", "b.png")
         await send(app, pilot, "two at once")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: len(broken.refused) == 2 and not app.session.running)
         await wait_until(pilot, lambda: "did not help" in notices(app))
         assert not isinstance(app.screen, ConfirmScreen)

@@ -7,6 +7,7 @@ import io
 import socket
 
 from tests.support.pilot import (
+    answer_dialog,
     notes,
     screen_text,
     send,
@@ -211,7 +212,7 @@ async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
     async with SimServer(SimConfig(api_key="sk-server-key-123456")) as locked:
         async with make_app(base_url=locked.base_url, api_key="EMPTY") as (app, pilot):
             await wait_until(pilot, lambda: app.session.connection == "error")
-            await wait_for_text(pilot, app, "wants an API key", "--api-key", "VLLM_CHAT_API_KEY")
+            await wait_for_text(pilot, app, "--api-key", "VLLM_CHAT_API_KEY")
 
 
 async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -> None:
@@ -283,7 +284,7 @@ async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_win
             await connected(app, pilot)
             await send(app, pilot, "word " * 200)
             await wait_for_screen(pilot, app, RoomOffersScreen)  # the check before sending caught it
-            await pilot.press("s")  # send anyway: the server's own refusal is explained
+            await answer_dialog(pilot, "s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
             await wait_for_text(pilot, app, "context window of 64 tokens", "ctrl+n", "alt+s")
 

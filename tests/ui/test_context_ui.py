@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import TEST_API_KEY
 from tests.support.pilot import (
+    answer_dialog,
     focus_last_message,
     notes,
     screen_text,
@@ -141,7 +142,7 @@ async def test_d_leaves_out_the_oldest_turns_and_sends(small, make_app) -> None:
     async with make_app(base_url=small.base_url, conversation=filled(12), tools={"enabled": False}) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         await send_big(app, pilot)
-        await pilot.press("d")
+        await answer_dialog(pilot, "d")
         await wait_for_reply(app, pilot)
         await wait_until(pilot, lambda: "left out here to make room" in screen_text(app) or
                          "oldest turns" in notes(app))
@@ -154,7 +155,7 @@ async def test_t_switches_tools_off_and_sends(small, make_app) -> None:
     async with make_app(base_url=small.base_url, conversation=filled(5)) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         await send_big(app, pilot)
-        await pilot.press("t")
+        await answer_dialog(pilot, "t")
         await wait_for_reply(app, pilot)
         assert not app.session.tools_on
         await wait_until(pilot, lambda: "tools off" in header(app))
@@ -168,7 +169,7 @@ async def test_a_leaves_out_the_attachments_and_sends(make_app) -> None:
             await wait_until(pilot, lambda: EXACT.search(header(app)))
             await send_big(app, pilot)
             await wait_for_text(pilot, app, "Leave out the attachments (the 8 earlier")
-            await pilot.press("a")
+            await answer_dialog(pilot, "a")
             await wait_for_reply(app, pilot)
             assert app.session.media_policy is not None and app.session.media_policy.drop_all
             await wait_until(pilot, lambda: "attachments left out" in header(app))
@@ -178,7 +179,7 @@ async def test_s_sends_anyway_and_the_reply_says_the_window_cut_it(small, make_a
     async with make_app(base_url=small.base_url, conversation=filled(5), size=(140, 32)) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         await send_big(app, pilot)
-        await pilot.press("s")
+        await answer_dialog(pilot, "s")
         await wait_for_reply(app, pilot)
         await wait_until(pilot, lambda: "the context window left room for only" in screen_text(app),
                          message=f"the footer; last: {app.session.conversation.messages[-1]!r}")
@@ -190,7 +191,7 @@ async def test_c_compacts_then_sends_and_the_summary_is_marked_with_its_original
                         size=(100, 40)) as (app, pilot):
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         await send_big(app, pilot)
-        await pilot.press("c")
+        await answer_dialog(pilot, "c")
         await wait_until(pilot, lambda: app.session.conversation.compactions, message="the compaction")
         await wait_for_reply(app, pilot)
         conv = app.session.conversation

@@ -13,6 +13,7 @@ from textual.widgets import Input, RadioSet, Select
 
 from tests.conftest import TEST_API_KEY
 from tests.support.pilot import (
+    answer_dialog,
     run_command,
     screen_text,
     send,
@@ -140,7 +141,7 @@ async def test_a_base_model_is_offered_completion_mode_and_the_turn_is_answered(
         await send(app, pilot, "Once upon a time")
         dialog = await wait_for_screen(pilot, app, ConfirmScreen)
         await wait_for_text(pilot, app, "sim-base has no chat template", "Use completion mode for this conversation?")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: not dialog.is_attached)
         await wait_for_reply(app, pilot)
         assert app.session.completion_mode and base_sim.stats.last_request_body["prompt"] == "Once upon a time"
@@ -175,7 +176,7 @@ async def test_completion_mode_stops_continues_and_regenerates(base_sim, make_ap
         assert base_sim.stats.last_request_body["prompt"] == "long 3000"
 
 
-async def test_alt_c_switches_completion_mode_and_the_header_says_so(sim, make_app) -> None:
+async def test_its_key_switches_completion_mode_and_the_header_says_so(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("alt+b")
         await wait_until(pilot, lambda: app.session.completion_mode)

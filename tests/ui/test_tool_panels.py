@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pilot import WAIT, send, wait_for_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    WAIT,
+    answer_dialog,
+    send,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
@@ -75,7 +82,7 @@ async def test_a_shell_tool_asks_first_and_runs_when_allowed(sim, make_app) -> N
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         await wait_for_text(pilot, app, "$ echo")
         await wait_until(pilot, lambda: panels(app) and panels(app)[0].state == "approval")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await turn_over(app, pilot)
         [panel] = panels(app)
         await wait_until(pilot, lambda: panel.state == "ok")
@@ -87,7 +94,7 @@ async def test_a_denied_call_is_reported_to_the_model_as_denied(sim, make_app) -
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "shout hello world")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("n")
+        await answer_dialog(pilot, "n")
         await turn_over(app, pilot)
         [panel] = panels(app)
         await wait_until(pilot, lambda: panel.state == "denied")
@@ -101,7 +108,7 @@ async def test_allow_for_the_session_stops_asking_for_that_tool(sim, make_app) -
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "shout one")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("a")
+        await answer_dialog(pilot, "a")
         await turn_over(app, pilot)
         await send(app, pilot, "shout two")
         await turn_over(app, pilot)
@@ -113,7 +120,7 @@ async def test_escape_while_a_tool_runs_stops_it_and_the_turn(sim, make_app) -> 
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "nap for 600 seconds")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: panels(app) and panels(app)[0].state == "running")
         await pilot.press("escape")
         await turn_over(app, pilot)  # far sooner than the nap would end
@@ -160,7 +167,7 @@ async def test_a_server_without_tool_calling_says_which_flags_and_tools_can_be_s
             await turn_over(app, pilot)
             await wait_for_screen(pilot, app, ConfirmScreen)
             await wait_for_text(pilot, app, "--enable-auto-tool-choice", "--tool-call-parser", "without tools?")
-            await pilot.press("y")
+            await answer_dialog(pilot, "y")
             await turn_over(app, pilot)
             assert app.session.conversation.messages[-1].status == "complete"
             assert "tools" not in server.stats.last_request_body

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_stable_screen, wait_for_text, wait_until
+from tests.support.pilot import (
+    answer_dialog,
+    screen_text,
+    send,
+    wait_for_screen,
+    wait_for_stable_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.simserver.script import BAD_ARGUMENTS
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
@@ -136,7 +144,7 @@ async def test_n_at_the_approval_prompt_denies_the_call_and_the_turn_goes_on(
         await ready(app, pilot)
         await send(app, pilot, MARKER_PROMPT)
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("n")
+        await answer_dialog(pilot, "n")
         await turn_over(app, pilot)
         assert not (in_tmp / "flag.txt").exists()
         [panel] = panels(app)
@@ -164,12 +172,12 @@ async def test_a_reloaded_session_shows_each_panel_as_it_ended_live(sim, make_ap
         await note_panels()
         await send(app, pilot, "shout hello world")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("n")
+        await answer_dialog(pilot, "n")
         await turn_over(app, pilot)
         await note_panels()
         await send(app, pilot, "nap for 600 seconds")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: panels(app)[-1].state == "running")
         await pilot.press("escape")
         await turn_over(app, pilot)
@@ -248,7 +256,7 @@ async def test_allow_for_the_session_is_forgotten_in_a_new_conversation(sim, mak
         await ready(app, pilot)
         await send(app, pilot, "shout one")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("a")
+        await answer_dialog(pilot, "a")
         await turn_over(app, pilot)
         await wait_until(pilot, lambda: [p.state for p in panels(app)] == ["ok"])
         await pilot.press("ctrl+n")
@@ -256,7 +264,7 @@ async def test_allow_for_the_session_is_forgotten_in_a_new_conversation(sim, mak
         await send(app, pilot, "shout two")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         await wait_until(pilot, lambda: panels(app) and panels(app)[0].state == "approval")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await turn_over(app, pilot)
         [panel] = panels(app)
         await wait_until(pilot, lambda: panel.state == "ok")

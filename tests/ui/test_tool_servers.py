@@ -13,6 +13,7 @@ from typing import Any
 from tests.conftest import TEST_API_KEY
 from tests.core.tool_servers.conftest import stdio_server
 from tests.support.pilot import (
+    answer_dialog,
     reply_over,
     screen_text,
     send,
@@ -72,7 +73,7 @@ async def test_an_mcp_call_goes_through_approval_and_its_panel_names_the_server(
         await send(app, pilot, "please echo the text hello")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
         await wait_for_text(pilot, app, "Run echo_text?", "Runs on MCP server t.")
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: reply_over(app))
         await wait_for_text(pilot, app, "✓ echo_text · MCP server t  done", "echo: please echo the text hello")
         tool = next(m for m in app.session.conversation.messages if m.role == "tool")
@@ -85,7 +86,7 @@ async def test_esc_during_an_mcp_call_stops_the_turn_and_the_server_hears_it(sim
         await wait_until(pilot, lambda: state_of(app, "t") == "ready")
         await send(app, pilot, "hang forever please")
         await wait_for_screen(pilot, app, ToolApprovalScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: "⟳ hang_forever · MCP server t  running" in screen_text(app))
         await wait_until(pilot, lambda: (state / "started").exists(), message="the call to run on the server")
         await pilot.press("escape")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pilot import (
+    answer_dialog,
     notes,
     screen_text,
     send,
@@ -101,13 +102,13 @@ async def test_a_secret_looking_file_is_sent_only_after_the_user_agrees(sim, mak
         await send(app, pilot, "use @.env")
         confirm = await wait_for_screen(pilot, app, ConfirmScreen)
         await wait_until(pilot, lambda: "Send .env to the server?" in screen_text(app))
-        await pilot.press("escape")
+        await answer_dialog(pilot, "escape")
         await wait_until(pilot, lambda: app.screen is not confirm)
         await wait_until(pilot, lambda: app.chat.prompt.text == "use @.env")
         assert app.session.conversation.messages == []
         await send(app, pilot, "use @.env")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        await pilot.press("y")
+        await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
         assert "TOKEN=abc" in sim.stats.last_request_body["messages"][-1]["content"]
 

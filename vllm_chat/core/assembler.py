@@ -35,17 +35,17 @@ class ToolCallAssembler:
     def add(self, entry: Any) -> ToolCallDelta:
         """Take one `delta.tool_calls[i]` entry (SDK object or dict) and describe it."""
         if isinstance(entry, dict):
-            index = entry.get("index", 0)
+            index = entry.get("index") or 0
             call_id = entry.get("id")
             function = entry.get("function") or {}
             name = function.get("name")
             fragment = function.get("arguments") or ""
-        else:
-            index = entry.index if entry.index is not None else 0
-            call_id = entry.id
-            function = entry.function
-            name = function.name if function is not None else None
-            fragment = (function.arguments if function is not None else None) or ""
+        else:  # an SDK object, built without validation: any field may be missing
+            index = getattr(entry, "index", None) or 0
+            call_id = getattr(entry, "id", None)
+            function = getattr(entry, "function", None)
+            name = getattr(function, "name", None)
+            fragment = getattr(function, "arguments", None) or ""
         slot = self._slots.setdefault(index, _Slot())
         if call_id:
             slot.id = call_id

@@ -25,24 +25,43 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core import tree
+from vllm_chat.core.busy import BusyBudget
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     CandidateEvent,
     CandidatesDone,
     CandidatesStarted,
     Event,
+    ServerBusy,
     TurnFailed,
     TurnFinished,
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.streaming import ChoiceSink, fail, new_reply, stream_choices, truncated
+from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.media.errors import AttachmentError
+from vllm_chat.core.streaming import (
+    ChoiceSink,
+    attachment_failure,
+    fail,
+    new_reply,
+    settle_warning,
+    stream_choices,
+    truncated,
+    with_faults,
+)
 from vllm_chat.core.tool_media import without_tool_media
-from vllm_chat.core.turn_request import TurnOptions, build_request, default_messages, request_messages
+from vllm_chat.core.turn_request import (
+    TurnOptions,
+    build_request,
+    default_messages,
+    fit_max_tokens,
+    request_messages,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.client import ChatClient
@@ -155,7 +174,8 @@ class CandidateRun:
     in its own task (so `Engine.stop()` stops every reply at once)."""
 
     def __init__(self, client: ChatClient, tools: ToolRegistry | None, conv: Conversation, plan: CandidatePlan,
-                 options: TurnOptions, *, text_only_models: set[str] | None = None) -> None:
+                 options: TurnOptions, *, text_only_models: set[str] | None = None,
+                 max_busy_wait: float = 0.0) -> None:
         self.client = client
         """The server connection."""
         self.tools = tools
@@ -168,6 +188,8 @@ class CandidateRun:
         """How the turn is sent (tools, tool choice, media policy)."""
         self.slots: list[_Slot] = []
         """One per reply, in column order (made when `produce` starts)."""
+        self.max_busy_wait = max_busy_wait
+        """Most seconds a reply's request waits for a busy server before it fails."""
         self._text_only = text_only_models or set()
 
     @property
@@ -210,7 +232,11 @@ class CandidateRun:
         """Start every reply, stream them, and say how each ended; stopped (cancelled), every
         reply still streaming is kept, marked stopped."""
         conv, plan = self.conv, self.plan
-        messages = request_messages(default_messages(conv, self.options))
+        failure: ChatError | None = None
+        try:
+            messages = request_messages(default_messages(conv, self.options))
+        except AttachmentError as exc:
+            messages, failure = [], attachment_failure(exc)
         models = list(plan.models) or [conv.model] * plan.count
         replies = [new_reply(model) for model in models]
         first = conv.add(replies[0])
@@ -220,6 +246,12 @@ class CandidateRun:
         emit(CandidatesStarted(self))
         for k, slot in enumerate(self.slots):
             emit(CandidateEvent(k, TurnStarted(slot.message, 1)))
+        if failure is not None:  # nothing was sent: every reply fails with the attachment's fault
+            for k in range(len(self.slots)):
+                self._failed(k, failure)
+            conv.touch()
+            emit(CandidatesDone(self.messages))
+            return
         if plan.models:
             tasks = [asyncio.create_task(self._one_model(k, messages)) for k in range(len(self.slots))]
         else:
@@ -250,7 +282,10 @@ class CandidateRun:
         specs = self.tools.specs() if (with_tools and self.tools is not None and self.options.tools_enabled) else None
         if model in self._text_only:
             messages = without_tool_media(messages)
-        request = build_request(self.conv, self.options, messages, specs)
+        options = self.options
+        if model != self.conv.model:  # a compared model gets its own template, not the conversation's
+            options = replace(options, chat_template=options.model_templates.get(model))
+        request = build_request(self.conv, options, messages, specs)
         request["model"] = model
         # Each chunk then carries its own choice's token count: live figures per column
         # (the final usage of an `n` request counts every choice together).
@@ -264,33 +299,62 @@ class CandidateRun:
         if self.plan.beam:
             request["extra_body"] = {**request.get("extra_body", {}), "use_beam_search": True}
         sinks = {k: slot.sink for k, slot in enumerate(self.slots)}
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            for k in sinks:
+                self._failed(k, problem)
+            return
+        first = self.slots[0].message
+        await fit_max_tokens(request, self.options.reply_room, first, chosen=self.conv.params.max_tokens is not None)
+        for slot in self.slots[1:]:
+            slot.message.reply_limit = first.reply_limit
         for sink in sinks.values():
             sink.restart()
-        try:
-            await stream_choices(self.client, request, sinks)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            started = any(s.first_at is not None for s in sinks.values())
-            error = self.client.explain(exc, mid_stream=started, model=self.conv.model)
-            for k in sinks:
-                self._failed(k, error)
-            return
+        error = await self._send(request, sinks, self.conv.model)
         for k in sinks:
-            self._settle(k)
+            if error is not None:
+                self._failed(k, error)
+            else:
+                self._settle(k)
 
     async def _one_model(self, k: int, messages: list[dict[str, Any]]) -> None:
         """One column of a comparison: its own request; its error is its own."""
         slot = self.slots[k]
+        request = self._request(slot.model, messages, with_tools=True)
+        problem = request_problem(request)
+        if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
+            self._failed(k, problem)
+            return
+        await fit_max_tokens(request, self.options.reply_room, slot.message,
+                             chosen=self.conv.params.max_tokens is not None)
         slot.sink.restart()
-        try:
-            await stream_choices(self.client, self._request(slot.model, messages, with_tools=True), {0: slot.sink})
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._failed(k, self.client.explain(exc, mid_stream=slot.sink.first_at is not None, model=slot.model))
+        error = await self._send(request, {0: slot.sink}, slot.model)
+        if error is not None:
+            self._failed(k, error)
             return
         self._settle(k)
+
+    async def _send(self, request: dict[str, Any], sinks: dict[int, ChoiceSink], model: str) -> ChatError | None:
+        """Stream `request` into `sinks`; the error it ended with (None: it streamed). A busy
+        server's Retry-After before any token is waited for and the request sent again, as
+        for a turn (`core.busy`: within `max_busy_wait` for this request)."""
+        budget = BusyBudget(self.max_busy_wait)
+        while True:
+            try:
+                await stream_choices(self.client, request, sinks)
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                started = any(s.first_at is not None for s in sinks.values())
+                error = self.client.explain(exc, mid_stream=started, model=model)
+                wait = budget.wait_for(error, started=started)
+                if wait is None:
+                    return budget.gave_up(error)
+            next(iter(sinks.values())).emit(ServerBusy(error, wait))
+            await asyncio.sleep(wait)
+            for sink in sinks.values():
+                sink.restart()
 
     def _settle(self, k: int) -> None:
         """A reply's stream ended: complete (with the calls it asked for, not run), or cut."""
@@ -301,15 +365,15 @@ class CandidateRun:
             self._failed(k, truncated())
             return
         msg.status = "complete"
-        msg.tool_calls = calls = sink.calls()
-        if calls and finish not in ("tool_calls", "stop"):
-            msg.error = f"The reply ended ({finish}) while a tool call was being written; the call was not run."
+        msg.tool_calls = sink.calls()
+        settle_warning(msg, sink.faults)
         slot.state = "done"
         sink.emit(TurnFinished(msg))
 
     def _failed(self, k: int, error: ChatError) -> None:
         slot = self.slots[k]
         slot.sink.sync()
+        error = with_faults(error, slot.sink.faults)
         fail(slot.message, error)
         slot.error, slot.state = error, "failed"
         slot.sink.emit(TurnFailed(error, slot.message))

@@ -4,7 +4,10 @@
 never be generated twice behind the user's back) and imports `openai` only
 when first needed, in a thread, because the import alone costs ~0.4 s.
 `explain()` turns any exception from the SDK into a `ChatError` a user can
-act on; it is the single place that knows vLLM's error texts.
+act on; it is the single place that knows vLLM's error texts. Streams are
+read through `stream_guard`'s decoder, so a malformed chunk is skipped and
+reported instead of ending the reply; text a server sends back (an error page,
+a message) is quoted as a short excerpt, never whole.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo
+from vllm_chat.core.responses import describe_body, excerpt, parse_models
+from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
+from vllm_chat.core.transport import Transport
+from vllm_chat.core.urls import redact_urls
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
@@ -25,6 +33,24 @@ def _import_openai() -> Any:
     import openai
 
     return openai
+
+
+_CHECKED_CLASS: Any = None
+
+
+def _checked_client_class(openai: Any) -> Any:
+    """`AsyncOpenAI` with the checking SSE decoder (made once, after the lazy import)."""
+    global _CHECKED_CLASS
+    if _CHECKED_CLASS is None:
+
+        class CheckedAsyncOpenAI(openai.AsyncOpenAI):  # type: ignore[misc]  # the SDK is imported lazily: Any
+            """The SDK client; its streams are decoded by `CheckedSSEDecoder`."""
+
+            def _make_sse_decoder(self) -> CheckedSSEDecoder:
+                return CheckedSSEDecoder(CURRENT_LOG.get())
+
+        _CHECKED_CLASS = CheckedAsyncOpenAI
+    return _CHECKED_CLASS
 
 
 def root_url(base_url: str) -> str:
@@ -65,9 +91,14 @@ class ChatClient:
         *,
         timeout: float = 600.0,
         connect_timeout: float = 5.0,
+        transport: Transport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        """The OpenAI-compatible base URL, `/v1` included."""
+        """The OpenAI-compatible base URL, `/v1` included (credentials and all: the SDK needs them)."""
+        self.shown_url = redact_urls(self.base_url)
+        """`base_url` as messages show it: a password or token in it is `***`."""
+        self.transport = transport or Transport()
+        """Extra headers, TLS trust and the routing header: every request goes through them."""
         self.timeout = timeout
         """Seconds without a byte before a request fails."""
         self._api_key = api_key or "EMPTY"
@@ -98,14 +129,17 @@ class ChatClient:
 
     def _build(self, openai: Any) -> AsyncOpenAI:
         # The SDK's own kind of HTTP client, kept so plain requests to the server root
-        # (/metrics, /version, /tokenize) share its connection pool.
-        self._http = openai.DefaultAsyncHttpx2Client()
-        sdk: AsyncOpenAI = openai.AsyncOpenAI(
+        # (/metrics, /version, /tokenize) share its connection pool, headers and TLS trust.
+        self._http = openai.DefaultAsyncHttpx2Client(**self.transport.http_client_options())
+        sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
             http_client=self._http,
+            # Also here: the SDK's own Authorization (the API key) would win over the HTTP
+            # client's, and a gateway's Authorization header must win over the key.
+            default_headers=dict(self.transport.headers),
         )
         return sdk
 
@@ -117,8 +151,11 @@ class ChatClient:
 
     @property
     def auth_headers(self) -> dict[str, str]:
-        """The Authorization header for plain requests (empty without an API key)."""
-        return {"Authorization": f"Bearer {self._api_key}"} if self.has_api_key else {}
+        """The Authorization header for plain requests (empty without an API key, or when an
+        extra header is the Authorization a gateway wants)."""
+        if not self.has_api_key or any(name.lower() == "authorization" for name in self.transport.headers):
+            return {}
+        return {"Authorization": f"Bearer {self._api_key}"}
 
     @property
     def root_url(self) -> str:
@@ -129,35 +166,39 @@ class ChatClient:
         """The served models, or `ChatErrorException` explaining why not."""
         sdk = await self.sdk()
         try:
-            page = await sdk.models.list()
+            response = await sdk.models.with_raw_response.list()
         except Exception as exc:  # every SDK failure becomes a ChatError
             raise ChatErrorException(self.explain(exc)) from exc
-        models = []
-        for card in page.data:
-            models.append(
-                ModelInfo(
-                    id=card.id,
-                    max_model_len=getattr(card, "max_model_len", None),
-                    parent=getattr(card, "parent", None),
-                    root=getattr(card, "root", None),
-                )
-            )
-        return models
+        return parse_models(response.content, response.headers.get("content-type", ""),
+                            url=f"{self.shown_url}/models")
 
-    async def stream_chat(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+    async def stream_chat(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
         """Yield the SDK's chunks for a streamed chat request; closing the generator
-        closes the HTTP response, which makes vLLM abort the generation."""
+        closes the HTTP response, which makes vLLM abort the generation.
+
+        Malformed chunks are left out and noted in `faults` (see `stream_guard`)."""
         sdk = await self.sdk()
-        async for chunk in self._chunks(await sdk.chat.completions.create(**request, stream=True)):
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            stream = await sdk.chat.completions.create(**request, stream=True)
+        finally:
+            CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
             yield chunk
 
-    async def stream_completion(self, request: dict[str, Any]) -> AsyncIterator[Any]:
+    async def stream_completion(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
         """Yield a streamed `/v1/completions` request's chunks shaped like chat chunks (each
-        choice's `text` as `delta.content`), so the engine's one streaming path takes both."""
+        choice's `text` as `delta.content`), so the engine's one streaming path takes both.
+        Malformed chunks are left out and noted in `faults`, as for `stream_chat`."""
         from vllm_chat.core.completion_chunks import as_chat_chunk
 
         sdk = await self.sdk()
-        async for chunk in self._chunks(await sdk.completions.create(**request, stream=True)):
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            stream = await sdk.completions.create(**request, stream=True)
+        finally:
+            CURRENT_LOG.reset(token)
+        async for chunk in self._chunks(stream):
             yield as_chat_chunk(chunk)
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
@@ -193,9 +234,9 @@ class ChatClient:
 
     def explain(self, exc: BaseException, *, mid_stream: bool = False, model: str | None = None) -> ChatError:
         """Describe an exception from the SDK (or the transport) for the user."""
-        return explain(exc, base_url=self.base_url, has_api_key=self.has_api_key,
+        return explain(exc, base_url=self.shown_url, has_api_key=self.has_api_key,
                        timeout=self.timeout, connect_timeout=self._connect_timeout,
-                       mid_stream=mid_stream, model=model)
+                       mid_stream=mid_stream, model=model, ca_bundle=self.transport.ca_bundle)
 
 
 def _caused_by(exc: BaseException, *names: str) -> bool:
@@ -216,15 +257,22 @@ _VALID_MODELS_RE = re.compile(r"Valid aliases: (.+?)\.?$")
 
 
 def _server_message(exc: Any) -> str:
+    """The server's own words about an error, quoted short: the JSON error's message,
+    else a description of what arrived (an HTML page is never quoted whole)."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value
+                return excerpt(value, 1000)
     if isinstance(body, str) and body:
-        return body
-    return str(getattr(exc, "message", "") or exc)
+        response = getattr(exc, "response", None)
+        ctype = response.headers.get("content-type", "") if response is not None else ""
+        text = body.strip()
+        if len(text) <= 300 and "html" not in ctype and not text.startswith("<"):
+            return text
+        return f"it sent {describe_body(body, ctype)} instead of an API error (JSON)"
+    return excerpt(str(getattr(exc, "message", "") or exc), 1000)
 
 
 def explain(
@@ -236,11 +284,13 @@ def explain(
     connect_timeout: float = 5.0,
     mid_stream: bool = False,
     model: str | None = None,
+    ca_bundle: Path | None = None,
 ) -> ChatError:
     """Map an SDK exception onto a `ChatError` with a message and a fix.
 
     `mid_stream` says whether part of the reply had already arrived; a
     connection lost then is a cut-off reply, not an unreachable server.
+    `ca_bundle`: the CA file in use, named when a certificate can't be verified.
     """
     openai = _import_openai()
     if isinstance(exc, ChatErrorException):
@@ -261,6 +311,11 @@ def explain(
             retryable=True,
         )
     if isinstance(exc, openai.APIConnectionError):
+        from vllm_chat.core.tls_errors import tls_problem
+
+        tls = None if mid_stream else tls_problem(exc, base_url=base_url, ca_bundle=ca_bundle)
+        if tls is not None:
+            return tls
         if mid_stream:
             return ChatError(
                 "truncated",
@@ -312,7 +367,8 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
             "auth",
             "The server wants an API key (401 Unauthorized).",
             "Pass the key vLLM was started with (--api-key) using --api-key, "
-            "VLLM_CHAT_API_KEY or api_key in the config.",
+            "VLLM_CHAT_API_KEY or api_key in the config. A gateway in front of the server may want a "
+            "header of its own instead: --header 'Name: value' or [headers] in the config.",
             status=401,
         )
     body = getattr(exc, "body", None)
@@ -341,14 +397,10 @@ def _explain_status(exc: Any, *, base_url: str, has_api_key: bool, model: str | 
             status=404,
             details={"models": models},
         )
-    if status == 503:
-        return ChatError(
-            "busy",
-            f"The server is busy (503): {message}",
-            "Its queue is full or the engine is paused. Wait a moment and retry the turn.",
-            status=503,
-            retryable=True,
-        )
+    if status in (429, 503):
+        from vllm_chat.core.busy import busy_error
+
+        return busy_error(exc, status, message)
     if status >= 500:
         return ChatError(
             "server",

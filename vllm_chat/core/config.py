@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import os
 import sys
-from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -32,19 +31,22 @@ from pydantic import (
     field_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+from vllm_chat.core.config_errors import explain_runtime_errors, format_errors
+from vllm_chat.core.gateway_settings import GatewaySettings, transport_of
 from vllm_chat.core.generation.constraint import Constraint
 from vllm_chat.core.generation.reasoning import ReasoningControls
 from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
 from vllm_chat.core.prompting.templates import TemplateFields
+from vllm_chat.core.transport import TransportError
+from vllm_chat.core.urls import check_base_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,6 +77,9 @@ class ShellParam(_Strict):
     """Allowed values, if the parameter is a choice."""
     required: bool = True
     """Whether the model must give it; optional ones left out drop their argv items."""
+    allow_dash: bool = False
+    """Let the value start with `-`. Off, such a value is refused where the program would
+    read it as an option (an argv item that starts with the value, before any `--` item)."""
 
 
 class ShellTool(_Strict):
@@ -133,6 +138,9 @@ class ToolsSettings(_Strict):
     """Seconds a tool may run before it is stopped and reported as timed out."""
     confirm: list[str] = Field(default_factory=list)
     """Names of tools that need approval before each call (shell tools always do)."""
+    secret_files: list[str] = Field(default_factory=list)
+    """More file patterns the file tools ask before reading, besides the built-in ones
+    (keys, `.env`, credential stores): `*.secret` matches a name anywhere, `private/*` a path."""
     python: list[PythonTool] = Field(default_factory=list)
     """`[[tools.python]]` entries: tools backed by your Python functions."""
     shell: list[ShellTool] = Field(default_factory=list)
@@ -203,8 +211,9 @@ class ContextSettings(_Strict):
     than this share of the context window."""
 
 
-class SettingsModel(_Strict):
-    """Every setting, as plain validated data (the TOML file is checked against this)."""
+class SettingsModel(GatewaySettings, _Strict):
+    """Every setting, as plain validated data (the TOML file is checked against this);
+    the gateway settings (headers, TLS, routing header) come from `GatewaySettings`."""
 
     base_url: str = DEFAULT_BASE_URL
     """The vLLM server's OpenAI-compatible base URL, `/v1` included."""
@@ -225,6 +234,8 @@ class SettingsModel(_Strict):
     indicator while idle (0: only while the server panel is open or a reply waits)."""
     show_reasoning: bool = True
     """Show the reasoning block (collapsed once the answer starts)."""
+    reading_width: int = Field(default=120, ge=0)
+    """Widest a message is drawn, in columns, however wide the terminal (0: the whole width)."""
     theme: str = "vllm-night"
     """Theme name: one of ours, one of yours, or a Textual built-in."""
     editor: str | None = None
@@ -258,17 +269,13 @@ class SettingsModel(_Strict):
     """`[mentions]`: `@path` in prompts."""
     prompts: dict[str, TemplateFields] = Field(default_factory=dict)
     """`[prompts.NAME]` tables: saved prompts (besides `prompts/*.md` in the config folder)."""
-
-
     context: ContextSettings = Field(default_factory=ContextSettings)
     """`[context]`: counting the prompt, the check before sending, compaction."""
 
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        return check_base_url(value)
 
 
 class _DictSource(PydanticBaseSettingsSource):
@@ -347,56 +354,9 @@ def read_config_file(path: Path, explicit: bool) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from None
-
-
-def _known_keys(model: type[BaseModel] = SettingsModel, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every key the config file can hold, as its path of table names (for suggestions)."""
-    keys: list[tuple[str, ...]] = []
-    for name, field in model.model_fields.items():
-        keys.append((*prefix, name))
-        if get_origin(field.annotation) is dict:
-            continue  # tables the user names ([prompts.NAME]): their keys are no suggestions
-        for arg in (field.annotation, *get_args(field.annotation)):
-            if isinstance(arg, type) and issubclass(arg, BaseModel):
-                keys += _known_keys(arg, (*prefix, name))
-    return keys
-
-
-def _suggestion(loc: tuple[Any, ...]) -> str | None:
-    """The key that was probably meant by the unknown key at `loc`: its close match at
-    the same level, else in another table (named with its table: `[sampling] temperature`)."""
-    where, typo = tuple(str(p) for p in loc[:-1] if not isinstance(p, int)), str(loc[-1])
-    known = _known_keys()
-    for same_level in (True, False):
-        names = {k[-1]: k for k in known if (k[:-1] == where) == same_level}
-        close = get_close_matches(typo, sorted(names), n=1, cutoff=0.75)
-        if not close:
-            continue
-        table = names[close[0]][:-1]
-        if same_level:
-            return repr(close[0])
-        return f"{close[0]!r} in the [{'.'.join(table)}] table" if table else f"{close[0]!r} at the top level"
-    return None
-
-
-def _describe(error: ErrorDetails) -> tuple[str, str]:
-    key = ".".join(str(p) for p in error["loc"])
-    if error["type"] == "extra_forbidden":
-        close = _suggestion(tuple(error["loc"]))
-        hint = f"did you mean {close}?" if close else "check the spelling against config.example.toml"
-        return key, f"unknown key ({hint})"
-    return key, error["msg"]
-
-
-def _format_errors(where: str, exc: ValidationError, prefix: str = "") -> str:
-    lines = []
-    for err in exc.errors():
-        key, problem = _describe(err)
-        key = f"{prefix}{key}" if key else prefix.rstrip(".")
-        value = err.get("input")
-        shown = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {value!r})"
-        lines.append(f"{where}: {key}: {problem}{shown}")
-    return "\n".join(lines)
+    except RecursionError:
+        raise ConfigError(f"Config file {path} has arrays or tables nested too deeply to read; "
+                          "no setting needs more than a few levels.") from None
 
 
 def _select_profile(file_data: dict[str, Any], name: str | None, path: Path) -> dict[str, Any]:
@@ -445,7 +405,10 @@ def load_settings(
     try:
         SettingsModel.model_validate(file_data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(f"Config file {path}", exc)) from None
+        raise ConfigError(format_errors(f"Config file {path}", exc, SettingsModel)) from None
+    except RecursionError:
+        raise ConfigError(f"Config file {path} has values nested too deeply to check; "
+                          "no setting needs more than a few levels.") from None
 
     openai_env: dict[str, Any] = {}
     if environ.get("OPENAI_BASE_URL"):
@@ -458,36 +421,11 @@ def load_settings(
     try:
         settings = Settings(**cli, config_file=path if path.exists() else None)
     except ValidationError as exc:
-        raise ConfigError(_explain_runtime_errors(exc, cli, environ, openai_env)) from None
+        raise ConfigError(explain_runtime_errors(exc, SettingsModel, cli, environ, openai_env)) from None
     finally:
         _LOAD_CONTEXT.clear()
+    try:
+        transport_of(settings).ssl_context()  # a missing secret or CA file stops the start, said plainly
+    except TransportError as exc:
+        raise ConfigError(str(exc)) from None
     return settings
-
-
-def _explain_runtime_errors(
-    exc: ValidationError, cli: dict[str, Any], environ: dict[str, str], openai_env: dict[str, Any]
-) -> str:
-    """Name the flag or variable a bad value came from (the file was checked already)."""
-    lines = []
-    for err in exc.errors():
-        key, problem = _describe(err)
-        env_name = "VLLM_CHAT_" + "__".join(str(p) for p in err["loc"]).upper()
-        if _lookup(cli, err["loc"]) is not None:
-            where = f"Command-line option for {key}"
-        elif env_name in environ:
-            where = f"Environment variable {env_name}"
-        elif err["loc"] and err["loc"][0] in openai_env:
-            where = f"Environment variable OPENAI_{str(err['loc'][0]).upper()}"
-        else:
-            where = "Setting"
-        lines.append(f"{where}: {key}: {problem} (got {err.get('input')!r})")
-    return "\n".join(lines)
-
-
-def _lookup(data: dict[str, Any], loc: tuple[Any, ...]) -> Any:
-    cur: Any = data
-    for part in loc:
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur

@@ -14,6 +14,10 @@ A call that was cut off while its arguments streamed (by Esc, or by
 and `turn_request.request_messages` leaves calls without results out of every request.
 
 Send, regenerate and continue all come through here, so they share one path.
+
+A request the server turns away as busy (429/503 with `Retry-After`) before any
+token goes again when the server says (`ServerBusy`, then the wait, which Esc
+ends), within `max_busy_wait` seconds for the whole turn (see `core.busy`).
 """
 
 from __future__ import annotations
@@ -24,19 +28,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vllm_chat.core.busy import BusyBudget
 from vllm_chat.core.client import ChatClient
 from vllm_chat.core.conversation import Conversation, Failure, Message, Timings, ToolCall
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
     Event,
+    ServerBusy,
     TurnFailed,
     TurnFinished,
     TurnStarted,
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.reply_capture import ReplyCapture
-from vllm_chat.core.streaming import fail, stream_choices, truncated
+from vllm_chat.core.streaming import (
+    attachment_failure,
+    fail,
+    settle_warning,
+    stream_choices,
+    truncated,
+    with_faults,
+)
 from vllm_chat.core.tool_media import only_tool_media, without_tool_media
 from vllm_chat.core.tool_rounds import StopRequested, ToolRounds, TurnState, unanswered_calls
 from vllm_chat.core.turn_request import (
@@ -81,9 +95,12 @@ class Engine(ToolRounds):
         approval: ApprovalPolicy | None = None,
         approver: Approver | None = None,
         max_rounds: int = 8,
+        max_busy_wait: float = 0.0,
     ) -> None:
         self.client = client
         """The server connection."""
+        self.max_busy_wait = max_busy_wait
+        """Most seconds a turn waits, in all, for a busy server before it fails (0: never waits)."""
         self.tools = tools
         """The tools the model may call (None: no tools at all)."""
         self.approval = approval
@@ -96,6 +113,7 @@ class Engine(ToolRounds):
         """Models that refused images in tool results: their requests carry a note instead."""
         self._task: asyncio.Task[None] | None = None
         self._state: _Syncs | None = None
+        self._busy = BusyBudget(max_busy_wait)
 
     @property
     def running(self) -> bool:
@@ -157,7 +175,7 @@ class Engine(ToolRounds):
         from vllm_chat.core.candidates import CandidateRun
 
         run = CandidateRun(self.client, self.tools, conv, plan, options or TurnOptions(),
-                           text_only_models=self.text_only_models)
+                           text_only_models=self.text_only_models, max_busy_wait=self.max_busy_wait)
         async for event in self._drive(run, run.produce, on_idle, idle_every):
             yield event
 
@@ -214,6 +232,7 @@ class Engine(ToolRounds):
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None],
                        state: TurnState) -> None:
+        self._busy = BusyBudget(self.max_busy_wait)
         try:
             first = 1
             pending = unanswered_calls(conv) if options.run_pending else []
@@ -276,12 +295,17 @@ class Engine(ToolRounds):
         emit(TurnStarted(msg, round_no))
 
         while True:
-            request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+            try:
+                request = self.request_for(conv, options, round_no=round_no, continuing=continuing)
+            except AttachmentError as exc:
+                error = attachment_failure(exc)
+                fail(msg, error)
+                return _Round(msg, [], error)
             problem = request_problem(request, continuing=continuing)
             if problem is not None:  # vLLM would refuse it, or quietly get it wrong: nothing is sent
                 fail(msg, problem)
                 return _Round(msg, [], problem)
-            await fit_max_tokens(request, options.reply_room, msg)
+            await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
             try:
@@ -289,7 +313,14 @@ class Engine(ToolRounds):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                error = self.client.explain(exc, mid_stream=sink.first_at is not None, model=conv.model)
+                error = with_faults(self.client.explain(exc, mid_stream=sink.first_at is not None,
+                                                        model=conv.model), sink.faults)
+                wait = self._busy.wait_for(error, started=sink.first_at is not None)
+                if wait is not None:  # turned away before it was processed: it goes again
+                    emit(ServerBusy(error, wait))
+                    await asyncio.sleep(wait)
+                    continue
+                error = self._busy.gave_up(error)
                 tool_media_only = only_tool_media(request.get("messages", []))
                 if error.kind == "not_multimodal" and sink.first_at is None and tool_media_only:
                     # Images a tool returned, and a text-only model: the request goes again with
@@ -305,17 +336,15 @@ class Engine(ToolRounds):
         if finish == "length" and "max_tokens" not in request and msg.usage is not None:
             msg.reply_limit = msg.usage.completion_tokens  # no max_tokens: the window's end cut it
         if finish is None:
-            error = truncated()
+            error = with_faults(truncated(), sink.faults)
             fail(msg, error)
             return _Round(msg, [], error)
         msg.status = "complete"
         calls = sink.calls()
         msg.tool_calls = calls
+        settle_warning(msg, sink.faults)  # a warning: the reply is complete but may miss a piece
         if calls and finish not in ("tool_calls", "stop"):
             # Kept for display (the panel shows what was written); never run, never sent back.
-            msg.error = (
-                f"The reply ended ({finish}) while a tool call was being written; the call was not run."
-            )
             return _Round(msg, [])
         return _Round(msg, calls)
 

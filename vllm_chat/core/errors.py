@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from vllm_chat.core.urls import redact_urls
+
 ErrorKind = Literal[
     "connection",        # nothing listens at the URL (vLLM refuses while it loads)
     "timeout",           # no byte for longer than the read timeout
@@ -28,11 +30,14 @@ ErrorKind = Literal[
     "not_multimodal",    # media sent to a text-only model
     "too_many_media",    # more images than --limit-mm-per-prompt
     "bad_request",       # any other 400
-    "busy",              # 503: queue full or engine paused
+    "busy",              # 429/503: rate limited, queue full or engine paused (maybe with Retry-After)
+    "tls",               # the server's certificate can't be trusted, or the port doesn't speak TLS
     "server",            # 5xx
     "stream_error",      # an error event inside a 200 stream
     "truncated",         # the stream ended without a finish_reason
     "round_limit",       # the tool loop hit tools.max_rounds
+    "bad_response",      # the server answered, but not with what the API promises
+    "attachment",        # a media file the conversation refers to is missing or invalid
     "lora_disabled",     # {"detail": "Not Found"} on /v1/load_lora_adapter: no runtime LoRA updating
     "lora_failed",       # the server refused to load or unload an adapter (path, rank, name)
     "conflict",          # found before sending: a combination vLLM refuses or mishandles
@@ -59,6 +64,18 @@ class ChatError:
     details: dict[str, object] = field(default_factory=dict)
     """Extra facts for the UI: e.g. `models` (served names), `max_model_len`, `url`."""
 
+    def __post_init__(self) -> None:
+        # Messages quote URLs and server text; a key inside a URL must not reach the
+        # screen, stderr, --json or a session file, whoever built the error.
+        for name in ("message", "hint"):
+            value = getattr(self, name)
+            clean = redact_urls(value)
+            if clean is not value:
+                object.__setattr__(self, name, clean)
+        if self.details:
+            object.__setattr__(self, "details", {
+                k: redact_urls(v) if isinstance(v, str) else v for k, v in self.details.items()})
+
     def __str__(self) -> str:
         return f"{self.message} {self.hint}".strip()
 
@@ -75,7 +92,7 @@ class ChatError:
             return ("open-settings", "retry")
         if self.kind == "no_chat_template":
             return ("completion-mode",)
-        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template"):
+        if self.kind in ("auth", "wrong_path", "internal", "untrusted_template", "tls"):
             return ()  # the fix is outside the app (a flag, the server); the hint says which
         if self.retryable or self.kind in ("bad_request", "round_limit"):
             return ("retry",)

@@ -8,6 +8,7 @@ and never has to rebuild state from events.
 Order for one user turn, which may span several rounds when tools are used::
 
     TurnStarted  (one per assistant message / round)
+      ServerBusy*                       (the server said 429/503 with Retry-After: sent again after the wait)
       ReasoningDelta* ContentDelta* ToolCallDelta* UsageUpdated?
     ToolCallReady*                      (when the round asked for tools)
       ToolApprovalNeeded? ToolRunning ToolResult   (per call)
@@ -43,6 +44,17 @@ class TurnStarted:
     message: Message
     round: int
     """1 for the first request of the turn, 2 after the first tool results, ..."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerBusy:
+    """The server turned the request away (429 or 503) and asked to wait (`Retry-After`):
+    it goes again after `wait` seconds, unless the turn is stopped first."""
+
+    error: ChatError
+    """The server's answer (kind `busy`, with its status and message)."""
+    wait: float
+    """Seconds until the request is sent again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +168,7 @@ class CandidatesDone:
 
 Event = (
     TurnStarted
+    | ServerBusy
     | ContentDelta
     | ReasoningDelta
     | ToolCallDelta

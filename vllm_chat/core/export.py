@@ -15,12 +15,13 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from vllm_chat.core import tree
 from vllm_chat.core.conversation import Attachment, Conversation, Message
 from vllm_chat.core.store import INTERRUPTED, StoreError, atomic_write, session_json
 from vllm_chat.core.titles import title_from_prompt
+from vllm_chat.core.urls import redact_url, redact_urls
 
 ExportFormat = Literal["md", "json"]
 """The export formats: Markdown or the session JSON."""
@@ -40,11 +41,27 @@ class ExportError(StoreError):
 
 
 def to_json(conv: Conversation) -> str:
-    """The session document the store writes (the whole tree), pretty-printed (ends with a newline)."""
+    """The session document the store writes (the whole tree), pretty-printed (ends with a
+    newline); error texts have credentials in URLs hidden (a session saved by an older
+    version may hold them)."""
     tree.link(conv)
     state = conv._disk
     generation = state.generation if state is not None and state.session_id == conv.id else 0
-    return json.dumps(json.loads(session_json(conv, generation)), indent=2, ensure_ascii=False) + "\n"
+    doc = _without_credentials(json.loads(session_json(conv, generation)))
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _without_credentials(node: Any, in_error: bool = False) -> Any:
+    """`node` (a session document or part of it) with `redact_urls` applied to the text of
+    every `error` and `failure` field, wherever in the tree the message sits."""
+    if isinstance(node, str):
+        return redact_urls(node) if in_error else node
+    if isinstance(node, list):
+        return [_without_credentials(item, in_error) for item in node]
+    if isinstance(node, dict):
+        return {key: _without_credentials(value, in_error or key in ("error", "failure"))
+                for key, value in node.items()}
+    return node
 
 
 def to_markdown(conv: Conversation) -> str:
@@ -133,7 +150,7 @@ def _metadata(conv: Conversation) -> str:
         parts.append(f"{label}: " + ", ".join(f"`{m}`" for m in models))
     parts.append(time.strftime("%Y-%m-%d %H:%M", time.localtime(conv.created_at)))
     if conv.base_url:
-        parts.append(f"Server: {conv.base_url}")
+        parts.append(f"Server: {redact_url(conv.base_url)}")
     others = tree.other_versions(conv)
     if others:
         parts.append(f"{others} other version{'s' if others > 1 else ''} kept in the JSON export")
@@ -228,9 +245,11 @@ def _status_mark(message: Message) -> str:
             return "*Interrupted: the app exited while this reply was streaming.*"
         return "*Stopped by the user.*"
     if message.status == "failed":
-        return f"*Failed: {message.error}*" if message.error else "*Failed.*"
+        return f"*Failed: {redact_urls(message.error)}*" if message.error else "*Failed.*"
     if message.finish_reason == "length":
         return "*Cut off: the reply reached the token limit.*"
+    if message.error:
+        return f"*Note: {redact_urls(message.error)}*"
     return ""
 
 

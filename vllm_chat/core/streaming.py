@@ -12,12 +12,20 @@ comparison runs one request per model, each with one sink.
 Text is kept in lists and joined into the message only on `sync()` (every
 `SYNC_EVERY` seconds while chunks arrive, and at the end), so a long reply
 costs linear time, not a string copy per token.
+
+A server may send anything: the client's stream guard leaves malformed chunks
+out and notes them in the request's `FaultLog` (each sink's `faults`), and the
+chunks that do arrive are read field by field with `getattr`, since the SDK
+builds them without validation (a field the server left out is a missing
+attribute). `with_faults` and `fault_warning` word what was skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from vllm_chat.core.assembler import ToolCallAssembler
@@ -28,9 +36,13 @@ from vllm_chat.core.events import ContentDelta, Event, ReasoningDelta, UsageUpda
 from vllm_chat.core.generation.completion import is_completion
 from vllm_chat.core.logprobs import TokenKind
 from vllm_chat.core.reply_capture import ReplyCapture
+from vllm_chat.core.stream_guard import FaultLog, describe_faults
 
 SYNC_EVERY = 0.2
 """Seconds between copies of the streamed text into the messages, for periodic saves."""
+
+YIELD_EVERY = 0.008
+"""Seconds of reading chunks before the event loop gets a turn (keys, frames)."""
 
 
 class ChoiceSink:
@@ -64,6 +76,9 @@ class ChoiceSink:
         self.capture: ReplyCapture | None = None
         """Where this choice's request, per-request metrics and logprobs are kept (the
         engine's turns set it; candidates keep none)."""
+        self.faults = FaultLog()
+        """Malformed chunks the stream guard left out of the request this choice came in
+        (shared by the choices of one request)."""
 
     def restart(self) -> None:
         """The request is sent again (nothing of it had arrived): time it from now."""
@@ -72,31 +87,35 @@ class ChoiceSink:
 
     def take(self, choice: Any) -> None:
         """One `choices[i]` entry of a chunk for this choice."""
-        delta = choice.delta
+        delta = getattr(choice, "delta", None)
         reasoning = getattr(delta, "reasoning", None) or getattr(delta, "reasoning_content", None)
+        content = getattr(delta, "content", None)
+        calls = getattr(delta, "tool_calls", None)
         arrived = False
         if reasoning:
             self.reasoning.append(reasoning)
             self.emit(ReasoningDelta(reasoning))
             arrived = True
-        if delta.content:
-            self.content.append(delta.content)
-            self.emit(ContentDelta(delta.content))
+        if content:
+            self.content.append(content)
+            self.emit(ContentDelta(content))
             arrived = True
-        if delta.tool_calls:
-            for entry in delta.tool_calls:
+        if calls:
+            for entry in calls:
                 self.emit(self.assembler.add(entry))
             arrived = True
-        if self.capture is not None and choice.logprobs is not None:
-            kind: TokenKind = "reasoning" if reasoning else "tool" if delta.tool_calls else "content"
-            self.capture.logprobs(choice.logprobs, kind, reasoning or delta.content)
+        logprobs = getattr(choice, "logprobs", None)
+        if self.capture is not None and logprobs is not None:
+            kind: TokenKind = "reasoning" if reasoning else "tool" if calls else "content"
+            self.capture.logprobs(logprobs, kind, reasoning or content)
         if arrived:
             if self.first_at is None:
                 self.first_at = time.monotonic()
             if not self._counted_by_server:
                 self.tokens += 1
-        if choice.finish_reason:
-            self.finish_reason = choice.finish_reason
+        finish = getattr(choice, "finish_reason", None)
+        if finish:
+            self.finish_reason = finish
             self.ended_at = time.monotonic()
 
     def count(self, completion_tokens: int) -> None:
@@ -144,30 +163,40 @@ async def stream_choices(client: ChatClient, request: dict[str, Any], sinks: dic
     """Stream `request`, feeding each choice to its sink (choices without a sink are
     dropped), and the usage: the final usage goes to the only sink whole, or, with several
     choices, split by each choice's own count. Texts are synced into the messages every
-    `SYNC_EVERY` seconds and at the end; exceptions from the client propagate."""
-    last_sync = time.monotonic()
+    `SYNC_EVERY` seconds and at the end; exceptions from the client propagate. Malformed
+    chunks are skipped and noted in the sinks' (one, shared) `faults`."""
+    last_sync = last_yield = time.monotonic()
     stream = client.stream_completion if is_completion(request) else client.stream_chat
+    faults = FaultLog()
+    for sink in sinks.values():
+        sink.faults = faults
     try:
-        async for chunk in stream(request):
-            usage = chunk.usage
+        async for chunk in stream(request, faults):
+            usage = getattr(chunk, "usage", None)
             if usage is not None:
                 for capture in (s.capture for s in sinks.values() if s.capture is not None):
                     capture.usage_chunk(chunk)  # vLLM's per-request metrics ride with the usage
-            for choice in chunk.choices:
-                sink = sinks.get(choice.index or 0)
-                if sink is None:
+            choices = getattr(chunk, "choices", None) or ()
+            for choice in choices:
+                target = sinks.get(getattr(choice, "index", None) or 0)
+                if target is None:
                     continue
-                sink.take(choice)
+                target.take(choice)
                 if usage is not None:
                     # `continuous_usage_stats`: a chunk's usage counts its own choice's tokens.
-                    sink.count(usage.completion_tokens or 0)
-            if usage is not None and not chunk.choices:
+                    target.count(getattr(usage, "completion_tokens", None) or 0)
+            if usage is not None and not choices:
                 _final_usage(usage, sinks)
             now = time.monotonic()
             if now - last_sync > SYNC_EVERY:
                 for sink in sinks.values():
                     sink.sync()
                 last_sync = now
+            if now - last_yield > YIELD_EVERY:
+                # Chunks already in the socket's buffer come without a real wait: a fast
+                # server would otherwise hold the event loop (and every key) until drained.
+                await asyncio.sleep(0)
+                last_yield = time.monotonic()
     finally:
         now = time.monotonic()
         for sink in sinks.values():
@@ -182,27 +211,54 @@ def _final_usage(usage: Any, sinks: dict[int, ChoiceSink]) -> None:
         sink = next(iter(sinks.values()))
         sink.set_usage(usage_of(usage))
         if not sink._counted_by_server:
-            sink.count(usage.completion_tokens or 0)
+            sink.count(getattr(usage, "completion_tokens", None) or 0)
         return
-    prompt = usage.prompt_tokens or 0
+    prompt = getattr(usage, "prompt_tokens", None) or 0
     for sink in sinks.values():
         sink.set_usage(Usage(prompt_tokens=prompt, completion_tokens=sink.tokens))
 
 
 def usage_of(usage: Any) -> Usage:
-    """The SDK's usage object as ours (reasoning tokens when the server counted them)."""
+    """The SDK's usage object as ours (reasoning tokens when the server counted them;
+    fields a server left out count as 0)."""
     details = getattr(usage, "completion_tokens_details", None)
     reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
     return Usage(
-        prompt_tokens=usage.prompt_tokens or 0,
-        completion_tokens=usage.completion_tokens or 0,
+        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
         reasoning_tokens=reasoning,
     )
+
+
+def with_faults(error: ChatError, faults: FaultLog) -> ChatError:
+    """`error`, saying also what was malformed in the stream before it ended (often the cause)."""
+    if not faults:
+        return error
+    return replace(error, message=f"{error.message} {describe_faults(faults)}")
+
+
+def settle_warning(message: Message, faults: FaultLog) -> None:
+    """Note on a reply that ended well what the stream guard skipped (the reply is complete
+    but may miss a piece), and that a tool call cut off by its finish reason was not run."""
+    finish = message.finish_reason
+    cut_call = (f"The reply ended ({finish}) while a tool call was being written; the call was not run."
+                if message.tool_calls and finish not in ("tool_calls", "stop") else "")
+    message.error = " ".join(filter(None, [cut_call, describe_faults(faults)])) or None
 
 
 def fail(message: Message, error: ChatError) -> None:
     """Mark `message` failed, keeping the whole explanation for a reload."""
     message.status, message.error, message.failure = "failed", error.message, Failure.of(error)
+
+
+def attachment_failure(exc: Exception) -> ChatError:
+    """The error of a turn whose request can't be built because a media file the session
+    refers to is gone or its reference was edited: the session data's fault; nothing was sent."""
+    return ChatError(
+        "attachment",
+        f"An attachment of this conversation can't be sent: {exc}",
+        "The conversation is kept. This comes from the session's data, not a bug in vllm-chat.",
+    )
 
 
 def truncated() -> ChatError:

@@ -8,6 +8,7 @@ being streamed, the calls not run yet, and when the running tool started.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -119,12 +120,13 @@ class ToolRounds:
         problem = self.tools.check(call)
         if problem is not None:
             return problem  # nobody should approve a call that can't run anyway
-        if self.approval is not None and self.approval.needs_prompt(call.name):
+        # In a thread: deciding may read the start of the file a call names (a secret?).
+        if self.approval is not None and await asyncio.to_thread(self.approval.needs_prompt, call):
             emit(ToolApprovalNeeded(call))
             decision = await self.approver(call) if self.approver is not None else Decision.DENY
             if decision is Decision.STOP:
                 raise StopRequested
-            self.approval.record(call.name, decision)
+            await asyncio.to_thread(self.approval.record, call, decision)
             if decision == Decision.DENY:
                 return self.approval.denied_outcome(call)
         emit(ToolRunning(call, state.start_running()))

@@ -8,7 +8,7 @@ in the conversation for display but never sent.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from vllm_chat.core.conversation import Conversation, Message
@@ -43,12 +43,19 @@ class TurnOptions:
     """A chat template to send with chat requests (the model's `chat_template` in the config)."""
     context_window: int | None = None
     """The model's `max_model_len`, when known: completion mode's `max_tokens` when none is set."""
+    model_templates: dict[str, str] = field(default_factory=dict)
+    """Every model's own chat template from the config (`chat_template` is the conversation
+    model's): a comparison sends each model its own."""
     reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None = None
     """Says how many tokens a reply to a request can get at most (the context window less
     the prompt), or None when it can't tell. When that is below `max_tokens`, `max_tokens`
     is lowered to it, so prompt + `max_tokens` never exceeds `max_model_len` (some vLLM
     releases refuse that with a 400, newer ones cut silently), and the reply records it
     as `reply_limit`. None: `max_tokens` is sent as set."""
+    routing: tuple[str, str] | None = None
+    """The routing header (name, key) sent with every request of the turn (`routing_header`:
+    the conversation's id, so a router keeps the conversation on one replica); None for side
+    requests (titles, compaction) and when no routing header is set."""
 
 
 def default_messages(conv: Conversation, options: TurnOptions) -> list[dict[str, Any]]:
@@ -113,18 +120,25 @@ def build_request(
         extra.update(continue_final_message=True, add_generation_prompt=False)
         request["extra_body"] = extra
     # Constraint, reasoning controls, the model's template; or the completion request instead.
-    return shape_request(conv, options, request)
+    shaped = shape_request(conv, options, request)
+    if options.routing is not None:
+        shaped["extra_headers"] = dict([options.routing])  # a header, not part of the body
+    return shaped
 
 
 async def fit_max_tokens(request: dict[str, Any],
                          reply_room: Callable[[dict[str, Any]], Awaitable[int | None]] | None,
-                         message: Message) -> None:
+                         message: Message, *, chosen: bool = True) -> None:
     """Lower the request's `max_tokens` to the room the context window leaves for the reply
-    (see `TurnOptions.reply_room`), and record the limit on `message`."""
+    (see `TurnOptions.reply_room`), and record the limit on `message` when the user chose
+    that `max_tokens` (`chosen`; completion mode asks for the whole window by default, and
+    getting the rest of it is no shortfall worth a note)."""
     wanted = request.get("max_tokens")
     if reply_room is None or not wanted:
         return
     room = await reply_room(request)
     # No room at all: the prompt alone fills the window, and the server's own error says so.
     if room is not None and 1 <= room < wanted:
-        request["max_tokens"] = message.reply_limit = room
+        request["max_tokens"] = room
+        if chosen:
+            message.reply_limit = room

@@ -1,8 +1,26 @@
-"""Server addresses as they may be shown or stored: never with credentials in them."""
+"""Server addresses as they may be shown or stored: never with credentials in them.
+
+People put keys into base URLs (`http://user:KEY@host/v1`, `https://TOKEN@host/v1`).
+The SDK needs the URL whole to send it; everything a person reads or a file keeps
+gets it without the key instead. `redact_url()` drops the `user:password@` part of
+a URL stored as a field (a session's `base_url`); `redact_urls()` hides the
+credentials of every URL inside a text (error messages on screen, on stderr, in
+`--json`, in a session's error fields, exports). `ChatError` applies
+`redact_urls()` to itself, so no error can carry a key however it was built.
+`check_base_url()` refuses a base URL that is not one (a config value, a flag).
+"""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
+
+HIDDEN = "***"
+"""What a credential inside a text is replaced with."""
+
+# scheme://userinfo@ — userinfo ends at the first '/', '?', '#', whitespace or quote; the
+# last '@' before that ends it (a password may itself contain '@').
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/?#\s\"'<>]*)@")
 
 
 def redact_url(url: str) -> str:
@@ -15,3 +33,48 @@ def redact_url(url: str) -> str:
         return url
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+def _hide(match: re.Match[str]) -> str:
+    scheme, userinfo = match.group(1), match.group(2)
+    user, colon, _ = userinfo.partition(":")
+    if colon:
+        return f"{scheme}{user}:{HIDDEN}@"
+    return f"{scheme}{HIDDEN}@"  # a lone token in the user part is the secret itself
+
+
+def redact_urls(text: str) -> str:
+    """`text` with the credentials of every URL in it replaced by `***` (a user name
+    stays, its password goes; a lone token in the user part goes). Returns `text`
+    itself when there is nothing to hide."""
+    if "@" not in text or "://" not in text:
+        return text
+    return _USERINFO.sub(_hide, text)
+
+
+def url_host(url: str) -> str:
+    """The `host[:port]` of `url` for display, without credentials (the URL itself,
+    redacted, if it has no recognisable host)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        netloc = ""
+    return netloc.rpartition("@")[2] or redact_urls(url)
+
+
+def check_base_url(value: str) -> str:
+    """`value` without a trailing slash, or `ValueError` saying what is wrong with it
+    (checked here so a malformed URL never reaches the status bar or the SDK)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    if any(c.isspace() or ord(c) < 0x20 or c == "\x7f" for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # .port raises for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc}); e.g. http://localhost:8000/v1 or "
+                         "http://[::1]:8000/v1") from None
+    if not host:
+        raise ValueError("has no host name; e.g. http://localhost:8000/v1")
+    return value.rstrip("/")

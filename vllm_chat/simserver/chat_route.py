@@ -28,7 +28,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_generation_body(request)
     try:
         req = parse_chat(body, cfg, request.headers, ctx.models)
-        apply_request_fault(ctx, req.fault)
+        apply_request_fault(ctx, req.fault, body)
     except SimError:
         ctx.stats.rejected += 1
         raise

@@ -97,7 +97,7 @@ async def handle(request: web.Request, body: Any, ctx: SimContext) -> web.Stream
     if fields.stream and fields.use_beam_search:
         raise plain_bad_request("Streaming is not currently supported with beam search")
     fault = _fault(prompts, fields, cfg)
-    apply_request_fault(ctx, fault)
+    apply_request_fault(ctx, fault, body)
     prompt_tokens = [template.render_prompt(p) for p in prompts]
     budgets = [check_window(len(t), None, fields.max_tokens, cfg) for t in prompt_tokens]
     for budget in budgets:

@@ -43,6 +43,8 @@ class SimContext:
     """Served models and adapters."""
     router_fault: RouterFault | None = None
     """A pending run of 429/503 answers, if any."""
+    router_answered: set[str] = field(default_factory=set)
+    """Requests (their messages or prompt) a router fault already answered: sent again, they pass."""
 
     def __post_init__(self) -> None:
         if not self.stats.histograms:

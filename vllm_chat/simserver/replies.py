@@ -91,7 +91,7 @@ _HELLO = (
     "| `help` | every magic phrase |\n"
     "| `markdown` | headings, lists, code and a table |\n"
     "| `what is 17*23` | a tool call, then an answer quoting its result |\n"
-    "| `weather in Paris and what time is it` | two tool calls at once |\n"
+    "| `weather in Paris and what time is it` | two tool calls at once; the weather one asks for your approval |\n"
     "| `long 2000` | a 2,000-token reply, for scrolling |\n"
     "| `/think why is the sky blue` | reasoning first, then the answer |\n"
     "| `sim:error-mid` | a stream that fails half-way |\n\n"

@@ -70,11 +70,20 @@ def pending_router_answer(ctx: SimContext) -> None:
     raise router_error(armed.status, armed.retry_after)
 
 
-def apply_request_fault(ctx: SimContext, fault: Fault | None) -> None:
+def apply_request_fault(ctx: SimContext, fault: Fault | None, body: Any = None) -> None:
     """Faults that act before generation: a router's 429/503 (arming the next N-1 requests),
-    vLLM's 503 for a full queue, and other users' load joining the queue first."""
+    vLLM's 503 for a full queue, and other users' load joining the queue first.
+
+    A router's fault answers a given request (`body`) once: the same request sent again
+    after `Retry-After`, as a well-behaved client does, goes through once the armed run
+    is spent (the phrase in it would otherwise arm the fault again, forever)."""
     if fault is None:
         return
+    if fault.kind in ROUTER_KINDS and body is not None:
+        key = json.dumps(body.get("messages", body.get("prompt")), sort_keys=True, default=str)
+        if key in ctx.router_answered:
+            return
+        ctx.router_answered.add(key)
     if fault.kind in ROUTER_KINDS:
         status = int(fault.kind)
         count = max(1, int(fault.value or 1))

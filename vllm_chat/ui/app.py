@@ -10,11 +10,14 @@ from collections.abc import Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
+from vllm_chat.core.text import message_text
 from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
@@ -52,6 +55,14 @@ class VllmChatApp(App[int]):
         self._theme_timer: Timer | None = None
         self.keymap_problems = apply_keymap(self, session.settings.keymap)
         """What was wrong with the config's [keymap] (those entries were not applied)."""
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Textual's notification, with control characters made visible in the message and
+        the title: notifications quote model ids, file names and server text, and a toast
+        passes an escape character straight to the terminal."""
+        super().notify(message_text(message), title=message_text(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return self.themes.app_variables(self)
@@ -126,6 +137,12 @@ class VllmChatApp(App[int]):
         self.exit(0)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # The palette reads titles and descriptions as markup; ours are words (and a
+        # server's model names), so "[keymap]" must show as written, not vanish as a tag.
+        for command in self._system_commands(screen):
+            yield command._replace(title=escape(command.title), help=escape(command.help))
+
+    def _system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         chat = self.chat
         yield SystemCommand("New conversation", "Start over; the current one stays saved",

@@ -30,7 +30,7 @@ import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, TextIO, get_args
 
 from vllm_chat.core.attachments import load_image
 from vllm_chat.core.conversation import Attachment
@@ -155,7 +155,7 @@ def cell_size() -> tuple[int, int]:
 
     try:
         size = get_cell_size()
-    except Exception:  # noqa: BLE001 - a closed stdout: any sane default will do
+    except Exception:  # noqa: BLE001
         return DEFAULT_CELL_SIZE
     return (size.width or DEFAULT_CELL_SIZE[0], size.height or DEFAULT_CELL_SIZE[1])
 
@@ -179,18 +179,20 @@ def fit_cells(
     return cols, rows
 
 
-def display_copy(image: Image.Image, cells: tuple[int, int], background: str = "#000000") -> Image.Image:
+def display_copy(image: Image.Image, cells: tuple[int, int], background: str = "#000000", *,
+                 owned: bool = False) -> Image.Image:
     """A small RGB copy of `image` with enough pixels for `cells`, transparency flattened.
 
     Renderers re-scale the image on every frame; handing them a copy this
     size keeps that cheap. Transparent parts get `background` (half blocks
-    have no transparency and would show them black).
+    have no transparency and would show them black). With `owned`, `image` is
+    the caller's to give away and is shrunk in place instead of copied first.
     """
     from PIL import Image as PILImage
 
     cell_w, cell_h = cell_size()
     box = (max(1, cells[0] * cell_w), max(1, cells[1] * cell_h))
-    copy = image.copy()
+    copy = image if owned else image.copy()
     if copy.mode in ("P", "PA", "1", "I", "I;16", "F"):
         copy = copy.convert("RGBA")
     # thumbnail() with reducing_gap first shrinks by whole factors, which is
@@ -278,7 +280,8 @@ def _import_textual_image() -> bool:
     # get cell size") would go to Python's last-resort handler: stderr, under the TUI.
     logging.getLogger("textual_image").addHandler(logging.NullHandler())
     try:
-        import textual_image.widget  # noqa: F401 - probes the terminal
+        with _quiet_in_multiplexer():
+            import textual_image.widget  # noqa: F401
     except Exception as first:  # noqa: BLE001 - any failure means "text chips"
         if not _retry_with_default_cell_size():
             _state.problem = f"textual-image could not start ({type(first).__name__}: {first})"
@@ -295,6 +298,41 @@ def _import_textual_image() -> bool:
     return True
 
 
+def in_multiplexer() -> bool:
+    """Whether the app runs inside tmux or GNU screen."""
+    term = os.environ.get("TERM", "")
+    return bool(os.environ.get("TMUX") or os.environ.get("STY")) or term.startswith(("tmux", "screen"))
+
+
+class _NoApcWriter:
+    """`sys.__stdout__` without APC strings (`ESC _ ... ESC \\`), for the probe in tmux:
+    tmux takes an APC string for a pane title, so the kitty-graphics query would become
+    the pane's title; and tmux does not pass kitty graphics through anyway."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith("\x1b_"):
+            return len(text)  # never answered: the probe times out and picks another renderer
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+class _quiet_in_multiplexer:
+    """While the probe runs inside tmux or screen, its APC query is not written."""
+
+    def __enter__(self) -> None:
+        self._saved = sys.__stdout__
+        if in_multiplexer() and sys.__stdout__ is not None:
+            sys.__stdout__ = _NoApcWriter(sys.__stdout__)  # type: ignore[assignment, misc]  # typeshed: read-only TextIO
+
+    def __exit__(self, *exc: object) -> None:
+        sys.__stdout__ = self._saved  # type: ignore[misc]  # typeshed declares it read-only
+
+
 def _retry_with_default_cell_size() -> bool:
     """Import textual-image again after seeding its cell size with the usual default.
 
@@ -308,7 +346,8 @@ def _retry_with_default_cell_size() -> bool:
         if not hasattr(_terminal.get_cell_size, "_result"):
             cell_size = _terminal.CellSize(*DEFAULT_CELL_SIZE)
             _terminal.get_cell_size._result = cell_size  # type: ignore[attr-defined]  # its private cache
-        import textual_image.widget  # noqa: F401
+        with _quiet_in_multiplexer():
+            import textual_image.widget  # noqa: F401
     except Exception:  # noqa: BLE001
         return False
     return True

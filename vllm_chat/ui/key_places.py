@@ -45,11 +45,14 @@ from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.request_view import RenderedPromptScreen, RequestScreen
 from vllm_chat.ui.screens.room_offers import RoomOffersScreen
 from vllm_chat.ui.screens.server_panel import ServerPanelScreen
+from vllm_chat.ui.screens.server_picker import ServerPickerScreen
 from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
 from vllm_chat.ui.screens.template_form import TemplateFormScreen
 from vllm_chat.ui.screens.text_edit import TextEditScreen
+from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
 from vllm_chat.ui.screens.tool_servers import ToolServersScreen
+from vllm_chat.ui.screens.typing_guard import GuardedDialog
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar, AttachmentChip
 from vllm_chat.ui.widgets.candidates_panel import CandidatesPanel
 from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
@@ -93,6 +96,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("File picker", AttachScreen, [FocusPlace(MediaTree, "in the folder tree"),
                                    FocusPlace(Input, "in the path box", True)]),
     ("Image view", ImageViewScreen, []),
+    ("Dialogs that open by themselves (tool approval, offers)", GuardedDialog, []),
     ("Tool approval", ToolApprovalScreen, []),
     ("Session settings", SettingsScreen, [FocusPlace(Select, "in the model list"),
                                           FocusPlace(TextArea, "in the system prompt box", True),
@@ -110,6 +114,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
      [FocusPlace(TextArea, "in the text box", True)]),
     ("Lists (models, actions, code blocks)", PickListScreen, [FocusPlace(OptionList, "in the list")]),
     ("Model picker", ModelPickerScreen, [FocusPlace(OptionList, "in the model list")]),
+    ("Server picker", ServerPickerScreen, [FocusPlace(OptionList, "in the server list")]),
     ("Compare models", CompareScreen, [FocusPlace(SelectionList, "in the model list")]),
     ("Load a LoRA adapter", LoraLoadScreen, [FocusPlace(Input, "in the name and path boxes", True)]),
     ("Confirmation", ConfirmScreen, [FocusPlace(Button, "on the buttons")]),
@@ -121,6 +126,7 @@ MODAL_SCREENS: list[tuple[str, type, list[FocusPlace]]] = [
     ("Request behind a reply", RequestScreen, [FocusPlace(TextArea, "in the request text", True)]),
     ("Rendered prompt", RenderedPromptScreen, [FocusPlace(TokenText, "in the prompt")]),
     ("Help", HelpScreen, [FocusPlace(VerticalScroll, "in the help text")]),
+    ("Long text (a whole reasoning or tool call)", TextViewScreen, [FocusPlace(LongText, "in the text")]),
 ]
 """Every modal screen (help screen title, class, the widgets that can have focus in it)."""
 

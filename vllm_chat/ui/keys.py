@@ -132,6 +132,12 @@ def key_hint(app: App[Any], binding_id: str, *, first_only: bool = False) -> str
     return _hint(app, bindings_by_id(app), binding_id, first_only=first_only)
 
 
+def binding_keys(app: App[Any], binding_id: str) -> tuple[str, ...]:
+    """The keys (Textual's names: "d", "delete") of the binding `binding_id` now.
+    Raises KeyError for an id no binding has."""
+    return keys_now(app, bindings_by_id(app)[binding_id])
+
+
 def _hint(app: App[Any], bindings: dict[str, Binding], binding_id: str, *, first_only: bool = False) -> str:
     binding = bindings.get(binding_id)
     if binding is None:

@@ -79,18 +79,25 @@ def _hex(value: str | None, background: Color, fallback: str) -> str:
 
 
 def markdown_theme(variables: dict[str, str]) -> Theme:
-    """A Rich theme for Markdown built from the Textual theme's CSS variables."""
+    """A Rich theme for Markdown built from the Textual theme's CSS variables. Every text
+    colour is kept >= 4.5:1 against what it is drawn on (the reply's background, or
+    `$code-background` for inline code), whatever the theme's own colours are."""
     background = Color.parse(variables.get("background", "#000000"))
+    reply = Color.parse(_hex(variables.get("assistant-message-background"), background, background.hex6))
 
     def col(name: str, fallback: str) -> str:
         return _hex(variables.get(name), background, fallback)
 
-    primary = col("primary", "#5fafff")
-    secondary = col("secondary", "#af87ff")
-    accent = col("accent", "#ffaf5f")
-    muted = col("foreground-muted", col("text-muted", "#9e9e9e"))
+    def text(name: str, fallback: str, on: Color = reply) -> str:
+        return _legible(col(name, fallback), on)
+
+    primary = text("primary", "#5fafff")
+    secondary = text("secondary", "#af87ff")
+    accent = text("accent", "#ffaf5f")
+    muted = text("foreground-muted", col("text-muted", "#9e9e9e"))
     panel = col("panel", "#444444")
-    code_bg = col("boost", col("surface", "#202020"))
+    code_bg = col("code-background", col("boost", col("surface", "#202020")))
+    code = _legible(col("code-foreground", accent), Color.parse(code_bg))
     return Theme(
         {
             "markdown.h1": Style(color=primary, bold=True, underline=True),
@@ -99,7 +106,7 @@ def markdown_theme(variables: dict[str, str]) -> Theme:
             "markdown.h4": Style(color=secondary, bold=True),
             "markdown.h5": Style(color=secondary, italic=True),
             "markdown.h6": Style(color=muted, italic=True),
-            "markdown.code": Style(color=accent, bgcolor=code_bg),
+            "markdown.code": Style(color=code, bgcolor=code_bg),
             "markdown.code_block": Style(bgcolor=code_bg),
             "markdown.block_quote": Style(color=muted, italic=True),
             "markdown.list": Style(color=primary),
@@ -114,6 +121,17 @@ def markdown_theme(variables: dict[str, str]) -> Theme:
         },
         inherit=True,
     )
+
+
+def _legible(colour: str, background: Color) -> str:
+    """`colour`, nudged towards white or black until it reads >= 4.5:1 on `background`
+    (a terminal's own colours are left as they are: their real values are unknown)."""
+    if background.ansi is not None or not colour.startswith("#"):
+        return colour
+    from vllm_chat.core.themes.colours import parse_colour
+    from vllm_chat.core.themes.contrast import readable
+
+    return readable(parse_colour(colour), parse_colour(background.hex6)).hex
 
 
 @lru_cache(maxsize=8)

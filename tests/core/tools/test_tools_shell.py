@@ -65,7 +65,7 @@ def test_the_schema_declares_types_choices_and_what_is_required(root):
 def test_shell_tools_always_need_approval_and_preview_the_exact_command(root):
     registry = ToolRegistry([shell(root, ["echo", "{text}"], text=ShellParam())])
     assert registry.needs_approval("cmd")
-    assert registry.preview(call("cmd", {"text": "a b; c"})) == "echo 'a b; c'"
+    assert registry.preview(call("cmd", {"text": "a b; c"})) == "$ echo 'a b; c'"
     assert registry.preview(call("cmd", {"text": 3})) is None  # invalid: it won't run
 
 
@@ -216,4 +216,4 @@ def test_a_non_positive_timeout_is_a_config_error(root):
 def test_literal_braces_that_are_not_placeholders_stay_as_they_are(root):
     tool = shell(root, ["awk", "{print $1}", "{}", "{file}"], file=ShellParam())
     assert tool.argv({"file": "a.txt"}) == ["awk", "{print $1}", "{}", "a.txt"]
-    assert shlex.split(tool.preview({"file": "a b"})) == ["awk", "{print $1}", "{}", "a b"]
+    assert shlex.split(tool.preview({"file": "a b"})) == ["$", "awk", "{print $1}", "{}", "a b"]

@@ -52,7 +52,11 @@ def with_draft(conv: Conversation, draft: Message | None) -> Conversation:
 def tokenize_body(request: dict[str, Any]) -> dict[str, Any]:
     """The `/tokenize` request that counts the chat request `request` (the keyword
     arguments of `chat.completions.create`): same model, messages, tools and
-    template switches; sampling options don't change the prompt and are left out."""
+    template switches; sampling options don't change the prompt and are left out. A
+    completion request (completion mode: a `prompt`, no messages) is counted in
+    `/tokenize`'s prompt form."""
+    if "messages" not in request:
+        return {"model": request["model"], "prompt": request.get("prompt") or ""}
     body: dict[str, Any] = {"model": request["model"], "messages": request["messages"]}
     if request.get("tools"):
         body["tools"] = request["tools"]
@@ -118,6 +122,10 @@ def measure(request: dict[str, Any], media: list[Attachment] | None = None) -> M
         data = _dumps({"model": request["model"], "prompt": prompt}).encode()
         return Measured(data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(prompt), empty=not prompt)
     body = tokenize_body(request)
+    if "prompt" in body:
+        data = _dumps(body).encode()
+        return Measured(data, hashlib.blake2b(data, digest_size=16).hexdigest(), len(body["prompt"]),
+                        empty=not body["prompt"])
     messages = body["messages"]
     prefix = Prefix({**body, "messages": messages[:-1]})
     return prefix.measure(messages[-1] if messages else None, attachment_tokens(media or []))

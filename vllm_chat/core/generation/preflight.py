@@ -26,8 +26,9 @@ RESERVED_TEMPLATE_KWARGS = ("add_generation_prompt", "continue_final_message")
 
 
 def wire_body(request: dict[str, Any]) -> dict[str, Any]:
-    """`request` (SDK keyword arguments) as the JSON body it becomes: `extra_body` merged in."""
-    body = {k: v for k, v in request.items() if k != "extra_body"}
+    """`request` (SDK keyword arguments) as the JSON body it becomes: `extra_body` merged in,
+    `extra_headers` (the routing key) left out."""
+    body = {k: v for k, v in request.items() if k not in ("extra_body", "extra_headers")}
     body.update(request.get("extra_body") or {})
     return body
 

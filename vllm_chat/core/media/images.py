@@ -88,13 +88,36 @@ def prepare_image(data: bytes, mime: str, name: str, max_side: int) -> PreparedI
     return PreparedImage(encoded, target, result.width, result.height)
 
 
+PREVIEW_MAX_PIXELS = 16_000_000
+"""Most pixels a preview decodes (64 MB as RGBA); a bigger picture is described, not decoded."""
+
+
+class PreviewTooLarge(AttachmentError):
+    """The picture has too many pixels to decode just for a preview (it can still be sent)."""
+
+
+def preview_image(data: bytes, mime: str | None, name: str,
+                  box: tuple[int, int]) -> tuple[Image.Image, tuple[int, int]]:
+    """A decoded picture for a preview of about `box` pixels, upright, and the file's own size.
+
+    Decoding is bounded: a JPEG decodes at a reduced scale near `box` (draft mode); any
+    picture still over `PREVIEW_MAX_PIXELS` raises `PreviewTooLarge` before its pixels are
+    decoded (a 12000x12000 PNG would take 576 MB)."""
+    from PIL import ImageOps
+
+    image, full_size = _decode(data, mime, name, max(1, *box), max_pixels=PREVIEW_MAX_PIXELS)
+    if image.getexif().get(_ORIENTATION_TAG) in _NEEDS_TURN:
+        image = ImageOps.exif_transpose(image)
+    return image, full_size
+
+
 def decode_image(data: bytes, mime: str | None, name: str) -> Image.Image:
     """Open and fully decode an image, or raise `AttachmentError` saying why not."""
     return _decode(data, mime, name, None)[0]
 
 
 def _decode(
-    data: bytes, mime: str | None, name: str, max_side: int | None
+    data: bytes, mime: str | None, name: str, max_side: int | None, *, max_pixels: int | None = None
 ) -> tuple[Image.Image, tuple[int, int]]:
     """The decoded image and its full size in pixels.
 
@@ -118,7 +141,13 @@ def _decode(
             if max_side is not None and is_jpeg and max(image.size) > max_side:
                 scale = max_side / max(image.size)
                 image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                raise PreviewTooLarge(
+                    f"{full_size[0]}×{full_size[1]} pixels: too many to decode for a preview "
+                    "(it is downscaled when sent)")
             image.load()
+    except PreviewTooLarge:
+        raise
     except Image.DecompressionBombError:
         raise AttachmentError(
             f"{name} has too many pixels to be processed safely. "
@@ -144,9 +173,11 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            size: tuple[int, int] = image.size
-            return size
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # nothing is decoded here
+            with Image.open(io.BytesIO(data)) as image:
+                size: tuple[int, int] = image.size
+                return size
     except Exception:  # noqa: BLE001 - any failure just means "size unknown"
         return None
 

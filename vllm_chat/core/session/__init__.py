@@ -33,7 +33,9 @@ The class is assembled from one part per concern, each in its own module:
 - `inspect`: a reply's exact request (JSON, curl, Python), its rendered prompt
   and its tokens' logprobs;
 - `telemetry`: the server's own view (version, models, `/metrics`) for the
-  server panel, the header's load indicator and why a reply waits.
+  server panel, the header's load indicator and why a reply waits;
+- `servers`: the config's profiles, what each serves, switching to another one,
+  and how requests reach the server (proxy, TLS, extra headers, routing header).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from vllm_chat.core.session.context import Breakdown, ContextPart
 from vllm_chat.core.session.conversations import NoStore
 from vllm_chat.core.session.inspect import InspectPart
 from vllm_chat.core.session.lora import LoraPart
+from vllm_chat.core.session.servers import ServerModels, ServersPart
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.session.telemetry import TelemetryPart
 from vllm_chat.core.session.tool_servers import ToolInfo, ToolServersPart
@@ -59,9 +62,9 @@ from vllm_chat.core.session.workbench import (
 )
 
 __all__ = ["Activity", "Breakdown", "ChatSession", "Completion", "Connected", "Draft", "NoStore", "NothingToCompact",
-           "QueuedPrompt", "SecretsMentioned", "SessionStatus", "ToolInfo"]
+           "QueuedPrompt", "SecretsMentioned", "ServerModels", "SessionStatus", "ToolInfo"]
 
 
 class ChatSession(CompactionPart, CandidatesPart, LoraPart, TurnsPart, VersionsPart, ContextPart, WorkbenchPart,
-                  ToolServersPart, InspectPart, TelemetryPart):
+                  ToolServersPart, InspectPart, TelemetryPart, ServersPart):
     """One conversation with one server, saved as it goes (see the module docstring)."""

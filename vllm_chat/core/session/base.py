@@ -71,12 +71,7 @@ class SessionBase:
         """The global tools switch for this run (a conversation may override it)."""
         self.tool_choice = settings.tools.choice
         """`tool_choice` sent with tools in this run: auto, none or required."""
-        self._client = ChatClient(
-            settings.base_url,
-            settings.api_key.get_secret_value(),
-            timeout=settings.request_timeout,
-            connect_timeout=settings.connect_timeout,
-        )
+        self._client = self._client_for(settings)
         self._store = store
         self._root = root or Path(os.getcwd())
         self._engine = self._build_engine(approver)
@@ -95,6 +90,20 @@ class SessionBase:
         self._context_used = self._last_usage()
 
     # -- assembly -------------------------------------------------------------------
+
+    def _client_for(self, settings: Settings) -> ChatClient:
+        """A client for the server `settings` name, through their headers and TLS trust (a
+        header whose `${VAR}` is not set is left out, and said: the start-up check missed it)."""
+        from vllm_chat.core.gateway_settings import transport_of
+        from vllm_chat.core.transport import Transport, TransportError
+
+        try:
+            transport = transport_of(settings)
+        except TransportError as exc:
+            self.problems.append(str(exc))
+            transport = Transport(insecure=settings.insecure, routing_header=settings.routing_header)
+        return ChatClient(settings.base_url, settings.api_key.get_secret_value(), timeout=settings.request_timeout,
+                          connect_timeout=settings.connect_timeout, transport=transport)
 
     def _fresh_conversation(self) -> Conversation:
         return Conversation(
@@ -115,7 +124,7 @@ class SessionBase:
         tools, problems = ToolRegistry.from_settings(self.settings.tools, root=self._root)
         self.problems.extend(problems)
         return Engine(self._client, tools=tools, approval=ApprovalPolicy(tools), approver=approver,
-                      max_rounds=self.settings.tools.max_rounds)
+                      max_rounds=self.settings.tools.max_rounds, max_busy_wait=self.settings.max_busy_wait)
 
     def _recorder_for(self, conv: Conversation) -> SessionRecorder | None:
         if self._store is None:
@@ -158,6 +167,8 @@ class SessionBase:
             note=policy.hint if policy is not None else "",
             save_problem=self._save_problem,
             demo=self.demo,
+            insecure=self._client.transport.insecure,
+            profile=self.settings.profile or "",
         )
 
     def options(self, *, continue_last: bool = False) -> TurnOptions:
@@ -166,7 +177,17 @@ class SessionBase:
         return TurnOptions(tools_enabled=self.tools_on, tool_choice=self.tool_choice,
                            media_policy=self.media_policy, continue_last=continue_last,
                            chat_template=self.chat_template_for(self.conversation.model),
-                           context_window=self.context_window, reply_room=self._reply_room)
+                           context_window=self.context_window, reply_room=self._reply_room,
+                           model_templates={name: entry.chat_template for name, entry in self.settings.models.items()
+                                            if entry.chat_template},
+                           routing=self.routing)
+
+    @property
+    def routing(self) -> tuple[str, str] | None:
+        """The routing header of this conversation's turns, (name, the conversation's id), when
+        `routing_header` is set: the same on every request of its turns, absent elsewhere."""
+        name = self._client.transport.routing_header
+        return (name, self.conversation.id) if name else None
 
     def chat_template_for(self, model: str) -> str | None:
         """The chat template the config gives `model` (`[models."NAME"] chat_template`), if any."""
@@ -213,6 +234,10 @@ class SessionBase:
         if (state, problem) != (self._connection, self._connection_problem):
             self._connection, self._connection_problem = state, problem
             self._status_changed()
+
+    def _server_changed(self) -> None:
+        """The session now talks to another server: each part forgets what it learnt of the
+        old one (its load, whether it loads LoRA adapters, counts it could not make)."""
 
     async def connect(self) -> list[ModelInfo]:
         """Ask the server for its models once and settle the model to use.

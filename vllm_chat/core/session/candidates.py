@@ -24,6 +24,7 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ServerBusy,
     ToolCallDelta,
 )
 from vllm_chat.core.session.status import Activity, SessionStatus
@@ -90,6 +91,9 @@ class CandidatesPart(TurnsPart):
                 self._streamed(self._activity, "thinking")
             case CandidateEvent(event=ToolCallDelta()):
                 self._streamed(self._activity, "calling")
+            case CandidateEvent(event=ServerBusy(wait=wait)) if self._activity is not None:
+                now = self._now()
+                self._mark_activity(replace(self._activity, phase="busy", since=now, retry_at=now + wait))
             case CandidateEvent():
                 pass  # a reply's start and end are not the turn's: the header follows them all
             case CandidatesDone():

@@ -39,6 +39,7 @@ from vllm_chat.core.context.request import (
     with_messages,
 )
 from vllm_chat.core.conversation import Attachment, Conversation, Message
+from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.prompting.mentions import MentionError, mentioned_paths, plain_text, resolve_mentions
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import SessionStatus
@@ -101,6 +102,12 @@ class ContextPart(WorkbenchPart):
         self._prefix: tuple[tuple[Any, ...], Prefix] | None = None
         super().__init__(*args, **kwargs)
 
+    def _server_changed(self) -> None:
+        self._meter.stop()
+        self._meter = ContextMeter()  # another server counts for itself (or can't)
+        self._seen = None
+        super()._server_changed()
+
     async def aclose(self) -> None:
         """Stop counting, then close as the session does."""
         if self._timer is not None:
@@ -152,8 +159,10 @@ class ContextPart(WorkbenchPart):
     def _history_key(self) -> tuple[Any, ...]:
         """What the next request depends on besides the draft (cheap: no message is read)."""
         conv = self.conversation
+        tools = self._engine.tools
         return (id(conv), conv.updated_at, len(conv.messages), conv.model, conv.system_prompt,
-                id(conv.params), self.tools_on, id(self.media_policy), self._connection)
+                id(conv.params), self.tools_on, tools.changes if tools is not None else 0,
+                id(self.media_policy), self._connection)
 
     def _context_now(self) -> tuple[int | None, bool, str]:
         """(tokens, exact, note) for the status: the last count when nothing changed since,
@@ -250,7 +259,16 @@ class ContextPart(WorkbenchPart):
 
     def _measure(self, conv: Conversation, options: TurnOptions | None = None) -> Measured:
         """The request a turn on `conv` would send now, measured for counting."""
-        return measure(self._engine.request_for(conv, options or self.options()), media_of(conv))
+        return measure(self._request_for(conv, options or self.options()), media_of(conv))
+
+    def _request_for(self, conv: Conversation, options: TurnOptions) -> dict[str, Any]:
+        """`Engine.request_for`; when a media file the conversation refers to can't be read
+        (gone, or the session file was edited), the request without media: counting goes on,
+        and sending says what is wrong with the attachment."""
+        try:
+            return self._engine.request_for(conv, options)
+        except AttachmentError:
+            return self._engine.request_for(conv, replace(options, media_policy=_leave_out_media(conv)))
 
     def _next_request(self, conv: Conversation, draft: Message | None) -> Measured:
         """The request the draft would make, measured. Typed key by key in a long
@@ -265,7 +283,7 @@ class ContextPart(WorkbenchPart):
             return self._measure(with_draft(conv, draft), options)
         key = self._history_key()
         if self._prefix is None or self._prefix[0] != key:
-            self._prefix = (key, Prefix(tokenize_body(self._engine.request_for(conv, options))))
+            self._prefix = (key, Prefix(tokenize_body(self._request_for(conv, options))))
         last = default_messages(with_messages(conv, [draft]), options)[-1]
         return self._prefix[1].measure(last, attachment_tokens([*media_of(conv), *draft.attachments]))
 

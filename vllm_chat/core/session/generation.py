@@ -14,7 +14,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.errors import ChatErrorException
-from vllm_chat.core.events import Event, TurnFinished, TurnStarted, TurnStopped
+from vllm_chat.core.events import (
+    CandidateEvent,
+    CandidatesStarted,
+    Event,
+    TurnFinished,
+    TurnStarted,
+    TurnStopped,
+)
 from vllm_chat.core.generation.check import check_reply
 from vllm_chat.core.generation.constraint import Constraint
 from vllm_chat.core.generation.reasoning import ReasoningControls
@@ -109,18 +116,27 @@ class GenerationPart(SessionBase):
 
     def _note_generation(self, event: Event) -> None:
         """Write down what a reply's request carried, and check the reply when it ends
-        (called for every turn event, before the recorder sees it)."""
+        (called for every turn event, before the recorder sees it; each of several
+        candidates or compared replies is checked like a single reply)."""
         match event:
+            case CandidatesStarted():
+                self._sent_constraint = self.conversation.constraint
             case TurnStarted(message=message):
                 self._sent_constraint = self.conversation.constraint
-                controls = self.conversation.reasoning_controls
-                chat = self.conversation.kind == "chat"
-                message.reasoning_controls = controls.model_copy(deep=True) if chat and controls.is_set else None
-                message.check = None
-            case TurnFinished(message=message):
+                self._note_controls(message)
+            case CandidateEvent(event=TurnStarted(message=message)):
+                self._note_controls(message)
+            case TurnFinished(message=message) | CandidateEvent(event=TurnFinished(message=message)):
                 self._check(message, stopped=False)
-            case TurnStopped(message=message) if message is not None:
+            case TurnStopped(message=message) | CandidateEvent(event=TurnStopped(message=message)) \
+                    if message is not None:
                 self._check(message, stopped=True)
+
+    def _note_controls(self, message: Message) -> None:
+        controls = self.conversation.reasoning_controls
+        chat = self.conversation.kind == "chat"
+        message.reasoning_controls = controls.model_copy(deep=True) if chat and controls.is_set else None
+        message.check = None
 
     def _check(self, message: Message, *, stopped: bool) -> None:
         constraint = self._sent_constraint

@@ -27,11 +27,13 @@ class InspectPart(SessionBase):
         """The request that produced the reply `message_id` (its messages rebuilt from the
         conversation; `exact` says whether they are the ones sent). Raises `KeyError` for
         an unknown message, `request_view.NoRequest` for one without a recorded request."""
-        return exact_request(self.conversation, self._reply(message_id), needs_key=self._client.has_api_key)
+        return exact_request(self.conversation, self._reply(message_id), needs_key=self._client.has_api_key,
+                             headers=self._client.transport.copy_headers())
 
     def request_as(self, message_id: str, form: CopyForm) -> str:
         """The reply's request written out as JSON, a curl command or a Python script, each
-        runnable as it is against the same server (the API key read from the environment)."""
+        runnable as it is against the same server (the API key and the values of the extra
+        headers read from the environment)."""
         return copy_text(self.request_of(message_id), form)
 
     async def render_prompt(self, message_id: str) -> RenderedPrompt:

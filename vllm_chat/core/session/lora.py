@@ -15,6 +15,10 @@ class LoraPart(ControlsPart):
 
     _runtime_lora: bool | None = None  # None: not asked yet (asked once per server, see runtime_lora)
 
+    def _server_changed(self) -> None:
+        self._runtime_lora = None  # another server: ask it
+        super()._server_changed()
+
     def model_groups(self) -> list[ModelGroup]:
         """The served models as groups: each base model with its adapters under it (each
         adapter with its parent's context window when its own card has none)."""

@@ -8,7 +8,7 @@ changed (`ChatSession.subscribe`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from vllm_chat.core.candidates import CandidateStatus
@@ -20,10 +20,11 @@ connecting: nothing known yet; connected: the model list arrived;
 disconnected: the server can't be reached (retrying); error: it answered,
 but with a problem a retry won't fix (wrong key, wrong URL)."""
 
-ActivityPhase = Literal["waiting", "thinking", "answering", "calling", "approval", "tool"]
+ActivityPhase = Literal["waiting", "thinking", "answering", "calling", "approval", "tool", "busy"]
 """What a running turn is doing: waiting for the first token, streaming
 reasoning, streaming the answer, streaming a tool call's arguments, waiting
-for the user's approval, or running a tool."""
+for the user's approval, running a tool, or waiting to send the request again
+because the server said it is busy (429/503 with Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class Activity:
     """The tool waiting for approval or running, in those phases."""
     task: Literal["reply", "compact"] = "reply"
     """What the turn is for: a reply, or the summary of a compaction."""
+    retry_at: float | None = None
+    """In the busy phase: `time.monotonic()` when the request goes again."""
+
+    def at(self, now: float) -> Activity:
+        """This activity as it stands at `now`: once a busy server's wait is over the request
+        has gone again, and the turn waits for its first token (timed from then)."""
+        if self.phase == "busy" and self.retry_at is not None and now >= self.retry_at:
+            return replace(self, phase="waiting", since=self.retry_at, sent_at=self.retry_at, retry_at=None)
+        return self
 
     def tokens_per_second(self, now: float) -> float | None:
         """Streaming speed so far, or None before it can be measured (under a second of
@@ -96,6 +106,10 @@ class SessionStatus:
     """Why the conversation can't be saved right now ('' when saving works)."""
     demo: bool = False
     """The server is the built-in simulated one."""
+    insecure: bool = False
+    """TLS certificates are not checked (`insecure = true`): the header warns."""
+    profile: str = ""
+    """The config profile the server comes from ('' when none was chosen)."""
     constraint: str = ""
     """The structured-output constraint replies must match, in short (`json: person`; '' for none)."""
     completion_mode: bool = False

@@ -60,6 +60,11 @@ class TelemetryPart(SessionBase):
         self._panels = 0
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
+    def _server_changed(self) -> None:
+        self._snapshot, self._latest = None, None  # another server: its own load, version, models
+        self._metrics_missing, self._waiting_reason = False, ""
+        super()._server_changed()
+
     # -- what front ends read ----------------------------------------------------------
 
     def status(self) -> SessionStatus:

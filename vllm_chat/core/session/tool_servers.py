@@ -39,6 +39,9 @@ class ToolServersPart(SessionBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._mcp = self._build_mcp()
+        if self._mcp is not None:
+            # A server's tools joining or leaving changes the next request (the meter counts again).
+            self._mcp.subscribe(self._status_changed)
 
     def _build_mcp(self) -> McpManager | None:
         if not self.settings.mcp.servers or self._engine.tools is None:
@@ -94,6 +97,11 @@ class ToolServersPart(SessionBase):
         tool = tools.get(call.name) if tools is not None else None
         return ToolInfo(tool.description if tool is not None else "",
                         tools.preview(call) if tools is not None else None, self.tool_source(call.name))
+
+    def file_tools_note(self) -> str:
+        """Where the file tools reach, in one sentence for the welcome text ("" without them)."""
+        tools = self._engine.tools
+        return (tools.file_tools_note() if tools is not None else None) or ""
 
     def tool_source(self, name: str) -> str | None:
         """Where the tool the model calls `name` runs: `MCP server X`, or None for local tools."""

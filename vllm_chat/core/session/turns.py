@@ -12,6 +12,7 @@ from vllm_chat.core.events import (
     ContentDelta,
     Event,
     ReasoningDelta,
+    ServerBusy,
     ToolApprovalNeeded,
     ToolCallDelta,
     ToolResult,
@@ -77,6 +78,9 @@ class TurnsPart(GenerationPart):
                 now = self._now()
                 self._tokens, self._first_token_at = 0, None
                 self._mark_activity(Activity("waiting", since=now, sent_at=now))
+            case ServerBusy(wait=wait) if activity is not None:
+                now = self._now()
+                self._mark_activity(replace(activity, phase="busy", since=now, retry_at=now + wait))
             case ContentDelta():
                 self._streamed(activity, "answering")
             case ReasoningDelta():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vllm_chat.core.themes.colours import Colour, is_colour, parse_colour, split_alpha
-from vllm_chat.core.themes.contrast import WHITE, blend, contrast, opaque, readable
+from vllm_chat.core.themes.contrast import BLACK, WHITE, blend, contrast, opaque, readable
 from vllm_chat.core.themes.schema import BASE_COLOUR_KEYS, check_css_colour, check_variable
 
 
@@ -80,7 +80,7 @@ def app_variables_for(
     while tint > 0 and contrast(foreground, user_background) < text_floor:
         tint = round(tint - 0.02, 2)
         user_background = blend(background, primary, tint)
-    put("user-message-background", user_background)
+    user_background = put("user-message-background", user_background)
     put("user-message-border", primary)
     assistant_background = put("assistant-message-background", background)
     put("assistant-message-border", blend(background, foreground, 0.25))
@@ -101,6 +101,12 @@ def app_variables_for(
     put("error-border", error)
     status_background = put("status-bar-background", panel)
     put("status-bar-foreground", readable(foreground, status_background))
+    # Textual's `boost` (a faint veil of the text colour) over the background, as code had it.
+    boost = colours["boost"] or (WHITE if dark else BLACK)._replace(a=0.04)
+    code_background = put("code-background", opaque(boost, 1.0, background))
+    put("code-foreground", readable(accent, code_background))
+    # Seen beside replies (the background) and prompts (their tint): >= 3:1 against both.
+    put("focus-border", readable(readable(accent, background, 3.0), user_background, 3.0))
     result["code-theme"] = _code_theme(overrides, dark)
     return result
 
@@ -141,6 +147,9 @@ def _ansi_app_variables(
         "error-border": error,
         "status-bar-background": "transparent",
         "status-bar-foreground": "ansi_default",
+        "code-background": "transparent",
+        "code-foreground": pick("accent", primary),
+        "focus-border": pick("accent", primary),
     }
     for name in derived:
         given = overrides.get(name)

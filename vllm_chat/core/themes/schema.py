@@ -31,6 +31,9 @@ APP_VARIABLES: dict[str, str] = {
     "error-border": "Border of error messages.",
     "status-bar-background": "Background of the status bar.",
     "status-bar-foreground": "Text of the status bar (>= 4.5:1 on its background).",
+    "code-background": "Background of inline code and code blocks in replies.",
+    "code-foreground": "Text of inline code in replies, table cells included (>= 4.5:1 on `code-background`).",
+    "focus-border": "The bar beside the focused message (>= 3:1 on the background, as a focus mark must be).",
     "code-theme": "Not a colour: Pygments style for code rendered by Rich (or ansi_dark/ansi_light).",
 }
 """The app's own theme variables (use as `$name` in CSS) and what each one styles."""

@@ -4,6 +4,10 @@ The engine asks `needs_prompt` before each call; when it is True the UI asks
 the user and the engine passes the answer to `record`. "Allow for this
 session" is remembered per tool name until `reset` (a new or another
 conversation); "allow once", "deny" and "stop" are not.
+
+A call can need approval although its tool doesn't (a read of a file that
+looks like a secret, see `Tool.sensitivity`); "allow for this session" then
+covers that same file for that tool, not the tool's every call.
 """
 
 from __future__ import annotations
@@ -37,26 +41,42 @@ class ApprovalPolicy:
         self.auto_approve = auto_approve
         """`--yes`: never ask."""
         self._session: set[str] = set()
+        self._session_calls: set[tuple[str, str]] = set()
 
     @property
     def allowed_for_session(self) -> frozenset[str]:
         """Tools the user allowed for the rest of the session."""
         return frozenset(self._session)
 
-    def needs_prompt(self, name: str) -> bool:
-        """Whether to ask the user before running a call to `name`."""
-        if self.auto_approve or name in self._session:
-            return False
-        return self.registry.needs_approval(name)
+    def needs_prompt(self, call: ToolCall | str) -> bool:
+        """Whether to ask the user before running `call` (or any call to the tool named so).
 
-    def record(self, name: str, decision: Decision) -> None:
-        """Remember the user's answer for `name` (only ALLOW_SESSION has a lasting effect)."""
-        if decision is Decision.ALLOW_SESSION:
+        For a call this may read a few KB of the file it names (run it off the event loop)."""
+        if self.auto_approve:
+            return False
+        name = call if isinstance(call, str) else call.name
+        if not isinstance(call, str):
+            reason = self.registry.sensitivity(call)
+            if reason is not None:
+                return (name, reason) not in self._session_calls
+        return name not in self._session and self.registry.needs_approval(name)
+
+    def record(self, call: ToolCall | str, decision: Decision) -> None:
+        """Remember the user's answer (only ALLOW_SESSION has a lasting effect: for the tool,
+        or for a call that needed approval on its own, for that same file)."""
+        if decision is not Decision.ALLOW_SESSION:
+            return
+        name = call if isinstance(call, str) else call.name
+        reason = None if isinstance(call, str) else self.registry.sensitivity(call)
+        if reason is not None:
+            self._session_calls.add((name, reason))
+        else:
             self._session.add(name)
 
     def reset(self) -> None:
         """Forget session-wide allowances (for a new session)."""
         self._session.clear()
+        self._session_calls.clear()
 
     def denied_outcome(self, call: ToolCall) -> ToolOutcome:
         """The outcome sent to the model when the user denied `call`."""

@@ -114,6 +114,11 @@ class Tool(ABC):
         """What the call will do, in one line for an approval prompt (None: show the arguments)."""
         return None
 
+    def sensitivity(self, arguments: dict[str, Any]) -> str | None:
+        """Why this one call needs the user's approval although the tool doesn't (e.g. a file
+        that looks like a secret), naming what it touches; None when it doesn't."""
+        return None
+
     @abstractmethod
     async def run(self, arguments: dict[str, Any]) -> str | ToolReply:
         """Do the work with validated arguments and return the text for the model

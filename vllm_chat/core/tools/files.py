@@ -4,6 +4,12 @@ The root is the folder the app was started in. Every path is resolved (`..`
 and symlinks included) before use, and refused unless it lands inside the
 root, so a link that points outside leads nowhere. Nothing here opens a file
 for writing. Disk work runs in a thread so a slow disk never freezes the UI.
+
+Some reads need the user's approval although the tools don't (`sensitivity`):
+a file that looks like a secret (`secrets.py`: keys, `.env`, credential
+stores, a git config with a token, `tools.secret_files`), and every read at
+all when the root is the home folder or `/`, which hold far more than a
+project. The approval prompt names the file and the reason.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from vllm_chat.core.tools.base import Tool, ToolError
+from vllm_chat.core.tools.secrets import SNIFF_BYTES, is_broad_root, secret_reason
 
 MAX_READ_BYTES = 96 * 1024
 """Most bytes of a file one `read_file` call returns; `offset` reads on from there.
@@ -28,12 +35,44 @@ MAX_LIST_ENTRIES = 500
 _SNIFF_BYTES = 8192
 
 
-class _RootedTool(Tool):
+class RootedTool(Tool):
     """A tool that works on paths inside one folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, secret_files: tuple[str, ...] = ()) -> None:
         self.root = Path(root).resolve()
         """The folder every path is relative to and confined to."""
+        self.secret_files = tuple(secret_files)
+        """Extra file patterns that need approval to read (`tools.secret_files`)."""
+        self.ask_every_read = is_broad_root(self.root)
+        """True when the root is the home folder or `/`: then every call needs approval."""
+
+    def sensitivity(self, arguments: dict[str, Any]) -> str | None:
+        """Why this call needs the user's approval (naming the path), or None."""
+        path = str(arguments.get("path", "."))
+        try:
+            target = self.resolve(path)
+        except ToolError:
+            return None  # it will fail without reading anything
+        name = self.shown(target)
+        reason = self._secret(target, name)
+        if reason:
+            return f"{self.verb} '{name}', which looks like a secret: {reason}."
+        if self.ask_every_read:
+            return (f"{self.verb} '{name}' in {self.root}, a folder as wide as your home folder or more, "
+                    "so every read is asked first.")
+        return None
+
+    verb = "Reads"
+
+    def _secret(self, target: Path, name: str) -> str | None:
+        if not target.is_file() or name == ".":
+            return None
+        try:
+            with open(target, "rb") as f:
+                head = f.read(SNIFF_BYTES)
+        except OSError:
+            head = b""
+        return secret_reason(name, head, self.secret_files)
 
     def resolve(self, path: str) -> Path:
         """The real location of `path` (relative to the root), or `ToolError` if it is outside."""
@@ -57,10 +96,11 @@ class _RootedTool(Tool):
         return relative if relative != "." else "."
 
 
-class ReadFileTool(_RootedTool):
+class ReadFileTool(RootedTool):
     """Reads a UTF-8 text file inside the root."""
 
     name = "read_file"
+    verb = "Reads"
     description = (
         "Read a UTF-8 text file inside the folder vllm-chat was started in (read-only). "
         f"Returns the file's text; at most {MAX_READ_BYTES // 1024} KB per call, so for long files "
@@ -135,9 +175,7 @@ def _skip_lines(f: BinaryIO, count: int) -> int:
         chunk = f.readline(65536)
         if not chunk:
             break
-        if chunk.endswith(b"\n"):
-            skipped += 1
-        elif len(chunk) < 65536:  # a last line without a newline
+        if chunk.endswith(b"\n") or len(chunk) < 65536:
             skipped += 1
     return skipped
 
@@ -192,10 +230,11 @@ def _read_lines(f: BinaryIO, name: str, offset: int, max_lines: int | None) -> s
     return f"{text}{'' if text.endswith(chr(10)) or not text else chr(10)}[{note}]"
 
 
-class ListDirectoryTool(_RootedTool):
+class ListDirectoryTool(RootedTool):
     """Lists a folder inside the root."""
 
     name = "list_directory"
+    verb = "Lists"
     description = (
         "List the entries of a folder inside the folder vllm-chat was started in: folders first, then "
         f"files with their size in bytes, sorted by name (at most {MAX_LIST_ENTRIES}). Hidden entries "

@@ -29,6 +29,7 @@ from vllm_chat.core.tools.base import (
     ToolReply,
 )
 from vllm_chat.core.tools.builtins import builtin_tool
+from vllm_chat.core.tools.files import RootedTool
 from vllm_chat.core.tools.python_tools import load_python_tool
 from vllm_chat.core.tools.shell_tools import load_shell_tool
 
@@ -66,6 +67,8 @@ class ToolRegistry:
         default_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self._tools: dict[str, Tool] = {}
+        self.changes = 0
+        """How many times a tool was added or removed (the tool schemas a request carries changed)."""
         self._confirm = set(confirm)
         self.default_timeout = default_timeout
         """Seconds a call may run when neither `execute` nor the tool sets a limit."""
@@ -101,7 +104,7 @@ class ToolRegistry:
                 registry.add(tool)
 
         for i, builtin in enumerate(tools.builtins):
-            admit(builtin_tool(builtin, root=root), f"tools.builtins[{i}]")
+            admit(builtin_tool(builtin, root=root, secret_files=tuple(tools.secret_files)), f"tools.builtins[{i}]")
         for i, entry in enumerate(tools.python):
             try:
                 admit(load_python_tool(entry), f"tools.python[{i}]")
@@ -128,10 +131,12 @@ class ToolRegistry:
         if tool.name in self._tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self._tools[tool.name] = tool
+        self.changes += 1
 
     def remove(self, name: str) -> None:
         """Stop offering the tool called `name` (an MCP server's tool, when its server goes)."""
-        self._tools.pop(name, None)
+        if self._tools.pop(name, None) is not None:
+            self.changes += 1
 
     def names(self) -> list[str]:
         """Tool names, in the order they were added."""
@@ -140,6 +145,16 @@ class ToolRegistry:
     def get(self, name: str) -> Tool | None:
         """The tool called `name`, if there is one."""
         return self._tools.get(name)
+
+    def file_tools_note(self) -> str | None:
+        """Where the file tools reach, in one sentence for the welcome text (None without them)."""
+        tool = next((t for t in self._tools.values() if isinstance(t, RootedTool)), None)
+        if tool is None:
+            return None
+        note = f"File tools read only inside {tool.root}"
+        if tool.ask_every_read:
+            return note + ", and every read asks you first."
+        return note + "; secret-looking files ask first."
 
     def specs(self) -> list[dict[str, Any]]:
         """The request's `tools` list."""
@@ -162,12 +177,22 @@ class ToolRegistry:
         return prepared if isinstance(prepared, ToolOutcome) else None
 
     def preview(self, call: ToolCall) -> str | None:
-        """One line saying what the call will do (e.g. the exact argv of a shell tool), if known."""
+        """One line saying what the call will do (e.g. the exact argv of a shell tool), or why
+        it needs approval (a file that looks like a secret), if known."""
         prepared = self._prepare(call)
         if isinstance(prepared, ToolOutcome):
             return None
         tool, arguments = prepared
-        return tool.preview(arguments)
+        return tool.preview(arguments) or tool.sensitivity(arguments)
+
+    def sensitivity(self, call: ToolCall) -> str | None:
+        """Why this call needs approval although its tool doesn't (see `Tool.sensitivity`);
+        None for a call that can't run anyway. May read a few KB of a file."""
+        prepared = self._prepare(call)
+        if isinstance(prepared, ToolOutcome):
+            return None
+        tool, arguments = prepared
+        return tool.sensitivity(arguments)
 
     async def execute(self, call: ToolCall, *, timeout: float | None = None) -> ToolOutcome:
         """Run a call and say how it went. Never raises, except `asyncio.CancelledError`.

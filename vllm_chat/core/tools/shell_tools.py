@@ -8,6 +8,12 @@ first, and the finished argv goes straight to `exec`, so `; rm -rf /` or
 `$(touch x)` arrive as plain text. The command runs in the start folder, in a
 process group of its own, so a timeout or the user's Esc kills it and every
 process it started. Every call needs approval.
+
+Arguments are data, never options: a value that starts with `-` is refused
+where the program would read it as one (an argv item that starts with the
+placeholder, before any literal `--` item), unless the parameter says
+`allow_dash = true`. Templates should put `--` before the data items, as the
+documented ones do.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_chat.core.config import ShellParam, ShellTool
-from vllm_chat.core.tools.base import Tool, ToolConfigError, ToolError
+from vllm_chat.core.tools.base import InvalidArguments, Tool, ToolConfigError, ToolError
 
 MAX_CAPTURE_BYTES = 1024 * 1024
 """Bytes kept of each of stdout and stderr; the rest is read and counted, not kept."""
@@ -62,6 +68,30 @@ class ShellCommandTool(Tool):
             "additionalProperties": False,
         }
 
+    def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The schema check, then no value that would become an option (see the module doc)."""
+        arguments = super().validate(arguments)
+        problems = []
+        for name in self._option_positions():
+            if name in arguments and _as_text(arguments[name]).startswith("-") and not self.params[name].allow_dash:
+                problems.append(
+                    f"{name}: {_as_text(arguments[name])!r} starts with '-', so {self.command[0]} would take it "
+                    "for an option; values can't start with '-' here (rephrase it, e.g. without the dash)")
+        if problems:
+            raise InvalidArguments(problems)
+        return arguments
+
+    def _option_positions(self) -> list[str]:
+        """Parameters whose value starts an argv item before the first `--` item."""
+        names = []
+        for item in self.command[1:]:
+            if item == "--":
+                break
+            found = PLACEHOLDER.match(item)
+            if found:
+                names.append(found.group(1))
+        return names
+
     def argv(self, arguments: dict[str, Any]) -> list[str]:
         """The command to run for validated `arguments`."""
         out: list[str] = []
@@ -74,8 +104,8 @@ class ShellCommandTool(Tool):
         return out
 
     def preview(self, arguments: dict[str, Any]) -> str | None:
-        """The exact command line, quoted as a shell would need it (it is not run by one)."""
-        return shlex.join(self.argv(arguments))
+        """The exact command line after a `$ `, quoted as a shell would need it (it is not run by one)."""
+        return "$ " + shlex.join(self.argv(arguments))
 
     async def run(self, arguments: dict[str, Any]) -> str:
         """Run the command; output is stdout, labelled stderr and a non-zero exit status."""

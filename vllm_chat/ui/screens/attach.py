@@ -36,7 +36,7 @@ from vllm_chat.core.attachments import (
 )
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment
-from vllm_chat.core.media.images import upright_image
+from vllm_chat.core.media.images import PreviewTooLarge, image_size, preview_image
 from vllm_chat.core.media.sniff import (
     KIND_FOR_EXTENSION,
     SNIFF_BYTES,
@@ -144,14 +144,20 @@ def look_at(path: Path, settings: AttachmentSettings, cells: tuple[int, int], ba
     if kind != "image":
         att = Attachment(kind=kind, name=name, mime=mime, size=size)
         return FilePreview(path, describe(att), "", att)
+    cell_w, cell_h = images.cell_size()
     try:
-        picture = upright_image(path.read_bytes(), mime, name)
-        thumb = images.display_copy(picture, cells, background)
+        data = path.read_bytes()
+        picture, (width, height) = preview_image(data, mime, name, (cells[0] * cell_w, cells[1] * cell_h))
+        thumb = images.display_copy(picture, cells, background, owned=True)
+        del picture
+    except PreviewTooLarge as exc:
+        width, height = image_size(data) or (0, 0)
+        att = Attachment(kind="image", name=name, mime=mime, size=size, width=width or None, height=height or None)
+        return FilePreview(path, describe(att), str(exc), att)
     except AttachmentError as exc:
         return FilePreview(path, f"{name} · {human_size(size)}", str(exc))
     except Exception as exc:  # noqa: BLE001 - Pillow and the disk fail in many ways
         return FilePreview(path, f"{name} · {human_size(size)}", f"can't be read ({type(exc).__name__}: {exc})")
-    width, height = picture.size
     att = Attachment(kind="image", name=name, mime=mime, size=size, width=width, height=height)
     note = ""
     if max(width, height) > settings.max_image_side:

@@ -33,6 +33,7 @@ from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
 from vllm_chat.ui.widgets.completion_list import CompletionList
+from vllm_chat.ui.widgets.key_footer import KeyFooter
 from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.queue_view import QueueView
@@ -51,6 +52,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         # (a prompt sent right after ctrl+n belongs to the new conversation).
         Binding("ctrl+n", "new_conversation", "New", priority=True, id="new-conversation"),
         Binding("ctrl+o", "pick_model", "Model", id="pick-model"),
+        Binding("alt+o", "pick_server", "Server", show=False, id="pick-server"),
         Binding("ctrl+r", "retry", "Retry", show=False, id="retry"),
         Binding("f2", "edit_system_prompt", "System prompt", show=False, id="edit-system-prompt"),
         Binding("ctrl+t", "toggle_tools", "Tools", show=False, id="toggle-tools"),
@@ -96,9 +98,10 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        yield Static("", id="banner", markup=False)
-        yield Static("", id="save-banner", classes="banner", markup=False)
+        yield Static("", id="banner", classes="banner-line", markup=False)
+        yield Static("", id="save-banner", classes="banner banner-line", markup=False)
         yield MessageList(show_reasoning=self.session.settings.show_reasoning, versions=self.session.versions,
+                          demo=self.session.demo, reading_width=self.session.settings.reading_width,
                           id="messages")
         yield QueueView(id="queue")
         yield CompletionList(id="completions")
@@ -106,7 +109,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         yield AttachmentBar(id="attachments")
         history = self.app.prompt_history  # type: ignore[attr-defined]  # VllmChatApp's, typed as App
         yield PromptInput(history=history, id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def messages(self) -> MessageList:
@@ -143,6 +146,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         self.session.subscribe(self.show_status)
         self.session.watch_load()
         memory.settle("start-up")  # before any message view exists: views come and go
+        self.messages.welcome_note = self.session.file_tools_note()
         self.show_conversation()
         self.prompt.completions = self.completions
         self.prompt.focus()
@@ -155,6 +159,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         """Draw the session's status: the header, and the banner while saving fails."""
         status = self.session.status()
         self.status.show(status)
+        last = self.session.conversation.messages[-1:]
+        self.messages.mark_continuable(last[0].id if last and not self.session.running
+                                       and self.session.can_continue() else None)
         self.show_context_notice(status)
         if status.save_problem != self._save_banner_shown:
             self._save_banner_shown = status.save_problem
@@ -163,6 +170,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
                 banner.update(inert(f"Not saved: {status.save_problem}\nThe conversation is kept in memory "
                                     "and saved as soon as the folder can be written again."))
             banner.set_class(bool(status.save_problem), "-visible")
+            self.call_after_refresh(self.place_toasts)
 
     def show_conversation(self) -> None:
         """Show the session's conversation from scratch (after a load, edit or delete)."""
@@ -181,6 +189,13 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         banner = self.query_one("#banner", Static)
         banner.update(inert(text))
         banner.set_class(bool(text), "-visible")
+        self.call_after_refresh(self.place_toasts)
+
+    def place_toasts(self) -> None:
+        """Toasts start under the banners (the header's line is kept by their own margin)."""
+        banners = sum(b.outer_size.height for b in self.query(".banner-line") if b.display)
+        for rack in self.query("#textual-toastrack"):
+            rack.styles.margin = (banners, 0, 0, 0)
 
     def _connection_failed(self, error: ChatError) -> None:
         retrying = "  (trying again every few seconds)" if self.session.connection == "disconnected" else ""
@@ -291,7 +306,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         if self.session.running:
             return
         if not self.session.rewind_to_last_user():
-            self.notify("Nothing to retry yet.", severity="warning")
+            self.notify("Nothing to retry yet.", severity="warning", markup=False)
             return
         self.show_conversation()
         self.run_turn()
@@ -312,7 +327,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
                         "with a higher max_tokens in the settings.", severity="warning", markup=False)
             return
         if not self.session.can_continue():
-            self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning")
+            self.notify("Only a stopped or cut-off last reply can be continued.", severity="warning", markup=False)
             return
         self.run_turn(continue_last=True)
 
@@ -327,7 +342,7 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         """Ask for logprobs from the next turn on, or stop asking."""
         top_n = self.session.toggle_logprobs()
         if top_n is None:
-            self.notify("Logprobs off from the next turn.", title="Logprobs")
+            self.notify("Logprobs off from the next turn.", title="Logprobs", markup=False)
         else:
             self.notify(with_keys(self.app, f"Each token's probability and {top_n} alternatives from the next "
                                             "turn: {show-logprobs} on a reply shows them."),

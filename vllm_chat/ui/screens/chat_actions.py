@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vllm_chat.core.clipboard import clipboard_program, copy_with_program
-from vllm_chat.ui.keys import key_hint, with_keys
+from vllm_chat.ui.keys import binding_keys, key_hint, with_keys
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,9 +49,7 @@ class MessageActions:
     def do_message_action(self: ChatScreen, view: MessageView, action: str) -> None:
         """Do `action` on the message `view` shows."""
         if action == "prompt":
-            if self.session.running:
-                self.action_stop()
-            self.prompt.focus()
+            self.prompt.focus()  # only leaves the messages: a streaming reply goes on
             return
         try:
             allowed = self.session.actions_for(view.message.id)
@@ -64,7 +62,7 @@ class MessageActions:
                                                                               "toggle-reasoning", "logprobs",
                                                                               "request")):
             why = "a reply is streaming" if self.session.running else "not for this message"
-            self.notify(f"{ACTION_LABELS.get(action, (None, action))[1]}: {why}.", severity="warning")
+            self.notify(f"{ACTION_LABELS.get(action, (None, action))[1]}: {why}.", severity="warning", markup=False)
             return
         handler = {
             "copy": self._copy_message,
@@ -91,8 +89,11 @@ class MessageActions:
         keys = {a: key_hint(self.app, ACTION_LABELS[a][0], first_only=True) for a in allowed}
         width = max((len(key) for key in keys.values()), default=0)
         items = [(a, f"{keys[a]:>{width}}  {ACTION_LABELS[a][1]}") for a in allowed]
+        # The letters the menu shows act in it too, as they do on the message itself.
+        shortcuts = {key: a for a in reversed(allowed) for key in binding_keys(self.app, ACTION_LABELS[a][0])}
         who = _who(view)
-        self.app.push_screen(PickListScreen(f"Do what with {who}?", items),
+        self.app.push_screen(PickListScreen(f"Do what with {who}?", items, shortcuts=shortcuts,
+                                            hint="enter or the key shown picks · {cancel-pick} cancel"),
                              lambda choice: choice and self.do_message_action(view, choice))
 
     # -- copying ------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class MessageActions:
 
         record = self.session.compaction_of(view.message.id)
         if record is None:
-            self.notify("The session file has no record of these messages.", severity="warning")
+            self.notify("The session file has no record of these messages.", severity="warning", markup=False)
             return
         self.app.push_screen(CompactedScreen(record))
 

@@ -43,8 +43,17 @@ class AttachmentActions:
         self.app.push_screen(AttachScreen(Path.cwd(), self.session.settings.attachments), picked)
 
     def _add_attachment(self: ChatScreen, prepared: PreparedAttachment) -> None:
-        if not self.attachments.add(prepared):
-            self.notify("That file is already attached.", severity="warning")
+        from vllm_chat.core.text import inert
+
+        twin = self.attachments.duplicate_of(prepared)
+        if twin is not None:
+            name, other = inert(prepared.attachment.name), inert(twin.name)
+            said = f"{name} is attached already." if name == other else \
+                f"{name} has the same content as {other}, which is attached already."
+            self.notify(f"{said} It goes with the next message once.", title="Not attached again",
+                        severity="warning", markup=False)
+            return
+        self.attachments.add(prepared)
 
     def on_prompt_input_pasted_path(self: ChatScreen, event: PromptInput.PastedPath) -> None:
         self.attach_source(event.text)
@@ -88,4 +97,4 @@ class AttachmentActions:
                 self.run_turn()
 
         self.app.push_screen(ConfirmScreen(offer.question, offer.accept, "Not now", detail=offer.detail,
-                                           destructive=False), answered)
+                                           destructive=False, guarded=True), answered)

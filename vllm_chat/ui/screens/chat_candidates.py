@@ -43,14 +43,14 @@ class CandidateActions:
         """What several replies would answer now: the prompt in the box, or the last prompt
         again; None (and a notice saying why) when neither can be."""
         if self.session.running:
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+            self.notify("A reply is still streaming: esc stops it.", severity="warning", markup=False)
             return None
         if self.prompt.text.strip():
             return "prompt"
         if self.session.can_regenerate():
             return "regenerate"
         self.notify("Type a prompt first: several replies answer the prompt you send (or, with an empty "
-                    "box, your last prompt again).", severity="warning")
+                    "box, your last prompt again).", severity="warning", markup=False)
         return None
 
     @staticmethod
@@ -90,7 +90,7 @@ class CandidateActions:
             return
         if len(self.session.models) < 2:
             self.notify("The server lists fewer than two models (is it connected?): there is nothing to compare.",
-                        severity="warning")
+                        severity="warning", markup=False)
             return
 
         def chosen(models: list[str] | None) -> None:
@@ -103,17 +103,17 @@ class CandidateActions:
     def start_candidates(self: ChatScreen, plan: CandidatePlan, target: Target) -> None:
         """Send the prompt in the box (or the last prompt again) for several replies."""
         if self.session.running:
-            self.notify("A reply is still streaming: esc stops it.", severity="warning")
+            self.notify("A reply is still streaming: esc stops it.", severity="warning", markup=False)
             return
         if target == "prompt":
             if not self.prompt.text.strip():
-                self.notify("The prompt box is empty now: type the prompt again.", severity="warning")
+                self.notify("The prompt box is empty now: type the prompt again.", severity="warning", markup=False)
                 return
             self._next_plan = plan
             self.prompt.action_submit()  # sent by `send`, as any prompt (attachments, history)
             return
         if not self.session.rewind_to_last_user():
-            self.notify("Nothing to regenerate yet.", severity="warning")
+            self.notify("Nothing to regenerate yet.", severity="warning", markup=False)
             return
         self.show_conversation()
         self.run_candidates(plan)

@@ -65,7 +65,7 @@ class ContextActions:
     def action_compact(self: ChatScreen) -> None:
         """Summarise the older turns into one message (the originals stay in the session file)."""
         if self.session.running or self._turn_pending:
-            self.notify("A reply is still streaming: esc stops it, then compact.", severity="warning")
+            self.notify("A reply is still streaming: esc stops it, then compact.", severity="warning", markup=False)
             return
         self._turn_pending = True
         self._stop_requested = False
@@ -102,7 +102,7 @@ class ContextActions:
                                     "kept in the session file.", title="Compacted", markup=False)
                         return True
                     case TurnStopped():
-                        self.notify("Compaction stopped: nothing changed.", title="Compaction")
+                        self.notify("Compaction stopped: nothing changed.", title="Compaction", markup=False)
                     case TurnFailed(error=error):
                         self.notify(f"{error.message} {with_keys(self.app, error.hint)}".strip(),
                                     title="Compaction failed", severity="error", markup=False)
@@ -152,7 +152,7 @@ class ContextActions:
                 case "attachments":
                     self.session.leave_out_attachments()
                     self.notify("Attachments are left out of this conversation's requests (each becomes a "
-                                "note) while this model is in use.", title="Context")
+                                "note) while this model is in use.", title="Context", markup=False)
                 case "tools":
                     self.session.set_tools(False)
                     self.notify(with_keys(self.app, "Tools off for this conversation ({toggle-tools} switches "

@@ -32,9 +32,9 @@ class GenerationActions:
         self.show_conversation()  # replies are drawn literally in completion mode, as Markdown in chat
         if on:
             self.notify("Completion mode: the conversation is one document the model continues "
-                        "(/v1/completions). What you send is added to it.", title="Completion mode")
+                        "(/v1/completions). What you send is added to it.", title="Completion mode", markup=False)
         else:
-            self.notify("Chat mode: the conversation is sent as messages.", title="Completion mode")
+            self.notify("Chat mode: the conversation is sent as messages.", title="Completion mode", markup=False)
 
     def ask_constraint(self: ChatScreen, kind: ConstraintKind) -> None:
         """Set a constraint of this kind for the conversation (asking for its value first)."""
@@ -53,7 +53,7 @@ class GenerationActions:
         """Constrain replies from the next turn on (None: free text again)."""
         self.session.set_constraint(constraint)
         if constraint is None:
-            self.notify("Replies are free text again.", title="Constraint")
+            self.notify("Replies are free text again.", title="Constraint", markup=False)
         else:
             self.notify(f"Replies must match {constraint.label} from the next turn on.", title="Constraint",
                         markup=False)
@@ -63,7 +63,7 @@ class GenerationActions:
         controls = self.session.reasoning_controls.model_copy(update={"reasoning_effort": effort})
         self.session.set_reasoning_controls(controls)
         self.notify(f"reasoning_effort {effort} from the next turn." if effort else "reasoning_effort not sent.",
-                    title="Reasoning")
+                    title="Reasoning", markup=False)
 
     def _offer_completion_mode(self: ChatScreen, error: ChatError) -> None:
         """The model has no chat template: offer to continue this conversation as a document."""
@@ -79,7 +79,7 @@ class GenerationActions:
             f"{error.message} Use completion mode for this conversation?", "Completion mode", "Not now",
             detail="The conversation becomes one document the model continues (/v1/completions), with the "
                    f"same sampling settings. {key_hint(self.app, 'completion-mode')} switches back to chat.",
-            destructive=False), answered)
+            destructive=False, guarded=True), answered)
 
 
 def generation_commands(chat: ChatScreen) -> Iterator[SystemCommand]:

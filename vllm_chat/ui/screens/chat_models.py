@@ -1,5 +1,6 @@
-"""What the chat screen does with the server's models: the picker (LoRA adapters under their
-base model), and loading or unloading adapters where the server allows it.
+"""What the chat screen does with the servers and their models: the model picker (LoRA
+adapters under their base model), loading or unloading adapters where the server allows
+it, and the server picker (the config's profiles, each with its models).
 
 A mixin of `ChatScreen`. Whether the server loads adapters at runtime is asked once (a
 harmless request) before the picker opens; where it doesn't, the picker says which
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from textual import work
 
@@ -52,10 +54,54 @@ class ModelActions:
             else:
                 self.use_model(choice)
 
-        screen = ModelPickerScreen(session.model_groups(), session.conversation.model, runtime_lora=runtime)
+        status = session.status()
+        host = urlsplit(status.server).netloc or status.server
+        screen = ModelPickerScreen(session.model_groups(), session.conversation.model, runtime_lora=runtime,
+                                   server=f"{status.profile} ({host})" if status.profile else host,
+                                   other_servers=len(session.profiles()) > 1)
         if highlight is not None:
             screen.highlight = highlight
         self.app.push_screen(screen, picked)
+
+    def action_pick_server(self: ChatScreen) -> None:
+        """Choose the server the conversation goes on with (the config's profiles)."""
+        self._open_server_picker()
+
+    @work(exclusive=True, group="server-picker", exit_on_error=False)
+    async def _open_server_picker(self: ChatScreen) -> None:
+        from vllm_chat.ui.screens.server_picker import STARTED, ServerPickerScreen
+
+        servers = await self.session.survey_servers()
+
+        def picked(choice: str | None) -> None:
+            current = next((s.profile.name or STARTED for s in servers if s.profile.current), None)
+            if choice is not None and choice != current:
+                self._switch_server("" if choice == STARTED else choice)
+
+        self.app.push_screen(ServerPickerScreen(servers), picked)
+
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def _switch_server(self: ChatScreen, name: str) -> None:
+        from vllm_chat.core.config import ConfigError
+
+        if self.session.running:
+            self.notify("Stop the reply first (the server can't change in the middle of a turn).",
+                        severity="warning", markup=False)
+            return
+        try:
+            outcome = await self.session.switch_profile(name)
+        except ConfigError as exc:
+            self.notify(str(exc), title="Server", severity="error", markup=False, timeout=15)
+            return
+        self.show_status()
+        if outcome.error is not None:
+            self._connection_failed(outcome.error)
+            self.connect()  # keep trying, as at start-up
+            return
+        self._banner("")
+        status = self.session.status()
+        self.notify(f"Now on {status.profile or status.server}: {status.model or 'no model'}.", title="Server",
+                    markup=False)
 
     def action_load_adapter(self: ChatScreen) -> None:
         """Load a LoRA adapter from a folder on the server (where the server allows it)."""

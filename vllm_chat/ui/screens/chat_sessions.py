@@ -32,7 +32,7 @@ class SessionActions:
         from vllm_chat.ui.screens.sessions import SessionBrowserScreen
 
         if not self.session.saves:
-            self.notify("This run does not save sessions.", severity="warning")
+            self.notify("This run does not save sessions.", severity="warning", markup=False)
             return
 
         def chosen(choice: tuple[str, str] | None) -> None:
@@ -80,7 +80,7 @@ class SessionActions:
         from vllm_chat.core.store import StoreError
 
         if self.session.running:
-            self.notify("A reply is still streaming: esc stops it, then fork.", severity="warning")
+            self.notify("A reply is still streaming: esc stops it, then fork.", severity="warning", markup=False)
             return
         original = self.session.conversation.title
         try:
@@ -102,7 +102,7 @@ class SessionActions:
         from vllm_chat.core.store import StoreError
 
         if self.session.running:
-            self.notify("A reply is still streaming: reload once it is done.", severity="warning")
+            self.notify("A reply is still streaming: reload once it is done.", severity="warning", markup=False)
             return
         try:
             self.session.reload()

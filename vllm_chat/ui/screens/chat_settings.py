@@ -37,7 +37,7 @@ class SettingsActions:
             session.apply_settings(result)
             if session.conversation.kind != kind:
                 self.show_conversation()  # replies are drawn literally in completion mode
-            self.notify("Settings apply from the next turn.", title="Settings")
+            self.notify("Settings apply from the next turn.", title="Settings", markup=False)
 
         self.app.push_screen(SettingsScreen(session.conversation, session.models,
                                             tools_available=session.tools_available,
@@ -71,12 +71,13 @@ class SettingsActions:
     def set_tool_choice(self: ChatScreen, choice: ToolChoice) -> None:
         """Send `tool_choice` = auto, none or required from the next turn on."""
         self.session.set_tool_choice(choice)
-        self.notify(f"tool_choice is {choice} from the next turn.", title="Tools")
+        self.notify(f"tool_choice is {choice} from the next turn.", title="Tools", markup=False)
 
     def action_toggle_tools(self: ChatScreen) -> None:
         """Offer tools to the model in this conversation, or stop offering them."""
         on = self.session.set_tools(not self.session.tools_on)
-        self.notify("Tools on for this conversation." if on else "Tools off for this conversation.", title="Tools")
+        self.notify("Tools on for this conversation." if on else "Tools off for this conversation.", title="Tools",
+                    markup=False)
 
     async def ask_approval(self: ChatScreen, call: ToolCall) -> Decision:
         """Ask the user whether a tool that needs approval may run (the engine waits)."""
@@ -106,7 +107,7 @@ class SettingsActions:
         def edited(text: str | None) -> None:
             if text is not None:
                 self.session.set_system_prompt(text)
-                self.notify("System prompt updated." if text.strip() else "System prompt removed.")
+                self.notify("System prompt updated." if text.strip() else "System prompt removed.", markup=False)
 
         self.app.push_screen(TextEditScreen(
             self.session.conversation.system_prompt, title="System prompt (applies from the next turn)",
@@ -125,7 +126,7 @@ class SettingsActions:
         self.app.push_screen(ConfirmScreen(
             f"{error.message} Continue without tools?", "Without tools", "Not now",
             detail=f"{error.hint} ({key_hint(self.app, 'toggle-tools')} switches tools back on.)",
-            destructive=False), answered)
+            destructive=False, guarded=True), answered)
 
     def use_model(self: ChatScreen, name: str) -> None:
         """Switch model from the next turn on."""

@@ -101,7 +101,7 @@ class WorkbenchActions:
         detail = "\n".join(f"{s.path}: {s.reason}" for s in refused.secrets)
         self.app.push_screen(ConfirmScreen(f"Send {names} to the server?", "Send them", "Don't send",
                                            detail=detail + "\nThe model and the server's logs would see "
-                                           "their contents.", destructive=True), answered)
+                                           "their contents.", destructive=True, guarded=True), answered)
 
     def send_queued_if_ready(self: ChatScreen) -> None:
         """After a turn: send the next queued prompt if the turn ended well, else say they wait."""
@@ -122,10 +122,10 @@ class WorkbenchActions:
     def action_edit_queued(self: ChatScreen) -> None:
         """Take the last queued prompt back into the prompt box, to edit it or drop it."""
         if not self.session.queued:
-            self.notify("No prompt is queued.", severity="warning")
+            self.notify("No prompt is queued.", severity="warning", markup=False)
             return
         if self.prompt.text.strip():
-            self.notify("The prompt box has text: send or clear it first.", severity="warning")
+            self.notify("The prompt box has text: send or clear it first.", severity="warning", markup=False)
             return
         taken = self.session.unqueue(len(self.session.queued) - 1)
         self.prompt.load_text(taken.text)

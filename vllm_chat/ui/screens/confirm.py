@@ -1,4 +1,9 @@
-"""ConfirmScreen: a yes/no question before something that can't be undone."""
+"""ConfirmScreen: a yes/no question before something that can't be undone, or an offer.
+
+An offer the app makes by itself (after a failed turn) is `guarded`: it takes
+no key until the user moves to it (see `typing_guard.py`), so a "y" typed into
+the prompt never accepts it.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,11 @@ from textual.content import Content
 from textual.widgets import Button, Static
 
 from vllm_chat.core.text import inert
-from vllm_chat.ui.keys import key_hint
-from vllm_chat.ui.screens.dialog import Dialog
+from vllm_chat.ui.keys import key_hint, with_keys
+from vllm_chat.ui.screens.typing_guard import GuardedDialog
 
 
-class ConfirmScreen(Dialog[bool]):
+class ConfirmScreen(GuardedDialog[bool]):
     """Asks `question`; y (or the yes button) gives True, n / Esc (or the no button) False.
 
     The no button has the focus when the dialog opens, so a stray Enter keeps
@@ -44,10 +49,11 @@ class ConfirmScreen(Dialog[bool]):
     ]
 
     def __init__(self, question: str, yes_label: str = "Yes", no_label: str = "No", *,
-                 detail: str = "", destructive: bool = False) -> None:
+                 detail: str = "", destructive: bool = False, guarded: bool = False) -> None:
         """`question` ends with a question mark; `detail` says what will happen (optional);
-        `destructive` draws the dialog in the error colour."""
-        super().__init__(classes="-destructive" if destructive else None)
+        `destructive` draws the dialog in the error colour; `guarded` for a dialog the app
+        opens by itself (keys go on to the prompt until the user moves to it)."""
+        super().__init__(guarded=guarded, classes="-destructive" if destructive else None)
         self.question = question
         """What is asked (shown as plain text, never as markup)."""
         self.yes_label = yes_label
@@ -66,11 +72,19 @@ class ConfirmScreen(Dialog[bool]):
                 yield Button(Content(self.yes_label), variant="error" if self.has_class("-destructive")
                              else "primary", compact=True, id="confirm-yes-button")
                 yield Button(Content(self.no_label), compact=True, id="confirm-no-button")
-            yield Static(Text(f"{key_hint(self.app, 'confirm-yes')} {self.yes_label.lower()} · "
-                              f"{key_hint(self.app, 'confirm-no')} {self.no_label.lower()}"), classes="hint")
+            yield Static(self._hint_text(), classes="hint")
 
-    def on_mount(self) -> None:
+    def _hint_text(self) -> Text:
+        if not self.armed:
+            return Text(with_keys(self.app, "Press {answer-dialog} (or click here) to answer; until then your "
+                                            "typing goes on into the prompt."))
+        return Text(f"{key_hint(self.app, 'confirm-yes')} {self.yes_label.lower()} · "
+                    f"{key_hint(self.app, 'confirm-no')} {self.no_label.lower()}")
+
+    def on_armed(self) -> None:
         self.query_one("#confirm-no-button", Button).focus()
+        if self.is_mounted:
+            self.query_one(".hint", Static).update(self._hint_text())
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -14,10 +14,10 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from vllm_chat.ui.keys import display_keys
+from vllm_chat.ui.keys import display_keys, with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
 
@@ -51,11 +51,12 @@ class HelpScreen(Dialog[None]):
 
     DEFAULT_CSS = """
     HelpScreen {
-        & > VerticalScroll {
+        & > Vertical {
             width: 100;
             max-width: 95%;
-            max-height: 90%;
+            height: 90%;
         }
+        & VerticalScroll { height: 1fr; }
         & .title { text-style: bold; color: $primary; margin: 0 0 1 0; }
     }
     """
@@ -68,10 +69,14 @@ class HelpScreen(Dialog[None]):
         """What the screen lists."""
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
+        with Vertical():
             yield Static(Text.assemble("Keys  ", ("the last column is the id [keymap] in the config uses",
                                                 "dim not bold")), classes="title")
-            yield Static(self._table(), markup=False)
+            with VerticalScroll():
+                yield Static(self._table(), markup=False)
+            # Outside the scrolling part: the way out is in view however far the list goes.
+            yield Static(with_keys(self.app, "{close-help} close"), classes="hint",
+                         markup=False)
 
     def _table(self) -> Group:
         """One small table per group, all with the same column widths: the keys and

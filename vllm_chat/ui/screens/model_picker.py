@@ -44,8 +44,11 @@ class ModelPickerScreen(PickListScreen):
         Binding("d,delete", "unload", "Unload adapter", id="unload-adapter"),
     ]
 
-    def __init__(self, groups: list[ModelGroup], current: str, *, runtime_lora: bool | None = None) -> None:
-        """`runtime_lora`: whether the server loads adapters at runtime (None: not known)."""
+    def __init__(self, groups: list[ModelGroup], current: str, *, runtime_lora: bool | None = None,
+                 server: str = "", other_servers: bool = False) -> None:
+        """`runtime_lora`: whether the server loads adapters at runtime (None: not known);
+        `server`: which server serves these models (its profile or host); `other_servers`:
+        the config names others (the hint says how to switch)."""
         items: list[tuple[str, str | Text]] = []
         for group in groups:
             orphan = group.name if group.base is None else None
@@ -58,8 +61,10 @@ class ModelPickerScreen(PickListScreen):
                 hint = "enter pick · {unload-adapter} unload the adapter · {cancel-pick} cancel"
         elif runtime_lora is False:
             hint += f"\nLoading LoRA adapters at runtime is off on this server. {ENABLE_RUNTIME_LORA}"
+        if other_servers:
+            hint += "\nOther servers' models: {pick-server} in the chat."
         super().__init__(
-            "Model for the next turn",
+            f"Model for the next turn · served by {inert(server)}" if server else "Model for the next turn",
             items,
             hint=hint,
             highlight=current,
@@ -80,7 +85,7 @@ class ModelPickerScreen(PickListScreen):
         index = option_list.highlighted
         chosen = option_list.get_option_at_index(index).id if index is not None else None
         if chosen not in self._adapters:
-            self.app.notify("Only a LoRA adapter (↳) can be unloaded.", severity="warning")
+            self.app.notify("Only a LoRA adapter (↳) can be unloaded.", severity="warning", markup=False)
             return
         if not self.runtime_lora:
             self.app.notify(f"This server does not unload adapters at runtime. {ENABLE_RUNTIME_LORA}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -36,8 +37,10 @@ class PickListScreen(Dialog[str | None]):
         hint: str = "enter pick · {cancel-pick} cancel",
         highlight: str | None = None,
         empty: str = "Nothing to choose from.",
+        shortcuts: dict[str, str] | None = None,
     ) -> None:
-        """`hint` names keys by binding id, `{cancel-pick}`, so it shows the keys in force."""
+        """`hint` names keys by binding id, `{cancel-pick}`, so it shows the keys in force;
+        `shortcuts` maps a key (Textual's name: "d", "delete") to the id it picks at once."""
         super().__init__()
         self.title_text = title
         """The line above the list."""
@@ -49,6 +52,8 @@ class PickListScreen(Dialog[str | None]):
         """The id highlighted when the list opens (e.g. the current choice)."""
         self.empty = empty
         """What to say when there are no items."""
+        self.shortcuts = dict(shortcuts or {})
+        """Keys that pick an item at once (the ones its label names), by key."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -69,6 +74,13 @@ class PickListScreen(Dialog[str | None]):
         if self.highlight in ids:
             option_list.highlighted = ids.index(self.highlight)
         option_list.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        # Reached only by keys no binding took: the list's arrows and Enter still move and pick.
+        picked = self.shortcuts.get(event.key)
+        if picked is not None:
+            event.stop()
+            self.dismiss(picked)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

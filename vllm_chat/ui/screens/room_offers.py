@@ -2,7 +2,10 @@
 room: compact, leave out the oldest turns, leave out attachments or tools, send anyway.
 
 Keyboard-only: each way has its own key (from the keymap), and the list
-answers ↑/↓ and Enter; Esc keeps the message for editing. Dismisses with the
+answers ↑/↓ and Enter; Esc keeps the message for editing. It opens by itself
+once the check after Enter is done, often while the user types on, so it is a
+`GuardedDialog`: until {answer-dialog} (or a click) the typing goes on into the
+prompt and no letter takes a way; Esc (nothing is sent) acts at once. Dismisses with the
 kind of the chosen offer (`compact`, `drop`, `attachments`, `tools`, `send`),
 or None.
 """
@@ -21,7 +24,7 @@ from textual.widgets.option_list import Option
 from vllm_chat.core.context.fit import SendCheck
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import key_hint, with_keys
-from vllm_chat.ui.screens.dialog import Dialog
+from vllm_chat.ui.screens.typing_guard import GuardedDialog
 
 OFFER_BINDINGS = {
     "compact": "offer-compact",
@@ -33,7 +36,7 @@ OFFER_BINDINGS = {
 """The binding that takes each kind of offer."""
 
 
-class RoomOffersScreen(Dialog[str | None]):
+class RoomOffersScreen(GuardedDialog[str | None]):
     """Says how far over the window the message is and offers the ways out."""
 
     DEFAULT_CSS = """
@@ -54,8 +57,10 @@ class RoomOffersScreen(Dialog[str | None]):
         Binding("escape", "take('')", "Keep editing", id="offer-cancel"),
     ]
 
-    def __init__(self, check: SendCheck) -> None:
-        super().__init__()
+    UNGUARDED_BINDINGS = frozenset({"answer-dialog", "offer-cancel"})
+
+    def __init__(self, check: SendCheck, *, guarded: bool = True) -> None:
+        super().__init__(guarded=guarded)
         self.check = check
         """The measurement and the offers."""
 
@@ -67,19 +72,29 @@ class RoomOffersScreen(Dialog[str | None]):
             width = max((len(k) for k in keys.values()), default=1)
             yield OptionList(*[Option(Text(f"{keys[o.kind]:>{width}}  {with_keys(self.app, o.text)}"), id=o.kind)
                                for o in self.check.offers])
-            yield Static(with_keys(self.app, "enter or the key in front takes a way · {offer-cancel} keeps the "
-                                   "message to edit it"), classes="hint", markup=False)
+            yield Static(self._hint_text(), classes="hint", markup=False)
 
-    def on_mount(self) -> None:
+    def _hint_text(self) -> str:
+        if not self.armed:
+            return with_keys(self.app, "Press {answer-dialog} (or click here) to choose; until then your typing "
+                                       "goes on into the prompt. {offer-cancel} keeps the message to edit it.")
+        return with_keys(self.app, "enter or the key in front takes a way · {offer-cancel} keeps the "
+                                   "message to edit it")
+
+    def on_armed(self) -> None:
         self.query_one(OptionList).focus()
+        self.query_one(".hint", Static).update(self._hint_text())
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.dismiss(event.option.id)
+        if self.armed:
+            self.dismiss(event.option.id)
 
     def action_take(self, kind: str) -> None:
         """Close with this offer (only one that is made), or '' for none."""
         if not kind:
             self.dismiss(None)
+        elif not self.armed:
+            return  # only reachable by a binding the guard let through by mistake: never answer
         elif any(offer.kind == kind for offer in self.check.offers):
             self.dismiss(kind)

@@ -37,6 +37,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
+from vllm_chat.core.markdown_line import markdown_line
 from vllm_chat.core.store import SessionSummary, StoreError, UnreadableSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
@@ -330,7 +331,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 detail.append(f"{hit.where}: ", style="italic")
                 detail.append_text(_snippet_text(hit))
             else:
-                detail.append(one_line(summary.preview) or "(no messages)", style="italic")
+                detail.append(one_line(markdown_line(summary.preview)) or "(no messages)", style="italic")
         elif unreadable is not None:
             detail.append(one_line(f"{unreadable.path.name} in {unreadable.path.parent}"))
             detail.append("\n")

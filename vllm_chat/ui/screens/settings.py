@@ -136,7 +136,8 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                     yield self._model_widget()
                 with Horizontal(classes="field-row prompt-row"):
                     yield Label("system prompt", classes="field-label")
-                    yield TextArea(conv.system_prompt, soft_wrap=True, compact=True,
+                    # inert: a text box draws control characters raw (a session file may hold any)
+                    yield TextArea(inert(conv.system_prompt), soft_wrap=True, compact=True,
                                    highlight_cursor_line=False, id="settings-system-prompt")
                 yield Static(SAMPLING_HEADING, id="settings-sampling", classes="section", markup=False)
                 with Horizontal(id="settings-numbers"):
@@ -150,7 +151,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
                 with Horizontal(classes="field-row"):
                     yield Label("stop", classes="field-label")
                     for i, text in enumerate(stop_texts(conv.params), start=1):
-                        yield Input(text, placeholder=f"string {i}", compact=True,
+                        yield Input(inert(text), placeholder=f"string {i}", compact=True,
                                     id=f"stop-{i}", classes="stop")
                 yield Static("", id="stop-error", classes="field-error")
                 yield Static("one string per box, blank boxes unused · \\n newline · \\t tab",
@@ -177,7 +178,7 @@ class SettingsScreen(ModalScreen[SessionSettingsResult | None]):
     def _model_widget(self) -> Widget:
         current = self.conversation.model
         if not self.models:
-            return Input(current, placeholder="model name (the server listed none)",
+            return Input(inert(current), placeholder="model name (the server listed none)",
                          compact=True, id="settings-model")
         ids = [m.id for m in self.models]
         options = [(Text(inert(m)), m) for m in ids]

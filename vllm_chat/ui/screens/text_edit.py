@@ -7,6 +7,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
+from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.screens.dialog import Dialog
 
@@ -46,7 +47,8 @@ class TextEditScreen(Dialog[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, classes="title", markup=False)
-            yield TextArea(self.text, soft_wrap=True, id=self.area_id)
+            # inert: a text box draws control characters raw, and the text may come from a model
+            yield TextArea(inert(self.text), soft_wrap=True, id=self.area_id)
             yield Static(with_keys(self.app, self.hint_text), classes="hint", markup=False)
 
     def on_mount(self) -> None:

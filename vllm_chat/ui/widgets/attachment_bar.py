@@ -27,6 +27,10 @@ from vllm_chat.core.text import inert
 
 CHIP_WIDTH = 44
 """Widest chip, in columns; longer descriptions end with an ellipsis (the tooltip has all of it)."""
+MIN_LABEL = 12
+"""Narrowest a chip's text gets when many chips share the line (then the bar scrolls)."""
+_CHIP_EXTRA = 4
+"""Columns of a chip besides its text: the ✕ (3) and the gap after it (1)."""
 
 
 class AttachmentChip(Widget, can_focus=True):
@@ -97,6 +101,11 @@ class AttachmentChip(Widget, can_focus=True):
         yield label
         yield Static("✕", classes="remove")
 
+    def fit(self, label_width: int) -> None:
+        """Show at most `label_width` columns of the text (the rest ends in an ellipsis)."""
+        for label in self.query_children(".label"):
+            label.styles.max_width = label_width
+
     def on_click(self, event: events.Click) -> None:
         event.stop()
         if event.widget is not None and event.widget.has_class("remove"):
@@ -161,8 +170,9 @@ class AttachmentBar(HorizontalScroll):
         return list(self.query_children(AttachmentChip))
 
     def add(self, prepared: PreparedAttachment) -> bool:
-        """Add an attachment; False (and nothing changes) if the same content is already there."""
-        if any(_same(prepared.attachment, item.attachment) for item in self._items):
+        """Add an attachment; False (and nothing changes) if the same content is already
+        there (`duplicate_of` says which)."""
+        if self.duplicate_of(prepared) is not None:
             return False
         self._items.append(prepared)
         self.mount(AttachmentChip(prepared))
@@ -212,9 +222,29 @@ class AttachmentBar(HorizontalScroll):
         if following:
             following[0].focus()
 
+    def duplicate_of(self, prepared: PreparedAttachment) -> Attachment | None:
+        """The pending attachment with the same content as `prepared` (same stored file or
+        URL, whatever its name), if there is one."""
+        return next((item.attachment for item in self._items if _same(prepared.attachment, item.attachment)), None)
+
     def _changed(self) -> None:
         self.set_class(bool(self._items), "-has-items")
+        self.call_after_refresh(self._fit_chips)
         self.post_message(self.Changed(self, self.attachments))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_chips()
+
+    def _fit_chips(self) -> None:
+        """Share the line between the chips, so each keeps its ✕ in view (each chip's text
+        gets an equal part, down to `MIN_LABEL`; past that the bar scrolls)."""
+        chips = self.chips
+        width = self.content_size.width
+        if not chips or not width:
+            return
+        label_width = max(MIN_LABEL, min(CHIP_WIDTH - 3, width // len(chips) - _CHIP_EXTRA))
+        for chip in chips:
+            chip.fit(label_width)
 
     def on_attachment_chip_remove_requested(self, event: AttachmentChip.RemoveRequested) -> None:
         event.stop()

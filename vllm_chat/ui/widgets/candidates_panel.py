@@ -304,7 +304,7 @@ class CandidatesPanel(Vertical):
         """Continue with the chosen reply (once they have all ended)."""
         if self.streaming:
             self.app.notify("The replies are still arriving: pick one once they end (esc stops them).",
-                            severity="warning")
+                            severity="warning", markup=False)
             return
         self.post_message(self.Picked(self.columns[self.selected].reply.message.id))
 

@@ -51,7 +51,9 @@ class SummaryMessageView(MessageView):
         border-left: thick $secondary;
         & > .title { color: $secondary; text-style: bold italic; }
         & > .hint { color: $text-muted; }
-        &:focus { border-left: thick $accent; }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
     }
     """
 

@@ -6,9 +6,17 @@ long reply or a long conversation makes each frame slower (see
 `reference/textual-notes.md` §1.3). This widget is a single Line-API widget:
 
 - finished blocks are rendered once into strips and never touched again;
-- only the open last block (the tail) is re-rendered, at most once per
-  `FLUSH_INTERVAL`, however fast tokens arrive;
-- only visible lines are ever painted.
+- only the open last block (the tail) is re-rendered, and never more than a
+  piece of it (`core.markdown_blocks` cuts long blocks into pieces);
+- the work per update has a time budget (`WORK_BUDGET`): text that arrives
+  faster than it can be drawn (a 10,000-row table, 50,000 paragraphs, a
+  session reloaded with a 5 MB reply) is parsed and drawn over the following
+  frames, so keys keep echoing; the text drawn in the end is the same;
+- only visible lines are ever painted;
+- drawn lines are kept as plain tuples of (text, style number), made into
+  strips only when painted: a `Strip` is about ten objects the garbage
+  collector walks on every full collection, and 100,000 kept strips (a
+  50,000-paragraph reply) made each collection stall the app for a second.
 
 So the cost of an update does not grow with the length of the reply.
 """
@@ -17,15 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections import deque
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.theme import Theme as RichTheme
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from vllm_chat.core.markdown_blocks import BlockStream
+from vllm_chat.core.markdown_blocks import Block, BlockStream, PlainStream
 from vllm_chat.core.text import inert
 
 _NEUTRAL = Style()
@@ -42,7 +51,18 @@ class MarkdownView(Widget):
     """
 
     FLUSH_INTERVAL = 1 / 30
-    """Seconds between re-renders of the open block while text streams in."""
+    """Seconds between updates while text streams in (or while a backlog is drawn)."""
+    WORK_BUDGET = 0.02
+    """Seconds of parsing and drawing one update may take; the rest waits for the next."""
+    FEED_SLICE = 4096
+    """Characters handed to the block splitter at a time, between checks of the budget."""
+    TALL_LINES = 2000
+    """From this height on, a growing view asks for a new layout only now and then."""
+    TALL_LAYOUT_EVERY = 1.0
+    """Seconds between layouts of a growing view, per 10,000 lines of its height (never under
+    half a second). Textual files a widget in its spatial map cell by cell, so a layout costs
+    in proportion to the height: a reply of 50,000 paragraphs laid out 30 times a second held
+    every key for seconds. Spacing layouts in proportion keeps their cost per second flat."""
 
     def __init__(
         self,
@@ -57,98 +77,148 @@ class MarkdownView(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.plain = plain
         """Show the text literally instead of as Markdown."""
-        self._stream = BlockStream()
-        self._blocks: list[str] = []
-        self._lines: list[Strip] = []
+        self._stream: BlockStream | PlainStream = PlainStream() if plain else BlockStream()
+        self._blocks: list[Block] = []
+        self._drawn = 0  # blocks [0:_drawn] are in `_lines` at the current width
+        self._lines: list[tuple[tuple[str, int], ...]] = []  # see `_keep`
+        self._styles: list[Style] = []
+        self._style_numbers: dict[Style, int] = {}
         self._tail_lines: list[Strip] = []
-        self._pending: list[str] = []
-        self._chars = 0
+        self._pending: deque[str] = deque()
         self._width = 0
         self._theme_key: object = None
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
+        self._height_floor = 0  # the height before a redraw at a new width, kept until it is done
+        self._last_layout = 0.0
+        self._layout_handle: asyncio.Handle | None = None
         self._streaming = streaming
         if text:
-            self._take(inert(text))
+            self._pending.append(text)
 
     # -- public -------------------------------------------------------------------
 
     @property
     def source(self) -> str:
         """Everything shown so far (and pending), as text."""
-        return "".join(self._blocks) + self._stream.tail + "".join(self._pending)
+        return "".join(b.source for b in self._blocks) + self._stream.tail + "".join(self._pending)
 
     @property
     def is_streaming(self) -> bool:
         """True until `finish()` is called on a streaming view."""
         return self._streaming
 
+    @property
+    def settled(self) -> bool:
+        """True when everything given so far is drawn (nothing waits for a later update)."""
+        return not self._pending and self._drawn == len(self._blocks)
+
     def append(self, fragment: str) -> None:
-        """Add streamed text; it is shown within `FLUSH_INTERVAL`."""
+        """Add streamed text; it is shown within `FLUSH_INTERVAL` (or, when text arrives
+        faster than it can be drawn, over the following updates)."""
         if not fragment:
             return
         self._pending.append(fragment)
-        if self._flush_handle is None:
-            delay = max(0.0, self._last_flush + self.FLUSH_INTERVAL - time.monotonic())
-            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
+        self._schedule()
 
     def finish(self) -> None:
-        """The text is complete: show whatever is pending now."""
+        """The text is complete: show whatever is pending (now, or over the next updates)."""
         self._streaming = False
+        self._cancel_flush()
         self._flush()
 
     def set_text(self, text: str) -> None:
         """Replace the whole text."""
         self._cancel_flush()
-        self._stream = BlockStream()
-        self._blocks, self._lines, self._tail_lines, self._pending = [], [], [], []
-        self._chars = 0
-        self._take(inert(text))
-        self._rerender_all()
+        self._stream = PlainStream() if self.plain else BlockStream()
+        self._blocks, self._lines, self._tail_lines = [], [], []
+        self._pending.clear()
+        self._drawn = 0
+        if text:
+            self._pending.append(text)
+        self._flush()
         self.refresh(layout=True)
 
-    # -- streaming ------------------------------------------------------------------
+    # -- the work of an update -------------------------------------------------------
+
+    def _schedule(self) -> None:
+        if self._flush_handle is None:
+            delay = max(0.0, self._last_flush + self.FLUSH_INTERVAL - time.monotonic())
+            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
 
-    def _take(self, text: str) -> list[str]:
-        """Feed text to the block splitter; returns newly finished blocks."""
-        self._chars += len(text)
-        if self.plain:
-            self._stream.tail += text
-            return []
-        finished = self._stream.feed(text)
-        self._blocks.extend(finished)
-        return finished
+    def _take_slice(self) -> None:
+        """Hand at most `FEED_SLICE` pending characters to the block splitter (made inert:
+        what a model wrote is shown, never obeyed)."""
+        parts: list[str] = []
+        size = 0
+        pending = self._pending
+        while pending and size < self.FEED_SLICE:
+            part = pending.popleft()
+            room = self.FEED_SLICE - size
+            if len(part) > room:
+                pending.appendleft(part[room:])
+                part = part[:room]
+            parts.append(part)
+            size += len(part)
+        self._blocks.extend(self._stream.feed(inert("".join(parts))))
 
-    def _flush(self) -> None:
+    def _flush(self, *, repaint: bool = True) -> None:
         self._flush_handle = None
         self._last_flush = time.monotonic()
-        if not self._pending:
-            return
-        text = inert("".join(self._pending))
-        self._pending.clear()
-        old_height = len(self._lines) + len(self._tail_lines)
+        if not self.is_attached and not self._width:
+            return  # nothing to draw into yet: the first layout does it
+        old_height = self._height()
         first_changed = len(self._lines)
-        finished = self._take(text)
-        if not self._width:
+        deadline = time.monotonic() + self.WORK_BUDGET
+        while time.monotonic() < deadline:
+            if self._width and self._drawn < len(self._blocks):
+                self._draw_next()
+            elif self._pending:
+                self._take_slice()
+            else:
+                break
+        self._tail_lines = self._render_tail() if self.settled else self._backlog_line()
+        if self.settled:
+            self._height_floor = 0
+        new_height = self._height()
+        if not repaint:
+            pass  # drawn for a layout under way: it reads the new height itself
+        elif self._width:
+            # Only lines from the old tail down can have changed: repaint just those.
+            changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
+            self.refresh(changed, layout=new_height != old_height and self._layout_now(new_height))
+        else:
             self.refresh(layout=True)
-            return
-        tokens = self._stream.finished_tokens if not self.plain else []
-        for i, block in enumerate(finished):
-            self._lines.extend(self._render_block(block, tokens[i] if i < len(tokens) else None))
-            self._lines.append(self._blank())
-        self._tail_lines = self._render_tail(self._stream.tail_tokens)
-        new_height = len(self._lines) + len(self._tail_lines)
-        # Only lines from the old tail down can have changed: repaint just those.
-        changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
-        self.refresh(changed, layout=new_height != old_height)
+        if not self.settled:
+            self._schedule()
+
+    def _layout_now(self, height: int) -> bool:
+        """Whether to lay out now for a new height, or (a tall view) a little later."""
+        now = time.monotonic()
+        every = max(0.5, self.TALL_LAYOUT_EVERY * height / 10_000)
+        if height < self.TALL_LINES or now - self._last_layout >= every:
+            self._last_layout = now
+            return True
+        if self._layout_handle is None:
+            wait = max(0.001, self._last_layout + every - now)
+            self._layout_handle = asyncio.get_running_loop().call_later(wait, self._late_layout)
+        return False
+
+    def _late_layout(self) -> None:
+        self._layout_handle = None
+        self._last_layout = time.monotonic()
+        self.refresh(layout=True)
 
     def on_unmount(self) -> None:
         self._cancel_flush()
+        if self._layout_handle is not None:
+            self._layout_handle.cancel()
+            self._layout_handle = None
 
     # -- rendering ------------------------------------------------------------------
 
@@ -157,7 +227,7 @@ class MarkdownView(Widget):
         variables = app.theme_variables if hasattr(app, "theme_variables") else {}
         return (app.theme, id(variables))
 
-    def _render_block(self, source: str, tokens: list[Any] | None = None) -> list[Strip]:
+    def _render_block(self, block: Block) -> list[Strip]:
         """Strips for one block, with the widget's colours applied once, here, rather
         than on every frame."""
         # Imported here: rich.markdown is not needed until there is something to
@@ -168,38 +238,71 @@ class MarkdownView(Widget):
             render_text,
         )
 
+        if block.plain:
+            # A piece of literal text ends at a line break (one is dropped); a block too deep
+            # for Markdown keeps its blank lines to itself (the gap before the next is drawn).
+            if block.continued:
+                text = block.source.removesuffix("\n")
+            else:
+                text = block.source.rstrip("\n")
+            return render_text(text, console=self.app.console, width=self._width, base=self._base_style)
         variables = getattr(self.app, "theme_variables", {}) or {}
-        if self.plain:
-            return render_text(source, console=self.app.console, width=self._width, base=self._base_style)
         return render_markdown(
-            source,
+            block.render_source,
             console=self.app.console,
             width=self._width,
             base=self._base_style,
             rich_theme=_rich_theme_for(variables),
             code_style=code_theme(variables, self.app.current_theme.dark),
-            tokens=tokens,
+            tokens=block.tokens,
         )
 
     def _blank(self) -> Strip:
         return Strip.blank(self._width, self._base_style)
 
-    def _render_tail(self, tokens: list[Any] | None = None) -> list[Strip]:
-        tail = self._stream.tail
-        if not tail.strip():
+    def _gap_before(self, block: Block) -> list[Strip]:
+        """The blank line between two blocks (none before the first, or inside a cut block)."""
+        return [self._blank()] if self._lines and not block.continued else []
+
+    def _draw_next(self) -> None:
+        block = self._blocks[self._drawn]
+        self._drawn += 1
+        strips = self._render_block(block)
+        block.tokens = None  # dozens of objects per block; a redraw parses the source again
+        if strips:
+            self._keep(self._gap_before(block))
+            self._keep(strips)
+
+    def _render_tail(self) -> list[Strip]:
+        block = self._stream.open_block
+        if block is None or not block.source.strip():
             return []
-        return self._render_block(tail.rstrip("\n") if self.plain else tail, tokens)
+        strips = self._render_block(block)
+        return [*self._gap_before(block), *strips] if strips else []
+
+    def _backlog_line(self) -> list[Strip]:
+        """What stands for text not drawn yet: one line saying so."""
+        waiting = sum(len(p) for p in self._pending) + sum(len(b.source) for b in self._blocks[self._drawn:])
+        note = f"… drawing ({waiting:,} more characters)"[: self._width]
+        style = self._base_style + Style(dim=True, italic=True)
+        return [Strip([Segment(note.ljust(self._width), style)], self._width)] if self._width else []
+
+    def _height(self) -> int:
+        return max(len(self._lines) + len(self._tail_lines), self._height_floor)
 
     def _rerender_all(self) -> None:
+        """Draw everything again (a new width or theme), over as many updates as it takes.
+
+        Until that is done the view keeps its old height: a view that shrank while it
+        redraws could take the scroll bar away, which changes the width again, and so on."""
         if not self._width:
             return
         self._theme_key = self._theme_state()
-        lines: list[Strip] = []
-        for block in self._blocks:
-            lines.extend(self._render_block(block))
-            lines.append(self._blank())
-        self._lines = lines
-        self._tail_lines = self._render_tail()
+        self._height_floor = max(self._height_floor, len(self._lines) + len(self._tail_lines))
+        self._lines, self._tail_lines, self._drawn = [], [], 0
+        self._styles, self._style_numbers = [], {}
+        self._cancel_flush()
+        self._flush(repaint=False)
 
     def _ensure_rendered(self, width: int) -> None:
         base = self.rich_style if self.is_attached else _NEUTRAL
@@ -213,16 +316,39 @@ class MarkdownView(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         self._ensure_rendered(width)
-        return len(self._lines) + len(self._tail_lines)
+        return self._height()
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._ensure_rendered(self.content_region.width or self._width)
         return super().render_lines(crop)
 
+    def _keep(self, strips: list[Strip]) -> None:
+        """Add drawn lines as tuples of (text, style number): tuples of strings and numbers
+        are untracked by the garbage collector, so kept lines cost its collections nothing."""
+        numbers = self._style_numbers
+        for strip in strips:
+            line = []
+            for segment in strip:
+                style = segment.style or _NEUTRAL
+                number = numbers.get(style)
+                if number is None:
+                    number = numbers[style] = len(self._styles)
+                    self._styles.append(style)
+                line.append((segment.text, number))
+            self._lines.append(tuple(line))
+
+    def _strip(self, line: tuple[tuple[str, int], ...]) -> Strip:
+        styles = self._styles
+        return Strip([Segment(text, styles[number]) for text, number in line], self._width)
+
+    def rendered_lines(self) -> list[Strip]:
+        """Every line the view draws now, top to bottom (drawn blocks, then the tail)."""
+        return [self._strip(line) for line in self._lines] + list(self._tail_lines)
+
     def render_line(self, y: int) -> Strip:
         lines = self._lines
         if y < len(lines):
-            return lines[y]
+            return self._strip(lines[y])
         if y - len(lines) < len(self._tail_lines):
             return self._tail_lines[y - len(lines)]
         return self._blank()

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import ChatError
@@ -55,6 +56,9 @@ OVERSCAN = 0.25
 class MessageList(VerticalScroll):
     """All messages of the conversation, oldest at the top."""
 
+    welcome_note = ""
+    """A line under the welcome text of an empty conversation (where the file tools reach)."""
+
     DEFAULT_CSS = """
     MessageList {
         height: 1fr;
@@ -69,14 +73,20 @@ class MessageList(VerticalScroll):
             border: round $panel;
             content-align: center middle;
         }
+        & > .welcome-note { width: 1fr; height: auto; margin: 0 4; color: $text-muted; }
     }
     """
 
     def __init__(self, *, show_reasoning: bool = True,
-                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, **kwargs: Any) -> None:
+                 versions: Callable[[], dict[str, tuple[int, int]]] | None = None, demo: bool = False,
+                 reading_width: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.show_reasoning = show_reasoning
         """Show reasoning blocks in replies."""
+        self.demo = demo
+        """The server is the built-in simulated one (the welcome note says what to type)."""
+        self.reading_width = reading_width
+        """Widest a message is drawn, in columns (0: the whole width)."""
         self.versions = versions
         """Gives (k, n) for each shown message with other versions (`ChatSession.versions`),
         asked whenever views are built; None: no `‹ k/n ›` marks."""
@@ -92,6 +102,7 @@ class MessageList(VerticalScroll):
         self._reconcile_pending = False
         self._focus_pending: str | None = None
         self._seen_upto = 0
+        self._continuable: str | None = None
 
     def on_mount(self) -> None:
         self.anchor()
@@ -129,12 +140,32 @@ class MessageList(VerticalScroll):
             from vllm_chat.ui.widgets.compaction_views import SummaryMessageView
 
             record = self._conv.compaction(message.compaction_id) if self._conv is not None else None
-            return SummaryMessageView(message, record)
+            return self._measured(SummaryMessageView(message, record))
         version = versions.get(message.id)
         if message.role == "user":
-            return UserMessageView(message, version=version)
-        return AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
+            return self._measured(UserMessageView(message, version=version))
+        view = AssistantMessageView(message, show_reasoning=self.show_reasoning, tool_results=tool_results,
                                     version=version, plain=self._plain_replies)
+        view.continuable = message.id == self._continuable
+        return self._measured(view)
+
+    def _measured(self, view: MessageView) -> MessageView:
+        """`view`, no wider than the reading width: lines of prose 200 columns long are hard
+        to follow from one end to the next."""
+        if self.reading_width:
+            view.styles.max_width = self.reading_width
+        return view
+
+    def mark_continuable(self, message_id: str | None) -> None:
+        """Let the reply `message_id` say that it can be continued (None: no reply can)."""
+        if message_id == self._continuable:
+            return
+        for shown, value in ((self._continuable, False), (message_id, True)):
+            view = self.view_for(shown) if shown is not None else None
+            if isinstance(view, AssistantMessageView):
+                view.continuable = value
+                view.refresh_footer()
+        self._continuable = message_id
 
     # -- showing -----------------------------------------------------------------------
 
@@ -150,14 +181,16 @@ class MessageList(VerticalScroll):
         self.remove_children()
         self._sync_entries()
         if not self._entries:
-            self.mount(WelcomeNote(classes="welcome"))
+            self.mount(WelcomeNote(demo=self.demo, classes="welcome"))
+            if self.welcome_note:
+                self.mount(Static(self.welcome_note, classes="welcome-note", markup=False))
         else:
             self._reconcile(self._tail_window())
         self.anchor()
 
     def add_message(self, message: Message) -> MessageView | None:
         """Show a message that was just added to the conversation (the user's prompt)."""
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         self.anchor()
@@ -168,9 +201,11 @@ class MessageList(VerticalScroll):
         """Show a compaction streaming its summary, below the conversation."""
         from vllm_chat.ui.widgets.compaction_views import CompactionPanel
 
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         panel = CompactionPanel(started)
+        if self.reading_width:
+            panel.styles.max_width = self.reading_width
         self.mount(panel)
         self.anchor()
         return panel
@@ -434,7 +469,7 @@ class MessageList(VerticalScroll):
     def _turn_started(self, message: Message) -> None:
         if self.current is not None:
             self.current.finish()  # the previous round of a tool loop
-        for welcome in self.query(".welcome"):
+        for welcome in self.query(".welcome, .welcome-note"):
             welcome.remove()
         self._sync_entries()
         index = self._ids[message.id]
@@ -444,6 +479,7 @@ class MessageList(VerticalScroll):
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
                                     tool_results=self._tool_results(), version=self._versions().get(message.id),
                                     plain=self._plain_replies)
+        self._measured(view)
         self.current = view
         self._mounted[index] = view
         self._reconcile(self._desired() | {index})

@@ -26,7 +26,9 @@ from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import ToolCallDelta
 from vllm_chat.core.logprobs import summary as logprobs_summary
 from vllm_chat.core.text import inert
+from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
+from vllm_chat.ui.widgets.reasoning_block import ReasoningBlock
 from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -54,6 +56,7 @@ class MessageView(Vertical):
         Binding("t", "request('toggle-reasoning')", "Reasoning", show=False, id="toggle-reasoning"),
         Binding("p", "request('logprobs')", "Confidence", show=False, id="show-logprobs"),
         Binding("x", "request('request')", "Request", show=False, id="show-request"),
+        Binding("o", "open_whole", "Open long text", show=False, id="open-whole"),
         Binding("left,h", "request('previous-version')", "Previous version", show=False, id="previous-version"),
         Binding("right,l", "request('next-version')", "Next version", show=False, id="next-version"),
         Binding("f", "request('fork')", "Fork here", show=False, id="fork-message"),
@@ -104,6 +107,10 @@ class MessageView(Vertical):
     def action_request(self, action: str) -> None:
         self.post_message(self.ActionRequested(self, action))
 
+    def action_open_whole(self) -> None:
+        """Open what the view shows only in part (a long reasoning, long tool arguments) whole."""
+        self.app.notify("Nothing in this message is shown in part.", severity="information", markup=False)
+
     # The list mounts only messages near the screen, so it does the moving.
 
     def action_step(self, step: int) -> None:
@@ -127,7 +134,9 @@ class UserMessageView(MessageView):
         padding: 0 1;
         background: $user-message-background;
         border-left: thick $user-message-border;
-        &:focus { border-left: thick $accent; }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
         & > .versions { color: $text-muted; height: 1; }
         & > .files { color: $text-muted; }
     }
@@ -149,7 +158,6 @@ class UserMessageView(MessageView):
             if isinstance(line, Static):
                 line.update(self.version_text())
 
-
     def _files_line(self) -> Text:
         """The files the prompt mentioned, as sent with it ("📄 src/app.py · 1.2k chars")."""
         text = Text()
@@ -159,73 +167,21 @@ class UserMessageView(MessageView):
         return text
 
 
-class ReasoningBlock(Vertical):
-    """The model's reasoning: open while it streams, folded once the answer starts.
-
-    A reply that is only reasoning (cut while thinking) stays open: folding it
-    would leave nothing to read."""
+class WarningNotice(Static):
+    """Something to know about a reply that did complete (e.g. malformed chunks were skipped)."""
 
     DEFAULT_CSS = """
-    ReasoningBlock {
+    WarningNotice {
         height: auto;
-        margin: 0 0 1 0;
-        border-left: outer $reasoning-border;
-        padding: 0 0 0 1;
-        & > .title { color: $reasoning-foreground; text-style: italic; }
-        & > MarkdownView { color: $reasoning-foreground; }
-        &.-collapsed > MarkdownView { display: none; }
+        margin: 1 0 0 0;
+        padding: 0 1;
+        color: $warning;
+        border-left: thick $warning;
     }
     """
 
-    def __init__(self, text: str = "", *, streaming: bool = False, folded: bool = True) -> None:
-        super().__init__()
-        self._streaming = streaming
-        self._chars = len(text)
-        self.set_class(folded and not streaming, "-collapsed")
-        self._title_line = Static(self._title(), classes="title", markup=False)
-        self._view = MarkdownView(text, streaming=streaming)
-
-    def compose(self) -> ComposeResult:
-        yield self._title_line
-        yield self._view
-
-    @property
-    def collapsed(self) -> bool:
-        """Whether only the title line is shown."""
-        return self.has_class("-collapsed")
-
-    def toggle(self) -> None:
-        """Fold or unfold."""
-        self.set_class(not self.collapsed, "-collapsed")
-        self._title_line.update(self._title())
-
-    @property
-    def streaming(self) -> bool:
-        """True while reasoning is still arriving."""
-        return self._streaming
-
-    def append(self, text: str) -> None:
-        """More reasoning arrived."""
-        self._chars += len(text)
-        self._view.append(text)
-
-    def finish(self, fold: bool = True) -> None:
-        """Reasoning is over (the answer started or the turn ended): fold it, unless
-        `fold` is false."""
-        if self._streaming:
-            self._streaming = False
-            self._view.finish()
-            self.set_class(fold, "-collapsed")
-        self._title_line.update(self._title())
-
-    def on_click(self) -> None:
-        self.toggle()
-
-    def _title(self) -> str:
-        if self._streaming:
-            return "▾ Thinking…"
-        arrow = "▸" if self.has_class("-collapsed") else "▾"
-        return f"{arrow} Reasoning · {fmt.count(self._chars)} chars"
+    def __init__(self, text: str) -> None:
+        super().__init__(Text(inert(text)), markup=False)
 
 
 class ErrorNotice(Static):
@@ -249,7 +205,7 @@ class ErrorNotice(Static):
 
     def on_mount(self) -> None:
         # The hint's steps and the keys that help are spelled from the keymap in force.
-        from vllm_chat.ui.keys import error_actions, with_keys
+        from vllm_chat.ui.keys import error_actions
 
         error = self.error
         text = Text()
@@ -276,7 +232,9 @@ class AssistantMessageView(MessageView):
         border-left: thick $assistant-message-border;
         & > .footer { color: $text-muted; height: auto; }
         &.-streaming > .footer { color: $text-muted; }
-        &:focus { border-left: thick $accent; }
+        /* Focused: barred on both sides, a shape and not a colour alone. (A tint would have the
+           text drawn again in the new background, a long reply at every step of j/k.) */
+        &:focus { border-left: thick $focus-border; border-right: thick $focus-border; padding: 0 0 0 1; }
     }
     """
 
@@ -312,7 +270,13 @@ class AssistantMessageView(MessageView):
             panel = ToolCallPanel(index, call.name, call.id)
             panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel
+        self.continuable = False
+        """The reply can be continued now (the conversation's last, stopped or cut): its
+        footer names the key that does it."""
         self._footer = Static(self._footer_text(), classes="footer", markup=False)
+        self._warning: WarningNotice | None = None
+        if message.status == "complete" and message.error:
+            self._warning = WarningNotice(message.error)
 
     def compose(self) -> ComposeResult:
         if self.reasoning is not None:
@@ -322,8 +286,28 @@ class AssistantMessageView(MessageView):
         if self.badge is not None:
             yield self.badge
         yield self._footer
+        if self._warning is not None:
+            yield self._warning
         if self._error_notice is not None:
             yield self._error_notice
+
+    def on_mount(self) -> None:
+        if self.continuable:
+            self.refresh_footer()  # the key it names is known once the view is in the app
+
+    def action_open_whole(self) -> None:
+        """Open the long reasoning, else the first long tool arguments, whole."""
+        from vllm_chat.ui.screens.text_view import TextViewScreen
+        from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS
+
+        if self.reasoning is not None and self.reasoning.truncated:
+            self.app.push_screen(TextViewScreen("Reasoning", self.reasoning.whole_text()))
+            return
+        panel = next((p for p in self.tool_panels.values() if len(p.arguments) > ARGS_FULL_CHARS), None)
+        if panel is not None:
+            panel.action_open_whole()
+            return
+        super().action_open_whole()
 
     def tool_delta(self, event: ToolCallDelta) -> None:
         """A streamed piece of a tool call: its panel appears with the first piece."""
@@ -376,6 +360,9 @@ class AssistantMessageView(MessageView):
             self.badge = CheckBadge(self.message.check)
             self._mount_soon(self.badge, before=self._footer)
         self.refresh_footer()
+        if error is None and self.message.status == "complete" and self.message.error and self._warning is None:
+            self._warning = WarningNotice(self.message.error)
+            self._mount_soon(self._warning)
         if error is not None and self._error_notice is None:
             self._error_notice = ErrorNotice(error)
             self._mount_soon(self._error_notice)
@@ -414,6 +401,10 @@ class AssistantMessageView(MessageView):
         note = fmt.finish_note(msg)
         if note:
             text.append(("  ·  " if text else "") + note, style="bold")
+            if self.continuable and self.is_attached:
+                from vllm_chat.ui.keys import key_hint
+
+                text.append(f"  ·  {key_hint(self.app, 'continue-reply', first_only=True)} continues it")
         # vLLM's own timings on a line of their own, under the client's, to compare.
         server = msg.server_metrics.summary() if msg.server_metrics is not None else ""
         confidence = logprobs_summary(msg.logprobs)

@@ -5,6 +5,11 @@ the user edits a recalled prompt it is a new draft. Pasting works as in any
 TextArea (bracketed paste, any length). While the chat screen shows
 suggestions for the word being typed (`completions`: files after `@`, saved
 prompts after `/`), their keys go to the list and the rest into the text.
+
+Editing keys (backspace, ctrl+u, ctrl+w, arrows...) act when they arrive, in
+order with the typed text, even while the app is busy; and keys typed while a
+dialog that opened by itself waits (see `screens/typing_guard.py`) arrive here
+through `take_key` / `take_paste`, so no typing is lost.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from vllm_chat.core.history import PromptHistory
+from vllm_chat.core.text import inert
 from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.completion_list import CompletionList
 
@@ -39,12 +45,13 @@ class PromptInput(TextArea):
     }
     """
 
-    # These two are handled in `_on_key`, in order with the typed text. As
-    # bindings they would run out of order: a priority binding runs as soon as
-    # the key reaches the app, ahead of keys still queued for this widget ("hi⏎"
-    # typed fast sends an empty prompt), and an ordinary one only after the
-    # key has bubbled up, behind keys typed later. They stay declared here for
-    # the footer, the help screen and the keymap.
+    # These two, and every editing binding of TextArea, are handled in `_on_key`,
+    # in order with the typed text. As bindings they would run out of order: a
+    # priority binding runs as soon as the key reaches the app, ahead of keys still
+    # queued for this widget ("hi⏎" typed fast sends an empty prompt), and an
+    # ordinary one only after the key has bubbled up, behind keys typed later
+    # (ctrl+u on a busy app deleted what was typed after it). They stay declared
+    # here for the footer, the help screen and the keymap.
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send"),
         Binding("ctrl+j,shift+enter", "newline", "Newline", show=False, id="newline"),
@@ -128,21 +135,47 @@ class PromptInput(TextArea):
     # until one prevents the default; so these never call super().
 
     async def _on_key(self, event: events.Key) -> None:
-        if self._completion_key(event.key):
+        if self._completion_key(event.key) or await self._act_on(event.key):
             event.stop()
             event.prevent_default()
-        elif event.key in self._keys_for("send"):
-            event.stop()
-            event.prevent_default()
-            self.action_submit()
-        elif event.key in self._keys_for("newline"):
-            event.stop()
-            event.prevent_default()
-            self.action_newline()
         elif event.key.startswith("alt+") and event.is_printable:
             # A terminal sends alt+n as ESC n, which arrives with "n" as its character: the
             # text area would type it. It is a key for the screen's bindings, never text.
             event.prevent_default()
+
+    async def _act_on(self, key: str) -> bool:
+        """Run what `key` is bound to in this widget (send, newline, an editing key), now;
+        False when it is bound to nothing here."""
+        if key in self._keys_for("send"):
+            self.action_submit()
+            return True
+        if key in self._keys_for("newline"):
+            self.action_newline()
+            return True
+        bindings = self._bindings.copy()
+        keymap = getattr(self.app, "_keymap", None)
+        if keymap:
+            bindings.apply_keymap(keymap)
+        for binding in bindings.key_to_bindings.get(key, ()):
+            if binding.id not in ("send", "newline") and await self.app.run_action(binding.action, self):
+                return True
+        return False
+
+    async def take_key(self, event: events.Key) -> None:
+        """Apply a key that arrived elsewhere (a dialog not yet answered) as if typed here,
+        except the send key: nothing is sent while a question waits, the text stays."""
+        if event.key in self._keys_for("send"):
+            return
+        if self._completion_key(event.key) or await self._act_on(event.key):
+            return
+        if event.is_printable and event.character and not event.key.startswith("alt+"):
+            self.insert(event.character)
+
+    def take_paste(self, text: str) -> None:
+        """Insert pasted text that arrived elsewhere (a dialog not yet answered)."""
+        paste = events.Paste(text)
+        paste.stop()  # handled here only: bubbling up, the app would hand it to the dialog again
+        self.post_message(paste)
 
     def action_submit(self) -> None:
         """Send the text: it is remembered and the box cleared now, in order with the
@@ -159,11 +192,19 @@ class PromptInput(TextArea):
     def action_newline(self) -> None:
         self.insert("\n")
 
+    def load_text(self, text: str) -> None:
+        """Replace the text; control characters become visible (a text box draws them raw,
+        and a recalled or edited prompt may come from a session file)."""
+        super().load_text(inert(text))
+
     def restore(self, text: str) -> None:
-        """Put back a prompt that could not be sent (unless the user typed a new one)."""
-        if not self.text:
-            self.load_text(text)
-            self.move_cursor(self.document.end)
+        """Put back a prompt that could not be sent; what was typed since (while a dialog
+        about it waited) goes after it, so neither is lost."""
+        typed = self.text
+        if typed == text:
+            return
+        self.load_text(text + (f"\n{typed}" if typed.strip() else ""))
+        self.move_cursor(self.document.end)
 
     # -- history ------------------------------------------------------------------
 
@@ -202,6 +243,12 @@ class PromptInput(TextArea):
         self.move_cursor(self.document.end)
 
     async def _on_paste(self, event: events.Paste) -> None:
+        if inert(event.text) != event.text:
+            # A paste holding control characters (copied from a hostile page): shown, not obeyed.
+            event.stop()
+            event.prevent_default()
+            self.insert(inert(event.text))
+            return
         text = event.text.strip()
         if text and "\n" not in text and not self.text.strip():
             from vllm_chat.core.attachments import looks_like_attachment

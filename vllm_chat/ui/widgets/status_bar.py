@@ -11,8 +11,8 @@ and the context meter always stay.
 
 from __future__ import annotations
 
+import math
 import time
-from urllib.parse import urlparse
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -22,6 +22,7 @@ from vllm_chat.core import format as fmt
 from vllm_chat.core.session import SessionStatus
 from vllm_chat.core.session.status import Activity
 from vllm_chat.core.text import inert
+from vllm_chat.core.urls import url_host
 from vllm_chat.ui.colors import theme_color
 
 STATE_LABELS = {
@@ -36,6 +37,10 @@ METER_WARNING = 0.8
 
 _MIN_MODEL = 12
 """Columns the model name keeps, however narrow the line (shortened in the middle)."""
+INSECURE = "  · TLS unchecked"
+"""The warning while certificates are not checked (`insecure = true`)."""
+SHORT_FORMS = {INSECURE: "  · !TLS"}
+"""Shorter forms of the standing parts, for a narrow line."""
 
 
 def middle_ellipsis(text: str, width: int) -> str:
@@ -53,12 +58,15 @@ def middle_ellipsis(text: str, width: int) -> str:
 def waiting_labels(activity: Activity, now: float, reason: str) -> list[str]:
     """Ways to say a reply waits for its first token, longest first: with why (the
     server's metrics, `reason`), then shorter as the reason loses its last parts
-    ("waiting 4 s · 3 requests ahead"), down to "waiting 4 s"."""
+    ("waiting 4 s · 3 requests ahead", "waiting 4 s · 3 ahead"), down to "waiting 4 s"."""
     elapsed = f"{now - activity.since:.0f} s"
     parts = [p.strip() for p in inert(reason).split(",") if p.strip()]
     labels = [f"waiting for the first token · {elapsed}" + (f" · {', '.join(parts)}" if parts else "")]
-    for keep in range(len(parts), -1, -1):
-        labels.append(f"waiting {elapsed}" + (f" · {', '.join(parts[:keep])}" if keep else ""))
+    for keep in range(len(parts), 0, -1):
+        labels.append(f"waiting {elapsed} · {', '.join(parts[:keep])}")
+    if parts:  # the first reason in brief ("2 ahead") before none at all
+        labels.append(f"waiting {elapsed} · {parts[0].replace(' requests ahead', ' ahead').replace('KV cache', 'KV')}")
+    labels.append(f"waiting {elapsed}")
     return labels
 
 
@@ -66,7 +74,7 @@ def activity_label(activity: Activity, now: float, reason: str = "") -> str:
     """What the running turn is doing, in a few words ("waiting for the first token · 3 s"),
     with why it waits when the server's metrics say (`reason`); a compaction says so first
     ("compacting · streaming")."""
-    label = _phase_label(activity, now, reason)
+    label = _phase_label(activity.at(now), now, reason)
     return f"compacting · {label}" if activity.task == "compact" else label
 
 
@@ -81,9 +89,16 @@ def _phase_label(activity: Activity, now: float, reason: str) -> str:
             return f"running {inert(activity.tool or 'a tool')} · {elapsed:.0f} s"
         case "calling":
             return "writing a tool call"
+        case "busy":
+            return f"server busy, retrying in {_seconds_left(activity, now)} s"
     speed = activity.tokens_per_second(now)
     verb = "thinking" if activity.phase == "thinking" else "streaming"
     return f"{verb} · ~{speed:.0f} tok/s" if speed is not None else verb
+
+
+def _seconds_left(activity: Activity, now: float) -> int:
+    """Whole seconds until a busy server's request goes again (rounded up: 0 only when due)."""
+    return max(math.ceil((activity.retry_at or now) - now), 0)
 
 
 def context_meter(status: SessionStatus) -> str:
@@ -126,13 +141,17 @@ class StatusBar(Static):
         width = max(self.content_size.width, 20)
         icon, state, state_style = self._state(status)
         fixed = [(f"  · {state}", state_style if status.activity is not None else "")]
+        if status.insecure:
+            fixed.append((INSECURE, theme_color(self.app, "error")))
         meter = context_meter(status)
         if meter:
             fixed.append((f"  · {meter}", self._meter_style(status)))
         optional: list[tuple[str, str]] = []
         if status.context_problem:
             optional.append((f"  · {status.context_problem}", ""))
-        waiting = status.activity is not None and status.activity.phase == "waiting"
+        now = time.monotonic()
+        activity = status.activity.at(now) if status.activity is not None else None
+        waiting = activity is not None and activity.phase == "waiting"
         if status.server_load and not (waiting and status.waiting_reason):
             optional.append((f"  · {inert(status.server_load)}", theme_color(self.app, "warning")))
         if not status.tools_on:
@@ -145,8 +164,8 @@ class StatusBar(Static):
             optional.append((f"  · {inert(status.constraint)}", ""))
         if status.note:
             optional.append((f"  · {inert(status.note)}", ""))
-        host = urlparse(status.server).netloc or status.server
-        where = [(f"  @ {inert(host)}", "")]
+        host = url_host(status.server)  # never user:password@, and no crash on a malformed URL
+        where = [(f"  @ {inert(status.profile)} ({inert(host)})" if status.profile else f"  @ {inert(host)}", "")]
         if status.demo:
             where.append(("  (demo)", "italic"))
         model = inert(status.model) or "no model"
@@ -154,12 +173,17 @@ class StatusBar(Static):
         def length(parts: list[tuple[str, str]]) -> int:
             return sum(len(t) for t, _ in parts)
 
-        if status.activity is not None and status.activity.phase == "waiting":
+        if activity is not None and waiting:
             # A long reason gives way before the context meter does.
-            for label in waiting_labels(status.activity, time.monotonic(), status.waiting_reason):
+            for label in waiting_labels(activity, now, status.waiting_reason):
                 fixed[0] = (f"  · {label}", fixed[0][1])
                 if width - 2 - length(fixed) >= min(len(inert(status.model) or "no model"), _MIN_MODEL):
                     break
+        if width - 2 - length(fixed) < min(len(model), _MIN_MODEL):
+            # Narrow: the short forms, so the warning and the countdown both stay in view.
+            fixed = [(SHORT_FORMS.get(text, text), style) for text, style in fixed]
+            if activity is not None and activity.phase == "busy":
+                fixed[0] = (f"  · busy, retry in {_seconds_left(activity, now)} s", fixed[0][1])
         room = width - 2 - length(fixed)
         # Drop remarks, then the server, until the model name has its minimum.
         while optional and room - length(where) - length(optional) < min(len(model), _MIN_MODEL):

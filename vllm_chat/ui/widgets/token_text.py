@@ -230,7 +230,7 @@ class TokenText(ScrollView, can_focus=True):
                 self.move_to(i)
                 return
             i += step
-        self.notify("No more tokens like that this way.", severity="information", timeout=2)
+        self.notify("No more tokens like that this way.", severity="information", timeout=2, markup=False)
 
 
 def _split(text: str, room: int) -> tuple[str, str]:

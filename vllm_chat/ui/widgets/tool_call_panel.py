@@ -6,6 +6,11 @@ for approval, running with elapsed time, done, failed, denied, stopped) and
 the result. Long results are cut in the view (enter or a click shows all);
 the session always keeps the whole result.
 
+Arguments can be megabytes (a model writing a file into a call): the panel
+redraws at most `REDRAW_INTERVAL` apart, shows the last `ARGS_TAIL_CHARS` while
+they stream and an excerpt once they are longer than `ARGS_FULL_CHARS`, and
+{open-tool-arguments} opens them whole (`TextViewScreen`).
+
 A panel rebuilt from a saved session (`restore`) reads everything from the
 call and its result message (state, text, how long the tool ran), so it looks
 exactly as the live panel did when the turn ended.
@@ -34,6 +39,14 @@ PanelState = Literal["streaming", "ready", "approval", "running", "ok", "error",
 
 RESULT_PREVIEW_LINES = 12
 """Result lines shown while the panel is folded."""
+ARGS_FULL_CHARS = 8000
+"""Arguments longer than this are shown as an excerpt (start and end), never whole."""
+ARGS_TAIL_CHARS = 1500
+"""Characters of the arguments shown while they stream (the end of them)."""
+ARGS_EXCERPT_CHARS = 800
+"""Characters shown from each end of long arguments once they are complete."""
+REDRAW_INTERVAL = 1 / 15
+"""Seconds between redraws while arguments stream."""
 
 _STATE_LOOK: dict[str, tuple[str, str, str]] = {
     # state: (symbol, label, theme variable for the colour)
@@ -60,11 +73,45 @@ def pretty_arguments(raw: str) -> tuple[str, bool]:
     """Indented JSON for display, and whether `raw` was a valid JSON object."""
     try:
         value = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return raw, False
     if not isinstance(value, dict):
         return raw, False
     return json.dumps(value, indent=2, ensure_ascii=False), True
+
+
+def arguments_preview(app: App, raw: str, *, background: str, open_id: str) -> RenderableType:
+    """Arguments for display: pretty, highlighted JSON when short; when longer than
+    `ARGS_FULL_CHARS`, their start and end around a note saying how much is left out
+    and which key (the binding `open_id`) opens them whole."""
+    if len(raw) <= ARGS_FULL_CHARS:
+        pretty, valid = pretty_arguments(raw)
+        return json_syntax(app, pretty, background=background) if valid else Text(inert(pretty))
+    return long_text_excerpt(app, raw, "arguments", open_id)
+
+
+def long_text_excerpt(app: App, raw: str, what: str, open_id: str) -> Text:
+    """The start and the end of a long text around a note naming the key that opens it all."""
+    from vllm_chat.ui.keys import with_keys
+
+    cut = len(raw) - 2 * ARGS_EXCERPT_CHARS
+    text = Text(inert(raw[:ARGS_EXCERPT_CHARS]))
+    text.append(f"\n… {fmt.count(cut)} more characters of the {what} "
+                + with_keys(app, f"({{{open_id}}} opens them all)") + " …\n", style="italic dim")
+    text.append(inert(raw[-ARGS_EXCERPT_CHARS:]))
+    return text
+
+
+def long_text_tail(app: App, raw: str, what: str, open_id: str) -> Text:
+    """The end of a text still streaming, under a note of how much came before."""
+    from vllm_chat.ui.keys import with_keys
+
+    if len(raw) <= ARGS_TAIL_CHARS:
+        return Text(inert(raw) or "…")
+    text = Text(f"… {fmt.count(len(raw) - ARGS_TAIL_CHARS)} characters of the {what} before this "
+                + with_keys(app, f"({{{open_id}}} opens them all)") + "\n", style="italic dim")
+    text.append(inert(raw[-ARGS_TAIL_CHARS:]))
+    return text
 
 
 def json_syntax(app: App, pretty: str, *, background: str) -> RenderableType:
@@ -99,6 +146,7 @@ class ToolCallPanel(Vertical):
 
     BINDINGS = [
         Binding("enter,space", "toggle", "Show all / fold", id="toggle-tool-result"),
+        Binding("o", "open_whole", "Open the arguments whole", id="open-tool-arguments"),
     ]
 
     def __init__(self, index: int, name: str = "", call_id: str | None = None) -> None:
@@ -111,8 +159,8 @@ class ToolCallPanel(Vertical):
         """The tool the model called."""
         self.state: PanelState = "streaming"
         """Where the call stands."""
-        self.arguments = ""
-        """The arguments as received (complete once the call is ready)."""
+        self._parts: list[str] = []
+        self._joined = ""
         self.result: str | None = None
         """The tool's output (or the error / denial text sent to the model)."""
         self.expanded = False
@@ -123,7 +171,21 @@ class ToolCallPanel(Vertical):
         self._args = Static("", classes="args", markup=False)
         self._result = Static("", classes="result", markup=False)
         self._ticker = None
+        self._redraw_at: float | None = None
+        self._last_redraw = 0.0
         self._source: str | None = None
+
+    @property
+    def arguments(self) -> str:
+        """The arguments as received (complete once the call is ready)."""
+        if len(self._parts) > 1:
+            self._joined = "".join(self._parts)
+            self._parts = [self._joined]
+        return self._parts[0] if self._parts else ""
+
+    @arguments.setter
+    def arguments(self, value: str) -> None:
+        self._parts = [value] if value else []
 
     @property
     def source(self) -> str | None:
@@ -151,8 +213,20 @@ class ToolCallPanel(Vertical):
         if call_id:
             self.call_id = call_id
         if fragment:
-            self.arguments += fragment
-        self._redraw()
+            self._parts.append(fragment)
+        self._redraw_soon()
+
+    def _redraw_soon(self) -> None:
+        """Redraw at most every `REDRAW_INTERVAL` while fragments pour in (one redraw per
+        fragment made a 5 MB call take minutes)."""
+        if self._redraw_at is not None:
+            return
+        wait = max(0.0, self._last_redraw + REDRAW_INTERVAL - time.monotonic())
+        self._redraw_at = time.monotonic() + wait
+        if self.is_mounted:
+            self.set_timer(max(wait, 0.001), self._redraw)  # (a zero delay breaks Textual's timer)
+        else:
+            self.call_after_refresh(self._redraw)
 
     def set_ready(self, call: ToolCall) -> None:
         """The call is complete."""
@@ -204,7 +278,16 @@ class ToolCallPanel(Vertical):
 
     # -- drawing ---------------------------------------------------------------------------
 
+    def action_open_whole(self) -> None:
+        """Show the whole arguments (pretty JSON when they are valid) in a scrollable view."""
+        from vllm_chat.ui.screens.text_view import TextViewScreen
+
+        pretty, _ = pretty_arguments(self.arguments)
+        self.app.push_screen(TextViewScreen(f"Arguments of {self.tool_name or 'the tool call'}", pretty))
+
     def _redraw(self) -> None:
+        self._redraw_at = None
+        self._last_redraw = time.monotonic()
         self._redraw_header()
         self._args.update(self._args_renderable())
         result = self._result_renderable()
@@ -227,9 +310,12 @@ class ToolCallPanel(Vertical):
         self._header.update(text)
 
     def _args_renderable(self) -> RenderableType:
+        raw = self.arguments
         if self.state == "streaming":
-            return Text(inert(self.arguments) or "…")
-        pretty, valid = pretty_arguments(self.arguments)
+            return long_text_tail(self.app, raw, "arguments", "open-tool-arguments")
+        if len(raw) > ARGS_FULL_CHARS:
+            return long_text_excerpt(self.app, raw, "arguments", "open-tool-arguments")
+        pretty, valid = pretty_arguments(raw)
         if not valid:
             # A call with bad arguments never reaches approval or running, so a stopped
             # one with bad arguments is one that was cut off while they streamed.

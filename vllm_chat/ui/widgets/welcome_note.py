@@ -22,9 +22,17 @@ WELCOME_KEYS = [
 GAP = 6
 """Spaces after the widest entry of a column."""
 
+DEMO_INTROS = (
+    "Ask anything. This is the demo: type  hello  for a tour, or  help  for every phrase it knows.",
+    "Ask anything (demo: try  hello  or  help ).",
+)
+"""The first line in `--demo`, longest first: the words the simulated model answers best, to
+start with (one line, so the note is no taller than without them)."""
 
-def welcome_text(app: App[Any], width: int | None = None) -> str:
-    """The note: the keys in columns, as many (up to three) as fit in `width`."""
+
+def welcome_text(app: App[Any], width: int | None = None, *, demo: bool = False) -> str:
+    """The note: the keys in columns, as many (up to three) as fit in `width`; in the demo,
+    what to type first."""
     rows = [[with_keys(app, cell) for cell in row] for row in WELCOME_KEYS]
     cells = [cell for row in rows for cell in row]
     for columns in (3, 2, 1):
@@ -33,7 +41,10 @@ def welcome_text(app: App[Any], width: int | None = None) -> str:
         lines = _columns(rows)
         if width is None or columns == 1 or max(len(line) for line in lines) <= width:
             break
-    return "Ask anything.\n\n" + "\n".join(lines)
+    intro = "Ask anything."
+    if demo:
+        intro = next((line for line in DEMO_INTROS if width is None or len(line) <= width), DEMO_INTROS[-1])
+    return intro + "\n\n" + "\n".join(lines)
 
 
 def _columns(rows: list[list[str]]) -> list[str]:
@@ -45,11 +56,13 @@ def _columns(rows: list[list[str]]) -> list[str]:
 class WelcomeNote(Static):
     """The note an empty conversation shows; it lays its keys out again when resized."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, demo: bool = False, **kwargs: Any) -> None:
         super().__init__(markup=False, **kwargs)
+        self.demo = demo
+        """The server is the built-in simulated one: say what to type first."""
 
     def on_mount(self) -> None:
-        self.update(welcome_text(self.app))
+        self.update(welcome_text(self.app, demo=self.demo))
 
     def on_resize(self, event: events.Resize) -> None:
-        self.update(welcome_text(self.app, self.content_size.width))
+        self.update(welcome_text(self.app, self.content_size.width, demo=self.demo))

@@ -1,0 +1,140 @@
+"""Benchmark: does the app stay interactive while a hostile server sends huge output?
+
+Not a test (timings depend on the machine). Run:
+
+    /work/venv/bin/python bench/bench_hostile_output.py [--quick] [--only table,reasoning]
+
+The hostile test server (`tests/support/hostile.py`, in its own process) sends,
+as fast as the socket takes it, each of:
+
+- `table`: a 10,000-row Markdown table;
+- `reasoning`: one 5 MB reasoning paragraph, then a short answer;
+- `tool-args`: a tool call whose arguments are 5 MB;
+- `paragraphs`: a reply of 50,000 short paragraphs.
+
+into a headless app (120x40). From sending until the reply is drawn in full,
+a letter is posted every 70-130 ms as the terminal driver delivers it (as in
+`bench_responsiveness.py`); **key echo** is the time from posting to the
+first paint at which the prompt holds it. Also reported: when the stream
+ended (the turn's last event applied), when the reply view had drawn
+everything (`MarkdownView.settled`), and whether the view's text is the
+message's text (it must be).
+
+Target: key echo p99 < 100 ms in every scenario.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common as common  # noqa: E402
+from _common import Result, SimProcess, bench_env, median, percentile  # noqa: E402
+from bench_responsiveness import KeyTyper  # noqa: E402
+
+SCENARIOS = {
+    "table": "table 10000",
+    "reasoning": "reasoning 5000000",
+    "tool-args": "tool-args 5000000",
+    "paragraphs": "paragraphs 50000",
+}
+QUICK = {
+    "table": "table 2000",
+    "reasoning": "reasoning 1000000",
+    "tool-args": "tool-args 1000000",
+    "paragraphs": "paragraphs 10000",
+}
+KEY_LIMIT_MS = 100.0
+
+
+class HostileProcess(SimProcess):
+    """The hostile test server in a subprocess (so it never shares the app's loop or lock)."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        super().__init__(env=env)
+        self.args = [sys.executable, "-m", "tests.support.hostile", "--port", "0"]
+
+
+def _reply_drawn(app: Any) -> bool:
+    """Whether the last reply's view (answer, reasoning, panels) has drawn all it was given."""
+    from vllm_chat.ui.widgets.message_views import AssistantMessageView
+
+    views = list(app.chat.messages.query(AssistantMessageView))
+    if not views:
+        return False
+    view = views[-1]
+    return view.body.settled and (view.reasoning is None or view.reasoning._view.settled)
+
+
+async def scenario(base_url: str, prompt: str, probe: Any, rng: random.Random) -> dict[str, Any]:
+    """One run: send `prompt`, type all along, until the reply is drawn."""
+    from _apphooks import headless_app, submit, wait_connected, wait_for
+
+    async with headless_app(base_url, settings={"tools": {"builtins": []}}) as (app, _):
+        await wait_connected(app)
+        typer = KeyTyper(app, probe, rng)
+        start = submit(app, prompt)
+        typing = asyncio.create_task(typer.type())
+        try:
+            await wait_for(lambda: app.session.running, 30, "the turn to start", step=0.002)
+            await wait_for(lambda: not app.session.running, 900, "the turn to end", step=0.01)
+            ended = time.perf_counter() - start
+            await wait_for(lambda: _reply_drawn(app), 900, "the reply to be drawn", step=0.02)
+            drawn = time.perf_counter() - start
+            await asyncio.sleep(0.3)  # the last keys' paints
+        finally:
+            typing.cancel()
+            typer.close()
+        replies = [m for m in app.session.conversation.messages if m.role == "assistant"]
+        from vllm_chat.ui.widgets.message_views import AssistantMessageView
+
+        view = list(app.chat.messages.query(AssistantMessageView))[-1]
+        same = view.body.source.strip() == replies[-1].content.strip() if replies else False
+        keys = [ms for _, ms in typer.samples]
+        return {"keys": keys, "ended": ended, "drawn": drawn, "same": same, "typed": typer._typed}
+
+
+async def measure(base_url: str, which: dict[str, str]) -> list[Result]:
+    from _apphooks import FrameProbe
+
+    results: list[Result] = []
+    rng = random.Random(5)
+    with FrameProbe() as probe:
+        await scenario(base_url, "say warm up", probe, rng)
+        for name, prompt in which.items():
+            run = await scenario(base_url, prompt, probe, rng)
+            keys = run["keys"]
+            print(f"  {name} ({prompt}): stream over {run['ended']:.1f} s, drawn {run['drawn']:.1f} s; "
+                  f"key p50 {median(keys):.1f} / p99 {percentile(keys, 99):.1f} / max {max(keys):.1f} ms "
+                  f"({len(keys)} keys); same text: {run['same']}", flush=True)
+            results.append(Result(
+                "hostile output", f"key echo p99 while `{prompt}` streams and draws",
+                percentile(keys, 99), "ms", f"< {KEY_LIMIT_MS:.0f} ms",
+                percentile(keys, 99) < KEY_LIMIT_MS and run["same"],
+                note=f"p50 {median(keys):.1f}, max {max(keys):.1f} ms over {len(keys)} keys; stream over "
+                     f"{run['ended']:.1f} s, drawn {run['drawn']:.1f} s; same text {run['same']}"))
+    return results
+
+
+def main() -> int:
+    """Command line: run, print the table."""
+    p = common.parser(__doc__)
+    p.add_argument("--only", help="comma-separated scenarios: " + ", ".join(SCENARIOS))
+    args = p.parse_args()
+    which = QUICK if args.quick else SCENARIOS
+    if args.only:
+        which = {k: v for k, v in which.items() if k in args.only.split(",")}
+    with bench_env() as env, HostileProcess(env.env) as server:
+        print(f"hostile server {server.base_url}", flush=True)
+        results = asyncio.run(measure(server.base_url, which))
+    return common.finish(results, "Hostile output: key echo while huge replies stream", args.results_json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
