@@ -34,6 +34,7 @@ GRACE = 3.0
 """Seconds between SIGTERM and SIGKILL when the group is stopped."""
 
 _PR_SET_PDEATHSIG = 1
+_STOPS = {signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}
 
 
 def _ask_for_parent_death_signal() -> None:
@@ -53,22 +54,27 @@ class _Guard:
     def __init__(self, argv: list[str]) -> None:
         self.argv = argv
         self.parent = os.getppid()
-        self.stopping = threading.Event()
+        self.stopping = False
 
     def stop_group(self, *_: object) -> None:
-        """SIGTERM to every process of the group (this one ignores it), SIGKILL after GRACE."""
-        if self.stopping.is_set():
+        """SIGTERM to every process of the group (this one ignores it), SIGKILL after GRACE.
+
+        A signal handler, and signals come in bursts (SIGTERM and SIGHUP, the parent's
+        death): a second one runs this again inside the first. So it takes no lock and
+        starts no thread (a nested call would wait forever on the lock the interrupted one
+        holds); the kernel's timer sends the SIGKILL."""
+        if self.stopping:
             return
-        self.stopping.set()
+        self.stopping = True
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         _signal_group(signal.SIGTERM)
-        timer = threading.Timer(GRACE, _signal_group, args=(signal.SIGKILL,))
-        timer.daemon = True
-        timer.start()
+        signal.signal(signal.SIGALRM, lambda *_: _signal_group(signal.SIGKILL))
+        signal.setitimer(signal.ITIMER_REAL, GRACE)
 
     def watch_parent(self) -> None:
         """Where the kernel can't tell us (not Linux), notice the parent's death by polling."""
-        while not self.stopping.is_set():
+        while not self.stopping:
             if os.getppid() != self.parent:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
@@ -92,7 +98,12 @@ class _Guard:
         null = os.open(os.devnull, os.O_RDWR)
         os.dup2(null, 0)
         os.dup2(null, 1)
+        # The stop signals go to the main thread only: there they interrupt the wait for the
+        # server; taken by the watching thread, they would wait until the server exits by
+        # itself. The thread inherits the mask, so it never has them unblocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
         threading.Thread(target=self.watch_parent, daemon=True).start()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
         status = child.wait()
         # Whatever the server left running in the group goes with it.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
