@@ -1,6 +1,11 @@
 """Suite-wide fixtures: every test gets its own data and config folders, and no
 real user setting or key leaks in; at the end, no file written anywhere in the
-suite's data folders may contain an API key."""
+suite's data folders may contain an API key.
+
+The suite runs in parallel (pytest-xdist, `-n auto` in pyproject.toml): each
+worker is its own pytest session with its own temporary folder, so `data_root`
+(session-scoped) is per worker and each worker scans every file its tests wrote
+when it finishes."""
 
 from __future__ import annotations
 
@@ -13,7 +18,16 @@ import pytest
 TEST_API_KEY = "sk-vllm-chat-test-7f3b9c21e4d8"
 """The key tests give servers and settings; it must never reach a file."""
 
-_DATA_ROOT: Path | None = None
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """What `-n auto` means: two workers per core. Most tests spend their time waiting
+    (on a simulated or real server, a subprocess, a Textual repaint), so twice as many
+    workers as cores keeps the cores busy. `PYTEST_XDIST_AUTO_NUM_WORKERS` overrides it."""
+    override = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if override:
+        return int(override)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 2 * cores
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -33,9 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The parent of every test's data folder, checked for secrets at the end."""
-    global _DATA_ROOT
     root = tmp_path_factory.mktemp("vllm-chat-data")
-    _DATA_ROOT = root
     yield root
     from tests.support.secrets import assert_no_secret_in_tree
 

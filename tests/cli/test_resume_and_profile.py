@@ -102,7 +102,7 @@ def test_the_tui_opens_the_session_a_prefix_names(sim, tmp_path: Path) -> None:
     env = {name: os.environ[name] for name in ("VLLM_CHAT_DATA_DIR", "XDG_CONFIG_HOME")}
     app = TmuxApp(["--base-url", sim.base_url, "--resume", "abc1"], env=env, cwd=tmp_path)
     try:
-        screen = app.wait_for(r"█ remember the walrus", timeout=30)
+        screen = app.wait_for(r"█ remember the walrus")
         assert "echo remember the walrus" in screen and "penguin" not in screen
         app.keys("C-q")
         app.wait_for(r"__EXITED__ 0")

@@ -16,7 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.pilot import wait_until
+from tests.support.pilot import (
+    notes,
+    record_notifications,
+    wait_until,
+)
 from vllm_chat.cli import main
 from vllm_chat.core.config import tomllib
 from vllm_chat.core.themes import DEFAULT_THEME
@@ -41,14 +45,14 @@ def run_app(monkeypatch: pytest.MonkeyPatch, *argv: str) -> tuple[int, dict[str,
 
     async def look_and_quit(pilot: Any) -> None:
         app = pilot.app
-        await wait_until(pilot, lambda: app.session.connection == "connected", timeout=20,
-                         message="the app to start and connect")
+        await wait_until(pilot, lambda: app.session.connection == "connected", message="the app to start and connect")
         seen["theme"] = app.theme
         seen["primary"] = app.current_theme.primary
-        seen["notes"] = "\n".join(str(n.message) for n in app._notifications)
+        seen["notes"] = notes(app)
         await pilot.press("ctrl+q")
 
     def headless_run(self: VllmChatApp, **_: Any) -> Any:
+        record_notifications(self)
         return original_run(self, headless=True, size=(100, 32), auto_pilot=look_and_quit)
 
     monkeypatch.setattr(VllmChatApp, "run", headless_run)

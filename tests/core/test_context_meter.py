@@ -30,6 +30,15 @@ async def until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
     return value
 
 
+def count_over(session: ChatSession) -> bool:
+    """Whether the session's background count, and the tools check after an exact one, are
+    over: the point after which a check that something did NOT happen means something.
+    (Private state: the session has no public "idle" signal, and a fixed pause would pass
+    vacuously on a slow machine.)"""
+    task = session._task
+    return session._timer is None and (task is None or task.done())
+
+
 def session_for(base_url: str, store: Any = None, **settings: Any) -> ChatSession:
     settings.setdefault("api_key", TEST_API_KEY)
     settings.setdefault("context", {}).setdefault("recount_delay", 0.05)
@@ -101,7 +110,7 @@ async def test_a_server_without_tokenize_gets_an_estimate_that_says_why_and_is_n
         assert status.context_used and status.context_used > 0
         asked = proxy.tokenize_calls
         session.set_draft("more text")
-        await asyncio.sleep(0.3)
+        await until(lambda: count_over(session))
         assert proxy.tokenize_calls == asked, "a missing /tokenize is not asked again on every key"
         reply = await reply_to(session, "echo still works")
         assert reply.content == "still works", "chatting is not affected"
@@ -181,8 +190,7 @@ async def test_tools_taking_over_a_quarter_of_the_window_are_said_once_with_the_
     async with SimServer(SimConfig(api_key=TEST_API_KEY, max_model_len=32768)) as server:
         session = session_for(server.base_url)
         await session.connect()
-        await until(lambda: session.status().context_exact)
-        await asyncio.sleep(0.2)
+        await until(lambda: session.status().context_exact and count_over(session))
         assert session.status().context_notice == "", "a big window: nothing to say"
         await session.aclose()
 

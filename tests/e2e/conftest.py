@@ -15,10 +15,14 @@ from tests.support.paths import STRICT
 from tests.support.tmux import TmuxApp
 from vllm_chat.simserver import SimConfig, SimServer
 
+HERE = Path(__file__).parent
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # This hook sees the whole session's items, not only this folder's.
     for item in items:
-        item.add_marker(pytest.mark.e2e)
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +35,8 @@ def _needs_tmux() -> None:
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
-    """A simulated vLLM server in a thread that wants the suite's test key; its base URL."""
+    """A simulated vLLM server in a thread that wants the suite's test key; its base URL.
+    Paced like a real server: a reply streamed in under a quarter second shows no tok/s."""
     server = SimServer(SimConfig(tps=150.0, api_key=TEST_API_KEY)).start_in_thread()
     try:
         yield server.base_url

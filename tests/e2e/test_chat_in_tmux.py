@@ -20,7 +20,7 @@ def test_the_demo_flag_starts_its_own_server(run_app) -> None:
     app.wait_for(r"\(demo\).*connected")
     app.type("markdown")
     app.keys("Enter")
-    app.wait_for(r"That's all the Markdown I know", timeout=30)
+    app.wait_for(r"That's all the Markdown I know")
     app.keys("C-q")
     app.wait_for(r"__EXITED__ 0")
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.core.tool_servers.conftest import TOOL_SERVER, read_pid, wait_gone
+from tests.core.tool_servers.conftest import SLOW_START, TOOL_SERVER, read_pid, wait_gone
 
 
 def parent_of(pid: int) -> int:
@@ -27,6 +26,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
         'name = "t"\n'
         f"command = {sys.executable!r}\n"
         f"args = [{str(TOOL_SERVER)!r}, '--state', {str(state)!r}]\n"
+        f"connect_timeout = {SLOW_START}\n"
     )
     app = run_app("--config", str(config), "--base-url", sim_url)
     app.wait_for("Message")
@@ -38,9 +38,7 @@ def start_with_server(run_app, sim_url: str, tmp_path: Path):
     app.keys("Enter")
     app.wait_for("ready · 7 tools")
     app.keys("Escape")
-    deadline = time.monotonic() + 10
-    while "Tool servers (MCP)" in app.screen() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    app.wait_gone(r"Tool servers \(MCP\)")  # keys typed before would go to the panel
     # The server starts a child of its own (through approval, as a user would allow it).
     app.type("spawn child please")
     app.keys("Enter")

@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+# One worker runs these one after the other (the xdist group tests/integration/conftest.py
+# gives them): the CPU vLLM serves one request at a time well, and the abort check reads
+# server-wide counters that another test's request would move.
 pytestmark = pytest.mark.integration
 
 REAL_URL = os.environ.get("VLLM_CHAT_REAL_URL")
@@ -143,6 +146,7 @@ async def test_refused_connection_is_connection_error():
 
 @pytest.mark.skipif(not REASONING_URL,
                     reason="set VLLM_CHAT_REAL_REASONING_URL to a real vLLM started with --reasoning-parser qwen3")
+@pytest.mark.xdist_group("real-vllm-reasoning")
 async def test_reasoning_stream():
     from openai import AsyncOpenAI
 

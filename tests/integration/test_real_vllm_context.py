@@ -65,6 +65,7 @@ async def test_the_count_is_the_usage_the_same_request_reports(tools: bool) -> N
 
 
 @needs_reasoning
+@pytest.mark.xdist_group("real-vllm-reasoning")  # the reasoning server
 @pytest.mark.parametrize("thinking", [True, False], ids=["thinking", "no-thinking"])
 async def test_the_count_follows_enable_thinking_as_the_request_sends_it(thinking: bool) -> None:
     counted, used, exact = await counted_then_sent(REASONING_URL, "EMPTY", "hello there",

@@ -101,6 +101,7 @@ async def test_the_real_vllm_would_refuse_a_constraint_with_a_named_tool_and_not
 
 
 @pytest.mark.skipif(not REASONING_URL, reason="set VLLM_CHAT_REAL_REASONING_URL (vLLM with --reasoning-parser)")
+@pytest.mark.xdist_group("real-vllm-reasoning")  # the reasoning server
 async def test_reasoning_controls_are_taken_by_a_real_reasoning_server() -> None:
     chat = session(REASONING_URL, sampling={"max_tokens": 12})
     try:

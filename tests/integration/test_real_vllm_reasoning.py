@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.support.pilot import reply_over, screen_text, send, wait_until
+from tests.support.pilot import reply_over, send, wait_for_text, wait_until
 from vllm_chat.core.config import load_settings
 
 URL = os.environ.get("VLLM_CHAT_REAL_REASONING_URL", "")
@@ -20,6 +20,7 @@ MODEL = os.environ.get("VLLM_CHAT_REAL_MODEL", "tiny-llama")
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("real-vllm-reasoning"),  # one at a time on the CPU vLLM
     pytest.mark.skipif(not URL, reason="set VLLM_CHAT_REAL_REASONING_URL to a real vLLM started with "
                                        "--reasoning-parser qwen3"),
 ]
@@ -63,13 +64,13 @@ async def test_a_tui_turn_shows_the_real_reasoning_in_its_own_block() -> None:
     chat = ChatSession(settings, store=SessionStore())
     app = VllmChatApp(chat)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: chat.models, timeout=30)
+        await wait_until(pilot, lambda: chat.models)
         await send(app, pilot, "Think first")
         await wait_until(pilot, lambda: reply_over(app), timeout=60)
         reply = chat.conversation.messages[-1]
         assert reply.reasoning and not reply.content
-        block = app.screen.query_one(ReasoningBlock)
         # A reply that is all reasoning keeps its block open: there is nothing else to read.
+        await wait_for_text(pilot, app, f"▾ Reasoning · {len(reply.reasoning)} chars")
+        block = app.screen.query_one(ReasoningBlock)  # drawn, so mounted
         assert not block.collapsed
-        await wait_until(pilot, lambda: f"▾ Reasoning · {len(reply.reasoning)} chars" in screen_text(app))
     await chat.aclose()

@@ -103,6 +103,7 @@ async def test_per_request_metrics():
 
 
 @pytest.mark.skipif(not REASONING_URL, reason="set VLLM_CHAT_REAL_REASONING_URL to a vLLM run with a reasoning parser")
+@pytest.mark.xdist_group("real-vllm-reasoning")  # the reasoning server
 async def test_reasoning_controls():
     client = await _client(REASONING_URL)
     try:

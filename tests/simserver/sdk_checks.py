@@ -129,7 +129,7 @@ def _read_metrics(root: str) -> str:
         return response.read().decode()
 
 
-async def wait_for_metric(client: Any, name: str, want: float, timeout: float = 15.0) -> float:
+async def wait_for_metric(client: Any, name: str, want: float, timeout: float = 60.0) -> float:
     """Poll `/metrics` until the series equals `want` (or give up and return the last value)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

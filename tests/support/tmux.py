@@ -25,25 +25,33 @@ def installed_command(name: str = "vllm-chat") -> str:
 
 
 class TmuxApp:
-    """One app running in a detached tmux session of a fixed size."""
+    """One app running in a detached tmux session of a fixed size, on a tmux server of
+    its own (`tmux -L`): tests running in parallel, and anyone else's tmux, never share
+    a server, its environment or its session names."""
 
     def __init__(self, args: list[str], *, env: dict[str, str], width: int = 120, height: int = 40,
                  cwd: Path | None = None) -> None:
         self.session = f"vllm-chat-test-{uuid.uuid4().hex[:8]}"
+        self.socket = self.session
         command = " ".join(shlex.quote(a) for a in [installed_command(), *args])
         # Keep the pane open after the app exits, so the exit can be observed.
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         shell = f"env {exports} {command}; echo __EXITED__ $?; sleep 30"
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
+            [*self._tmux, "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height),
              "bash", "-c", shell],
             check=True, cwd=cwd,
             env={**os.environ, "TERM": "xterm-256color"},
         )
 
+    @property
+    def _tmux(self) -> list[str]:
+        # -f /dev/null: the user's ~/.tmux.conf (key tables, status line) stays out.
+        return ["tmux", "-f", "/dev/null", "-L", self.socket]
+
     def keys(self, *keys: str, literal: bool = False) -> None:
         """Send keys (tmux names such as Enter, Escape, C-q; or literal text)."""
-        cmd = ["tmux", "send-keys", "-t", self.session]
+        cmd = [*self._tmux, "send-keys", "-t", self.session]
         if literal:
             cmd.append("-l")
         subprocess.run([*cmd, *keys], check=True)
@@ -54,11 +62,11 @@ class TmuxApp:
 
     def screen(self) -> str:
         """What the terminal shows now."""
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
+        out = subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.session],
                              check=True, capture_output=True, text=True)
         return out.stdout
 
-    def wait_for(self, pattern: str, timeout: float = 20.0) -> str:
+    def wait_for(self, pattern: str, timeout: float = 60.0) -> str:
         """Wait until the screen matches `pattern` (a regex); returns the screen."""
         deadline = time.monotonic() + timeout
         screen = ""
@@ -69,6 +77,17 @@ class TmuxApp:
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {pattern!r}; screen was:\n{screen}")
 
+    def wait_gone(self, pattern: str, timeout: float = 60.0) -> str:
+        """Wait until the screen no longer matches `pattern` (a dialog closed); returns the screen."""
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while re.search(pattern, screen):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {pattern!r} to go; screen was:\n{screen}")
+            time.sleep(0.1)
+            screen = self.screen()
+        return screen
+
     def close(self) -> None:
-        """Kill the tmux session (and the app, if still running)."""
-        subprocess.run(["tmux", "kill-session", "-t", self.session], capture_output=True)
+        """Stop this app's tmux server (and the app, if still running)."""
+        subprocess.run([*self._tmux, "kill-server"], capture_output=True)

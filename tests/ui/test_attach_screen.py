@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import wait_for_text, wait_until
 from vllm_chat.core.attachments import PreparedAttachment
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.paths import media_dir
@@ -137,12 +137,10 @@ async def test_the_highlighted_image_is_previewed_with_what_it_is(folder: Path) 
         picture = await wait_until(pilot, lambda: screen.query(".frame > *"), message="the thumbnail")
         strip = picture.first().render_line(0)
         assert any(seg.text in ("▀", "▄") and seg.style.bgcolor for seg in strip)
-        text = screen_text(app)
-        assert "photo.png · image" in text and "640×480" in text
+        await wait_for_text(pilot, app, "photo.png · image", "640×480")
 
         await highlight(screen, pilot, "big.jpg")
-        assert "3000×2000" in screen_text(app)
-        assert "sent downscaled to 2048×1365" in screen_text(app)
+        await wait_for_text(pilot, app, "3000×2000", "sent downscaled to 2048×1365")
 
 
 async def test_video_audio_and_non_media_are_described_without_a_picture(folder: Path) -> None:
@@ -150,13 +148,13 @@ async def test_video_audio_and_non_media_are_described_without_a_picture(folder:
     async with app.run_test(size=(110, 34)) as pilot:
         screen = await opened(app, pilot)
         await highlight(screen, pilot, "clip.mp4")
-        assert "clip.mp4 · video" in screen_text(app)
+        await wait_for_text(pilot, app, "clip.mp4 · video")
         assert not screen.query(".frame")
         await highlight(screen, pilot, "fake.png")
         assert screen.preview.note == "not an image, video or audio file: it looks like text"
-        assert "fake.png · 36 B" in screen_text(app) and "looks like text" in screen_text(app)
+        await wait_for_text(pilot, app, "fake.png · 36 B", "looks like text")
         await highlight(screen, pilot, "trips")
-        assert "trips/ · folder" in screen_text(app)
+        await wait_for_text(pilot, app, "trips/ · folder")
 
 
 async def test_enter_on_a_file_returns_it_prepared_and_stored_in_the_media_folder(folder: Path) -> None:
@@ -198,7 +196,7 @@ async def test_a_file_that_cant_be_used_shows_why_and_the_picker_stays_open(
         await pilot.press("enter")
         await wait_until(pilot, lambda: reason in screen.status_text, message="the reason")
         assert screen.status_text.startswith(name)
-        assert screen.status_text[:40] in screen_text(app), "shown under the path box"
+        await wait_for_text(pilot, app, screen.status_text[:40])  # shown under the path box
         assert app.screen is screen and app.result is UNSET
         await highlight(screen, pilot, "photo.png")
         await pilot.press("enter")
@@ -253,7 +251,7 @@ async def test_a_bad_typed_path_shows_why_and_keeps_the_text(folder: Path) -> No
         assert app.result is UNSET
         screen.path_input.value = ""
         await pilot.press("enter")
-        assert "Type a file path" in screen.status_text
+        await wait_until(pilot, lambda: "Type a file path" in screen.status_text)
 
 
 async def test_a_typed_folder_opens_it_and_backspace_goes_back_up(folder: Path) -> None:
@@ -264,7 +262,7 @@ async def test_a_typed_folder_opens_it_and_backspace_goes_back_up(folder: Path) 
         await pilot.press(*"trips", "enter")
         await wait_until(pilot, lambda: names(screen.tree) == ["beach.png"], message="the subfolder")
         assert app.focused is screen.tree
-        assert str(folder / "trips") in screen_text(app)
+        await wait_for_text(pilot, app, str(folder / "trips"))
         await pilot.press("backspace")
         await wait_until(pilot, lambda: "photo.png" in names(screen.tree), message="the parent folder")
 

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Input
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import wait_for_text, wait_until
 from vllm_chat.core.attachments import PreparedAttachment, prepare_attachment
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment, Message
@@ -182,7 +182,7 @@ async def test_an_image_thumbnail_is_drawn_in_coloured_half_blocks(tmp_path: Pat
         assert blocks, "half-block characters"
         assert blocks[0].style.color.triplet == (200, 40, 60)
         assert blocks[0].style.bgcolor.triplet == (200, 40, 60)
-        assert "red.png" in screen_text(app), "the caption names the file"
+        await wait_for_text(pilot, app, "red.png")  # the caption names the file
 
 
 async def test_thumbnails_are_small_and_keep_the_images_shape(tmp_path: Path) -> None:
@@ -207,8 +207,7 @@ async def test_thumbnails_appear_as_text_chips_when_pictures_are_off(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not thumb.shows_picture and thumb.picture is None
-        text = screen_text(app)
-        assert "cat.png" in text and "image" in text and "640×480" in text
+        text = await wait_for_text(pilot, app, "cat.png", "image", "640×480")
         assert "▀" not in text
 
 
@@ -226,9 +225,7 @@ async def test_a_missing_or_corrupt_stored_image_becomes_a_chip_that_says_so(tmp
         await pilot.pause()
         assert "no longer in the media folder" in missing_thumb.problem
         assert "broken.png" in broken_thumb.problem
-        text = screen_text(app)
-        assert "gone.png" in text and "64×48" in text and "can't be shown" in text
-        assert "broken.png" in text
+        await wait_for_text(pilot, app, "gone.png", "64×48", "can't be shown", "broken.png")
 
 
 async def test_audio_video_and_web_images_show_as_chips(tmp_path: Path) -> None:
@@ -240,10 +237,8 @@ async def test_audio_video_and_web_images_show_as_chips(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert not any(t.shows_picture for t in thumbs)
-        text = screen_text(app)
-        assert "bell.wav" in text and "audio · 2 KB" in text
-        assert "clip.mp4" in text and "video · URL" in text
-        assert "cat.png" in text and "image · URL" in text
+        await wait_for_text(pilot, app, "bell.wav", "audio · 2 KB", "clip.mp4", "video · URL", "cat.png",
+                            "image · URL")
 
 
 async def test_enter_or_a_click_on_an_image_asks_to_open_it_but_not_on_audio(tmp_path: Path) -> None:
@@ -281,8 +276,8 @@ async def test_a_message_shows_all_its_attachments_in_a_grid(tmp_path: Path) -> 
         await pilot.pause()
         assert thumbs[0].region.y == thumbs[1].region.y == thumbs[2].region.y, "side by side"
         await pilot.resize_terminal(30, 40)
-        await pilot.pause()
-        assert thumbs[1].region.y > thumbs[0].region.y, "one per row when narrow"
+        # One per row when narrow.
+        await wait_until(pilot, lambda: thumbs[1].region.y > thumbs[0].region.y)
 
 
 async def test_thumbnails_of_the_same_image_are_decoded_once(tmp_path: Path) -> None:
@@ -317,9 +312,7 @@ async def test_the_bar_is_hidden_until_something_is_attached_and_shows_a_chip_ea
             f"cat.png · image · {_size(photo)} · 640×480",
             f"bell.wav · audio · {_size(bell)}",
         ]
-        text = screen_text(app)
-        assert "cat.png · image" in text and "640×480" in text and "bell.wav · audio" in text
-        assert "✕" in text
+        await wait_for_text(pilot, app, "cat.png · image", "640×480", "bell.wav · audio", "✕")
         assert app.changes[-1] == [photo.attachment, bell.attachment]
 
 
@@ -397,12 +390,12 @@ async def test_clear_and_remove_by_index(tmp_path: Path) -> None:
         bar.add(bell)
         bar.remove(5)
         bar.remove(0)
-        await pilot.pause()
+        await wait_for_text(pilot, app, "bell.wav", absent=["cat.png"])
         assert bar.attachments == [bell.attachment] and bar.prepared == [bell]
         bar.clear()
         await pilot.pause()
         assert bar.attachments == [] and bar.chips == [] and not bar.display
-        assert "bell.wav" not in screen_text(app)
+        await wait_for_text(pilot, app, absent=["bell.wav"])
 
 
 def _size(item: PreparedAttachment) -> str:

@@ -19,11 +19,12 @@ from textual import events
 
 from tests.support.pilot import (
     answer_dialog,
-    screen_text,
+    notes,
     send,
     turn,
     wait_for_reply,
     wait_for_screen,
+    wait_for_text,
     wait_until,
 )
 from vllm_chat.core.paths import media_dir
@@ -136,8 +137,8 @@ async def accept_the_offer(app: Any, pilot: Any, prompt: str) -> None:
 
 
 def notices(app: Any) -> str:
-    """Every notification shown so far, one per line."""
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 @pytest.fixture(autouse=True)
@@ -151,8 +152,7 @@ async def test_slash_attach_adds_a_chip_and_the_exact_image_reaches_the_server(s
     async with make_app(base_url=sim.base_url, model="sim-vision") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, f"/attach {photo}")
-        await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
-        assert "photo.png · image" in screen_text(app) and "320×200" in screen_text(app)
+        await wait_for_text(pilot, app, "photo.png · image", "320×200")
         await send(app, pilot, "what is in this picture?")
         await wait_for_reply(app, pilot)
         [att] = app.session.conversation.messages[0].attachments
@@ -191,9 +191,9 @@ async def test_bad_input_is_explained_and_nothing_is_attached(sim, make_app, in_
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await send(app, pilot, "/attach notes.png")
         await send(app, pilot, "/attach ftp://example.com/x.png")
-        await wait_until(pilot, lambda: len(app._notifications) >= 2)
-        messages = "\n".join(str(n.message) for n in app._notifications)
-        assert "not an image, video or audio file" in messages and "ftp" in messages
+
+        # Other notices may come first (the connection, the model): wait for both of these.
+        await wait_until(pilot, lambda: "not an image, video or audio file" in notes(app) and "ftp" in notes(app))
         assert app.chat.attachments.chips == []
         assert app.session.conversation.messages == []
 
@@ -202,9 +202,9 @@ async def test_a_chip_can_be_removed_from_the_keyboard(sim, make_app, in_tmp) ->
     picture(in_tmp / "a.png")
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await send(app, pilot, "/attach a.png")
-        await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
+        await wait_for_text(pilot, app, "a.png · image")
         await pilot.press("shift+tab")
-        assert app.focused is app.chat.attachments.chips[0]
+        await wait_until(pilot, lambda: app.focused is app.chat.attachments.chips[0])
         await pilot.press("delete")
         await wait_until(pilot, lambda: app.chat.attachments.chips == [])
 
@@ -221,8 +221,9 @@ async def test_enter_on_a_thumbnail_opens_the_image_large(sim, make_app, in_tmp)
         thumb.focus()
         await pilot.press("enter")
         await wait_for_screen(pilot, app, ImageViewScreen)
-        assert "800×600" in screen_text(app)
+        await wait_for_text(pilot, app, "800×600")
         await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat)
 
 
 async def test_a_reloaded_session_shows_the_same_thumbnails_after_the_original_moved(sim, make_app, in_tmp) -> None:
@@ -237,9 +238,9 @@ async def test_a_reloaded_session_shows_the_same_thumbnails_after_the_original_m
     photo.unlink()
     conv = SessionStore().load(conv_id)
     async with make_app(base_url=sim.base_url, conversation=conv) as (app, pilot):
-        thumb = await wait_until(pilot, lambda: app.chat.messages.query(ImageThumb).first(None))
+        thumb = await wait_until(pilot, lambda: (found := app.chat.messages.query(ImageThumb)) and found.first())
         await wait_until(pilot, lambda: thumb.picture is not None)
-        await wait_until(pilot, lambda: "moving.png" in screen_text(app))
+        await wait_for_text(pilot, app, "moving.png")
 
 
 async def test_a_text_only_model_is_offered_to_send_without_the_images(sim, make_app, in_tmp) -> None:
@@ -250,7 +251,7 @@ async def test_a_text_only_model_is_offered_to_send_without_the_images(sim, make
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
         await send(app, pilot, "describe it")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "can't see images" in screen_text(app)
+        await wait_for_text(pilot, app, "can't see images")
         await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "complete"
@@ -271,7 +272,7 @@ async def test_over_the_image_limit_the_offer_is_the_servers_limit_when_the_sett
         await attach(app, pilot, "two.png")
         await send(app, pilot, "see two")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "at most 1 image" in screen_text(app)
+        await wait_for_text(pilot, app, "at most 1 image")
         assert app.screen.question.endswith("Send only the 1 most recent image?")
         await answer_dialog(pilot, "y")
         await wait_for_reply(app, pilot)
@@ -292,8 +293,8 @@ async def test_after_sending_only_recent_images_later_turns_send_that_many_witho
         await turn(app, pilot, "see one")
         await attach(app, pilot, "two.png")
         await accept_the_offer(app, pilot, "see two")
-        assert "Requests carry only the newest 1 image" in notices(app)
-        assert "older images left out" in screen_text(app), "the status line says so"
+        await wait_until(pilot, lambda: "Requests carry only the newest 1 image" in notices(app))
+        await wait_for_text(pilot, app, "older images left out")  # the status line says so
 
         await attach(app, pilot, "three.png")
         await turn(app, pilot, "and this one?")
@@ -360,8 +361,8 @@ async def test_after_sending_without_images_later_turns_and_retries_reach_a_text
         await wait_until(pilot, lambda: app.session.models)
         await attach(app, pilot, "x.png")
         await accept_the_offer(app, pilot, "describe it")
-        assert "Attachments are left out of every request" in notices(app)
-        assert "attachments left out" in screen_text(app), "the status line says so"
+        await wait_until(pilot, lambda: "Attachments are left out of every request" in notices(app))
+        await wait_for_text(pilot, app, "attachments left out")  # the status line says so
         rejected = sim.stats.rejected
 
         await turn(app, pilot, "echo still there")
@@ -382,7 +383,7 @@ async def test_switching_to_another_model_sends_the_images_again(sim, make_app, 
         await attach(app, pilot, "x.png")
         await accept_the_offer(app, pilot, "describe it")
         app.chat.use_model("sim-vision")
-        await wait_until(pilot, lambda: "attachments left out" not in screen_text(app))
+        await wait_for_text(pilot, app, absent=["attachments left out"])
         await turn(app, pilot, "now look")
         assert len(media_parts(sim.stats.last_request_body, "image_url")) == 1
         app.chat.use_model("sim-chat")
@@ -397,7 +398,7 @@ async def test_a_new_conversation_forgets_the_choice(sim, make_app, in_tmp) -> N
         await attach(app, pilot, "x.png")
         await accept_the_offer(app, pilot, "describe it")
         await pilot.press("ctrl+n")
-        await wait_until(pilot, lambda: "attachments left out" not in screen_text(app))
+        await wait_for_text(pilot, app, absent=["attachments left out"])
         await attach(app, pilot, "x.png")
         await send(app, pilot, "again")
         await wait_for_screen(pilot, app, ConfirmScreen)
@@ -423,7 +424,8 @@ async def test_a_pasted_web_image_address_becomes_a_chip(sim, make_app, in_tmp) 
         assert app.chat.prompt.text == ""
         [att] = app.chat.attachments.attachments
         assert (att.kind, att.name, att.url) == ("image", "cat.png", "https://example.com/pics/cat.png")
-        await wait_until(pilot, lambda: "cat.png · image · URL" in screen_text(app))
+        # The chip is in the bar a moment before it is drawn: wait for the screen.
+        await wait_for_text(pilot, app, "cat.png · image · URL")
 
 
 async def test_a_data_url_is_stored_as_a_file_and_the_session_keeps_a_reference(sim, make_app, in_tmp) -> None:
@@ -436,7 +438,7 @@ async def test_a_data_url_is_stored_as_a_file_and_the_session_keeps_a_reference(
         await wait_until(pilot, lambda: app.session.models)
         app.post_message(events.Paste(url))
         await wait_until(pilot, lambda: len(app.chat.attachments.chips) == 1)
-        await wait_until(pilot, lambda: "pasted-image.png · image" in screen_text(app))
+        await wait_for_text(pilot, app, "pasted-image.png · image")
         [pending] = app.chat.attachments.attachments
         assert (pending.width, pending.height) == (2048, 1024), "downscaled like a local file"
         await turn(app, pilot, "what is this?")
@@ -446,5 +448,5 @@ async def test_a_data_url_is_stored_as_a_file_and_the_session_keeps_a_reference(
     saved = SessionStore().path_for(conv_id).read_text()
     assert "base64" not in saved and att.ref in saved
     async with make_app(base_url=sim.base_url, conversation=SessionStore().load(conv_id)) as (app, pilot):
-        thumb = await wait_until(pilot, lambda: app.chat.messages.query(ImageThumb).first(None))
+        thumb = await wait_until(pilot, lambda: (found := app.chat.messages.query(ImageThumb)) and found.first())
         await wait_until(pilot, lambda: thumb.picture is not None)

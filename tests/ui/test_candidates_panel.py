@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import reply_over, screen_text, send, wait_for_screen, wait_until
+from tests.support.pilot import reply_over, screen_text, send, wait_for_screen, wait_for_text, wait_until
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.compare import CompareScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
@@ -36,6 +36,14 @@ def panel(app) -> CandidatesPanel | None:
     return app.chat.candidates_panel
 
 
+async def wait_for_line(pilot, app, *parts: str) -> str:
+    """Wait until one line of the screen shows all of `parts` (the panel's head line), and return it."""
+    def line() -> str | None:
+        return next((row for row in screen_text(app).splitlines() if all(p in row for p in parts)), None)
+
+    return await wait_until(pilot, line, message=f"a line with {parts}")
+
+
 def ended(app) -> bool:
     p = panel(app)
     return p is not None and not p.streaming and not app.session.running
@@ -48,9 +56,7 @@ async def test_three_candidates_stream_side_by_side_with_their_own_footers_and_t
         app.chat.prompt.load_text("Tell me about paged attention")
         await ask_candidates(app, pilot, "n:3")
         await wait_until(pilot, lambda: panel(app) is not None, message="the panel")
-        text = await wait_until(pilot, lambda: (t := screen_text(app)) and "1 #1" in t and t)
-        head = next(line for line in text.splitlines() if "1 #1" in line)
-        assert "2 #2" in head and "3 #3" in head, "the three replies are side by side"
+        await wait_for_line(pilot, app, "1 #1", "2 #2", "3 #3")  # the three replies side by side
         assert not panel(app).as_tabs and not app.chat.messages.display
         await wait_until(pilot, lambda: ended(app), message="the replies end")
         await wait_until(pilot, lambda: screen_text(app).count("TTFT") == 3, message="a footer per reply")
@@ -61,8 +67,9 @@ async def test_three_candidates_stream_side_by_side_with_their_own_footers_and_t
         chosen = app.session.conversation.messages[-1]
         figures = app.session.status().candidates
         assert figures == (), "picked: the group is done"
-        await wait_until(pilot, lambda: "‹ 2/3 ›" in screen_text(app), message="the others stay as versions")
-        assert app.chat.messages.display and chosen.content.splitlines()[0][:20] in screen_text(app)
+        # The others stay as versions of the picked one, which is shown.
+        await wait_for_text(pilot, app, "‹ 2/3 ›", chosen.content.splitlines()[0][:20])
+        assert app.chat.messages.display
 
 
 async def test_on_a_narrow_terminal_the_candidates_are_tabs_and_arrows_switch_them(sim, make_app) -> None:
@@ -93,7 +100,7 @@ async def test_esc_stops_every_candidate_and_keeps_what_arrived(make_app) -> Non
             await wait_until(pilot, lambda: all(c.tokens > 5 for c in app.session.status().candidates or [None]
                                                 if c is not None) and app.session.status().candidates,
                              message="both replies streaming")
-            assert "stop all" in screen_text(app)
+            await wait_for_text(pilot, app, "stop all")
             await pilot.press("escape")
             await wait_until(pilot, lambda: ended(app), message="stopped")
             await wait_until(pilot, lambda: screen_text(app).count("· stopped") == 2, message="each says so")
@@ -111,17 +118,15 @@ async def test_a_comparison_shows_a_failing_model_in_its_own_column_and_the_pick
         app.chat.prompt.load_text("hello")
         await pilot.press("alt+m")
         screen = await wait_for_screen(pilot, app, CompareScreen)
-        text = screen_text(app)
-        assert "↳ sim-chat-terse" in text and "LoRA" in text, "adapters under their base"
+        await wait_for_text(pilot, app, "↳ sim-chat-terse", "LoRA")  # adapters under their base
         choices = screen.query_one("SelectionList")
         choices.select("sim-chat-terse")
         choices.select("sim-base")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: panel(app) is not None)
         await wait_until(pilot, lambda: ended(app), message="the replies end")
-        text = await wait_until(pilot, lambda: (t := screen_text(app)) and "has no chat template" in t and t)
-        head = next(line for line in text.splitlines() if "1 sim-chat" in line)
-        assert "2 sim-chat-terse" in head and "3 sim-base  failed" in head
+        await wait_for_text(pilot, app, "has no chat template")
+        await wait_for_line(pilot, app, "1 sim-chat", "2 sim-chat-terse", "3 sim-base  failed")
         figures = app.session.status().candidates
         assert [c.state for c in figures] == ["done", "done", "failed"]
         await pilot.press("right", "enter")
@@ -137,7 +142,7 @@ async def test_a_comparison_needs_two_models_and_says_so_in_the_dialog(sim_lora,
         await pilot.press("alt+m")
         await wait_for_screen(pilot, app, CompareScreen)
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: "at least two models" in screen_text(app))
+        await wait_for_text(pilot, app, "at least two models")
         assert isinstance(app.screen, CompareScreen) and not app.session.conversation.messages
 
 
@@ -153,8 +158,10 @@ async def test_the_last_reply_is_regenerated_as_candidates_from_its_menu(sim, ma
         assert "candidates" in [item_id for item_id, _ in menu.items]
         menu.query_one("OptionList").highlighted = [i for i, _ in menu.items].index("candidates")
         await pilot.press("enter")
-        count = await wait_for_screen(pilot, app, PickListScreen)
-        assert count is not menu and "last prompt again" in screen_text(app)
+        # The next list replaces the menu: wait for it, not for the menu still on screen.
+        await wait_until(pilot, lambda: isinstance(app.screen, PickListScreen) and app.screen is not menu,
+                         message="the list of counts")
+        await wait_for_text(pilot, app, "last prompt again")
         await pilot.press("enter")  # 3 candidates, highlighted first
         await wait_until(pilot, lambda: ended(app), message="the replies end")
         await pilot.press("escape")

@@ -8,10 +8,12 @@ import socket
 
 from tests.support.pilot import (
     answer_dialog,
+    notes,
     screen_text,
     send,
     wait_for_reply,
     wait_for_screen,
+    wait_for_text,
     wait_until,
 )
 from vllm_chat.simserver import SimConfig, SimServer
@@ -35,11 +37,13 @@ async def connected(app, pilot) -> None:
 
 
 def notifications(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
-async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url) as (app, pilot):
+async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(paced_sim, make_app) -> None:
+    # Paced: a reply streamed in under a quarter second gets no tok/s figure.
+    async with make_app(base_url=paced_sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await wait_until(pilot, lambda: "sim-chat" in screen_text(app).splitlines()[0])
         await send(app, pilot, "markdown")
@@ -48,21 +52,20 @@ async def test_a_prompt_is_sent_and_the_reply_streams_into_a_markdown_view(sim, 
         reply = last(app)
         assert reply.status == "complete" and "| Field" in reply.content
         view = app.chat.messages.query(AssistantMessageView).last()
-        assert view.body.source == reply.content
-        text = screen_text(app)
-        assert "That's all the Markdown I know." in text
+        await wait_until(pilot, lambda: view.body.source == reply.content)
+        text = await wait_for_text(pilot, app, "That's all the Markdown I know.", "tokens", "tok/s", "TTFT")
         assert "| Field" not in text, "the table is rendered, not shown as source"
-        assert "tokens" in text and "tok/s" in text and "TTFT" in text
 
 
-async def test_the_view_follows_the_bottom_while_the_reply_grows(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url, size=(80, 20)) as (app, pilot):
+async def test_the_view_follows_the_bottom_while_the_reply_grows(paced_sim, make_app) -> None:
+    async with make_app(base_url=paced_sim.base_url, size=(80, 20)) as (app, pilot):
         await connected(app, pilot)
         await send(app, pilot, "long 400")
-        await wait_for_reply(app, pilot)
         messages = app.chat.messages
-        assert messages.max_scroll_y > 0
-        assert messages.scroll_y == messages.max_scroll_y
+        await wait_until(pilot, lambda: app.session.running and 0 < messages.max_scroll_y == messages.scroll_y,
+                         message="the view at the bottom of a reply taller than the screen, still streaming")
+        await wait_for_reply(app, pilot)
+        await wait_until(pilot, lambda: messages.scroll_y == messages.max_scroll_y > 0)
 
 
 async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_prompt(make_app) -> None:
@@ -78,8 +81,8 @@ async def test_escape_stops_the_reply_keeps_the_partial_text_and_frees_the_promp
             assert reply.status == "stopped" and reply.content
             await wait_until(pilot, lambda: slow.stats.aborted == 1, message="the server to abort")
             assert slow.stats.generation_tokens < 3000
-            assert "stopped" in screen_text(app)
-            assert app.focused is app.chat.prompt
+            await wait_for_text(pilot, app, "stopped")
+            await wait_until(pilot, lambda: app.focused is app.chat.prompt)
             await send(app, pilot, "hello")
             await wait_for_reply(app, pilot)
             assert last(app).status == "complete"
@@ -105,9 +108,10 @@ async def test_reasoning_streams_into_its_own_block_which_folds_when_the_answer_
         assert reply.reasoning and reply.content
         block = app.chat.messages.query(ReasoningBlock).last()
         assert block.collapsed
-        assert reply.reasoning[:30] not in screen_text(app)
+        text = await wait_for_text(pilot, app, "Reasoning · ", "Type help to see what I can do.")
+        assert reply.reasoning[:30] not in text, "folded: the answer shows, the reasoning does not"
         block.toggle()
-        await pilot.pause(0.1)
+        await wait_for_text(pilot, app, reply.reasoning.strip()[:20])
         assert block.collapsed is False
 
 
@@ -118,7 +122,7 @@ async def test_switching_model_applies_to_the_next_turn_and_keeps_the_conversati
         await wait_for_reply(app, pilot)
         await pilot.press("ctrl+o")
         await wait_for_screen(pilot, app, ModelPickerScreen)
-        assert "32k ctx" in screen_text(app)
+        await wait_for_text(pilot, app, "32k ctx")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.session.conversation.model == "sim-vision")
         await wait_until(pilot, lambda: "sim-vision" in screen_text(app).splitlines()[0])
@@ -133,7 +137,7 @@ async def test_the_help_screen_lists_every_binding_with_its_id(sim, make_app) ->
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await pilot.press("f1")
         await wait_for_screen(pilot, app, HelpScreen)
-        assert "Keys" in screen_text(app)
+        await wait_for_text(pilot, app, "Keys")
         from rich.console import Console
 
         console = Console(width=120, record=True, file=io.StringIO())
@@ -163,8 +167,7 @@ async def test_the_system_prompt_can_be_edited_in_the_app(sim, make_app) -> None
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await connected(app, pilot)
         await pilot.press("f2")
-        await pilot.pause(0.1)
-        area = app.screen.query_one("#system-prompt-text")
+        area = await wait_until(pilot, lambda: (found := app.screen.query("#system-prompt-text")) and found.first())
         area.load_text("Answer in French.")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.session.conversation.system_prompt == "Answer in French.")
@@ -178,9 +181,7 @@ async def test_model_output_markup_and_escape_sequences_are_shown_inert(sim, mak
         await connected(app, pilot)
         await send(app, pilot, "echo [bold red]loud[/] \x1b[31mRED\x1b[0m \x1b]52;c;aGk=\x07 done")
         await wait_for_reply(app, pilot)
-        text = screen_text(app)
-        assert "[bold red]loud[/]" in text
-        assert "␛[31mRED␛[0m" in text and "␇" in text
+        await wait_for_text(pilot, app, "[bold red]loud[/]", "␛[31mRED␛[0m", "␇")
         assert "\x1b" not in "".join(app.chat.messages.query(AssistantMessageView).last().body.source)
 
 
@@ -198,13 +199,12 @@ async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make
     url = f"http://127.0.0.1:{port}/v1"
     async with make_app(base_url=url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.connection == "disconnected")
-        text = screen_text(app)
-        assert f"Can't reach the server at {url}" in text and "vllm serve" in text
+        await wait_for_text(pilot, app, f"Can't reach the server at {url}", "vllm serve")
         app.chat.prompt.load_text("my draft")
         async with SimServer(SimConfig(port=port)):
-            await wait_until(pilot, lambda: app.session.connection == "connected", timeout=20)
-            assert "Can't reach" not in screen_text(app)
-            assert "is back" in notifications(app)
+            await wait_until(pilot, lambda: app.session.connection == "connected")
+            await wait_until(pilot, lambda: "is back" in notifications(app))
+            await wait_for_text(pilot, app, "connected", absent=["Can't reach"])
             assert app.chat.prompt.text == "my draft"
 
 
@@ -212,15 +212,14 @@ async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:
     async with SimServer(SimConfig(api_key="sk-server-key-123456")) as locked:
         async with make_app(base_url=locked.base_url, api_key="EMPTY") as (app, pilot):
             await wait_until(pilot, lambda: app.session.connection == "error")
-            text = screen_text(app)
-            assert "--api-key" in text and "VLLM_CHAT_API_KEY" in text
+            await wait_for_text(pilot, app, "--api-key", "VLLM_CHAT_API_KEY")
 
 
 async def test_a_base_url_without_v1_suggests_the_corrected_url(sim, make_app) -> None:
     root = sim.base_url.removesuffix("/v1")
     async with make_app(base_url=root) as (app, pilot):
         await wait_until(pilot, lambda: app.session.connection == "error")
-        await wait_until(pilot, lambda: f"Did you mean --base-url {root}/v1" in screen_text(app))
+        await wait_for_text(pilot, app, f"Did you mean --base-url {root}/v1")
 
 
 async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app) -> None:
@@ -228,11 +227,10 @@ async def test_an_unknown_model_lists_the_models_the_server_serves(sim, make_app
         await connected(app, pilot)
         await send(app, pilot, "hello")
         await wait_for_reply(app, pilot)
-        notice = app.chat.messages.query(ErrorNotice).last()
+        notice = await wait_until(pilot, lambda: (found := app.chat.messages.query(ErrorNotice)) and found.last())
         assert notice.error.kind == "unknown_model"
-        text = screen_text(app)
-        assert "'[b]nope[/b]'" in text, "server text is shown literally, never as markup"
-        assert "It serves: sim-chat, sim-vision" in text and "ctrl+o" in text
+        # The server's text is shown literally, never as markup.
+        await wait_for_text(pilot, app, "'[b]nope[/b]'", "It serves: sim-chat, sim-vision", "ctrl+o")
         assert last(app).status == "failed"
 
 
@@ -243,17 +241,15 @@ async def test_a_reopened_conversation_explains_a_failed_reply_as_it_was_explain
         await connected(app, pilot)
         await send(app, pilot, "hello")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: "ctrl+o pick a model · ctrl+r retry" in screen_text(app))
+        await wait_for_text(pilot, app, "ctrl+o pick a model · ctrl+r retry")
         live = str(app.chat.messages.query(ErrorNotice).last().content)
         conv_id = app.session.conversation.id
     reopened = SessionStore().load(conv_id)
     async with make_app(base_url=sim.base_url, conversation=reopened) as (app, pilot):
-        await wait_until(pilot, lambda: "ctrl+o pick a model · ctrl+r retry" in screen_text(app),
-                         message="the same steps after the reload")
+        await wait_for_text(pilot, app, "ctrl+o pick a model · ctrl+r retry", "Pick one with ctrl+o")
         notice = app.chat.messages.query(ErrorNotice).last()
         assert notice.error.kind == "unknown_model", "not a generic stream error"
         assert str(notice.content) == live
-        assert "Pick one with ctrl+o" in screen_text(app)
 
 
 async def test_a_save_that_fails_shows_a_banner_until_saving_works_again(sim, make_app, tmp_path) -> None:
@@ -268,14 +264,13 @@ async def test_a_save_that_fails_shows_a_banner_until_saving_works_again(sim, ma
         root.write_text("a file where the sessions folder was")
         await send(app, pilot, "echo kept in memory")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: "Not saved:" in screen_text(app), message="the save banner")
-        assert "kept in memory" in screen_text(app)
+        await wait_for_text(pilot, app, "Not saved:", "kept in memory")
         assert last(app).content == "kept in memory", "nothing received is lost"
         root.unlink()
         moved.rename(root)
         await send(app, pilot, "echo and now saved")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: "Not saved:" not in screen_text(app), message="the banner to go")
+        await wait_for_text(pilot, app, "and now saved", absent=["Not saved:"])
         saved = SessionStore().load(app.session.conversation.id)
         assert [m.content for m in saved.messages] == ["echo kept in memory", "kept in memory",
                                                        "echo and now saved", "and now saved"]
@@ -291,8 +286,7 @@ async def test_a_prompt_longer_than_the_context_sent_anyway_says_so_with_the_win
             await wait_for_screen(pilot, app, RoomOffersScreen)  # the check before sending caught it
             await answer_dialog(pilot, "s")  # send anyway: the server's own refusal is explained
             await wait_for_reply(app, pilot)
-            await wait_until(pilot, lambda: "context window of 64 tokens" in screen_text(app))
-            assert "ctrl+n" in screen_text(app) and "alt+s" in screen_text(app)
+            await wait_for_text(pilot, app, "context window of 64 tokens", "ctrl+n", "alt+s")
 
 
 async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) -> None:
@@ -301,8 +295,7 @@ async def test_a_silent_server_times_out_and_the_draft_is_kept(sim, make_app) ->
         await send(app, pilot, "sim:stall=3 hello")
         app.chat.prompt.load_text("next question")
         await wait_for_reply(app, pilot)
-        text = screen_text(app)
-        assert "sent nothing for 0.5 s" in text and "ctrl+r retry" in text
+        await wait_for_text(pilot, app, "sent nothing for 0.5 s", "ctrl+r retry")
         assert app.chat.prompt.text == "next question"
 
 
@@ -311,7 +304,7 @@ async def test_a_busy_server_asks_to_retry(sim, make_app) -> None:
         await connected(app, pilot)
         await send(app, pilot, "sim:busy hello")
         await wait_for_reply(app, pilot)
-        assert "busy (503)" in screen_text(app)
+        await wait_for_text(pilot, app, "busy (503)")
         assert sim.stats.requests == 1, "no silent retry by the SDK"
 
 
@@ -322,7 +315,7 @@ async def test_an_error_event_mid_stream_keeps_the_partial_reply_and_can_be_retr
         await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and reply.content
-        assert "error in the middle of the reply" in screen_text(app)
+        await wait_for_text(pilot, app, "error in the middle of the reply")
         assert sim.stats.requests == 1
         app.session.conversation.messages[-2].content = "hello"  # retry answers the same prompt
         await pilot.press("ctrl+r")
@@ -338,4 +331,4 @@ async def test_a_stream_cut_without_finish_is_marked_and_kept(sim, make_app) -> 
         await wait_for_reply(app, pilot)
         reply = last(app)
         assert reply.status == "failed" and len(reply.content) > 10
-        assert "broke in the middle of the reply" in screen_text(app)
+        await wait_for_text(pilot, app, "broke in the middle of the reply")

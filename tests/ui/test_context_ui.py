@@ -11,7 +11,16 @@ import re
 import pytest
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import answer_dialog, screen_text, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import (
+    answer_dialog,
+    focus_last_message,
+    notes,
+    screen_text,
+    wait_for_reply,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from tests.support.tokenize_proxy import TokenizeProxy
 from vllm_chat.core.conversation import Attachment, Conversation, Message
 from vllm_chat.simserver import SimConfig, SimServer
@@ -78,19 +87,16 @@ async def test_its_key_shows_what_takes_the_window_part_by_part(small, make_app)
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         await pilot.press("alt+c")
         await wait_for_screen(pilot, app, ContextScreen)
-        text = screen_text(app)
-        for part in ("System prompt", "Earlier messages", "The prompt you are writing", "Tool schemas"):
-            assert part in text
-        assert "exact: counted by the server's /tokenize" in text and "ctrl+t switches tools off" in text
+        await wait_for_text(pilot, app, "System prompt", "Earlier messages", "The prompt you are writing",
+                            "Tool schemas", "exact: counted by the server's /tokenize", "ctrl+t switches tools off")
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ContextScreen))
 
 
 async def test_tools_taking_a_large_share_are_said_once_with_the_key_that_switches_them_off(small, make_app) -> None:
     async with make_app(base_url=small.base_url) as (app, pilot):
-        await wait_until(pilot, lambda: "The tool schemas take" in screen_text(app), message="the notice")
-        assert "ctrl+t switches tools off" in screen_text(app)
-        notices = [n for n in app._notifications if "tool schemas" in str(n.message)]
+        await wait_for_text(pilot, app, "The tool schemas take", "ctrl+t switches tools off")
+        notices = [n for n in app.notes_seen if "tool schemas" in n]
         assert len(notices) == 1
 
 
@@ -99,11 +105,10 @@ async def test_tools_taking_a_large_share_are_said_once_with_the_key_that_switch
 async def test_a_broken_tokenize_leaves_an_estimate_that_says_why(small, make_app, mode, said) -> None:
     async with TokenizeProxy(small.base_url.removesuffix("/v1"), mode=mode) as proxy:
         async with make_app(base_url=proxy.base_url) as (app, pilot):
-            await wait_until(pilot, lambda: said in header(app), message=said)
-            assert ESTIMATE.search(header(app))
+            await wait_until(pilot, lambda: said in (line := header(app)) and ESTIMATE.search(line), message=said)
             await pilot.press("alt+c")
             await wait_for_screen(pilot, app, ContextScreen)
-            assert "~ marks estimates" in screen_text(app)
+            await wait_for_text(pilot, app, "~ marks estimates")
 
 
 async def test_a_slow_tokenize_keeps_the_estimate_and_typing_goes_on(small, make_app) -> None:
@@ -112,8 +117,8 @@ async def test_a_slow_tokenize_keeps_the_estimate_and_typing_goes_on(small, make
             await wait_until(pilot, lambda: proxy.tokenize_calls)
             await pilot.press(*"typing while the server counts")
             assert app.chat.prompt.text == "typing while the server counts", "keys are not held up"
-            assert ESTIMATE.search(header(app))
-            await wait_until(pilot, lambda: EXACT.search(header(app)), timeout=20, message="the slow count")
+            await wait_until(pilot, lambda: ESTIMATE.search(header(app)), message="the estimate while it counts")
+            await wait_until(pilot, lambda: EXACT.search(header(app)), message="the slow count")
 
 
 # -- the ways to make room ------------------------------------------------------------------------
@@ -124,8 +129,8 @@ async def test_a_message_that_would_not_fit_says_by_how_much_and_esc_keeps_it_fo
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         before = list(app.session.conversation.messages)
         await send_big(app, pilot)
-        text = screen_text(app)
-        assert "Make room for this message?" in text and "2,048-token context window" in text
+        text = await wait_for_text(pilot, app, "Make room for this message?", "2,048-token context window",
+                                   "s  Send anyway")
         for key, what in (("c", "Compact"), ("d", "Leave out the"), ("t", "Switch tools off"), ("s", "Send anyway")):
             assert re.search(rf"{key}  {what}", text), what
         await pilot.press("escape")
@@ -140,7 +145,7 @@ async def test_d_leaves_out_the_oldest_turns_and_sends(small, make_app) -> None:
         await answer_dialog(pilot, "d")
         await wait_for_reply(app, pilot)
         await wait_until(pilot, lambda: "left out here to make room" in screen_text(app) or
-                         any("oldest turns" in str(n.message) for n in app._notifications))
+                         "oldest turns" in notes(app))
         conv = app.session.conversation
         assert conv.compactions and conv.compactions[0].kind == "dropped"
         assert conv.messages[-1].role == "assistant" and conv.messages[-2].content == BIG
@@ -163,7 +168,7 @@ async def test_a_leaves_out_the_attachments_and_sends(make_app) -> None:
                             tools={"enabled": False}) as (app, pilot):
             await wait_until(pilot, lambda: EXACT.search(header(app)))
             await send_big(app, pilot)
-            assert "Leave out the attachments (the 8 earlier" in screen_text(app)
+            await wait_for_text(pilot, app, "Leave out the attachments (the 8 earlier")
             await answer_dialog(pilot, "a")
             await wait_for_reply(app, pilot)
             assert app.session.media_policy is not None and app.session.media_policy.drop_all
@@ -191,13 +196,16 @@ async def test_c_compacts_then_sends_and_the_summary_is_marked_with_its_original
         await wait_for_reply(app, pilot)
         conv = app.session.conversation
         assert conv.messages[0].is_summary and conv.messages[-2].content == BIG
-        await pilot.press("alt+up", "home")
+        await focus_last_message(app, pilot)
+        await pilot.press("home")
         count = len(conv.compactions[0].messages)
-        await wait_until(pilot, lambda: f"Summary of {count} earlier messages (compacted)" in screen_text(app))
-        assert re.search(r"Summary of \d+ earlier messages \(compacted\) · 2\.\dk → \d+ tokens", screen_text(app))
+        mark = re.compile(rf"Summary of {count} earlier messages \(compacted\) · 2\.\dk → \d+ tokens")
+        await wait_until(pilot, lambda: mark.search(screen_text(app)), message="the summary's mark")
+        await wait_until(pilot, lambda: app.focused is not None and getattr(app.focused, "message", None)
+                         is conv.messages[0], message="the focus on the summary")
         await pilot.press("o")
         await wait_for_screen(pilot, app, CompactedScreen)
-        assert "question 0: lorem ipsum" in screen_text(app), "the originals are shown again"
+        await wait_for_text(pilot, app, "question 0: lorem ipsum")  # the originals are shown again
 
 
 # -- compaction on its own ------------------------------------------------------------------------
@@ -208,13 +216,13 @@ async def test_slash_compact_streams_and_says_the_tokens_before_and_after(small,
         await wait_until(pilot, lambda: EXACT.search(header(app)))
         app.chat.prompt.load_text("/compact")
         app.chat.prompt.action_submit()
-        await wait_until(pilot, lambda: any("Compacted 8 earlier messages" in str(n.message)
-                                            for n in app._notifications), message="the notice")
-        notice = next(str(n.message) for n in app._notifications if "Compacted" in str(n.message))
+        await wait_until(pilot, lambda: "Compacted 8 earlier messages" in notes(app), message="the notice")
+        notice = next(n for n in app.notes_seen if "Compacted" in n)
         before, after = re.search(r"(\S+) → (\S+) tokens", notice).groups()
         assert before != after
-        await pilot.press("alt+up", "home")
-        await wait_until(pilot, lambda: "Summary of 8 earlier messages (compacted)" in screen_text(app))
+        await focus_last_message(app, pilot)
+        await pilot.press("home")
+        await wait_for_text(pilot, app, "Summary of 8 earlier messages (compacted)")
 
 
 async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
@@ -225,8 +233,7 @@ async def test_esc_stops_a_compaction_and_nothing_changes(make_app) -> None:
             await pilot.press("alt+s")
             await wait_until(pilot, lambda: "compacting · streaming" in header(app), message=f"streaming {header(app)}")
             await pilot.press("escape")
-            await wait_until(pilot, lambda: any("Compaction stopped: nothing changed" in str(n.message)
-                                                for n in app._notifications))
+            await wait_until(pilot, lambda: "Compaction stopped: nothing changed" in notes(app))
             assert app.session.conversation.messages == before and not app.session.conversation.compactions
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 from textual import events
 
-from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    notes,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.confirm import ConfirmScreen
@@ -18,8 +25,6 @@ from vllm_chat.ui.screens.text_edit import TextEditScreen
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, MessageView
 
 CODE_REPLY = "echo Two snippets:\n\n```python\nprint('one')\n```\n\nand\n\n```sh\necho two\n```\n"
-
-
 
 
 def focused_message(app):
@@ -32,29 +37,29 @@ async def test_messages_are_reachable_and_walkable_from_the_keyboard(sim, make_a
         await turn(app, pilot, "echo first")
         await turn(app, pilot, "echo second")
         msgs = app.session.conversation.messages
-        await pilot.press("alt+up")
+        await focus_last_message(app, pilot)
         assert focused_message(app) is msgs[3]
         await pilot.press("up", "up")
-        assert focused_message(app) is msgs[1]
+        await wait_until(pilot, lambda: focused_message(app) is msgs[1])
         await pilot.press("k")
-        assert focused_message(app) is msgs[0]
+        await wait_until(pilot, lambda: focused_message(app) is msgs[0])
         await pilot.press("end")
-        assert focused_message(app) is msgs[3]
+        await wait_until(pilot, lambda: focused_message(app) is msgs[3])
         await pilot.press("escape")
-        assert app.focused is app.chat.prompt
+        await wait_until(pilot, lambda: app.focused is app.chat.prompt)
 
 
 async def test_enter_on_a_message_lists_what_can_be_done_with_it(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, CODE_REPLY)
-        await pilot.press("alt+up", "enter")
+        await focus_last_message(app, pilot)
+        await pilot.press("enter")
         await wait_for_screen(pilot, app, PickListScreen)
-        text = screen_text(app)
-        for label in ("Copy the text", "Copy a code block", "Regenerate this reply", "Delete"):
-            assert label in text
+        text = await wait_for_text(pilot, app, "Copy the text", "Copy a code block", "Regenerate this reply", "Delete")
         assert "Edit and send again" not in text, "replies can't be edited, only prompts"
         await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.chat)
 
 
 async def test_copy_sends_osc52_and_uses_the_configured_program(sim, make_app, tmp_path: Path) -> None:
@@ -63,20 +68,25 @@ async def test_copy_sends_osc52_and_uses_the_configured_program(sim, make_app, t
     async with make_app(base_url=sim.base_url, copy_command=copy) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo copy me")
-        await pilot.press("alt+up", "c")
-        assert app.clipboard == "copy me"
+        await focus_last_message(app, pilot)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: app.clipboard == "copy me")
+
+        def notices() -> str:
+            return notes(app)
+
+        await wait_until(pilot, lambda: "OSC 52" in notices() and "Copied the message (7 characters)" in notices())
         assert target.read_text() == "copy me"
-        notice = "\n".join(str(n.message) for n in app._notifications)
-        assert "OSC 52" in notice and "Copied the message (7 characters)" in notice
 
 
 async def test_copy_code_asks_which_block_when_there_are_several(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, copy_command=["true"]) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, CODE_REPLY)
-        await pilot.press("alt+up", "b")
+        await focus_last_message(app, pilot)
+        await pilot.press("b")
         await wait_for_screen(pilot, app, PickListScreen)
-        assert "python · 1 line · print('one')" in screen_text(app)
+        await wait_for_text(pilot, app, "python · 1 line · print('one')")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: app.clipboard == "echo two\n")
 
@@ -86,7 +96,8 @@ async def test_editing_an_earlier_prompt_resends_from_there_and_keeps_the_old_br
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo alpha")
         await turn(app, pilot, "echo beta")
-        await pilot.press("alt+up", "up", "e")
+        await focus_last_message(app, pilot)
+        await pilot.press("up", "e")
         await wait_for_screen(pilot, app, TextEditScreen)
         app.screen.query_one("#edit-message-text").load_text("echo gamma")
         await pilot.press("ctrl+s")
@@ -106,7 +117,8 @@ async def test_regenerate_replaces_the_last_reply_and_keeps_the_old_one(sim, mak
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo again")
         first = app.session.conversation.messages[-1]
-        await pilot.press("alt+up", "r")
+        await focus_last_message(app, pilot)
+        await pilot.press("r")
         await wait_until(pilot, lambda: not app.session.running and
                          app.session.conversation.messages[-1] is not first and
                          app.session.conversation.messages[-1].status == "complete")
@@ -135,7 +147,7 @@ async def test_a_stopped_reply_can_be_continued_in_place(make_app) -> None:
     async with SimServer(SimConfig(tps=60.0)) as slow:
         async with make_app(base_url=slow.base_url) as (app, pilot):
             await wait_until(pilot, lambda: app.session.models)
-            app.chat.prompt.load_text("long 300")
+            app.chat.prompt.load_text("long 100000")  # it never ends on its own: the test stops it
             app.chat.prompt.action_submit()
             await wait_until(pilot, lambda: any(len(v.body.source) > 30
                                                 for v in app.chat.messages.query(AssistantMessageView)))
@@ -160,11 +172,14 @@ async def test_deleting_a_message_asks_first_and_keeps_a_copy_in_the_file(sim, m
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo keep")
         await turn(app, pilot, "echo drop")
-        await pilot.press("alt+up", "d")
+        await focus_last_message(app, pilot)
+        await pilot.press("d")
         await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press("n")
+        await wait_until(pilot, lambda: app.screen is app.chat)
         assert len(app.session.conversation.messages) == 4
-        await pilot.press("alt+up", "d")
+        await focus_last_message(app, pilot)
+        await pilot.press("d")
         await wait_for_screen(pilot, app, ConfirmScreen)
         await pilot.press("y")
         await wait_until(pilot, lambda: len(app.session.conversation.messages) == 3)
@@ -189,9 +204,8 @@ async def test_a_failing_editor_is_reported_and_the_draft_kept(sim, make_app, mo
     async with make_app(base_url=sim.base_url) as (app, pilot):
         app.chat.prompt.load_text("my draft")
         await pilot.press("ctrl+g")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: "Could not start" in notes(app))
         assert app.chat.prompt.text == "my draft"
-        assert "Could not start" in "\n".join(str(n.message) for n in app._notifications)
 
 
 async def test_the_settings_panel_changes_apply_to_the_next_turn_and_are_saved(sim, make_app) -> None:
@@ -202,7 +216,7 @@ async def test_the_settings_panel_changes_apply_to_the_next_turn_and_are_saved(s
         await wait_for_screen(pilot, app, SettingsScreen)
         app.screen.query_one("#param-temperature").value = "0.25"
         app.screen.query_one("#param-top_k").value = "12"
-        await pilot.pause(0.1)
+        await pilot.pause()  # the fields check what they were given
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, SettingsScreen))
         await turn(app, pilot, "echo after")

@@ -14,7 +14,7 @@ import pytest
 from textual.app import App
 from textual.widgets import RadioButton
 
-from tests.support.pilot import screen_text, wait_for_screen, wait_until
+from tests.support.pilot import wait_for_screen, wait_for_text, wait_until
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.export import to_json, to_markdown
@@ -58,8 +58,7 @@ class Host(App):
 async def dialog(conv: Conversation, folder: Path | None) -> AsyncIterator[tuple[Host, Any, ExportScreen]]:
     app = Host(ExportScreen(ChatSession(load_settings({}), conversation=conv), folder))
     async with app.run_test(size=(110, 30)) as pilot:
-        await wait_until(pilot, lambda: app.screen is app.export_screen)
-        await pilot.pause()
+        await wait_for_screen(pilot, app, ExportScreen)
         yield app, pilot, app.export_screen
 
 
@@ -97,32 +96,30 @@ async def test_enter_writes_markdown_to_the_suggested_file_in_the_working_folder
         assert screen.path_box.value == shown_path(expected)
         assert screen.format == "md"
         await pilot.press("enter")
-        assert app.result == expected
+        await wait_until(pilot, lambda: app.result == expected)
     assert expected.read_text(encoding="utf-8") == to_markdown(conv)
 
 
 async def test_json_is_written_when_picked_and_the_suffix_follows(conv: Conversation, tmp_path: Path) -> None:
     async with dialog(conv, tmp_path) as (app, pilot, screen):
         await pilot.press("ctrl+t")
-        await pilot.pause()
-        assert screen.format == "json"
+        await wait_until(pilot, lambda: screen.format == "json")
         assert screen.path_box.value.endswith("vllm-chat-debugging-the-vllm-scheduler-stall-2.json")
         await pilot.press("enter")
         written = tmp_path / "vllm-chat-debugging-the-vllm-scheduler-stall-2.json"
-        assert app.result == written
+        await wait_until(pilot, lambda: app.result == written)
     assert written.read_text(encoding="utf-8") == to_json(conv)
 
 
 async def test_typing_a_json_suffix_picks_json_and_md_picks_markdown_again(conv: Conversation, tmp_path: Path) -> None:
     async with dialog(conv, tmp_path) as (app, pilot, screen):
         await type_path(pilot, "notes.json")
-        await pilot.pause()
-        assert json_button(screen).value and screen.format == "json"
+        await wait_until(pilot, lambda: json_button(screen).value and screen.format == "json")
         await type_path(pilot, "notes.md")
-        await pilot.pause()
-        assert screen.format == "md"
+        await wait_until(pilot, lambda: screen.format == "md")
         await pilot.press("enter")
-        assert app.result == tmp_path / "notes.md", "a relative path starts in the dialog's folder"
+        # A relative path starts in the dialog's folder.
+        await wait_until(pilot, lambda: app.result == tmp_path / "notes.md")
     assert (tmp_path / "notes.md").read_text(encoding="utf-8") == to_markdown(conv)
 
 
@@ -130,11 +127,9 @@ async def test_clicking_a_format_changes_the_suffix(conv: Conversation, tmp_path
     async with dialog(conv, tmp_path) as (_app, pilot, screen):
         await type_path(pilot, "chat.markdown")
         await pilot.click("#export-json", offset=(2, 0))
-        await pilot.pause()
-        assert screen.path_box.value == "chat.json"
+        await wait_until(pilot, lambda: screen.path_box.value == "chat.json")
         await pilot.click("#export-md", offset=(2, 0))
-        await pilot.pause()
-        assert screen.path_box.value == "chat.md"
+        await wait_until(pilot, lambda: screen.path_box.value == "chat.md")
 
 
 async def test_an_existing_file_is_replaced_only_after_yes(conv: Conversation, tmp_path: Path) -> None:
@@ -144,7 +139,7 @@ async def test_an_existing_file_is_replaced_only_after_yes(conv: Conversation, t
         await type_path(pilot, "chat.md")
         await pilot.press("enter")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "Replace chat.md?" in screen_text(app)
+        await wait_for_text(pilot, app, "Replace chat.md?")
         await pilot.press("n")
         await wait_until(pilot, lambda: app.screen is screen)
         assert target.read_text() == "keep me" and app.result is NOT_YET
@@ -180,15 +175,15 @@ async def test_an_unwritable_folder_is_reported_in_the_dialog(conv: Conversation
         async with dialog(conv, tmp_path) as (app, pilot, screen):
             await type_path(pilot, str(folder / "chat.md"))
             await pilot.press("enter")
-            await pilot.pause()
+            await wait_until(pilot, lambda: screen.problem.startswith(f"can't write {folder / 'chat.md'}"))
             assert app.result is NOT_YET and app.screen is screen
-            assert screen.problem.startswith(f"can't write {folder / 'chat.md'}")
-            assert "can't write" in screen_text(app)
+            await wait_for_text(pilot, app, "can't write")
             await type_path(pilot, str(tmp_path / "ok.md"))
-            assert screen.problem == "" and "can't write" not in screen_text(app), \
-                "editing the path clears the message"
+            # Editing the path clears the message.
+            await wait_until(pilot, lambda: screen.problem == "")
+            await wait_for_text(pilot, app, absent=["can't write"])
             await pilot.press("enter")
-            assert app.result == tmp_path / "ok.md"
+            await wait_until(pilot, lambda: app.result == tmp_path / "ok.md")
     finally:
         if folder.is_relative_to(tmp_path):
             folder.chmod(0o700)
@@ -199,15 +194,12 @@ async def test_a_folder_or_a_missing_folder_is_reported_not_written(conv: Conver
     async with dialog(conv, tmp_path) as (app, pilot, screen):
         await type_path(pilot, "existing-folder")
         await pilot.press("enter")
-        await pilot.pause()
-        assert "is a folder: give a file name" in screen.problem
+        await wait_until(pilot, lambda: "is a folder: give a file name" in screen.problem)
         await type_path(pilot, "nowhere/chat.md")
         await pilot.press("enter")
-        await pilot.pause()
-        assert "does not exist" in screen.problem
+        await wait_until(pilot, lambda: "does not exist" in screen.problem)
         await pilot.press("ctrl+u", "enter")
-        await pilot.pause()
-        assert "Type a file name" in screen_text(app)
+        await wait_for_text(pilot, app, "Type a file name")
         assert app.result is NOT_YET and app.screen is screen
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing-folder"]
 
@@ -215,15 +207,14 @@ async def test_a_folder_or_a_missing_folder_is_reported_not_written(conv: Conver
 async def test_escape_closes_without_writing(conv: Conversation, tmp_path: Path) -> None:
     async with dialog(conv, tmp_path) as (app, pilot, _screen):
         await pilot.press("escape")
-        assert app.result is None
+        await wait_until(pilot, lambda: app.result is None)
     assert list(tmp_path.iterdir()) == []
 
 
 async def test_untrusted_titles_are_shown_as_text(tmp_path: Path) -> None:
     conv = Conversation(title="[bold]x[/bold] \x1b[31mred")
-    async with dialog(conv, tmp_path) as (app, _pilot, screen):
-        text = screen_text(app)
-        assert "“[bold]x[/bold] ␛[31mred”" in text
+    async with dialog(conv, tmp_path) as (app, pilot, screen):
+        await wait_for_text(pilot, app, "“[bold]x[/bold] ␛[31mred”")
         assert screen.path_box.value.endswith("vllm-chat-bold-x-bold-31mred.md")
 
 

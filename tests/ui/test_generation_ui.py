@@ -9,17 +9,18 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from textual.command import CommandPalette
 from textual.widgets import Input, RadioSet, Select
 
 from tests.conftest import TEST_API_KEY
 from tests.support.pilot import (
     answer_dialog,
+    run_command,
     screen_text,
     send,
     turn,
     wait_for_reply,
     wait_for_screen,
+    wait_for_text,
     wait_until,
 )
 from vllm_chat.core.generation.constraint_input import schema_constraint
@@ -47,9 +48,13 @@ async def test_a_json_reply_is_pretty_printed_with_a_valid_badge(sim, make_app) 
         app.session.set_constraint(schema_constraint(PERSON))
         await wait_until(pilot, lambda: "json: person" in screen_text(app), message="the header's constraint")
         await turn(app, pilot, "a person")
-        await wait_until(pilot, lambda: "✓ valid against person" in screen_text(app))
-        lines = [line.strip(" █▌") for line in screen_text(app).splitlines()]
-        assert '"name": "Ada Lovelace",' in lines and '"age": 36' in lines, "one field per line"
+
+        def fields_on_their_own_lines() -> bool:
+            text = screen_text(app)
+            lines = [line.strip(" █▌") for line in text.splitlines()]
+            return "✓ valid against person" in text and '"name": "Ada Lovelace",' in lines and '"age": 36' in lines
+
+        await wait_until(pilot, fields_on_their_own_lines, message="one field per line and the badge")
         assert app.session.conversation.messages[-1].content == '{"name": "Ada Lovelace", "age": 36}'
 
 
@@ -65,8 +70,7 @@ async def test_a_reply_cut_at_max_tokens_is_marked_cut_not_invalid(sim, make_app
     async with make_app(base_url=sim.base_url, sampling={"max_tokens": 6}) as (app, pilot):
         app.session.set_constraint(schema_constraint(PERSON))
         await turn(app, pilot, "x sim:ramble")
-        await wait_until(pilot, lambda: "not checked against person: cut at max_tokens" in screen_text(app))
-        assert "does not match" not in screen_text(app)
+        await wait_for_text(pilot, app, "not checked against person: cut at max_tokens", absent=["does not match"])
 
 
 async def test_the_settings_panel_sets_the_constraint_the_reasoning_controls_and_the_mode(sim, make_app) -> None:
@@ -110,11 +114,7 @@ async def test_the_settings_panel_refuses_to_save_a_bad_value_and_says_where(sim
 
 async def test_the_palette_sets_and_clears_a_regex_constraint(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
-        await pilot.press("ctrl+p")
-        await wait_for_screen(pilot, app, CommandPalette)
-        await pilot.press(*"Constraint: regex")
-        await wait_until(pilot, lambda: "Constraint: regex" in screen_text(app))
-        await pilot.press("enter")
+        await run_command(app, pilot, "Constraint: regex")
         await wait_for_screen(pilot, app, ConstraintInputScreen)
         await pilot.press("(", "enter")
         await wait_until(pilot, lambda: "is not valid" in screen_text(app), message="the regex refused")
@@ -123,20 +123,16 @@ async def test_the_palette_sets_and_clears_a_regex_constraint(sim, make_app) -> 
         assert app.session.constraint.regex == "[A-Z]{3}-[0-9]{2}"
         await turn(app, pilot, "a code")
         await wait_until(pilot, lambda: "✓ valid against regex [A-Z]{3}-[0-9]{2}" in screen_text(app))
-        await pilot.press("ctrl+p")
-        await wait_for_screen(pilot, app, CommandPalette)
-        await pilot.press(*"Clear constraint")
-        await wait_until(pilot, lambda: "Clear constraint" in screen_text(app))
-        await pilot.press("enter")
+        await run_command(app, pilot, "Clear constraint")
         await wait_until(pilot, lambda: app.session.constraint is None)
 
 
 async def test_the_reply_footer_names_the_reasoning_controls_it_was_sent_with(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, reasoning={"reasoning_effort": "low"}) as (app, pilot):
         await turn(app, pilot, "echo hi")
-        await wait_until(pilot, lambda: "effort low" in screen_text(app))
-        footer = next(line for line in screen_text(app).splitlines() if "effort low" in line)
-        assert "tokens" in footer, "on the reply's own stats line"
+        # On the reply's own stats line.
+        await wait_until(pilot, lambda: any("effort low" in line and "tokens" in line
+                                            for line in screen_text(app).splitlines()), message="the footer")
         assert app.session.conversation.messages[-1].reasoning_controls.reasoning_effort == "low"
 
 
@@ -144,8 +140,7 @@ async def test_a_base_model_is_offered_completion_mode_and_the_turn_is_answered(
     async with make_app(base_url=base_sim.base_url, model="sim-base", size=(100, 36)) as (app, pilot):
         await send(app, pilot, "Once upon a time")
         dialog = await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "sim-base has no chat template" in screen_text(app)
-        assert "Use completion mode for this conversation?" in screen_text(app)
+        await wait_for_text(pilot, app, "sim-base has no chat template", "Use completion mode for this conversation?")
         await answer_dialog(pilot, "y")
         await wait_until(pilot, lambda: not dialog.is_attached)
         await wait_for_reply(app, pilot)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import wait_for_stable_screen, wait_for_text, wait_until
 from vllm_chat.core.attachments import prepare_attachment
 from vllm_chat.core.config import AttachmentSettings
 from vllm_chat.core.conversation import Attachment
@@ -68,15 +68,17 @@ async def test_a_thumbnail_opens_the_view_and_the_key_closes_it(tmp_path: Path, 
         await pilot.press(key)
         await wait_until(pilot, lambda: app.closed == 1, message="the view to close")
         assert not isinstance(app.screen, ImageViewScreen)
-        assert app.focused is app.query_one(ImageThumb), "back on the thumbnail"
+        await wait_until(pilot, lambda: app.focused is app.query_one(ImageThumb), message="back on the thumbnail")
 
 
 async def test_the_image_fills_the_screen_keeping_its_shape(tmp_path: Path) -> None:
     app = Host(photo(tmp_path, (1200, 600)))
     async with app.run_test(size=(100, 30)) as pilot:
         view = await open_view(app, pilot)
-        picture = await wait_until(pilot, lambda: view.picture, message="the large picture")
-        await pilot.pause()
+        await wait_until(pilot, lambda: view.picture, message="the large picture")
+        await wait_for_text(pilot, app, "sunset.png · image", "1200×600", "esc / enter / q close")
+        await wait_for_stable_screen(pilot, app)  # laid out: the canvas has its final size
+        picture = view.picture
         canvas = view.query_one("#image-canvas").content_size
         width, height = picture.size
         assert width <= canvas.width and height <= canvas.height
@@ -86,12 +88,8 @@ async def test_the_image_fills_the_screen_keeping_its_shape(tmp_path: Path) -> N
         assert abs(width * cell_w / (height * cell_h) - 2.0) < 0.2
         segments = [s for y in range(height) for s in picture.render_line(y)]
         assert any(s.text == "▀" and s.style.color.triplet == (230, 120, 40) for s in segments)
-        text = screen_text(app)
-        assert "sunset.png · image" in text and "1200×600" in text
-        assert "esc / enter / q close" in text
 
         await pilot.resize_terminal(60, 20)
-        await pilot.pause()
         await wait_until(pilot, lambda: picture.size.width < width, message="the refit after a resize")
         canvas = view.query_one("#image-canvas").content_size
         assert picture.size.width <= canvas.width and picture.size.height <= canvas.height
@@ -106,7 +104,7 @@ async def test_a_missing_image_is_explained_and_the_view_still_closes(tmp_path: 
         await wait_until(pilot, lambda: view.problem, message="the explanation")
         assert "no longer in the media folder" in view.problem
         assert view.picture is None
-        assert "gone.png" in screen_text(app)
+        await wait_for_text(pilot, app, "gone.png")
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.closed == 1)
 
@@ -116,9 +114,8 @@ async def test_with_pictures_off_the_view_says_so(tmp_path: Path, monkeypatch: p
     app = Host(photo(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         view = await open_view(app, pilot)
-        await pilot.pause()
+        await wait_for_text(pilot, app, 'Pictures are switched off (attachments.image_protocol = "off").')
         assert view.picture is None
-        assert 'Pictures are switched off (attachments.image_protocol = "off").' in screen_text(app)
 
 
 async def test_a_web_image_is_not_downloaded(tmp_path: Path) -> None:
@@ -126,6 +123,4 @@ async def test_a_web_image_is_not_downloaded(tmp_path: Path) -> None:
     app = Host(web)
     async with app.run_test(size=(100, 30)) as pilot:
         app.push_screen(ImageViewScreen(web))
-        await pilot.pause()
-        text = screen_text(app)
-        assert "not downloaded" in text and "https://example.com/cat.png" in text
+        await wait_for_text(pilot, app, "not downloaded", "https://example.com/cat.png")

@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pilot import screen_text, send, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import (
+    notes,
+    screen_text,
+    send,
+    wait_for_reply,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
@@ -22,10 +30,6 @@ OLD_NAMES = ("enter", "ctrl+j", "ctrl+f", "esc", "ctrl+o", "ctrl+n", "ctrl+p", "
 def names(text: str, key: str) -> bool:
     """Whether `text` names `key` (f1 is not named by f14)."""
     return re.search(rf"(?<![\w+]){re.escape(key)}(?![\w+])", text) is not None
-
-
-def notes(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
 
 
 def welcome_text(app) -> str:
@@ -74,11 +78,11 @@ async def test_the_notices_and_the_queue_name_the_remapped_keys(sim, make_app) -
         await send(app, pilot, "/attach")
         await wait_until(pilot, lambda: "Usage: /attach" in notes(app))
         assert "(or f11 to pick a file)" in notes(app) and not names(notes(app), "ctrl+f")
-        await send(app, pilot, "long 3000")
+        await send(app, pilot, "long 100000")  # it never ends on its own: the test stops it
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "a second prompt")
-        await wait_until(pilot, lambda: "⏳ next: a second prompt" in screen_text(app), message="the queue")
-        assert "f16 takes the last one back" in screen_text(app) and not names(screen_text(app), "alt+down")
+        shown = await wait_for_text(pilot, app, "⏳ next: a second prompt", "f16 takes the last one back")
+        assert not names(shown, "alt+down")
         await pilot.press("f12")
         await wait_until(pilot, lambda: "queued prompt wait" in notes(app), message="the queue held after a stop")
         assert "f9 on an empty prompt sends it" in notes(app) and not names(notes(app), "enter")

@@ -18,7 +18,14 @@ from textual.command import CommandList, CommandPalette
 from textual.dom import DOMNode
 
 import vllm_chat.ui
-from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
+from tests.support.pilot import (
+    notes,
+    screen_text,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.config import tomllib
 from vllm_chat.core.keymap import BindingInfo, keys_of
 from vllm_chat.ui.key_places import binding_contexts, help_groups
@@ -27,10 +34,6 @@ from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.theming import ThemePicker
 
 KEBAB = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
-
-
-def notes(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
 
 
 def ui_modules() -> list:
@@ -55,6 +58,11 @@ def declaring_class(cls: type, key: str, action: str) -> type | None:
     return None
 
 
+def footer_line(app) -> str:
+    """The bottom line of the screen, where the footer lists the keys."""
+    return screen_text(app).rstrip().splitlines()[-1]
+
+
 def help_text(app) -> str:
     console = Console(width=140, record=True, file=io.StringIO())
     console.print(app.screen._table())
@@ -64,8 +72,9 @@ def help_text(app) -> str:
 async def test_a_binding_can_be_moved_to_another_key(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, keymap={"pick-model": "f9"}) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
-        await pilot.press("ctrl+o")
-        await pilot.pause(0.1)
+        await pilot.press("ctrl+o", "x")
+        # Keys are handled in order: once the x is typed, ctrl+o has had its chance.
+        await wait_until(pilot, lambda: app.chat.prompt.text == "x")
         assert not isinstance(app.screen, ModelPickerScreen), "the old key is free now"
         await pilot.press("f9")
         await wait_for_screen(pilot, app, ModelPickerScreen)
@@ -145,7 +154,8 @@ async def test_a_remap_onto_a_key_the_prompt_uses_itself_is_reported_and_not_app
         assert "f9" not in text, "a free key is fine"
         await turn(app, pilot, "echo kept")
         await pilot.press("h", "i", "ctrl+a", "x")
-        assert app.chat.prompt.text == "xhi", "ctrl+a still goes to the line start, x still types"
+        # ctrl+a still goes to the line start, x still types.
+        await wait_until(pilot, lambda: app.chat.prompt.text == "xhi")
         assert len(app.session.conversation.messages) == 2
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: not app.session.conversation.messages), "the default stays"
@@ -185,7 +195,7 @@ async def test_a_theme_picked_in_the_app_is_saved_to_the_config(sim, make_app, i
     config = isolated_env / "xdg-config" / "vllm-chat" / "config.toml"
     async with make_app(base_url=sim.base_url) as (app, pilot):
         app.theme = "vllm-day"
-        await wait_until(pilot, lambda: config.exists(), timeout=5)
+        await wait_until(pilot, lambda: config.exists())
     assert tomllib.loads(config.read_text())["theme"] == "vllm-day"
 
 
@@ -202,7 +212,8 @@ async def test_the_theme_picker_previews_the_highlighted_theme_and_esc_goes_back
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ThemePicker))
         assert app.theme == before
-        await pilot.pause(1.3)
+        # A theme is saved once the choice has settled for a second: wait for that moment.
+        await wait_until(pilot, lambda: app._theme_timer is None, message="the theme choice to settle")
         assert not config.exists(), "a preview is not a choice"
 
         app.action_change_theme()
@@ -210,23 +221,23 @@ async def test_the_theme_picker_previews_the_highlighted_theme_and_esc_goes_back
         await pilot.press(*"vllm-ember")
         await wait_until(pilot, lambda: app.theme == "vllm-ember")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: config.exists(), timeout=5)
+        await wait_until(pilot, lambda: config.exists())
         assert app.theme == "vllm-ember"
     assert tomllib.loads(config.read_text())["theme"] == "vllm-ember"
 
 
 async def test_the_footer_shows_a_remapped_key(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, keymap={"open-settings": "f9"}) as (app, pilot):
-        await wait_until(pilot, lambda: "Settings" in screen_text(app).splitlines()[-1])
-        footer = screen_text(app).rstrip().splitlines()[-1]
+        footer = await wait_until(pilot, lambda: "Settings" in footer_line(app) and footer_line(app))
         assert "f9 Settings" in footer and "^s Settings" not in footer
 
 
 async def test_the_chat_footer_is_hidden_while_a_dialog_is_up(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
-        await wait_until(pilot, lambda: "Settings" in screen_text(app).splitlines()[-1])
+        await wait_until(pilot, lambda: "^n New" in footer_line(app))
         await pilot.press("f1")
         await wait_for_screen(pilot, app, HelpScreen)
-        assert "^n New" not in screen_text(app), "the chat's keys are not in force under a dialog"
+        # The chat's keys are not in force under a dialog.
+        await wait_for_text(pilot, app, "Keys", absent=["^n New"])
         await pilot.press("escape")
-        await wait_until(pilot, lambda: "^n New" in screen_text(app).splitlines()[-1])
+        await wait_until(pilot, lambda: "^n New" in footer_line(app))

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, wait_for_screen, wait_until
+from tests.support.pilot import screen_text, wait_for_screen, wait_for_text, wait_until
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.lora_load import LoraLoadScreen
@@ -34,17 +34,16 @@ async def test_adapters_are_listed_under_their_base_model_with_its_context_windo
         picker = await open_picker(app, pilot)
         ids = [item_id for item_id, _ in picker.items]
         assert ids.index("sim-chat-terse") == ids.index("sim-chat") + 1, "the adapter comes right under its base"
-        assert "↳ sim-chat-terse  8.2k ctx · LoRA" in screen_text(app), "its window is its base's (its card: null)"
-        assert "Load a LoRA adapter" not in screen_text(app)
-        await wait_until(pilot, lambda: "Loading LoRA adapters at runtime is off" in screen_text(app))
+        # Its window is its base's (its card says null). Loading is off, so no "Load" entry.
+        await wait_for_text(pilot, app, "↳ sim-chat-terse  8.2k ctx · LoRA", "Loading LoRA adapters at runtime is off",
+                            absent=["Load a LoRA adapter"])
 
 
 async def test_where_runtime_loading_is_off_the_picker_names_the_server_settings(make_app) -> None:
     async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server, \
             make_app(base_url=server.base_url, size=(100, 40)) as (app, pilot):
         await open_picker(app, pilot)
-        text = screen_text(app)
-        assert "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True" in text and "--enable-lora" in text
+        await wait_for_text(pilot, app, "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True", "--enable-lora")
 
 
 async def test_an_adapter_is_loaded_from_the_picker_and_unloaded_again(tmp_path: Path, make_app) -> None:
@@ -64,7 +63,7 @@ async def test_an_adapter_is_loaded_from_the_picker_and_unloaded_again(tmp_path:
 
         await pilot.press("d")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "Unload the adapter formal" in screen_text(app)
+        await wait_for_text(pilot, app, "Unload the adapter formal")
         await pilot.press("y")
         await wait_until(pilot, lambda: "Unloaded formal." in screen_text(app))
         assert "formal" not in [m.id for m in app.session.models]
@@ -77,8 +76,7 @@ async def test_a_load_the_server_refuses_is_explained(tmp_path: Path, make_app) 
         app.chat.action_load_adapter()
         await wait_for_screen(pilot, app, LoraLoadScreen)
         await pilot.press(*"formal", "enter", *str(tmp_path / "missing"), "enter")
-        await wait_until(pilot, lambda: "No adapter found" in screen_text(app))
-        assert "adapter_config.json" in screen_text(app)
+        await wait_for_text(pilot, app, "No adapter found", "adapter_config.json")
 
 
 async def test_only_an_adapter_can_be_unloaded(make_app) -> None:

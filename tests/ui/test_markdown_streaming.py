@@ -10,7 +10,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import wait_for_text, wait_until
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 
 DOC = """# A reply with everything
@@ -104,11 +104,9 @@ async def test_streamed_rendering_equals_whole_rendering(size: int | str) -> Non
             if i % 50 == 0:
                 await pilot.pause()  # let some flushes happen mid-stream
         streamed.finish()
-        # Drawing has a time budget per update: the rest follows in the next ones.
-        await wait_until(pilot, lambda: streamed.settled and whole.settled)
-        await pilot.pause(0.1)  # a scroll bar may appear now: both are drawn again, narrower
-        await wait_until(pilot, lambda: streamed.settled and whole.settled)
         assert streamed.source == whole.source
-        assert lines(streamed) == lines(whole)
-        text = screen_text(app)
-        assert "␛[31mwith an escape" in text and "[b]markup[/b]" in text
+        # Drawing has a time budget per update (the rest follows in the next ones), and a scroll
+        # bar appearing at the end draws both again, narrower: wait for both drawn and equal.
+        await wait_until(pilot, lambda: streamed.settled and whole.settled and lines(streamed) == lines(whole),
+                         message="the same lines as the whole text")
+        await wait_for_text(pilot, app, "␛[31mwith an escape", "[b]markup[/b]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual import events
 from textual.app import App, ComposeResult
+from textual.command import CommandList, CommandPalette
 
 from tests.support.pilot import wait_for_screen, wait_until
 from vllm_chat.core.history import PromptHistory
@@ -28,15 +29,17 @@ async def test_enter_sends_and_clears_while_ctrl_j_adds_a_line() -> None:
     app = Host()
     async with app.run_test() as pilot:
         await pilot.press("h", "i", "ctrl+j", "t", "h", "e", "r", "e", "enter")
-        assert app.sent == ["hi\nthere"]
+        await wait_until(pilot, lambda: app.sent == ["hi\nthere"])
         assert app.query_one(PromptInput).text == ""
 
 
 async def test_enter_on_an_empty_prompt_sends_nothing() -> None:
     app = Host()
     async with app.run_test() as pilot:
-        await pilot.press("enter", "space", "enter")
-        assert app.sent == []
+        await pilot.press("enter", "space", "enter", "a", "enter")
+        # Keys are handled in order: once "a" is sent, the keys before it sent nothing.
+        await wait_until(pilot, lambda: app.sent)
+        assert app.sent == [" a"], "the blank prompt was kept as a draft, not sent"
 
 
 async def test_keys_typed_in_one_burst_are_handled_in_order() -> None:
@@ -45,8 +48,8 @@ async def test_keys_typed_in_one_burst_are_handled_in_order() -> None:
         prompt = app.query_one(PromptInput)
         for key, char in [("h", "h"), ("i", "i"), ("enter", None), ("x", "x")]:
             prompt.post_message(events.Key(key, char))  # no pause in between, as from a paste or fast typist
-        await pilot.pause(0.2)
-        assert app.sent == ["hi"] and prompt.text == "x"
+        await wait_until(pilot, lambda: prompt.text == "x")
+        assert app.sent == ["hi"]
 
 
 async def test_up_on_an_empty_prompt_walks_back_through_earlier_prompts(tmp_path) -> None:
@@ -57,13 +60,13 @@ async def test_up_on_an_empty_prompt_walks_back_through_earlier_prompts(tmp_path
     async with app.run_test() as pilot:
         prompt = app.query_one(PromptInput)
         await pilot.press("up")
-        assert prompt.text == "second\nwith two lines"
+        await wait_until(pilot, lambda: prompt.text == "second\nwith two lines")
         await pilot.press("up")
-        assert prompt.text == "first"
+        await wait_until(pilot, lambda: prompt.text == "first")
         await pilot.press("down")
-        assert prompt.text == "second\nwith two lines"
+        await wait_until(pilot, lambda: prompt.text == "second\nwith two lines")
         await pilot.press("down")
-        assert prompt.text == ""
+        await wait_until(pilot, lambda: prompt.text == "")
 
 
 async def test_up_inside_a_multiline_draft_moves_the_cursor_instead() -> None:
@@ -73,7 +76,8 @@ async def test_up_inside_a_multiline_draft_moves_the_cursor_instead() -> None:
     async with app.run_test() as pilot:
         await pilot.press("a", "ctrl+j", "b", "up")
         prompt = app.query_one(PromptInput)
-        assert prompt.text == "a\nb" and prompt.cursor_location[0] == 0
+        await wait_until(pilot, lambda: prompt.cursor_location[0] == 0)
+        assert prompt.text == "a\nb"
 
 
 async def test_sent_prompts_are_remembered_across_runs(tmp_path) -> None:
@@ -93,7 +97,7 @@ async def test_a_long_multiline_paste_lands_whole_in_the_prompt() -> None:
         app.post_message(events.Paste(text))  # as the driver delivers it
         await wait_until(pilot, lambda: prompt.text == text)
         await pilot.press("enter")
-        assert app.sent == [text]
+        await wait_until(pilot, lambda: app.sent == [text])
 
 
 async def test_new_conversation_clears_the_view_and_keeps_the_old_one_saved(sim, make_app) -> None:
@@ -106,8 +110,9 @@ async def test_new_conversation_clears_the_view_and_keeps_the_old_one_saved(sim,
         await wait_until(pilot, lambda: not app.session.running and len(app.session.conversation.messages) == 2)
         old_id = app.session.conversation.id
         await pilot.press("ctrl+n")
-        assert app.session.conversation.messages == [] and app.session.conversation.id != old_id
-        assert "Ask anything" in str(app.chat.messages.query_one(".welcome").render())
+        await wait_until(pilot, lambda: app.session.conversation.id != old_id)
+        assert app.session.conversation.messages == []
+        await wait_until(pilot, lambda: "Ask anything" in str(app.chat.messages.query_one(".welcome").render()))
         assert [m.content for m in SessionStore().load(old_id).messages] == ["echo remember me", "remember me"]
 
 
@@ -117,10 +122,13 @@ async def test_the_command_palette_offers_the_apps_commands(sim, make_app) -> No
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
+        palette = await wait_for_screen(pilot, app, CommandPalette)
         for ch in "pick model":
             await pilot.press(ch if ch != " " else "space")
-        await pilot.pause(0.3)
+        commands = palette.query_one(CommandList)
+        await wait_until(pilot, lambda: commands.highlighted is not None
+                         and "Pick model" in str(commands.get_option_at_index(commands.highlighted).prompt),
+                         message="Pick model highlighted in the palette")
         await pilot.press("enter")
         await wait_for_screen(pilot, app, ModelPickerScreen)
 

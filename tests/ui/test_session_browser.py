@@ -18,7 +18,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.widgets import Input
 
-from tests.support.pilot import screen_text, wait_for_screen, wait_until
+from tests.support.pilot import screen_text, wait_for_screen, wait_for_text, wait_until
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.session import ChatSession
@@ -137,14 +137,10 @@ def three(store: SessionStore) -> dict[str, Conversation]:
 
 async def test_sessions_are_listed_newest_first_with_title_model_count_and_relative_date(
         store: SessionStore, three: dict[str, Conversation]) -> None:
-    async with browser(store) as (app, _pilot, screen):
+    async with browser(store) as (app, pilot, screen):
         assert session_ids(screen) == [three["kernel"].id, three["rust"].id, three["trip"].id]
-        text = screen_text(app)
-        for title in ("Kernel fusion notes", "Rust lifetimes question", "Plan a trip to Lisbon"):
-            assert title in text
-        assert "gpt-oss-20b" in text and "4 msgs" in text and "2 msgs" in text
-        assert "5 min ago" in text and "2 h ago" in text
-        assert "3 saved" in text
+        await wait_for_text(pilot, app, "Kernel fusion notes", "Rust lifetimes question", "Plan a trip to Lisbon",
+                            "gpt-oss-20b", "4 msgs", "2 msgs", "5 min ago", "2 h ago", "3 saved")
 
 
 async def test_the_highlighted_row_shows_its_full_dates_and_preview_in_the_detail_line(
@@ -152,9 +148,8 @@ async def test_the_highlighted_row_shows_its_full_dates_and_preview_in_the_detai
     async with browser(store) as (app, pilot, screen):
         await pilot.press("down")
         assert highlighted(screen) == three["rust"].id
-        text = screen_text(app)
-        assert f"Updated {absolute_time(three['rust'].updated_at)}" in text
-        assert "you are welcome" in text, "the preview is the last message"
+        # The preview is the last message.
+        await wait_for_text(pilot, app, f"Updated {absolute_time(three['rust'].updated_at)}", "you are welcome")
 
 
 async def test_a_session_changed_after_the_list_was_read_shows_up_next_time(store: SessionStore) -> None:
@@ -168,11 +163,11 @@ async def test_a_session_changed_after_the_list_was_read_shows_up_next_time(stor
 
 async def test_with_no_sessions_a_friendly_line_is_shown_and_keys_do_nothing_harmful(store: SessionStore) -> None:
     async with browser(store) as (app, pilot, _screen):
-        assert "No saved conversations yet" in screen_text(app)
+        await wait_for_text(pilot, app, "No saved conversations yet")
         await pilot.press("enter", "f2", "f8", "down", "end")
         assert isinstance(app.screen, SessionBrowserScreen) and app.results == []
         await pilot.press("escape")
-        assert app.results == [None]
+        await wait_until(pilot, lambda: app.results == [None])
 
 
 async def test_a_sessions_folder_that_cant_be_read_is_reported_in_the_browser(tmp_path: Path) -> None:
@@ -180,9 +175,9 @@ async def test_a_sessions_folder_that_cant_be_read_is_reported_in_the_browser(tm
     root.write_text("a file where the sessions folder should be")
     store = SessionStore(root)
     async with browser(store) as (app, pilot, _screen):
-        await wait_until(pilot, lambda: "can't list sessions" in screen_text(app))
+        await wait_for_text(pilot, app, "can't list sessions")
         await pilot.press("escape")
-        assert app.results == [None]
+        await wait_until(pilot, lambda: app.results == [None])
 
 
 # --- filtering ----------------------------------------------------------------------
@@ -210,15 +205,14 @@ async def test_matches_inside_messages_come_from_a_worker_and_are_listed_below_t
         await type_filter(pilot, "zanzibar")
         assert [screen._summary(i).title for i in session_ids(screen)] == ["Zanzibar travel notes"]
         await wait_until(pilot, lambda: gated.searched, message="the search to start")
-        assert "searching inside messages" in screen_text(app)
+        await wait_for_text(pilot, app, "searching inside messages")
         gated.gate.set()
         await wait_until(pilot, lambda: not screen.searching, message="the search to finish")
-        await pilot.pause()
-        assert [screen._summary(i).title for i in session_ids(screen)] == [
-            "Zanzibar travel notes", "Rust lifetimes question"]
+        await wait_until(pilot, lambda: [screen._summary(i).title for i in session_ids(screen)] == [
+            "Zanzibar travel notes", "Rust lifetimes question"])
         ids = row_ids(screen)
         assert ids.index(None) == 1, "a rule separates title matches from matches in messages"
-        assert "found in messages" in screen_text(app)
+        await wait_for_text(pilot, app, "found in messages")
 
 
 async def test_a_newer_keystroke_wins_over_an_older_slower_search(three: dict[str, Conversation]) -> None:
@@ -230,10 +224,9 @@ async def test_a_newer_keystroke_wins_over_an_older_slower_search(three: dict[st
         store.gate.set()
         await wait_until(pilot, lambda: not screen.searching, message="the last search to finish")
         await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_text(pilot, app, "Nothing matches “zanzibarxyz”")
         assert store.searched[-1] == "zanzibarxyz"
         assert session_ids(screen) == []
-        assert "Nothing matches “zanzibarxyz”" in screen_text(app)
 
 
 async def test_a_match_inside_messages_shows_a_snippet_with_the_words_in_the_detail_line(
@@ -261,7 +254,7 @@ async def test_f3_switches_searching_reasoning_and_tool_results(store: SessionSt
                      Message(role="assistant", content="a", reasoning="consider the platypus")]
     store.save(conv)
     async with browser(store) as (app, pilot, screen):
-        assert "f3 reasoning & tools: on" in screen_text(app)
+        await wait_for_text(pilot, app, "f3 reasoning & tools: on")
         await type_filter(pilot, "platypus")
         await wait_until(pilot, lambda: not screen.searching and session_ids(screen) == [conv.id],
                          message="found in the reasoning")
@@ -297,8 +290,8 @@ async def test_what_is_typed_while_the_list_loads_filters_it_once_loaded(three: 
         assert not screen.loaded and session_ids(screen) == []
         store.gate.set()
         await wait_until(pilot, lambda: screen.loaded and not screen.searching, message="load and search")
-        await pilot.pause()
-        assert session_ids(screen) == [three["rust"].id], "found inside its messages"
+        # Found inside its messages.
+        await wait_until(pilot, lambda: session_ids(screen) == [three["rust"].id])
 
 
 async def test_unreadable_files_are_hidden_while_filtering(store: SessionStore, three: dict[str, Conversation]) -> None:
@@ -340,32 +333,31 @@ async def test_arrows_page_keys_home_and_end_move_the_list_while_the_filter_keep
 async def test_enter_opens_the_highlighted_session(store: SessionStore, three: dict[str, Conversation]) -> None:
     async with browser(store) as (app, pilot, _screen):
         await pilot.press("down", "down", "enter")
-        assert app.results == [("open", three["trip"].id)]
+        await wait_until(pilot, lambda: app.results == [("open", three["trip"].id)])
 
 
 async def test_enter_on_a_filtered_match_opens_it(store: SessionStore, three: dict[str, Conversation]) -> None:
     async with browser(store) as (app, pilot, _screen):
         await type_filter(pilot, "rust")
         await pilot.press("enter")
-        assert app.results == [("open", three["rust"].id)]
+        await wait_until(pilot, lambda: app.results == [("open", three["rust"].id)])
 
 
 async def test_enter_on_the_open_conversation_just_closes_and_escape_closes(
         store: SessionStore, three: dict[str, Conversation]) -> None:
     async with browser(store, current_id=three["kernel"].id) as (app, pilot, _screen):
-        assert "● Kernel fusion notes" in screen_text(app)
-        assert "open now" in screen_text(app)
+        await wait_for_text(pilot, app, "● Kernel fusion notes", "open now")
         await pilot.press("enter")
-        assert app.results == [None]
+        await wait_until(pilot, lambda: app.results == [None])
     async with browser(store) as (app, pilot, _screen):
         await pilot.press("escape")
-        assert app.results == [None]
+        await wait_until(pilot, lambda: app.results == [None])
 
 
 async def test_clicking_a_row_opens_it(store: SessionStore, three: dict[str, Conversation]) -> None:
     async with browser(store) as (app, pilot, _screen):
         await pilot.click("#sessions-list", offset=(10, 1))
-        assert app.results == [("open", three["rust"].id)]
+        await wait_until(pilot, lambda: app.results == [("open", three["rust"].id)])
 
 
 # --- renaming -----------------------------------------------------------------------
@@ -381,12 +373,11 @@ async def test_f2_renames_the_file_and_the_row_in_place(store: SessionStore, thr
         await type_filter(pilot, "Borrow checker woes")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen)
-        await pilot.pause()
+        await wait_for_text(pilot, app, "Borrow checker woes", absent=["Rust lifetimes question"])
         assert SessionStore().load(rust.id).title == "Borrow checker woes"
         assert session_ids(screen) == [three["kernel"].id, rust.id, three["trip"].id], "order unchanged"
         assert highlighted(screen) == rust.id
-        text = screen_text(app)
-        assert "Borrow checker woes" in text and "Rust lifetimes question" not in text
+        await wait_for_text(pilot, app, "Borrow checker woes", absent=["Rust lifetimes question"])
 
 
 async def test_renaming_the_open_conversation_renames_it_in_the_app_too(
@@ -409,8 +400,8 @@ async def test_escape_in_the_rename_box_keeps_the_title_and_an_empty_title_is_re
         await pilot.press("f2")
         rename = await wait_until(pilot, lambda: isinstance(app.screen, RenameScreen) and app.screen)
         await pilot.press("backspace", "enter")  # the title was selected: backspace empties it
+        await wait_for_text(pilot, app, "can't be empty")
         assert app.screen is rename
-        assert "can't be empty" in screen_text(app)
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is screen)
         assert SessionStore().load(kernel.id).title == "Kernel fusion notes"
@@ -425,8 +416,7 @@ async def test_renaming_a_session_deleted_by_another_window_says_so(
         await type_filter(pilot, "New")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.screen is screen)
-        await pilot.pause()
-        assert "Can't rename: no session" in screen_text(app)
+        await wait_for_text(pilot, app, "Can't rename: no session")
 
 
 # --- deleting -----------------------------------------------------------------------
@@ -438,15 +428,14 @@ async def test_f8_then_y_deletes_the_file_and_the_row(store: SessionStore, three
     async with browser(store) as (app, pilot, screen):
         await pilot.press("down", "f8")
         confirm = await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen)
-        assert "Delete “Rust lifetimes question”?" in screen_text(app)
-        assert app.focused is confirm.query_one("#confirm-no-button")
+        await wait_for_text(pilot, app, "Delete “Rust lifetimes question”?")
+        await wait_until(pilot, lambda: app.focused is confirm.query_one("#confirm-no-button"))
         await pilot.press("y")
         await wait_until(pilot, lambda: app.screen is screen)
-        await pilot.pause()
+        await wait_for_text(pilot, app, "2 saved")
         assert not path.exists()
         assert session_ids(screen) == [three["kernel"].id, three["trip"].id]
         assert highlighted(screen) == three["trip"].id, "the highlight moves to the next row"
-        assert "2 saved" in screen_text(app)
 
 
 @pytest.mark.parametrize("answer", ["n", "escape", "enter"])
@@ -466,9 +455,8 @@ async def test_the_open_conversation_cant_be_deleted_here(store: SessionStore, t
     kernel = three["kernel"]
     async with browser(store, current_id=kernel.id) as (app, pilot, screen):
         await pilot.press("f8")
-        await pilot.pause()
+        await wait_for_text(pilot, app, "This is the open conversation: start a new one first")
         assert app.screen is screen, "no confirmation is even asked"
-        assert "This is the open conversation: start a new one first" in screen_text(app)
         assert store.path_for(kernel.id).exists()
 
 
@@ -477,9 +465,9 @@ async def test_the_confirmation_buttons_answer_when_clicked(button: str, answer:
     app = Host(lambda: ConfirmScreen("Discard the draft?", "Discard", "Keep"))
     async with app.run_test(size=(80, 20)) as pilot:
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "y discard · n / esc keep" in screen_text(app)
+        await wait_for_text(pilot, app, "y discard · n / esc keep")
         await pilot.click(button)
-        assert app.results == [answer]
+        await wait_until(pilot, lambda: app.results == [answer])
 
 # --- unreadable files ----------------------------------------------------------------
 
@@ -496,16 +484,14 @@ async def test_unreadable_files_are_listed_last_with_the_reason_and_never_touche
         assert ids[:3] == [three["kernel"].id, three["rust"].id, three["trip"].id]
         assert ids[3] is None, "a rule introduces the unreadable files"
         assert ids[4:] == [UNREADABLE_PREFIX + "broken.json", UNREADABLE_PREFIX + "newer.json"]
-        text = screen_text(app)
-        assert "can't be read" in text and "not valid JSON" in text and "newer vllm-chat" in text
+        await wait_for_text(pilot, app, "can't be read", "not valid JSON", "newer vllm-chat")
         await pilot.press("end")
         assert highlighted(screen) == UNREADABLE_PREFIX + "newer.json"
-        assert "newer.json in /" in screen_text(app), "the detail line says where the file is"
-        for key in ("enter", "f2", "f8"):
+        await wait_for_text(pilot, app, "newer.json in /")  # the detail line says where the file is
+        for key, what in (("enter", "opened"), ("f2", "renamed"), ("f8", "deleted")):
             await pilot.press(key)
-            await pilot.pause()
+            await wait_for_text(pilot, app, f"so it can't be {what} here; vllm-chat never changes it")
             assert app.screen is screen and app.results == []
-            assert "vllm-chat never changes it" in screen_text(app)
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (broken, newer)} == before
 
 
@@ -525,15 +511,13 @@ def test_rename_and_delete_keys_dont_clash_with_the_filter_box_keys() -> None:
 async def test_the_hint_line_shows_the_keys_in_force_after_a_keymap(
         store: SessionStore, three: dict[str, Conversation]) -> None:
     async with browser(store) as (app, pilot, _screen):
-        assert "enter open · f2 rename · f8 delete" in screen_text(app)
-        assert "esc close" in screen_text(app)
+        await wait_for_text(pilot, app, "enter open · f2 rename · f8 delete", "esc close")
     chat = chat_on(store)
     app = Host(lambda: SessionBrowserScreen(chat))
     app.set_keymap({"rename-session": "ctrl+r"})
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, SessionBrowserScreen) and app.screen.loaded)
-        await pilot.pause()
-        assert "ctrl+r rename" in screen_text(app)
+        await wait_for_text(pilot, app, "ctrl+r rename")
         await pilot.press("ctrl+r")
         await wait_for_screen(pilot, app, RenameScreen)
 

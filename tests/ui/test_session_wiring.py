@@ -71,6 +71,6 @@ async def test_the_model_can_title_a_new_conversation(sim, make_app) -> None:
         app.chat.prompt.action_submit()
         first = "hello there, how are you today?"
         await wait_until(pilot, lambda: app.session.conversation.title not in ("", first) and
-                         not app.session.running, timeout=20)
+                         not app.session.running)
         assert sim.stats.last_request_body["max_tokens"] == 24
         assert "tools" not in sim.stats.last_request_body

@@ -7,7 +7,12 @@ from typing import Any
 from textual.app import App
 from textual.widgets import Input, RadioSet, Select, Static, Switch, TextArea
 
-from tests.support.pilot import screen_text, wait_until
+from tests.support.pilot import (
+    record_notifications,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.conversation import Conversation
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.params import SamplingParams
@@ -41,7 +46,9 @@ def conversation(**fields: Any) -> Conversation:
 
 
 def host(conv: Conversation | None = None, models: list[ModelInfo] | None = None, **kwargs: Any) -> Host:
-    return Host(SettingsScreen(conv or conversation(), MODELS if models is None else models, **kwargs))
+    app = Host(SettingsScreen(conv or conversation(), MODELS if models is None else models, **kwargs))
+    record_notifications(app)
+    return app
 
 
 async def type_into(pilot, selector: str, text: str) -> None:
@@ -60,6 +67,11 @@ def error_under(pilot, name: str) -> str:
     return str(widget.render()) if widget.display else ""
 
 
+async def opened(pilot) -> SettingsScreen:
+    """Wait until the settings screen is up and drawn."""
+    return await wait_for_screen(pilot, pilot.app, SettingsScreen)
+
+
 async def saved(pilot) -> SessionSettingsResult:
     await pilot.press("ctrl+s")
     await wait_until(pilot, lambda: pilot.app.results, message="the screen to be dismissed")
@@ -71,7 +83,7 @@ async def saved(pilot) -> SessionSettingsResult:
 async def test_the_panel_opens_with_the_conversations_settings_filled_in() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-model").value == "Qwen/Qwen3-8B"
         assert field(pilot, "#settings-system-prompt").text == "Be brief."
         assert field(pilot, "#param-temperature").value == "0.7"
@@ -81,16 +93,14 @@ async def test_the_panel_opens_with_the_conversations_settings_filled_in() -> No
         assert field(pilot, "#param-top_p").placeholder == "default · (0, 1]"
         assert [field(pilot, f"#stop-{i}").value for i in range(1, 5)] == [r"\n\nUser:", "###", "", ""]
         assert field(pilot, "#settings-thinking").pressed_button.id == "thinking-off"
-        text = screen_text(app)
-        assert "Session settings" in text and "ctrl+s save" in text and "esc cancel" in text
+        text = await wait_for_text(pilot, app, "Session settings", "ctrl+s save", "esc cancel", "default · (0, 1]")
         assert "default · 0–2" not in text, "temperature has a value, so no placeholder"
-        assert "default · (0, 1]" in text
 
 
 async def test_saving_hands_back_the_edited_values_with_the_right_types() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-temperature", "1")
         await type_into(pilot, "#param-top_p", "0.9")
         await type_into(pilot, "#param-top_k", "40")
@@ -115,11 +125,11 @@ async def test_saving_hands_back_the_edited_values_with_the_right_types() -> Non
 async def test_an_invalid_value_shows_vllms_message_under_the_field_as_it_is_typed() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-temperature", "5")
         assert error_under(pilot, "temperature") == "temperature must be in [0, 2], got 5.0."
         assert field(pilot, "#param-temperature").has_class("-invalid")
-        assert "temperature must be in [0, 2], got 5.0." in screen_text(app)
+        await wait_for_text(pilot, app, "temperature must be in [0, 2], got 5.0.")
         await type_into(pilot, "#param-temperature", "2")
         assert error_under(pilot, "temperature") == ""
         assert not field(pilot, "#param-temperature").has_class("-invalid")
@@ -128,18 +138,18 @@ async def test_an_invalid_value_shows_vllms_message_under_the_field_as_it_is_typ
 async def test_saving_is_refused_while_a_field_is_invalid_and_says_what_to_fix() -> None:
     app = host()
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-top_k", "-2")
         await type_into(pilot, "#param-seed", "abc")
         field(pilot, "#settings-system-prompt").focus()
         await pilot.press("ctrl+s")
-        await pilot.pause()
+        summary = field(pilot, "#settings-summary")
+        await wait_until(pilot, lambda: summary.display)
+        assert str(summary.render()) == "Fix 2 fields before saving: top_k, seed."
         assert app.results == [] and isinstance(app.screen, SettingsScreen)
         assert error_under(pilot, "top_k") == "top_k must be 0 (disable), or at least 1, got -2."
         assert error_under(pilot, "seed") == "seed must be an integer, got 'abc'."
-        summary = field(pilot, "#settings-summary")
-        assert summary.display and str(summary.render()) == "Fix 2 fields before saving: top_k, seed."
-        assert any(n.message == "Fix 2 fields before saving: top_k, seed." for n in app._notifications)
+        assert "Fix 2 fields before saving: top_k, seed." in app.notes_seen
         assert app.focused is field(pilot, "#param-top_k"), "focus goes to the first field to fix"
         await type_into(pilot, "#param-top_k", "0")
         assert str(summary.render()) == "Fix 1 field before saving: seed.", "the summary follows the fixes"
@@ -152,19 +162,18 @@ async def test_saving_is_refused_while_a_field_is_invalid_and_says_what_to_fix()
 async def test_too_many_tokens_for_the_chosen_model_is_caught_and_follows_the_model() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-max_tokens", "4096")
         assert error_under(pilot, "max_tokens") == ""
         field(pilot, "#settings-model").value = "small-model"
-        await pilot.pause()
-        assert error_under(pilot, "max_tokens") == (
-            "max_tokens=4096 cannot be greater than max_model_len=2048. Please request fewer output tokens.")
+        await wait_until(pilot, lambda: error_under(pilot, "max_tokens") == (
+            "max_tokens=4096 cannot be greater than max_model_len=2048. Please request fewer output tokens."))
 
 
 async def test_escape_cancels_with_none() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-temperature", "0.1")
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.results, message="the screen to be dismissed")
@@ -174,19 +183,19 @@ async def test_escape_cancels_with_none() -> None:
 async def test_escape_in_an_open_model_list_closes_only_the_list() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert app.focused is field(pilot, "#settings-model")
         await pilot.press("enter")
-        assert field(pilot, "#settings-model").expanded
+        await wait_until(pilot, lambda: field(pilot, "#settings-model").expanded)
         await pilot.press("escape")
-        assert not field(pilot, "#settings-model").expanded
+        await wait_until(pilot, lambda: not field(pilot, "#settings-model").expanded)
         assert app.results == [] and isinstance(app.screen, SettingsScreen)
 
 
 async def test_ctrl_s_saves_from_inside_the_system_prompt_box() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await pilot.press("tab")
         assert app.focused is field(pilot, "#settings-system-prompt")
         await pilot.press("end", "enter", *"Cite sources.")
@@ -197,7 +206,7 @@ async def test_ctrl_s_saves_from_inside_the_system_prompt_box() -> None:
 async def test_tab_and_shift_tab_walk_the_fields_in_reading_order() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         order = []
         for _ in range(18):
             order.append(app.focused.id)
@@ -215,7 +224,7 @@ async def test_tab_and_shift_tab_walk_the_fields_in_reading_order() -> None:
 async def test_enter_in_a_field_moves_to_the_next_one() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         await type_into(pilot, "#param-temperature", "0.3")
         await pilot.press("enter")
         assert app.focused.id == "param-top_p"
@@ -227,7 +236,7 @@ async def test_thinking_has_three_states_chosen_by_keys() -> None:
     for presses in (["left", "left", "enter"], ["left", "enter"], []):
         app = host()
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause()
+            await opened(pilot)
             field(pilot, "#settings-thinking").focus()
             await pilot.press("right", "right", *presses)
             seen.append((await saved(pilot)).params.enable_thinking)
@@ -237,7 +246,7 @@ async def test_thinking_has_three_states_chosen_by_keys() -> None:
 async def test_thinking_starts_on_default_when_the_conversation_has_no_choice() -> None:
     app = host(conversation(params=SamplingParams()))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-thinking").pressed_button.id == "thinking-default"
         result = await saved(pilot)
     assert result.params == SamplingParams()
@@ -246,19 +255,19 @@ async def test_thinking_starts_on_default_when_the_conversation_has_no_choice() 
 async def test_the_tools_switch_keeps_following_the_config_until_it_is_flipped() -> None:
     app = host(tools_default=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-tools").value is True
-        assert "on (as configured)" in screen_text(app)
+        await wait_for_text(pilot, app, "on (as configured)")
         result = await saved(pilot)
     assert result.tools_enabled is None
 
     app = host(tools_default=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         field(pilot, "#settings-tools").focus()
         await pilot.press("space")
         assert field(pilot, "#settings-tools").value is False
-        assert "(as configured)" not in screen_text(app)
+        await wait_for_text(pilot, app, absent=["(as configured)"])
         result = await saved(pilot)
     assert result.tools_enabled is False
 
@@ -266,7 +275,7 @@ async def test_the_tools_switch_keeps_following_the_config_until_it_is_flipped()
 async def test_a_session_choice_for_tools_is_shown_and_can_be_turned_on() -> None:
     app = host(conversation(tools_enabled=False), tools_default=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-tools").value is False
         field(pilot, "#settings-tools").focus()
         await pilot.press("enter")
@@ -277,9 +286,9 @@ async def test_a_session_choice_for_tools_is_shown_and_can_be_turned_on() -> Non
 async def test_without_tools_the_switch_is_disabled_and_the_session_choice_kept() -> None:
     app = host(conversation(tools_enabled=True), tools_available=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-tools").disabled
-        assert "none in this run" in screen_text(app)
+        await wait_for_text(pilot, app, "none in this run")
         result = await saved(pilot)
     assert result.tools_enabled is True
 
@@ -287,7 +296,7 @@ async def test_without_tools_the_switch_is_disabled_and_the_session_choice_kept(
 async def test_a_model_is_chosen_from_the_servers_list_by_keys() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert isinstance(field(pilot, "#settings-model"), Select)
         await pilot.press("enter", "down", "enter")
         assert field(pilot, "#settings-model").value == "small-model"
@@ -298,9 +307,9 @@ async def test_a_model_is_chosen_from_the_servers_list_by_keys() -> None:
 async def test_a_model_the_server_does_not_list_stays_selected_and_is_marked() -> None:
     app = host(conversation(model="gone-model"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-model").value == "gone-model"
-        assert "not listed by the server" in screen_text(app)
+        await wait_for_text(pilot, app, "not listed by the server")
         result = await saved(pilot)
     assert result.model == "gone-model"
 
@@ -308,7 +317,7 @@ async def test_a_model_the_server_does_not_list_stays_selected_and_is_marked() -
 async def test_without_a_model_list_the_model_is_typed_by_name() -> None:
     app = host(models=[])
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert isinstance(field(pilot, "#settings-model"), Input)
         assert field(pilot, "#settings-model").value == "Qwen/Qwen3-8B"
         await type_into(pilot, "#settings-model", "  other/model ")
@@ -319,21 +328,20 @@ async def test_without_a_model_list_the_model_is_typed_by_name() -> None:
 async def test_model_names_with_control_characters_are_shown_inert() -> None:
     app = host(conversation(model="evil\x1b[2Jmodel"), models=[ModelInfo("evil\x1b[2Jmodel")])
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
-        text = screen_text(app)
-        assert "\x1b[2J" not in text and "␛[2Jmodel" in text
+        await opened(pilot)
+        text = await wait_for_text(pilot, app, "␛[2Jmodel")
+        assert "\x1b[2J" not in text
 
 
 async def test_the_panel_fits_80_by_24_with_its_keys_visible_and_scrolls_to_any_field() -> None:
     app = host()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         dialog = field(pilot, "#settings-dialog")
         assert dialog.region.right <= 80 and dialog.region.bottom <= 24
         for name in ("temperature", "top_k", "seed", "max_tokens"):
             await type_into(pilot, f"#param-{name}", "abc")
-        text = screen_text(app)
-        assert "ctrl+s save" in text and "Session settings" in text
+        await wait_for_text(pilot, app, "ctrl+s save", "Session settings")
         field(pilot, "#settings-tools").focus()
         tools = field(pilot, "#settings-tools")
         body = field(pilot, "#settings-body")
@@ -346,26 +354,25 @@ async def test_the_panel_fits_80_by_24_with_its_keys_visible_and_scrolls_to_any_
 async def test_at_120_by_40_the_whole_form_shows_without_scrolling() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert field(pilot, "#settings-body").max_scroll_y == 0
-        text = screen_text(app)
-        for label in ("model", "system prompt", "temperature", "frequency_penalty", "stop", "thinking", "tools"):
-            assert label in text
+        await wait_for_text(pilot, app, "model", "system prompt", "temperature", "frequency_penalty", "stop",
+                            "thinking", "tools")
 
 
 async def test_the_system_prompt_box_is_multi_line() -> None:
     app = host(conversation(system_prompt="one\ntwo\nthree"))
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         area = field(pilot, "#settings-system-prompt")
         assert isinstance(area, TextArea) and area.size.height >= 3
-        assert all(line in screen_text(app) for line in ("one", "two", "three"))
+        await wait_for_text(pilot, app, "one", "two", "three")
 
 
 async def test_the_radio_set_and_switch_are_the_kinds_the_keys_expect() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         assert isinstance(field(pilot, "#settings-thinking"), RadioSet)
         assert isinstance(field(pilot, "#settings-tools"), Switch)
 
@@ -373,20 +380,18 @@ async def test_the_radio_set_and_switch_are_the_kinds_the_keys_expect() -> None:
 async def test_the_sampling_heading_explains_the_focused_option() -> None:
     app = host()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert "an empty field leaves it to the server" in screen_text(app)
+        await opened(pilot)
+        await wait_for_text(pilot, app, "an empty field leaves it to the server")
         field(pilot, "#param-repetition_penalty").focus()
-        await pilot.pause()
-        assert "Sampling · repetition_penalty: above 1 discourages repetition; 1 is off" in screen_text(app)
+        await wait_for_text(pilot, app, "Sampling · repetition_penalty: above 1 discourages repetition; 1 is off")
 
 
 async def test_the_label_of_the_focused_field_is_marked() -> None:
     app = host()
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await opened(pilot)
         for selector, label in (("#param-top_p", "top_p"), ("#stop-3", "stop"), ("#settings-tools", "tools"),
                                 ("#settings-model", "model")):
             field(pilot, selector).focus()
-            await pilot.pause()
-            marked = [str(w.render()) for w in app.screen.query(".field-label.-current")]
-            assert marked == [label]
+            await wait_until(pilot, lambda: [str(w.render()) for w in app.screen.query(".field-label.-current")]
+                             == [label], message=f"only {label} marked")  # noqa: B023

@@ -8,12 +8,13 @@ from __future__ import annotations
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
 from textual.widgets import Input, TextArea
 
-from tests.support.pilot import send, turn, wait_for_screen, wait_until
+from tests.support.pilot import send, turn, wait_for_screen, wait_for_stable_screen, wait_for_text, wait_until
 from vllm_chat.core.conversation import Timings
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
@@ -57,6 +58,7 @@ async def settle(app, pilot) -> None:
     for widget in app.screen.query("*"):
         if isinstance(widget, (Input, TextArea)):
             widget.cursor_blink = False
+    shown_server = urlsplit(app.session.settings.base_url).netloc
     app.session.settings = app.session.settings.model_copy(update={"base_url": "http://gpu-box:8000/v1"})
     for message in app.session.conversation.messages:
         if message.timings is not None:
@@ -67,9 +69,11 @@ async def settle(app, pilot) -> None:
         panel._elapsed = 0.02  # how long the tool took varies from run to run
         panel._redraw()
     app.chat.show_status()
-    await pilot.pause(0.2)
-
-
+    # A screen under a dialog is redrawn with the dialog, a moment later than the dialog
+    # itself: wait until the status line, wherever the dialog leaves it in view, no longer
+    # names the real server, then for a still screen.
+    await wait_for_text(pilot, app, absent=[shown_server])
+    await wait_for_stable_screen(pilot, app)
 
 
 @pytest.mark.parametrize("theme", ["vllm-night", "vllm-day"])

@@ -4,7 +4,16 @@ new session; and a second window's changes are shown (reload offer, merge notice
 
 from __future__ import annotations
 
-from tests.support.pilot import screen_text, turn, wait_for_screen, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    notes,
+    run_command,
+    screen_text,
+    turn,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.core.conversation import Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.screens.pick_list import PickListScreen
@@ -21,13 +30,24 @@ def focused_message(app):
 
 
 def notices(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
+
+
+async def focus_message(app, pilot, index: int) -> None:
+    """Focus the message at `index` from the keyboard: alt+up to the last one, then ↑ until there."""
+    messages = app.session.conversation.messages
+    target = messages[index]
+    await focus_last_message(app, pilot)
+    await pilot.press(*["up"] * (len(messages) - 1 - messages.index(target)))
+    await wait_until(pilot, lambda: focused_message(app) is target, message=f"the focus on {target.content!r}")
 
 
 async def regenerated(app, pilot) -> None:
     """Regenerate the last reply and wait for the new one."""
     before = app.session.conversation.messages[-1]
-    await pilot.press("alt+up", "r")
+    await focus_last_message(app, pilot)
+    await pilot.press("r")
     await wait_until(pilot, lambda: not app.session.running and app.session.conversation.messages[-1] is not before
                      and app.session.conversation.messages[-1].status == "complete", message="the new reply")
 
@@ -41,7 +61,7 @@ async def test_a_regenerated_reply_shows_2_of_2_and_left_right_switch_versions(s
         await regenerated(app, pilot)
         second = app.session.conversation.messages[-1]
         await wait_until(pilot, lambda: "‹ 2/2 ›" in screen_text(app), message="the version mark")
-        await pilot.press("alt+up")
+        await focus_last_message(app, pilot)
         await wait_until(pilot, lambda: "← → other versions" in screen_text(app), message="the keys, when focused")
         await pilot.press("left")
         await wait_until(pilot, lambda: shown(app) == ["echo same question", "the first answer"])
@@ -61,14 +81,16 @@ async def test_switching_an_edited_prompt_brings_back_its_own_replies(sim, make_
         await turn(app, pilot, "echo alpha")
         await turn(app, pilot, "echo beta")
         await turn(app, pilot, "echo more")
-        await pilot.press("alt+up", "up", "up", "up", "e")
+        await focus_message(app, pilot, 2)  # echo beta
+        await pilot.press("e")
         await wait_for_screen(pilot, app, TextEditScreen)
         app.screen.query_one("#edit-message-text").load_text("echo gamma")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not app.session.running and shown(app)[-1] == "gamma")
         assert shown(app) == ["echo alpha", "alpha", "echo gamma", "gamma"]
         await wait_until(pilot, lambda: "‹ 2/2 ›" in screen_text(app))
-        await pilot.press("alt+up", "up", "h")  # h: previous version, as ←
+        await focus_message(app, pilot, 2)  # echo gamma
+        await pilot.press("h")  # h: previous version, as ←
         await wait_until(pilot, lambda: shown(app) == ["echo alpha", "alpha", "echo beta", "beta", "echo more", "more"])
         await wait_until(pilot, lambda: "‹ 1/2 ›" in screen_text(app))
 
@@ -78,11 +100,11 @@ async def test_the_actions_menu_offers_versions_and_fork(sim, make_app) -> None:
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo q")
         await regenerated(app, pilot)
-        await pilot.press("alt+up", "enter")
+        await focus_last_message(app, pilot)
+        await pilot.press("enter")
         await wait_for_screen(pilot, app, PickListScreen)
-        text = screen_text(app)
-        assert "Show the previous version" in text and "Show the next version" not in text
-        assert "f  Fork from here into a new session" in text
+        await wait_for_text(pilot, app, "Show the previous version", "f  Fork from here into a new session",
+                            absent=["Show the next version"])
         await pilot.press("escape")
 
 
@@ -92,7 +114,8 @@ async def test_f_on_a_message_forks_the_conversation_up_to_there(sim, make_app) 
         await turn(app, pilot, "echo one")
         await turn(app, pilot, "echo two")
         original = app.session.conversation
-        await pilot.press("alt+up", "up", "up", "f")  # on the first reply
+        await focus_message(app, pilot, 1)  # the first reply
+        await pilot.press("f")
         await wait_until(pilot, lambda: app.session.conversation is not original, message="the fork")
         fork = app.session.conversation
         assert shown(app) == ["echo one", "one"]
@@ -110,10 +133,7 @@ async def test_the_palette_forks_the_whole_conversation(sim, make_app) -> None:
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo whole")
         original = app.session.conversation
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Fork conversation")
-        await wait_until(pilot, lambda: "Fork conversation" in screen_text(app))
-        await pilot.press("enter")
+        await run_command(app, pilot, "Fork conversation")
         await wait_until(pilot, lambda: app.session.conversation is not original, message="the fork")
         assert shown(app) == ["echo whole", "whole"]
         assert {s.id for s in SessionStore().list()[0]} == {original.id, app.session.conversation.id}
@@ -129,7 +149,7 @@ async def test_a_change_made_in_another_window_is_offered_and_its_key_shows_it(s
         theirs.add(Message(role="assistant", content="answered in the other window"))
         other.save(theirs)
         await wait_until(pilot, lambda: "changed in another window (2 new messages). alt+r shows them" in notices(app),
-                         timeout=10, message="the reload offer")
+                         message="the reload offer")
         await pilot.press("alt+r")
         await wait_until(pilot, lambda: "answered in the other window" in screen_text(app))
         assert shown(app) == ["echo here", "here", "typed in the other window", "answered in the other window"]
@@ -144,9 +164,9 @@ async def test_sending_after_another_window_wrote_keeps_both_and_says_where(sim,
         theirs.add(Message(role="user", content="their prompt"))
         other.save(theirs)
         await turn(app, pilot, "echo mine")
-        await wait_until(pilot, lambda: "1 message from another window" in notices(app), timeout=10,
+        await wait_until(pilot, lambda: "1 message from another window" in notices(app),
                          message="the merge notice")
-        assert "another version of message 3" in notices(app)
+        await wait_until(pilot, lambda: "another version of message 3" in notices(app))
         await wait_until(pilot, lambda: "‹ 2/2 ›" in screen_text(app), message="the mark on the divergence")
         saved = SessionStore().load(app.session.conversation.id)
         every = [m.content for m in (*saved.messages, *saved.aside)]

@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.pilot import (
     answer_dialog,
+    notes,
     screen_text,
     send,
     wait_for_reply,
@@ -23,7 +24,8 @@ from vllm_chat.ui.screens.template_form import TemplateFormScreen
 
 
 def notifications(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far, one per line (expired toasts included)."""
+    return notes(app)
 
 
 @pytest.fixture
@@ -135,8 +137,8 @@ async def test_enter_while_a_reply_streams_queues_the_prompt_and_it_goes_out_aft
         await send(app, pilot, "echo next in line")
         await wait_until(pilot, lambda: "⏳ next: echo next in line" in screen_text(app), message="the queue")
         await wait_until(pilot, lambda: [m.content for m in app.session.conversation.messages
-                                         if m.role == "user"] == ["long 1000", "echo next in line"], timeout=30)
-        await wait_for_reply(app, pilot, timeout=30)
+                                         if m.role == "user"] == ["long 1000", "echo next in line"])
+        await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].content == "next in line"
         await wait_until(pilot, lambda: "⏳" not in screen_text(app))
 
@@ -153,7 +155,7 @@ async def test_esc_stops_the_reply_and_keeps_the_queue_until_enter(sim, make_app
         assert [q.text for q in app.session.queued] == ["echo waiting"]
         await wait_until(pilot, lambda: "⏳ next: echo waiting" in screen_text(app))
         await pilot.press("enter")  # on the empty prompt: send what waits
-        await wait_until(pilot, lambda: app.session.conversation.messages[-1].content == "waiting", timeout=20)
+        await wait_until(pilot, lambda: app.session.conversation.messages[-1].content == "waiting")
 
 
 async def test_a_queue_waits_when_the_turn_fails(sim, make_app, project: Path) -> None:
@@ -162,7 +164,7 @@ async def test_a_queue_waits_when_the_turn_fails(sim, make_app, project: Path) -
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "echo after the failure")
         await wait_until(pilot, lambda: app.session.queued)
-        await wait_for_reply(app, pilot, timeout=30)
+        await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "failed"
         await wait_until(pilot, lambda: "did not end normally" in notifications(app))
         assert [q.text for q in app.session.queued] == ["echo after the failure"]

@@ -22,8 +22,8 @@ from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
-from vllm_chat.core.urls import redact_urls
 from vllm_chat.core.transport import Transport
+from vllm_chat.core.urls import redact_urls
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI

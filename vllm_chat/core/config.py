@@ -45,8 +45,8 @@ from vllm_chat.core.mcp.settings import McpSettings
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.paths import default_config_file
 from vllm_chat.core.prompting.templates import TemplateFields
-from vllm_chat.core.urls import check_base_url
 from vllm_chat.core.transport import TransportError
+from vllm_chat.core.urls import check_base_url
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -24,9 +24,15 @@ TOOL_SERVER = SERVERS / "tool_server.py"
 SILENT_SERVER = SERVERS / "silent_server.py"
 
 
+SLOW_START = 120.0
+"""`connect_timeout` of the test servers: a Python MCP server takes a second to start, but
+a minute on a loaded machine, and the product's 30 s would fail it."""
+
+
 def stdio_server(name: str = "t", *args: str, **settings: Any) -> dict[str, Any]:
     """A `[[mcp.servers]]` entry running the test tool server over stdio."""
-    return {"name": name, "command": sys.executable, "args": [str(TOOL_SERVER), *args], **settings}
+    return {"name": name, "command": sys.executable, "args": [str(TOOL_SERVER), *args],
+            "connect_timeout": SLOW_START, **settings}
 
 
 def gone(pid: int) -> bool:
@@ -38,7 +44,7 @@ def gone(pid: int) -> bool:
         return True
 
 
-def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+def wait_gone(pid: int, timeout: float = 60.0) -> bool:
     """Wait until `pid` is gone; False if it still runs after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,7 +54,7 @@ def wait_gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def read_pid(path: Path, timeout: float = 15.0) -> int:
+def read_pid(path: Path, timeout: float = 60.0) -> int:
     """The pid a test server wrote to `path`, once it is there."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,7 +104,7 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process = subprocess.Popen([sys.executable, str(TOOL_SERVER), "--http", str(port), "--state", str(state),
                                 "--name", "http-tools"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + SLOW_START
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

@@ -98,12 +98,14 @@ async def test_arguments_that_break_the_servers_schema_never_reach_it(make_manag
 async def test_a_call_past_its_timeout_fails_like_a_local_tool_and_is_cancelled_on_the_server(
         make_manager, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    async with make_manager([stdio_server("t", "--state", str(state), timeout=0.5)]) as (manager, registry):
+    # Long enough for the call to be running on the server even on a loaded machine: a cancel
+    # that arrives before the tool started is never heard by the tool.
+    async with make_manager([stdio_server("t", "--state", str(state), timeout=2.0)]) as (manager, registry):
         await manager.wait_settled()
         outcome = await registry.execute(call("hang_forever"))
         assert outcome.status == "error"
-        assert outcome.output == "Error: hang_forever timed out after 0.5 s and was stopped"
-        deadline = time.monotonic() + 10
+        assert outcome.output == "Error: hang_forever timed out after 2 s and was stopped"
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the server never heard that the call was cancelled"
@@ -116,11 +118,13 @@ async def test_stopping_a_running_call_cancels_it_on_the_server(make_manager, tm
     async with make_manager([stdio_server("t", "--state", str(state))]) as (manager, registry):
         await manager.wait_settled()
         running = asyncio.create_task(registry.execute(call("hang_forever")))
-        await asyncio.sleep(1.0)
+        deadline = time.monotonic() + 30
+        while not (state / "started").exists() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").read_text() == "cancelled"
@@ -133,7 +137,7 @@ async def test_a_server_that_exits_during_a_call_fails_the_call_and_says_how_it_
         outcome = await registry.execute(call("exit_now", '{"status": 3}'))
         assert outcome.status == "error"
         assert outcome.output == "Error: the MCP server t stopped during the call: it exited with status 3"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while manager.statuses()[0].state != "failed" and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         status = manager.statuses()[0]
@@ -163,8 +167,9 @@ async def test_a_wrong_command_fails_at_once_with_the_end_of_its_stderr(make_man
     assert status.stderr == ("cannot start 'no-such-program-xyz': no such program",)
 
 
-async def test_a_slow_server_connects_in_the_background(make_manager) -> None:
-    async with make_manager([stdio_server("slow", "--slow", "3"), stdio_server("quick", "--extra", "quick_one")],
+async def test_a_slow_server_connects_in_the_background(make_manager, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"  # the slow server answers once this exists
+    async with make_manager([stdio_server("slow", "--gate", str(gate)), stdio_server("quick", "--extra", "quick_one")],
                             builtins=["datetime"]) as (manager, registry):
         slow, quick = manager.statuses()
         assert slow.state == quick.state == "connecting"  # start() returned at once
@@ -172,6 +177,7 @@ async def test_a_slow_server_connects_in_the_background(make_manager) -> None:
         while manager.statuses()[1].state == "connecting":
             await asyncio.sleep(0.05)
         assert manager.statuses()[0].state == "connecting" and "quick_one" in registry.names()
+        gate.touch()
         await manager.wait_settled()
         assert manager.statuses()[0].state == "ready"
 
@@ -198,14 +204,14 @@ async def test_closing_stops_every_stdio_server_process(make_manager, tmp_path: 
 
 async def test_a_streamable_http_server_works_like_a_stdio_one(make_manager, http_server) -> None:
     url, state = http_server
-    async with make_manager([{"name": "web", "url": url, "timeout": 1.0}]) as (manager, registry):
+    async with make_manager([{"name": "web", "url": url, "timeout": 2.0}]) as (manager, registry):
         await manager.wait_settled()
         [status] = manager.statuses()
         assert (status.state, status.transport, status.server_info) == ("ready", "streamable-http", "http-tools")
         assert (await registry.execute(call("echo_text", '{"text": "over http"}'))).output == "echo: over http"
         outcome = await registry.execute(call("hang_forever"))
-        assert outcome.output == "Error: hang_forever timed out after 1 s and was stopped"
-        deadline = time.monotonic() + 10
+        assert outcome.output == "Error: hang_forever timed out after 2 s and was stopped"
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the HTTP server never heard that the call was cancelled"
@@ -222,9 +228,10 @@ async def test_an_http_server_that_is_not_there_fails_with_the_reason(make_manag
 
 
 async def test_a_server_with_a_protocol_version_no_client_knows_fails_with_the_reason(make_manager) -> None:
-    from tests.core.tool_servers.conftest import SERVERS
+    from tests.core.tool_servers.conftest import SERVERS, SLOW_START
 
-    old = {"name": "old", "command": sys.executable, "args": [str(SERVERS / "wrong_version_server.py")]}
+    old = {"name": "old", "command": sys.executable, "args": [str(SERVERS / "wrong_version_server.py")],
+           "connect_timeout": SLOW_START}
     async with make_manager([old, stdio_server("t")]) as (manager, registry):
         await manager.wait_settled()
         old_status, t = manager.statuses()

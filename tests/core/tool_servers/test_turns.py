@@ -22,6 +22,15 @@ def conversation(prompt: str, model: str = "sim-chat") -> Conversation:
     return conv
 
 
+async def stop_once_started(engine: Engine, state: Path) -> None:
+    """Stop the turn once the tool runs on the server (a stop sent before it started would
+    cancel a call the tool never saw)."""
+    deadline = time.monotonic() + 30
+    while not (state / "started").exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    engine.stop()
+
+
 async def test_esc_during_an_mcp_call_stops_the_turn_and_cancels_the_call_on_the_server(
         make_manager, tmp_path: Path) -> None:
     state = tmp_path / "state"
@@ -36,12 +45,13 @@ async def test_esc_during_an_mcp_call_stops_the_turn_and_cancels_the_call_on_the
             events.append(event)
             if isinstance(event, ToolRunning):
                 assert event.call.name == "hang_forever"
-                asyncio.get_running_loop().call_later(0.5, engine.stop)
+                stopper = asyncio.create_task(stop_once_started(engine, state))
         await client.aclose()
+        await stopper
         assert isinstance(events[-1], TurnStopped)
         tool = conv.messages[-1]
         assert (tool.role, tool.status) == ("tool", "stopped")
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not (state / "cancelled").exists() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert (state / "cancelled").exists(), "the MCP server never heard that the call was cancelled"

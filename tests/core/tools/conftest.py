@@ -22,7 +22,7 @@ def call(name: str, arguments: Any = None, *, raw: str | None = None) -> ToolCal
     return ToolCall(id="chatcmpl-tool-0123456789abcdef", name=name, arguments=text)
 
 
-async def wait_until(predicate, what: str, limit: float = 15.0) -> None:
+async def wait_until(predicate, what: str, limit: float = 60.0) -> None:
     """Poll `predicate` until it holds; fail naming `what` if it never does."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit

@@ -150,9 +150,10 @@ def pids(root):
 
 
 async def test_a_timeout_kills_the_command_and_every_process_it_started(root):
-    registry = ToolRegistry([shell(root, [PY, "-c", GROUP_SCRIPT], timeout=3)])
+    # Long enough for the script to start its child and write the pids on a loaded machine.
+    registry = ToolRegistry([shell(root, [PY, "-c", GROUP_SCRIPT], timeout=10)])
     outcome = await registry.execute(call("cmd", {}))
-    assert outcome.output == "Error: cmd timed out after 3 s and was stopped"
+    assert outcome.output == "Error: cmd timed out after 10 s and was stopped"
     leader, child = pids(root)
     await wait_until(lambda: process_gone(leader) and process_gone(child), "both processes are gone")
 

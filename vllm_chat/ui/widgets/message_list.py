@@ -368,6 +368,14 @@ class MessageList(VerticalScroll):
         if abs(target - self.scroll_y) >= 1:
             self.scroll_to(y=target, animate=False, immediate=True)
 
+    def scroll_end(self, *args: Any, **kwargs: Any) -> None:
+        """Scroll to the bottom and follow new text again, with the last messages mounted."""
+        super().scroll_end(*args, **kwargs)
+        # Following again: a layout before the (deferred) scroll pins the view to the bottom
+        # itself, without `watch_scroll_y`, and the scroll then has nothing left to move. The
+        # tail would stay unmounted (a blank screen) if the list waited for a scroll event.
+        self._schedule_reconcile()
+
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value) and self._entries:

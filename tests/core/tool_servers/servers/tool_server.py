@@ -1,15 +1,17 @@
 """A real MCP server (the SDK's `MCPServer`) for the tests: stdio or streamable HTTP.
 
-    python tool_server.py [--state DIR] [--slow SECONDS] [--extra NAME ...] [--name NAME]
+    python tool_server.py [--state DIR] [--gate FILE] [--extra NAME ...] [--name NAME]
                           [--http PORT]
 
 Tools: echo_text (text), make_image (a PNG), fail_loudly (an isError result),
 record_reading (a strict schema; writes DIR/reading),
-hang_forever (never returns; writes DIR/cancelled when the call is cancelled),
+hang_forever (never returns; writes DIR/started when it starts and DIR/cancelled when the call is cancelled),
 exit_now (the process exits during the call), spawn_child (starts `sleep`,
 writes its pid to DIR/child.pid). Each `--extra NAME` adds a tool called NAME
 that returns `NAME from <server name>`. The server writes its pid to
-DIR/server.pid and says hello on stderr.
+DIR/server.pid and says hello on stderr. With `--gate FILE` it answers nothing (the
+handshake included) until FILE exists: a server that is still connecting for as long as
+the test wants, however slow the machine.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def build(args: argparse.Namespace) -> MCPServer:
     @server.tool()
     async def hang_forever() -> str:
         """Never finish (until cancelled)."""
+        if state is not None:
+            (state / "started").write_text("started")  # a test cancels only a call that runs
         try:
             await anyio.sleep_forever()
         except anyio.get_cancelled_exc_class():
@@ -101,7 +105,7 @@ def build(args: argparse.Namespace) -> MCPServer:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--state")
-    parser.add_argument("--slow", type=float, default=0.0)
+    parser.add_argument("--gate")
     parser.add_argument("--extra", action="append", default=[])
     parser.add_argument("--name", default="test-tools")
     parser.add_argument("--http", type=int)
@@ -111,7 +115,8 @@ def main() -> None:
         (Path(args.state) / "server.pid").write_text(str(os.getpid()))
     sys.stderr.write(f"{args.name}: hello from the test server\n")
     sys.stderr.flush()
-    time.sleep(args.slow)
+    while args.gate and not Path(args.gate).exists():
+        time.sleep(0.05)
     server = build(args)
     if args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.http)
