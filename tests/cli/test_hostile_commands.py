@@ -217,6 +217,18 @@ def test_tools_list_shows_server_text_inert_and_no_key_from_a_server_url(tmp_pat
     assert doc["servers"][0]["target"] == "http://user:***@127.0.0.1:9/mcp"
 
 
+def test_the_server_command_prints_a_hostile_config_key_inert_and_no_key_from_the_url(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('"\\u001b]0;PWNED\\u0007" = 1\n')
+    status, shown = on_terminal("server", "--config", str(config))
+    assert status == 2 and b"\x1b" not in shown and "␛]0;PWNED␇".encode() in shown
+    url = f"http://bob:{SECRET}@127.0.0.1:9/v1"
+    status, shown = on_terminal("server", "--base-url", url)
+    as_json = run("server", "--base-url", url, "--json")
+    assert status == 1 and as_json.returncode == 1
+    assert SECRET.encode() not in shown + as_json.stdout + as_json.stderr and b"bob:***@" in shown
+
+
 def test_a_read_of_a_secret_file_is_not_run_without_approval_and_names_the_file(hostile, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("API_TOKEN=do-not-send-me\n")
     call = "call read_file " + json.dumps({"path": ".env"})
