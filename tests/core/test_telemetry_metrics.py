@@ -25,6 +25,10 @@ CAPTURE = captures_dir() / "round2" / "15_metrics.http"
 
 
 def captured_exposition() -> str:
+    """The /metrics a real vLLM answered (skipped where the captures are not there, as the
+    conformance suite is; CI refuses to run without them)."""
+    if not CAPTURE.is_file():
+        pytest.skip(f"the real-server captures are not there ({CAPTURE.parent.parent})")
     raw = CAPTURE.read_text(encoding="utf-8")
     head, _, body = raw.replace("\r\n", "\n").partition("\n\n")
     assert head.startswith("HTTP/1.1 200")

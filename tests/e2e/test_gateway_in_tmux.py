@@ -23,7 +23,7 @@ def test_a_tls_gateway_with_its_own_header_and_a_busy_router(run_app, sim_url: s
         app.type("echo through the gateway")
         app.keys("Enter")
         app.wait_for(r"server busy, retrying in \d s")
-        app.wait_for(r"█ through the gateway", timeout=30)
+        app.wait_for(r"█ through the gateway")
         app.keys("C-q")
         app.wait_for(r"__EXITED__ 0")
     assert [s.status for s in gw.seen if s.path.endswith("/chat/completions")] == [429, 200]

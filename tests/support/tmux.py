@@ -66,16 +66,17 @@ class TmuxApp:
                              check=True, capture_output=True, text=True)
         return out.stdout
 
-    def wait_for(self, pattern: str, timeout: float = 60.0) -> str:
-        """Wait until the screen matches `pattern` (a regex); returns the screen."""
+    def wait_for(self, *patterns: str, timeout: float = 60.0) -> str:
+        """Wait until the screen matches every one of `patterns` (regexes) at once; returns
+        that screen."""
         deadline = time.monotonic() + timeout
         screen = ""
         while time.monotonic() < deadline:
             screen = self.screen()
-            if re.search(pattern, screen):
+            if all(re.search(pattern, screen) for pattern in patterns):
                 return screen
             time.sleep(0.1)
-        raise AssertionError(f"timed out waiting for {pattern!r}; screen was:\n{screen}")
+        raise AssertionError(f"timed out waiting for {patterns!r}; screen was:\n{screen}")
 
     def wait_gone(self, pattern: str, timeout: float = 60.0) -> str:
         """Wait until the screen no longer matches `pattern` (a dialog closed); returns the screen."""

@@ -69,7 +69,9 @@ async def test_words_typed_after_the_dialog_opens_stay_in_the_prompt_and_approve
 async def test_keys_typed_before_and_while_the_dialog_opens_all_reach_the_prompt(make_app, hostile, in_tmp) -> None:
     async with make_app(base_url=hostile.base_url, tools=MARKER_TOOL, api_key="") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
-        await send(app, pilot, f"late-call 700 {CALL}")
+        # The call comes 2 s after the reply starts: keys typed meanwhile come before the
+        # dialog, even on a loaded machine where each key takes a while to go through.
+        await send(app, pilot, f"late-call 2000 {CALL}")
         typed, before, after = "", 0, 0
         # Keep typing (answer keys included) until ten keys have arrived with the dialog up.
         for char in "yay any nay anyway " * 200:  # until the dialog has been up for ten keys, however slow the machine

@@ -4,7 +4,6 @@ send, stream, stop, switch model, help, and the errors a user can act on."""
 from __future__ import annotations
 
 import io
-import socket
 
 from tests.support.pilot import (
     answer_dialog,
@@ -16,6 +15,7 @@ from tests.support.pilot import (
     wait_for_text,
     wait_until,
 )
+from tests.support.ports import held_port
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
@@ -188,24 +188,19 @@ async def test_model_output_markup_and_escape_sequences_are_shown_inert(sim, mak
 # -- errors a user can act on -------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_an_unreachable_server_is_named_retried_and_greeted_when_back(make_app) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    async with make_app(base_url=url) as (app, pilot):
-        await wait_until(pilot, lambda: app.session.connection == "disconnected")
-        await wait_for_text(pilot, app, f"Can't reach the server at {url}", "vllm serve")
-        app.chat.prompt.load_text("my draft")
-        async with SimServer(SimConfig(port=port)):
-            await wait_until(pilot, lambda: app.session.connection == "connected")
-            await wait_until(pilot, lambda: "is back" in notifications(app))
-            await wait_for_text(pilot, app, "connected", absent=["Can't reach"])
-            assert app.chat.prompt.text == "my draft"
+    with held_port() as held:  # refused until the server comes back on it
+        url = f"http://127.0.0.1:{held.port}/v1"
+        async with make_app(base_url=url) as (app, pilot):
+            await wait_until(pilot, lambda: app.session.connection == "disconnected")
+            await wait_for_text(pilot, app, f"Can't reach the server at {url}", "vllm serve")
+            app.chat.prompt.load_text("my draft")
+            held.release()
+            async with SimServer(SimConfig(port=held.port)):
+                await wait_until(pilot, lambda: app.session.connection == "connected")
+                await wait_until(pilot, lambda: "is back" in notifications(app))
+                await wait_for_text(pilot, app, "connected", absent=["Can't reach"])
+                assert app.chat.prompt.text == "my draft"
 
 
 async def test_a_missing_api_key_says_how_to_pass_one(make_app) -> None:

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.pilot import screen_text, send, turn, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    notes,
+    run_command,
+    screen_text,
+    send,
+    turn,
+    wait_for_reply,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.help import HelpScreen
 from vllm_chat.ui.screens.pick_list import PickListScreen
@@ -23,11 +34,14 @@ def footer_of(app) -> str:
 
 
 def notices(app) -> str:
-    return "\n".join(str(n.message) for n in app._notifications)
+    """Every notification shown so far (expired toasts included)."""
+    return notes(app)
 
 
-async def test_esc_that_leaves_the_messages_leaves_a_streaming_reply_streaming(sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url) as (app, pilot):
+async def test_esc_that_leaves_the_messages_leaves_a_streaming_reply_streaming(paced_sim, make_app) -> None:
+    # Paced (200 tokens/s): 3,000 tokens stream for 15 s, long enough to move in and out of
+    # the messages meanwhile, and then end on their own.
+    async with make_app(base_url=paced_sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo an earlier reply")
         await send(app, pilot, "long 3000")
@@ -37,7 +51,7 @@ async def test_esc_that_leaves_the_messages_leaves_a_streaming_reply_streaming(s
         assert app.session.running, "the reply streams on while the messages have the focus"
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.focused is app.chat.prompt, message="back in the prompt")
-        await wait_for_reply(app, pilot, timeout=60)
+        await wait_for_reply(app, pilot)
         assert app.session.conversation.messages[-1].status == "complete", "esc only left the messages"
 
 
@@ -45,9 +59,10 @@ async def test_a_letter_the_message_menu_shows_acts_in_the_menu(sim, make_app) -
     async with make_app(base_url=sim.base_url, copy_command=["true"]) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo copy me")
-        await pilot.press("alt+up", "enter")
+        await focus_last_message(app, pilot)
+        await pilot.press("enter")
         await wait_for_screen(pilot, app, PickListScreen)
-        assert "c  Copy the text" in screen_text(app)
+        await wait_for_text(pilot, app, "c  Copy the text")
         await pilot.press("c")
         await wait_until(pilot, lambda: app.clipboard == "copy me", message="c copied from the menu")
         assert not isinstance(app.screen, PickListScreen)
@@ -57,19 +72,20 @@ async def test_the_menu_shows_and_answers_the_keys_of_the_keymap(sim, make_app) 
     async with make_app(base_url=sim.base_url, keymap={"delete-message": "x", "show-request": "w"}) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         await turn(app, pilot, "echo delete me")
-        await pilot.press("alt+up", "enter")
+        await focus_last_message(app, pilot)
+        await pilot.press("enter")
         await wait_for_screen(pilot, app, PickListScreen)
-        assert "x  Delete (kept in the session file)" in screen_text(app)
+        await wait_for_text(pilot, app, "x  Delete (kept in the session file)")
         await pilot.press("x")
         await wait_for_screen(pilot, app, ConfirmScreen)
-        assert "Delete this reply?" in screen_text(app)
+        await wait_for_text(pilot, app, "Delete this reply?")
 
 
 async def test_a_stopped_reply_names_the_key_that_continues_it_until_it_is_no_longer_the_last(
-        sim, make_app) -> None:
-    async with make_app(base_url=sim.base_url) as (app, pilot):
+        paced_sim, make_app) -> None:
+    async with make_app(base_url=paced_sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
-        await send(app, pilot, "long 800")
+        await send(app, pilot, "long 100000")  # it never ends on its own: the test stops it
         await wait_until(pilot, lambda: app.session.conversation.messages[-1].content)
         await pilot.press("escape")
         await wait_until(pilot, lambda: "stopped  ·  f5 continues it" in screen_text(app), message="the hint")
@@ -110,10 +126,7 @@ async def test_the_help_says_how_to_close_it_at_any_size(sim, make_app) -> None:
 async def test_reconnect_from_the_palette_says_it_is_connected(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         await wait_until(pilot, lambda: app.session.connection == "connected")
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Reconnect")
-        await wait_until(pilot, lambda: "Ask the server for its models again" in screen_text(app))
-        await pilot.press("enter")
+        await run_command(app, pilot, "Reconnect")
         await wait_until(pilot, lambda: f"Connected to {sim.base_url}: 2 models." in notices(app))
         await wait_until(pilot, lambda: "Connected to " in screen_text(app), message="the toast on screen")
 

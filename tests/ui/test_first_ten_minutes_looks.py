@@ -10,7 +10,7 @@ from rich.style import Style
 from textual.content import Content
 from textual.theme import Theme
 
-from tests.support.pilot import cell_style, screen_text, turn, wait_for_screen, wait_until
+from tests.support.pilot import cell_style, screen_text, turn, wait_for_screen, wait_for_text, wait_until
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.core.themes import contrast_ratio
@@ -113,10 +113,13 @@ async def test_the_theme_picker_shows_the_highlighted_theme_undimmed(sim, make_a
         await wait_for_screen(pilot, app, ThemePicker)
         await pilot.press(*"textual-light")
         await wait_until(pilot, lambda: app.theme == "textual-light", message="the preview")
-        await pilot.pause(0.2)
-        header = app.theme_variables["status-bar-background"]
-        shown = cell_style(app, app.size.width - 1, 0)  # the header's last cell, beside the list
-        assert shown.bgcolor is not None and hex_of(shown.bgcolor).lower() == header.lower()
+
+        def header_undimmed() -> bool:
+            header = app.theme_variables["status-bar-background"]
+            shown = cell_style(app, app.size.width - 1, 0)  # the header's last cell, beside the list
+            return shown.bgcolor is not None and hex_of(shown.bgcolor).lower() == header.lower()
+
+        await wait_until(pilot, header_undimmed, message="the header in the previewed theme's own colour")
         await pilot.press("escape")
 
 
@@ -129,9 +132,9 @@ async def test_the_session_browser_previews_markdown_as_prose(make_app, sim) -> 
     async with make_app(base_url=sim.base_url, size=(120, 30)) as (app, pilot):
         await pilot.press("ctrl+l")
         await wait_for_screen(pilot, app, SessionBrowserScreen)
-        await wait_until(pilot, lambda: "A long reply About batching: 1. Batching · Setting · Effect · max_num_seqs"
-                         in screen_text(app), message="the preview, read as prose")
-        assert "## 1." not in screen_text(app) and "**" not in screen_text(app)
+        # The preview, read as prose.
+        await wait_for_text(pilot, app, "A long reply About batching: 1. Batching · Setting · Effect · max_num_seqs",
+                            absent=["## 1.", "**"])
 
 
 async def test_the_open_conversations_dot_reads_on_the_highlighted_row_in_every_theme(make_app, sim) -> None:

@@ -12,7 +12,16 @@ import pytest
 from textual.widgets._toast import Toast
 
 from tests.conftest import TEST_API_KEY
-from tests.support.pilot import screen_text, send, turn, wait_for_screen, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    screen_text,
+    send,
+    turn,
+    wait_for_screen,
+    wait_for_stable_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.widgets.message_views import AssistantMessageView, ErrorNotice, MessageView
@@ -106,7 +115,8 @@ async def test_a_toast_leaves_an_error_and_the_prompt_readable(sim, make_app, si
         notice = (await wait_until(pilot, lambda: list(app.chat.messages.query(ErrorNotice))))[0]
         app.chat.connect(announce=True)  # palette → Reconnect: "Connected to … 2 models."
         toast = (await wait_until(pilot, lambda: list(app.screen.query(Toast)), message="a toast"))[0]
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: toast.region.area, message="the toast laid out")
+        await wait_for_stable_screen(pilot, app)
         for covered in (notice, app.chat.prompt):
             assert not toast.region.overlaps(covered.region), (type(covered).__name__, toast.region, covered.region)
         assert not toast.region.overlaps(app.chat.status.region), "the header stays in view"
@@ -119,15 +129,15 @@ async def test_a_focused_message_is_barred_on_both_sides_without_its_text_moving
         await turn(app, pilot, "echo second")
         first, last = list(app.chat.messages.query(AssistantMessageView))[-2:]
         text_width = last.content_region.width
-        await pilot.press("alt+up")
+        await focus_last_message(app, pilot)
         await wait_until(pilot, lambda: app.focused is last)
         variables = app.theme_variables
         for side in (last.styles.border_left, last.styles.border_right):
             assert side[1].hex6.lower() == variables["focus-border"].lower()
         assert first.styles.border_right[0] in ("", "none"), "only the focused message has the second bar"
-        await pilot.pause(0.1)
+        shown = await wait_for_stable_screen(pilot, app)  # the bars drawn
         assert last.content_region.width == text_width, "the bar takes the padding's place: no line rewraps"
-        lines = [line for line in screen_text(app).splitlines() if "second" in line]
+        lines = [line for line in shown.splitlines() if "second" in line]
         assert lines and lines[-1].rstrip().endswith("█"), "the second bar is on screen"
 
 
@@ -138,11 +148,10 @@ async def test_the_demos_welcome_says_what_to_type_first(sim, make_app, size) ->
             return " ".join(screen_text(app).replace("│", " ").split())
 
         words = "type hello for a tour, or help for every phrase it knows" if size[0] >= 120 else "try hello or help"
-        await wait_until(pilot, lambda: words in said(), message="what to type, in the welcome")
-        assert "f1 every key" in said(), "and the keys, as before"
+        # What to type, in the welcome, and the keys, as before.
+        await wait_until(pilot, lambda: words in (text := said()) and "f1 every key" in text, message="the welcome")
         note = app.chat.messages.query_one(WelcomeNote)
         tall = note.outer_size.height + note.styles.margin.top + note.styles.margin.bottom
         assert tall <= app.chat.messages.content_region.height, "the whole note is in view, frame included"
     async with make_app(base_url=sim.base_url, size=size) as (app, pilot):
-        await wait_until(pilot, lambda: "Ask anything." in screen_text(app))
-        assert "hello" not in screen_text(app), "a real server has no magic phrases"
+        await wait_for_text(pilot, app, "Ask anything.", absent=["hello"])  # a real server has no magic phrases

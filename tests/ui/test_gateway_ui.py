@@ -11,7 +11,16 @@ import pytest
 import trustme
 
 from tests.support.gateway import Gateway
-from tests.support.pilot import screen_text, send, turn, wait_for_reply, wait_for_screen, wait_until
+from tests.support.pilot import (
+    focus_last_message,
+    screen_text,
+    send,
+    turn,
+    wait_for_reply,
+    wait_for_screen,
+    wait_for_text,
+    wait_until,
+)
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.model_picker import ModelPickerScreen
 from vllm_chat.ui.screens.request_view import RequestScreen
@@ -24,7 +33,7 @@ def header(app) -> str:
 
 async def test_a_busy_router_counts_down_in_the_header_then_the_reply_arrives(sim, make_app) -> None:
     async with Gateway(sim.base_url) as gw:
-        gw.busy = [(429, 2)]
+        gw.busy = [(429, 6)]  # long enough for the countdown to be drawn on a loaded machine
         async with make_app(base_url=gw.base_url, model="sim-chat") as (app, pilot):
             await send(app, pilot, "echo worth the wait")
             await wait_until(pilot, lambda: "server busy, retrying in" in header(app), message="the countdown")
@@ -71,15 +80,12 @@ async def test_the_server_picker_lists_every_profile_with_its_models_and_moves_t
     first, second = two_servers
     async with make_app(api_key="EMPTY", size=(110, 34)) as (app, pilot):
         await wait_until(pilot, lambda: app.session.models, message="the first server's models")
-        assert "@ gpu-a" in header(app)
+        await wait_until(pilot, lambda: "@ gpu-a" in header(app), message="the header on the first server")
         await send(app, pilot, "echo asked on gpu-a")
         await wait_for_reply(app, pilot)
         await pilot.press("alt+o")
         await wait_for_screen(pilot, app, ServerPickerScreen)
-        await wait_until(pilot, lambda: "other-model" in screen_text(app))
-        text = screen_text(app)
-        assert "● gpu-a" in text and "sim-chat" in text and "gpu-b" in text
-        assert "down" in text and "Can't reach the server" in text
+        await wait_for_text(pilot, app, "other-model", "● gpu-a", "sim-chat", "gpu-b", "down", "Can't reach the server")
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: "@ gpu-b" in header(app) and "other-model" in header(app),
                          message="the header on the second server")
@@ -114,13 +120,11 @@ async def test_the_request_view_and_its_copies_never_show_a_header_value(sim, ma
                             routing_header="x-user-id") as (app, pilot):
             await turn(app, pilot, "echo shown, not told")
             reply = app.session.conversation.messages[-1]
-            await pilot.press("alt+up")
-            await wait_until(pilot, lambda: type(app.focused).__name__ == "AssistantMessageView")
+            await focus_last_message(app, pilot)
             await pilot.press("x")
             await wait_for_screen(pilot, app, RequestScreen)
-            await wait_until(pilot, lambda: "X-Gateway-Token: •••" in screen_text(app))
-            assert f"x-user-id: {app.session.conversation.id}" in screen_text(app)
-            assert secret not in screen_text(app)
+            await wait_for_text(pilot, app, "X-Gateway-Token: •••", f"x-user-id: {app.session.conversation.id}",
+                                absent=[secret])
             await pilot.press("c")
             await wait_until(pilot, lambda: app.clipboard == app.session.request_as(reply.id, "curl"))
             assert secret not in app.clipboard and "${GW_TOKEN}" in app.clipboard

@@ -19,13 +19,26 @@ from vllm_chat.core.store import SessionStore
 SECRET = "sk-in-the-url-3b7d91"
 
 
-def flat(app) -> str:
-    """The screen's text on one line, without the bars that edge notices (a sentence may
-    wrap anywhere)."""
-    text = screen_text(app)
+def flatten(text: str) -> str:
+    """`text` on one line, without the bars that edge notices (a sentence may wrap anywhere)."""
     for bar in "█▌│":
         text = text.replace(bar, " ")
     return " ".join(text.split())
+
+
+def flat(app) -> str:
+    """The screen's text on one line (see `flatten`)."""
+    return flatten(screen_text(app))
+
+
+async def screen_with(pilot, app, *said: str) -> str:
+    """Wait until the screen says each of `said` (read flat), and return that screen's text,
+    so what it must not say is checked on the very same frame."""
+    def shown() -> str | None:
+        text = screen_text(app)
+        return text if all(s in flatten(text) for s in said) else None
+
+    return await wait_until(pilot, shown, message=f"{said} on screen")
 
 
 @pytest.fixture
@@ -45,9 +58,7 @@ async def test_a_malformed_chunk_shows_a_warning_under_the_whole_reply(make_app,
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, fault)
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: said in flat(app))
-        text = screen_text(app)
-        assert "before" in text and "after" in text, "the rest of the stream is kept"
+        text = await screen_with(pilot, app, said, "before", "after")  # the rest of the stream is kept
         assert "not of vllm-chat" in " ".join(text.split()) and "bug in vllm-chat" not in text
 
 
@@ -56,8 +67,8 @@ async def test_an_html_error_page_is_a_line_on_screen_and_in_the_session(make_ap
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "error-page")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: 'HTML page of 2.0 MB ("502 Bad Gateway")' in flat(app))
-        assert "upstream connect error" not in screen_text(app)
+        text = await screen_with(pilot, app, 'HTML page of 2.0 MB ("502 Bad Gateway")')
+        assert "upstream connect error" not in text
         conv_id = app.session.conversation.id
     saved = (SessionStore().root / f"{conv_id}.json").read_text()
     assert len(saved) < 20_000 and "upstream connect error" not in saved
@@ -69,8 +80,8 @@ async def test_model_ids_and_replies_holding_terminal_commands_are_shown_not_obe
         await wait_until(pilot, lambda: "evil␛]52;c;cHduZWQ=␇model" in screen_text(app), message="the model id")
         await send(app, pilot, "escapes")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: "␛]0;PWNED-TITLE␇" in screen_text(app))
-        assert "\x1b" not in screen_text(app) and app.session.conversation.messages[-1].content.strip() == ESCAPES
+        text = await screen_with(pilot, app, "␛]0;PWNED-TITLE␇")
+        assert "\x1b" not in text and app.session.conversation.messages[-1].content.strip() == ESCAPES
 
 
 async def test_a_key_inside_the_base_url_is_never_shown_or_saved(make_app, hostile) -> None:
@@ -79,23 +90,23 @@ async def test_a_key_inside_the_base_url_is_never_shown_or_saved(make_app, hosti
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "error-page")
         await wait_for_reply(app, pilot)
-        await wait_until(pilot, lambda: "502" in screen_text(app))
-        assert SECRET not in screen_text(app) and "@ 127.0.0.1:" in screen_text(app)
+        text = await screen_with(pilot, app, "502", "@ 127.0.0.1:")
+        assert SECRET not in text
         conv_id = app.session.conversation.id
     assert SECRET not in (SessionStore().root / f"{conv_id}.json").read_text()
 
 
 async def test_a_server_that_cant_be_reached_is_named_without_the_key(make_app) -> None:
     async with make_app(base_url=f"http://bob:{SECRET}@127.0.0.1:9/v1", api_key="") as (app, pilot):
-        await wait_until(pilot, lambda: "Can't reach the server at http://bob:***@127.0.0.1:9/v1" in flat(app))
-        assert SECRET not in screen_text(app)
+        text = await screen_with(pilot, app, "Can't reach the server at http://bob:***@127.0.0.1:9/v1")
+        assert SECRET not in text
 
 
 async def test_a_model_list_that_is_a_web_page_is_explained_in_the_banner(make_app) -> None:
     async with (HostileServer(models_body=b"<!DOCTYPE html><title>Proxy login</title>") as server,
                 make_app(base_url=server.base_url, api_key="") as (app, pilot)):
-        await wait_until(pilot, lambda: 'HTML page of 41 bytes ("Proxy login")' in flat(app))
-        assert "bug in vllm-chat" not in screen_text(app)
+        text = await screen_with(pilot, app, 'HTML page of 41 bytes ("Proxy login")')
+        assert "bug in vllm-chat" not in text
 
 
 async def test_started_in_the_home_folder_the_welcome_says_where_file_tools_reach_and_reads_ask(
@@ -105,8 +116,7 @@ async def test_started_in_the_home_folder_the_welcome_says_where_file_tools_reac
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.chdir(home)
     async with make_app(base_url=hostile.base_url, api_key="", size=(120, 40)) as (app, pilot):
-        await wait_until(pilot, lambda: f"read only inside {home}" in flat(app), message="the welcome note")
-        assert "every read asks you first" in flat(app)
+        await screen_with(pilot, app, f"read only inside {home}", "every read asks you first")  # the welcome note
         await wait_until(pilot, lambda: app.session.models)
         await send(app, pilot, "call read_file " + json.dumps({"path": "notes.txt"}))
         await wait_until(pilot, lambda: "Reads 'notes.txt'" in flat(app), message="the approval naming it")
@@ -128,8 +138,9 @@ async def test_a_notification_quoting_a_model_id_carries_no_terminal_command(mak
     async with make_app(base_url=hostile.base_url, api_key="") as (app, pilot):
         await wait_until(pilot, lambda: app.session.models)
         app.chat.use_model(app.session.models[0].id)
-        await wait_until(pilot, lambda: "Next turns use evil␛]52" in flat(app), message="the toast")
-        written = terminal_bytes(app)
+        # Read while the toast is on screen (it expires after a few seconds).
+        written = await wait_until(pilot, lambda: "Next turns use evil␛]52" in flat(app) and terminal_bytes(app),
+                                   message="the toast")
         assert "\x1b]52" not in written and "\x07" not in written
 
 
@@ -145,6 +156,5 @@ async def test_text_boxes_show_control_characters_from_sessions_and_pastes_inert
         app.chat.prompt.post_message(events.Paste("pasted \x1b[2J\x9b"))
         await wait_until(pilot, lambda: "pasted ␛[2J<U+009B>" in flat(app))
         app.push_screen(TextEditScreen("system \x1b]52;c;eA==\x07", title="Edit"))
-        await wait_until(pilot, lambda: "system ␛]52;c;eA==␇" in flat(app))
-        written = terminal_bytes(app)
+        written = await wait_until(pilot, lambda: "system ␛]52;c;eA==␇" in flat(app) and terminal_bytes(app))
         assert "\x1b]" not in written and "\x9b" not in written and "\x1b[2J" not in written

@@ -74,7 +74,7 @@ def make_manager(tmp_path: Path) -> Iterator[ManagerFactory]:
 
     @asynccontextmanager
     async def factory(servers: list[dict[str, Any]], builtins: list[str] | None = None,
-                      confirm: list[str] | None = None, timeout: float = 30.0,
+                      confirm: list[str] | None = None, timeout: float = SLOW_START,
                       start: bool = True) -> AsyncIterator[tuple[McpManager, ToolRegistry]]:
         tools = ToolsSettings(builtins=builtins if builtins is not None else [], confirm=confirm or [],
                               timeout=timeout)

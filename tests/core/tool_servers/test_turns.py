@@ -25,7 +25,7 @@ def conversation(prompt: str, model: str = "sim-chat") -> Conversation:
 async def stop_once_started(engine: Engine, state: Path) -> None:
     """Stop the turn once the tool runs on the server (a stop sent before it started would
     cancel a call the tool never saw)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while not (state / "started").exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     engine.stop()
