@@ -244,7 +244,7 @@ async def test_tools_of_an_mcp_server_that_connects_later_are_counted_when_they_
         before = await until(lambda: (s := session.status()).context_exact and s.context_used)
         await session.wait_for_tool_servers()
         after = await until(lambda: (s := session.status()).context_exact and s.context_used != before
-                            and s.context_used, timeout=20)
+                            and s.context_used, timeout=60)
         assert after > before, "the server's tool schemas are in the count once they join"
         reply = await reply_to(session, "echo hello")
         assert reply.usage is not None and reply.usage.prompt_tokens == after
