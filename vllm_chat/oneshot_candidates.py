@@ -100,7 +100,7 @@ async def run_candidates(session: ChatSession, request: OneShotRequest) -> int:
     unchecked = [(k, m) for k, m in sorted(ended.items())
                  if m.check is not None and m.check.outcome in ("invalid", "cut")]
     for k, message in unchecked if not request.as_json else []:
-        sys.stderr.write(f"vllm-chat: {_title(k, figures)}:\n")
+        sys.stderr.write(f"vllm-chat: {message_text(_title(k, figures))}:\n")
         _say_check(message)
     return EXIT_DOES_NOT_MATCH if unchecked else 0
 

@@ -8,7 +8,8 @@ routing header). It goes through a `ChatSession` like every front end.
 `--all-profiles` checks every `[profiles.NAME]` server of the config in turn.
 Exit status 0 when the server (every one, with `--all-profiles`) answered at
 all, 1 when one could not be reached, 2 for a bad command line or config.
-Text that came from the server is made inert on a terminal.
+Text that came from the server is made inert on a terminal, and messages (errors, facts)
+show no credentials in URLs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import json
 import sys
 from typing import Any
 
-from vllm_chat.core.text import inert
+from vllm_chat.core.text import inert, message_text
 from vllm_chat.gateway_flags import add_gateway_flags, gateway_overrides
 
 LABEL_WIDTH = 21
@@ -59,7 +60,7 @@ def server_main(argv: list[str]) -> int:
         settings = load_settings(overrides, config_path=args.config, profile=args.profile)
         every = _profiles(settings) if args.all_profiles else [settings]
     except (ConfigError, TransportError) as exc:
-        print(f"vllm-chat: {exc}", file=sys.stderr)
+        print(f"vllm-chat: {message_text(str(exc))}", file=sys.stderr)
         return 2
     return asyncio.run(_run_all(every, args.json, named=args.all_profiles))
 
@@ -81,7 +82,7 @@ async def _run_all(every: list[Any], as_json: bool, *, named: bool) -> int:
     docs, status = [], 0
     for i, settings in enumerate(every):
         if named and not as_json:
-            sys.stdout.write(("\n" if i else "") + f"[{inert(settings.profile or '')}]\n")
+            sys.stdout.write(("\n" if i else "") + f"[{message_text(settings.profile or '')}]\n")
         doc, answered = await _run(settings, as_json)
         if doc is not None:
             docs.append({"profile": settings.profile, **doc} if named else doc)
@@ -100,7 +101,7 @@ async def _run(settings: Any, as_json: bool) -> tuple[dict[str, Any] | None, boo
 
     session = ChatSession(settings)
     for problem in session.problems:
-        sys.stderr.write(f"vllm-chat: {inert(problem)}\n")
+        sys.stderr.write(f"vllm-chat: {message_text(problem)}\n")
     try:
         snapshot = await session.refresh_server()
         connection = session.connection_facts()
@@ -113,10 +114,10 @@ async def _run(settings: Any, as_json: bool) -> tuple[dict[str, Any] | None, boo
                                                         for label, value in connection}}
     else:
         for label, value in [(f.label, f.value) for f in server_facts(snapshot)] + connection:
-            sys.stdout.write(f"{label:<{LABEL_WIDTH}}{inert(value)}\n")
+            sys.stdout.write(f"{label:<{LABEL_WIDTH}}{message_text(value)}\n")
     if not answered:
-        sys.stderr.write(f"vllm-chat: the server at {inert(snapshot.server)} did not answer "
-                         f"({inert(_why(snapshot))}).\n")
+        sys.stderr.write(f"vllm-chat: the server at {message_text(snapshot.server)} did not answer "
+                         f"({message_text(_why(snapshot))}).\n")
     return doc, answered
 
 

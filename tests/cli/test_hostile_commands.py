@@ -194,6 +194,41 @@ def test_sessions_export_is_inert_on_a_terminal_and_exact_into_a_pipe() -> None:
     assert f"hello {OSC}\x1b[2J".encode() in piped.stdout
 
 
+def test_sessions_search_and_fork_print_session_text_inert_on_a_terminal() -> None:
+    session_id = hostile_session(f"needle {OSC}\x1b]0;PWNED\x07", "m")
+    status, shown = on_terminal("sessions", "search", "needle")
+    assert status == 0 and b"needle" in shown and b"\x1b]" not in shown, "only the bold marks are escapes"
+    status, shown = on_terminal("sessions", "fork", session_id)
+    assert status == 0 and b"forked" in shown and b"\x1b" not in shown and "␛]52".encode() in shown
+
+
+def test_tools_list_shows_server_text_inert_and_no_key_from_a_server_url(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[[tools.shell]]\nname = "greet"\ndescription = "Say hi \\u001b]52;c;cHduZWQ=\\u0007 now"\n'
+        'command = ["echo", "hi"]\n\n'
+        f'[[mcp.servers]]\nname = "remote"\nurl = "http://user:{SECRET}@127.0.0.1:9/mcp"\nconnect_timeout = 2\n')
+    status, shown = on_terminal("tools", "--config", str(config), "list")
+    assert status == 0 and b"\x1b" not in shown and "Say hi ␛]52;c;cHduZWQ=␇ now".encode() in shown
+    assert b"http://user:***@127.0.0.1:9/mcp" in shown and SECRET.encode() not in shown
+    as_json = run("tools", "--config", str(config), "list", "--json")
+    assert as_json.returncode == 0 and SECRET.encode() not in as_json.stdout + as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["servers"][0]["target"] == "http://user:***@127.0.0.1:9/mcp"
+
+
+def test_the_server_command_prints_a_hostile_config_key_inert_and_no_key_from_the_url(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('"\\u001b]0;PWNED\\u0007" = 1\n')
+    status, shown = on_terminal("server", "--config", str(config))
+    assert status == 2 and b"\x1b" not in shown and "␛]0;PWNED␇".encode() in shown
+    url = f"http://bob:{SECRET}@127.0.0.1:9/v1"
+    status, shown = on_terminal("server", "--base-url", url)
+    as_json = run("server", "--base-url", url, "--json")
+    assert status == 1 and as_json.returncode == 1
+    assert SECRET.encode() not in shown + as_json.stdout + as_json.stderr and b"bob:***@" in shown
+
+
 def test_a_read_of_a_secret_file_is_not_run_without_approval_and_names_the_file(hostile, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("API_TOKEN=do-not-send-me\n")
     call = "call read_file " + json.dumps({"path": ".env"})

@@ -287,3 +287,20 @@ async def test_a_compared_model_is_sent_its_own_chat_template_not_the_conversati
     assert sorted(slot_events(events, TurnFinished)) == [0, 1], "both models answer"
     assert sent["sim-base"].get("chat_template") == template
     assert "chat_template" not in sent["sim-chat"], "the chat model keeps its own template"
+
+
+async def test_a_regenerated_turn_can_be_answered_by_a_comparison_and_the_earlier_reply_stays() -> None:
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, loras=LORAS)) as server:
+        session = session_for(server)
+        session.add_user_message("hello")
+        [event async for event in session.run()]
+        earlier = session.conversation.messages[-1]
+        assert session.rewind_to_last_user()
+        events = await collect(session, session.plan_comparison(["sim-chat", "sim-chat-terse"]))
+        await session.aclose()
+    replies = events[-1].messages
+    assert [m.model for m in replies] == ["sim-chat", "sim-chat-terse"]
+    assert session.versions() == {replies[0].id: (2, 3)}, "the earlier reply is version 1"
+    assert session.pick_candidate(replies[1].id) is False, "no tool call waits to run"
+    assert session.conversation.messages[-1] is replies[1] and session.conversation.model == "sim-chat-terse"
+    assert earlier in session.conversation.aside

@@ -233,18 +233,21 @@ async def test_a_mentioned_file_is_counted_before_sending_and_a_secret_looking_o
         await session.aclose()
 
 
-async def test_tools_of_an_mcp_server_that_connects_later_are_counted_when_they_join() -> None:
+async def test_tools_of_an_mcp_server_that_connects_later_are_counted_when_they_join(tmp_path) -> None:
     from tests.core.tool_servers.conftest import stdio_server
+
+    gate = tmp_path / "gate"  # the server answers once this exists
 
     async with SimServer(SimConfig(api_key=TEST_API_KEY, max_model_len=8192)) as server:
         session = session_for(server.base_url, tools={"builtins": ["datetime"]},
-                              mcp={"servers": [stdio_server("slow", "--slow", "2")]})
+                              mcp={"servers": [stdio_server("slow", "--gate", str(gate))]})
         await session.connect()
         session.set_draft("echo hello")
         before = await until(lambda: (s := session.status()).context_exact and s.context_used)
+        gate.touch()
         await session.wait_for_tool_servers()
         after = await until(lambda: (s := session.status()).context_exact and s.context_used != before
-                            and s.context_used, timeout=20)
+                            and s.context_used, timeout=60)
         assert after > before, "the server's tool schemas are in the count once they join"
         reply = await reply_to(session, "echo hello")
         assert reply.usage is not None and reply.usage.prompt_tokens == after

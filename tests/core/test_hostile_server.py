@@ -101,6 +101,22 @@ def test_an_error_built_anywhere_hides_credentials_in_urls() -> None:
     assert "https://***@host/x" in error.message and "http://a:***@h/" in error.hint
 
 
+def test_a_session_saved_by_an_older_version_with_a_key_in_an_error_exports_without_it() -> None:
+    from vllm_chat.core.conversation import Failure
+    from vllm_chat.core.export import to_json, to_markdown
+
+    url = f"http://u:{SECRET}@gpu:8000/v1"
+    conv = Conversation(model="m", base_url=url)
+    conv.add(Message(role="user", content="hi"))
+    reply = conv.add(Message(role="assistant", status="failed", error=f"Can't reach the server at {url}."))
+    # Built directly, as loading an old file does: no ChatError hid the key on the way.
+    reply.failure = Failure(kind="connection", message=f"Can't reach the server at {url}.",
+                            hint=f"Is vllm serve running at {url}?", details={"url": url})
+    for text in (to_json(conv), to_markdown(conv)):
+        assert SECRET not in text and "http://u:***@gpu:8000/v1" in text
+    assert reply.failed_with() is not None and SECRET not in str(reply.failed_with()), "shown again: hidden"
+
+
 async def test_an_attachment_reference_edited_in_the_session_file_is_the_files_fault(hostile) -> None:
     conv = Conversation(model="hostile")
     conv.add(Message(role="user", content="look", attachments=[

@@ -110,14 +110,17 @@ def test_tokens_split_inside_a_character_add_up_to_the_text() -> None:
         "top": [{"token": "本", "logprob": -0.1, "probability": math.exp(-0.1)}]}
 
 
-async def test_vllm_per_request_metrics_are_kept_with_the_reply() -> None:
+async def test_vllm_per_request_metrics_are_kept_with_the_reply_through_a_reload_and_an_export() -> None:
+    store = SessionStore()
     async with SimServer(SimConfig(per_request_metrics=True)) as sim:
-        session = await one_turn(sim, "hello")
+        session = await one_turn(sim, "hello", store=store)
         await session.aclose()
     metrics = session.conversation.messages[-1].server_metrics
     assert metrics is not None and metrics.time_to_first_token_ms is not None
     assert metrics.queue_time_ms is not None and metrics.tokens_per_second is not None
     assert metrics.summary().startswith("server: queue ")
+    assert store.load(session.conversation.id).messages[-1].server_metrics == metrics, "saved with the reply"
+    assert metrics.summary() in to_markdown(session.conversation)
 
 
 async def test_a_server_without_per_request_metrics_leaves_them_out() -> None:

@@ -99,6 +99,7 @@ async def test_a_missing_a_guarded_or_a_stalled_metrics_endpoint_reads_not_repor
                     snapshot = await session.refresh_server()
                     assert facts_of(snapshot)["Metrics"] == f"not reported: {reason}"
                     assert facts_of(snapshot)["vLLM version"] == "0.32.0"
+                    session.subscribe(lambda: None)  # a front end listens: the waiting reader runs
                     session.add_user_message("hello")
                     events = [event async for event in session.run()]
                     assert isinstance(events[-1], TurnFinished)

@@ -74,7 +74,7 @@ async def test_keys_typed_before_and_while_the_dialog_opens_all_reach_the_prompt
         await send(app, pilot, f"late-call 2000 {CALL}")
         typed, before, after = "", 0, 0
         # Keep typing (answer keys included) until ten keys have arrived with the dialog up.
-        for char in "yay any nay anyway " * 20:
+        for char in "yay any nay anyway " * 200:  # until the dialog has been up for ten keys, however slow the machine
             await pilot.press("space" if char == " " else char)
             typed += char
             if isinstance(app.screen, ToolApprovalScreen):

@@ -50,3 +50,38 @@ def test_a_picture_within_the_bound_still_gets_its_thumbnail(tmp_path: Path) -> 
     preview = look_at(path, AttachmentSettings(), (38, 18), "#000000")
     assert preview.image is not None and max(preview.image.size) <= 380
     assert "800×600" in preview.about
+
+
+PREVIEWS_IN_THREADS = """
+import struct, sys, zlib
+from concurrent.futures import ThreadPoolExecutor
+from vllm_chat.core.media.images import PreviewTooLarge, image_size, preview_image
+
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+# A 100-megapixel PNG as far as its header says: enough for Pillow to warn on opening it.
+png = (b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 0, 0, 0, 0))
+       + chunk(b"IEND", b""))
+
+def look(_):
+    image_size(png)
+    try:
+        preview_image(png, "image/png", "big.png", (380, 360))
+    except PreviewTooLarge:
+        pass
+
+with ThreadPoolExecutor(8) as pool:
+    list(pool.map(look, range(64)))
+"""
+
+
+def test_previews_in_threads_write_no_pixel_count_warning_over_the_screen() -> None:
+    import subprocess
+    import sys
+
+    # A process of its own: pytest would catch the warning, a terminal would show it over the TUI.
+    result = subprocess.run([sys.executable, "-c", PREVIEWS_IN_THREADS], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "DecompressionBombWarning" not in result.stderr and result.stderr == ""

@@ -129,9 +129,9 @@ async def test_slash_name_asks_for_the_variables_and_fills_the_prompt(sim, make_
         assert "translate faithfully" in app.session.conversation.system_prompt
 
 
-async def test_enter_while_a_reply_streams_queues_the_prompt_and_it_goes_out_after(sim, make_app,
+async def test_enter_while_a_reply_streams_queues_the_prompt_and_it_goes_out_after(paced_sim, make_app,
                                                                                   project: Path) -> None:
-    async with make_app(base_url=sim.base_url, tools={"enabled": False}) as (app, pilot):
+    async with make_app(base_url=paced_sim.base_url, tools={"enabled": False}) as (app, pilot):
         await send(app, pilot, "long 1000")
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "echo next in line")
@@ -143,8 +143,8 @@ async def test_enter_while_a_reply_streams_queues_the_prompt_and_it_goes_out_aft
         await wait_until(pilot, lambda: "⏳" not in screen_text(app))
 
 
-async def test_esc_stops_the_reply_and_keeps_the_queue_until_enter(sim, make_app, project: Path) -> None:
-    async with make_app(base_url=sim.base_url, tools={"enabled": False}) as (app, pilot):
+async def test_esc_stops_the_reply_and_keeps_the_queue_until_enter(paced_sim, make_app, project: Path) -> None:
+    async with make_app(base_url=paced_sim.base_url, tools={"enabled": False}) as (app, pilot):
         await send(app, pilot, "long 2000")
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "echo waiting")
@@ -158,8 +158,8 @@ async def test_esc_stops_the_reply_and_keeps_the_queue_until_enter(sim, make_app
         await wait_until(pilot, lambda: app.session.conversation.messages[-1].content == "waiting")
 
 
-async def test_a_queue_waits_when_the_turn_fails(sim, make_app, project: Path) -> None:
-    async with make_app(base_url=sim.base_url, tools={"enabled": False}) as (app, pilot):
+async def test_a_queue_waits_when_the_turn_fails(paced_sim, make_app, project: Path) -> None:
+    async with make_app(base_url=paced_sim.base_url, tools={"enabled": False}) as (app, pilot):
         await send(app, pilot, "long 2000 sim:error-mid")
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "echo after the failure")
@@ -170,8 +170,8 @@ async def test_a_queue_waits_when_the_turn_fails(sim, make_app, project: Path) -
         assert [q.text for q in app.session.queued] == ["echo after the failure"]
 
 
-async def test_alt_down_takes_the_last_queued_prompt_back_to_edit(sim, make_app, project: Path) -> None:
-    async with make_app(base_url=sim.base_url, tools={"enabled": False}) as (app, pilot):
+async def test_alt_down_takes_the_last_queued_prompt_back_to_edit(paced_sim, make_app, project: Path) -> None:
+    async with make_app(base_url=paced_sim.base_url, tools={"enabled": False}) as (app, pilot):
         await send(app, pilot, "long 3000")
         await wait_until(pilot, lambda: app.session.running)
         await send(app, pilot, "echo first")

@@ -24,6 +24,7 @@ from vllm_chat.core.mcp.names import assign_names
 from vllm_chat.core.mcp.settings import McpServerSettings, McpSettings
 from vllm_chat.core.mcp.tool import McpTool
 from vllm_chat.core.tools.registry import ToolRegistry
+from vllm_chat.core.urls import redact_urls
 
 StatusState = Literal["disabled", "connecting", "ready", "failed", "stopped"]
 
@@ -66,6 +67,13 @@ class ServerStatus:
     """How the server introduced itself (name and version)."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """Config problems worth knowing (e.g. a `confirm` entry naming no tool of the server)."""
+
+    def __post_init__(self) -> None:
+        # A server URL may carry a key (http://user:KEY@host/mcp), and transport errors quote
+        # it: the panel, `tools list` and its --json must show it without.
+        object.__setattr__(self, "target", redact_urls(self.target))
+        object.__setattr__(self, "detail", redact_urls(self.detail))
+        object.__setattr__(self, "stderr", tuple(redact_urls(line) for line in self.stderr))
 
 
 class McpManager:

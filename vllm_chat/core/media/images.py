@@ -116,6 +116,18 @@ def decode_image(data: bytes, mime: str | None, name: str) -> Image.Image:
     return _decode(data, mime, name, None)[0]
 
 
+def _quiet_bomb_warnings() -> None:
+    """Silence Pillow's warning for large but legal images (90-180 Mpx) for the whole process:
+    printed to stderr it would scribble over the TUI. Not `warnings.catch_warnings()` around
+    each decode: that swaps process-wide state and races when previews decode in threads
+    (one thread's exit put the filter back while another was decoding). Too-large images
+    still raise `DecompressionBombError`, and previews have their own bound."""
+    from PIL import Image
+
+    if not any(f[0] == "ignore" and f[2] is Image.DecompressionBombWarning for f in warnings.filters):
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
 def _decode(
     data: bytes, mime: str | None, name: str, max_side: int | None, *, max_pixels: int | None = None
 ) -> tuple[Image.Image, tuple[int, int]]:
@@ -129,23 +141,20 @@ def _decode(
 
     if mime == "image/heic":
         _register_heif_if_available()
+    _quiet_bomb_warnings()
     try:
-        with warnings.catch_warnings():
-            # Large but legal images (90-180 Mpx) only warn; a warning printed
-            # to stderr would scribble over the TUI.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            full_size = image.size
-            # MPO is the multi-picture JPEG many phones write; it decodes like JPEG.
-            is_jpeg = image.format in ("JPEG", "MPO")
-            if max_side is not None and is_jpeg and max(image.size) > max_side:
-                scale = max_side / max(image.size)
-                image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
-            if max_pixels is not None and image.width * image.height > max_pixels:
-                raise PreviewTooLarge(
-                    f"{full_size[0]}×{full_size[1]} pixels: too many to decode for a preview "
-                    "(it is downscaled when sent)")
-            image.load()
+        image = Image.open(io.BytesIO(data))
+        full_size = image.size
+        # MPO is the multi-picture JPEG many phones write; it decodes like JPEG.
+        is_jpeg = image.format in ("JPEG", "MPO")
+        if max_side is not None and is_jpeg and max(image.size) > max_side:
+            scale = max_side / max(image.size)
+            image.draft(image.mode, (round(image.width * scale), round(image.height * scale)))
+        if max_pixels is not None and image.width * image.height > max_pixels:
+            raise PreviewTooLarge(
+                f"{full_size[0]}×{full_size[1]} pixels: too many to decode for a preview "
+                "(it is downscaled when sent)")
+        image.load()
     except PreviewTooLarge:
         raise
     except Image.DecompressionBombError:
@@ -172,12 +181,11 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height from an image's header (nothing decoded), or None if unreadable."""
     from PIL import Image
 
+    _quiet_bomb_warnings()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # nothing is decoded here
-            with Image.open(io.BytesIO(data)) as image:
-                size: tuple[int, int] = image.size
-                return size
+        with Image.open(io.BytesIO(data)) as image:
+            size: tuple[int, int] = image.size
+            return size
     except Exception:  # noqa: BLE001 - any failure just means "size unknown"
         return None
 

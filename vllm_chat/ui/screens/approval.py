@@ -43,9 +43,9 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
         }
         &.-waiting > Vertical { border: round $panel-lighten-2; }
         & .title { text-style: bold; color: $warning; }
-        & .what { color: $text-muted; margin: 0 0 1 0; }
+        & .what { color: $text-muted; margin: 0 0 1 0; max-height: 4; }
         & .command { background: $tool-panel-background; padding: 0 1; margin: 0 0 1 0; }
-        & .hint { color: $text-muted; margin: 1 0 0 0; }
+        & .hint { color: $text-muted; margin: 0 0 1 0; }
         &.-waiting .hint { color: $warning; text-style: bold; }
     }
     """
@@ -77,6 +77,10 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(f"Run {inert(self.call.name)}?"), classes="title")
+            # Under the title: on a small terminal the bottom of a long call is cut off, and
+            # how to answer (tab first) must stay in sight.
+            self._hint.update(with_keys(self.app, ANSWER_HINT if self.armed else WAITING_HINT))
+            yield self._hint
             if self.description:
                 yield Static(Text(inert(self.description)), classes="what")
             if self.source:
@@ -85,8 +89,6 @@ class ToolApprovalScreen(GuardedDialog[Decision]):
                 yield Static(Text(inert(self.preview)), classes="command")
             yield Static(arguments_preview(self.app, self.call.arguments, background="surface",
                                            open_id="open-approval-arguments"), classes="args")
-            self._hint.update(with_keys(self.app, ANSWER_HINT if self.armed else WAITING_HINT))
-            yield self._hint
 
     def on_armed(self) -> None:
         self._hint.update(with_keys(self.app, ANSWER_HINT))

@@ -64,15 +64,8 @@ class MessageList(VerticalScroll):
         height: 1fr;
         padding: 0 1 1 1;
         scrollbar-size-vertical: 1;
-        & > .welcome {
-            width: 1fr;
-            height: auto;
-            margin: 2 2;
-            padding: 1 2;
-            color: $text-muted;
-            border: round $panel;
-            content-align: center middle;
-        }
+        & > .welcome { width: 1fr; height: auto; margin: 2 2; padding: 1 2; color: $text-muted;
+                       border: round $panel; content-align: center middle; }
         & > .welcome-note { width: 1fr; height: auto; margin: 0 4; color: $text-muted; }
     }
     """
