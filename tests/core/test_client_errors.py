@@ -449,3 +449,36 @@ async def test_any_other_rejection_quotes_the_server_and_keeps_the_conversation(
     assert error.kind == "bad_request" and error.status == 400 and not error.retryable
     assert error.message == f"The server rejected the request (400): {said}"
     assert "conversation is kept" in error.hint
+
+
+# --- connecting does not wait for the SDK ---------------------------------------------------------
+
+
+def test_the_model_list_arrives_without_importing_the_sdk_which_the_first_request_then_shares() -> None:
+    """The SDK's import takes ~0.4 s (seconds on a busy machine); the model list and the
+    header it fills must not wait for it. Run in a process of its own, where nothing
+    imported `openai` before."""
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, sys
+from vllm_chat.core.client import ChatClient
+from vllm_chat.simserver import SimConfig, SimServer
+
+async def main():
+    async with SimServer(SimConfig(max_model_len=4096, api_key="k")) as server:
+        client = ChatClient(server.base_url, "k")
+        models = await client.list_models()
+        print([(m.id, m.max_model_len) for m in models], "openai" in sys.modules)
+        sdk = await client.sdk()
+        print(sdk._client is await client.http(), "openai" in sys.modules)
+        await client.aclose()
+
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    listed, shared = out.stdout.splitlines()
+    assert listed == "[('sim-chat', 4096), ('sim-vision', 4096)] False"
+    assert shared == "True True", "the SDK, once built, sends through the same connection pool"

@@ -209,7 +209,6 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         if outcome.error is not None:
             return
         self._banner("")
-        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
         server = self.session.status().server
         if outcome.recovered:
             self.notify(f"The server at {server} is back.", title="Connected", markup=False)
@@ -217,6 +216,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             count = len(self.session.models)
             self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
                         title="Connected", markup=False)
+        await self.session.warm_up()  # the model list came without the SDK; the first Enter needs it
+        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
 
     # -- turns ------------------------------------------------------------------------
 
