@@ -482,3 +482,25 @@ asyncio.run(main())
     listed, shared = out.stdout.splitlines()
     assert listed == "[('sim-chat', 4096), ('sim-vision', 4096)] False"
     assert shared == "True True", "the SDK, once built, sends through the same connection pool"
+
+
+async def test_streamed_chunks_are_read_from_their_json_not_built_into_sdk_models() -> None:
+    """Building the SDK's models cost more per token than everything else in a stream; the
+    chunks come as the JSON the server sent, read with the same attribute names."""
+    from vllm_chat.core.chunk_view import ChunkView
+
+    async with SimServer(SimConfig()) as server:
+        client = ChatClient(server.base_url)
+        try:
+            request = {"model": "sim-chat", "messages": [{"role": "user", "content": "echo plain words"}],
+                       "stream_options": {"include_usage": True}}
+            chunks = [chunk async for chunk in client.stream_chat(request)]
+        finally:
+            await client.aclose()
+    assert chunks and all(type(chunk) is ChunkView for chunk in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "plain words"
+    assert chunks[0].choices[0].delta.reasoning is None, "a field the server left out reads as None"
+    usage = chunks[-1].usage
+    assert usage.completion_tokens == usage["completion_tokens"] > 0
+    assert isinstance(chunks[-1].get("usage"), dict), "the chunk is still a JSON object, for code that reads dicts"

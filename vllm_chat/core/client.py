@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vllm_chat.core.chunk_view import ChunkView, raw_chunks
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
 from vllm_chat.core.models import ModelInfo
@@ -221,10 +222,11 @@ class ChatClient:
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()
+        raw = raw_chunks(stream)  # read as JSON: building the SDK's models cost more than all else
         async with stream:
             try:
                 async for chunk in stream:
-                    yield chunk
+                    yield ChunkView(chunk) if raw else chunk
             except openai.APITimeoutError:
                 raise
             except openai.APIConnectionError as exc:
