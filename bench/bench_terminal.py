@@ -66,8 +66,9 @@ FULL_LIMIT = 1.2
 """App time / floor time for the long reply at full speed."""
 PACED_TPS = 100.0
 """Tokens per second of the paced stream."""
-KINDS = {"paced": (PACED_TPS, 1500), "full": (0.0, 20_000)}
-"""Kind -> (server tok/s, reply tokens)."""
+KINDS = {"paced": (PACED_TPS, 1500), "full": (0.0, 20_000), "launch": (0.0, 0)}
+"""Kind -> (server tok/s, reply tokens); `launch` only starts the program (not in a
+default run: every launch of the other kinds is timed too)."""
 SETTLE = 1.0
 """Seconds between the header showing and typing, and between typing and Enter: a user
 reads before typing, and the app's start-up and per-key work (the context meter's
@@ -96,11 +97,16 @@ def run_once(who: str, kind: str, base_url: str, env: dict[str, str], tokens: in
     argv = ([command("vllm-chat"), "--base-url", base_url] if who == "app"
             else [sys.executable, str(BENCH_DIR / "_bare_client.py"), base_url])
     prompt = f"long {tokens}"
-    reply = expected_long_reply(tokens)
-    tail = unique_tail(reply)
     with TappedPane(argv, env=env) as pane:
         launched = pane.launch()
         pane.wait_screen(header_shown, 120, "the model name and context meter", step=0.05)
+        if not tokens:
+            shown = pane.replay({"header": (launched, header_shown)})["header"]
+            if shown is None:
+                raise RuntimeError(f"{who}: the replayed screen never showed the header")
+            return {"launch_ms": (shown - launched) * 1000}
+        reply = expected_long_reply(tokens)
+        tail = unique_tail(reply)
         clock = CpuClock({"proc": pane.pid, "tmux": pane.server_pid})
         try:
             time.sleep(SETTLE)
@@ -221,7 +227,7 @@ def run(quick: bool = False, runs: int | None = None, only: list[str] | None = N
         print("  needs tmux and pyte (pip install -e '.[test]'): skipped", flush=True)
         return []
     runs = runs or (2 if quick else 5)
-    kinds = only or list(KINDS)
+    kinds = only or [k for k in KINDS if k != "launch"]
     tokens = {k: n for k, (_, n) in KINDS.items()}
     if quick:
         tokens.update(paced=600, full=5000)
