@@ -41,9 +41,11 @@ MIN_BAND = 4
 """Fewest rows worth moving with a scroll region instead of rewriting them."""
 MIN_VOTES = 3
 """Fewest pieces that must be found moved by the same amount before the terminal scrolls."""
+UNKNOWN = "\x00"
+"""The character the copy keeps for a cell it can't know (Textual never draws it)."""
 
-_Cells = tuple[list[str | None], list[Style | None]]
-"""A run of cells: each one's character (None: not known) and style."""
+_Cells = tuple[str, list[Style | None]]
+"""A run of cells: their characters (`UNKNOWN` for a cell not known) and each one's style."""
 _Piece = tuple[int, int, Strip]
 """What an update writes on a row: (first column, end column, strip)."""
 
@@ -55,13 +57,16 @@ def _move(x: int, y: int) -> str:
 def _cells(strip: Strip) -> _Cells | None:
     """The strip's characters and each one's style, if every character is one cell wide
     and nothing in it is a control code (else None: the copy can't follow it)."""
-    chars: list[str | None] = []
     styles: list[Style | None] = []
+    texts: list[str] = []
     for text, style, control in strip._segments:
-        if control or cell_len(text) != len(text):
+        if control:
             return None
-        chars.extend(text)
+        texts.append(text)
         styles.extend([style] * len(text))
+    chars = "".join(texts)
+    if UNKNOWN in chars or cell_len(chars) != len(chars):
+        return None
     return chars, styles
 
 
@@ -69,13 +74,13 @@ def _same(a: Style | None, b: Style | None) -> bool:
     return a is b or a == b
 
 
-def _strip(chars: list[str | None], styles: list[Style | None]) -> Strip:
-    """A strip showing known cells (none of `chars` is None)."""
+def _strip(chars: str, styles: list[Style | None]) -> Strip:
+    """A strip showing known cells."""
     segments: list[Segment] = []
     start = 0
     for i in range(1, len(chars) + 1):
         if i == len(chars) or not _same(styles[i], styles[start]):
-            segments.append(Segment("".join(c or " " for c in chars[start:i]), styles[start]))
+            segments.append(Segment(chars[start:i], styles[start]))
             start = i
     return Strip(segments, len(chars))
 
@@ -98,7 +103,7 @@ class TerminalCopy:
     """What each cell of the terminal shows (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._chars: list[list[str | None]] = []
+        self._chars: list[str] = []
         self._styles: list[list[Style | None]] = []
         self.scrolls = 0
         """How many times the terminal was asked to move rows itself."""
@@ -125,17 +130,19 @@ class TerminalCopy:
 
     def _resize(self, width: int, height: int) -> None:
         if len(self._chars) != height or (self._chars and len(self._chars[0]) != width):
-            self._chars = [[None] * width for _ in range(height)]
+            self._chars = [UNKNOWN * width for _ in range(height)]
             self._styles = [[None] * width for _ in range(height)]
 
     def _know(self, y: int, x: int, strip: Strip) -> _Cells | None:
         """Note that the row `y` shows `strip` from column `x`; its cells, if they can be known."""
         cells = _cells(strip)
         stop = x + strip.cell_length
+        row = self._chars[y]
         if cells is None:
-            self._chars[y][x:stop] = [None] * (stop - x)
+            self._chars[y] = row[:x] + UNKNOWN * (stop - x) + row[stop:]
         else:
-            self._chars[y][x:stop], self._styles[y][x:stop] = cells
+            self._chars[y] = row[:x] + cells[0] + row[stop:]
+            self._styles[y][x:stop] = cells[1]
         return cells
 
     # -- full updates ----------------------------------------------------------------------
@@ -177,9 +184,8 @@ class TerminalCopy:
 
     def _piece(self, x: int, y: int, strip: Strip, console: Console) -> str:
         """The output that makes row `y` show `strip` from column `x` ('' when it does)."""
-        chars, styles = self._chars[y], self._styles[y]
         stop = x + strip.cell_length
-        was_chars, was_styles = chars[x:stop], styles[x:stop]
+        was_chars, was_styles = self._chars[y][x:stop], self._styles[y][x:stop]
         cells = self._know(y, x, strip)
         if cells is None:
             return _move(x, y) + strip.render(console)
@@ -204,44 +210,46 @@ class TerminalCopy:
         chars = self._chars[y]
         start = 0
         for x, end, _ in sorted(written, key=lambda piece: piece[0]):
-            if None in chars[start:x]:
+            if UNKNOWN in chars[start:x]:
                 return False
             start = max(start, end)
-        return None not in chars[start:]
+        return UNKNOWN not in chars[start:]
 
     def _scroll(self, top: int, bottom: int, pieces: dict[int, list[_Piece]], console: Console) -> str:
         """Move rows top..bottom with a scroll region when much of what the update writes
         there is on screen already, a few rows up or down; then put back the cells the
         update leaves alone (a margin, the scrollbar), which moved with their rows."""
-        ranges = {(x, end) for y in range(top, bottom + 1) for x, end, _ in pieces[y]}
+        chars = self._chars
+        new = {(y, x, end): text for y in range(top, bottom + 1) for x, end, strip in pieces[y]
+               if (text := strip.text).strip()}
+        ranges = {(x, end) for _, x, end in new}
         before: dict[tuple[int, int, str], list[int]] = {}
         for y in range(top, bottom + 1):
-            chars = self._chars[y]
+            row = chars[y]
             for x, end in ranges:
-                seen = chars[x:end]
-                if None not in seen and any(c != " " for c in seen):
-                    before.setdefault((x, end, "".join(seen)), []).append(y)  # type: ignore[arg-type]  # None was ruled out
+                seen = row[x:end]
+                if UNKNOWN not in seen and seen.strip():
+                    before.setdefault((x, end, seen), []).append(y)
         votes: Counter[int] = Counter()
-        for y in range(top, bottom + 1):
-            for x, end, strip in pieces[y]:
-                was = before.get((x, end, strip.text))
-                if was is not None and len(was) == 1 and was[0] != y:
-                    votes[was[0] - y] += 1
+        for (y, x, end), text in new.items():
+            was = before.get((x, end, text))
+            if was is not None and len(was) == 1 and was[0] != y:
+                votes[was[0] - y] += 1
         if not votes:
             return ""
         shift, count = votes.most_common(1)[0]
         if count < MIN_VOTES:
             return ""
         self.scrolls += 1
-        old_chars = [row[:] for row in self._chars[top:bottom + 1]]
+        old_chars = chars[top:bottom + 1]
         old_styles = [row[:] for row in self._styles[top:bottom + 1]]
         width = len(old_chars[0])
         for y in range(top, bottom + 1):
             source = y + shift - top
             if 0 <= source <= bottom - top:
-                self._chars[y], self._styles[y] = old_chars[source][:], old_styles[source][:]
+                chars[y], self._styles[y] = old_chars[source], old_styles[source][:]
             else:  # a row the terminal blanked
-                self._chars[y], self._styles[y] = [None] * width, [None] * width
+                chars[y], self._styles[y] = UNKNOWN * width, [None] * width
         if shift > 0:  # content moves up: line feeds at the bottom margin
             moves = _move(0, bottom) + "\n" * shift
         else:  # content moves down: reverse index at the top margin
