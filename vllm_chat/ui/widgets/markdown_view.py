@@ -31,6 +31,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.theme import Theme as RichTheme
 from textual.geometry import Region, Size
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -63,6 +64,11 @@ class MarkdownView(Widget):
     half a second). Textual files a widget in its spatial map cell by cell, so a layout costs
     in proportion to the height: a reply of 50,000 paragraphs laid out 30 times a second held
     every key for seconds. Spacing layouts in proportion keeps their cost per second flat."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
+    """As Textual's, without its refresh: a layout sets it, and a layout (and a repaint)
+    asked for from there ran the whole layout again on the next frame for nothing, for
+    every line a streaming reply grows by (the size change repaints the view anyway)."""
 
     def __init__(
         self,

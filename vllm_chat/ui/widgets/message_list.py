@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual.containers import VerticalScroll
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
@@ -58,6 +60,9 @@ class MessageList(VerticalScroll):
 
     welcome_note = ""
     """A line under the welcome text of an empty conversation (where the file tools reach)."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
+    """As Textual's, without its refresh: see `MarkdownView.virtual_size`."""
 
     DEFAULT_CSS = """
     MessageList {

@@ -16,7 +16,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -41,6 +43,9 @@ class MessageView(Vertical):
     """
 
     can_focus = True
+
+    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
+    """As Textual's, without its refresh: see `MarkdownView.virtual_size`."""
 
     BINDINGS = [
         Binding("up,k", "step(-1)", "Previous", show=False, id="message-previous"),
