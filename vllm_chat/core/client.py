@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _import_openai() -> Any:
     import openai
+    import openai.resources.chat  # noqa: F401 - loaded by the first `sdk.chat`: here, not on a turn's path
 
     return openai
 
