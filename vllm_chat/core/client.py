@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vllm_chat.core.chunk_view import ChunkView, raw_chunks
+from vllm_chat.core.chunk_view import json_chunks
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
 from vllm_chat.core.models import ModelInfo
@@ -129,12 +129,11 @@ class ChatClient:
     def sdk_now(self) -> AsyncOpenAI:
         """The SDK client, importing `openai` synchronously (for scripts and one-shot mode)."""
         if self._sdk is None:
-            if self._http is None:
-                self._http = self._build_http(import_httpx2())
-            self._sdk = self._build(_import_openai(), self._http)
+            self._sdk = self._build(_import_openai(), self._http or self._build_http(import_httpx2()))
         return self._sdk
 
     def _build(self, openai: Any, http: Any) -> AsyncOpenAI:
+        self._http = http
         sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -151,8 +150,7 @@ class ChatClient:
         return build_http(httpx2, self.timeout, self._connect_timeout, self.transport.http_client_options())
 
     async def http(self) -> Any:
-        """The SDK's HTTP client (`httpx2.AsyncClient`, made first: see `http_pool`), for plain
-        requests; `auth_headers` holds what requests to the server root need to send."""
+        """The SDK's HTTP client, made first (see `http_pool`); `auth_headers` for plain requests."""
         if self._http is None:
             async with self._lock:
                 if self._http is None:
@@ -223,11 +221,10 @@ class ChatClient:
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()
-        raw = raw_chunks(stream)  # read as JSON: building the SDK's models cost more than all else
         async with stream:
             try:
-                async for chunk in stream:
-                    yield ChunkView(chunk) if raw else chunk
+                async for chunk in json_chunks(stream):  # the SDK's models cost more than all else
+                    yield chunk
             except openai.APITimeoutError:
                 raise
             except openai.APIConnectionError as exc:

@@ -25,18 +25,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 from collections import deque
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.theme import Theme as RichTheme
 from textual.geometry import Region, Size
-from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
 from vllm_chat.core.markdown_blocks import Block, BlockStream, PlainStream
 from vllm_chat.core.text import inert
+from vllm_chat.ui.widgets.steady import steady_virtual_size
 
 _NEUTRAL = Style()
 
@@ -67,10 +68,8 @@ class MarkdownView(Widget):
     in proportion to the height: a reply of 50,000 paragraphs laid out 30 times a second held
     every key for seconds. Spacing layouts in proportion keeps their cost per second flat."""
 
-    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
-    """As Textual's, without its refresh: a layout sets it, and a layout (and a repaint)
-    asked for from there ran the whole layout again on the next frame for nothing, for
-    every line a streaming reply grows by (the size change repaints the view anyway)."""
+    virtual_size = steady_virtual_size()
+    """As Textual's, without the second layout it asks for (see `ui.widgets.steady`)."""
 
     def __init__(
         self,

@@ -17,9 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual.containers import VerticalScroll
-from textual.geometry import Size
-from textual.reactive import Reactive
 from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
@@ -44,6 +41,7 @@ from vllm_chat.ui.widgets.message_views import (
     MessageView,
     UserMessageView,
 )
+from vllm_chat.ui.widgets.steady import SteadyVerticalScroll
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
@@ -55,14 +53,11 @@ OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
 
 
-class MessageList(VerticalScroll):
+class MessageList(SteadyVerticalScroll):
     """All messages of the conversation, oldest at the top."""
 
     welcome_note = ""
     """A line under the welcome text of an empty conversation (where the file tools reach)."""
-
-    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
-    """As Textual's, without its refresh: see `MarkdownView.virtual_size`."""
 
     DEFAULT_CSS = """
     MessageList {

@@ -16,9 +16,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import Reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -32,6 +30,7 @@ from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.reasoning_block import ReasoningBlock
 from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
+from vllm_chat.ui.widgets.steady import steady_virtual_size
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -44,8 +43,8 @@ class MessageView(Vertical):
 
     can_focus = True
 
-    virtual_size = Reactive(Size(0, 0), layout=False, repaint=False)
-    """As Textual's, without its refresh: see `MarkdownView.virtual_size`."""
+    virtual_size = steady_virtual_size()
+    """As Textual's, without the second layout it asks for (see `ui.widgets.steady`)."""
 
     BINDINGS = [
         Binding("up,k", "step(-1)", "Previous", show=False, id="message-previous"),
