@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 from collections import deque
+from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
