@@ -49,6 +49,7 @@ BENCHMARKS = {
     "startup": "bench_startup.py",
     "memory": "bench_memory.py",
     "context_meter": "bench_context_meter.py",
+    "terminal": "bench_terminal.py",
 }
 """Name (for --only) -> script, in the order they run."""
 TIMEOUT = {"quick": 900, "full": 3600}

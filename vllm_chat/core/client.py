@@ -4,7 +4,8 @@
 never be generated twice behind the user's back) and imports `openai` only
 when first needed, in a thread, because the import alone costs ~0.4 s.
 `explain()` turns any exception from the SDK into a `ChatError` a user can
-act on; it is the single place that knows vLLM's error texts. Streams are
+act on; it is the single place that knows vLLM's error texts. The model list
+doesn't wait for the SDK (see `http_pool`). Streams are
 read through `stream_guard`'s decoder, so a malformed chunk is skipped and
 reported instead of ending the reply; text a server sends back (an error page,
 a message) is quoted as a short excerpt, never whole.
@@ -18,7 +19,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vllm_chat.core.chunk_view import json_chunks
 from vllm_chat.core.errors import ChatError, ChatErrorException
+from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
@@ -31,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def _import_openai() -> Any:
     import openai
+    import openai.resources.chat  # noqa: F401 - loaded by the first `sdk.chat`: here, not on a turn's path
 
     return openai
 
@@ -115,38 +119,42 @@ class ChatClient:
     async def sdk(self) -> AsyncOpenAI:
         """The SDK client, created on first use (the import runs in a thread)."""
         if self._sdk is None:
+            http = await self.http()
             async with self._lock:
                 if self._sdk is None:
                     openai = await asyncio.to_thread(_import_openai)
-                    self._sdk = self._build(openai)
+                    self._sdk = self._build(openai, http)
         return self._sdk
 
     def sdk_now(self) -> AsyncOpenAI:
         """The SDK client, importing `openai` synchronously (for scripts and one-shot mode)."""
         if self._sdk is None:
-            self._sdk = self._build(_import_openai())
+            self._sdk = self._build(_import_openai(), self._http or self._build_http(import_httpx2()))
         return self._sdk
 
-    def _build(self, openai: Any) -> AsyncOpenAI:
-        # The SDK's own kind of HTTP client, kept so plain requests to the server root
-        # (/metrics, /version, /tokenize) share its connection pool, headers and TLS trust.
-        self._http = openai.DefaultAsyncHttpx2Client(**self.transport.http_client_options())
+    def _build(self, openai: Any, http: Any) -> AsyncOpenAI:
+        self._http = http
         sdk: AsyncOpenAI = _checked_client_class(openai)(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
             timeout=openai.Timeout(self.timeout, connect=self._connect_timeout),
-            http_client=self._http,
+            http_client=http,
             # Also here: the SDK's own Authorization (the API key) would win over the HTTP
             # client's, and a gateway's Authorization header must win over the key.
             default_headers=dict(self.transport.headers),
         )
         return sdk
 
+    def _build_http(self, httpx2: Any) -> Any:
+        return build_http(httpx2, self.timeout, self._connect_timeout, self.transport.http_client_options())
+
     async def http(self) -> Any:
-        """The SDK's HTTP client (an `httpx2.AsyncClient`), for plain requests to the
-        server root; `auth_headers` holds what those requests need to send."""
-        await self.sdk()
+        """The SDK's HTTP client, made first (see `http_pool`); `auth_headers` for plain requests."""
+        if self._http is None:
+            async with self._lock:
+                if self._http is None:
+                    self._http = self._build_http(await asyncio.to_thread(import_httpx2))
         return self._http
 
     @property
@@ -163,12 +171,22 @@ class ChatClient:
         return root_url(self.base_url)
 
     async def list_models(self) -> list[ModelInfo]:
-        """The served models, or `ChatErrorException` explaining why not."""
-        sdk = await self.sdk()
+        """The served models, or `ChatErrorException` explaining why not: a plain GET as the
+        SDK sends it, not waiting for its import; an answer but a 200 is asked again through
+        the SDK (answered at once), so every refusal is explained as the SDK's would be."""
+        http, url = await self.http(), self.base_url + "/models"
+        gateway_auth = any(name.lower() == "authorization" for name in self.transport.headers)
         try:
-            response = await sdk.models.with_raw_response.list()
-        except Exception as exc:  # every SDK failure becomes a ChatError
-            raise ChatErrorException(self.explain(exc)) from exc
+            response = await http.get(url, headers={} if gateway_auth else {"Authorization": f"Bearer {self._api_key}"})
+        except Exception as exc:  # what the SDK turns into APITimeoutError / APIConnectionError
+            openai = await asyncio.to_thread(_import_openai)
+            raise ChatErrorException(self.explain(as_sdk_error(openai, import_httpx2(), exc, "GET", url))) from exc
+        if response.status_code != 200:
+            sdk = await self.sdk()
+            try:
+                response = await sdk.models.with_raw_response.list()
+            except Exception as exc:  # every SDK failure becomes a ChatError
+                raise ChatErrorException(self.explain(exc)) from exc
         return parse_models(response.content, response.headers.get("content-type", ""),
                             url=f"{self.shown_url}/models")
 
@@ -205,7 +223,7 @@ class ChatClient:
         openai = _import_openai()
         async with stream:
             try:
-                async for chunk in stream:
+                async for chunk in json_chunks(stream):  # the SDK's models cost more than all else
                     yield chunk
             except openai.APITimeoutError:
                 raise
@@ -231,6 +249,8 @@ class ChatClient:
         """Close the connection pool."""
         if self._sdk is not None:
             await self._sdk.close()
+        elif self._http is not None:
+            await self._http.aclose()
 
     def explain(self, exc: BaseException, *, mid_stream: bool = False, model: str | None = None) -> ChatError:
         """Describe an exception from the SDK (or the transport) for the user."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.console import RenderableType
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.markup import escape
@@ -22,6 +23,7 @@ from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
 from vllm_chat.ui.screens.help import HelpScreen
+from vllm_chat.ui.terminal_copy import TerminalCopy
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
 
@@ -55,6 +57,8 @@ class VllmChatApp(App[int]):
         self._theme_timer: Timer | None = None
         self.keymap_problems = apply_keymap(self, session.settings.keymap)
         """What was wrong with the config's [keymap] (those entries were not applied)."""
+        self.terminal_copy = TerminalCopy()
+        """What the terminal shows: each frame writes only what differs from it."""
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -68,6 +72,9 @@ class VllmChatApp(App[int]):
         return self.themes.app_variables(self)
 
     def on_mount(self) -> None:
+        # Another program may draw on the terminal while the app is suspended (ctrl+g's editor).
+        self.app_suspend_signal.subscribe(self, lambda _: self.terminal_copy.forget())
+        self.app_resume_signal.subscribe(self, lambda _: self.terminal_copy.forget())
         self.themes.register_all(self)
         self.theme_changed_signal.subscribe(self, self._theme_chosen)
         self.push_screen(ChatScreen(self.session))
@@ -96,6 +103,14 @@ class VllmChatApp(App[int]):
     def search_themes(self) -> None:
         """Palette → Theme: the themes, each shown as it is highlighted (see `ThemePicker`)."""
         self.push_screen(ThemePicker(self.themes, self.session.settings.config_file))
+
+    def _display(self, screen: Screen, renderable: RenderableType | None) -> None:
+        # Every frame goes out through the terminal's copy, so only what changed is written
+        # (see `TerminalCopy`); an inline driver keeps Textual's own output.
+        driver = self._driver
+        if renderable is not None and driver is not None and not driver.is_inline:
+            renderable = self.terminal_copy.wrap(renderable)
+        super()._display(screen, renderable)
 
     def get_default_screen(self) -> Screen:
         return Screen()

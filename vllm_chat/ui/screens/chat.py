@@ -31,6 +31,7 @@ from vllm_chat.ui.screens.chat_models import ModelActions
 from vllm_chat.ui.screens.chat_sessions import DISK_CHECK_SECONDS, SessionActions
 from vllm_chat.ui.screens.chat_settings import SettingsActions
 from vllm_chat.ui.screens.chat_workbench import WorkbenchActions
+from vllm_chat.ui.widgets import markdown_view
 from vllm_chat.ui.widgets.attachment_bar import AttachmentBar
 from vllm_chat.ui.widgets.completion_list import CompletionList
 from vllm_chat.ui.widgets.key_footer import KeyFooter
@@ -209,7 +210,6 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
         if outcome.error is not None:
             return
         self._banner("")
-        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
         server = self.session.status().server
         if outcome.recovered:
             self.notify(f"The server at {server} is back.", title="Connected", markup=False)
@@ -217,6 +217,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             count = len(self.session.models)
             self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
                         title="Connected", markup=False)
+        await self.session.warm_up()  # the model list came without the SDK; the first Enter needs it
+        markdown_view.warm_up(self.app)  # and the first reply's first words need the Markdown renderer
+        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
 
     # -- turns ------------------------------------------------------------------------
 

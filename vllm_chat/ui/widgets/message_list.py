@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from vllm_chat.core.conversation import Conversation, Message
@@ -42,6 +41,7 @@ from vllm_chat.ui.widgets.message_views import (
     MessageView,
     UserMessageView,
 )
+from vllm_chat.ui.widgets.steady import SteadyVerticalScroll
 from vllm_chat.ui.widgets.virtual import Spacer, estimate_height
 from vllm_chat.ui.widgets.welcome_note import WelcomeNote
 
@@ -53,7 +53,7 @@ OVERSCAN = 0.25
 """Screens of messages kept mounted above and below the viewport."""
 
 
-class MessageList(VerticalScroll):
+class MessageList(SteadyVerticalScroll):
     """All messages of the conversation, oldest at the top."""
 
     welcome_note = ""

@@ -30,6 +30,7 @@ from vllm_chat.ui.keys import with_keys
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.reasoning_block import ReasoningBlock
 from vllm_chat.ui.widgets.reply_check import CheckBadge, shown_text
+from vllm_chat.ui.widgets.steady import steady_virtual_size
 from vllm_chat.ui.widgets.tool_call_panel import ToolCallPanel
 
 
@@ -41,6 +42,9 @@ class MessageView(Vertical):
     """
 
     can_focus = True
+
+    virtual_size = steady_virtual_size()
+    """As Textual's, without the second layout it asks for (see `ui.widgets.steady`)."""
 
     BINDINGS = [
         Binding("up,k", "step(-1)", "Previous", show=False, id="message-previous"),
