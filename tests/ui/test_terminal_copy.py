@@ -11,11 +11,13 @@ attributes), and the first must have been sent far fewer bytes.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pyte
 import pytest
+from rich.console import Console
 from textual.app import App
 from textual.screen import Screen
 
@@ -34,6 +36,10 @@ class Terminals:
         """Bytes Textual's own update of the same frames would have written."""
         self.mismatch: str = ""
         """The first frame whose output showed something else than the frame, described."""
+        self.console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor")
+        """Renders every frame as a truecolor terminal would get it. (A strip keeps its first
+        rendering, and the screen readers in `tests.support.pilot` render in truecolor: with
+        the headless app's own 16-colour console the two sides would differ in colours.)"""
         self._screen: pyte.Screen | None = None
         self._stream: pyte.ByteStream | None = None
         self._reference: pyte.Screen | None = None
@@ -47,9 +53,9 @@ class Terminals:
             self._screen, self._reference = pyte.Screen(width, height), pyte.Screen(width, height)
             self._stream, self._reference_stream = pyte.ByteStream(self._screen), pyte.ByteStream(self._reference)
         assert self._stream is not None and self._reference_stream is not None
-        out = renderable.render_segments(app.console).encode()
+        out = renderable.render_segments(self.console).encode()
         plain = getattr(renderable, "update", renderable)  # Textual's own update, unwrapped
-        textual = plain.render_segments(app.console).encode()
+        textual = plain.render_segments(self.console).encode()
         self.frames += 1
         self.written += len(out)
         self.full += len(textual)
@@ -86,8 +92,8 @@ def terminals(monkeypatch: pytest.MonkeyPatch) -> Iterator[Terminals]:
 
 
 async def test_a_streamed_reply_that_scrolls_shows_every_frame_exactly_with_a_fraction_of_the_bytes(
-        sim: Any, make_app: Any, terminals: Terminals) -> None:
-    async with make_app(base_url=sim.base_url, size=(100, 30)) as (app, pilot):
+        paced_sim: Any, make_app: Any, terminals: Terminals) -> None:
+    async with make_app(base_url=paced_sim.base_url, size=(100, 30)) as (app, pilot):
         await send(app, pilot, "long 600")
         await wait_until(pilot, lambda: reply_over(app), timeout=30)
         await pilot.pause(0.2)
@@ -97,8 +103,8 @@ async def test_a_streamed_reply_that_scrolls_shows_every_frame_exactly_with_a_fr
 
 
 async def test_a_notification_over_a_streaming_reply_stays_whole_and_goes_away_cleanly(
-        sim: Any, make_app: Any, terminals: Terminals) -> None:
-    async with make_app(base_url=sim.base_url, size=(90, 26)) as (app, pilot):
+        paced_sim: Any, make_app: Any, terminals: Terminals) -> None:
+    async with make_app(base_url=paced_sim.base_url, size=(90, 26)) as (app, pilot):
         await send(app, pilot, "long 700")
         await wait_until(pilot, lambda: len(app.session.conversation.messages[-1].content) > 300)
         app.notify("A toast that sits over the conversation while it scrolls.", timeout=1.5)
