@@ -226,12 +226,12 @@ async def _make_room(session: ChatSession, request: OneShotRequest, text: str) -
         if problem is not None:
             return problem
         compacted = True
-    check = await session.check_send(text, request.attachments)
+    check = await session.check_send(text, request.attachments, patient=True)
     if check.auto_compact and not compacted:
         problem = await compact_first(session, sys.stderr)
         if problem is not None:
             return problem
-        check = await session.check_send(text, request.attachments)
+        check = await session.check_send(text, request.attachments, patient=True)
     if check.fits:
         return None
     if not check.exact:

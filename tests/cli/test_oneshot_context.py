@@ -5,13 +5,16 @@ continued session first. Runs the real command against a simulated vLLM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.cli.test_oneshot import run
+from tests.support.tokenize_proxy import TokenizeProxy
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
@@ -52,6 +55,22 @@ def test_a_prompt_over_the_window_exits_1_with_the_ways_out_as_flags(sim) -> Non
     assert "2,048-token context window (max_model_len)" in result.stderr
     assert "hint: --no-tools leaves out the tool schemas" in result.stderr and "shorten the prompt" in result.stderr
     assert "400" not in result.stderr, "the request was never sent"
+
+
+async def test_a_slow_count_is_waited_for_before_refusing_so_the_refusal_is_exact() -> None:
+    # The server takes 3 s to count: longer than the TUI's pre-send check waits (2 s),
+    # shorter than context.count_timeout. One-shot waits, so it refuses on the server's
+    # own count rather than sending on an estimate into a 400.
+    async with SimServer(SimConfig(max_model_len=2048)) as server, \
+            TokenizeProxy(server.base_url.removesuffix("/v1"), mode="slow", delay=3.0) as proxy:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "vllm_chat", "--base-url", proxy.base_url, "-p", "echo " + FILLER * 40,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(child.communicate(), 60)
+    stderr = err.decode()
+    assert child.returncode == 1 and out == b""
+    assert "about" not in stderr and "--no-tools leaves out the tool schemas" in stderr, stderr
+    assert "400" not in stderr, "the request was never sent"
 
 
 def test_compact_summarises_a_continued_session_before_sending(sim) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core.chunk_view import json_chunks
 from vllm_chat.core.errors import ChatError, ChatErrorException
+from vllm_chat.core.generation.preflight import wire_body
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
@@ -195,12 +196,7 @@ class ChatClient:
         closes the HTTP response, which makes vLLM abort the generation.
 
         Malformed chunks are left out and noted in `faults` (see `stream_guard`)."""
-        sdk = await self.sdk()
-        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
-        try:
-            stream = await sdk.chat.completions.create(**request, stream=True)
-        finally:
-            CURRENT_LOG.reset(token)
+        stream = await self._open_stream("/chat/completions", request, faults)
         async for chunk in self._chunks(stream):
             yield chunk
 
@@ -210,14 +206,25 @@ class ChatClient:
         Malformed chunks are left out and noted in `faults`, as for `stream_chat`."""
         from vllm_chat.core.completion_chunks import as_chat_chunk
 
-        sdk = await self.sdk()
-        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
-        try:
-            stream = await sdk.completions.create(**request, stream=True)
-        finally:
-            CURRENT_LOG.reset(token)
+        stream = await self._open_stream("/completions", request, faults)
         async for chunk in self._chunks(stream):
             yield as_chat_chunk(chunk)
+
+    async def _open_stream(self, path: str, request: dict[str, Any], faults: FaultLog | None) -> Any:
+        """POST `request` (the SDK's keyword arguments) to `path` as a stream, through the
+        SDK's client (its errors, retries and SSE decoding), but as the JSON body it is:
+        `create()` first walks every message through the SDK's type transforms, which costs
+        ~44 ms for a 200-message conversation, on the path from Enter to the first token."""
+        sdk = await self.sdk()
+        openai = _import_openai()
+        headers = request.get("extra_headers")
+        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
+        try:
+            return await sdk.post(path, body={**wire_body(request), "stream": True},
+                                  options={"headers": headers} if headers else {}, cast_to=object,
+                                  stream=True, stream_cls=openai.AsyncStream[object])
+        finally:
+            CURRENT_LOG.reset(token)
 
     async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
         openai = _import_openai()

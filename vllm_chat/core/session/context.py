@@ -387,13 +387,17 @@ class ContextPart(WorkbenchPart):
 
     # -- the check before sending ------------------------------------------------------------------
 
-    async def check_send(self, text: str = "", attachments: list[Attachment] | None = None) -> fit.SendCheck:
+    async def check_send(self, text: str = "", attachments: list[Attachment] | None = None, *,
+                         patient: bool = False) -> fit.SendCheck:
         """Measure the request this prompt would make against the context window (no
         prompt: the conversation as it stands, its last message the prompt to answer);
-        when it would not fit, say how to make room (`SendCheck.offers`)."""
+        when it would not fit, say how to make room (`SendCheck.offers`). `patient`: wait
+        for the server's count as long as `context.count_timeout` allows (one-shot mode,
+        where nobody types meanwhile), not just `CHECK_WAIT`."""
         conv, window, min_reply = self.conversation, self.context_window, self._min_reply()
         draft = self._draft_for_count(text, attachments or [])
-        now = await self._count(with_draft(conv, draft), wait=min(CHECK_WAIT, self.settings.context.count_timeout))
+        timeout = self.settings.context.count_timeout
+        now = await self._count(with_draft(conv, draft), wait=timeout if patient else min(CHECK_WAIT, timeout))
         share = self.settings.context.auto_compact_at
         auto = bool(share and window and now.tokens > share * window
                     and plan(conv, self.settings.context.compact_keep_turns) is not None)
@@ -472,7 +476,10 @@ class ContextPart(WorkbenchPart):
                            min_reply: int) -> fit.Offer | None:
         if not self.tools_on or self._engine.tools is None or not self._engine.tools.names():
             return None
-        after = await self._count(with_draft(self.conversation, draft), replace(self.options(), tools_enabled=False))
+        conv = with_draft(self.conversation, draft)
+        if not now.exact:  # an estimate (the server was slow): compare counts of one kind
+            now = await self._count(conv)
+        after = await self._count(conv, replace(self.options(), tools_enabled=False))
         return fit.tools_offer(now.tokens - after.tokens, after.tokens + min_reply <= window)
 
     def leave_out_attachments(self) -> None:
