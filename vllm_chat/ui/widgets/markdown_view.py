@@ -52,10 +52,12 @@ class MarkdownView(Widget):
     }
     """
 
-    FLUSH_INTERVAL = 1 / 20
-    """Seconds between updates while text streams in (or while a backlog is drawn). 20 a
-    second keeps text arriving smoothly (at 100 tok/s each step is about 5 tokens, a
-    quarter of a line) at two thirds of the re-renders and frames that 30 a second cost."""
+    FLUSH_INTERVAL = 1 / 10
+    """Seconds between updates while text streams in (or while a backlog is drawn). At
+    100 tok/s each step is about 10 tokens, under half a line at 120 columns, so text
+    still arrives a few words at a time; each update costs a frame of the whole
+    conversation pane (it scrolls), and frames were most of the CPU a stream costs:
+    30 a second took ~30 % of a core, 10 a second takes half of what 20 did."""
     WORK_BUDGET = 0.02
     """Seconds of parsing and drawing one update may take; the rest waits for the next."""
     FEED_SLICE = 4096
