@@ -134,3 +134,50 @@ async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_sever
         await wait_until(pilot, lambda: view.settled, timeout=120)
         assert view.source == text.lstrip("\n")
         assert sum(1 for strip in view.rendered_lines() if strip.text.startswith("Paragraph")) == 4_000
+
+
+class SlowBlocks(MarkdownView):
+    """A view whose every block takes at least 1 ms to draw, counting blocks per step."""
+
+    def __init__(self) -> None:
+        super().__init__(streaming=True)
+        self.per_step: list[int] = []
+
+    def _flush(self, *, repaint: bool = True) -> None:
+        self.per_step.append(0)
+        super()._flush(repaint=repaint)
+
+    def _render_block(self, block):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.001)
+        if self.per_step:
+            self.per_step[-1] += 1
+        return super()._render_block(block)
+
+
+class SlowHost(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield SlowBlocks()
+
+
+async def test_a_backlog_is_drawn_in_short_steps_and_repainted_only_now_and_then() -> None:
+    # 600 paragraphs at once, each >= 1 ms to draw: a step draws at most WORK_BUDGET's worth
+    # (5 ms: five or six blocks), the loop is free between steps, and the screen is repainted
+    # a few times a second rather than after every step. In the end all is drawn.
+    text = "".join(f"Paragraph {i}.\n\n" for i in range(600))
+    app = SlowHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(SlowBlocks)
+        await pilot.pause()
+        steps, repaints = view.work_steps, view.repaints
+        view.append(text)
+        view.finish()
+        await wait_until(pilot, lambda: view.settled, timeout=120)
+        assert view.source == text.lstrip("\n")
+        drawn_per_step = [n for n in view.per_step if n]
+        assert sum(drawn_per_step) >= 600 and len(drawn_per_step) >= 60, "many short steps"
+        assert max(drawn_per_step) <= 7, f"blocks drawn in one step: {max(drawn_per_step)}"
+        assert view.repaints - repaints <= (view.work_steps - steps) / 10 + 2, "repainted now and then"
+        assert view.rendered_lines()[-1].text.strip() == "Paragraph 599."
