@@ -19,11 +19,13 @@ from textual.containers import VerticalScroll
 
 from tests.support.hostile import HostileServer
 from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_text, wait_until
+from vllm_chat.core import format as fmt
 from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.message_views import AssistantMessageView
 from vllm_chat.ui.widgets.reasoning_block import REASONING_TAIL_CHARS
-from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS, ToolCallPanel
+from vllm_chat.ui.theming import ThemeBook
+from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS, ARGS_TAIL_CHARS, ToolCallPanel
 
 
 @pytest.fixture
@@ -181,3 +183,36 @@ async def test_a_backlog_is_drawn_in_short_steps_and_repainted_only_now_and_then
         assert max(drawn_per_step) <= 7, f"blocks drawn in one step: {max(drawn_per_step)}"
         assert view.repaints - repaints <= (view.work_steps - steps) / 10 + 2, "repainted now and then"
         assert view.rendered_lines()[-1].text.strip() == "Paragraph 599."
+
+
+class PanelHost(App[None]):
+    def __init__(self) -> None:
+        self.themes = ThemeBook("vllm-night")  # before App.__init__, which reads the variables
+        super().__init__()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return self.themes.app_variables(self)
+
+    def on_mount(self) -> None:
+        self.themes.register_all(self)
+
+    def compose(self) -> ComposeResult:
+        yield ToolCallPanel(0, "write_file", "call-1")
+
+
+async def test_streaming_tool_arguments_are_redrawn_from_their_tail_never_joined_whole() -> None:
+    # 2,000 fragments of 500 characters: each redraw shows the last ARGS_TAIL_CHARS under a
+    # note counting what came before, and joins only the fragments that hold that tail
+    # (joining megabytes at every redraw made a 5 MB call cost O(all) per frame).
+    app = PanelHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.query_one(ToolCallPanel)
+        for i in range(2_000):
+            panel.add_fragment(None, None, f"{i:06d}" + "x" * 494)
+            if i % 400 == 0:
+                await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "001999" in str(panel._args.render()), message="the newest fragment shown")
+        shown = str(panel._args.render())
+        assert f"{fmt.count(1_000_000 - ARGS_TAIL_CHARS)} characters of the arguments before this" in shown
+        assert len(panel._parts) == 2_000, "the fragments were never joined while streaming"
+        assert len(panel.arguments) == 1_000_000 and panel.arguments.endswith("x" * 494)
