@@ -21,10 +21,10 @@ from tests.support.hostile import HostileServer
 from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_text, wait_until
 from vllm_chat.core import format as fmt
 from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
+from vllm_chat.ui.theming import ThemeBook
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.message_views import AssistantMessageView
 from vllm_chat.ui.widgets.reasoning_block import REASONING_TAIL_CHARS
-from vllm_chat.ui.theming import ThemeBook
 from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS, ARGS_TAIL_CHARS, ToolCallPanel
 
 
