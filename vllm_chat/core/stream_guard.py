@@ -248,8 +248,11 @@ class CheckedSSEDecoder:
 
     async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[CheckedEvent]:
         """Events from raw bytes, asynchronously (the loop gets a turn every `YIELD_EVERY`)."""
-        turn = time.monotonic()
         async for chunk in iterator:
+            # A read that had to wait gave the loop its turn; one that didn't, at most the
+            # previous read's last YIELD_EVERY ago. (Yielding after every read would add a
+            # turn of the loop per token to a stream that comes one token at a time.)
+            turn = time.monotonic()
             for event in self._feed(chunk):
                 yield event  # the consumer's handling of the event runs before this returns
                 if time.monotonic() - turn >= YIELD_EVERY:
