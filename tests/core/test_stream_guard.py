@@ -90,3 +90,34 @@ def test_a_stream_of_nothing_but_garbage_keeps_only_a_bounded_report() -> None:
 def test_comments_event_names_and_a_cut_last_event_are_read_like_the_sdk() -> None:
     values, log = decode(b": keep-alive\n\nevent: message\n", chunk("a")[:-2])
     assert texts(values) == "a" and not log
+
+
+async def test_events_that_arrive_in_one_read_leave_the_event_loop_a_turn_while_they_are_handled() -> None:
+    # 200 events in one read from the socket, each taking its consumer >= 1 ms (as drawing
+    # them does): other tasks (the keys a user types) get a turn every YIELD_EVERY (4 ms)
+    # rather than after all 200 ms.
+    import asyncio
+    import time
+
+    async def one_read():
+        yield b"".join(chunk(f"{i} ") for i in range(200))
+
+    turns = 0
+    done = False
+
+    async def other_task() -> None:
+        nonlocal turns
+        while not done:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_task())
+    await asyncio.sleep(0)
+    received = []
+    async for event in CheckedSSEDecoder(FaultLog()).aiter_bytes(one_read()):
+        received.append(event.json()["choices"][0]["delta"]["content"])
+        time.sleep(0.001)
+    done = True
+    await other
+    assert "".join(received) == "".join(f"{i} " for i in range(200)), "every event, in order"
+    assert turns >= 40, f"other tasks ran {turns} times while 200 ms of events were handled"

@@ -19,11 +19,13 @@ from textual.containers import VerticalScroll
 
 from tests.support.hostile import HostileServer
 from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_text, wait_until
+from vllm_chat.core import format as fmt
 from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
+from vllm_chat.ui.theming import ThemeBook
 from vllm_chat.ui.widgets.markdown_view import MarkdownView
 from vllm_chat.ui.widgets.message_views import AssistantMessageView
 from vllm_chat.ui.widgets.reasoning_block import REASONING_TAIL_CHARS
-from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS, ToolCallPanel
+from vllm_chat.ui.widgets.tool_call_panel import ARGS_FULL_CHARS, ARGS_TAIL_CHARS, ToolCallPanel
 
 
 @pytest.fixture
@@ -134,3 +136,83 @@ async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_sever
         await wait_until(pilot, lambda: view.settled, timeout=120)
         assert view.source == text.lstrip("\n")
         assert sum(1 for strip in view.rendered_lines() if strip.text.startswith("Paragraph")) == 4_000
+
+
+class SlowBlocks(MarkdownView):
+    """A view whose every block takes at least 1 ms to draw, counting blocks per step."""
+
+    def __init__(self) -> None:
+        super().__init__(streaming=True)
+        self.per_step: list[int] = []
+
+    def _flush(self, *, repaint: bool = True) -> None:
+        self.per_step.append(0)
+        super()._flush(repaint=repaint)
+
+    def _render_block(self, block):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.001)
+        if self.per_step:
+            self.per_step[-1] += 1
+        return super()._render_block(block)
+
+
+class SlowHost(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield SlowBlocks()
+
+
+async def test_a_backlog_is_drawn_in_short_steps_and_repainted_only_now_and_then() -> None:
+    # 600 paragraphs at once, each >= 1 ms to draw: a step draws at most WORK_BUDGET's worth
+    # (5 ms: five or six blocks), the loop is free between steps, and the screen is repainted
+    # a few times a second rather than after every step. In the end all is drawn.
+    text = "".join(f"Paragraph {i}.\n\n" for i in range(600))
+    app = SlowHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(SlowBlocks)
+        await pilot.pause()
+        steps, repaints = view.work_steps, view.repaints
+        view.append(text)
+        view.finish()
+        await wait_until(pilot, lambda: view.settled, timeout=120)
+        assert view.source == text.lstrip("\n")
+        drawn_per_step = [n for n in view.per_step if n]
+        assert sum(drawn_per_step) >= 600 and len(drawn_per_step) >= 60, "many short steps"
+        assert max(drawn_per_step) <= 7, f"blocks drawn in one step: {max(drawn_per_step)}"
+        assert view.repaints - repaints <= (view.work_steps - steps) / 10 + 2, "repainted now and then"
+        assert view.rendered_lines()[-1].text.strip() == "Paragraph 599."
+
+
+class PanelHost(App[None]):
+    def __init__(self) -> None:
+        self.themes = ThemeBook("vllm-night")  # before App.__init__, which reads the variables
+        super().__init__()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return self.themes.app_variables(self)
+
+    def on_mount(self) -> None:
+        self.themes.register_all(self)
+
+    def compose(self) -> ComposeResult:
+        yield ToolCallPanel(0, "write_file", "call-1")
+
+
+async def test_streaming_tool_arguments_are_redrawn_from_their_tail_never_joined_whole() -> None:
+    # 2,000 fragments of 500 characters: each redraw shows the last ARGS_TAIL_CHARS under a
+    # note counting what came before, and joins only the fragments that hold that tail
+    # (joining megabytes at every redraw made a 5 MB call cost O(all) per frame).
+    app = PanelHost()
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.query_one(ToolCallPanel)
+        for i in range(2_000):
+            panel.add_fragment(None, None, f"{i:06d}" + "x" * 494)
+            if i % 400 == 0:
+                await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "001999" in str(panel._args.render()), message="the newest fragment shown")
+        shown = str(panel._args.render())
+        assert f"{fmt.count(1_000_000 - ARGS_TAIL_CHARS)} characters of the arguments before this" in shown
+        assert len(panel._parts) == 2_000, "the fragments were never joined while streaming"
+        assert len(panel.arguments) == 1_000_000 and panel.arguments.endswith("x" * 494)

@@ -14,12 +14,19 @@ the SDK's own does, and then checks each one before the SDK sees it:
 Each problem becomes a `StreamFault`; `describe_faults` words them for a
 person, naming what arrived, what was expected, and that the server (or a
 proxy in front of it) sent it.
+
+The decoder also hands the event loop a turn every `YIELD_EVERY` seconds: a
+read from the socket can bring 64 KB (a hundred and more events), and
+everything a consumer does with them (the engine, the UI drawing them) would
+otherwise run as one block while keys typed meanwhile wait.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,6 +34,10 @@ from typing import Any
 
 EXCERPT_CHARS = 60
 """Characters of a bad chunk quoted in the report."""
+
+YIELD_EVERY = 0.004
+"""Seconds of handling events (here and in whatever consumes them) before the event
+loop gets a turn, when the bytes arrive faster than they are handled."""
 
 MAX_FAULTS_KEPT = 20
 """Faults kept per stream (the rest are only counted): a server sending nothing but
@@ -236,10 +247,17 @@ class CheckedSSEDecoder:
         yield from self._finish()
 
     async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[CheckedEvent]:
-        """Events from raw bytes, asynchronously."""
+        """Events from raw bytes, asynchronously (the loop gets a turn every `YIELD_EVERY`)."""
         async for chunk in iterator:
+            # A read that had to wait gave the loop its turn; one that didn't, at most the
+            # previous read's last YIELD_EVERY ago. (Yielding after every read would add a
+            # turn of the loop per token to a stream that comes one token at a time.)
+            turn = time.monotonic()
             for event in self._feed(chunk):
-                yield event
+                yield event  # the consumer's handling of the event runs before this returns
+                if time.monotonic() - turn >= YIELD_EVERY:
+                    await asyncio.sleep(0)
+                    turn = time.monotonic()
         for event in self._finish():
             yield event
 

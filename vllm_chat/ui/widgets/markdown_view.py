@@ -10,8 +10,10 @@ long reply or a long conversation makes each frame slower (see
   piece of it (`core.markdown_blocks` cuts long blocks into pieces);
 - the work per update has a time budget (`WORK_BUDGET`): text that arrives
   faster than it can be drawn (a 10,000-row table, 50,000 paragraphs, a
-  session reloaded with a 5 MB reply) is parsed and drawn over the following
-  frames, so keys keep echoing; the text drawn in the end is the same;
+  session reloaded with a 5 MB reply) is a *backlog*, parsed and drawn in
+  short steps with the event loop free in between (`BACKLOG_GAP`), and shown
+  a few times a second (`BACKLOG_REPAINT`) rather than at every step, so keys
+  keep echoing; the text drawn in the end is the same;
 - only visible lines are ever painted;
 - drawn lines are kept as plain tuples of (text, style number), made into
   strips only when painted: a `Strip` is about ten objects the garbage
@@ -53,13 +55,24 @@ class MarkdownView(Widget):
     """
 
     FLUSH_INTERVAL = 1 / 10
-    """Seconds between updates while text streams in (or while a backlog is drawn). At
-    100 tok/s each step is about 10 tokens, under half a line at 120 columns, so text
-    still arrives a few words at a time; each update costs a frame of the whole
-    conversation pane (it scrolls), and frames were most of the CPU a stream costs:
-    30 a second took ~30 % of a core, 10 a second takes half of what 20 did."""
-    WORK_BUDGET = 0.02
-    """Seconds of parsing and drawing one update may take; the rest waits for the next."""
+    """Seconds between updates while text streams in. At 100 tok/s each step is about
+    10 tokens, under half a line at 120 columns, so text still arrives a few words at a
+    time. Each update costs a frame of the whole conversation pane (it scrolls), and
+    frames are most of the CPU a stream costs: 10 a second took about a quarter less
+    than 20 a second over a 15 s reply."""
+    WORK_BUDGET = 0.005
+    """Seconds of parsing and drawing one step may take; the rest waits for the next. A key
+    typed meanwhile passes through five or six queues (the app's, the screen's, the prompt's,
+    the screen's again, the frame timer) and waits at each for whatever the event loop runs
+    before it, so every long step adds to every key's echo: with 20 ms steps a key took
+    100-250 ms to show while a 10,000-row table was drawn."""
+    BACKLOG_GAP = 0.005
+    """Seconds the event loop is left free between two steps of drawing a backlog: the
+    drawing takes at most about half of the loop, keys and frames the rest."""
+    BACKLOG_REPAINT = 0.25
+    """Seconds between repaints while a backlog is drawn (the line standing for the rest
+    says how much is left). Each repaint of a reply that grows lays out and redraws the
+    screen; between them, frames draw only what else changed (the prompt a key went to)."""
     FEED_SLICE = 4096
     """Characters handed to the block splitter at a time, between checks of the budget."""
     TALL_LINES = 2000
@@ -101,7 +114,13 @@ class MarkdownView(Widget):
         self._height_floor = 0  # the height before a redraw at a new width, kept until it is done
         self._last_layout = 0.0
         self._layout_handle: asyncio.Handle | None = None
+        self._last_repaint = 0.0
+        self._unpainted: tuple[int, int] | None = None  # (first changed line, height) at the last repaint
         self._streaming = streaming
+        self.work_steps = 0
+        """Steps of parsing and drawing so far (each at most `WORK_BUDGET`, plus one block)."""
+        self.repaints = 0
+        """Repaints asked for so far."""
         if text:
             self._pending.append(text)
 
@@ -143,6 +162,7 @@ class MarkdownView(Widget):
         self._blocks, self._lines, self._tail_lines = [], [], []
         self._pending.clear()
         self._drawn = 0
+        self._unpainted = None  # the whole view is refreshed below
         if text:
             self._pending.append(text)
         self._flush()
@@ -150,9 +170,10 @@ class MarkdownView(Widget):
 
     # -- the work of an update -------------------------------------------------------
 
-    def _schedule(self) -> None:
+    def _schedule(self, interval: float | None = None) -> None:
         if self._flush_handle is None:
-            delay = max(0.0, self._last_flush + self.FLUSH_INTERVAL - time.monotonic())
+            wait = self.FLUSH_INTERVAL if interval is None else interval
+            delay = max(0.0, self._last_flush + wait - time.monotonic())
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
 
     def _cancel_flush(self) -> None:
@@ -181,8 +202,9 @@ class MarkdownView(Widget):
         self._last_flush = time.monotonic()
         if not self.is_attached and not self._width:
             return  # nothing to draw into yet: the first layout does it
-        old_height = self._height()
-        first_changed = len(self._lines)
+        if self._unpainted is None:
+            self._unpainted = (len(self._lines), self._height())
+        self.work_steps += 1
         deadline = time.monotonic() + self.WORK_BUDGET
         while time.monotonic() < deadline:
             if self._width and self._drawn < len(self._blocks):
@@ -191,20 +213,30 @@ class MarkdownView(Widget):
                 self._take_slice()
             else:
                 break
-        self._tail_lines = self._render_tail() if self.settled else self._backlog_line()
-        if self.settled:
+        settled = self.settled
+        self._tail_lines = self._render_tail() if settled else self._backlog_line()
+        if settled:
             self._height_floor = 0
-        new_height = self._height()
         if not repaint:
-            pass  # drawn for a layout under way: it reads the new height itself
-        elif self._width:
+            self._unpainted = None  # drawn for a layout under way: it reads the new height itself
+        elif settled or time.monotonic() - self._last_repaint >= self.BACKLOG_REPAINT:
+            self._repaint()
+        if not settled:
+            self._schedule(self.BACKLOG_GAP)
+
+    def _repaint(self) -> None:
+        """Ask for a repaint of what changed since the last one (and a layout if the height did)."""
+        first_changed, old_height = self._unpainted or (0, 0)
+        self._unpainted = None
+        self._last_repaint = time.monotonic()
+        self.repaints += 1
+        new_height = self._height()
+        if self._width:
             # Only lines from the old tail down can have changed: repaint just those.
             changed = Region(0, first_changed, self._width, max(new_height, old_height) - first_changed)
             self.refresh(changed, layout=new_height != old_height and self._layout_now(new_height))
         else:
             self.refresh(layout=True)
-        if not self.settled:
-            self._schedule()
 
     def _layout_now(self, height: int) -> bool:
         """Whether to lay out now for a new height, or (a tall view) a little later."""
@@ -310,6 +342,7 @@ class MarkdownView(Widget):
         self._height_floor = max(self._height_floor, len(self._lines) + len(self._tail_lines))
         self._lines, self._tail_lines, self._drawn = [], [], 0
         self._styles, self._style_numbers = [], {}
+        self._unpainted = None
         self._cancel_flush()
         self._flush(repaint=False)
 

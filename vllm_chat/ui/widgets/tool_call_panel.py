@@ -102,13 +102,15 @@ def long_text_excerpt(app: App, raw: str, what: str, open_id: str) -> Text:
     return text
 
 
-def long_text_tail(app: App, raw: str, what: str, open_id: str) -> Text:
-    """The end of a text still streaming, under a note of how much came before."""
+def long_text_tail(app: App, raw: str, what: str, open_id: str, *, length: int | None = None) -> Text:
+    """The end of a text still streaming, under a note of how much came before. `raw` may
+    be only the end of it (at least `ARGS_TAIL_CHARS`) when `length` gives the whole length."""
     from vllm_chat.ui.keys import with_keys
 
-    if len(raw) <= ARGS_TAIL_CHARS:
+    length = len(raw) if length is None else length
+    if length <= ARGS_TAIL_CHARS:
         return Text(inert(raw) or "…")
-    text = Text(f"… {fmt.count(len(raw) - ARGS_TAIL_CHARS)} characters of the {what} before this "
+    text = Text(f"… {fmt.count(length - ARGS_TAIL_CHARS)} characters of the {what} before this "
                 + with_keys(app, f"({{{open_id}}} opens them all)") + "\n", style="italic dim")
     text.append(inert(raw[-ARGS_TAIL_CHARS:]))
     return text
@@ -160,7 +162,7 @@ class ToolCallPanel(Vertical):
         self.state: PanelState = "streaming"
         """Where the call stands."""
         self._parts: list[str] = []
-        self._joined = ""
+        self._length = 0  # of the arguments so far, kept as they stream (joining them is O(all))
         self.result: str | None = None
         """The tool's output (or the error / denial text sent to the model)."""
         self.expanded = False
@@ -179,13 +181,24 @@ class ToolCallPanel(Vertical):
     def arguments(self) -> str:
         """The arguments as received (complete once the call is ready)."""
         if len(self._parts) > 1:
-            self._joined = "".join(self._parts)
-            self._parts = [self._joined]
+            self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
 
     @arguments.setter
     def arguments(self, value: str) -> None:
         self._parts = [value] if value else []
+        self._length = len(value)
+
+    def _arguments_tail(self) -> str:
+        """At least the last `ARGS_TAIL_CHARS` of the arguments, joining only the parts
+        that hold them: a redraw while megabytes stream costs what the tail costs."""
+        parts, size = [], 0
+        for part in reversed(self._parts):
+            parts.append(part)
+            size += len(part)
+            if size >= ARGS_TAIL_CHARS:
+                break
+        return "".join(reversed(parts))
 
     @property
     def source(self) -> str | None:
@@ -214,6 +227,7 @@ class ToolCallPanel(Vertical):
             self.call_id = call_id
         if fragment:
             self._parts.append(fragment)
+            self._length += len(fragment)
         self._redraw_soon()
 
     def _redraw_soon(self) -> None:
@@ -310,9 +324,10 @@ class ToolCallPanel(Vertical):
         self._header.update(text)
 
     def _args_renderable(self) -> RenderableType:
-        raw = self.arguments
         if self.state == "streaming":
-            return long_text_tail(self.app, raw, "arguments", "open-tool-arguments")
+            return long_text_tail(self.app, self._arguments_tail(), "arguments", "open-tool-arguments",
+                                  length=self._length)
+        raw = self.arguments
         if len(raw) > ARGS_FULL_CHARS:
             return long_text_excerpt(self.app, raw, "arguments", "open-tool-arguments")
         pretty, valid = pretty_arguments(raw)
