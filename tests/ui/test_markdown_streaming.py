@@ -110,3 +110,11 @@ async def test_streamed_rendering_equals_whole_rendering(size: int | str) -> Non
         await wait_until(pilot, lambda: streamed.settled and whole.settled and lines(streamed) == lines(whole),
                          message="the same lines as the whole text")
         await wait_for_text(pilot, app, "␛[31mwith an escape", "[b]markup[/b]")
+
+
+async def test_the_source_is_inert_before_it_is_drawn_as_after() -> None:
+    app = Host()
+    async with app.run_test(size=(90, 60)):
+        view = app.query_one("#streamed", MarkdownView)
+        view.append("a \x1b[31mred\x1b[0m word")  # drawn at the next update, not yet
+        assert view.source == "a ␛[31mred␛[0m word"

@@ -2,9 +2,9 @@
 
 `SessionRecorder.observe(event)` is called for every engine event (the
 engine has already applied it to the conversation). It saves at once on the
-events that end a step (a request sent, a reply's tool calls ready — once
-per round —, approval asked, a tool result, the turn finished / stopped /
-failed; for several replies to one turn: their start, each one's end, and the
+events that end a step (a request sent (50 ms later, so the request goes
+first), a reply's tool calls ready (once per round), approval asked, a tool
+result, the turn finished / stopped / failed; for several replies to one turn: their start, each one's end, and the
 end of them all) and, while a reply streams, at most once per `interval` seconds,
 checking the clock on every delta. `tick()` covers stalls: the session calls
 it when no event came for a while. So a `kill -9` mid-reply loses at most
@@ -27,6 +27,7 @@ the session takes it (`take_outcomes`).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -50,6 +51,11 @@ from vllm_chat.core.store import (
     SessionStore,
     StoreError,
 )
+
+START_SAVE_DELAY = 0.05
+"""Seconds from a turn's start to the save that puts its prompt on disk. The engine starts
+the turn just before it sends the request; saving at once (JSON, an atomic write, fsync:
+2-18 ms) held the request back by that much on the way from Enter to the first token."""
 
 
 class SessionRecorder:
@@ -89,6 +95,7 @@ class SessionRecorder:
         self._changes = 0
         self._saved_changes = 0
         self._calls_saved = False
+        self._soon: asyncio.TimerHandle | None = None
 
     @property
     def dirty(self) -> bool:
@@ -100,9 +107,10 @@ class SessionRecorder:
         self._changes += 1
         match event:
             case TurnStarted():
-                # It saves the user's prompt before a possibly long wait for the first token.
+                # It saves the user's prompt before a possibly long wait for the first token,
+                # once the request is on its way (see `START_SAVE_DELAY`).
                 self._calls_saved = False
-                self.save_now()
+                self._save_soon()
             case ToolCallReady() if not self._calls_saved:
                 # The engine has put every call of the reply into the message by now, and the
                 # tools may run for a long time: the round's calls are saved at once, once.
@@ -115,6 +123,21 @@ class SessionRecorder:
                 self.save_now()  # several replies: the prompt before the wait, and each reply's end
             case _:
                 self.tick()  # deltas, usage, a tool starting: at most once per interval
+
+    def _save_soon(self) -> None:
+        """Save `START_SAVE_DELAY` seconds from now (at once outside an event loop)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save_now()
+            return
+        if self._soon is None:
+            self._soon = loop.call_later(START_SAVE_DELAY, self._saved_soon)
+
+    def _saved_soon(self) -> None:
+        self._soon = None
+        if self.dirty:
+            self.save_now()
 
     def mark_changed(self) -> None:
         """Note a change made outside the engine (title, model, params); the next save writes it."""
@@ -137,6 +160,9 @@ class SessionRecorder:
         that never had a message is not written (a new chat that was left
         empty leaves no file behind).
         """
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
         self._last_attempt = self._clock()
         changes = self._changes
         if self._nothing_to_keep():

@@ -128,8 +128,9 @@ class MarkdownView(Widget):
 
     @property
     def source(self) -> str:
-        """Everything shown so far (and pending), as text."""
-        return "".join(b.source for b in self._blocks) + self._stream.tail + "".join(self._pending)
+        """Everything shown so far (and pending), as text (inert, as it is shown: the
+        pending part too, which is made inert only when it is drawn)."""
+        return "".join(b.source for b in self._blocks) + self._stream.tail + inert("".join(self._pending))
 
     @property
     def is_streaming(self) -> bool:
