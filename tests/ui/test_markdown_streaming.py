@@ -118,3 +118,20 @@ async def test_the_source_is_inert_before_it_is_drawn_as_after() -> None:
         view = app.query_one("#streamed", MarkdownView)
         view.append("a \x1b[31mred\x1b[0m word")  # drawn at the next update, not yet
         assert view.source == "a ␛[31mred␛[0m word"
+
+
+async def test_a_replys_first_words_are_drawn_at_once_then_updates_are_spaced(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(MarkdownView, "FLUSH_INTERVAL", 30.0)  # later updates: far beyond the test
+    app = Host()
+    async with app.run_test(size=(90, 60)) as pilot:
+        view = app.query_one("#streamed", MarkdownView)
+        for piece in ("# ", "A ", "long ", "reply"):  # the heading's `#` shows nothing on its own
+            view.append(piece)
+            await wait_until(pilot, lambda: view.settled, timeout=5)
+        await wait_for_text(pilot, app, "A long reply")
+        view.append("\n\nThe heading is a finished block now")
+        await wait_until(pilot, lambda: view.settled, timeout=5)
+        view.append(": from here on, text waits for the next update.")
+        await pilot.pause()
+        assert not view.settled

@@ -73,6 +73,11 @@ class MarkdownView(Widget):
     """Seconds between repaints while a backlog is drawn (the line standing for the rest
     says how much is left). Each repaint of a reply that grows lays out and redraws the
     screen; between them, frames draw only what else changed (the prompt a key went to)."""
+    FIRST_WORDS = 40
+    """Until a reply's first block is finished and while its text is shorter than this
+    many characters, each piece is drawn at once: the first words are what a user waits
+    for (at 10 updates a second the second token, often the first visible word after a
+    heading's `#`, waited up to 100 ms)."""
     FEED_SLICE = 4096
     """Characters handed to the block splitter at a time, between checks of the budget."""
     TALL_LINES = 2000
@@ -174,6 +179,8 @@ class MarkdownView(Widget):
     def _schedule(self, interval: float | None = None) -> None:
         if self._flush_handle is None:
             wait = self.FLUSH_INTERVAL if interval is None else interval
+            if interval is None and not self._blocks and len(self._stream.tail) < self.FIRST_WORDS:
+                wait = 0.0
             delay = max(0.0, self._last_flush + wait - time.monotonic())
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
 
