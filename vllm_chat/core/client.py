@@ -27,7 +27,7 @@ from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
 from vllm_chat.core.transport import Transport
-from vllm_chat.core.urls import redact_urls
+from vllm_chat.core.urls import redact_urls, root_url, suggest_base_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from openai import AsyncOpenAI
@@ -56,34 +56,6 @@ def _checked_client_class(openai: Any) -> Any:
 
         _CHECKED_CLASS = CheckedAsyncOpenAI
     return _CHECKED_CLASS
-
-
-def root_url(base_url: str) -> str:
-    """The server root (where `/health`, `/version` and `/tokenize` live) for a base URL."""
-    url = base_url.rstrip("/")
-    return url.removesuffix("/v1")
-
-
-def suggest_base_url(base_url: str) -> str | None:
-    """A likely-correct base URL when the given one answered 'Not Found', else None.
-
-    A `{"detail": "Not Found"}` comes from vLLM's own router, so the server is
-    vLLM and its API lives at `/v1` on that host. A URL that goes on past a
-    `/v1` segment (an endpoint pasted whole, e.g. `.../v1/chat/completions`)
-    is cut back to that segment; anything else becomes `<host>/v1`. The
-    suggestion is never the URL the user already gave.
-    """
-    url = base_url.strip().rstrip("/")
-    match = re.match(r"^(https?://[^/?#]+)(/[^?#]*)?$", url)
-    if not match:
-        return None
-    host, path = match.group(1), match.group(2) or ""
-    candidates = []
-    segment = re.search(r"/v1(?=/)", path)
-    if segment:
-        candidates.append(host + path[: segment.end()])
-    candidates.append(f"{host}/v1")
-    return next((c for c in candidates if c != url), None)
 
 
 class ChatClient:

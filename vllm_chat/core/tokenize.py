@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vllm_chat.core.client import ChatClient, _import_openai, _server_message, root_url
+from vllm_chat.core.client import ChatClient, _import_openai, _server_message
+from vllm_chat.core.urls import root_url
 
 CountProblemKind = Literal["missing", "forbidden", "slow", "failed"]
 """Why there is no exact count: the server has no vLLM `/tokenize` (404, or an answer

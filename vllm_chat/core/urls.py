@@ -7,7 +7,9 @@ a URL stored as a field (a session's `base_url`); `redact_urls()` hides the
 credentials of every URL inside a text (error messages on screen, on stderr, in
 `--json`, in a session's error fields, exports). `ChatError` applies
 `redact_urls()` to itself, so no error can carry a key however it was built.
-`check_base_url()` refuses a base URL that is not one (a config value, a flag).
+`check_base_url()` refuses a base URL that is not one (a config value, a flag);
+`root_url()` is a base URL's server root and `suggest_base_url()` the likely base URL
+when the given one answered 'Not Found'.
 """
 
 from __future__ import annotations
@@ -78,3 +80,31 @@ def check_base_url(value: str) -> str:
     if not host:
         raise ValueError("has no host name; e.g. http://localhost:8000/v1")
     return value.rstrip("/")
+
+
+def root_url(base_url: str) -> str:
+    """The server root (where `/health`, `/version` and `/tokenize` live) for a base URL."""
+    url = base_url.rstrip("/")
+    return url.removesuffix("/v1")
+
+
+def suggest_base_url(base_url: str) -> str | None:
+    """A likely-correct base URL when the given one answered 'Not Found', else None.
+
+    A `{"detail": "Not Found"}` comes from vLLM's own router, so the server is
+    vLLM and its API lives at `/v1` on that host. A URL that goes on past a
+    `/v1` segment (an endpoint pasted whole, e.g. `.../v1/chat/completions`)
+    is cut back to that segment; anything else becomes `<host>/v1`. The
+    suggestion is never the URL the user already gave.
+    """
+    url = base_url.strip().rstrip("/")
+    match = re.match(r"^(https?://[^/?#]+)(/[^?#]*)?$", url)
+    if not match:
+        return None
+    host, path = match.group(1), match.group(2) or ""
+    candidates = []
+    segment = re.search(r"/v1(?=/)", path)
+    if segment:
+        candidates.append(host + path[: segment.end()])
+    candidates.append(f"{host}/v1")
+    return next((c for c in candidates if c != url), None)

@@ -391,9 +391,8 @@ class ContextPart(WorkbenchPart):
                          patient: bool = False) -> fit.SendCheck:
         """Measure the request this prompt would make against the context window (no
         prompt: the conversation as it stands, its last message the prompt to answer);
-        when it would not fit, say how to make room (`SendCheck.offers`). `patient`: wait
-        for the server's count as long as `context.count_timeout` allows (one-shot mode,
-        where nobody types meanwhile), not just `CHECK_WAIT`."""
+        when it would not fit, say how to make room (`SendCheck.offers`). `patient`: wait for
+        the server's count up to `context.count_timeout`, not `CHECK_WAIT` (one-shot mode)."""
         conv, window, min_reply = self.conversation, self.context_window, self._min_reply()
         draft = self._draft_for_count(text, attachments or [])
         timeout = self.settings.context.count_timeout
@@ -477,8 +476,7 @@ class ContextPart(WorkbenchPart):
         if not self.tools_on or self._engine.tools is None or not self._engine.tools.names():
             return None
         conv = with_draft(self.conversation, draft)
-        if not now.exact:  # an estimate (the server was slow): compare counts of one kind
-            now = await self._count(conv)
+        now = now if now.exact else await self._count(conv)  # counts of one kind, not an estimate
         after = await self._count(conv, replace(self.options(), tools_enabled=False))
         return fit.tools_offer(now.tokens - after.tokens, after.tokens + min_reply <= window)
 
