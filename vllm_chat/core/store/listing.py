@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vllm_chat.core.store.changes import noted
 from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import (
@@ -185,7 +186,7 @@ class Listing:
             lines.append(json.dumps(row, ensure_ascii=False))
         data = ("\n".join(lines) + "\n").encode("utf-8")
         try:
-            with self._folder_lock.held(_INDEX_LOCK_WAIT):
+            with self._folder_lock.held(_INDEX_LOCK_WAIT), noted(self.root, INDEX_NAME):
                 atomic_write(self.root / INDEX_NAME, data)
         except (OSError, StoreError):
             return  # a read-only or busy folder still lists; the index is only a cache

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core import paths, tree
 from vllm_chat.core.conversation import Conversation, Origin, new_id
+from vllm_chat.core.store.changes import noted
 from vllm_chat.core.store.documents import (
     DiskState,
     SessionSummary,
@@ -195,7 +196,8 @@ class SessionStore:
                 return None
             self._check_unchanged(path, prepared.expected)
             try:
-                atomic_write(path, prepared.payload)
+                with noted(self.root, path.name):
+                    atomic_write(path, prepared.payload)
                 key = stat_key(os.stat(path))
             except OSError as exc:
                 raise StoreError(f"can't save session {prepared.id} to {path}: {exc.strerror or exc}") from None
@@ -399,7 +401,8 @@ class SessionStore:
             raise StoreError(f"no session {session_id}")
         with self._lock, self.lock.held(doing=f"delete {path}"):
             try:
-                path.unlink()
+                with noted(self.root, path.name):
+                    path.unlink()
             except FileNotFoundError:
                 raise StoreError(f"no session {session_id}") from None
             except OSError as exc:
