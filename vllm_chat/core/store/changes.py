@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,21 @@ class Changes:
     """The folder key after the last of those changes."""
     position: str
     """Where to read on from next time (`inode:offset`)."""
+
+
+def is_racy(folder: str, within: float = 1.0) -> bool:
+    """The folder key is too recent to be trusted after a scan: another program's change within
+    the same tick of the file system's clock would leave it as it is."""
+    return time.time() - max(int(part) for part in folder.split(":")) / 1e9 < within
+
+
+def log_position(root: Path) -> str:
+    """The log's current end as a position (`inode:offset`); "" when there is no log."""
+    try:
+        st = os.stat(root / CHANGES_FILE)
+    except OSError:
+        return ""
+    return f"{st.st_ino}:{st.st_size}"
 
 
 def end_of_log(root: Path) -> str:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vllm_chat.core.store.changes import changes_since, end_of_log, folder_key
+from vllm_chat.core.store.changes import changes_since, end_of_log, folder_key, is_racy
 from vllm_chat.core.store.documents import SessionSummary
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import StatKey
@@ -320,7 +320,7 @@ class SearchIndex:
         position = end_of_log(self.root)
         current = self._scan()
         readable = self._index(conn, current, known, list(known.keys() - current.keys()))
-        if not readable or folder is None or _racy(folder):
+        if not readable or folder is None or is_racy(folder, _RACY):
             folder = ""
         self._write(conn, lambda: conn.execute(
             "INSERT OR REPLACE INTO meta VALUES ('folder', ?), ('log', ?), ('scanned', ?)",
@@ -389,8 +389,3 @@ class SearchIndex:
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{suffix}")
 
-
-def _racy(folder: str) -> bool:
-    """The folder's key is too recent to be trusted: a change within the same tick of its clock
-    would leave it as it is."""
-    return time.time() - max(int(part) for part in folder.split(":")) / 1e9 < _RACY

@@ -202,7 +202,7 @@ class SessionStore:
             except OSError as exc:
                 raise StoreError(f"can't save session {prepared.id} to {path}: {exc.strerror or exc}") from None
             self._committed[prepared.id] = prepared.seq
-        self.listing.note(path.name, key, dict(prepared.summary))
+            self.listing.note(path.name, key, dict(prepared.summary))  # in the lock: see listing.py
         return DiskState(prepared.id, prepared.generation, key, prepared.payload, prepared.seq)
 
     def save(self, conv: Conversation) -> SaveOutcome:
@@ -407,7 +407,7 @@ class SessionStore:
                 raise StoreError(f"no session {session_id}") from None
             except OSError as exc:
                 raise StoreError(f"can't delete {path}: {exc.strerror or exc}") from None
-        self.listing.forget(path.name)
+            self.listing.forget(path.name)
 
     def rename(self, session_id: str, title: str) -> None:
         """Give a saved session a new title (whitespace collapsed; must not be empty).
