@@ -181,7 +181,9 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         if self.app.is_headless:
             box.cursor_blink = False
         box.focus()
-        self._load()
+        # After the first frame: the listing's thread then runs while the loop is idle, rather
+        # than taking turns with it (the interpreter lock) while the screen is laid out and drawn.
+        self.call_after_refresh(self._load)
 
     # -- loading and showing --------------------------------------------------------------
 
