@@ -310,3 +310,15 @@ def test_a_change_the_log_misses_makes_the_next_search_scan_the_folder(
     assert log.read_text().endswith(f" {fourth.id}.json\n")
     assert len(store.search("alpha")) == 6
 
+
+def test_preparing_brings_an_existing_index_up_to_date_and_never_builds_one(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search as search_module
+
+    conv = saved(store, "t", "alpha")
+    assert store.prepare_search() is False and not (store.root / INDEX_FILE).exists(), "the first search builds it"
+    assert ids(store.search("alpha")) == [conv.id]
+    later = saved(SessionStore(store.root), "t2", "alpha too")  # another process
+    assert store.prepare_search() is True
+    monkeypatch.setattr(search_module, "document", lambda path: pytest.fail(f"{path} read by the search"))
+    assert set(ids(store.search("alpha"))) == {conv.id, later.id}, "found with nothing left to index"

@@ -143,12 +143,16 @@ class SearchIndex:
             hits.append(SearchHit(SessionSummary(folder=self.root, **summary), snippet, where, -score))
         return hits
 
-    def refresh(self) -> None:
-        """Bring the index up to date with the folder now, without searching: run in the
-        background (a worker thread), it spares the next search that work. Raises `StoreError`
-        when the folder can't be read or the index can't be used."""
-        if self.root.is_dir():
-            self._using_index(lambda conn: None)
+    def refresh(self) -> bool:
+        """Bring an existing index up to date with the folder now, without searching: run in
+        the background (a worker thread), it spares the next search that work. Never builds
+        an index (for 10,000 sessions that reads every file: the first search does it).
+        False when there is no index. Raises `StoreError` when the folder can't be read or
+        the index can't be used."""
+        if not self.path.exists():
+            return False
+        self._using_index(lambda conn: None)
+        return True
 
     # -- the database -----------------------------------------------------------------
 

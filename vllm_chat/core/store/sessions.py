@@ -451,13 +451,22 @@ class SessionStore:
         broken). The first search after many changes reads the changed files,
         so run it in a worker thread from a UI.
         """
+        return self._search_index().search(query, everywhere=everywhere, limit=limit)
+
+
+    def prepare_search(self) -> bool:
+        """Bring the search index up to date with the folder now, if there is one (False when
+        there isn't: the first search builds it), so that the next search answers at once.
+        Meant for a worker thread (e.g. when the session browser opens)."""
+        return self._search_index().refresh()
+
+    def _search_index(self) -> SearchIndex:
         from vllm_chat.core.store.search import SearchIndex
 
         with self._lock:
             if self._search is None:
                 self._search = SearchIndex(self.root)
-            index = self._search
-        return index.search(query, everywhere=everywhere, limit=limit)
+            return self._search
 
 
 def _state_of(conv: Conversation) -> DiskState | None:
