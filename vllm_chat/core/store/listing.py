@@ -148,7 +148,7 @@ class Listing:
                 key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 cached = before.get(name)
                 if cached is not None and cached[0] == key:
-                    entries.append(Entry(name, key, cached[1]))
+                    entries.append(Entry(name, cached[0], cached[1]))  # the cached key: one tuple less to keep
                     continue
                 fresh[name] = read_summary(self.root / name)
                 entries.append(Entry(name, fresh[name][0], fresh[name][1]))

@@ -150,7 +150,10 @@ class SessionStore:
         self._seq = itertools.count()
         self._committed: dict[str, int] = {}  # session id -> seq of the last snapshot written
         self._search: SearchIndex | None = None
-        self._summaries: dict[str, tuple[dict[str, Any], SessionSummary]] = {}  # made once per summary
+        # Each summary made once: file name -> the listing's result it was made from, and the summary
+        # (two dicts rather than one of pairs: 10,000 pairs would be 10,000 more objects for the GC).
+        self._sources: dict[str, dict[str, Any]] = {}
+        self._summaries: dict[str, SessionSummary] = {}
 
     # paths and ids
 
@@ -349,19 +352,21 @@ class SessionStore:
                                                            builtins.list[UnreadableSession]]:
         summaries: builtins.list[SessionSummary] = []
         unreadable: builtins.list[UnreadableSession] = []
-        root, made = self.root, self._summaries
-        kept: dict[str, tuple[dict[str, Any], SessionSummary]] = {}
+        root, sources, made = self.root, self._sources, self._summaries
+        kept_sources: dict[str, dict[str, Any]] = {}
+        kept: dict[str, SessionSummary] = {}
         for entry in entries:
             result = entry.result
             if isinstance(result, str):
                 unreadable.append(UnreadableSession(root / entry.name, result))
                 continue
-            cached = made.get(entry.name)
-            if cached is None or cached[0] is not result:  # the listing made a new summary
-                cached = (result, SessionSummary(folder=root, **result))
-            kept[entry.name] = cached
-            summaries.append(cached[1])
-        self._summaries = kept
+            summary = made.get(entry.name)
+            if summary is None or sources.get(entry.name) is not result:  # the listing made a new summary
+                summary = SessionSummary(folder=root, **result)
+            kept_sources[entry.name] = result
+            kept[entry.name] = summary
+            summaries.append(summary)
+        self._sources, self._summaries = kept_sources, kept
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
         unreadable.sort(key=lambda u: u.path.name)
         return summaries, unreadable
