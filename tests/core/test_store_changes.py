@@ -92,3 +92,18 @@ def test_without_a_search_index_there_is_no_log_and_every_listing_scans(tmp_path
     saved(SessionStore(store.root), "second")
     assert titles(store) == ["first", "second"]
     assert len(scans) == 2 and not (store.root / CHANGES_FILE).exists()
+
+
+def test_a_log_no_search_reads_is_started_afresh_by_the_writers_and_nothing_is_missed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import changes
+
+    monkeypatch.setattr(changes, "WRITER_MAX_BYTES", 400)  # a few lines
+    store = SessionStore(tmp_path / "sessions")
+    first = saved(store, "first")
+    assert [h.summary.id for h in store.search("hello")] == [first.id]
+    log = store.root / CHANGES_FILE
+    convs = [saved(SessionStore(store.root), f"s{i}") for i in range(12)]  # another process, no search
+    assert log.stat().st_size <= 400 + 200, "started afresh as it grew"
+    assert {h.summary.id for h in store.search("hello", limit=100)} == {first.id, *(c.id for c in convs)}
+    assert titles(store) == sorted(["first", *(f"s{i}" for i in range(12))])

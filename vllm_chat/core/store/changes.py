@@ -16,12 +16,16 @@ are indexed again. Anything else (a line missing after a crash, another
 program adding a file, a log that was replaced) breaks that chain, and the
 search falls back to a scan of the whole folder. The log exists only once a
 search index does (the search creates it); it is derived data like the index.
+It is started afresh (a new, empty file) by a full scan once it is over
+`MAX_LOG_BYTES`, or by a writer once it is over `WRITER_MAX_BYTES`; a reader
+that held a position in the old file then scans once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +37,10 @@ must not change the folder's mtime)."""
 
 MAX_LOG_BYTES = 256 * 1024
 """A longer log is started afresh at the next full scan (~3,000 saves)."""
+
+WRITER_MAX_BYTES = 4 * MAX_LOG_BYTES
+"""A log this long (no search or listing scanned for ~12,000 saves) is started afresh by the
+writer: a log nobody reads never grows without bound."""
 
 
 def folder_key(root: Path) -> str | None:
@@ -64,6 +72,8 @@ def noted(root: Path, name: str) -> Iterator[None]:
             if before is not None and after is not None:
                 with contextlib.suppress(OSError):  # a missing line only costs the next search a scan
                     os.write(fd, f"{before} {after} {name}\n".encode())
+                    if os.fstat(fd).st_size > WRITER_MAX_BYTES:
+                        _start_afresh(root / CHANGES_FILE)  # no search came for a long while
     finally:
         os.close(fd)
 
@@ -108,17 +118,24 @@ def end_of_log(root: Path) -> str:
         pass
     except OSError:
         return ""
-    fresh = path.with_name(f".{path.name}.{os.getpid()}.new")
+    inode = _start_afresh(path)
+    return "" if inode is None else f"{inode}:0"
+
+
+def _start_afresh(path: Path) -> int | None:
+    """Replace the log with an empty one (a new file: whoever reads the old one by position
+    sees that it is gone and scans the folder); its inode, None when that failed."""
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
     try:
         # A writer that opened the old log a moment ago appends its line there, and it is lost:
         # the chain then breaks at that change and the next search scans again. Nothing is missed.
         os.close(os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         os.replace(fresh, path)
-        return f"{os.stat(path).st_ino}:0"
+        return os.stat(path).st_ino
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(fresh)
-        return ""
+        return None
 
 
 def changes_since(root: Path, position: str, folder: str) -> Changes | None:
