@@ -36,6 +36,14 @@ def saved(store: SessionStore, title: str, *texts: str, updated_at: float = 1.0)
     return conv
 
 
+def copy_in(store: SessionStore, session_id: str, title: str) -> None:
+    """A session file written by another program (not vllm-chat: nothing in the change log)."""
+    (store.root / f"{session_id}.json").write_text(session_json(Conversation(title=title, model="m")))
+    # Its folder change, made certain to differ from the last one even within one clock tick.
+    st = store.root.stat()
+    os.utime(store.root, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+
+
 def ids(hits) -> list[str]:
     return [h.summary.id for h in hits]
 
@@ -246,5 +254,71 @@ def test_the_folder_is_scanned_again_when_it_changed_or_the_last_scan_is_old(
     monkeypatch.setattr(search_module, "FULL_SCAN_EVERY", 0.0)  # ... until the last scan is old enough
     assert ids(store.search("omega")) == [conv.id] and scans == [1]
     monkeypatch.setattr(search_module, "FULL_SCAN_EVERY", 60.0)
-    later = saved(store, "t2", "omega too")  # a save replaces a directory entry: seen at once
-    assert set(ids(store.search("omega"))) == {conv.id, later.id} and scans == [1, 1]
+    copy_in(store, "copied-in", "omega copy")  # another program adds a file: the folder changed, not by us
+    assert set(ids(store.search("omega"))) == {conv.id, "copied-in"} and scans == [1, 1]
+
+
+def test_a_session_another_process_saved_is_found_by_the_next_search_without_a_scan(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search as search_module
+
+    monkeypatch.setattr(search_module, "_RACY", 0.0)
+    first = saved(store, "t", "alpha")
+    assert ids(store.search("alpha")) == [first.id]  # builds the index and starts the change log
+    scans: list[int] = []
+    real_scan = search_module.SearchIndex._scan
+    monkeypatch.setattr(search_module.SearchIndex, "_scan", lambda self: scans.append(1) or real_scan(self))
+    other = SessionStore(store.root)  # another process: saves, lists (rewriting its index), renames, deletes
+    later = saved(other, "t2", "alpha too")
+    other.list()
+    assert set(ids(store.search("alpha"))) == {first.id, later.id}
+    changed = other.load(first.id)
+    changed.messages[0].content = "beta"
+    other.save(changed)
+    other.rename(later.id, "gamma")
+    assert ids(store.search("alpha")) == [later.id]
+    assert ids(store.search("beta")) == [first.id]
+    assert ids(store.search("gamma")) == [later.id]
+    other.delete(later.id)
+    assert store.search("alpha") == [] and store.search("gamma") == []
+    assert ids(SessionStore(store.root).search("beta")) == [first.id], "a new process reads the log too"
+    assert scans == [], "every change was read from the change log"
+
+
+def test_a_change_the_log_misses_makes_the_next_search_scan_the_folder(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import changes
+    from vllm_chat.core.store import search as search_module
+
+    monkeypatch.setattr(search_module, "_RACY", 0.0)
+    first = saved(store, "t", "alpha")
+    assert ids(store.search("alpha")) == [first.id]
+    log = store.root / changes.CHANGES_FILE
+    copy_in(store, "copied-in", "alpha copy")  # another program, then vllm-chat: the log starts mid-way
+    second = saved(store, "t1", "alpha one")
+    assert set(ids(store.search("alpha"))) == {first.id, "copied-in", second.id}
+    # A vllm-chat that crashed between its write and its log line: the chain of folder keys breaks.
+    log.write_bytes(log.read_bytes() + b"1:1 2:2 elsewhere.json\n")
+    later = saved(store, "t2", "alpha again")
+    assert set(ids(store.search("alpha"))) == {first.id, "copied-in", second.id, later.id}
+    # The log deleted (or replaced) under the index: the next search scans and starts a new one.
+    log.unlink()
+    third = saved(SessionStore(store.root), "t3", "alpha three")
+    assert set(ids(store.search("alpha"))) == {first.id, "copied-in", second.id, later.id, third.id}
+    assert log.exists()
+    fourth = saved(SessionStore(store.root), "t4", "alpha four")
+    assert log.read_text().endswith(f" {fourth.id}.json\n")
+    assert len(store.search("alpha")) == 6
+
+
+def test_preparing_brings_an_existing_index_up_to_date_and_never_builds_one(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search as search_module
+
+    conv = saved(store, "t", "alpha")
+    assert store.prepare_search() is False and not (store.root / INDEX_FILE).exists(), "the first search builds it"
+    assert ids(store.search("alpha")) == [conv.id]
+    later = saved(SessionStore(store.root), "t2", "alpha too")  # another process
+    assert store.prepare_search() is True
+    monkeypatch.setattr(search_module, "document", lambda path: pytest.fail(f"{path} read by the search"))
+    assert set(ids(store.search("alpha"))) == {conv.id, later.id}, "found with nothing left to index"

@@ -93,6 +93,40 @@ def test_many_processes_saving_and_deleting_never_lose_a_session_or_break_the_li
     assert texts(together) == expected, "no window lost a message on the shared session"
 
 
+SEARCHER = r"""
+import sys
+from pathlib import Path
+from vllm_chat.core.store import SessionStore, search
+search._RACY = 0.0  # trust the folder's clock at once: the change log is followed as often as it can be
+store = SessionStore(Path(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    store.search("says")
+"""
+
+
+def test_searches_while_processes_save_and_delete_end_with_exactly_the_sessions_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_chat.core.store import search
+
+    monkeypatch.setattr(search, "_RACY", 0.0)
+    root = tmp_path / "sessions"
+    shared = Conversation(title="shared")
+    shared.add(Message(role="user", content="start"))
+    store = SessionStore(root)
+    store.save(shared)
+    assert store.search("says") == []  # the index and its change log exist before the writers start
+    searchers = [subprocess.Popen([sys.executable, "-c", SEARCHER, str(root), "40"], env=os.environ.copy())
+                 for _ in range(2)]
+    outputs = run_workers(WORKER, [[str(root), f"w{n}", "15", shared.id] for n in range(4)])
+    for proc in searchers:
+        assert proc.wait(timeout=240) == 0
+    kept = {i for out in outputs for i in json.loads(out)["kept"]}
+    assert store.search("w3 says 14", limit=1000), "the last save of the last writer is found"
+    found = {hit.summary.id for hit in store.search("says", limit=1000)}
+    assert found == kept, "every kept session is found, no deleted one"
+    assert {hit.summary.id for hit in SessionStore(root).search("says", limit=1000)} == found
+
+
 WINDOW = r"""
 import asyncio, sys
 from vllm_chat.core.config import load_settings

@@ -5,6 +5,8 @@ state, and the keys."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +25,7 @@ from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
-from vllm_chat.core.store.search import SearchHit
+from vllm_chat.core.store.search import INDEX_FILE, SearchHit
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 from vllm_chat.ui.screens.rename import RenameScreen
 from vllm_chat.ui.screens.sessions import (
@@ -237,6 +239,20 @@ async def test_a_match_inside_messages_shows_a_snippet_with_the_words_in_the_det
         assert session_ids(screen) == [three["rust"].id]
         await wait_until(pilot, lambda: "reply: because of zanzibar rules" in screen_text(app),
                          message="the snippet in the detail line")
+
+
+async def test_opening_brings_an_existing_search_index_up_to_date_in_the_background(
+        store: SessionStore, three: dict[str, Conversation]) -> None:
+    store.search("zanzibar")  # a search made the index earlier
+    later = save(SessionStore(), "From another window", updated_ago=10, texts=("platypus facts", "indeed"))
+
+    def indexed() -> bool:
+        with contextlib.closing(sqlite3.connect(store.root / INDEX_FILE)) as conn:
+            return conn.execute("SELECT 1 FROM files WHERE name = ?", (f"{later.id}.json",)).fetchone() is not None
+
+    assert not indexed()
+    async with browser(store) as (_app, pilot, _screen):
+        await wait_until(pilot, indexed, message="the other window's session indexed before any search")
 
 
 async def test_hits_inside_messages_are_ranked_best_first(store: SessionStore) -> None:

@@ -1,6 +1,7 @@
 """In the app: a regenerated reply or an edited prompt shows `‹ 2/2 ›` and ←/→ move between the
 versions, with the conversation below following; a fork from a message (key or palette) starts a
-new session; and a second window's changes are shown (reload offer, merge notices)."""
+new session; and a second window's changes are shown (reload offer, merge notices, and a change
+that can't be merged saving this window's version as a session of its own)."""
 
 from __future__ import annotations
 
@@ -171,3 +172,31 @@ async def test_sending_after_another_window_wrote_keeps_both_and_says_where(sim,
         saved = SessionStore().load(app.session.conversation.id)
         every = [m.content for m in (*saved.messages, *saved.aside)]
         assert "their prompt" in every and "echo mine" in every and "mine" in every
+
+
+async def test_continuing_a_reply_another_window_changed_too_saves_this_window_as_a_new_session(
+        sim, make_app) -> None:
+    async with make_app(base_url=sim.base_url, sampling={"max_tokens": 24}) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await turn(app, pilot, "long 400")
+        original = app.session.conversation.id
+        cut = app.session.conversation.messages[-1]
+        assert cut.finish_reason == "length"
+        other = SessionStore()  # another window continued the same reply meanwhile
+        theirs = other.load(original)
+        theirs.messages[-1].content += " and the other window's ending"
+        other.save(theirs)
+        await pilot.press("f5")  # this window continues it too: the same message, changed on both sides
+        await wait_until(pilot, lambda: "can't be merged" in notices(app), message="the fork notice")
+        await wait_until(pilot, lambda: not app.session.running)
+        mine = app.session.conversation.id
+        assert mine != original
+        await wait_until(pilot, lambda: "Another window" in screen_text(app) and mine in screen_text(app)
+                         and original in screen_text(app), message="the notice on screen, naming both sessions")
+        said = notices(app)
+        assert f"a session of its own, {mine}" in said and f"stays in session {original}" in said
+        assert SessionStore().load(original).messages[-1].content.endswith(" and the other window's ending"), \
+            "the other window's version is left as it wrote it"
+        saved = SessionStore().load(mine)
+        assert saved.origin is not None and saved.origin.session_id == original
+        assert saved.messages[-1].content.startswith(cut.content[:20])

@@ -71,6 +71,12 @@ class ConversationsPart(ControlsPart, SessionBase):
         snippet. May read many files the first time: call it from a worker thread."""
         return self._saved().search(query, everywhere=everywhere, limit=limit)
 
+    def prepare_search(self) -> bool:
+        """Bring the saved conversations' search index up to date now, if one exists (False
+        when none does: the first search builds it), so that the next `search_saved` answers
+        at once. Call it from a worker thread, e.g. when a list of saved conversations opens."""
+        return self._saved().prepare_search()
+
     def rename_saved(self, session_id: str, title: str) -> None:
         """Give a saved conversation a new title (the one shown, if it is that one);
         whitespace is collapsed, and an empty title is refused (`StoreError`)."""

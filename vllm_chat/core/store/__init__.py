@@ -10,7 +10,10 @@ The parts:
 - `files.py`: atomic private writes, stat keys, the folder lock.
 - `listing.py`: the summary cache `.index.json`.
 - `merge.py`: merging another process's saves into this one's conversation.
-- `search.py`: the full-text index `.search/index.sqlite` and snippets.
+- `search.py`: the full-text index `.search/index.sqlite`, kept up to date with the folder.
+- `searchable.py`: the searchable text of a session, query words, and snippets.
+- `changes.py`: the change log `.search/changes`, which lets the search and the listing
+  re-read just the files other vllm-chat processes wrote instead of scanning the folder.
 - `errors.py`: the exceptions, each with a message that says what to do.
 
 Everything a caller needs is importable from here.

@@ -10,6 +10,12 @@ vllm-chat, an editor), drops entries of deleted files, and rebuilds the index
 when it is missing or corrupt. The index is only a cache, checked against the
 folder on every listing: losing it, or a stale entry written by a process
 that raced another, costs a re-read, never a session.
+
+A store that listed the folder within the last `FULL_SCAN_EVERY` seconds
+skips even the `scandir` when the change log (`changes.py`, kept once a search
+index exists) accounts for every change since: it re-reads just the files
+the log names. Saves in this process update the list as they happen, inside
+the folder lock, so that the log's order is also the order of the updates.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from vllm_chat.core.store.changes import changes_since, folder_key, is_racy, log_position, noted
 from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import (
@@ -37,11 +44,16 @@ from vllm_chat.core.store.files import (
 INDEX_NAME = ".index.json"
 """The summary cache in the sessions folder (hidden, so it can't clash with a session id)."""
 
+FULL_SCAN_EVERY = 60.0
+"""Seconds after which a listing scans the folder even when the change log accounts for every
+change (a file edited in place by another program changes no folder entry)."""
+
 SESSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
 """What a session id (a file name without `.json`) may be."""
 
 _INDEX_VERSION = 3
 _STALE_TEMP_SECONDS = 3600.0
+_FOLLOW_MAX = 500  # more changed files than this: one scan of the folder costs less
 _INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
 
 Result = dict[str, Any] | str
@@ -70,6 +82,9 @@ class Listing:
         self._lock = threading.RLock()
         self._index: dict[str, tuple[StatKey, Result]] | None = None
         self._dirty = False
+        # (folder key, change log position, monotonic time of the scan) as of which the
+        # entries are complete: None until a refresh could trust what it saw.
+        self._seen: tuple[str, str, float] | None = None
 
     def note(self, name: str, key: StatKey, result: Result) -> None:
         """Record what a save or load just saw of a file."""
@@ -95,6 +110,12 @@ class Listing:
 
         Raises `StoreError` only if the folder itself can't be read.
         """
+        followed = self._follow()
+        if followed is not None:
+            return followed
+        # In this order (as the search does): a change after these two were read is either in
+        # the change log after `position` or breaks its chain from `folder`.
+        folder, position = folder_key(self.root), log_position(self.root)
         # Files are read outside the lock so that a save on the UI thread never
         # waits for a slow listing; entries a save replaced meanwhile are kept.
         with self._lock:
@@ -127,7 +148,7 @@ class Listing:
                 key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 cached = before.get(name)
                 if cached is not None and cached[0] == key:
-                    entries.append(Entry(name, key, cached[1]))
+                    entries.append(Entry(name, cached[0], cached[1]))  # the cached key: one tuple less to keep
                     continue
                 fresh[name] = read_summary(self.root / name)
                 entries.append(Entry(name, fresh[name][0], fresh[name][1]))
@@ -143,8 +164,60 @@ class Listing:
                     del index[name]
                     self._dirty = True
             snapshot = dict(index) if self._dirty else None
+            readable = all(k is not None for k, _ in fresh.values())
+            self._seen = (folder, position, time.monotonic()) if (
+                folder is not None and position and readable and not is_racy(folder)) else None
         if snapshot is not None:
             # Written outside our lock: a save holding the folder lock may be waiting for it.
+            self._write(snapshot)
+        return entries
+
+    def _follow(self) -> list[Entry] | None:
+        """The entries, re-reading just the files the change log names, when it accounts for
+        every change of the folder since the last refresh (see `changes.py`) and that
+        refresh's scan is under `FULL_SCAN_EVERY` seconds old; None when the folder must be
+        scanned instead."""
+        seen = self._seen
+        if seen is None or time.monotonic() - seen[2] > FULL_SCAN_EVERY:
+            return None
+        folder = folder_key(self.root)
+        changes = changes_since(self.root, seen[1], seen[0])
+        if changes is None or changes.folder != folder or len(changes.names) > _FOLLOW_MAX:
+            return None
+        fresh: dict[str, tuple[tuple[StatKey, Result] | None, tuple[StatKey, Result] | None]] = {}
+        for name in changes.names:
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            was = self.cached(name)
+            try:
+                st = os.stat(self.root / name)
+            except FileNotFoundError:
+                fresh[name] = (was, None)
+                continue
+            except OSError:
+                return None
+            key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            if not stat.S_ISREG(st.st_mode):
+                fresh[name] = (was, None)
+            elif was is None or was[0] != key:
+                read_key, result = read_summary(self.root / name)
+                if read_key is None:
+                    return None  # can't be read just now: the scan lists why
+                fresh[name] = (was, (read_key, result))
+        with self._lock:
+            index = self._ensure()
+            for name, (was, now) in fresh.items():
+                if index.get(name) is not was:
+                    continue  # a save in this process noted a newer version meanwhile
+                if now is None:
+                    index.pop(name, None)
+                else:
+                    index[name] = now
+                self._dirty = True
+            entries = [Entry(name, key, result) for name, (key, result) in index.items()]
+            snapshot = dict(index) if self._dirty else None
+            self._seen = (changes.folder, changes.position, seen[2])
+        if snapshot is not None:
             self._write(snapshot)
         return entries
 
@@ -185,7 +258,7 @@ class Listing:
             lines.append(json.dumps(row, ensure_ascii=False))
         data = ("\n".join(lines) + "\n").encode("utf-8")
         try:
-            with self._folder_lock.held(_INDEX_LOCK_WAIT):
+            with self._folder_lock.held(_INDEX_LOCK_WAIT), noted(self.root, INDEX_NAME):
                 atomic_write(self.root / INDEX_NAME, data)
         except (OSError, StoreError):
             return  # a read-only or busy folder still lists; the index is only a cache

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core import paths, tree
 from vllm_chat.core.conversation import Conversation, Origin, new_id
+from vllm_chat.core.store.changes import noted
 from vllm_chat.core.store.documents import (
     DiskState,
     SessionSummary,
@@ -149,7 +150,10 @@ class SessionStore:
         self._seq = itertools.count()
         self._committed: dict[str, int] = {}  # session id -> seq of the last snapshot written
         self._search: SearchIndex | None = None
-        self._summaries: dict[str, tuple[dict[str, Any], SessionSummary]] = {}  # made once per summary
+        # Each summary made once: file name -> the listing's result it was made from, and the summary
+        # (two dicts rather than one of pairs: 10,000 pairs would be 10,000 more objects for the GC).
+        self._sources: dict[str, dict[str, Any]] = {}
+        self._summaries: dict[str, SessionSummary] = {}
 
     # paths and ids
 
@@ -195,12 +199,13 @@ class SessionStore:
                 return None
             self._check_unchanged(path, prepared.expected)
             try:
-                atomic_write(path, prepared.payload)
+                with noted(self.root, path.name):
+                    atomic_write(path, prepared.payload)
                 key = stat_key(os.stat(path))
             except OSError as exc:
                 raise StoreError(f"can't save session {prepared.id} to {path}: {exc.strerror or exc}") from None
             self._committed[prepared.id] = prepared.seq
-        self.listing.note(path.name, key, dict(prepared.summary))
+            self.listing.note(path.name, key, dict(prepared.summary))  # in the lock: see listing.py
         return DiskState(prepared.id, prepared.generation, key, prepared.payload, prepared.seq)
 
     def save(self, conv: Conversation) -> SaveOutcome:
@@ -347,19 +352,21 @@ class SessionStore:
                                                            builtins.list[UnreadableSession]]:
         summaries: builtins.list[SessionSummary] = []
         unreadable: builtins.list[UnreadableSession] = []
-        root, made = self.root, self._summaries
-        kept: dict[str, tuple[dict[str, Any], SessionSummary]] = {}
+        root, sources, made = self.root, self._sources, self._summaries
+        kept_sources: dict[str, dict[str, Any]] = {}
+        kept: dict[str, SessionSummary] = {}
         for entry in entries:
             result = entry.result
             if isinstance(result, str):
                 unreadable.append(UnreadableSession(root / entry.name, result))
                 continue
-            cached = made.get(entry.name)
-            if cached is None or cached[0] is not result:  # the listing made a new summary
-                cached = (result, SessionSummary(folder=root, **result))
-            kept[entry.name] = cached
-            summaries.append(cached[1])
-        self._summaries = kept
+            summary = made.get(entry.name)
+            if summary is None or sources.get(entry.name) is not result:  # the listing made a new summary
+                summary = SessionSummary(folder=root, **result)
+            kept_sources[entry.name] = result
+            kept[entry.name] = summary
+            summaries.append(summary)
+        self._sources, self._summaries = kept_sources, kept
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
         unreadable.sort(key=lambda u: u.path.name)
         return summaries, unreadable
@@ -399,12 +406,13 @@ class SessionStore:
             raise StoreError(f"no session {session_id}")
         with self._lock, self.lock.held(doing=f"delete {path}"):
             try:
-                path.unlink()
+                with noted(self.root, path.name):
+                    path.unlink()
             except FileNotFoundError:
                 raise StoreError(f"no session {session_id}") from None
             except OSError as exc:
                 raise StoreError(f"can't delete {path}: {exc.strerror or exc}") from None
-        self.listing.forget(path.name)
+            self.listing.forget(path.name)
 
     def rename(self, session_id: str, title: str) -> None:
         """Give a saved session a new title (whitespace collapsed; must not be empty).
@@ -448,13 +456,22 @@ class SessionStore:
         broken). The first search after many changes reads the changed files,
         so run it in a worker thread from a UI.
         """
+        return self._search_index().search(query, everywhere=everywhere, limit=limit)
+
+
+    def prepare_search(self) -> bool:
+        """Bring the search index up to date with the folder now, if there is one (False when
+        there isn't: the first search builds it), so that the next search answers at once.
+        Meant for a worker thread (e.g. when the session browser opens)."""
+        return self._search_index().refresh()
+
+    def _search_index(self) -> SearchIndex:
         from vllm_chat.core.store.search import SearchIndex
 
         with self._lock:
             if self._search is None:
                 self._search = SearchIndex(self.root)
-            index = self._search
-        return index.search(query, everywhere=everywhere, limit=limit)
+            return self._search
 
 
 def _state_of(conv: Conversation) -> DiskState | None:

@@ -1,13 +1,14 @@
 """SessionBrowserScreen: every saved conversation, filtered as you type; open, rename, delete.
 
 Everything comes from the `ChatSession` (`list_saved`, `search_saved`,
-`rename_saved`, `delete_saved`); the screen only draws. The list is a
-`SessionList` of one-line rows that draws only what is on screen
-(`widgets/session_rows.py`), so 10,000 sessions open and filter at once. Title matches are
-filtered on the UI loop on every keystroke (a substring test over the titles
-already in memory); matches inside messages come from the full-text index in
-a thread worker that starts once typing pauses and is cancelled by the next
-keystroke. They are listed below the title matches, best first, and the
+`prepare_search`, `rename_saved`, `delete_saved`); the screen only draws. The
+list is read in a thread worker after the first frame, and is a `SessionList` of
+one-line rows that draws only what is on screen (`widgets/session_rows.py`), so
+10,000 sessions open and filter at once. Title matches are filtered on the UI
+loop on every keystroke (a substring test over the titles already in memory);
+matches inside messages come from the full-text index (brought up to date in
+the background once the list is shown) in a thread worker that starts once
+typing pauses and is cancelled by the next keystroke. They are listed below the title matches, best first, and the
 detail line shows a snippet around the hit. F3 switches whether reasoning
 and tool calls and results are searched too.
 
@@ -51,6 +52,7 @@ from vllm_chat.ui.widgets.session_rows import (
     absolute_time,
     one_line,
     relative_time,
+    snippet_text,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -181,7 +183,9 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         if self.app.is_headless:
             box.cursor_blink = False
         box.focus()
-        self._load()
+        # After the first frame: the listing's thread then runs while the loop is idle, rather
+        # than taking turns with it (the interpreter lock) while the screen is laid out and drawn.
+        self.call_after_refresh(self._load)
 
     # -- loading and showing --------------------------------------------------------------
 
@@ -191,6 +195,12 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
         # index reads every file. What the filter needs is prepared here too.
         summaries, unreadable = self.session.list_saved()
         return summaries, unreadable, [s.title.lower() for s in summaries], {s.id: s for s in summaries}
+
+    @work(thread=True, exclusive=True, group="session-index", exit_on_error=False)
+    def _prepare_search(self) -> bool:
+        # What other windows saved is indexed while the user looks at the list, not when the first
+        # search waits for it. (A failure is the search's to report, if there is one.)
+        return self.session.prepare_search()
 
     @work(thread=True, exclusive=True, group="session-search", exit_on_error=False)
     def _search(self, needle: str, everywhere: bool) -> tuple[str, bool, list[SearchHit]]:
@@ -204,6 +214,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
                 self._made = {}
                 self.loaded = True
                 self._refilter()  # the user may have typed while the list was read
+                self._prepare_search()
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
                 self._show()
@@ -329,7 +340,7 @@ class SessionBrowserScreen(Dialog[BrowserResult]):
             hit = self._hits.get(summary.id) if self._content_query == self._needle() else None
             if hit is not None:
                 detail.append(f"{hit.where}: ", style="italic")
-                detail.append_text(_snippet_text(hit))
+                detail.append_text(snippet_text(hit.snippet))
             else:
                 detail.append(one_line(markdown_line(summary.preview)) or "(no messages)", style="italic")
         elif unreadable is not None:
@@ -487,12 +498,3 @@ def _row_id(item: SessionSummary | UnreadableSession | str) -> str | None:
     if isinstance(item, SessionSummary):
         return item.id
     return UNREADABLE_PREFIX + item.path.name if isinstance(item, UnreadableSession) else None
-
-
-def _snippet_text(hit: SearchHit) -> Text:
-    """The hit's snippet (already inert and on one line) with the query's words in bold."""
-    snippet = hit.snippet
-    text = Text(snippet.text, style="italic")
-    for start, end in snippet.marks:
-        text.stylize("bold not italic", start, end)
-    return text

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from rich.segment import Segment
 from rich.style import Style as RichStyle
+from rich.text import Text
 from textual import events
 from textual.content import Content
 from textual.css.styles import RulesMap
@@ -29,6 +30,7 @@ from textual.style import Style
 from textual.visual import RenderOptions, Visual
 
 from vllm_chat.core.store import SessionSummary, UnreadableSession
+from vllm_chat.core.store.searchable import Snippet
 from vllm_chat.core.text import inert
 
 # --- words for times ------------------------------------------------------------
@@ -64,6 +66,14 @@ def absolute_time(ts: float) -> str:
 def one_line(text: str) -> str:
     """Untrusted text made safe and flat: control characters visible, whitespace runs one space."""
     return " ".join(inert(text).split())
+
+
+def snippet_text(snippet: Snippet) -> Text:
+    """A search hit's snippet (already inert and on one line) with the query's words in bold."""
+    text = Text(snippet.text, style="italic")
+    for start, end in snippet.marks:
+        text.stylize("bold not italic", start, end)
+    return text
 
 
 def messages_label(count: int) -> str:
