@@ -13,7 +13,9 @@ reply is on disk with status `streaming` and comes back `stopped`
 ("interrupted ...") on load.
 
 A save is one pydantic serialization and one small atomic write: a few
-milliseconds for a typical session, cheap enough for the UI loop. Errors
+milliseconds for a typical session, cheap enough for the UI loop. While a reply
+streams, though, the write and its fsync run in a thread (`BACKGROUND_WRITES`):
+a huge reply's file takes long to write, and the loop is where keys are echoed. Errors
 (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
@@ -47,6 +49,7 @@ from vllm_chat.core.events import (
 )
 from vllm_chat.core.store import (
     SaveOutcome,
+    SessionChanged,
     SessionIdConflict,
     SessionStore,
     StoreError,
@@ -56,6 +59,12 @@ START_SAVE_DELAY = 0.05
 """Seconds from a turn's start to the save that puts its prompt on disk. The engine starts
 the turn just before it sends the request; saving at once (JSON, an atomic write, fsync:
 2-18 ms) held the request back by that much on the way from Enter to the first token."""
+
+
+BACKGROUND_WRITES = True
+"""Whether the saves made while a reply streams are written in a thread. Serializing stays
+on the event loop (the conversation changes there); the write and its fsync do not: for a
+reply of 1.5 MB they held the loop 50-100 ms every `interval`, and every key typed then."""
 
 
 class SessionRecorder:
@@ -96,6 +105,7 @@ class SessionRecorder:
         self._saved_changes = 0
         self._calls_saved = False
         self._soon: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Future[None] | None = None
 
     @property
     def dirty(self) -> bool:
@@ -150,7 +160,43 @@ class SessionRecorder:
         no event came for a while (a stalled stream, a long tool run).
         """
         if self.dirty and self._clock() - self._last_attempt >= self.interval:
+            self._save_streaming()
+
+    def _save_streaming(self) -> None:
+        """A save while a reply streams: serialized here, written and fsynced in a thread
+        (see `BACKGROUND_WRITES`); at once where there is no event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
             self.save_now()
+            return
+        if not BACKGROUND_WRITES:
+            self.save_now()
+            return
+        if self._writing is not None or self._nothing_to_keep():
+            return  # the write under way will be followed by another at the next tick
+        self._last_attempt = self._clock()
+        changes = self._changes
+        try:
+            prepared = self.store.prepare(self.conversation)
+        except Exception:  # the plain save says what went wrong, as always
+            self.save_now()
+            return
+        self._writing = asyncio.ensure_future(asyncio.to_thread(self.store.commit_for, self.conversation, prepared))
+        self._writing.add_done_callback(lambda done: self._written(done, changes))
+
+    def _written(self, done: asyncio.Future[None], changes: int) -> None:
+        """Back on the loop after a write in a thread."""
+        self._writing = None
+        if done.cancelled():
+            return
+        error = done.exception()
+        if isinstance(error, (SessionChanged, SessionIdConflict)):
+            self.save_now()  # another window wrote the file: merge (or fork) here, on the loop
+        elif isinstance(error, Exception):
+            self._failed(self._as_store_error(error))
+        else:
+            self._succeeded(changes)
 
     def save_now(self) -> bool:
         """Save the conversation now; True if it reached the disk.

@@ -208,6 +208,15 @@ class SessionStore:
             self.listing.note(path.name, key, dict(prepared.summary))  # in the lock: see listing.py
         return DiskState(prepared.id, prepared.generation, key, prepared.payload, prepared.seq)
 
+    def commit_for(self, conv: Conversation, prepared: PreparedSave) -> None:
+        """`commit` from a writer thread, noting the new state on `conv` before the lock is let
+        go, so a `save` of `conv` on its own thread never takes this write for another's."""
+        with self._lock:
+            state = self.commit(prepared)
+            known = _state_of(conv)
+            if state is not None and conv.id == prepared.id and (known is None or known.seq < state.seq):
+                conv._disk = state
+
     def save(self, conv: Conversation) -> SaveOutcome:
         """Write `conv` to its file atomically (mode 0600), never over another writer's work.
 
