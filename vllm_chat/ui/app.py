@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from rich.console import RenderableType
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.markup import escape
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -59,6 +60,7 @@ class VllmChatApp(App[int]):
         """What was wrong with the config's [keymap] (those entries were not applied)."""
         self.terminal_copy = TerminalCopy()
         """What the terminal shows: each frame writes only what differs from it."""
+        self._copied_size = Size(0, 0)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -109,6 +111,9 @@ class VllmChatApp(App[int]):
         # (see `TerminalCopy`); an inline driver keeps Textual's own output.
         driver = self._driver
         if renderable is not None and driver is not None and not driver.is_inline:
+            if self.size != self._copied_size:  # a resized terminal may reflow or clear what it showed
+                self.terminal_copy.forget()
+                self._copied_size = self.size
             renderable = self.terminal_copy.wrap(renderable)
         super()._display(screen, renderable)
 
