@@ -4,6 +4,7 @@ header shows, and a failed save is reported (and recovered from) rather than los
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tests.conftest import TEST_API_KEY
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.errors import render_hint
-from vllm_chat.core.events import TurnFailed, TurnFinished
+from vllm_chat.core.events import ContentDelta, TurnFailed, TurnFinished
 from vllm_chat.core.params import SamplingParams
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
@@ -148,3 +149,27 @@ def test_a_failing_save_is_reported_kept_in_memory_and_cleared_once_saving_works
     assert session.status().save_problem == "" and heard[-1] == ""
     assert on_disk(store, session)["model"] == "while-broken", "what was kept in memory reached the disk"
     rescued.unlink()
+
+
+async def test_closing_mid_reply_saves_it_stopped_with_every_word_received(tmp_path: Path) -> None:
+    async with SimServer(SimConfig(api_key=TEST_API_KEY, tps=100)) as server:
+        store = SessionStore()
+        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
+                                             "model": "sim-chat"}), store=store)
+        session.add_user_message("long 2000")
+        received: list[str] = []
+
+        async def consume() -> None:  # as the TUI's turn worker does, while the user quits
+            async for event in session.run():
+                if isinstance(event, ContentDelta):
+                    received.append(event.text)
+
+        consumer = asyncio.create_task(consume())
+        while len("".join(received)) < 300:
+            await asyncio.sleep(0.01)
+        await session.aclose()
+        consumer.cancel()  # the app exits: its workers end with it
+        await asyncio.gather(consumer, return_exceptions=True)
+    reply = on_disk(store, session)["messages"][-1]
+    assert reply["status"] == "stopped", "saved as stopped, not as a reply interrupted by a crash"
+    assert reply["content"].startswith("".join(received)) and len(reply["content"]) >= 300

@@ -128,6 +128,15 @@ class Engine(ToolRounds):
             return True
         return False
 
+    async def stop_and_wait(self, timeout: float = 2.0) -> bool:
+        """Stop the current turn and wait (at most `timeout` seconds) until the reply is
+        marked stopped, its text complete in the message; False if nothing was running."""
+        task = self._task
+        if not self.stop() or task is None:
+            return False
+        await asyncio.wait({task}, timeout=timeout)
+        return True
+
     def sync(self) -> None:
         """Copy the text streamed so far into the messages being written.
 

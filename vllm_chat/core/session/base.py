@@ -323,8 +323,10 @@ class SessionBase:
         return rescue_copy(self.conversation)
 
     async def aclose(self) -> None:
-        """Stop any turn, save, and close the connection."""
-        self._engine.stop()
+        """Stop any turn, save, and close the connection. A reply under way is saved as
+        stopped, with all its text (not as an interrupted one missing its last words)."""
+        if await self._engine.stop_and_wait() and self._recorder is not None:
+            self._recorder.mark_changed()  # the engine marked the reply stopped
         self._flush()
         await self._client.aclose()
 
