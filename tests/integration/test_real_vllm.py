@@ -132,9 +132,11 @@ async def test_engine_side_error_arrives_in_the_stream(client):
 @needs_real
 async def test_closing_the_stream_aborts_generation(client):
     # Measured on the vLLM 0.32 CPU server (16 closed streams, 2026-11-26): 8 aborted within
-    # 70 tokens, 2 late (973, 1288 of 1500), 6 ran to max_tokens. So up to 8 attempts, one abort
-    # required: a miss in all of them is about 0.4 ** 8, under 1 in 1000.
-    await checks.check_cancel_by_closing(client, MODEL, attempts=8)
+    # 70 tokens, 2 late (973, 1288 of 1500), 6 ran to max_tokens. Under CI's load (4 workers
+    # and three servers on 2 cores) all 8 of one run ran to max_tokens (2026-12-06): the server
+    # notices the closed connection later when it is starved. So up to 20 attempts, one abort
+    # required.
+    await checks.check_cancel_by_closing(client, MODEL, attempts=20)
 
 
 async def test_refused_connection_is_connection_error():
