@@ -15,8 +15,8 @@ reply is on disk with status `streaming` and comes back `stopped`
 A save is one pydantic serialization and one small atomic write: a few
 milliseconds for a typical session, cheap enough for the UI loop. While a reply
 streams, though, the write and its fsync run in a thread (`BACKGROUND_WRITES`):
-a huge reply's file takes long to write, and the loop is where keys are echoed. Errors
-(a full disk, a read-only folder) never escape `observe`: they are kept in
+a huge reply's file takes long to write, and the loop is where keys are echoed.
+Errors (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
 
@@ -170,10 +170,10 @@ class SessionRecorder:
         except RuntimeError:
             self.save_now()
             return
-        if not BACKGROUND_WRITES:
+        if not BACKGROUND_WRITES or self._nothing_to_keep():
             self.save_now()
             return
-        if self._writing is not None or self._nothing_to_keep():
+        if self._writing is not None:
             return  # the write under way will be followed by another at the next tick
         self._last_attempt = self._clock()
         changes = self._changes
