@@ -26,8 +26,8 @@ async def test_a_full_disk_shows_a_banner_until_there_is_room_and_loses_nothing(
             filler = fill(disk)
             await send(app, pilot, "echo written while the disk is full")
             await wait_for_reply(app, pilot)
-            await wait_until(pilot, lambda: "Not saved:" in screen_text(app), message="the save banner")
-            assert "kept in memory" in screen_text(app), screen_text(app)
+            await wait_until(pilot, lambda: "Not saved:" in screen_text(app) and "kept in memory" in screen_text(app),
+                             message="the save banner, saying the conversation is kept in memory")
             assert "No space left on device" in app.session.status().save_problem
             filler.unlink()
             await send(app, pilot, "echo and after")
