@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from vllm_chat.core.chunk_view import json_chunks
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.generation.preflight import wire_body
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
+from vllm_chat.core.model_prefetch import PrefetchedModels
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
 from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
@@ -83,6 +85,11 @@ class ChatClient:
         self._sdk: AsyncOpenAI | None = None
         self._http: Any = None
         self._lock = asyncio.Lock()
+        self._prefetch: Future[PrefetchedModels | None] | None = None
+
+    def adopt_prefetch(self, prefetch: Future[PrefetchedModels | None] | None) -> None:
+        """Answer the next `list_models` with the list asked for at launch (`model_prefetch`)."""
+        self._prefetch = prefetch
 
     @property
     def has_api_key(self) -> bool:
@@ -147,6 +154,8 @@ class ChatClient:
         """The served models, or `ChatErrorException` explaining why not: a plain GET as the
         SDK sends it, not waiting for its import; an answer but a 200 is asked again through
         the SDK (answered at once), so every refusal is explained as the SDK's would be."""
+        if (prefetched := await self._prefetched()) is not None:
+            return parse_models(prefetched.body, prefetched.content_type, url=f"{self.shown_url}/models")
         http, url = await self.http(), self.base_url + "/models"
         gateway_auth = any(name.lower() == "authorization" for name in self.transport.headers)
         try:
@@ -162,6 +171,17 @@ class ChatClient:
                 raise ChatErrorException(self.explain(exc)) from exc
         return parse_models(response.content, response.headers.get("content-type", ""),
                             url=f"{self.shown_url}/models")
+
+    async def _prefetched(self) -> PrefetchedModels | None:
+        """The launch's model list (once), if it is a 200 from this client's URL."""
+        future, self._prefetch = self._prefetch, None
+        if future is None:
+            return None
+        try:
+            answer = await asyncio.wait_for(asyncio.wrap_future(future), self._connect_timeout)
+        except asyncio.TimeoutError:
+            return None
+        return answer if answer is not None and answer.url == self.base_url + "/models" else None
 
     async def stream_chat(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
         """Yield the SDK's chunks for a streamed chat request; closing the generator

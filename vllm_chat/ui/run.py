@@ -14,6 +14,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def run_tui(settings: Settings, *, conversation: Conversation | None = None, demo: bool = False) -> int:
     """Run the app until the user quits; returns the exit status."""
+    from vllm_chat.core.model_prefetch import prefetch_for
+
+    # Asked before anything heavy is imported: the answer is in by the first frame.
+    models = prefetch_for(settings)
     from vllm_chat.ui.images import prepare_terminal
 
     # textual-image asks the terminal what it can draw, which must happen before
@@ -29,7 +33,8 @@ def run_tui(settings: Settings, *, conversation: Conversation | None = None, dem
     from vllm_chat.core.store import SessionStore
     from vllm_chat.ui.app import VllmChatApp
 
-    session = ChatSession(settings, conversation=conversation, store=SessionStore(), demo=demo)
+    session = ChatSession(settings, conversation=conversation, store=SessionStore(), demo=demo,
+                          models_prefetch=models)
     app = VllmChatApp(session, prompt_history=PromptHistory(history_file()))
     probe.join()
     result = app.run()

@@ -28,7 +28,10 @@ from vllm_chat.core.turn_request import TurnOptions
 from vllm_chat.core.urls import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
+
     from vllm_chat.core.media.policy import MediaPolicy
+    from vllm_chat.core.model_prefetch import PrefetchedModels
     from vllm_chat.core.recorder import SessionRecorder
     from vllm_chat.core.store import SessionStore, StoreError
 
@@ -58,6 +61,7 @@ class SessionBase:
         approver: Approver | None = None,
         root: Path | None = None,
         demo: bool = False,
+        models_prefetch: Future[PrefetchedModels | None] | None = None,
     ) -> None:
         self.settings = settings
         """The effective settings of this run."""
@@ -72,6 +76,7 @@ class SessionBase:
         self.tool_choice = settings.tools.choice
         """`tool_choice` sent with tools in this run: auto, none or required."""
         self._client = self._client_for(settings)
+        self._client.adopt_prefetch(models_prefetch)
         self._store = store
         self._root = root or Path(os.getcwd())
         self._engine = self._build_engine(approver)

@@ -9,6 +9,8 @@ screen is usable at once and says when the server is back.
 
 from __future__ import annotations
 
+import asyncio
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -217,6 +219,11 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             count = len(self.session.models)
             self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
                         title="Connected", markup=False)
+        # The SDK's import (in a thread) holds the GIL most of a second: the header with the
+        # model's name is painted first.
+        painted = asyncio.Event()
+        self.call_after_refresh(painted.set)
+        await painted.wait()
         await self.session.warm_up()  # the model list came without the SDK; the first Enter needs it
         markdown_view.warm_up(self.app)  # and the first reply's first words need the Markdown renderer
         memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
