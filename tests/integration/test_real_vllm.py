@@ -129,14 +129,27 @@ async def test_engine_side_error_arrives_in_the_stream(client):
     await checks.check_in_stream_error(client, MODEL)
 
 
+STARVED_LOAD = 3.0
+"""Runnable processes per core (1-minute load) above which the real server may be too
+starved to notice a closed connection before its engine has generated every token."""
+
+
 @needs_real
 async def test_closing_the_stream_aborts_generation(client):
     # Measured on the vLLM 0.32 CPU server (16 closed streams, 2026-11-26): 8 aborted within
-    # 70 tokens, 2 late (973, 1288 of 1500), 6 ran to max_tokens. Under CI's load (4 workers
-    # and three servers on 2 cores) all 8 of one run ran to max_tokens (2026-12-06): the server
-    # notices the closed connection later when it is starved. So up to 20 attempts, one abort
-    # required.
-    await checks.check_cancel_by_closing(client, MODEL, attempts=20)
+    # 70 tokens, 2 late (973, 1288 of 1500), 6 ran to max_tokens. Alone it aborts at the first
+    # attempt (0.3-0.5 s, also beside four busy loops). With the suite's UI tests on 4 workers
+    # beside it (load 9-34 on 2 cores, 2026-12-06) the API server, one thread, is starved while
+    # the multi-threaded engine still makes ~450 tok/s: 20 attempts in a row ran to max_tokens.
+    # So: one abort in 20 attempts, and a run that saw none fails unless the machine was that busy.
+    try:
+        await checks.check_cancel_by_closing(client, MODEL, attempts=20)
+    except AssertionError as exc:
+        per_core = os.getloadavg()[0] / (os.cpu_count() or 1)
+        if per_core < STARVED_LOAD:
+            raise
+        pytest.skip(f"{exc}, at a load of {per_core:.1f} per core: the server noticed the closed "
+                    "connection only after its engine had generated every token")
 
 
 async def test_refused_connection_is_connection_error():

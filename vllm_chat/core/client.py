@@ -1,14 +1,15 @@
-"""The connection to one vLLM server, through the official `openai` SDK.
+"""The connection to one vLLM server, through the official `openai` SDK's terms.
 
 `ChatClient` builds an `AsyncOpenAI` with `max_retries=0` (a failed turn must
 never be generated twice behind the user's back) and imports `openai` only
-when first needed, in a thread, because the import alone costs ~0.4 s.
-`explain()` turns any exception from the SDK into a `ChatError` a user can
-act on; it is the single place that knows vLLM's error texts. The model list
-doesn't wait for the SDK (see `http_pool`). Streams are
-read through `stream_guard`'s decoder, so a malformed chunk is skipped and
-reported instead of ending the reply; text a server sends back (an error page,
-a message) is quoted as a short excerpt, never whole.
+when first needed, in a thread, because the import alone costs 0.4-1.2 s.
+The two requests on a user's path don't wait for it: the model list is a plain
+GET (`http_pool`, `model_prefetch`) and a streamed reply is sent and read
+without it (`plain_stream`, through `stream_guard`'s decoder, so a malformed
+chunk is skipped and reported instead of ending the reply); both fail with the
+SDK's exceptions. `explain()` turns any of them into a `ChatError` a user can
+act on; it is the single place that knows vLLM's error texts. Text a server
+sends back (an error page, a message) is quoted as a short excerpt, never whole.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vllm_chat.core.chunk_view import json_chunks
+from vllm_chat.core import plain_stream
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.generation.preflight import wire_body
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
 from vllm_chat.core.model_prefetch import PrefetchedModels
 from vllm_chat.core.models import ModelInfo
 from vllm_chat.core.responses import describe_body, excerpt, parse_models
-from vllm_chat.core.stream_guard import CURRENT_LOG, CheckedSSEDecoder, FaultLog
+from vllm_chat.core.stream_guard import FaultLog
 from vllm_chat.core.transport import Transport
 from vllm_chat.core.urls import redact_urls, root_url, suggest_base_url
 
@@ -40,24 +42,6 @@ def _import_openai() -> Any:
     import openai.resources.chat  # noqa: F401 - loaded by the first `sdk.chat`: here, not on a turn's path
 
     return openai
-
-
-_CHECKED_CLASS: Any = None
-
-
-def _checked_client_class(openai: Any) -> Any:
-    """`AsyncOpenAI` with the checking SSE decoder (made once, after the lazy import)."""
-    global _CHECKED_CLASS
-    if _CHECKED_CLASS is None:
-
-        class CheckedAsyncOpenAI(openai.AsyncOpenAI):  # type: ignore[misc]  # the SDK is imported lazily: Any
-            """The SDK client; its streams are decoded by `CheckedSSEDecoder`."""
-
-            def _make_sse_decoder(self) -> CheckedSSEDecoder:
-                return CheckedSSEDecoder(CURRENT_LOG.get())
-
-        _CHECKED_CLASS = CheckedAsyncOpenAI
-    return _CHECKED_CLASS
 
 
 class ChatClient:
@@ -114,7 +98,7 @@ class ChatClient:
 
     def _build(self, openai: Any, http: Any) -> AsyncOpenAI:
         self._http = http
-        sdk: AsyncOpenAI = _checked_client_class(openai)(
+        sdk: AsyncOpenAI = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
             max_retries=0,
@@ -146,6 +130,14 @@ class ChatClient:
         return {"Authorization": f"Bearer {self._api_key}"}
 
     @property
+    def sdk_auth_headers(self) -> dict[str, str]:
+        """The Authorization header as the SDK sends it (`Bearer EMPTY` without a key), unless
+        an extra header is the Authorization a gateway wants."""
+        if any(name.lower() == "authorization" for name in self.transport.headers):
+            return {}
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    @property
     def root_url(self) -> str:
         """The server root (where `/metrics`, `/version` and `/tokenize` live)."""
         return root_url(self.base_url)
@@ -157,9 +149,8 @@ class ChatClient:
         if (prefetched := await self._prefetched()) is not None:
             return parse_models(prefetched.body, prefetched.content_type, url=f"{self.shown_url}/models")
         http, url = await self.http(), self.base_url + "/models"
-        gateway_auth = any(name.lower() == "authorization" for name in self.transport.headers)
         try:
-            response = await http.get(url, headers={} if gateway_auth else {"Authorization": f"Bearer {self._api_key}"})
+            response = await http.get(url, headers=self.sdk_auth_headers)
         except Exception as exc:  # what the SDK turns into APITimeoutError / APIConnectionError
             openai = await asyncio.to_thread(_import_openai)
             raise ChatErrorException(self.explain(as_sdk_error(openai, import_httpx2(), exc, "GET", url))) from exc
@@ -184,12 +175,11 @@ class ChatClient:
         return answer if answer is not None and answer.url == self.base_url + "/models" else None
 
     async def stream_chat(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
-        """Yield the SDK's chunks for a streamed chat request; closing the generator
+        """Yield the chunks of a streamed chat request (`ChunkView`s); closing the generator
         closes the HTTP response, which makes vLLM abort the generation.
 
         Malformed chunks are left out and noted in `faults` (see `stream_guard`)."""
-        stream = await self._open_stream("/chat/completions", request, faults)
-        async for chunk in self._chunks(stream):
+        async for chunk in self._stream("/chat/completions", request, faults):
             yield chunk
 
     async def stream_completion(self, request: dict[str, Any], faults: FaultLog | None = None) -> AsyncIterator[Any]:
@@ -198,38 +188,17 @@ class ChatClient:
         Malformed chunks are left out and noted in `faults`, as for `stream_chat`."""
         from vllm_chat.core.completion_chunks import as_chat_chunk
 
-        stream = await self._open_stream("/completions", request, faults)
-        async for chunk in self._chunks(stream):
+        async for chunk in self._stream("/completions", request, faults):
             yield as_chat_chunk(chunk)
 
-    async def _open_stream(self, path: str, request: dict[str, Any], faults: FaultLog | None) -> Any:
-        """POST `request` (the SDK's keyword arguments) to `path` as a stream, through the
-        SDK's client (its errors, retries and SSE decoding), but as the JSON body it is:
-        `create()` first walks every message through the SDK's type transforms, which costs
-        ~44 ms for a 200-message conversation, on the path from Enter to the first token."""
-        sdk = await self.sdk()
-        openai = _import_openai()
-        headers = request.get("extra_headers")
-        token = CURRENT_LOG.set(faults if faults is not None else FaultLog())
-        try:
-            return await sdk.post(path, body={**wire_body(request), "stream": True},
-                                  options={"headers": headers} if headers else {}, cast_to=object,
-                                  stream=True, stream_cls=openai.AsyncStream[object])
-        finally:
-            CURRENT_LOG.reset(token)
-
-    async def _chunks(self, stream: Any) -> AsyncIterator[Any]:
-        openai = _import_openai()
-        async with stream:
-            try:
-                async for chunk in json_chunks(stream):  # the SDK's models cost more than all else
-                    yield chunk
-            except openai.APITimeoutError:
-                raise
-            except openai.APIConnectionError as exc:
-                # The server had answered 200 and started the stream, so it is
-                # reachable: the reply was cut, even if no token had arrived yet.
-                raise ChatErrorException(self.explain(exc, mid_stream=True)) from exc
+    async def _stream(self, path: str, request: dict[str, Any], faults: FaultLog | None) -> AsyncIterator[Any]:
+        """POST `request` (the SDK's keyword arguments) to `path` as a stream: the JSON body it
+        is, sent and read without the SDK (see `plain_stream`), its exceptions on failure."""
+        body = {**wire_body(request), "stream": True}
+        response = await plain_stream.open_stream(self, path, body, request.get("extra_headers"))
+        async with aclosing(plain_stream.chunks(self, response, faults)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def complete(self, request: dict[str, Any]) -> Any:
         """A non-streamed chat request (used for short side requests such as titles)."""

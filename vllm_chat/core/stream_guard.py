@@ -1,9 +1,8 @@
 """Read a server's event stream defensively: one bad chunk is skipped and reported, never fatal.
 
-The `openai` SDK stays the transport and the parser of everything well formed;
-this module replaces only its SSE decoder (the client's `_make_sse_decoder`,
-the hook the SDK has for other wire formats). The decoder splits events as
-the SDK's own does, and then checks each one before the SDK sees it:
+A streamed reply is read without the SDK (`plain_stream`); this module is its
+server-sent-events decoder. It splits events as the SDK's own does, and then
+checks each one before anything reads it:
 
 - bytes that are not UTF-8 are decoded with U+FFFD in their place (the text
   around them is kept) and reported;
@@ -28,7 +27,6 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,11 +71,6 @@ class FaultLog:
 
     def __bool__(self) -> bool:
         return self.count > 0
-
-
-CURRENT_LOG: ContextVar[FaultLog | None] = ContextVar("vllm_chat_stream_faults", default=None)
-"""Where the decoder made for the stream being opened reports; the client sets it
-around the request (the SDK makes the decoder while `create()` runs)."""
 
 
 def describe_faults(log: FaultLog) -> str:
@@ -131,7 +124,7 @@ def chunk_problem(doc: Any) -> str | None:
     """Why `doc` (a decoded `data:` payload) is not a usable chat chunk, else None.
 
     Only what the app reads is checked, and only its type: unknown fields are
-    fine (vLLM adds its own), and an `error` object passes through so the SDK
+    fine (vLLM adds its own), and an `error` object passes through so the reader
     reports it as the server's error.
     """
     if not isinstance(doc, dict):
@@ -202,7 +195,7 @@ def _delta_problem(delta: Any) -> str | None:
 
 
 class CheckedEvent:
-    """One server-sent event that passed the checks (what the SDK's loop reads)."""
+    """One server-sent event that passed the checks."""
 
     __slots__ = ("_value", "data", "event", "id", "retry")
 
@@ -220,7 +213,7 @@ class CheckedEvent:
 
 
 class CheckedSSEDecoder:
-    """An SSE decoder for the SDK that drops malformed events and reports them to a `FaultLog`.
+    """An SSE decoder that drops malformed events and reports them to a `FaultLog`.
 
     Line splitting follows the SSE spec (CR, LF or CRLF end a line; a blank
     line ends an event; `:` starts a comment); there is no limit on line or
@@ -238,7 +231,7 @@ class CheckedSSEDecoder:
         self._retry: int | None = None
         self._bad_utf8 = False
 
-    # -- the SSEBytesDecoder protocol ----------------------------------------------------
+    # -- bytes in, events out ------------------------------------------------------------
 
     def iter_bytes(self, iterator: Iterable[bytes]) -> Iterator[CheckedEvent]:
         """Events from raw bytes."""

@@ -4,9 +4,9 @@ vLLM renders a chat `/tokenize` request through the model's own tokenizer and
 chat template, exactly as it renders `/v1/chat/completions`, so its `count` is
 the `usage.prompt_tokens` the same request would report. The route lives at
 the server root, not under `/v1`. It is not an OpenAI API, so there is no SDK
-method for it: the request goes through the SDK's generic `post` with an
-absolute URL, which keeps the same connection pool, API key header, retries
-(none) and exception types as every other request.
+method for it: the request goes through the HTTP client the SDK shares
+(`ChatClient.http`: the same connection pool, headers and API key), without
+waiting for the SDK's import; a refusal is read as the SDK reads one.
 
 Every way a count can fail becomes a `CountProblem` whose `kind` says whether
 asking again can help: `missing` and `forbidden` won't (not vLLM, too old, a
@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from vllm_chat.core.client import ChatClient, _import_openai, _server_message
+from vllm_chat.core.client import ChatClient, _server_message
 from vllm_chat.core.urls import root_url
 
 CountProblemKind = Literal["missing", "forbidden", "slow", "failed"]
@@ -62,18 +62,20 @@ def tokenize_url(base_url: str) -> str:
 async def tokenize(client: ChatClient, payload: bytes, *, timeout: float) -> TokenCount:
     """Ask the server to count `payload` (a `/tokenize` chat request, JSON already encoded:
     the meter encodes a long conversation once and reuses it); raises `CountProblem`."""
-    sdk = await client.sdk()
-    openai = _import_openai()
+    import httpx2
+
+    http = await client.http()
     try:
-        raw = await sdk.post(tokenize_url(client.base_url), cast_to=bytes, content=payload,
-                             options={"timeout": timeout, "headers": {"Content-Type": "application/json"}})
-    except openai.APITimeoutError:
+        response = await http.post(tokenize_url(client.base_url), content=payload, timeout=timeout,
+                                   headers={**client.sdk_auth_headers, "Content-Type": "application/json"})
+    except httpx2.TimeoutException:
         raise CountProblem("slow", f"the server did not count within {timeout:g} s") from None
-    except openai.APIConnectionError:
+    except httpx2.TransportError:
         raise CountProblem("failed", "the server can't be reached") from None
-    except openai.APIStatusError as exc:
-        raise _status_problem(exc) from None
-    return _read_answer(raw)
+    if not response.is_success:
+        sdk = await client.sdk()
+        raise _status_problem(sdk._make_status_error_from_response(response)) from None
+    return _read_answer(response.content)
 
 
 _HEAD = re.compile(rb'\A\s*\{\s*"count"\s*:\s*(\d+)\s*,\s*"max_model_len"\s*:\s*(\d+|null)\s*[,}]')
