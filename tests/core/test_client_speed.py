@@ -1,9 +1,10 @@
-"""The client's two speed-ups keep their promises: connecting doesn't wait for the SDK's
-import, and streamed chunks are read from their JSON (not built into the SDK's models)
-with the same attribute names, through the stream guard as before.
+"""The client's speed-ups keep their promises: connecting, counting and streaming don't
+wait for the SDK's import (whose exceptions still say what went wrong), and streamed
+chunks are read from their JSON (not built into the SDK's models) with the same
+attribute names, through the stream guard as before.
 
-Both talk HTTP to the simulated vLLM; the first runs in a process of its own, where
-nothing imported `openai` before.
+All talk HTTP to the simulated vLLM; the import checks run in processes of their own,
+where nothing imported `openai` before.
 """
 
 from __future__ import annotations
@@ -42,6 +43,44 @@ def test_the_model_list_arrives_without_importing_the_sdk_which_the_first_reques
     listed, shared = out.stdout.splitlines()
     assert listed == "[('sim-chat', 4096), ('sim-vision', 4096)] False"
     assert shared == "True True", "the SDK, once built, sends through the same connection pool"
+
+
+STREAMING = """
+import asyncio, json, sys
+from vllm_chat.core.client import ChatClient
+from vllm_chat.core.tokenize import tokenize
+from vllm_chat.simserver import SimConfig, SimServer
+
+async def main():
+    async with SimServer(SimConfig(api_key="k")) as server:
+        client = ChatClient(server.base_url, "k")
+        messages = [{"role": "user", "content": "echo plain words"}]
+        count = await tokenize(client, json.dumps({"model": "sim-chat", "messages": messages}).encode(), timeout=10)
+        text = ""
+        async for chunk in client.stream_chat({"model": "sim-chat", "messages": messages}):
+            text += "".join(c.delta.content or "" for c in chunk.choices)
+        print(count.count > 0, repr(text), "openai" in sys.modules)
+        refused = ChatClient(server.base_url, "wrong")
+        try:
+            async for _ in refused.stream_chat({"model": "sim-chat", "messages": messages}):
+                pass
+        except Exception as exc:
+            print(type(exc).__name__, refused.explain(exc).kind)
+        await client.aclose()
+        await refused.aclose()
+
+asyncio.run(main())
+"""
+
+
+def test_a_streamed_reply_and_a_count_need_no_sdk_whose_exceptions_still_say_what_went_wrong() -> None:
+    """`import openai` takes over a second of CPU; `vllm-chat -p` and a first Enter need
+    nothing from it when all goes well, and a refusal is still the SDK's exception."""
+    out = subprocess.run([sys.executable, "-c", STREAMING], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    answered, refused = out.stdout.splitlines()
+    assert answered == "True 'plain words' False"
+    assert refused == "AuthenticationError auth"
 
 
 async def test_streamed_chunks_are_read_from_their_json_not_built_into_sdk_models() -> None:
