@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import Future
 from contextlib import aclosing
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vllm_chat.core import plain_stream
+from vllm_chat.core.chunk_view import ChunkView
 from vllm_chat.core.errors import ChatError, ChatErrorException
 from vllm_chat.core.generation.preflight import wire_body
 from vllm_chat.core.http_pool import as_sdk_error, build_http, import_httpx2
@@ -195,15 +197,17 @@ class ChatClient:
         """POST `request` (the SDK's keyword arguments) to `path` as a stream: the JSON body it
         is, sent and read without the SDK (see `plain_stream`), its exceptions on failure."""
         body = {**wire_body(request), "stream": True}
-        response = await plain_stream.open_stream(self, path, body, request.get("extra_headers"))
+        response = await plain_stream.post(self, path, body, request.get("extra_headers"), stream=True)
         async with aclosing(plain_stream.chunks(self, response, faults)) as chunks:
             async for chunk in chunks:
                 yield chunk
 
-    async def complete(self, request: dict[str, Any]) -> Any:
-        """A non-streamed chat request (used for short side requests such as titles)."""
-        sdk = await self.sdk()
-        return await sdk.chat.completions.create(**request, stream=False)
+    async def complete(self, request: dict[str, Any]) -> ChunkView:
+        """A non-streamed chat request (used for short side requests such as titles): the
+        answer's JSON, read as the SDK's model is (`answer.choices[0].message.content`)."""
+        body = {**wire_body(request), "stream": False}
+        response = await plain_stream.post(self, "/chat/completions", body, request.get("extra_headers"))
+        return ChunkView(response.json())
 
     async def post_text(self, path: str, body: dict[str, Any]) -> str:
         """POST `body` as JSON to a route of vLLM's own under the base URL (e.g.
@@ -280,9 +284,12 @@ def explain(
     connection lost then is a cut-off reply, not an unreachable server.
     `ca_bundle`: the CA file in use, named when a certificate can't be verified.
     """
-    openai = _import_openai()
     if isinstance(exc, ChatErrorException):
         return exc.error
+    # Whatever raised an SDK exception imported the SDK first; without it, `exc` is none.
+    openai = sys.modules.get("openai")
+    if openai is None:
+        return _internal(exc)
     if isinstance(exc, openai.APITimeoutError):
         if _caused_by(exc, "ConnectTimeout", "PoolTimeout"):
             return ChatError(
@@ -333,6 +340,10 @@ def explain(
             status=int(code) if code.isdigit() else None,
             retryable=True,
         )
+    return _internal(exc)
+
+
+def _internal(exc: BaseException) -> ChatError:
     return ChatError(
         "internal",
         f"Unexpected error: {type(exc).__name__}: {exc}",

@@ -1,11 +1,12 @@
-"""A streamed request sent and read without the SDK, failing with the SDK's exceptions.
+"""Requests sent and read without the SDK, failing with the SDK's exceptions.
 
 `import openai` takes over a second of CPU on the 2-core machine (its types are hundreds
-of pydantic models), and a streamed reply needs nothing from it when all goes well: the
-body is already the JSON the server wants (`wire_body`), the server-sent events are
-read by the stream guard's `CheckedSSEDecoder`, and the chunks are read as JSON
-(`ChunkView`). So `vllm-chat -p` answers without importing it, and a TUI's first Enter
-never waits for it.
+of pydantic models, 57,000 objects for the garbage collector to walk, 23 MB), and a
+streamed reply needs nothing from it when all goes well, nor does a title's short
+request: the body is already the JSON the server wants (`wire_body`), the server-sent
+events are read by the stream guard's `CheckedSSEDecoder`, and the answers are read as
+JSON (`ChunkView`). So `vllm-chat -p` answers without importing it, and the TUI imports
+it only to explain a failure or to load a LoRA adapter.
 
 What goes wrong is still said in the SDK's terms, so `explain` stays the one place that
 knows what each failure means: a refusal becomes the exception the SDK would raise for
@@ -30,10 +31,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from vllm_chat.core.client import ChatClient
 
 
-async def open_stream(client: ChatClient, path: str, body: dict[str, Any],
-                      headers: dict[str, str] | None = None) -> Any:
-    """POST `body` (with `"stream": true`) to `path` under the base URL and return the
-    response once its status says the stream began; raises the SDK's exception otherwise."""
+async def post(client: ChatClient, path: str, body: dict[str, Any], headers: dict[str, str] | None = None,
+               *, stream: bool = False) -> Any:
+    """POST `body` as JSON to `path` under the base URL and return the response once its
+    status is a success (its body not yet read when `stream`); raises the SDK's exception
+    for a refusal or a transport failure."""
     import httpx2
 
     http = await client.http()
@@ -42,7 +44,7 @@ async def open_stream(client: ChatClient, path: str, body: dict[str, Any],
     sent = {"Content-Type": "application/json", "Accept": "application/json",
             **client.sdk_auth_headers, **(headers or {})}
     try:
-        response = await http.send(http.build_request("POST", url, content=content, headers=sent), stream=True)
+        response = await http.send(http.build_request("POST", url, content=content, headers=sent), stream=stream)
         if response.is_success:
             return response
         try:

@@ -25,8 +25,9 @@ def settle(moment: str) -> None:
 
     Each moment freezes at most once per process: what is frozen is never
     collected, so freezing again on every reconnect would keep the message
-    views on screen then (and their cycles) for good. The "sdk" moment may
-    catch one screenful of views of a resumed session; that bound is the cost.
+    views on screen then (and their cycles) for good. The "sdk" moment (the
+    SDK is imported only to explain a failure or load an adapter) may catch
+    a screenful of message views; that bound is the cost.
     """
     if moment not in _settled:
         _settled.add(moment)

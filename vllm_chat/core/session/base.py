@@ -281,11 +281,6 @@ class SessionBase:
             await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
             attempt += 1
 
-    async def warm_up(self) -> None:
-        """Load what sending needs (the openai SDK: ~0.4 s to import, in a thread), so the
-        first prompt doesn't wait for it. Connecting doesn't: the model list is a plain GET."""
-        await self._client.sdk()
-
     async def ensure_model(self) -> str:
         """The model the next turn uses, asking the server for its list only when neither the
         conversation nor the settings name one (raises `ChatErrorException` if it can't)."""

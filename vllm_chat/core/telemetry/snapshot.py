@@ -149,7 +149,6 @@ async def take_snapshot(
         except ProbeError as exc:
             return None, f"not reported: {exc.reason}"
 
-    await client.sdk()  # its first import takes seconds on a busy machine: not the server's time
     (version_text, version_problem), (cards, models_problem), sample = await asyncio.gather(
         version(), models(), sample_metrics(client, timeout))
     return ServerSnapshot(

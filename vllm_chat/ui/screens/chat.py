@@ -10,6 +10,7 @@ screen is usable at once and says when the server is back.
 from __future__ import annotations
 
 import asyncio
+import sys
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -160,6 +161,8 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
 
     def show_status(self) -> None:
         """Draw the session's status: the header, and the banner while saving fails."""
+        if "openai" in sys.modules:  # imported to explain a failure or load an adapter
+            memory.settle("sdk")
         status = self.session.status()
         self.status.show(status)
         last = self.session.conversation.messages[-1:]
@@ -219,14 +222,10 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             count = len(self.session.models)
             self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
                         title="Connected", markup=False)
-        # The SDK's import (in a thread) holds the GIL most of a second: the header with the
-        # model's name is painted first.
-        painted = asyncio.Event()
+        painted = asyncio.Event()  # the header with the model's name first
         self.call_after_refresh(painted.set)
         await painted.wait()
-        await self.session.warm_up()  # the model list came without the SDK; the first Enter needs it
-        markdown_view.warm_up(self.app)  # and the first reply's first words need the Markdown renderer
-        memory.settle("sdk")  # the SDK is imported now: its many objects are here to stay
+        markdown_view.warm_up(self.app)  # the first reply's first words need the Markdown renderer
 
     # -- turns ------------------------------------------------------------------------
 
