@@ -24,6 +24,7 @@ from vllm_chat.ui.key_places import apply_keymap, help_groups
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
 from vllm_chat.ui.screens.help import HelpScreen
+from vllm_chat.ui.spatial_grid import use_tall_squares
 from vllm_chat.ui.terminal_copy import TerminalCopy
 from vllm_chat.ui.theming import ThemeBook, ThemePicker
 
@@ -48,6 +49,7 @@ class VllmChatApp(App[int]):
         *,
         prompt_history: PromptHistory | None = None,
     ) -> None:
+        use_tall_squares()
         self.themes = ThemeBook(session.settings.theme)
         """Our themes and the user's, validated."""
         super().__init__()
