@@ -134,7 +134,8 @@ class ChatClient:
     @property
     def sdk_auth_headers(self) -> dict[str, str]:
         """The Authorization header as the SDK sends it (`Bearer EMPTY` without a key), unless
-        an extra header is the Authorization a gateway wants."""
+        an extra header is the Authorization a gateway wants: the requests that replace the
+        SDK's own (model list, streams, counts, titles) reach the server exactly as before."""
         if any(name.lower() == "authorization" for name in self.transport.headers):
             return {}
         return {"Authorization": f"Bearer {self._api_key}"}

@@ -51,7 +51,7 @@ async def post(client: ChatClient, path: str, body: dict[str, Any], headers: dic
             await response.aread()
         finally:
             await response.aclose()
-    except httpx2.TransportError as exc:
+    except httpx2.RequestError as exc:  # what the SDK wraps as well
         raise await sdk_transport_error(exc, url) from exc
     sdk = await client.sdk()
     raise sdk._make_status_error_from_response(response)  # the SDK's own reading of the refusal
@@ -76,7 +76,7 @@ async def chunks(client: ChatClient, response: Any, faults: FaultLog | None) -> 
             if isinstance(data, dict) and data.get("error"):
                 raise await _stream_error(data["error"], response.request)
             yield ChunkView(data) if type(data) is dict else data
-    except httpx2.TransportError as exc:
+    except httpx2.RequestError as exc:  # what the SDK wraps as well
         error = await sdk_transport_error(exc, str(response.request.url))
         if isinstance(exc, httpx2.TimeoutException):
             raise error from exc
