@@ -149,6 +149,8 @@ async def take_snapshot(
         except ProbeError as exc:
             return None, f"not reported: {exc.reason}"
 
+    # The HTTP client's import and TLS set-up take seconds on a busy machine: not the server's time.
+    await client.http()
     (version_text, version_problem), (cards, models_problem), sample = await asyncio.gather(
         version(), models(), sample_metrics(client, timeout))
     return ServerSnapshot(
