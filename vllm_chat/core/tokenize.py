@@ -70,7 +70,7 @@ async def tokenize(client: ChatClient, payload: bytes, *, timeout: float) -> Tok
                                    headers={**client.sdk_auth_headers, "Content-Type": "application/json"})
     except httpx2.TimeoutException:
         raise CountProblem("slow", f"the server did not count within {timeout:g} s") from None
-    except httpx2.TransportError:
+    except httpx2.RequestError:  # what the SDK called a connection error
         raise CountProblem("failed", "the server can't be reached") from None
     if not response.is_success:
         sdk = await client.sdk()
