@@ -94,6 +94,12 @@ async def _run_all(every: list[Any], as_json: bool, *, named: bool) -> int:
     return status
 
 
+COMMAND_TIMEOUT = 10.0
+"""Seconds each of the server's answers may take when a user runs this command and waits for
+it: a busy server (or a busy machine, where this process's first requests also load their
+code) gets longer than the header's background probe (`PROBE_TIMEOUT`, 2 s)."""
+
+
 async def _run(settings: Any, as_json: bool) -> tuple[dict[str, Any] | None, bool]:
     """One server: its facts printed (or, `as_json`, its document returned) and whether it answered."""
     from vllm_chat.core.session import ChatSession
@@ -103,7 +109,7 @@ async def _run(settings: Any, as_json: bool) -> tuple[dict[str, Any] | None, boo
     for problem in session.problems:
         sys.stderr.write(f"vllm-chat: {message_text(problem)}\n")
     try:
-        snapshot = await session.refresh_server()
+        snapshot = await session.refresh_server(timeout=COMMAND_TIMEOUT)
         connection = session.connection_facts()
     finally:
         await session.aclose()

@@ -28,6 +28,7 @@ from typing import Any
 from vllm_chat.core.session.base import SessionBase
 from vllm_chat.core.session.status import Activity, SessionStatus
 from vllm_chat.core.telemetry.facts import load_label, waiting_reason
+from vllm_chat.core.telemetry.probe import PROBE_TIMEOUT
 from vllm_chat.core.telemetry.snapshot import (
     MetricsSample,
     ServerSnapshot,
@@ -81,12 +82,12 @@ class TelemetryPart(SessionBase):
         """The latest snapshot of the server (None before the first)."""
         return self._snapshot
 
-    async def refresh_server(self) -> ServerSnapshot:
-        """Ask the server for its version, models and metrics now (never raises; what it
-        could not tell is in the snapshot's problems). A model list that came back
-        replaces the session's (adapters loaded at runtime appear)."""
+    async def refresh_server(self, timeout: float = PROBE_TIMEOUT) -> ServerSnapshot:
+        """Ask the server for its version, models and metrics now, each within `timeout`
+        seconds (never raises; what it could not tell is in the snapshot's problems). A
+        model list that came back replaces the session's (adapters loaded at runtime appear)."""
         snapshot = await take_snapshot(self._client, redact_url(self.settings.base_url),
-                                       previous=self._snapshot)
+                                       previous=self._snapshot, timeout=timeout)
         self._snapshot = snapshot
         if snapshot.models:
             self.models = list(snapshot.models)
