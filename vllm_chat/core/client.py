@@ -127,9 +127,7 @@ class ChatClient:
     def auth_headers(self) -> dict[str, str]:
         """The Authorization header for plain requests (empty without an API key, or when an
         extra header is the Authorization a gateway wants)."""
-        if not self.has_api_key or any(name.lower() == "authorization" for name in self.transport.headers):
-            return {}
-        return {"Authorization": f"Bearer {self._api_key}"}
+        return self.sdk_auth_headers if self.has_api_key else {}
 
     @property
     def sdk_auth_headers(self) -> dict[str, str]:

@@ -9,7 +9,6 @@ screen is usable at once and says when the server is back.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from textual import on, work
@@ -222,10 +221,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             count = len(self.session.models)
             self.notify(f"Connected to {server}: {count} model{'s' if count != 1 else ''}.",
                         title="Connected", markup=False)
-        painted = asyncio.Event()  # the header with the model's name first
-        self.call_after_refresh(painted.set)
-        await painted.wait()
-        markdown_view.warm_up(self.app)  # the first reply's first words need the Markdown renderer
+        # The first reply's first words need the Markdown renderer; the header with the
+        # model's name is painted first.
+        self.call_after_refresh(markdown_view.warm_up, self.app)
 
     # -- turns ------------------------------------------------------------------------
 
