@@ -16,6 +16,11 @@ skips even the `scandir` when the change log (`changes.py`, kept once a search
 index exists) accounts for every change since: it re-reads just the files
 the log names. Saves in this process update the list as they happen, inside
 the folder lock, so that the log's order is also the order of the updates.
+
+What the listing keeps per file is plain tuples of strings and numbers, never
+objects or dicts: the garbage collector stops tracking such tuples after one
+look, so 10,000 of them add nothing to a full collection, which would
+otherwise walk them on the UI thread while the session browser opens.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import stat
 import threading
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from vllm_chat.core.store.changes import changes_since, folder_key, is_racy, log_position, noted
 from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
@@ -56,19 +61,23 @@ _STALE_TEMP_SECONDS = 3600.0
 _FOLLOW_MAX = 500  # more changed files than this: one scan of the folder costs less
 _INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
 
-Result = dict[str, Any] | str
-"""A summary (the fields of `SessionSummary` except `path`), or why the file can't be read."""
+_SUMMARY_FIELDS = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
+
+Row = tuple[str, str, str, float, float, int, str]
+"""A summary as the listing keeps it: the fields of `SessionSummary` in its order, without
+`folder` (id, title, model, created_at, updated_at, message_count, preview)."""
+
+Result = Row | str
+"""A summary, or why the file can't be read."""
+
+Entry = tuple[str, StatKey | None, Result]
+"""One file of the folder as the last refresh saw it: its name (`<id>.json`), its stat key
+(None: it could not be read this time), and its summary or the reason it can't be read."""
 
 
-class Entry(NamedTuple):
-    """One file of the folder as the last refresh saw it (a tuple: a listing makes 10,000)."""
-
-    name: str
-    """The file name (`<id>.json`)."""
-    key: StatKey | None
-    """Its stat key (None: it could not be read this time)."""
-    result: Result
-    """Its summary, or the reason it can't be read."""
+def as_row(summary: dict[str, Any]) -> Row:
+    """The listing's row of a summary dict (`documents.summarize`)."""
+    return tuple(summary[field] for field in _SUMMARY_FIELDS)
 
 
 class Listing:
@@ -148,10 +157,10 @@ class Listing:
                 key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
                 cached = before.get(name)
                 if cached is not None and cached[0] == key:
-                    entries.append(Entry(name, cached[0], cached[1]))  # the cached key: one tuple less to keep
+                    entries.append((name, cached[0], cached[1]))  # the cached key: one tuple less to keep
                     continue
                 fresh[name] = read_summary(self.root / name)
-                entries.append(Entry(name, fresh[name][0], fresh[name][1]))
+                entries.append((name, fresh[name][0], fresh[name][1]))
         with self._lock:
             index = self._ensure()
             for name, (read_key, result) in fresh.items():
@@ -214,7 +223,7 @@ class Listing:
                 else:
                     index[name] = now
                 self._dirty = True
-            entries = [Entry(name, key, result) for name, (key, result) in index.items()]
+            entries: list[Entry] = [(name, key, result) for name, (key, result) in index.items()]
             snapshot = dict(index) if self._dirty else None
             self._seen = (changes.folder, changes.position, seen[2])
         if snapshot is not None:
@@ -253,8 +262,7 @@ class Listing:
     def _write(self, index: dict[str, tuple[StatKey, Result]]) -> None:
         lines = [json.dumps({"index_version": _INDEX_VERSION, "schema_version": SCHEMA_VERSION})]
         for name, (key, result) in index.items():
-            row = [name, *key, result] if isinstance(result, str) else [
-                name, *key, *(result[field] for field in _SUMMARY_FIELDS)]
+            row = [name, *key, result] if isinstance(result, str) else [name, *key, *result]
             lines.append(json.dumps(row, ensure_ascii=False))
         data = ("\n".join(lines) + "\n").encode("utf-8")
         try:
@@ -267,11 +275,12 @@ class Listing:
                 self._dirty = False
 
 
-def read_index(path: Path) -> dict[str, Result]:
+def read_index(path: Path) -> dict[str, dict[str, Any] | str]:
     """The summaries (or unreadable reasons) of an index file by file name (for tools and tests)."""
     lines = path.read_text(encoding="utf-8").split("\n")[1:]
     entries = (_index_entry(json.loads(line)) for line in lines if line)
-    return {entry[0]: entry[2] for entry in entries if entry is not None}
+    return {entry[0]: entry[2] if isinstance(entry[2], str) else dict(zip(_SUMMARY_FIELDS, entry[2], strict=True))
+            for entry in entries if entry is not None}
 
 
 def read_summary(path: Path) -> tuple[StatKey | None, Result]:
@@ -283,7 +292,7 @@ def read_summary(path: Path) -> tuple[StatKey | None, Result]:
     if not SESSION_ID.match(path.stem):
         return key, "the file name is not a session id (letters, digits, '-' and '_', then .json)"
     try:
-        return key, summarize(parse_session(data, path.stem))
+        return key, as_row(summarize(parse_session(data, path.stem)))
     except StoreError as exc:
         return key, str(exc)
 
@@ -295,7 +304,6 @@ def _sweep_temp(entry: os.DirEntry[str]) -> None:
             os.unlink(entry.path)
 
 
-_SUMMARY_FIELDS = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
 _STRINGS = (5, 6, 7, 11)  # positions in a row: id, title, model, preview
 _NUMBERS = (8, 9)  # created_at, updated_at
 
@@ -320,4 +328,4 @@ def _index_entry(row: Any) -> tuple[str, StatKey, Result] | None:
             return None
     if type(row[10]) is not int:
         return None
-    return row[0], key, dict(zip(_SUMMARY_FIELDS, row[5:], strict=True))
+    return row[0], key, tuple(row[5:])

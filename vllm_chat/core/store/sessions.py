@@ -51,7 +51,7 @@ from vllm_chat.core.store.files import (
     read_with_key,
     stat_key,
 )
-from vllm_chat.core.store.listing import SESSION_ID, Entry, Listing
+from vllm_chat.core.store.listing import SESSION_ID, Entry, Listing, Row, as_row
 from vllm_chat.core.store.merge import MergeResult, merge
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,7 +152,7 @@ class SessionStore:
         self._search: SearchIndex | None = None
         # Each summary made once: file name -> the listing's result it was made from, and the summary
         # (two dicts rather than one of pairs: 10,000 pairs would be 10,000 more objects for the GC).
-        self._sources: dict[str, dict[str, Any]] = {}
+        self._sources: dict[str, Row] = {}
         self._summaries: dict[str, SessionSummary] = {}
 
     # paths and ids
@@ -205,7 +205,7 @@ class SessionStore:
             except OSError as exc:
                 raise StoreError(f"can't save session {prepared.id} to {path}: {exc.strerror or exc}") from None
             self._committed[prepared.id] = prepared.seq
-            self.listing.note(path.name, key, dict(prepared.summary))  # in the lock: see listing.py
+            self.listing.note(path.name, key, as_row(prepared.summary))  # in the lock: see listing.py
         return DiskState(prepared.id, prepared.generation, key, prepared.payload, prepared.seq)
 
     def commit_for(self, conv: Conversation, prepared: PreparedSave) -> None:
@@ -316,7 +316,7 @@ class SessionStore:
         except StoreError as exc:
             raise StoreError(f"session {session_id} can't be read: {exc}") from None
         conv._disk = DiskState(session_id, generation, key, data)
-        self.listing.note(path.name, key, summarize(conv))
+        self.listing.note(path.name, key, as_row(summarize(conv)))
         return conv
 
     def disk_change(self, conv: Conversation) -> DiskChange | None:
@@ -362,18 +362,17 @@ class SessionStore:
         summaries: builtins.list[SessionSummary] = []
         unreadable: builtins.list[UnreadableSession] = []
         root, sources, made = self.root, self._sources, self._summaries
-        kept_sources: dict[str, dict[str, Any]] = {}
+        kept_sources: dict[str, Row] = {}
         kept: dict[str, SessionSummary] = {}
-        for entry in entries:
-            result = entry.result
+        for name, _key, result in entries:
             if isinstance(result, str):
-                unreadable.append(UnreadableSession(root / entry.name, result))
+                unreadable.append(UnreadableSession(root / name, result))
                 continue
-            summary = made.get(entry.name)
-            if summary is None or sources.get(entry.name) is not result:  # the listing made a new summary
-                summary = SessionSummary(folder=root, **result)
-            kept_sources[entry.name] = result
-            kept[entry.name] = summary
+            summary = made.get(name)
+            if summary is None or sources.get(name) is not result:  # the listing made a new summary
+                summary = SessionSummary(*result, folder=root)
+            kept_sources[name] = result
+            kept[name] = summary
             summaries.append(summary)
         self._sources, self._summaries = kept_sources, kept
         summaries.sort(key=lambda s: (s.updated_at, s.id), reverse=True)
