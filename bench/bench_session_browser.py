@@ -52,6 +52,7 @@ from vllm_chat.core.config import load_settings
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui import memory
+from vllm_chat.ui.lean_strips import use_lean_strips
 from vllm_chat.ui.screens.sessions import SEARCH_DELAY, SessionBrowserScreen
 from vllm_chat.ui.theming import ThemeBook
 
@@ -68,6 +69,7 @@ class BenchApp(App):
     """A bare app that notes when a frame showing the expected session list is displayed."""
 
     def __init__(self) -> None:
+        use_lean_strips()  # as the app does (see ui/lean_strips.py)
         self.themes = ThemeBook("vllm-night")
         super().__init__()
         self.expect: Any = None

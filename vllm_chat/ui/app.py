@@ -21,6 +21,7 @@ from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import message_text
 from vllm_chat.ui.key_places import apply_keymap, help_groups
+from vllm_chat.ui.lean_strips import use_lean_strips
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
 from vllm_chat.ui.screens.help import HelpScreen
@@ -50,6 +51,7 @@ class VllmChatApp(App[int]):
         prompt_history: PromptHistory | None = None,
     ) -> None:
         use_tall_squares()
+        use_lean_strips()
         self.themes = ThemeBook(session.settings.theme)
         """Our themes and the user's, validated."""
         super().__init__()
