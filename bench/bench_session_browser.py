@@ -65,6 +65,10 @@ SETTLE = 0.3
 is not counted in the next (nobody reopens it within milliseconds)."""
 
 
+VISIBLE_STALL_MS = 100.0
+"""A loop blocked this long is a stall a user sees (keys and the cursor stop)."""
+
+
 class BenchApp(App):
     """A bare app that notes when a frame showing the expected session list is displayed."""
 
@@ -221,9 +225,12 @@ def main() -> None:
     worst = max(m[k] / small[k] for k in steps)
     cpu_worst = max(m["cpu"][k] / small["cpu"][k] for k in steps)
     print(f"\ntarget (opens and filters {args.sessions} sessions without a visible stall):")
-    print(f"  UI thread work per step: {'met' if cpu_worst < 1.5 else 'MISSED'} "
+    print(f"  longest UI loop stall:   {'met' if m['stall'] < VISIBLE_STALL_MS else 'MISSED'} "
+          f"(worst run {m['stall']:.0f} ms, median {m['stall-median']:.0f} ms; visible from {VISIBLE_STALL_MS:.0f} ms)")
+    print("also, against the floor (1.5x marked):")
+    print(f"  UI thread work per step: {'within' if cpu_worst < 1.5 else 'over'} "
           f"(at most {cpu_worst:.2f}x the {args.small}-session floor)")
-    print(f"  wall time per step:      {'met' if worst < 1.5 else 'MISSED'} "
+    print(f"  wall time per step:      {'within' if worst < 1.5 else 'over'} "
           f"(at most {worst:.2f}x; opening waits for the listing, which runs in a worker thread)")
 
 
