@@ -19,8 +19,8 @@ folder and reused), runs the browser headless (`App.run_test`) on a real
   to stop, `SEARCH_DELAY`, and the full-text search in a worker thread);
 - the longest the UI loop was blocked during all of the above (a 5 ms ticker on
   the app's loop records how late it wakes): a stall a user would see is over ~100 ms.
-  The new `ChatSession` of a run is made before that clock starts (its settings build
-  an SSL context, ~100 ms: set-up, not the browser's work), and the app freezes its
+  The new `ChatSession` of a run is made before that clock starts (loading settings is
+  set-up, not the browser's work), and the app freezes its
   start-up objects for the garbage collector as the real app's chat screen does.
 
 The same steps with a small folder (`--small`, 100 sessions) in the same run are the
@@ -139,9 +139,9 @@ async def measure(root: Path, sessions: int, runs: int) -> dict[str, Any]:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         for run in range(runs + 1):  # the first run warms up imports, CSS and the caches
-            # Made before the stall clock starts: building a ChatSession (its settings make an SSL
-            # context, ~100 ms) is the benchmark's set-up, not the browser's work; in the app the
-            # session exists long before the browser opens.
+            # Made before the stall clock starts: building a ChatSession (loading settings) is the
+            # benchmark's set-up, not the browser's work; in the app the session exists long
+            # before the browser opens.
             fresh = chat_on(root)
             await pilot.pause()
             app.worst_stall = 0.0

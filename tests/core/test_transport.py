@@ -1,11 +1,15 @@
 """How requests reach a server behind a gateway: extra headers (with secrets from the
-environment, never shown), a private CA, the insecure opt-out, and which proxy a URL uses."""
+environment, never shown), a private CA (read once while its file is unchanged), the
+insecure opt-out, and which proxy a URL uses."""
 
 from __future__ import annotations
 
+import os
+import ssl
 from pathlib import Path
 
 import pytest
+import trustme
 
 from vllm_chat.core.transport import REDACTED, Transport, TransportError, parse_header, proxy_for
 
@@ -73,3 +77,32 @@ def test_the_connection_facts_name_the_proxy_tls_and_headers_but_no_secret(tmp_p
                      "Extra headers": "X-Key (values hidden)", "Routing header": "x-user-id"}
     insecure = Transport.from_settings({}, insecure=True, environ={})
     assert dict(connection_facts(insecure, "https://gpu/v1", {}))["TLS"] == "certificates NOT checked (insecure)"
+
+
+def test_a_ca_bundle_is_read_once_while_unchanged_and_again_once_rewritten(tmp_path: Path) -> None:
+    # Reading a system bundle takes 40 ms or more; the check at start and every HTTP client share one.
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    first = Transport.from_settings({}, ca_bundle=str(bundle), environ={}).ssl_context()
+    assert Transport.from_settings({}, environ={"SSL_CERT_FILE": str(bundle)}).ssl_context() is first
+
+    trustme.CA().cert_pem.write_to_path(str(bundle))  # another CA in the same file
+    later = bundle.stat().st_mtime_ns + 1_000_000_000
+    os.utime(bundle, ns=(later, later))
+    renewed = Transport.from_settings({}, ca_bundle=str(bundle), environ={}).ssl_context()
+    assert renewed is not first
+    assert isinstance(first, ssl.SSLContext) and isinstance(renewed, ssl.SSLContext)
+    assert renewed.get_ca_certs() != first.get_ca_certs()
+
+
+def test_a_ca_bundle_that_cannot_be_parsed_is_refused_every_time_until_it_is_mended(tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("not a certificate\n")
+    transport = Transport.from_settings({}, ca_bundle=str(bundle), environ={})
+    for _ in range(2):
+        with pytest.raises(TransportError, match="can't be used"):
+            transport.ssl_context()
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    later = bundle.stat().st_mtime_ns + 1_000_000_000
+    os.utime(bundle, ns=(later, later))
+    assert isinstance(transport.ssl_context(), ssl.SSLContext)

@@ -11,13 +11,17 @@ certificate checks everywhere.
   `shown_headers()` is what may be displayed or copied: values redacted.
 - TLS: `ca_bundle` (or `SSL_CERT_FILE`, or `REQUESTS_CA_BUNDLE`, as other tools
   read them) adds a private CA; `insecure = true` turns checking off, and the
-  header says so.
+  header says so. The CA bundle is parsed once per process while the file is
+  unchanged (`ssl_context`): a system bundle of ~150 certificates takes 40 ms
+  or more to read, and the settings' check at start and every HTTP client made
+  later used to read it again.
 - Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` from the environment, as
   httpx reads them; `proxy_for` says which one a URL goes through.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -34,6 +38,15 @@ _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 """An HTTP header name (RFC 9110 token)."""
 REDACTED = "•••"
 """What a header value looks like wherever it is shown or copied."""
+
+
+@functools.lru_cache(maxsize=4)
+def _verifying_context(cafile: str, version: tuple[int, int, int]) -> ssl.SSLContext:
+    """An SSL context trusting `cafile` as it is at `version` (inode, size, mtime): made once,
+    shared by every client (a file that can't be read or parsed raises, and is tried again)."""
+    import ssl  # here: most starts never need TLS
+
+    return ssl.create_default_context(cafile=cafile)
 
 
 class TransportError(Exception):
@@ -115,7 +128,8 @@ class Transport:
             return False
         if self.ca_bundle is not None:
             try:
-                return ssl.create_default_context(cafile=str(self.ca_bundle))
+                st = self.ca_bundle.stat()
+                return _verifying_context(str(self.ca_bundle), (st.st_ino, st.st_size, st.st_mtime_ns))
             except (OSError, ssl.SSLError) as exc:
                 raise TransportError(f"The CA bundle {self.ca_bundle} can't be used: {exc}.") from None
         return True
