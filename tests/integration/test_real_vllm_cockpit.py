@@ -74,7 +74,10 @@ async def test_logprobs_are_asked_for_and_kept_for_every_token() -> None:
         await session.aclose()
     table = session.logprobs_of(reply.id)
     assert table is not None and len(table) == reply.usage.completion_tokens == 12
-    assert "".join(table.texts) == reply.content
+    # A token holding only part of a character is "\ufffd" in vLLM's logprobs (decoded alone) and
+    # adds nothing to the content, which waits for whole characters (vllm-project/vllm#27300);
+    # the random tiny model does sample such tokens now and then.
+    assert "".join(table.texts).replace("\ufffd", "") == reply.content.replace("\ufffd", "")
     assert all(len(table[i].alternatives) == 3 for i in range(len(table)))
     assert reply.logprobs.perplexity is not None and reply.logprobs.perplexity > 1
 
