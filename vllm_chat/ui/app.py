@@ -20,7 +20,7 @@ from textual.timer import Timer
 from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import message_text
-from vllm_chat.ui.key_places import apply_keymap, help_groups
+from vllm_chat.ui.keys import name_palette_binding
 from vllm_chat.ui.lean_strips import use_lean_strips
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
@@ -60,8 +60,16 @@ class VllmChatApp(App[int]):
         self.prompt_history = prompt_history or PromptHistory(None)
         """Earlier prompts for ↑ recall."""
         self._theme_timer: Timer | None = None
-        self.keymap_problems = apply_keymap(self, session.settings.keymap)
+        self.keymap_problems: list[str] = []
         """What was wrong with the config's [keymap] (those entries were not applied)."""
+        if session.settings.keymap:
+            # Checking a keymap needs every screen's bindings, and `key_places` imports every
+            # screen (~60 ms at start): loaded only when there is a keymap, or for help.
+            from vllm_chat.ui.key_places import apply_keymap
+
+            self.keymap_problems = apply_keymap(self, session.settings.keymap)
+        else:
+            name_palette_binding(self)
         self.terminal_copy = TerminalCopy()
         """What the terminal shows: each frame writes only what differs from it."""
         self._copied_size = Size(0, 0)
@@ -131,6 +139,8 @@ class VllmChatApp(App[int]):
 
     def action_help(self) -> None:
         """Show every key binding."""
+        from vllm_chat.ui.key_places import help_groups  # every screen: see __init__
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_groups(self)))
 

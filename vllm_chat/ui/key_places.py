@@ -11,7 +11,7 @@ the keymap check refuses a remap that would take one of them by accident.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -25,7 +25,7 @@ from textual.widgets import Button, Input, OptionList, RadioSet, Select, Selecti
 from textual.widgets._toggle_button import ToggleButton
 
 from vllm_chat.core.keymap import BindingInfo, ContextEntry, WidgetKeys, keymap_problems, keys_of
-from vllm_chat.ui.keys import PALETTE_ID, declared_bindings, is_ours, palette_binding, with_keys
+from vllm_chat.ui.keys import declared_bindings, is_ours, name_palette_binding, palette_binding, with_keys
 from vllm_chat.ui.screens.approval import ToolApprovalScreen
 from vllm_chat.ui.screens.attach import AttachScreen, MediaTree
 from vllm_chat.ui.screens.chat import ChatScreen
@@ -145,17 +145,6 @@ TEXTUAL_PLACES: list[tuple[str, tuple[type, ...]]] = [
 def _own_declared(cls: type) -> list[tuple[type, Binding]]:
     """The bindings `cls` itself declares, as it answers them (none of its base classes')."""
     return [(owner, b) for owner, b in declared_bindings(cls) if owner is cls]
-
-
-def name_palette_binding(app: App[Any]) -> None:
-    """Give Textual's ctrl+p binding an id, so help can name it and `[keymap]` can move it.
-    (Nothing to do once the app declares the binding itself, with an id.)"""
-    key_to_bindings = app._bindings.key_to_bindings
-    for key, bindings in key_to_bindings.items():
-        key_to_bindings[key] = [
-            replace(b, id=PALETTE_ID) if b.action in ("command_palette", "app.command_palette") and not b.id
-            else b for b in bindings
-        ]
 
 
 # --- descriptions ---------------------------------------------------------------------

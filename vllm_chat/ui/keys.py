@@ -174,3 +174,14 @@ def error_actions(app: App[Any], error: ChatError) -> str:
         return "restart vllm-chat with the fix above; the conversation is saved"
     bindings = bindings_by_id(app)
     return " · ".join(f"{_hint(app, bindings, step)} {_STEP_WORDS.get(step, step)}" for step in error.actions)
+
+
+def name_palette_binding(app: App[Any]) -> None:
+    """Give Textual's ctrl+p binding an id, so help can name it and `[keymap]` can move it.
+    (Nothing to do once the app declares the binding itself, with an id.)"""
+    key_to_bindings = app._bindings.key_to_bindings
+    for key, bindings in key_to_bindings.items():
+        key_to_bindings[key] = [
+            replace(b, id=PALETTE_ID) if b.action in ("command_palette", "app.command_palette") and not b.id
+            else b for b in bindings
+        ]
