@@ -11,7 +11,8 @@ and they were the whole of the browser's longest stalls (median 97-104 ms); with
 strips that keep nothing the longest stall was 29-32 ms, its 100-session floor. The
 memos rarely pay: over a browser run five of the seven were never looked up, the other
 two hit half and three quarters of the time, and the CPU of a reply streamed at
-100 tok/s was the same with and without them (21-26 % of a core, `bench_terminal.py`).
+100 tok/s stayed within the spread of runs (19-25 % of a core with them, 22-26 %
+without, four runs each, `bench_terminal.py`): perhaps a point or two more.
 
 `use_lean_strips()` makes every strip made from then on share one cache that keeps
 nothing. It applies only while `Strip` has exactly the fields it was written for: a
