@@ -169,28 +169,30 @@ def parse_session(data: bytes | str, session_id: str | None = None) -> Conversat
     return parse_document(data, session_id)[0]
 
 
-def summarize(conv: Conversation) -> dict[str, Any]:
-    """The index summary of a conversation (the fields of `SessionSummary` except `path`)."""
+SUMMARY_FIELDS = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
+"""The fields of `SessionSummary` but `folder`, in its order: the order of a `SummaryRow` and
+of the columns of the listing's index and the search index."""
+
+SummaryRow = tuple[str, str, str, float, float, int, str]
+"""A summary as plain values in `SUMMARY_FIELDS` order (`SessionSummary(*row, folder=...)`): the
+garbage collector stops tracking such a tuple after one look, so 10,000 of them cost nothing."""
+
+
+def summarize(conv: Conversation) -> SummaryRow:
+    """The summary of a conversation, as the listing keeps it."""
     preview = ""
     for message in reversed(conv.messages):
         if message.role in ("user", "assistant") and message.content.strip():
             preview = one_line(message.content, PREVIEW_CHARS)
             break
     first_prompt = next((m.content for m in conv.messages if m.role == "user"), "")
-    return {
-        "id": conv.id,
-        "title": conv.title.strip() or title_from_prompt(first_prompt),
-        "model": conv.model,
-        "created_at": conv.created_at,
-        "updated_at": conv.updated_at,
-        "message_count": len(conv.messages),
-        "preview": preview,
-    }
+    return (conv.id, conv.title.strip() or title_from_prompt(first_prompt), conv.model, conv.created_at,
+            conv.updated_at, len(conv.messages), preview)
 
 
 def summarize_document(doc: dict[str, Any], session_id: str) -> dict[str, Any]:
-    """`summarize` of a session document that was read but not validated (the search index
-    keeps these without building a `Conversation` for every file)."""
+    """`summarize` of a session document that was read but not validated, by field name (the
+    search index keeps these without building a `Conversation` for every file)."""
     messages = [m for m in doc.get("messages") or [] if isinstance(m, dict)]
     texts = [(m.get("role"), m.get("content")) for m in messages]
     preview = next((one_line(c, PREVIEW_CHARS) for r, c in reversed(texts)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from vllm_chat.core.store.changes import changes_since, folder_key, is_racy, log_position, noted
-from vllm_chat.core.store.documents import SCHEMA_VERSION, parse_session, summarize
+from vllm_chat.core.store.documents import SCHEMA_VERSION, SUMMARY_FIELDS, SummaryRow, parse_session, summarize
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import (
     TEMP_SUFFIX,
@@ -61,23 +61,12 @@ _STALE_TEMP_SECONDS = 3600.0
 _FOLLOW_MAX = 500  # more changed files than this: one scan of the folder costs less
 _INDEX_LOCK_WAIT = 0.5  # the index is a cache: rather skip writing it than keep a listing waiting
 
-_SUMMARY_FIELDS = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
-
-Row = tuple[str, str, str, float, float, int, str]
-"""A summary as the listing keeps it: the fields of `SessionSummary` in its order, without
-`folder` (id, title, model, created_at, updated_at, message_count, preview)."""
-
-Result = Row | str
+Result = SummaryRow | str
 """A summary, or why the file can't be read."""
 
 Entry = tuple[str, StatKey | None, Result]
 """One file of the folder as the last refresh saw it: its name (`<id>.json`), its stat key
 (None: it could not be read this time), and its summary or the reason it can't be read."""
-
-
-def as_row(summary: dict[str, Any]) -> Row:
-    """The listing's row of a summary dict (`documents.summarize`)."""
-    return tuple(summary[field] for field in _SUMMARY_FIELDS)
 
 
 class Listing:
@@ -279,7 +268,7 @@ def read_index(path: Path) -> dict[str, dict[str, Any] | str]:
     """The summaries (or unreadable reasons) of an index file by file name (for tools and tests)."""
     lines = path.read_text(encoding="utf-8").split("\n")[1:]
     entries = (_index_entry(json.loads(line)) for line in lines if line)
-    return {entry[0]: entry[2] if isinstance(entry[2], str) else dict(zip(_SUMMARY_FIELDS, entry[2], strict=True))
+    return {entry[0]: entry[2] if isinstance(entry[2], str) else dict(zip(SUMMARY_FIELDS, entry[2], strict=True))
             for entry in entries if entry is not None}
 
 
@@ -292,7 +281,7 @@ def read_summary(path: Path) -> tuple[StatKey | None, Result]:
     if not SESSION_ID.match(path.stem):
         return key, "the file name is not a session id (letters, digits, '-' and '_', then .json)"
     try:
-        return key, as_row(summarize(parse_session(data, path.stem)))
+        return key, summarize(parse_session(data, path.stem))
     except StoreError as exc:
         return key, str(exc)
 

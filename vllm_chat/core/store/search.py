@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from vllm_chat.core.store.changes import changes_since, end_of_log, folder_key, is_racy
-from vllm_chat.core.store.documents import SessionSummary
+from vllm_chat.core.store.documents import SUMMARY_FIELDS, SessionSummary
 from vllm_chat.core.store.errors import StoreError
 from vllm_chat.core.store.files import StatKey
 from vllm_chat.core.store.listing import SESSION_ID
@@ -86,8 +86,7 @@ _BATCH = 200
 _REBUILD_DEAD = 2000
 _BUSY_MS = 15000
 _WEIGHTS = "10.0, 1.0, 0.5"  # title, text, extra
-_SUMMARY = ("id", "title", "model", "created_at", "updated_at", "message_count", "preview")
-_SUMMARY_COLUMNS = ", ".join(f"files.{name}" for name in _SUMMARY)
+_SUMMARY_COLUMNS = ", ".join(f"files.{name}" for name in SUMMARY_FIELDS)
 _FOLLOW_MAX = 500  # more changed files than this: one scan of the folder costs less
 _T = TypeVar("_T")
 
@@ -179,7 +178,7 @@ class SearchIndex:
             f"SELECT files.name, bm25(fts, {_WEIGHTS}) AS score, {_SUMMARY_COLUMNS} FROM fts "
             "JOIN files ON files.doc = fts.rowid WHERE fts MATCH ? AND fts.rowid >= ? "
             "ORDER BY score LIMIT ?", (match, row[0] if row else 0, limit)).fetchall()
-        return [(r[0], r[1], dict(zip(_SUMMARY, r[2:], strict=True))) for r in rows]
+        return [(r[0], r[1], dict(zip(SUMMARY_FIELDS, r[2:], strict=True))) for r in rows]
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -370,9 +369,9 @@ class SearchIndex:
             doc = -1
             if columns is not None:
                 doc = conn.execute("INSERT INTO fts(title, text, extra) VALUES (?, ?, ?)", columns).lastrowid or -1
-            values = [summary.get(k) if summary else None for k in _SUMMARY]
-            conn.execute(f"INSERT OR REPLACE INTO files(name, stat, doc, {', '.join(_SUMMARY)}) "
-                         f"VALUES (?, ?, ?{', ?' * len(_SUMMARY)})", (name, key, doc, *values))
+            values = [summary.get(k) if summary else None for k in SUMMARY_FIELDS]
+            conn.execute(f"INSERT OR REPLACE INTO files(name, stat, doc, {', '.join(SUMMARY_FIELDS)}) "
+                         f"VALUES (?, ?, ?{', ?' * len(SUMMARY_FIELDS)})", (name, key, doc, *values))
         if replaced:
             conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dead'", (replaced,))
 

@@ -28,7 +28,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vllm_chat.core import paths, tree
 from vllm_chat.core.conversation import Conversation, Origin, new_id
@@ -36,6 +36,7 @@ from vllm_chat.core.store.changes import noted
 from vllm_chat.core.store.documents import (
     DiskState,
     SessionSummary,
+    SummaryRow,
     UnreadableSession,
     parse_document,
     parse_session,
@@ -51,7 +52,7 @@ from vllm_chat.core.store.files import (
     read_with_key,
     stat_key,
 )
-from vllm_chat.core.store.listing import SESSION_ID, Entry, Listing, Row, as_row
+from vllm_chat.core.store.listing import SESSION_ID, Entry, Listing
 from vllm_chat.core.store.merge import MergeResult, merge
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,8 +67,8 @@ class PreparedSave:
     """The session id."""
     payload: bytes
     """The file content."""
-    summary: dict[str, Any]
-    """The index summary of this content (see `SessionSummary`, without `path`)."""
+    summary: SummaryRow
+    """The summary of this content, as the listing keeps it."""
     seq: int
     """Order of preparation: an older snapshot is never written over a newer one."""
     generation: int
@@ -152,7 +153,7 @@ class SessionStore:
         self._search: SearchIndex | None = None
         # Each summary made once: file name -> the listing's result it was made from, and the summary
         # (two dicts rather than one of pairs: 10,000 pairs would be 10,000 more objects for the GC).
-        self._sources: dict[str, Row] = {}
+        self._sources: dict[str, SummaryRow] = {}
         self._summaries: dict[str, SessionSummary] = {}
 
     # paths and ids
@@ -205,7 +206,7 @@ class SessionStore:
             except OSError as exc:
                 raise StoreError(f"can't save session {prepared.id} to {path}: {exc.strerror or exc}") from None
             self._committed[prepared.id] = prepared.seq
-            self.listing.note(path.name, key, as_row(prepared.summary))  # in the lock: see listing.py
+            self.listing.note(path.name, key, prepared.summary)  # in the lock: see listing.py
         return DiskState(prepared.id, prepared.generation, key, prepared.payload, prepared.seq)
 
     def commit_for(self, conv: Conversation, prepared: PreparedSave) -> None:
@@ -316,7 +317,7 @@ class SessionStore:
         except StoreError as exc:
             raise StoreError(f"session {session_id} can't be read: {exc}") from None
         conv._disk = DiskState(session_id, generation, key, data)
-        self.listing.note(path.name, key, as_row(summarize(conv)))
+        self.listing.note(path.name, key, summarize(conv))
         return conv
 
     def disk_change(self, conv: Conversation) -> DiskChange | None:
@@ -362,7 +363,7 @@ class SessionStore:
         summaries: builtins.list[SessionSummary] = []
         unreadable: builtins.list[UnreadableSession] = []
         root, sources, made = self.root, self._sources, self._summaries
-        kept_sources: dict[str, Row] = {}
+        kept_sources: dict[str, SummaryRow] = {}
         kept: dict[str, SessionSummary] = {}
         for name, _key, result in entries:
             if isinstance(result, str):
