@@ -11,8 +11,9 @@ from rich.style import Style
 from textual.cache import FIFOCache
 from textual.strip import Strip
 
+from tests.support.conversations import one_exchange
 from tests.support.pilot import screen_text, wait_until
-from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.conversation import Conversation
 from vllm_chat.ui.lean_strips import use_lean_strips
 
 
@@ -35,11 +36,8 @@ def test_a_strip_without_memos_still_crops_divides_and_styles_the_same_way() -> 
 
 
 def a_short_chat() -> Conversation:
-    conv = Conversation(model="sim-chat")
-    conv.add(Message(role="user", content="a table please"))
     rows = "\n".join(f"| {i} | row {i} | *{i * i}* |" for i in range(12))
-    conv.add(Message(role="assistant", content=f"| n | name | square |\n|---|---|---|\n{rows}", model="sim-chat"))
-    return conv
+    return one_exchange("a table please", f"| n | name | square |\n|---|---|---|\n{rows}")
 
 
 async def test_typing_and_redrawing_leave_no_strip_memos_for_the_garbage_collector(make_app, sim) -> None:

@@ -5,16 +5,14 @@ than hundreds, for the garbage collector to walk while keys are typed."""
 
 from __future__ import annotations
 
+from tests.support.conversations import one_exchange
 from tests.support.pilot import wait_until
-from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.conversation import Conversation
 
 
 def tall_reply() -> Conversation:
-    conv = Conversation(model="sim-chat")
-    conv.add(Message(role="user", content="many paragraphs"))
     prose = "\n\n".join(f"Paragraph {i} of a reply that goes on and on." for i in range(3000))
-    conv.add(Message(role="assistant", content=prose, model="sim-chat"))
-    return conv
+    return one_exchange("many paragraphs", prose)
 
 
 async def test_a_tall_reply_covers_few_squares_of_the_spatial_map(make_app, sim) -> None:

@@ -9,6 +9,7 @@ states last long enough to look at, and every wait is a `wait_until`.
 from __future__ import annotations
 
 from tests.conftest import TEST_API_KEY
+from tests.support.conversations import one_exchange
 from tests.support.pilot import (
     WAIT,
     focus_last_message,
@@ -20,7 +21,7 @@ from tests.support.pilot import (
     wait_for_text,
     wait_until,
 )
-from vllm_chat.core.conversation import Conversation, Message
+from vllm_chat.core.conversation import Conversation
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.screens.pick_list import PickListScreen
 from vllm_chat.ui.screens.settings import SettingsScreen
@@ -61,11 +62,8 @@ def scrolled(messages) -> bool:
 
 def earlier_pages() -> Conversation:
     """A conversation already several screens tall at 80×20."""
-    conv = Conversation(model="sim-chat")
-    conv.add(Message(role="user", content="tell me about batching"))
     prose = "\n\n".join(f"Paragraph {i}: continuous batching keeps the GPU busy." for i in range(30))
-    conv.add(Message(role="assistant", content=prose, model="sim-chat"))
-    return conv
+    return one_exchange("tell me about batching", prose)
 
 
 async def test_shift_page_keys_scroll_the_conversation_while_the_prompt_keeps_focus_and_text(make_app) -> None:
