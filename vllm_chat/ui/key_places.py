@@ -3,11 +3,12 @@
 
 The screens and widgets that declare bindings are listed here by name, so this
 module imports them all; they never import it (their hints come from
-`ui.keys`, which knows no screen), and the app loads it only for a config with a
-`[keymap]` or when help opens, not at every start. Textual's own classes bring keys too (ctrl+p
-for the command palette, tab between fields, a text box's editing keys): they
-have no id, but they are in force, so the help screen lists them as well, and
-the keymap check refuses a remap that would take one of them by accident.
+`ui.keys`, which knows no screen), and the app loads it only for a config with
+a `[keymap]` or when help opens, not at every start. Textual's own classes
+bring keys too (ctrl+p for the command palette, tab between fields, a text
+box's editing keys): they have no id, but they are in force, so the help screen
+lists them as well, and the keymap check refuses a remap that would take one of
+them by accident.
 """
 
 from __future__ import annotations
