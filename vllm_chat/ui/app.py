@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.console import RenderableType
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.geometry import Size
@@ -21,6 +22,7 @@ from vllm_chat.core.history import PromptHistory
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import message_text
 from vllm_chat.ui.keys import name_palette_binding
+from vllm_chat.ui.keys_first import KeysInFlight
 from vllm_chat.ui.lean_strips import use_lean_strips
 from vllm_chat.ui.screens.chat import ChatScreen
 from vllm_chat.ui.screens.chat_generation import generation_commands
@@ -72,6 +74,8 @@ class VllmChatApp(App[int]):
             name_palette_binding(self)
         self.terminal_copy = TerminalCopy()
         """What the terminal shows: each frame writes only what differs from it."""
+        self.keys_in_flight = KeysInFlight()
+        """Whether a typed key is still on its way to the screen (long drawing waits for it)."""
         self._copied_size = Size(0, 0)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
@@ -128,6 +132,13 @@ class VllmChatApp(App[int]):
                 self._copied_size = self.size
             renderable = self.terminal_copy.wrap(renderable)
         super()._display(screen, renderable)
+        if renderable is not None:
+            self.keys_in_flight.painted()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.keys_in_flight.arrived()
+        await super().on_event(event)
 
     def get_default_screen(self) -> Screen:
         return Screen()

@@ -73,6 +73,10 @@ class MarkdownView(Widget):
     """Seconds between repaints while a backlog is drawn (the line standing for the rest
     says how much is left). Each repaint of a reply that grows lays out and redraws the
     screen; between them, frames draw only what else changed (the prompt a key went to)."""
+    KEY_WAIT = 0.003
+    """Seconds a backlog's step is put off, again and again, while a typed key is on its way to
+    the screen (`ui.keys_first`): the key's turns of the event loop then find nothing long
+    ahead of them."""
     FIRST_WORDS = 40
     """Until a reply's first block is finished and while its text is shorter than this
     many characters, each piece is drawn at once: the first words are what a user waits
@@ -182,7 +186,15 @@ class MarkdownView(Widget):
             if interval is None and not self._blocks and len(self._stream.tail) < self.FIRST_WORDS:
                 wait = 0.0
             delay = max(0.0, self._last_flush + wait - time.monotonic())
-            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
+            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._step)
+
+    def _step(self) -> None:
+        """A scheduled update; a backlog's step waits while a typed key is on its way."""
+        keys = getattr(self.app, "keys_in_flight", None)
+        if keys is not None and keys.waiting and not self.settled:
+            self._flush_handle = asyncio.get_running_loop().call_later(self.KEY_WAIT, self._step)
+            return
+        self._flush()
 
     def _cancel_flush(self) -> None:
         if self._flush_handle is not None:

@@ -1,0 +1,93 @@
+"""A typed key goes before drawing: while it is on its way to the screen, a reply view that
+draws a backlog puts its next step off, and goes on once the frame that shows the key is out.
+
+(How fast keys echo while huge replies are drawn is measured in
+bench/bench_hostile_output.py, not here.)
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
+
+from tests.support.pilot import wait_until
+from vllm_chat.ui.keys_first import KeysInFlight
+from vllm_chat.ui.widgets.markdown_view import MarkdownView
+
+
+def test_a_key_is_on_its_way_until_a_frame_after_the_prompt_applied_it() -> None:
+    keys = KeysInFlight()
+    assert not keys.waiting
+    keys.arrived()
+    assert keys.waiting
+    keys.painted()
+    assert keys.waiting, "a frame drawn before the prompt applied the key does not show it"
+    keys.handled()
+    keys.painted()
+    assert not keys.waiting
+
+
+def test_keys_typed_before_the_first_is_shown_are_waited_for_in_turn() -> None:
+    keys = KeysInFlight()
+    keys.arrived()
+    keys.arrived()
+    keys.handled()
+    keys.painted()
+    assert keys.waiting, "the second key is still on its way"
+    keys.handled()
+    keys.painted()
+    assert not keys.waiting
+    assert keys.seen == 2
+
+
+def test_a_key_that_never_reaches_the_prompt_holds_nothing_up_for_long() -> None:
+    keys = KeysInFlight()
+    keys.HOLD_LIMIT = 0.0  # a key for a dialog or a binding: never applied by the prompt
+    keys.arrived()
+    assert not keys.waiting
+
+
+class Host(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys_in_flight = KeysInFlight()
+        self.keys_in_flight.HOLD_LIMIT = 3600.0  # only the key's own frame ends the wait here
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield MarkdownView(id="view", streaming=True)
+
+
+async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_frame() -> None:
+    text = "".join(f"Paragraph {i} with *some* `markup` in it.\n\n" for i in range(3_000))
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(MarkdownView)
+        await pilot.pause()
+        view.append(text)
+        view.finish()
+        assert not view.settled, "a backlog"
+        keys = app.keys_in_flight
+        keys.arrived()
+        view._cancel_flush()
+        steps = view.work_steps
+        view._step()
+        assert view.work_steps == steps, "no drawing while the key is on its way"
+        assert view._flush_handle is not None, "the step is only put off"
+        keys.handled()
+        keys.painted()
+        view._cancel_flush()
+        view._step()
+        assert view.work_steps == steps + 1, "the key is on the screen: drawing goes on"
+        await wait_until(pilot, lambda: view.settled, timeout=120, message="the backlog to be drawn")
+        assert view.source == text.lstrip("\n")
+
+
+async def test_keys_typed_into_the_prompt_are_followed_to_the_screen(make_app, sim) -> None:
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        keys = app.keys_in_flight
+        keys.HOLD_LIMIT = 3600.0  # only the prompt and the frame end the wait here
+        await pilot.press("h", "i")
+        await wait_until(pilot, lambda: app.chat.prompt.text == "hi" and not keys.waiting,
+                         message="both keys applied by the prompt and painted")
+        assert keys.seen >= 2

@@ -1,0 +1,61 @@
+"""Keys before drawing: while a typed key is on its way to the screen, long drawing waits.
+
+A key passes through five or six queues on the event loop (the app's, the screen's, the
+prompt's, the screen's again, the frame timer) and at each waits for whatever else is
+ready to run. While a huge reply is drawn, that is a drawing step each time, so a key
+waited several steps before it showed. `KeysInFlight` lets work that can wait (a reply
+view drawing a backlog) see that a key is on its way and step aside until the frame that
+shows the key is out.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class KeysInFlight:
+    """Whether keys typed into the prompt have not reached the screen yet."""
+
+    HOLD_LIMIT = 0.12
+    """Seconds work that can wait waits for keys at most, from the last key that reached the
+    screen: a key that goes somewhere other than the prompt is never reported as handled, and
+    drawing must not stop for it."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+        self._arrived = 0
+        self._handled = 0
+        self.seen = 0
+        """Keys that reached the app so far."""
+
+    def arrived(self) -> None:
+        """A key reached the app."""
+        if self._since is None:
+            self._since = time.monotonic()
+        self._arrived += 1
+        self.seen += 1
+
+    def handled(self) -> None:
+        """The prompt applied a key: the next frame shows it."""
+        self._handled += 1
+
+    def painted(self) -> None:
+        """A frame went out: the keys handled so far are on the screen now."""
+        if not self._handled:
+            return
+        self._arrived = max(0, self._arrived - self._handled)
+        self._handled = 0
+        # Keys typed meanwhile are still on their way: they get a hold of their own.
+        self._since = time.monotonic() if self._arrived else None
+
+    @property
+    def waiting(self) -> bool:
+        """True while a key is on its way (and the keys have not waited `HOLD_LIMIT` yet)."""
+        since = self._since
+        if since is None:
+            return False
+        if time.monotonic() - since < self.HOLD_LIMIT:
+            return True
+        self._since = None
+        self._arrived = self._handled = 0
+        return False
