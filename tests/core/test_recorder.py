@@ -218,6 +218,22 @@ def test_a_stalled_stream_is_saved_by_tick(store: SessionStore, clock: FakeClock
     assert on_disk(store, conv)["messages"][1]["content"] == "partial"
 
 
+def test_text_joined_into_the_reply_at_a_stall_is_saved_though_no_event_announced_it(
+        store: SessionStore, clock: FakeClock) -> None:
+    # The engine joins streamed deltas into the reply only now and then: a save made on the
+    # deltas' events may hold none of their text, and at a stall the engine joins it in.
+    conv = Conversation(model="m")
+    recorder = SessionRecorder(store, conv, interval=2.0, clock=clock)
+    reply = start_turn(conv, recorder)
+    recorder.observe(ContentDelta("Text before the stall."))  # counted, not yet in the reply
+    recorder.save_now()
+    assert on_disk(store, conv)["messages"][1]["content"] == "" and not recorder.dirty
+    reply.content = "Text before the stall."  # the engine's sync at the stall
+    clock.now += 5
+    recorder.idle(synced=True)
+    assert on_disk(store, conv)["messages"][1]["content"] == "Text before the stall."
+
+
 def test_changes_outside_the_engine_are_saved_on_request(store: SessionStore, clock: FakeClock) -> None:
     conv = Conversation(model="m")
     recorder = SessionRecorder(store, conv, clock=clock)

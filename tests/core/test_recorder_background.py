@@ -1,6 +1,7 @@
-"""While a reply streams, its periodic saves are written in a thread (the event loop, where
-keys are echoed, only serializes), and the saves that end a step still happen at once,
-on the loop, without taking the thread's write for another window's."""
+"""Within a turn, saves are written in a thread (the event loop, where keys are echoed, only
+serializes): a streaming reply's periodic saves, the prompt's just after the turn starts, a
+round's tool calls and each tool's result, one write at a time. The save at a turn's end
+happens at once, on the loop, without taking the thread's write for another window's."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pytest
 
 from tests.core.test_context_meter import until
 from tests.core.test_recorder import FakeClock, clock, on_disk, start_turn, store, stream  # noqa: F401
-from vllm_chat.core.conversation import Conversation
-from vllm_chat.core.events import TurnFinished
+from vllm_chat.core.conversation import Conversation, Message, ToolCall
+from vllm_chat.core.events import ToolCallReady, ToolResult, TurnFinished
 from vllm_chat.core.recorder import SessionRecorder
 from vllm_chat.core.store import SessionStore
 from vllm_chat.core.store import sessions as store_sessions
@@ -38,6 +39,8 @@ async def test_a_streaming_reply_is_saved_from_a_thread_and_its_end_on_the_loop(
     recorder = SessionRecorder(store, conv, interval=2.0, clock=clock)
     reply = start_turn(conv, recorder)
     await until(lambda: len(writers) == 1, timeout=30)  # the prompt, once the request is on its way
+    assert writers[0] != threading.current_thread().name, "the prompt too: the history may be huge"
+    await until(lambda: recorder._writing is None)
     clock.now += 2.5
     stream(reply, recorder, "Once upon a time")
     await until(lambda: not recorder.dirty)
@@ -54,3 +57,26 @@ async def test_a_streaming_reply_is_saved_from_a_thread_and_its_end_on_the_loop(
     assert recorder.take_outcomes() == [], "its own write was not taken for another window's"
     assert conv.id == store.list()[0][0].id and len(store.list()[0]) == 1, "no fork"
     assert not recorder.dirty and recorder.last_error is None
+
+
+async def test_a_rounds_tool_calls_and_results_are_saved_at_once_from_a_thread_each_in_turn(
+        store: SessionStore, clock: FakeClock, writers: list[str]) -> None:  # noqa: F811 (fixtures)
+    conv = Conversation(model="m")
+    recorder = SessionRecorder(store, conv, interval=60.0, clock=clock)
+    reply = start_turn(conv, recorder, "What is 6*7?")
+    await until(lambda: len(writers) == 1 and recorder._writing is None, timeout=30)
+    call = ToolCall(id="c1", name="calculator", arguments='{"expression": "6*7"}')
+    reply.tool_calls, reply.status = [call], "complete"
+    recorder.observe(ToolCallReady(call))
+    result = conv.add(Message(role="tool", content="42", tool_call_id=call.id, tool_status="ok"))
+    recorder.observe(ToolResult(call, result))  # while the calls' write may still be under way
+    await until(lambda: not recorder.dirty and recorder._writing is None, timeout=30)
+    doc = on_disk(store, conv)
+    assert doc["messages"][1]["tool_calls"][0]["id"] == "c1"
+    assert doc["messages"][2]["content"] == "42", "the result asked for meanwhile was written after"
+    loop_thread = threading.current_thread().name
+    assert len(writers) >= 2 and all(name != loop_thread for name in writers), "off the loop's thread"
+    final = conv.add(Message(role="assistant", content="It is 42.", status="complete", model="m"))
+    recorder.observe(TurnFinished(final))
+    assert writers[-1] == loop_thread, "the turn's end is saved at once, on the loop"
+    assert on_disk(store, conv)["messages"][3]["content"] == "It is 42."

@@ -202,10 +202,11 @@ class CandidateRun:
         """The replies' titles, in column order."""
         return tuple(slot.label for slot in self.slots)
 
-    def sync(self) -> None:
-        """Copy the text streamed so far into every reply's message."""
-        for slot in self.slots:
-            slot.sink.sync()
+    def sync(self) -> bool:
+        """Copy the text streamed so far into every reply's message; True if that brought
+        anything new."""
+        synced = [slot.sink.sync() for slot in self.slots]  # every one, not up to the first
+        return any(synced)
 
     def status(self, now: float | None = None) -> tuple[CandidateStatus, ...]:
         """Each reply as it stands now."""

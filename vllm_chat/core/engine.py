@@ -41,6 +41,7 @@ from vllm_chat.core.events import (
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
+from vllm_chat.core.loop_share import after_long_step
 from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.reply_capture import ReplyCapture
 from vllm_chat.core.streaming import (
@@ -137,28 +138,29 @@ class Engine(ToolRounds):
         await asyncio.wait({task}, timeout=timeout)
         return True
 
-    def sync(self) -> None:
-        """Copy the text streamed so far into the messages being written.
+    def sync(self) -> bool:
+        """Copy the text streamed so far into the messages being written; True if that
+        brought anything new.
 
         The engine does this every `streaming.SYNC_EVERY` seconds while chunks arrive
         and at the end of each reply; call it before saving while the stream stalls.
         """
-        if self._state is not None:
-            self._state.sync()
+        return self._state.sync() if self._state is not None else False
 
     async def run(
         self,
         conv: Conversation,
         options: TurnOptions | None = None,
         *,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[bool], None] | None = None,
         idle_every: float = 1.0,
     ) -> AsyncIterator[Event]:
         """Run one turn on `conv` (whose last message is the user's) and yield its events.
 
-        `on_idle` is called (after `sync`) whenever `idle_every` seconds pass
-        without an event: a stalled stream, a long tool run, a pending approval.
-        The session recorder uses it to save text that arrived before a stall.
+        `on_idle(synced)` is called after `sync` whenever `idle_every` seconds pass
+        without an event (a stalled stream, a long tool run, a pending approval);
+        `synced` says whether the sync brought new text. The session recorder uses
+        it to save text that arrived before a stall.
         """
         state = TurnState()
         opts = options or TurnOptions()
@@ -175,7 +177,7 @@ class Engine(ToolRounds):
         plan: CandidatePlan,
         options: TurnOptions | None = None,
         *,
-        on_idle: Callable[[], None] | None = None,
+        on_idle: Callable[[bool], None] | None = None,
         idle_every: float = 1.0,
     ) -> AsyncIterator[Event]:
         """Stream several replies to the turn `conv` ends with (N candidates of one request,
@@ -192,7 +194,7 @@ class Engine(ToolRounds):
         self,
         state: _Syncs,
         producer: Callable[[Callable[[Any], None]], Awaitable[None]],
-        on_idle: Callable[[], None] | None,
+        on_idle: Callable[[bool], None] | None,
         idle_every: float,
     ) -> AsyncIterator[Event]:
         """Run `producer` in a task of its own (so `stop()` can cancel it at any await) and
@@ -231,13 +233,12 @@ class Engine(ToolRounds):
             self._state = None
             emit(_END)
 
-    async def _watch(self, last_event: list[float], on_idle: Callable[[], None], every: float) -> None:
-        """Call `on_idle` (after `sync`) whenever `every` seconds pass without an event."""
+    async def _watch(self, last_event: list[float], on_idle: Callable[[bool], None], every: float) -> None:
+        """Call `on_idle(synced)` (after `sync`) whenever `every` seconds pass without an event."""
         while True:
             await asyncio.sleep(every)
             if time.monotonic() - last_event[0] >= every:
-                self.sync()
-                on_idle()
+                on_idle(self.sync())
 
     async def _produce(self, conv: Conversation, options: TurnOptions, emit: Callable[[Any], None],
                        state: TurnState) -> None:
@@ -316,7 +317,9 @@ class Engine(ToolRounds):
                 return _Round(msg, [], problem)
             await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
+            prepared = time.monotonic()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
+            await after_long_step(prepared)  # its fingerprint of a long history; the body's JSON next
             try:
                 await stream_choices(self.client, request, {0: sink})
             except asyncio.CancelledError:
@@ -378,5 +381,5 @@ class Engine(ToolRounds):
 class _Syncs(Protocol):
     """What the engine keeps of a running turn: something whose streamed text can be synced."""
 
-    def sync(self) -> None:
-        """Copy the text streamed so far into the messages."""
+    def sync(self) -> bool:
+        """Copy the text streamed so far into the messages; True if that brought anything new."""

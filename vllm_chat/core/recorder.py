@@ -6,16 +6,20 @@ events that end a step (a request sent (50 ms later, so the request goes
 first), a reply's tool calls ready (once per round), approval asked, a tool
 result, the turn finished / stopped / failed; for several replies to one turn: their start, each one's end, and the
 end of them all) and, while a reply streams, at most once per `interval` seconds,
-checking the clock on every delta. `tick()` covers stalls: the session calls
-it when no event came for a while. So a `kill -9` mid-reply loses at most
+checking the clock on every delta. `idle()` covers stalls: the engine calls
+it when no event came for a while, after copying the text streamed so far into
+the reply (deltas are joined into it only now and then). So a `kill -9` mid-reply loses at most
 the last `interval` seconds of that reply and never an earlier message; the
 reply is on disk with status `streaming` and comes back `stopped`
 ("interrupted ...") on load.
 
 A save is one pydantic serialization and one small atomic write: a few
-milliseconds for a typical session, cheap enough for the UI loop. While a reply
-streams, though, the write and its fsync run in a thread (`BACKGROUND_WRITES`):
-a huge reply's file takes long to write, and the loop is where keys are echoed.
+milliseconds for a typical session, cheap enough for the UI loop. But a session
+may hold a huge reply, so within a turn (while a reply streams, the prompt's
+save just after the turn starts, a round's tool calls, a tool's result) the
+write and its fsync run in a thread (`BACKGROUND_WRITES`), one at a time, a
+save asked for meanwhile following the one under way; the loop is where keys
+are echoed. The save at a turn's end is made on the loop, whole.
 Errors (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
@@ -106,6 +110,7 @@ class SessionRecorder:
         self._calls_saved = False
         self._soon: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[None] | None = None
+        self._again = False  # a save was asked for while a write was under way
 
     @property
     def dirty(self) -> bool:
@@ -125,9 +130,11 @@ class SessionRecorder:
                 # The engine has put every call of the reply into the message by now, and the
                 # tools may run for a long time: the round's calls are saved at once, once.
                 self._calls_saved = True
-                self.save_now()
-            case ToolApprovalNeeded() | ToolResult() | TurnFinished() | TurnStopped() | TurnFailed():
-                self.save_now()  # an approval may wait long for the user; the rest end a step
+                self._save_off_loop()
+            case ToolApprovalNeeded() | ToolResult():
+                self._save_off_loop()  # an approval may wait long for the user; a result ends a step
+            case TurnFinished() | TurnStopped() | TurnFailed():
+                self.save_now()  # on the loop, whole: the file is complete when the turn is over
             case CandidatesStarted() | CandidatesDone() | CandidateEvent(
                     event=TurnFinished() | TurnStopped() | TurnFailed()):
                 self.save_now()  # several replies: the prompt before the wait, and each reply's end
@@ -147,24 +154,34 @@ class SessionRecorder:
     def _saved_soon(self) -> None:
         self._soon = None
         if self.dirty:
-            self.save_now()
+            # Written in a thread like a streaming save: the conversation may already hold a
+            # huge earlier reply, and the first tokens are on their way.
+            self._save_off_loop()
 
     def mark_changed(self) -> None:
         """Note a change made outside the engine (title, model, params); the next save writes it."""
         self._changes += 1
 
+    def idle(self, synced: bool) -> None:
+        """No event came for a while; the engine has just copied the text streamed so far into
+        the messages (`synced`: it brought something new, which no event announced). Save it
+        if it is time to."""
+        if synced:
+            self._changes += 1
+        self.tick()
+
     def tick(self) -> None:
         """Save if there are unsaved changes and `interval` has passed since the last attempt.
 
-        `observe` calls this on every delta; `ChatSession.run` calls it when
-        no event came for a while (a stalled stream, a long tool run).
+        `observe` calls this on every delta, and `idle` when no event came for a
+        while (a stalled stream, a long tool run).
         """
         if self.dirty and self._clock() - self._last_attempt >= self.interval:
-            self._save_streaming()
+            self._save_off_loop()
 
-    def _save_streaming(self) -> None:
-        """A save while a reply streams: serialized here, written and fsynced in a thread
-        (see `BACKGROUND_WRITES`); at once where there is no event loop."""
+    def _save_off_loop(self) -> None:
+        """A save within a turn: serialized here, written and fsynced in a thread (see
+        `BACKGROUND_WRITES`); at once where there is no event loop."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -174,7 +191,8 @@ class SessionRecorder:
             self.save_now()
             return
         if self._writing is not None:
-            return  # the write under way will be followed by another at the next tick
+            self._again = True  # the write under way is followed by another
+            return
         self._last_attempt = self._clock()
         changes = self._changes
         try:
@@ -186,8 +204,9 @@ class SessionRecorder:
         self._writing.add_done_callback(lambda done: self._written(done, changes))
 
     def _written(self, done: asyncio.Future[None], changes: int) -> None:
-        """Back on the loop after a write in a thread."""
+        """Back on the loop after a write in a thread (then the write asked for meanwhile)."""
         self._writing = None
+        again, self._again = self._again, False
         if done.cancelled():
             return
         error = done.exception()
@@ -197,6 +216,8 @@ class SessionRecorder:
             self._failed(self._as_store_error(error))
         else:
             self._succeeded(changes)
+        if again and self.dirty:
+            self._save_off_loop()
 
     def save_now(self) -> bool:
         """Save the conversation now; True if it reached the disk.

@@ -131,11 +131,17 @@ class ChoiceSink:
         self.message.usage = usage
         self.emit(UsageUpdated(usage))
 
-    def sync(self) -> None:
-        """Copy the streamed text into the message (for saves and readers)."""
-        self.message.content = "".join(self.content)
+    def sync(self) -> bool:
+        """Copy the streamed text into the message (for saves and readers); True if that
+        brought anything new."""
+        content = "".join(self.content)
+        changed = content != self.message.content
+        self.message.content = content
         if self.reasoning:
-            self.message.reasoning = "".join(self.reasoning)
+            reasoning = "".join(self.reasoning)
+            changed = changed or reasoning != self.message.reasoning
+            self.message.reasoning = reasoning
+        return changed
 
     def finish_timings(self) -> None:
         """Write TTFT and duration into the message (the stream ended, or was cut)."""

@@ -52,10 +52,10 @@ class TurnState:
         self.sink = ChoiceSink(message, emit, keep_text=keep_text)
         return self.sink
 
-    def sync(self) -> None:
-        """Copy the streamed text into the message (for saves and readers)."""
-        if self.sink is not None:
-            self.sink.sync()
+    def sync(self) -> bool:
+        """Copy the streamed text into the message (for saves and readers); True if that
+        brought anything new."""
+        return self.sink.sync() if self.sink is not None else False
 
     def start_running(self) -> float:
         """Note that a tool starts now; returns `time.monotonic()` for `ToolRunning`."""

@@ -14,6 +14,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.markup import escape
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
@@ -135,10 +136,13 @@ class VllmChatApp(App[int]):
         if renderable is not None:
             self.keys_in_flight.painted()
 
-    async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, events.Key):
+    def post_message(self, message: Message) -> bool:
+        # Noted when posted, not when the app takes it: the app's queue itself may be held up
+        # (it waits for removed widgets to close), and the drawing that stands aside for the
+        # key is what lets that finish sooner.
+        if isinstance(message, events.Key):
             self.keys_in_flight.arrived()
-        await super().on_event(event)
+        return super().post_message(message)
 
     def get_default_screen(self) -> Screen:
         return Screen()

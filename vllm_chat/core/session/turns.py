@@ -3,6 +3,7 @@ doing a turn again (retry, edit and resend, continue)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -23,6 +24,7 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
+from vllm_chat.core.loop_share import after_long_step
 from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.turn_request import TurnOptions
@@ -50,19 +52,21 @@ class TurnsPart(GenerationPart):
                 lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle, idle_every=every)):
             yield event
 
-    async def _recorded(self, start: Callable[[Callable[[], None] | None, float], AsyncIterator[Event]]
+    async def _recorded(self, start: Callable[[Callable[[bool], None] | None, float], AsyncIterator[Event]]
                         ) -> AsyncIterator[Event]:
         """Yield the events of the engine run `start(on_idle, idle_every)` begins, saving and
         following them (shared by plain turns and candidate runs)."""
         self.conversation.base_url = redact_url(self.settings.base_url)
         recorder = self._recorder
-        on_idle = recorder.tick if recorder is not None else None
+        on_idle = recorder.idle if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         try:
             async for event in start(on_idle, idle_every):
                 self._note_generation(event)  # the reply's check is saved with it
                 if recorder is not None:
+                    saving = time.monotonic()
                     recorder.observe(event)
+                    await after_long_step(saving)  # a long history's save; the front end's drawing next
                 self._follow(event)
                 yield event
         finally:
