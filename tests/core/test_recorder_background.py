@@ -69,14 +69,22 @@ async def test_a_rounds_tool_calls_and_results_are_saved_at_once_from_a_thread_e
     reply.tool_calls, reply.status = [call], "complete"
     recorder.observe(ToolCallReady(call))
     result = conv.add(Message(role="tool", content="42", tool_call_id=call.id, tool_status="ok"))
-    recorder.observe(ToolResult(call, result))  # while the calls' write may still be under way
+    recorder.observe(ToolResult(call, result))  # an unknown tool: its result comes at once
     await until(lambda: not recorder.dirty and recorder._writing is None, timeout=30)
+    assert len(writers) == 2, "the calls and their result at once: one save, not two"
     doc = on_disk(store, conv)
     assert doc["messages"][1]["tool_calls"][0]["id"] == "c1"
-    assert doc["messages"][2]["content"] == "42", "the result asked for meanwhile was written after"
+    assert doc["messages"][2]["content"] == "42"
+    # A write under way (a streaming save), and a step's save asked for meanwhile: it follows.
+    second = conv.add(Message(role="assistant", status="streaming", model="m"))
+    recorder._save_off_loop()
+    second.content = "It is"
+    recorder.observe(ToolResult(call, result))
+    await until(lambda: not recorder.dirty and recorder._writing is None and recorder._later is None, timeout=30)
+    assert on_disk(store, conv)["messages"][3]["content"] == "It is", "a save asked for meanwhile follows"
     loop_thread = threading.current_thread().name
     assert len(writers) >= 2 and all(name != loop_thread for name in writers), "off the loop's thread"
-    final = conv.add(Message(role="assistant", content="It is 42.", status="complete", model="m"))
-    recorder.observe(TurnFinished(final))
+    second.content, second.status = "It is 42.", "complete"
+    recorder.observe(TurnFinished(second))
     assert writers[-1] == loop_thread, "the turn's end is saved at once, on the loop"
     assert on_disk(store, conv)["messages"][3]["content"] == "It is 42."

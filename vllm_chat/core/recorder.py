@@ -108,7 +108,7 @@ class SessionRecorder:
         self._changes = 0
         self._saved_changes = 0
         self._calls_saved = False
-        self._soon: asyncio.TimerHandle | None = None
+        self._later: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future[None] | None = None
         self._again = False  # a save was asked for while a write was under way
 
@@ -125,14 +125,16 @@ class SessionRecorder:
                 # It saves the user's prompt before a possibly long wait for the first token,
                 # once the request is on its way (see `START_SAVE_DELAY`).
                 self._calls_saved = False
-                self._save_soon()
+                self._save_later(START_SAVE_DELAY)
             case ToolCallReady() if not self._calls_saved:
                 # The engine has put every call of the reply into the message by now, and the
-                # tools may run for a long time: the round's calls are saved at once, once.
+                # tools may run for a long time: the round's calls are saved at once, once (when
+                # this turn of the loop's events are in: a refused or unknown tool answers at
+                # once, and its calls and result then make one save of the history, not two).
                 self._calls_saved = True
-                self._save_off_loop()
+                self._save_later(0)
             case ToolApprovalNeeded() | ToolResult():
-                self._save_off_loop()  # an approval may wait long for the user; a result ends a step
+                self._save_later(0)  # an approval may wait long for the user; a result ends a step
             case TurnFinished() | TurnStopped() | TurnFailed():
                 self.save_now()  # on the loop, whole: the file is complete when the turn is over
             case CandidatesStarted() | CandidatesDone() | CandidateEvent(
@@ -141,21 +143,24 @@ class SessionRecorder:
             case _:
                 self.tick()  # deltas, usage, a tool starting: at most once per interval
 
-    def _save_soon(self) -> None:
-        """Save `START_SAVE_DELAY` seconds from now (at once outside an event loop)."""
+    def _save_later(self, delay: float) -> None:
+        """Save, written in a thread like a streaming save, `delay` seconds from now (or
+        sooner if a save is already due sooner); at once outside an event loop."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.save_now()
             return
-        if self._soon is None:
-            self._soon = loop.call_later(START_SAVE_DELAY, self._saved_soon)
+        due = loop.time() + delay
+        if self._later is not None and self._later.when() <= due:
+            return
+        if self._later is not None:
+            self._later.cancel()
+        self._later = loop.call_at(due, self._saved_later)
 
-    def _saved_soon(self) -> None:
-        self._soon = None
+    def _saved_later(self) -> None:
+        self._later = None
         if self.dirty:
-            # Written in a thread like a streaming save: the conversation may already hold a
-            # huge earlier reply, and the first tokens are on their way.
             self._save_off_loop()
 
     def mark_changed(self) -> None:
@@ -227,9 +232,9 @@ class SessionRecorder:
         that never had a message is not written (a new chat that was left
         empty leaves no file behind).
         """
-        if self._soon is not None:
-            self._soon.cancel()
-            self._soon = None
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         self._last_attempt = self._clock()
         changes = self._changes
         if self._nothing_to_keep():
