@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 
 from tests.support.hostile import HostileServer
 from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_text, wait_until
+from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
 from vllm_chat.core import format as fmt
 from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
 from vllm_chat.ui.theming import ThemeBook
@@ -117,25 +118,32 @@ async def test_huge_tool_call_arguments_show_an_excerpt_and_open_whole(make_app,
         assert json.loads(viewer.query_one(LongText).text) == json.loads(call.arguments)
 
 
-class Host(App[None]):
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield MarkdownView(id="view", streaming=True)
-
-
 async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_several_updates() -> None:
-    text = "".join(f"Paragraph {i} with *some* `markup` in it.\n\n" for i in range(4_000))
-    app = Host()
+    text = paragraphs(4_000)
+    app = ReplyHost()
     async with app.run_test(size=(80, 24)) as pilot:
-        view = app.query_one(MarkdownView)
-        await pilot.pause()
-        view.append(text)
-        view.finish()
+        view = await handed_at_once(app, pilot, text)
         assert not view.settled, "one update drew only part of it"
         assert "… drawing (" in view.rendered_lines()[-1].text, "a line stands for what is not drawn yet"
         await wait_until(pilot, lambda: view.settled, timeout=120)
         assert view.source == text.lstrip("\n")
         assert sum(1 for strip in view.rendered_lines() if strip.text.startswith("Paragraph")) == 4_000
+
+
+async def test_a_huge_reply_drawn_again_at_a_new_width_shows_its_old_lines_until_it_is_done() -> None:
+    app = ReplyHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await handed_at_once(app, pilot, paragraphs(3_000))
+        await wait_until(pilot, lambda: view.settled, timeout=120, message="the reply drawn at 80 columns")
+        width = view._width
+        view._ensure_rendered(width - 20)  # the terminal got narrower: everything is drawn again
+        assert not view.settled, "a redraw of 3,000 paragraphs takes more than one step"
+        bottom = view.render_line(view._height() - 1)
+        assert bottom.text.strip() == "Paragraph 2999 with some markup in it.", "the end is not blank meanwhile"
+        assert bottom.cell_length == width - 20
+        await wait_until(pilot, lambda: view.settled, timeout=120, message="the redraw")
+        assert view.rendered_lines()[-1].text.strip() == "Paragraph 2999 with some markup in it."
+        assert view._stale is None
 
 
 class SlowBlocks(MarkdownView):

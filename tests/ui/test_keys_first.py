@@ -7,12 +7,9 @@ bench/bench_hostile_output.py, not here.)
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.containers import VerticalScroll
-
 from tests.support.pilot import wait_until
+from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
 from vllm_chat.ui.keys_first import KeysInFlight
-from vllm_chat.ui.widgets.markdown_view import MarkdownView
 
 
 def test_a_key_is_on_its_way_until_a_frame_after_the_prompt_applied_it() -> None:
@@ -47,25 +44,18 @@ def test_a_key_that_never_reaches_the_prompt_holds_nothing_up_for_long() -> None
     assert not keys.waiting
 
 
-class Host(App[None]):
+class Host(ReplyHost):
     def __init__(self) -> None:
         super().__init__()
         self.keys_in_flight = KeysInFlight()
         self.keys_in_flight.HOLD_LIMIT = 3600.0  # only the key's own frame ends the wait here
 
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield MarkdownView(id="view", streaming=True)
-
 
 async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_frame() -> None:
-    text = "".join(f"Paragraph {i} with *some* `markup` in it.\n\n" for i in range(3_000))
+    text = paragraphs(3_000)
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:
-        view = app.query_one(MarkdownView)
-        await pilot.pause()
-        view.append(text)
-        view.finish()
+        view = await handed_at_once(app, pilot, text)
         assert not view.settled, "a backlog"
         keys = app.keys_in_flight
         keys.arrived()

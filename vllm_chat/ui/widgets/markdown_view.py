@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -121,6 +121,7 @@ class MarkdownView(Widget):
         self._flush_handle: asyncio.Handle | None = None
         self._last_flush = 0.0
         self._height_floor = 0  # the height before a redraw at a new width, kept until it is done
+        self._stale: _Drawn | None = None  # what was drawn before that redraw, shown until it is done
         self._last_layout = 0.0
         self._layout_handle: asyncio.Handle | None = None
         self._last_repaint = 0.0
@@ -172,6 +173,7 @@ class MarkdownView(Widget):
         self._blocks, self._lines, self._tail_lines = [], [], []
         self._pending.clear()
         self._drawn = 0
+        self._stale = None
         self._unpainted = None  # the whole view is refreshed below
         if text:
             self._pending.append(text)
@@ -237,6 +239,7 @@ class MarkdownView(Widget):
         self._tail_lines = self._render_tail() if settled else self._backlog_line()
         if settled:
             self._height_floor = 0
+            self._stale = None
         if not repaint:
             self._unpainted = None  # drawn for a layout under way: it reads the new height itself
         elif settled or time.monotonic() - self._last_repaint >= self.BACKLOG_REPAINT:
@@ -355,10 +358,15 @@ class MarkdownView(Widget):
         """Draw everything again (a new width or theme), over as many updates as it takes.
 
         Until that is done the view keeps its old height: a view that shrank while it
-        redraws could take the scroll bar away, which changes the width again, and so on."""
+        redraws could take the scroll bar away, which changes the width again, and so on.
+        Below what is drawn again, the lines drawn before stand (cut or padded to the new
+        width): a reply of 20,000 paragraphs takes seconds to draw again, and the end of
+        it, where a user mostly is, would be blank all that time."""
         if not self._width:
             return
         self._theme_key = self._theme_state()
+        if self._stale is None or len(self._lines) >= len(self._stale.lines):
+            self._stale = _Drawn(self._lines, self._styles, self._tail_lines)  # else a redraw was under way
         self._height_floor = max(self._height_floor, len(self._lines) + len(self._tail_lines))
         self._lines, self._tail_lines, self._drawn = [], [], 0
         self._styles, self._style_numbers = [], {}
@@ -413,13 +421,36 @@ class MarkdownView(Widget):
             return self._strip(lines[y])
         if y - len(lines) < len(self._tail_lines):
             return self._tail_lines[y - len(lines)]
+        if self._stale is not None:
+            return self._stale_line(y)
         return self._blank()
+
+    def _stale_line(self, y: int) -> Strip:
+        """Line `y` as it was drawn before the redraw under way, fitted to the width."""
+        stale = self._stale
+        assert stale is not None
+        if y < len(stale.lines):
+            styles = stale.styles
+            strip = Strip([Segment(text, styles[number]) for text, number in stale.lines[y]])
+        elif y - len(stale.lines) < len(stale.tail):
+            strip = stale.tail[y - len(stale.lines)]
+        else:
+            return self._blank()
+        return strip.crop_extend(0, self._width, self._base_style)
 
     _base_style: Style = _NEUTRAL
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self.refresh()
+
+
+class _Drawn(NamedTuple):
+    """What a view had drawn: its lines (see `MarkdownView._keep`), their styles, its tail."""
+
+    lines: list[tuple[tuple[str, int], ...]]
+    styles: list[Style]
+    tail: list[Strip]
 
 
 _THEME_CACHE: dict[int, RichTheme] = {}
