@@ -88,3 +88,17 @@ async def test_a_rounds_tool_calls_and_results_are_saved_at_once_from_a_thread_e
     recorder.observe(TurnFinished(second))
     assert writers[-1] == loop_thread, "the turn's end is saved at once, on the loop"
     assert on_disk(store, conv)["messages"][3]["content"] == "It is 42."
+
+
+async def test_a_save_made_later_waits_while_the_users_input_is_on_its_way(
+        store: SessionStore, clock: FakeClock, writers: list[str]) -> None:  # noqa: F811 (fixtures)
+    from tests.core.test_loop_share import Input
+    from vllm_chat.core.loop_share import LoopShare
+
+    share = LoopShare()
+    share.input_waiting = waiting = Input(looks=3)
+    conv = Conversation(model="m")
+    recorder = SessionRecorder(store, conv, interval=2.0, clock=clock, loop_share=share)
+    start_turn(conv, recorder)
+    await until(lambda: len(writers) == 1, timeout=30)
+    assert waiting.asked == 4, "the prompt's save waited until the input was shown"

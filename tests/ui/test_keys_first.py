@@ -7,6 +7,9 @@ bench/bench_hostile_output.py, not here.)
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from tests.support.pilot import wait_until
 from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
 from vllm_chat.ui.keys_first import KeysInFlight
@@ -44,6 +47,18 @@ def test_a_key_that_never_reaches_the_prompt_holds_nothing_up_for_long() -> None
     assert not keys.waiting
 
 
+async def test_work_can_wait_until_the_keys_on_their_way_are_shown() -> None:
+    keys = KeysInFlight()
+    keys.HOLD_LIMIT = 3600.0
+    keys.arrived()
+    shown = asyncio.ensure_future(keys.shown())
+    await asyncio.sleep(0)
+    assert not shown.done()
+    keys.handled()
+    keys.painted()
+    await asyncio.wait_for(shown, timeout=30)
+
+
 class Host(ReplyHost):
     def __init__(self) -> None:
         super().__init__()
@@ -61,6 +76,7 @@ async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_f
         keys.arrived()
         view._cancel_flush()
         steps = view.work_steps
+        view._last_flush = time.monotonic()  # a step has just run
         view._step()
         assert view.work_steps == steps, "no drawing while the key is on its way"
         assert view._flush_handle is not None, "the step is only put off"
@@ -69,6 +85,13 @@ async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_f
         view._cancel_flush()
         view._step()
         assert view.work_steps == steps + 1, "the key is on the screen: drawing goes on"
+        keys.arrived()
+        view._last_flush -= view.KEY_WAIT_MOST  # keys keep coming (one held down)
+        view._cancel_flush()
+        view._step()
+        assert view.work_steps == steps + 2, "the drawing is put off, never stopped"
+        keys.handled()
+        keys.painted()
         await wait_until(pilot, lambda: view.settled, timeout=120, message="the backlog to be drawn")
         assert view.source == text.lstrip("\n")
 

@@ -41,7 +41,7 @@ from vllm_chat.core.events import (
     TurnStopped,
 )
 from vllm_chat.core.generation.requests import request_problem
-from vllm_chat.core.loop_share import after_long_step
+from vllm_chat.core.loop_share import LoopShare
 from vllm_chat.core.media.errors import AttachmentError
 from vllm_chat.core.reply_capture import ReplyCapture
 from vllm_chat.core.streaming import (
@@ -112,6 +112,8 @@ class Engine(ToolRounds):
         """Requests per turn before the loop is stopped."""
         self.text_only_models: set[str] = set()
         """Models that refused images in tool results: their requests carry a note instead."""
+        self.loop_share = LoopShare()
+        """Whether the front end's input is on its way: the long steps of a turn wait for it."""
         self._task: asyncio.Task[None] | None = None
         self._state: _Syncs | None = None
         self._busy = BusyBudget(max_busy_wait)
@@ -317,9 +319,10 @@ class Engine(ToolRounds):
                 return _Round(msg, [], problem)
             await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
+            await self.loop_share.give_way()  # a long history's fingerprint and body come next
             prepared = time.monotonic()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
-            await after_long_step(prepared)  # its fingerprint of a long history; the body's JSON next
+            await self.loop_share.after_long_step(prepared)
             try:
                 await stream_choices(self.client, request, {0: sink})
             except asyncio.CancelledError:

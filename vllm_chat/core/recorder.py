@@ -51,6 +51,7 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
+from vllm_chat.core.loop_share import WAIT_MOST, WAIT_STEP, LoopShare
 from vllm_chat.core.store import (
     SaveOutcome,
     SessionChanged,
@@ -82,12 +83,15 @@ class SessionRecorder:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_state: Callable[[StoreError | None], None] | None = None,
+        loop_share: LoopShare | None = None,
     ) -> None:
         """Record `conversation` into `store`, saving at least every `interval` seconds while streaming.
 
         `clock` gives seconds (monotonic; tests pass a fake). `on_state` is
         called with the error when saving starts failing or fails differently,
-        and with None when a save works again (not on every attempt).
+        and with None when a save works again (not on every attempt). A save
+        made later (`_save_later`) waits while `loop_share` says the user's input
+        is on its way.
         """
         self.store = store
         """Where the session is saved."""
@@ -109,6 +113,8 @@ class SessionRecorder:
         self._saved_changes = 0
         self._calls_saved = False
         self._later: asyncio.TimerHandle | None = None
+        self._loop_share = loop_share or LoopShare()
+        self._held_since: float | None = None  # when a save made later began to wait for input
         self._writing: asyncio.Future[None] | None = None
         self._again = False  # a save was asked for while a write was under way
 
@@ -160,6 +166,13 @@ class SessionRecorder:
 
     def _saved_later(self) -> None:
         self._later = None
+        now = time.monotonic()
+        if self._loop_share.input_waiting() and now - (self._held_since or now) < WAIT_MOST:
+            # Serializing a long history holds the loop: the key on its way is shown first.
+            self._held_since = self._held_since or now
+            self._later = asyncio.get_running_loop().call_later(WAIT_STEP, self._saved_later)
+            return
+        self._held_since = None
         if self.dirty:
             self._save_off_loop()
 
@@ -235,6 +248,7 @@ class SessionRecorder:
         if self._later is not None:
             self._later.cancel()
             self._later = None
+        self._held_since = None
         self._last_attempt = self._clock()
         changes = self._changes
         if self._nothing_to_keep():

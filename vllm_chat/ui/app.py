@@ -77,6 +77,7 @@ class VllmChatApp(App[int]):
         """What the terminal shows: each frame writes only what differs from it."""
         self.keys_in_flight = KeysInFlight()
         """Whether a typed key is still on its way to the screen (long drawing waits for it)."""
+        session.let_input_first(lambda: self.keys_in_flight.waiting)
         self._copied_size = Size(0, 0)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

@@ -10,6 +10,7 @@ shows the key is out.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 
@@ -47,6 +48,12 @@ class KeysInFlight:
         self._handled = 0
         # Keys typed meanwhile are still on their way: they get a hold of their own.
         self._since = time.monotonic() if self._arrived else None
+
+    async def shown(self) -> None:
+        """Wait until the keys on their way are on the screen (at most `HOLD_LIMIT`)."""
+        until = time.monotonic() + self.HOLD_LIMIT
+        while self.waiting and time.monotonic() < until:
+            await asyncio.sleep(0.003)
 
     @property
     def waiting(self) -> bool:

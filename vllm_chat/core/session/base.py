@@ -137,7 +137,7 @@ class SessionBase:
         from vllm_chat.core.recorder import SessionRecorder
 
         return SessionRecorder(self._store, conv, interval=self.settings.sessions.save_interval,
-                               on_state=self._save_state_changed)
+                               on_state=self._save_state_changed, loop_share=self._engine.loop_share)
 
     @property
     def saves(self) -> bool:

@@ -3,6 +3,7 @@ approves tool calls. Every change is saved with the conversation at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 from vllm_chat.core.engine import Approver
@@ -69,6 +70,11 @@ class ControlsPart(SessionBase):
         self._status_changed()
 
     # -- tools -----------------------------------------------------------------------------
+
+    def let_input_first(self, waiting: Callable[[], bool]) -> None:
+        """Say how to know that the user's input is on its way to the screen (`waiting()`):
+        a turn's long steps (a long history's fingerprint, its saves) wait for it to be shown."""
+        self._engine.loop_share.input_waiting = waiting
 
     def set_approver(self, approver: Approver | None) -> None:
         """Who is asked before a call that needs approval runs (None: such calls are denied)."""

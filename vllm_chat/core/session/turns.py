@@ -24,7 +24,6 @@ from vllm_chat.core.events import (
     TurnStopped,
     UsageUpdated,
 )
-from vllm_chat.core.loop_share import after_long_step
 from vllm_chat.core.session.generation import GenerationPart
 from vllm_chat.core.session.status import Activity, ActivityPhase
 from vllm_chat.core.turn_request import TurnOptions
@@ -66,7 +65,7 @@ class TurnsPart(GenerationPart):
                 if recorder is not None:
                     saving = time.monotonic()
                     recorder.observe(event)
-                    await after_long_step(saving)  # a long history's save; the front end's drawing next
+                    await self._engine.loop_share.after_long_step(saving)  # a long history's save
                 self._follow(event)
                 yield event
         finally:

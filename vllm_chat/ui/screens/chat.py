@@ -19,7 +19,7 @@ from textual.widgets import Footer, Static
 
 from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
-from vllm_chat.core.events import TurnFailed
+from vllm_chat.core.events import ContentDelta, ReasoningDelta, ToolCallDelta, TurnFailed, UsageUpdated
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui import memory
@@ -41,6 +41,9 @@ from vllm_chat.ui.widgets.message_list import MessageList
 from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
+
+STREAMED = (ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated)
+"""The events of a streaming reply: each is cheap to show, and they come many a second."""
 
 
 class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
@@ -278,6 +281,10 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             self.session.options(continue_last=continue_last))
         try:
             async for event in events:
+                if not isinstance(event, STREAMED):
+                    # A new view, a panel, a finished reply: restyling and a new layout, which
+                    # a key typed meanwhile would wait for. The key is shown first.
+                    await self.app.keys_in_flight.shown()
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
                     self._stop_requested = False

@@ -77,6 +77,8 @@ class MarkdownView(Widget):
     """Seconds a backlog's step is put off, again and again, while a typed key is on its way to
     the screen (`ui.keys_first`): the key's turns of the event loop then find nothing long
     ahead of them."""
+    KEY_WAIT_MOST = 0.1
+    """Seconds a backlog goes without a step at most, however many keys are on their way."""
     FIRST_WORDS = 40
     """Until a reply's first block is finished and while its text is shorter than this
     many characters, each piece is drawn at once: the first words are what a user waits
@@ -191,9 +193,12 @@ class MarkdownView(Widget):
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._step)
 
     def _step(self) -> None:
-        """A scheduled update; a backlog's step waits while a typed key is on its way."""
+        """A scheduled update; a backlog's step waits while a typed key is on its way (but
+        not longer than `KEY_WAIT_MOST` since the last step: a key held down must not stop
+        the drawing)."""
         keys = getattr(self.app, "keys_in_flight", None)
-        if keys is not None and keys.waiting and not self.settled:
+        if (keys is not None and keys.waiting and not self.settled
+                and time.monotonic() - self._last_flush < self.KEY_WAIT_MOST):
             self._flush_handle = asyncio.get_running_loop().call_later(self.KEY_WAIT, self._step)
             return
         self._flush()
