@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.support.pilot import wait_until
+from tests.support.pilot import reply_over, send, wait_until
 from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
 from vllm_chat.ui.keys_first import KeysInFlight
 
@@ -104,3 +104,21 @@ async def test_keys_typed_into_the_prompt_are_followed_to_the_screen(make_app, s
         await wait_until(pilot, lambda: app.chat.prompt.text == "hi" and not keys.waiting,
                          message="both keys applied by the prompt and painted")
         assert keys.seen >= 2
+
+
+async def test_a_prompt_sent_right_after_a_stopped_reply_is_sent_though_a_key_is_on_its_way(
+        make_app, paced_sim) -> None:
+    # The turn's end is never held back for keys: a prompt sent then must find the turn over
+    # (a stopped turn leaves queued prompts waiting, so one queued behind it would not go).
+    async with make_app(base_url=paced_sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        await send(app, pilot, "long 100000")
+        await wait_until(pilot, lambda: app.session.conversation.messages[-1].content)
+        app.keys_in_flight.HOLD_LIMIT = 5.0
+        app.keys_in_flight.arrived()  # a key that goes to no prompt: on its way for 5 s
+        app.chat.action_stop()
+        await wait_until(pilot, lambda: reply_over(app), message="the reply stopped")
+        await send(app, pilot, "echo next")
+        await wait_until(pilot, lambda: app.session.conversation.messages[-1].content == "next",
+                         message="the next prompt sent and answered, not queued")
+        assert app.session.queued == []

@@ -65,7 +65,10 @@ class TurnsPart(GenerationPart):
                 if recorder is not None:
                     saving = time.monotonic()
                     recorder.observe(event)
-                    await self._engine.loop_share.after_long_step(saving)  # a long history's save
+                    if not isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
+                        # A long history's save. (The turn's end goes on at once: a prompt sent
+                        # right after must find the turn over.)
+                        await self._engine.loop_share.after_long_step(saving)
                 self._follow(event)
                 yield event
         finally:

@@ -19,7 +19,15 @@ from textual.widgets import Footer, Static
 
 from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
-from vllm_chat.core.events import ContentDelta, ReasoningDelta, ToolCallDelta, TurnFailed, UsageUpdated
+from vllm_chat.core.events import (
+    ContentDelta,
+    ReasoningDelta,
+    ToolCallDelta,
+    TurnFailed,
+    TurnFinished,
+    TurnStopped,
+    UsageUpdated,
+)
 from vllm_chat.core.session import ChatSession
 from vllm_chat.core.text import inert
 from vllm_chat.ui import memory
@@ -42,8 +50,10 @@ from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
-STREAMED = (ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated)
-"""The events of a streaming reply: each is cheap to show, and they come many a second."""
+APPLIED_AT_ONCE = (ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, TurnFinished, TurnStopped, TurnFailed)
+"""Events a turn's worker never holds back for keys on their way: a streaming reply's (each is
+cheap to show, and they come many a second), and the turn's end (a prompt sent right after
+must find the turn over, not queue behind it)."""
 
 
 class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateActions, ModelActions, SettingsActions,
@@ -281,9 +291,9 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
             self.session.options(continue_last=continue_last))
         try:
             async for event in events:
-                if not isinstance(event, STREAMED):
-                    # A new view, a panel, a finished reply: restyling and a new layout, which
-                    # a key typed meanwhile would wait for. The key is shown first.
+                if not isinstance(event, APPLIED_AT_ONCE):
+                    # A new view, a panel: restyling and a new layout, which a key typed
+                    # meanwhile would wait for. The key is shown first.
                     await self.app.keys_in_flight.shown()
                 if self._stop_requested:
                     # Esc came before the engine had started: stop now, as if it came later.
