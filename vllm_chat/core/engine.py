@@ -319,9 +319,10 @@ class Engine(ToolRounds):
                 return _Round(msg, [], problem)
             await fit_max_tokens(request, options.reply_room, msg, chosen=conv.params.max_tokens is not None)
             sink.restart()
-            await self.loop_share.give_way()  # a long history's fingerprint and body come next
             prepared = time.monotonic()
             sink.capture = capture = ReplyCapture(msg, conv, request, continuing=continuing)
+            # A long history's fingerprint; its body comes next. (Never before: nothing may hold
+            # a request back from leaving.)
             await self.loop_share.after_long_step(prepared)
             try:
                 await stream_choices(self.client, request, {0: sink})
