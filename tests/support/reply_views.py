@@ -3,6 +3,9 @@ draws a backlog)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.pilot import Pilot
@@ -23,11 +26,13 @@ class ReplyHost(App[None]):
             yield MarkdownView(id="view", streaming=True)
 
 
-async def handed_at_once(app: App[None], pilot: Pilot[None], text: str) -> MarkdownView:
-    """The app's reply view, once it is laid out, given all of `text` at once (the stream
-    over): most of it is then a backlog, drawn over the following updates."""
-    view = app.query_one(MarkdownView)
-    await pilot.pause()
-    view.append(text)
-    view.finish()
-    return view
+@asynccontextmanager
+async def backlog(app: App[None], text: str) -> AsyncIterator[tuple[Pilot[None], MarkdownView]]:
+    """Run `app` (80x24) and give its reply view, once it is laid out, all of `text` at once
+    (the stream over): most of it is then a backlog, drawn over the following updates."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(MarkdownView)
+        await pilot.pause()
+        view.append(text)
+        view.finish()
+        yield pilot, view

@@ -19,7 +19,7 @@ from textual.containers import VerticalScroll
 
 from tests.support.hostile import HostileServer
 from tests.support.pilot import screen_text, send, wait_for_screen, wait_for_text, wait_until
-from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
+from tests.support.reply_views import ReplyHost, backlog, paragraphs
 from vllm_chat.core import format as fmt
 from vllm_chat.ui.screens.text_view import LongText, TextViewScreen
 from vllm_chat.ui.theming import ThemeBook
@@ -120,9 +120,7 @@ async def test_huge_tool_call_arguments_show_an_excerpt_and_open_whole(make_app,
 
 async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_several_updates() -> None:
     text = paragraphs(4_000)
-    app = ReplyHost()
-    async with app.run_test(size=(80, 24)) as pilot:
-        view = await handed_at_once(app, pilot, text)
+    async with backlog(ReplyHost(), text) as (pilot, view):
         assert not view.settled, "one update drew only part of it"
         assert "… drawing (" in view.rendered_lines()[-1].text, "a line stands for what is not drawn yet"
         await wait_until(pilot, lambda: view.settled, timeout=120)
@@ -131,9 +129,7 @@ async def test_text_that_arrives_faster_than_it_can_be_drawn_is_drawn_over_sever
 
 
 async def test_a_huge_reply_drawn_again_at_a_new_width_shows_its_old_lines_until_it_is_done() -> None:
-    app = ReplyHost()
-    async with app.run_test(size=(80, 24)) as pilot:
-        view = await handed_at_once(app, pilot, paragraphs(3_000))
+    async with backlog(ReplyHost(), paragraphs(3_000)) as (pilot, view):
         await wait_until(pilot, lambda: view.settled, timeout=120, message="the reply drawn at 80 columns")
         width = view._width
         view._ensure_rendered(width - 20)  # the terminal got narrower: everything is drawn again

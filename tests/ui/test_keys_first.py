@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from tests.support.pilot import reply_over, send, wait_until
-from tests.support.reply_views import ReplyHost, handed_at_once, paragraphs
+from tests.support.reply_views import ReplyHost, backlog, paragraphs
 from vllm_chat.ui.keys_first import KeysInFlight
 
 
@@ -69,8 +69,7 @@ class Host(ReplyHost):
 async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_frame() -> None:
     text = paragraphs(3_000)
     app = Host()
-    async with app.run_test(size=(80, 24)) as pilot:
-        view = await handed_at_once(app, pilot, text)
+    async with backlog(app, text) as (pilot, view):
         assert not view.settled, "a backlog"
         keys = app.keys_in_flight
         keys.arrived()

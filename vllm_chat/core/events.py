@@ -185,3 +185,6 @@ Event = (
     | CandidatesDone
 )
 """Any engine event."""
+
+TURN_ENDS = (TurnFinished, TurnStopped, TurnFailed)
+"""The events that end a turn (exactly one comes, last), for `isinstance`."""

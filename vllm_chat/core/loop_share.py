@@ -34,12 +34,15 @@ class LoopShare:
         """True while something the user typed has not reached the screen yet (the front end
         sets it; nothing waits without one)."""
 
+    def holds(self, since: float) -> bool:
+        """Whether a step put off since `since` (`time.monotonic()`) waits on: the user's input is
+        on its way and the step has not waited `WAIT_MOST` yet."""
+        return self.input_waiting() and time.monotonic() - since < WAIT_MOST
+
     async def give_way(self) -> None:
         """Wait while the user's input is on its way to the screen (at most `WAIT_MOST`)."""
-        if not self.input_waiting():
-            return
-        until = time.monotonic() + WAIT_MOST
-        while self.input_waiting() and time.monotonic() < until:
+        since = time.monotonic()
+        while self.holds(since):
             await asyncio.sleep(WAIT_STEP)
 
     async def after_long_step(self, started: float) -> None:

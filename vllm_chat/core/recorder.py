@@ -51,7 +51,7 @@ from vllm_chat.core.events import (
     TurnStarted,
     TurnStopped,
 )
-from vllm_chat.core.loop_share import WAIT_MOST, WAIT_STEP, LoopShare
+from vllm_chat.core.loop_share import WAIT_STEP, LoopShare
 from vllm_chat.core.store import (
     SaveOutcome,
     SessionChanged,
@@ -166,10 +166,10 @@ class SessionRecorder:
 
     def _saved_later(self) -> None:
         self._later = None
-        now = time.monotonic()
-        if self._loop_share.input_waiting() and now - (self._held_since or now) < WAIT_MOST:
+        since = self._held_since or time.monotonic()
+        if self._loop_share.holds(since):
             # Serializing a long history holds the loop: the key on its way is shown first.
-            self._held_since = self._held_since or now
+            self._held_since = since
             self._later = asyncio.get_running_loop().call_later(WAIT_STEP, self._saved_later)
             return
         self._held_since = None

@@ -23,11 +23,11 @@ from vllm_chat.core.context.request import turn_starts, with_messages
 from vllm_chat.core.conversation import Compaction, Conversation, Message
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
+    TURN_ENDS,
     Event,
     TurnFailed,
     TurnFinished,
     TurnStarted,
-    TurnStopped,
 )
 from vllm_chat.core.session.context import ContextPart
 from vllm_chat.core.session.turns import TurnsPart
@@ -87,7 +87,7 @@ class CompactionPart(TurnsPart, ContextPart):
                 self._follow(event)
                 if isinstance(event, TurnStarted) and self._activity is not None:
                     self._mark_activity(replace(self._activity, task="compact"))
-                if isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
+                if isinstance(event, TURN_ENDS):
                     final = event
                 yield event
         finally:

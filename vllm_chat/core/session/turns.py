@@ -10,6 +10,7 @@ from dataclasses import replace
 from vllm_chat.core import tree
 from vllm_chat.core.conversation import Message
 from vllm_chat.core.events import (
+    TURN_ENDS,
     ContentDelta,
     Event,
     ReasoningDelta,
@@ -65,7 +66,7 @@ class TurnsPart(GenerationPart):
                 if recorder is not None:
                     saving = time.monotonic()
                     recorder.observe(event)
-                    if not isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
+                    if not isinstance(event, TURN_ENDS):
                         # A long history's save. (The turn's end goes on at once: a prompt sent
                         # right after must find the turn over.)
                         await self._engine.loop_share.after_long_step(saving)

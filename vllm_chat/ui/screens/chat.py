@@ -20,12 +20,11 @@ from textual.widgets import Footer, Static
 from vllm_chat.core.conversation import Attachment
 from vllm_chat.core.errors import ChatError
 from vllm_chat.core.events import (
+    TURN_ENDS,
     ContentDelta,
     ReasoningDelta,
     ToolCallDelta,
     TurnFailed,
-    TurnFinished,
-    TurnStopped,
     UsageUpdated,
 )
 from vllm_chat.core.session import ChatSession
@@ -50,7 +49,7 @@ from vllm_chat.ui.widgets.prompt_input import PromptInput
 from vllm_chat.ui.widgets.queue_view import QueueView
 from vllm_chat.ui.widgets.status_bar import StatusBar
 
-APPLIED_AT_ONCE = (ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, TurnFinished, TurnStopped, TurnFailed)
+APPLIED_AT_ONCE = (ContentDelta, ReasoningDelta, ToolCallDelta, UsageUpdated, *TURN_ENDS)
 """Events a turn's worker never holds back for keys on their way: a streaming reply's (each is
 cheap to show, and they come many a second), and the turn's end (a prompt sent right after
 must find the turn over, not queue behind it)."""
