@@ -71,6 +71,8 @@ async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_f
     app = Host()
     async with backlog(app, text) as (pilot, view):
         assert not view.settled, "a backlog"
+        while len(view._lines) < view.KEY_WAIT_FROM:
+            view._flush()  # past its first screenfuls
         keys = app.keys_in_flight
         keys.arrived()
         view._cancel_flush()
@@ -93,6 +95,20 @@ async def test_a_backlog_step_waits_for_a_key_on_its_way_and_goes_on_after_its_f
         keys.painted()
         await wait_until(pilot, lambda: view.settled, timeout=120, message="the backlog to be drawn")
         assert view.source == text.lstrip("\n")
+
+
+async def test_a_view_draws_its_first_screenfuls_even_while_a_key_is_on_its_way() -> None:
+    app = Host()
+    async with backlog(app, paragraphs(3_000)) as (pilot, view):
+        assert len(view._lines) < view.KEY_WAIT_FROM, "it has just begun to draw"
+        app.keys_in_flight.arrived()
+        view._cancel_flush()
+        view._last_flush = time.monotonic()
+        steps = view.work_steps
+        view._step()
+        assert view.work_steps == steps + 1, "the scroll that shows it reads its height"
+        app.keys_in_flight.handled()
+        app.keys_in_flight.painted()
 
 
 async def test_keys_typed_into_the_prompt_are_followed_to_the_screen(make_app, sim) -> None:

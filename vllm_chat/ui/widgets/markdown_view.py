@@ -77,6 +77,10 @@ class MarkdownView(Widget):
     """Seconds a backlog's step is put off, again and again, while a typed key is on its way to
     the screen (`ui.keys_first`): the key's turns of the event loop then find nothing long
     ahead of them."""
+    KEY_WAIT_FROM = 200
+    """Lines a view draws before its steps wait for keys: a view just brought on screen (by
+    the key itself, say) gets its first screenfuls at once, since the scroll that shows it
+    reads its height."""
     KEY_WAIT_MOST = 0.1
     """Seconds a backlog goes without a step at most, however many keys are on their way."""
     FIRST_WORDS = 40
@@ -197,7 +201,7 @@ class MarkdownView(Widget):
         not longer than `KEY_WAIT_MOST` since the last step: a key held down must not stop
         the drawing)."""
         keys = getattr(self.app, "keys_in_flight", None)
-        if (keys is not None and keys.waiting and not self.settled
+        if (keys is not None and keys.waiting and not self.settled and len(self._lines) >= self.KEY_WAIT_FROM
                 and time.monotonic() - self._last_flush < self.KEY_WAIT_MOST):
             self._flush_handle = asyncio.get_running_loop().call_later(self.KEY_WAIT, self._step)
             return
