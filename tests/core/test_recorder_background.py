@@ -1,7 +1,7 @@
 """Within a turn, saves are written in a thread (the event loop, where keys are echoed, only
 serializes): a streaming reply's periodic saves, the prompt's just after the turn starts, a
-round's tool calls and each tool's result, one write at a time. The save at a turn's end
-happens at once, on the loop, without taking the thread's write for another window's."""
+round's tool calls and each tool's result, one write at a time. So is the save at a turn's
+end, which `settled()` waits for, and none takes the thread's write for another window's."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def writers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-async def test_a_streaming_reply_is_saved_from_a_thread_and_its_end_on_the_loop(
+async def test_a_streaming_reply_and_its_end_are_saved_from_a_thread_and_settled_waits_for_the_end(
         store: SessionStore, clock: FakeClock, writers: list[str]) -> None:  # noqa: F811 (fixtures)
     conv = Conversation(model="m")
     recorder = SessionRecorder(store, conv, interval=2.0, clock=clock)
@@ -51,11 +51,36 @@ async def test_a_streaming_reply_is_saved_from_a_thread_and_its_end_on_the_loop(
     stream(reply, recorder, ", a reply grew")
     reply.status = "complete"
     recorder.observe(TurnFinished(reply))  # right after: the thread may still be writing
-    assert writers[-1] == threading.current_thread().name, "a step's end is saved at once"
+    assert len(writers) <= 3, "the end is not written on the loop, at once"
+    await recorder.settled()
     assert on_disk(store, conv)["messages"][1]["content"] == "Once upon a time, a reply grew"
-    await until(lambda: recorder._writing is None)
+    assert writers[-1] != threading.current_thread().name, "the end too: the history may be huge"
+    assert recorder._writing is None
     assert recorder.take_outcomes() == [], "its own write was not taken for another window's"
     assert conv.id == store.list()[0][0].id and len(store.list()[0]) == 1, "no fork"
+    assert not recorder.dirty and recorder.last_error is None
+
+
+async def test_a_turn_end_save_keeps_the_loop_free_while_it_is_written(
+        store: SessionStore, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 (fixture)
+    conv = Conversation(model="m")
+    recorder = SessionRecorder(store, conv, interval=60.0)
+    reply = start_turn(conv, recorder)
+    await recorder.settled()
+    written = threading.Event()
+    write = store_sessions.atomic_write
+
+    def slow_write(path: Path, data: bytes) -> None:
+        written.wait(10)  # a slow disk: the write ends when the loop has shown it runs meanwhile
+        write(path, data)
+
+    monkeypatch.setattr(store_sessions, "atomic_write", slow_write)
+    reply.content, reply.status = "done", "complete"
+    recorder.observe(TurnFinished(reply))
+    await until(lambda: recorder._writing is not None)
+    written.set()  # only the loop, running while the write waits, can get here
+    await recorder.settled()
+    assert on_disk(store, conv)["messages"][1]["content"] == "done"
     assert not recorder.dirty and recorder.last_error is None
 
 
@@ -86,7 +111,8 @@ async def test_a_rounds_tool_calls_and_results_are_saved_at_once_from_a_thread_e
     assert len(writers) >= 2 and all(name != loop_thread for name in writers), "off the loop's thread"
     second.content, second.status = "It is 42.", "complete"
     recorder.observe(TurnFinished(second))
-    assert writers[-1] == loop_thread, "the turn's end is saved at once, on the loop"
+    await recorder.settled()
+    assert writers[-1] != loop_thread, "the turn's end as well"
     assert on_disk(store, conv)["messages"][3]["content"] == "It is 42."
 
 

@@ -8,10 +8,12 @@ bench/bench_hostile_output.py, not here.)
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from tests.support.pilot import reply_over, send, wait_until
 from tests.support.reply_views import ReplyHost, backlog, paragraphs
+from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.keys_first import KeysInFlight
 
 
@@ -137,3 +139,35 @@ async def test_a_prompt_sent_right_after_a_stopped_reply_is_sent_though_a_key_is
         await wait_until(pilot, lambda: app.session.conversation.messages[-1].content == "next",
                          message="the next prompt sent and answered, not queued")
         assert app.session.queued == []
+
+
+async def test_the_turn_is_over_for_the_user_while_its_last_save_is_still_being_written(
+        make_app, sim, monkeypatch) -> None:
+    # A long history's last save is written in a thread; the prompt sent meanwhile goes out.
+    from vllm_chat.core.store import sessions as store_sessions
+
+    write = store_sessions.atomic_write
+    release = threading.Event()
+
+    def atomic_write(path, data: bytes) -> None:
+        if b'"content":"first","' in data:
+            release.wait(60)  # the first reply, whole: a slow disk, until the test lets it go
+        write(path, data)
+
+    monkeypatch.setattr(store_sessions, "atomic_write", atomic_write)
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+        try:
+            await send(app, pilot, "echo first")
+            await wait_until(pilot, lambda: reply_over(app) and app.session._recorder._writing is not None,
+                             message="the turn over, its last save being written")
+            await send(app, pilot, "echo next")
+            await wait_until(pilot, lambda: reply_over(app)
+                             and app.session.conversation.messages[-1].content == "next",
+                             message="the next prompt sent and answered while the save is written")
+            assert app.session.queued == []
+        finally:
+            release.set()
+        await wait_until(pilot, lambda: not app.session._recorder.dirty, message="all saved in the end")
+        saved = SessionStore().load(app.session.conversation.id)
+        assert [m.content for m in saved.messages] == ["echo first", "first", "echo next", "next"]

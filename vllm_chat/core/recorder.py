@@ -19,7 +19,8 @@ may hold a huge reply, so within a turn (while a reply streams, the prompt's
 save just after the turn starts, a round's tool calls, a tool's result) the
 write and its fsync run in a thread (`BACKGROUND_WRITES`), one at a time, a
 save asked for meanwhile following the one under way; the loop is where keys
-are echoed. The save at a turn's end is made on the loop, whole.
+are echoed. So is the save at a turn's end; `settled()` waits for it (a session's
+turn does, before its last event is followed by the end of the iteration).
 Errors (a full disk, a read-only folder) never escape `observe`: they are kept in
 `last_error`, the conversation stays dirty so the next save tries again, and
 `on_state` hears when saving starts failing, fails differently, or works again.
@@ -142,7 +143,10 @@ class SessionRecorder:
             case ToolApprovalNeeded() | ToolResult():
                 self._save_later(0)  # an approval may wait long for the user; a result ends a step
             case TurnFinished() | TurnStopped() | TurnFailed():
-                self.save_now()  # on the loop, whole: the file is complete when the turn is over
+                # Written in a thread like the saves within a turn (a long history's write and
+                # fsync held the loop, and a key typed as the turn ended, 20-40 ms); the turn's
+                # consumer awaits `settled()` for a file that is complete.
+                self._save_later(0)
             case CandidatesStarted() | CandidatesDone() | CandidateEvent(
                     event=TurnFinished() | TurnStopped() | TurnFailed()):
                 self.save_now()  # several replies: the prompt before the wait, and each reply's end
@@ -175,6 +179,17 @@ class SessionRecorder:
         self._held_since = None
         if self.dirty:
             self._save_off_loop()
+
+    async def settled(self) -> None:
+        """Wait until the saves asked for so far are made (or have failed: see `last_error`).
+
+        Cancelling the wait leaves them to finish on their own."""
+        while self._later is not None or self._writing is not None:
+            if self._writing is not None:
+                # Its own callback (`_written`, added first) has run when this wakes up.
+                await asyncio.wait([self._writing])
+            else:
+                await asyncio.sleep(WAIT_STEP)
 
     def mark_changed(self) -> None:
         """Note a change made outside the engine (title, model, params); the next save writes it."""

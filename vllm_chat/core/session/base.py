@@ -327,6 +327,8 @@ class SessionBase:
         stopped, with all its text (not as an interrupted one missing its last words)."""
         if await self._engine.stop_and_wait() and self._recorder is not None:
             self._recorder.mark_changed()  # the engine marked the reply stopped
+        if self._recorder is not None:
+            await self._recorder.settled()  # a save being written in a thread, not made twice
         self._flush()
         await self._client.aclose()
 

@@ -60,6 +60,7 @@ class TurnsPart(GenerationPart):
         recorder = self._recorder
         on_idle = recorder.idle if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
+        ended = False
         try:
             async for event in start(on_idle, idle_every):
                 self._note_generation(event)  # the reply's check is saved with it
@@ -71,11 +72,18 @@ class TurnsPart(GenerationPart):
                         # right after must find the turn over.)
                         await self._engine.loop_share.after_long_step(saving)
                 self._follow(event)
+                ended = isinstance(event, TURN_ENDS)
                 yield event
         finally:
-            if self._activity is not None:
-                self._mark_activity(None)
-            self._flush()  # e.g. the consumer was cancelled mid-turn
+            if not ended:  # e.g. the consumer was cancelled mid-turn
+                if self._activity is not None:
+                    self._mark_activity(None)
+                self._flush()
+        if recorder is not None:
+            # The turn's last save is written in a thread. A consumer that stops taking events
+            # at the turn's end (the chat screen, so that a prompt sent then finds the turn
+            # over) leaves it to finish on its own; one that takes them all has a complete file.
+            await recorder.settled()
 
     def _follow(self, event: Event) -> None:
         """Keep the status in step with the turn: what it is doing, and the context it takes."""

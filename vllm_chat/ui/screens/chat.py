@@ -301,7 +301,11 @@ class ChatScreen(MessageActions, AttachmentActions, SessionActions, CandidateAct
                 messages.apply(event)
                 if isinstance(event, TurnFailed):
                     failure = event.error
+                if isinstance(event, TURN_ENDS):
+                    # The turn is over for the user now; its last save finishes on its own.
+                    break
         finally:
+            await events.aclose()
             self._turn_pending = self._stop_requested = False
             ticker.stop()
             self.show_status()
