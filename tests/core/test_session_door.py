@@ -173,3 +173,39 @@ async def test_closing_mid_reply_saves_it_stopped_with_every_word_received(tmp_p
     reply = on_disk(store, session)["messages"][-1]
     assert reply["status"] == "stopped", "saved as stopped, not as a reply interrupted by a crash"
     assert reply["content"].startswith("".join(received)) and len(reply["content"]) >= 300
+
+
+async def test_a_turn_is_on_disk_whole_once_its_events_are_all_taken() -> None:
+    async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server:
+        store = SessionStore()
+        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
+                                             "model": "sim-chat"}), store=store)
+        session.add_user_message("echo saved whole")
+        async for _event in session.run():
+            pass
+        reply = on_disk(store, session)["messages"][-1]  # no wait: the iteration waited for it
+        await session.aclose()
+    assert (reply["content"], reply["status"]) == ("saved whole", "complete")
+
+
+async def test_a_consumer_that_stops_at_the_turns_end_can_start_the_next_turn_at_once() -> None:
+    # As the chat screen does: the turn is over at its last event, and its last save, still
+    # being written, and its engine run, closed then, never touch the next turn.
+    async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server:
+        store = SessionStore()
+        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
+                                             "model": "sim-chat"}), store=store)
+        ends = []
+        for word in ("one", "two", "three"):
+            session.add_user_message(f"echo {word}")
+            events = session.run()
+            async for event in events:
+                if isinstance(event, (TurnFinished, TurnFailed)):
+                    ends.append(event)
+                    break
+            await events.aclose()
+            assert not session.running
+        await session.aclose()
+    assert [type(end) for end in ends] == [TurnFinished] * 3
+    assert [m["content"] for m in on_disk(store, session)["messages"]] == [
+        "echo one", "one", "echo two", "two", "echo three", "three"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -156,7 +156,7 @@ class Engine(ToolRounds):
         *,
         on_idle: Callable[[bool], None] | None = None,
         idle_every: float = 1.0,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run one turn on `conv` (whose last message is the user's) and yield its events.
 
         `on_idle(synced)` is called after `sync` whenever `idle_every` seconds pass
@@ -181,7 +181,7 @@ class Engine(ToolRounds):
         *,
         on_idle: Callable[[bool], None] | None = None,
         idle_every: float = 1.0,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Stream several replies to the turn `conv` ends with (N candidates of one request,
         or the same turn sent to several models) and yield their events (see
         `core.candidates`). `stop()` stops them all; `on_idle` as for `run`."""
@@ -198,14 +198,15 @@ class Engine(ToolRounds):
         producer: Callable[[Callable[[Any], None]], Awaitable[None]],
         on_idle: Callable[[bool], None] | None,
         idle_every: float,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Run `producer` in a task of its own (so `stop()` can cancel it at any await) and
         yield what it emits until it ends."""
         if self.running:
             raise RuntimeError("a turn is already running")
         queue: asyncio.Queue[Event | _End] = asyncio.Queue()
         self._state = state
-        self._task = asyncio.create_task(self._guarded(producer, queue.put_nowait))
+        # Its own task, kept here too: a consumer may close this run after the next has begun.
+        self._task = task = asyncio.create_task(self._guarded(producer, queue.put_nowait))
         last_event = [time.monotonic()]
         # One watchdog per turn rather than a timeout on every `queue.get()`: that would
         # cost a timer and a task per token on the streaming path.
@@ -220,10 +221,10 @@ class Engine(ToolRounds):
         finally:
             if watchdog is not None:
                 watchdog.cancel()
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
+            if not task.done():
+                task.cancel()
                 try:
-                    await self._task
+                    await task
                 except asyncio.CancelledError:
                     pass
 

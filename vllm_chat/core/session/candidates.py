@@ -12,7 +12,8 @@ a regenerated one too: `rewind_to_last_user()` first.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import replace
 
 from vllm_chat.core import tree
@@ -62,7 +63,7 @@ class CandidatesPart(TurnsPart):
         options = self.options()
         return replace(options, tools_enabled=False) if plan.mode != "compare" else options
 
-    async def run_candidates(self, plan: CandidatePlan) -> AsyncIterator[Event]:
+    async def run_candidates(self, plan: CandidatePlan) -> AsyncGenerator[Event, None]:
         """Stream several replies to the turn the conversation ends with (its last message
         is the user's), saving as they arrive. Events: `CandidatesStarted`, then each reply's
         events as `CandidateEvent(slot, ...)`, then `CandidatesDone`. `stop()` stops them all.
@@ -73,10 +74,11 @@ class CandidatesPart(TurnsPart):
             raise ValueError("There is no prompt to answer: send one first.")
         await self.ensure_model()  # raises ChatErrorException when the server can't say which
         options = self.candidate_options(plan)
-        async for event in self._recorded(
+        async with aclosing(self._recorded(
                 lambda on_idle, every: self._engine.run_candidates(conv, plan, options, on_idle=on_idle,
-                                                                   idle_every=every)):
-            yield event
+                                                                   idle_every=every))) as events:
+            async for event in events:
+                yield event
 
     def _follow(self, event: Event) -> None:
         match event:
@@ -138,11 +140,12 @@ class CandidatesPart(TurnsPart):
         self._changed()
         return conv.messages[-1].id == message_id and bool(unanswered_calls(conv))
 
-    async def run_picked(self) -> AsyncIterator[Event]:
+    async def run_picked(self) -> AsyncGenerator[Event, None]:
         """Run the tool calls of the picked reply (approval as usual), then let the model go
         on: a turn like `run`, to call when `pick_candidate` returned True."""
-        async for event in self.run(replace(self.options(), run_pending=True)):
-            yield event
+        async with aclosing(self.run(replace(self.options(), run_pending=True))) as events:
+            async for event in events:
+                yield event
 
     def close_candidates(self) -> None:
         """Stop showing the last group's figures (the front end closed it); its replies stay

@@ -4,7 +4,8 @@ doing a turn again (retry, edit and resend, continue)."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
 from dataclasses import replace
 
 from vllm_chat.core import tree
@@ -39,7 +40,7 @@ class TurnsPart(GenerationPart):
         """True while a turn streams or runs tools."""
         return self._engine.running
 
-    async def run(self, options: TurnOptions | None = None) -> AsyncIterator[Event]:
+    async def run(self, options: TurnOptions | None = None) -> AsyncGenerator[Event, None]:
         """Run a turn on the conversation as it stands, saving as it goes.
 
         Besides the saves the recorder makes on events, the loop wakes up when
@@ -48,12 +49,14 @@ class TurnsPart(GenerationPart):
         (`activity`, context use) follows the events.
         """
         opts = await self._with_window(options or self.options())
-        async for event in self._recorded(
-                lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle, idle_every=every)):
-            yield event
+        async with aclosing(self._recorded(
+                lambda on_idle, every: self._engine.run(self.conversation, opts, on_idle=on_idle,
+                                                        idle_every=every))) as events:
+            async for event in events:
+                yield event
 
-    async def _recorded(self, start: Callable[[Callable[[bool], None] | None, float], AsyncIterator[Event]]
-                        ) -> AsyncIterator[Event]:
+    async def _recorded(self, start: Callable[[Callable[[bool], None] | None, float], AsyncGenerator[Event, None]]
+                        ) -> AsyncGenerator[Event, None]:
         """Yield the events of the engine run `start(on_idle, idle_every)` begins, saving and
         following them (shared by plain turns and candidate runs)."""
         self.conversation.base_url = redact_url(self.settings.base_url)
@@ -61,19 +64,22 @@ class TurnsPart(GenerationPart):
         on_idle = recorder.idle if recorder is not None else None
         idle_every = min(1.0, recorder.interval / 2) if recorder is not None else 1.0
         ended = False
+        # Closed here (and by those who yield from this), not whenever it is collected: a
+        # consumer may stop at the turn's end, and the engine's idle watch would go on.
         try:
-            async for event in start(on_idle, idle_every):
-                self._note_generation(event)  # the reply's check is saved with it
-                if recorder is not None:
-                    saving = time.monotonic()
-                    recorder.observe(event)
-                    if not isinstance(event, TURN_ENDS):
-                        # A long history's save. (The turn's end goes on at once: a prompt sent
-                        # right after must find the turn over.)
-                        await self._engine.loop_share.after_long_step(saving)
-                self._follow(event)
-                ended = isinstance(event, TURN_ENDS)
-                yield event
+            async with aclosing(start(on_idle, idle_every)) as events:
+                async for event in events:
+                    self._note_generation(event)  # the reply's check is saved with it
+                    if recorder is not None:
+                        saving = time.monotonic()
+                        recorder.observe(event)
+                        if not isinstance(event, TURN_ENDS):
+                            # A long history's save. (The turn's end goes on at once: a prompt sent
+                            # right after must find the turn over.)
+                            await self._engine.loop_share.after_long_step(saving)
+                    self._follow(event)
+                    ended = isinstance(event, TURN_ENDS)
+                    yield event
         finally:
             if not ended:  # e.g. the consumer was cancelled mid-turn
                 if self._activity is not None:
