@@ -15,6 +15,7 @@ from tests.support.pilot import reply_over, send, wait_until
 from tests.support.reply_views import ReplyHost, backlog, paragraphs
 from vllm_chat.core.store import SessionStore
 from vllm_chat.ui.keys_first import KeysInFlight
+from vllm_chat.ui.widgets.message_views import AssistantMessageView
 
 
 def test_a_key_is_on_its_way_until_a_frame_after_the_prompt_applied_it() -> None:
@@ -113,6 +114,16 @@ async def test_a_view_draws_its_first_screenfuls_even_while_a_key_is_on_its_way(
         app.keys_in_flight.painted()
 
 
+def test_a_key_that_went_to_a_binding_is_not_waited_for_once_a_later_key_is_shown() -> None:
+    keys = KeysInFlight()
+    esc, letter = object(), object()
+    keys.arrived(esc)  # esc stops a reply: the prompt never applies it
+    keys.arrived(letter)
+    keys.handled(letter)
+    keys.painted()
+    assert not keys.waiting, "keys are dealt with in order: esc went somewhere before the letter"
+
+
 async def test_keys_typed_into_the_prompt_are_followed_to_the_screen(make_app, sim) -> None:
     async with make_app(base_url=sim.base_url) as (app, pilot):
         keys = app.keys_in_flight
@@ -171,3 +182,28 @@ async def test_the_turn_is_over_for_the_user_while_its_last_save_is_still_being_
         await wait_until(pilot, lambda: not app.session._recorder.dirty, message="all saved in the end")
         saved = SessionStore().load(app.session.conversation.id)
         assert [m.content for m in saved.messages] == ["echo first", "first", "echo next", "next"]
+
+
+async def test_a_reply_shown_after_a_hold_shows_its_text_once(make_app, sim) -> None:
+    # The turn's worker holds a reply's start back while keys are on their way (at most
+    # HOLD_LIMIT), and the reply may arrive whole meanwhile. Its view starts from what the
+    # reply held when it started, not from the message, which has taken in the text that the
+    # deltas, still to come to the view, bring.
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await wait_until(pilot, lambda: app.session.models)
+
+        async def held_until_the_reply_is_in() -> None:
+            messages = app.session.conversation.messages
+            while messages[-1].role != "assistant" or messages[-1].status == "streaming":
+                await asyncio.sleep(0.01)
+
+        app.keys_in_flight.shown = held_until_the_reply_is_in
+        await send(app, pilot, "echo said once")
+        await wait_until(pilot, lambda: reply_over(app), message="the reply over")
+
+        def shown() -> str:
+            views = app.chat.messages.query(AssistantMessageView)
+            return views.last().body.source if views else ""
+
+        await wait_until(pilot, lambda: shown().strip(), timeout=10, message="the reply shown after the hold")
+        assert shown() == "said once"

@@ -246,7 +246,7 @@ class CandidateRun:
             self.slots.append(_Slot(label, reply.model or "", ChoiceSink(reply, self._emitter(emit, k))))
         emit(CandidatesStarted(self))
         for k, slot in enumerate(self.slots):
-            emit(CandidateEvent(k, TurnStarted(slot.message, 1)))
+            emit(CandidateEvent(k, TurnStarted.of(slot.message, 1)))
         if failure is not None:  # nothing was sent: every reply fails with the attachment's fault
             for k in range(len(self.slots)):
                 self._failed(k, failure)

@@ -252,7 +252,7 @@ class Engine(ToolRounds):
             if pending:
                 # A picked candidate asked for tools: its calls run now, then the model goes on.
                 state.begin(conv.messages[-1], emit, keep_text=True)
-                emit(TurnStarted(conv.messages[-1], 1))
+                emit(TurnStarted.of(conv.messages[-1], 1))
                 await self._run_calls(conv, pending, emit, state)
                 first = 2
             for round_no in range(first, self.max_rounds + 1):
@@ -305,7 +305,7 @@ class Engine(ToolRounds):
         msg.model = conv.model
         msg.timings = Timings(started_at=time.time())
         sink = state.begin(msg, emit, keep_text=continuing)
-        emit(TurnStarted(msg, round_no))
+        emit(TurnStarted.of(msg, round_no))
 
         while True:
             try:

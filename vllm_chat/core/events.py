@@ -39,11 +39,23 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass(frozen=True, slots=True)
 class TurnStarted:
-    """A request was sent; `message` is the new (empty) assistant message."""
+    """A request was sent; `message` is the new (empty) assistant message, or the reply being
+    continued."""
 
     message: Message
     round: int
     """1 for the first request of the turn, 2 after the first tool results, ..."""
+    content: str = ""
+    """What the reply's text was when the request was sent (a continued reply's earlier text).
+    A view of the reply starts from this, not from `message`: by the time a front end shows
+    this event, the message may have taken in text whose deltas are still to come to it."""
+    reasoning: str = ""
+    """The same for the reply's reasoning."""
+
+    @classmethod
+    def of(cls, message: Message, round: int) -> TurnStarted:
+        """The event for a request of `message` sent now, with what the reply holds now."""
+        return cls(message, round, message.content, message.reasoning or "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,7 +142,7 @@ class VllmChatApp(App[int]):
         # (it waits for removed widgets to close), and the drawing that stands aside for the
         # key is what lets that finish sooner.
         if isinstance(message, events.Key):
-            self.keys_in_flight.arrived()
+            self.keys_in_flight.arrived(message)
         return super().post_message(message)
 
     def get_default_screen(self) -> Screen:

@@ -24,30 +24,36 @@ class KeysInFlight:
 
     def __init__(self) -> None:
         self._since: float | None = None
-        self._arrived = 0
-        self._handled = 0
+        self._on_way: list[list[object]] = []  # [key, applied], in the order the keys came
         self.seen = 0
         """Keys that reached the app so far."""
 
-    def arrived(self) -> None:
+    def arrived(self, key: object = None) -> None:
         """A key reached the app."""
         if self._since is None:
             self._since = time.monotonic()
-        self._arrived += 1
+        self._on_way.append([key, False])
         self.seen += 1
 
-    def handled(self) -> None:
-        """The prompt applied a key: the next frame shows it."""
-        self._handled += 1
+    def handled(self, key: object = None) -> None:
+        """The prompt applied `key`: the next frame shows it. Keys that came before it went
+        elsewhere (a binding such as esc, a dialog): keys are dealt with in the order they
+        come, so they are on their way no longer."""
+        at = next((i for i, (k, _) in enumerate(self._on_way) if k is key and key is not None), None)
+        if at is None:
+            at = next((i for i, (_, applied) in enumerate(self._on_way) if not applied), None)
+        if at is None:
+            return
+        del self._on_way[:at]
+        self._on_way[0][1] = True
 
     def painted(self) -> None:
         """A frame went out: the keys handled so far are on the screen now."""
-        if not self._handled:
+        if not any(applied for _, applied in self._on_way):
             return
-        self._arrived = max(0, self._arrived - self._handled)
-        self._handled = 0
+        self._on_way = [entry for entry in self._on_way if not entry[1]]
         # Keys typed meanwhile are still on their way: they get a hold of their own.
-        self._since = time.monotonic() if self._arrived else None
+        self._since = time.monotonic() if self._on_way else None
 
     async def shown(self) -> None:
         """Wait until the keys on their way are on the screen (at most `HOLD_LIMIT`)."""
@@ -64,5 +70,5 @@ class KeysInFlight:
         if time.monotonic() - since < self.HOLD_LIMIT:
             return True
         self._since = None
-        self._arrived = self._handled = 0
+        self._on_way.clear()
         return False

@@ -251,8 +251,11 @@ class AssistantMessageView(MessageView):
         tool_results: dict[str, ChatMessage] | None = None,
         version: tuple[int, int] | None = None,
         plain: bool = False,
+        start: tuple[str, str] | None = None,
     ) -> None:
-        """`plain`: show the text literally, not as Markdown (a completion-mode continuation)."""
+        """`plain`: show the text literally, not as Markdown (a completion-mode continuation).
+        `start`: a reply that starts streaming now shows this text and reasoning, and its streamed
+        deltas, not what `message` holds by the time the view is made."""
         super().__init__(message, version=version)
         error = message.failed_with()
         self._error_notice = ErrorNotice(error) if error is not None else None
@@ -261,16 +264,17 @@ class AssistantMessageView(MessageView):
         self.set_class(streaming, "-streaming")
         self.reasoning: ReasoningBlock | None = None
         """The reasoning block, once there is reasoning to show."""
-        if message.reasoning and show_reasoning:
-            answered = bool(message.content.strip() or message.tool_calls)
-            self.reasoning = ReasoningBlock(message.reasoning, folded=answered)
-        self.body = MarkdownView(shown_text(message), streaming=streaming, plain=plain, classes="body")
+        content, reasoning = start if start is not None else (shown_text(message), message.reasoning or "")
+        calls = message.tool_calls if start is None else []  # a reply's calls come after its start
+        if reasoning and show_reasoning:
+            self.reasoning = ReasoningBlock(reasoning, folded=bool(content.strip() or calls))
+        self.body = MarkdownView(content, streaming=streaming, plain=plain, classes="body")
         """The answer."""
         self.badge: CheckBadge | None = CheckBadge(message.check) if message.check and not streaming else None
         """How the reply fared against its constraint, once it was checked."""
         self.tool_panels: dict[int, ToolCallPanel] = {}
         """Panels of this reply's tool calls, by index."""
-        for index, call in enumerate(message.tool_calls):
+        for index, call in enumerate(calls):
             panel = ToolCallPanel(index, call.name, call.id)
             panel.restore(call, (tool_results or {}).get(call.id), finished=not streaming)
             self.tool_panels[index] = panel

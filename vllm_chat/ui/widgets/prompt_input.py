@@ -137,7 +137,7 @@ class PromptInput(TextArea):
     async def _on_key(self, event: events.Key) -> None:
         keys = getattr(self.app, "keys_in_flight", None)
         if keys is not None:
-            keys.handled()  # the text area's own handler, next in line, applies it now
+            keys.handled(event)  # the text area's own handler, next in line, applies it now
         if self._completion_key(event.key) or await self._act_on(event.key):
             event.stop()
             event.prevent_default()
