@@ -170,6 +170,29 @@ async def test_cancelling_a_running_command_kills_its_process_group(root):
     await wait_until(lambda: process_gone(leader) and process_gone(child), "both processes are gone")
 
 
+async def test_cancelling_while_the_command_is_still_starting_kills_what_it_started(root, monkeypatch):
+    # On a loaded machine the command may run, and start others, before the event loop has
+    # finished starting it (its pipes): Esc then must still stop them all.
+    start = asyncio.create_subprocess_exec
+
+    async def slow_to_finish_starting(*args, **kwargs):
+        proc = await start(*args, **kwargs)
+        while not (root / "pids").exists():
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.5)
+        return proc
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", slow_to_finish_starting)
+    registry = ToolRegistry([shell(root, [PY, "-c", GROUP_SCRIPT])], default_timeout=600)
+    task = asyncio.create_task(registry.execute(call("cmd", {})))
+    await wait_until(lambda: (root / "pids").exists(), "the command started its child")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    leader, child = pids(root)
+    await wait_until(lambda: process_gone(leader) and process_gone(child), "both processes are gone", limit=20)
+
+
 @pytest.mark.parametrize(
     ("command", "parameters", "field", "message"),
     [

@@ -110,15 +110,22 @@ class ShellCommandTool(Tool):
     async def run(self, arguments: dict[str, Any]) -> str:
         """Run the command; output is stdout, labelled stderr and a non-zero exit status."""
         argv = self.argv(arguments)
+        starting = asyncio.ensure_future(asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self.root,
+            start_new_session=True,
+        ))
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.root,
-                start_new_session=True,
-            )
+            proc = await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            # Esc or a timeout while the process starts: it may already run and start others.
+            # Cancelled, asyncio would kill the command alone, then wait for the pipes its
+            # children hold open (as long as they live): the group goes, once it has started.
+            await _stop_when_started(starting)
+            raise
         except FileNotFoundError:
             raise ToolError(f"cannot run {argv[0]!r}: command not found") from None
         except PermissionError:
@@ -135,6 +142,16 @@ class ShellCommandTool(Tool):
             await proc.wait()
             raise
         return format_output(out, out_total, err, err_total, returncode)
+
+
+async def _stop_when_started(starting: asyncio.Future[asyncio.subprocess.Process]) -> None:
+    """Kill the process group `starting` starts (once it has), and wait for it to end."""
+    try:
+        proc = await asyncio.shield(starting)
+    except Exception:
+        return  # it never started
+    kill_process_group(proc.pid)
+    await proc.wait()
 
 
 def kill_process_group(pid: int) -> None:
