@@ -178,21 +178,29 @@ class EventClock:
 
         async def run(options: Any = None) -> AsyncIterator[Any]:
             clock.started_at = time.perf_counter()
-            async for event in original(options):
-                yield event
-                # The consumer asked for the next event: it has applied this one.
-                now = time.perf_counter()
-                if isinstance(event, ContentDelta):
-                    clock.content_times.append(now)
-                    clock.content_chars += len(event.text)
-                elif isinstance(event, (TurnFinished, TurnStopped, TurnFailed)):
-                    clock.finished_at = now
-                    clock.outcome = type(event).__name__
-                    for callback in list(clock.on_finished):
-                        callback(now)
+            async with contextlib.aclosing(original(options)) as events:
+                async for event in events:
+                    try:
+                        yield event
+                    finally:
+                        # The consumer asked for the next event, or took no more (the chat
+                        # screen stops at the turn's end): it has applied this one.
+                        clock.applied(event, ContentDelta, (TurnFinished, TurnStopped, TurnFailed))
 
         session.run = run
         return self
+
+    def applied(self, event: Any, delta: type, ends: tuple[type, ...]) -> None:
+        """Note that the front end has applied `event`."""
+        now = time.perf_counter()
+        if isinstance(event, delta):
+            self.content_times.append(now)
+            self.content_chars += len(event.text)
+        elif isinstance(event, ends):
+            self.finished_at = now
+            self.outcome = type(event).__name__
+            for callback in list(self.on_finished):
+                callback(now)
 
 
 def last_reply_source(app: Any) -> str | None:
