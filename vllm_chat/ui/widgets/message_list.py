@@ -444,8 +444,8 @@ class MessageList(SteadyVerticalScroll):
         """Show one engine event."""
         view = self.current
         match event:
-            case TurnStarted():
-                self._turn_started(event)
+            case TurnStarted(message=message, content=content, reasoning=reasoning):
+                self._turn_started(message, (content, reasoning))
             case ContentDelta(text=text) if view is not None:
                 view.append_content(text)
             case ReasoningDelta(text=text) if view is not None:
@@ -459,8 +459,7 @@ class MessageList(SteadyVerticalScroll):
             case TurnFailed(error=error):
                 self._finish(error)
 
-    def _turn_started(self, event: TurnStarted) -> None:
-        message = event.message
+    def _turn_started(self, message: Message, start: tuple[str, str]) -> None:
         if self.current is not None:
             self.current.finish()  # the previous round of a tool loop
         for welcome in self.query(".welcome, .welcome-note"):
@@ -472,7 +471,7 @@ class MessageList(SteadyVerticalScroll):
             existing.remove()  # continuing a reply: it is rebuilt as a streaming view
         view = AssistantMessageView(message, streaming=True, show_reasoning=self.show_reasoning,
                                     tool_results=self._tool_results(), version=self._versions().get(message.id),
-                                    plain=self._plain_replies, start=(event.content, event.reasoning))
+                                    plain=self._plain_replies, start=start)
         self._measured(view)
         self.current = view
         self._mounted[index] = view
