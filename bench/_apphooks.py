@@ -166,13 +166,6 @@ class EventClock:
 
     def attach(self, session: Any) -> EventClock:
         """Wrap `session.run` (this instance only)."""
-        from vllm_chat.core.events import (
-            ContentDelta,
-            TurnFailed,
-            TurnFinished,
-            TurnStopped,
-        )
-
         original = session.run
         clock = self
 
@@ -185,18 +178,20 @@ class EventClock:
                     finally:
                         # The consumer asked for the next event, or took no more (the chat
                         # screen stops at the turn's end): it has applied this one.
-                        clock.applied(event, ContentDelta, (TurnFinished, TurnStopped, TurnFailed))
+                        clock.applied(event)
 
         session.run = run
         return self
 
-    def applied(self, event: Any, delta: type, ends: tuple[type, ...]) -> None:
+    def applied(self, event: Any) -> None:
         """Note that the front end has applied `event`."""
+        from vllm_chat.core.events import TURN_ENDS, ContentDelta
+
         now = time.perf_counter()
-        if isinstance(event, delta):
+        if isinstance(event, ContentDelta):
             self.content_times.append(now)
             self.content_chars += len(event.text)
-        elif isinstance(event, ends):
+        elif isinstance(event, TURN_ENDS):
             self.finished_at = now
             self.outcome = type(event).__name__
             for callback in list(self.on_finished):

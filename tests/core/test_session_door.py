@@ -30,6 +30,12 @@ def saved_session(**settings: object) -> tuple[ChatSession, SessionStore]:
     return ChatSession(load_settings(dict(settings)), conversation=store.load(conv.id), store=store), store
 
 
+def on_sim(server: SimServer, store: SessionStore | None = None, model: str = "sim-chat") -> ChatSession:
+    """A session talking to `server`, saving into `store` if one is given."""
+    return ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY, "model": model}),
+                       store=store)
+
+
 def on_disk(store: SessionStore, session: ChatSession) -> dict:
     return json.loads(store.path_for(session.conversation.id).read_text())
 
@@ -79,8 +85,7 @@ def test_the_status_is_one_snapshot_of_what_the_header_shows() -> None:
 
 async def test_the_status_follows_a_turn_from_waiting_to_answering_to_idle() -> None:
     async with SimServer(SimConfig(api_key=TEST_API_KEY, ttft=0.3, tps=50)) as server:
-        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
-                                             "model": "sim-chat"}))
+        session = on_sim(server)
         session.add_user_message("long 30")
         phases = []
         async for event in session.run():
@@ -112,8 +117,7 @@ async def test_one_model_resolution_path_the_conversation_then_the_settings_then
 async def test_a_failed_reply_keeps_its_kind_and_hint_for_a_reload() -> None:
     async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server:
         store = SessionStore()
-        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
-                                             "model": "no-such-model"}), store=store)
+        session = on_sim(server, store, model="no-such-model")
         session.add_user_message("hello")
         events = [e async for e in session.run()]
         await session.aclose()
@@ -154,8 +158,7 @@ def test_a_failing_save_is_reported_kept_in_memory_and_cleared_once_saving_works
 async def test_closing_mid_reply_saves_it_stopped_with_every_word_received(tmp_path: Path) -> None:
     async with SimServer(SimConfig(api_key=TEST_API_KEY, tps=100)) as server:
         store = SessionStore()
-        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
-                                             "model": "sim-chat"}), store=store)
+        session = on_sim(server, store)
         session.add_user_message("long 2000")
         received: list[str] = []
 
@@ -178,8 +181,7 @@ async def test_closing_mid_reply_saves_it_stopped_with_every_word_received(tmp_p
 async def test_a_turn_is_on_disk_whole_once_its_events_are_all_taken() -> None:
     async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server:
         store = SessionStore()
-        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
-                                             "model": "sim-chat"}), store=store)
+        session = on_sim(server, store)
         session.add_user_message("echo saved whole")
         async for _event in session.run():
             pass
@@ -193,8 +195,7 @@ async def test_a_consumer_that_stops_at_the_turns_end_can_start_the_next_turn_at
     # being written, and its engine run, closed then, never touch the next turn.
     async with SimServer(SimConfig(api_key=TEST_API_KEY)) as server:
         store = SessionStore()
-        session = ChatSession(load_settings({"base_url": server.base_url, "api_key": TEST_API_KEY,
-                                             "model": "sim-chat"}), store=store)
+        session = on_sim(server, store)
         ends = []
         for word in ("one", "two", "three"):
             session.add_user_message(f"echo {word}")

@@ -210,3 +210,22 @@ async def test_a_new_conversation_takes_the_panel_away(sim, make_app) -> None:
         await wait_until(pilot, lambda: panel(app) is None and app.chat.messages.display)
         await wait_until(pilot, lambda: "Ask anything" in screen_text(app))
         assert app.session.status().candidates == ()
+
+
+async def test_a_column_shows_what_its_reply_streams_even_if_the_message_took_it_in_first(
+        sim, make_app) -> None:
+    # The engine runs ahead of the screen: when the panel opens, a reply's message may hold
+    # text whose deltas are still to come to its column.
+    from vllm_chat.core.conversation import Message
+    from vllm_chat.core.events import ContentDelta, TurnFinished
+    from vllm_chat.ui.widgets.candidates_panel import CandidateColumn
+
+    message = Message(role="assistant", status="streaming", content="already in")
+    column = CandidateColumn(0, "#1", message)
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await app.screen.mount(column)
+        column.apply(ContentDelta("already in"))
+        message.status = "complete"
+        column.apply(TurnFinished(message))
+        await wait_until(pilot, lambda: column.reply.body.settled, message="the reply drawn")
+        assert column.reply.body.source == "already in"

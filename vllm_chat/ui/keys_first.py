@@ -24,7 +24,8 @@ class KeysInFlight:
 
     def __init__(self) -> None:
         self._since: float | None = None
-        self._on_way: list[list[object]] = []  # [key, applied], in the order the keys came
+        self._on_way: list[object] = []  # keys not applied yet, in the order they came
+        self._applied = False  # a key was applied since the last frame
         self.seen = 0
         """Keys that reached the app so far."""
 
@@ -32,26 +33,24 @@ class KeysInFlight:
         """A key reached the app."""
         if self._since is None:
             self._since = time.monotonic()
-        self._on_way.append([key, False])
+        self._on_way.append(key)
         self.seen += 1
 
     def handled(self, key: object = None) -> None:
-        """The prompt applied `key`: the next frame shows it. Keys that came before it went
-        elsewhere (a binding such as esc, a dialog): keys are dealt with in the order they
-        come, so they are on their way no longer."""
-        at = next((i for i, (k, _) in enumerate(self._on_way) if k is key and key is not None), None)
-        if at is None:
-            at = next((i for i, (_, applied) in enumerate(self._on_way) if not applied), None)
-        if at is None:
+        """The prompt applied `key` (the oldest key, if it is not known): the next frame shows
+        it. Keys that came before it went elsewhere (a binding such as esc, a dialog): keys are
+        dealt with in the order they come, so they are on their way no longer."""
+        if not self._on_way:
             return
-        del self._on_way[:at]
-        self._on_way[0][1] = True
+        at = next((i for i, k in enumerate(self._on_way) if k is key), 0) if key is not None else 0
+        del self._on_way[:at + 1]
+        self._applied = True
 
     def painted(self) -> None:
         """A frame went out: the keys handled so far are on the screen now."""
-        if not any(applied for _, applied in self._on_way):
+        if not self._applied:
             return
-        self._on_way = [entry for entry in self._on_way if not entry[1]]
+        self._applied = False
         # Keys typed meanwhile are still on their way: they get a hold of their own.
         self._since = time.monotonic() if self._on_way else None
 
@@ -71,4 +70,5 @@ class KeysInFlight:
             return True
         self._since = None
         self._on_way.clear()
+        self._applied = False
         return False

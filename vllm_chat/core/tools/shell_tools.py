@@ -138,18 +138,22 @@ class ShellCommandTool(Tool):
             )
         except BaseException:
             # Timeout or Esc: the command and everything it started must go.
-            kill_process_group(proc.pid)
-            await proc.wait()
+            await _stop_group(proc)
             raise
         return format_output(out, out_total, err, err_total, returncode)
 
 
 async def _stop_when_started(starting: asyncio.Future[asyncio.subprocess.Process]) -> None:
-    """Kill the process group `starting` starts (once it has), and wait for it to end."""
+    """Stop the process group `starting` starts, once it has."""
     try:
         proc = await asyncio.shield(starting)
     except Exception:
         return  # it never started
+    await _stop_group(proc)
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    """Kill the process group `proc` leads, and wait for it to end."""
     kill_process_group(proc.pid)
     await proc.wait()
 

@@ -81,7 +81,9 @@ class CandidateColumn(Vertical):
         """Its place among the replies (0-based)."""
         self.label = label
         """Its title ("#2", "beam 1", or the model's name)."""
-        self.reply = CandidateReply(message, streaming=True)
+        # From the start (a new reply holds nothing), not from `message`: it may have taken in
+        # text whose deltas are still to come here.
+        self.reply = CandidateReply(message, streaming=True, start=("", ""))
         """The reply as it streams."""
         if flush_interval is not None:
             self.reply.body.FLUSH_INTERVAL = flush_interval
