@@ -97,16 +97,12 @@ async def wait_for_stable_screen(pilot: Pilot, app: Any, timeout: float = WAIT) 
 
 
 def screen_text(app: Any) -> str:
-    """The plain text the app shows now, as a terminal would display it."""
-    import io
-
-    from rich.console import Console
-
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
-                      color_system="truecolor", record=True, legacy_windows=False, safe_box=False)
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
+    """The plain text the app shows now, as a terminal would display it: the screen and
+    the screens under a dialog, one line per row (read from the compositor's cells, not
+    printed through a Rich console, which did the same at twice the cost, on every poll)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return "\n".join("".join(segment.text for chop in row for segment in chop if not segment.control)
+                     for row in update.strips)
 
 
 async def send(app: Any, pilot: Pilot, text: str) -> None:

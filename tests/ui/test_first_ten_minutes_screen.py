@@ -102,6 +102,27 @@ async def test_the_footer_keeps_quit_and_help_at_any_width(sim, make_app, size) 
                          and "Actions" in footer(app), message="and in a message's footer")
 
 
+async def test_the_footers_keys_are_drawn_again_at_a_focus_change_but_not_restyled(sim, make_app, monkeypatch) -> None:
+    """The footer builds its keys anew at every focus change; a key starts in the footer's
+    style, so its style is not worked out again (Textual's keys start in another style
+    and were each restyled twice: ~170 restyles for three focus changes)."""
+    from textual.dom import DOMNode
+    from textual.widgets._footer import FooterKey
+
+    restyled: list[DOMNode] = []
+    restyle = DOMNode.update_node_styles
+    monkeypatch.setattr(DOMNode, "update_node_styles",
+                        lambda node, animate=True: (restyled.append(node), restyle(node, animate))[1])
+    async with make_app(base_url=sim.base_url) as (app, pilot):
+        await turn(app, pilot, "echo hi")
+        for focused in (MessageView, type(app.chat.prompt), MessageView):
+            await pilot.press("alt+up" if focused is MessageView else "escape")
+            await wait_until(pilot, lambda: isinstance(app.focused, focused))
+            await wait_until(pilot, lambda: ("Actions" in footer(app)) == (focused is MessageView))
+        keys = [node for node in restyled if isinstance(node, FooterKey) and not node.has_class("-command-palette")]
+        assert keys == [], "the palette's key keeps its own (compact) style, and is restyled once as it mounts"
+
+
 async def test_the_footer_names_quit_and_help_by_the_keys_of_the_keymap(sim, make_app) -> None:
     async with make_app(base_url=sim.base_url, size=(60, 20), keymap={"quit": "ctrl+b", "help": "f10"}) as (app, pilot):
         await wait_until(pilot, lambda: "^b Quit" in footer(app) and "f10 Help" in footer(app))

@@ -23,7 +23,14 @@ class KeyFooter(Footer):
     """The footer: as many keys as fit, the essential ones always."""
 
     def compose(self) -> ComposeResult:
-        yield from super().compose()
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                # A FooterKey starts compact and is then bound to the footer's style:
+                # restyled twice as it mounts, and the footer mounts its keys again at every
+                # focus change. Starting it in the footer's style restyles it not at all.
+                # (The palette's key is not bound: it keeps its compact start.)
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
         self.call_after_refresh(self.fit)
 
     def on_resize(self, event: events.Resize) -> None:
