@@ -1,6 +1,7 @@
 """The suite's own promises, which running in parallel (pytest-xdist) must keep: every
 worker scans what its tests wrote for the API key, only the tests in tests/e2e count
-as e2e, and the real-vLLM tests share one worker per server."""
+as e2e, the real-vLLM tests share one worker per server, and a CLI test's forked
+`vllm-chat` is the installed command."""
 
 from __future__ import annotations
 
@@ -90,3 +91,26 @@ def test_each_real_vllm_test_runs_on_the_worker_of_its_server(tmp_path: Path) ->
     assert not wrong, f"not in exactly one real-vLLM group: {wrong}"
     unmarked = [nodeid for nodeid, marked in found["marked"].items() if not marked]
     assert not unmarked, f"not marked integration: {unmarked}"
+
+
+@pytest.mark.parametrize("args, stdin, status", [
+    (["--version"], None, 0),
+    (["--no-such-flag"], None, 2),
+    (["sessions", "list"], None, 0),
+    (["--base-url", "http://127.0.0.1:9/v1", "--api-key", "k", "-p", "-"], "a prompt on stdin", 1),
+    (["--base-url", "http://127.0.0.1:9/v1", "-p", "hi", "--json-schema", "missing.json"], None, 2),
+], ids=["version", "bad-flag", "sessions", "stdin-no-server", "missing-file"])
+def test_a_forked_cli_run_answers_as_the_installed_command_does(args: list[str], stdin: str | None, status: int,
+                                                                  tmp_path: Path) -> None:
+    """The CLI tests run `vllm-chat` forked from a process that has imported it
+    (tests/support/cli.py): its output, exit status, folder and environment are those
+    of the installed command started anew."""
+    from tests.support.cli import run_vllm_chat
+    from tests.support.tmux import installed_command
+
+    env = {**os.environ, "VLLM_CHAT_DATA_DIR": str(tmp_path / "data")}
+    forked = run_vllm_chat(*args, input=stdin, env=env, cwd=tmp_path, timeout=60)
+    started = subprocess.run([installed_command(), *args], input=stdin, capture_output=True, text=True, env=env,
+                             cwd=tmp_path, timeout=60, stdin=None if stdin else subprocess.DEVNULL)
+    assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
+    assert forked.returncode == status

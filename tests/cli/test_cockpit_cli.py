@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from tests.support.cli import run_vllm_chat
 from tests.support.proxy import FrontProxy
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -30,8 +30,7 @@ def sim() -> Iterator[object]:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([VLLM_CHAT, *args], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ), stdin=subprocess.DEVNULL, check=False)
+    return run_vllm_chat(*args, timeout=60)
 
 
 def test_logprobs_with_json_print_each_token_with_its_probability_and_alternatives(sim) -> None:

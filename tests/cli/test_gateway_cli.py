@@ -14,6 +14,7 @@ from pathlib import Path
 
 import trustme
 
+from tests.support.cli import run_vllm_chat
 from tests.support.gateway import Gateway
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -26,8 +27,7 @@ async def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     machine's own CA-bundle and proxy variables stay out."""
     base = {k: v for k, v in os.environ.items()
             if k not in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE") and not k.lower().endswith("_proxy")}
-    return await asyncio.to_thread(subprocess.run, [VLLM_CHAT, *args], capture_output=True, text=True, timeout=90,
-                                   env={**base, **env}, stdin=subprocess.DEVNULL, check=False)
+    return await asyncio.to_thread(run_vllm_chat, *args, timeout=90, env={**base, **env})
 
 
 async def test_header_flags_reach_the_gateway_and_their_values_come_from_the_environment() -> None:

@@ -6,14 +6,13 @@ command against a simulated vLLM."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_vllm_chat
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -30,9 +29,7 @@ def sim() -> Iterator[SimServer]:
 
 
 def run(sim: SimServer, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", "--base-url", sim.base_url, *args],
-                          capture_output=True, check=False, text=True, timeout=60, env=dict(os.environ),
-                          cwd=cwd, stdin=subprocess.DEVNULL)
+    return run_vllm_chat("--base-url", sim.base_url, *args, cwd=cwd, timeout=60)
 
 
 def test_a_schema_file_gives_a_reply_valid_against_it_and_stdout_is_exactly_the_reply(sim, tmp_path) -> None:

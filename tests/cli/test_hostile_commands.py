@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_vllm_chat
 from tests.support.hostile import HostileServer
 from tests.support.tmux import installed_command
 from vllm_chat.core.conversation import Conversation, Message
@@ -37,8 +38,7 @@ def hostile() -> Iterator[HostileServer]:
 
 def run(*args: str | bytes, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     """The installed command with `args`, output captured as bytes (pipes, not a terminal)."""
-    return subprocess.run([installed_command(), *args], input=stdin, capture_output=True, timeout=120,
-                          stdin=None if stdin is not None else subprocess.DEVNULL, cwd=cwd, check=False)
+    return run_vllm_chat(*args, input=stdin, cwd=cwd, timeout=120, text=False)
 
 
 def on_terminal(*args: str, cwd: Path | None = None) -> tuple[int, bytes]:

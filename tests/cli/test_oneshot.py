@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
+from tests.support.cli import run_vllm_chat
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -26,10 +27,7 @@ def sim() -> Iterator[object]:
 
 
 def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], input=stdin, capture_output=True, check=False,
-                          text=True, timeout=60, env=env, cwd=cwd,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    return run_vllm_chat(*args, input=stdin, cwd=cwd, timeout=60)
 
 
 def test_the_reply_is_printed_to_stdout_and_the_exit_status_is_0(sim) -> None:

@@ -6,13 +6,12 @@ vLLM."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
+from tests.support.cli import run_vllm_chat
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 
@@ -25,8 +24,7 @@ def sim() -> Iterator[object]:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, check=False, text=True,
-                          timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return run_vllm_chat(*args, timeout=60)
 
 
 def sections(stdout: str) -> list[tuple[str, str]]:

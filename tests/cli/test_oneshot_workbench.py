@@ -5,14 +5,13 @@ saved prompt. Runs the real command against a simulated vLLM."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_vllm_chat
 from vllm_chat.simserver import SimConfig, SimServer
 
 
@@ -33,9 +32,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", "--no-tools", *args], input=stdin, capture_output=True,
-                          text=True, timeout=60, cwd=cwd, env=dict(os.environ), check=False,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+    return run_vllm_chat("--no-tools", *args, input=stdin, cwd=cwd, timeout=60)
 
 
 def test_a_mentioned_file_is_sent_with_the_prompt(sim: SimServer, project: Path) -> None:

@@ -9,12 +9,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_vllm_chat
 from tests.support.paths import STRICT
 from tests.support.tmux import TmuxApp
 from vllm_chat.core.conversation import Conversation, Message
@@ -30,8 +30,7 @@ def sim() -> Iterator[object]:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True,
-                          check=False, timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return run_vllm_chat(*args, timeout=60)
 
 
 def saved(session_id: str, topic: str) -> Conversation:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from tests.support.cli import run_vllm_chat
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.store import SessionStore
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True, check=False,
-                          timeout=60, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return run_vllm_chat(*args, timeout=60)
 
 
 def saved(title: str, model: str = "m", when: float | None = None, id: str | None = None) -> Conversation:

@@ -5,17 +5,15 @@ file reaching the terminal raw."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
+from tests.support.cli import run_vllm_chat
 from vllm_chat.core.conversation import Conversation, Message, ToolCall
 from vllm_chat.core.store import SessionStore
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, text=True, check=False,
-                          timeout=120, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return run_vllm_chat(*args, timeout=120)
 
 
 def saved(title: str, *texts: str, reasoning: str | None = None) -> Conversation:

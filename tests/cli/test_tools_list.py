@@ -4,7 +4,6 @@ against a real stdio MCP server (and the simulated vLLM for one-shot)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.core.tool_servers.conftest import TOOL_SERVER
+from tests.support.cli import run_vllm_chat
 from vllm_chat.simserver import SimConfig, SimServer
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vllm_chat", *args], capture_output=True, check=False,
-                          text=True, timeout=90, env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return run_vllm_chat(*args, timeout=90)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TEST_API_KEY
+from tests.support.cli import run_vllm_chat
 from tests.support.tmux import installed_command
 from vllm_chat.core.conversation import Conversation, Message
 from vllm_chat.core.recorder import SessionRecorder
@@ -176,8 +177,7 @@ async def test_two_windows_chatting_on_one_session_lose_no_message() -> None:
 
 
 def vllm_chat(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([installed_command(), *args], capture_output=True, text=True, env=env,
-                          timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+    return run_vllm_chat(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture

@@ -117,8 +117,8 @@ async def test_the_footers_keys_are_drawn_again_at_a_focus_change_but_not_restyl
         await turn(app, pilot, "echo hi")
         for focused in (MessageView, type(app.chat.prompt), MessageView):
             await pilot.press("alt+up" if focused is MessageView else "escape")
-            await wait_until(pilot, lambda: isinstance(app.focused, focused))
-            await wait_until(pilot, lambda: ("Actions" in footer(app)) == (focused is MessageView))
+            await wait_until(pilot, lambda kind=focused: isinstance(app.focused, kind))
+            await wait_until(pilot, lambda kind=focused: ("Actions" in footer(app)) == (kind is MessageView))
         keys = [node for node in restyled if isinstance(node, FooterKey) and not node.has_class("-command-palette")]
         assert keys == [], "the palette's key keeps its own (compact) style, and is restyled once as it mounts"
 
