@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,35 @@ from vllm_chat.core.session import ChatSession
 from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.app import VllmChatApp
+
+_PARSED: dict[tuple, list[Any]] = {}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def css_parsed_once_per_process() -> Iterator[None]:
+    """Every app a test starts parses the same CSS (a fifth of an app's start, the app's
+    and every widget's), so the rules parsed from a piece of CSS with a set of theme
+    variables are kept for the apps after it. A running app keeps its own cache of the
+    same kind; only its life is longer here."""
+    from textual.css.stylesheet import Stylesheet
+
+    parse = Stylesheet._parse_rules
+
+    def parse_once(sheet: Stylesheet, css: str, read_from: Any, is_default_rules: bool = False,
+                   tie_breaker: int = 0, scope: str = "") -> list[Any]:
+        # The variables are replaced, never changed in place (Stylesheet.set_variables).
+        variables = sheet._variables
+        signature = getattr(sheet, "_suite_signature", None)
+        if signature is None or signature[0] is not variables:
+            signature = sheet._suite_signature = (variables, tuple(sorted(variables.items())))
+        key = (signature[1], css, read_from, is_default_rules, tie_breaker, scope)
+        if key not in _PARSED:
+            _PARSED[key] = parse(sheet, css, read_from, is_default_rules, tie_breaker, scope)
+        return _PARSED[key]
+
+    Stylesheet._parse_rules = parse_once  # type: ignore[method-assign]
+    yield
+    Stylesheet._parse_rules = parse  # type: ignore[method-assign]
 
 
 @pytest.fixture(autouse=True)
