@@ -114,3 +114,14 @@ def test_a_forked_cli_run_answers_as_the_installed_command_does(args: list[str],
                              cwd=tmp_path, timeout=60, stdin=None if stdin else subprocess.DEVNULL)
     assert (forked.returncode, forked.stdout, forked.stderr) == (started.returncode, started.stdout, started.stderr)
     assert forked.returncode == status
+
+
+def test_a_cli_run_whose_environment_changes_how_python_starts_is_started_anew(tmp_path: Path) -> None:
+    """`PYTHON*` and locale variables act before any of the command's code: such a run is
+    not forked but started as a new process, so they act."""
+    from tests.support.cli import run_vllm_chat
+    from vllm_chat import __version__
+
+    (tmp_path / "sitecustomize.py").write_text("import sys; print('a new interpreter', file=sys.stderr)\n")
+    result = run_vllm_chat("--version", env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"vllm-chat {__version__}\n", "a new interpreter\n")

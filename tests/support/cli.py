@@ -80,10 +80,12 @@ def run_vllm_chat(*args: str | bytes, input: str | bytes | None = None, env: Map
     with _lock:
         if _zygote is None:
             _zygote = _Zygote()
-    if not _zygote.starts_the_same(env):
-        return subprocess.run(command, input=_bytes(input), capture_output=True, timeout=timeout, env=env, cwd=cwd,
-                              stdin=None if input is not None else subprocess.DEVNULL, text=text)
-    stdout, stderr, code = _forked(_zygote.path, command, _bytes(input), env, cwd, timeout)
+    if _zygote.starts_the_same(env):
+        stdout, stderr, code = _forked(_zygote.path, command, _bytes(input), env, cwd, timeout)
+    else:
+        started = subprocess.run(command, input=_bytes(input), capture_output=True, timeout=timeout, env=env, cwd=cwd,
+                                 stdin=None if input is not None else subprocess.DEVNULL)
+        stdout, stderr, code = started.stdout, started.stderr, started.returncode
     if text:
         return subprocess.CompletedProcess(command, code, _text(stdout), _text(stderr))
     return subprocess.CompletedProcess(command, code, stdout, stderr)
