@@ -135,3 +135,27 @@ async def test_a_replys_first_words_are_drawn_at_once_then_updates_are_spaced(
         view.append(": from here on, text waits for the next update.")
         await pilot.pause()
         assert not view.settled
+
+
+class HiddenHost(App[None]):
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield MarkdownView(id="hidden", streaming=True).set_styles("display: none;")
+
+
+async def test_a_view_hidden_before_its_first_layout_waits_for_one_without_working() -> None:
+    """A reasoning block folds as soon as the answer begins: from a fast server, or on a
+    loaded machine, before it was ever laid out. What it was given waits, parsed, for a
+    width; no step runs meanwhile (it ran every 5 ms for as long as the block stayed
+    folded), and it is drawn once the view is shown."""
+    app = HiddenHost()
+    async with app.run_test(size=(90, 60)) as pilot:
+        view = app.query_one("#hidden", MarkdownView)
+        view.append(DOC)
+        await wait_until(pilot, lambda: view.settled, message="the text taken in")
+        steps = view.work_steps
+        await pilot.pause(0.3)
+        assert view.work_steps == steps, "no step while there is nothing to draw into"
+        view.display = True
+        await wait_for_text(pilot, app, "A reply with everything", "Final paragraph")
+        assert view.settled

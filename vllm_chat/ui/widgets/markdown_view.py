@@ -155,8 +155,10 @@ class MarkdownView(Widget):
 
     @property
     def settled(self) -> bool:
-        """True when everything given so far is drawn (nothing waits for a later update)."""
-        return not self._pending and self._drawn == len(self._blocks)
+        """True when nothing given so far waits for a later update: it is all drawn, or, in
+        a view with no width yet (hidden before its first layout), all parsed, to be drawn
+        by the layout that gives it a width."""
+        return not self._pending and (self._drawn == len(self._blocks) or not self._width)
 
     def append(self, fragment: str) -> None:
         """Add streamed text; it is shown within `FLUSH_INTERVAL` (or, when text arrives
@@ -244,6 +246,13 @@ class MarkdownView(Widget):
                 self._take_slice()
             else:
                 break
+        if not self._width:
+            # Hidden before its first layout (a reasoning block folded as a fast answer
+            # began): the blocks wait for a width, and a step every BACKLOG_GAP until then
+            # would spin for as long as the view stays hidden.
+            if self._pending:
+                self._schedule(self.BACKLOG_GAP)
+            return
         settled = self.settled
         self._tail_lines = self._render_tail() if settled else self._backlog_line()
         if settled:
