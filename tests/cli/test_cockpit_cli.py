@@ -88,6 +88,19 @@ def test_server_without_a_server_says_so_and_exits_1() -> None:
     assert "did not answer" in result.stderr and "--base-url" in result.stderr
 
 
+async def test_server_waits_for_a_slow_version_as_long_as_for_the_rest() -> None:
+    """The command gives each answer 10 s (a busy server, or a busy machine); the version
+    had the header's 2 s, and read "not reported" when the rest came in time."""
+    async def version(request: web.Request) -> web.Response:
+        await asyncio.sleep(3)
+        return web.json_response({"version": "0.32.0"})
+
+    async with SimServer(SimConfig()) as upstream, FrontProxy(upstream.root_url, {"/version": version}) as proxy:
+        result = await asyncio.to_thread(run, "server", "--base-url", proxy.base_url)
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[-1] for line in result.stdout.splitlines() if line.startswith("vLLM version")] == ["0.32.0"]
+
+
 async def test_server_text_from_the_server_is_shown_inert() -> None:
     async def version(request: web.Request) -> web.Response:
         return web.json_response({"version": "0.32\x1b]0;owned\x07"})

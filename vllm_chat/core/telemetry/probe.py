@@ -114,9 +114,9 @@ def _json(data: bytes, path: str) -> Any:
         raise ProbeError(f"{path} did not answer JSON") from None
 
 
-async def fetch_version(client: ChatClient) -> str:
-    """The vLLM version (`GET /version`), or `ProbeError`."""
-    doc = _json(await _request(client, "GET", "/version"), "/version")
+async def fetch_version(client: ChatClient, timeout: float = PROBE_TIMEOUT) -> str:
+    """The vLLM version (`GET /version`, answered within `timeout` seconds), or `ProbeError`."""
+    doc = _json(await _request(client, "GET", "/version", timeout=timeout), "/version")
     version = doc.get("version") if isinstance(doc, dict) else None
     if not isinstance(version, str) or not version:
         raise ProbeError("/version did not say which version")

@@ -145,7 +145,7 @@ async def take_snapshot(
 
     async def version() -> tuple[str | None, str]:
         try:
-            return await fetch_version(client), ""
+            return await fetch_version(client, timeout), ""
         except ProbeError as exc:
             return None, f"not reported: {exc.reason}"
 
