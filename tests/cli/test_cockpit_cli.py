@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -18,8 +16,6 @@ from tests.support.cli import run_vllm_chat
 from tests.support.proxy import FrontProxy
 from vllm_chat.simserver import SimConfig, SimServer
 
-VLLM_CHAT = str(Path(sys.executable).parent / "vllm-chat")
-"""The installed command (the venv's console script)."""
 
 
 @pytest.fixture(scope="module")

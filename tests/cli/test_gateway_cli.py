@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import trustme
@@ -18,7 +17,6 @@ from tests.support.cli import run_vllm_chat
 from tests.support.gateway import Gateway
 from vllm_chat.simserver import SimConfig, SimServer
 
-VLLM_CHAT = str(Path(sys.executable).parent / "vllm-chat")
 SECRET = "gw-cli-s3cret-41d2"
 
 
