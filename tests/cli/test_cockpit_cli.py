@@ -17,7 +17,6 @@ from tests.support.proxy import FrontProxy
 from vllm_chat.simserver import SimConfig, SimServer
 
 
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[object]:
     server = SimServer(SimConfig(reasoning=False, per_request_metrics=True)).start_in_thread()
