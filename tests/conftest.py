@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     if not hasattr(config, "workerinput"):  # once, before any worker starts
         _compile_the_package()
+        _rewrite_the_tests(config)
 
     if STRICT and not captures_dir().exists():
         raise pytest.UsageError(f"the vLLM captures are missing at {captures_dir()} "
@@ -57,6 +58,47 @@ def _compile_the_package() -> None:
     import vllm_chat
 
     compileall.compile_dir(Path(vllm_chat.__file__).parent, quiet=1)
+
+
+def _rewrite_the_tests(config: pytest.Config) -> None:
+    """Write the test modules' bytecode, with pytest's assertions rewritten, where every
+    worker's import looks for it. Without it each worker (four on two cores) parses,
+    rewrites and compiles all of them as it collects: 6 s of CPU each, every run in a
+    fresh clone (pytest writes it itself only where PYTHONDONTWRITEBYTECODE is unset).
+    The functions used are pytest's own, not its public API: if they move, the workers
+    do the work again, as before."""
+    try:
+        from _pytest.assertion.rewrite import (
+            PYC_TAIL,
+            _read_pyc,
+            _rewrite_test,
+            _write_pyc,
+            assertstate_key,
+            get_cache_dir,
+        )
+    except ImportError:
+        return
+    if config.getoption("assertmode") != "rewrite":
+        return
+    state = config.stash[assertstate_key]
+    for source in sorted(Path(__file__).parent.rglob("*.py")):
+        if not (source.name.startswith("test_") or source.name == "conftest.py"):
+            continue
+        folder = get_cache_dir(source)
+        pyc = folder / (source.stem + PYC_TAIL)
+        if _read_pyc(source, pyc) is None:
+            folder.mkdir(exist_ok=True)
+            stat, code = _rewrite_test(source, config)
+            _write_pyc(state, code, stat, pyc)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def textual_at_the_suites_pace() -> None:
+    """Pilot tests without the waits and work nobody looks at: CSS parsed once per
+    process, idle waits in finer steps (see `tests.support.headless`)."""
+    from tests.support import headless
+
+    headless.install()
 
 
 @pytest.fixture(scope="session")

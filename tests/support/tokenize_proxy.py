@@ -4,13 +4,14 @@ Everything is passed through (streams included, chunk by chunk); `/tokenize`
 answers as `mode` says: `pass` (forwarded), `missing` (FastAPI's 404
 `{"detail": "Not Found"}`, as from a server that has no such route),
 `forbidden` (403), `failing` (a 500 in vLLM's error envelope), or `slow`
-(forwarded after `delay` seconds). It records what went through, so tests can
+(forwarded after `delay` seconds, or as soon as the test calls `release()`). It records what went through, so tests can
 check how often the app counted and what a chat request carried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,11 +32,12 @@ class TokenizeProxy:
     mode: str = "pass"
     """How `/tokenize` answers: pass, missing, forbidden, failing or slow."""
     delay: float = 5.0
-    """Seconds a `slow` `/tokenize` waits before it is forwarded."""
+    """Seconds a `slow` `/tokenize` waits before it is forwarded (unless released first)."""
     tokenize_calls: int = 0
     """`/tokenize` requests that reached the proxy."""
     chat_requests: list[dict[str, Any]] = field(default_factory=list)
     """The bodies of the chat completion requests that went through."""
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
     _client: aiohttp.ClientSession | None = None
     port: int = 0
@@ -57,6 +59,7 @@ class TokenizeProxy:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.release()  # a count still held would keep the server from closing until its delay is up
         if self._runner is not None:
             await self._runner.cleanup()
         if self._client is not None:
@@ -83,6 +86,11 @@ class TokenizeProxy:
             await response.write_eof()
             return response
 
+    def release(self) -> None:
+        """Let every `/tokenize` a `slow` proxy holds through now, and those after it at once:
+        a test that has seen what happens while the server counts needn't wait out `delay`."""
+        self._released.set()
+
     async def _broken(self) -> web.Response | None:
         match self.mode:
             case "missing":
@@ -94,5 +102,6 @@ class TokenizeProxy:
                                                      "type": "InternalServerError", "param": None,
                                                      "code": 500}}, status=500)
             case "slow":
-                await asyncio.sleep(self.delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), self.delay)
         return None

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from textual.screen import Screen
 
 from tests.conftest import TEST_API_KEY
+from tests.support import headless
 from tests.support.pilot import record_notifications, screen_text, wait_until
 from vllm_chat.core.config import load_settings
 from vllm_chat.core.session import ChatSession
@@ -16,34 +18,15 @@ from vllm_chat.core.store import SessionStore
 from vllm_chat.simserver import SimConfig, SimServer
 from vllm_chat.ui.app import VllmChatApp
 
-_PARSED: dict[tuple, list[Any]] = {}
 
-
-@pytest.fixture(autouse=True, scope="session")
-def css_parsed_once_per_process() -> Iterator[None]:
-    """Every app a test starts parses the same CSS (a fifth of an app's start, the app's
-    and every widget's), so the rules parsed from a piece of CSS with a set of theme
-    variables are kept for the apps after it. A running app keeps its own cache of the
-    same kind; only its life is longer here."""
-    from textual.css.stylesheet import Stylesheet
-
-    parse = Stylesheet._parse_rules
-
-    def parse_once(sheet: Stylesheet, css: str, read_from: Any, is_default_rules: bool = False,
-                   tie_breaker: int = 0, scope: str = "") -> list[Any]:
-        # The variables are replaced, never changed in place (Stylesheet.set_variables).
-        variables = sheet._variables
-        signature = getattr(sheet, "_suite_signature", None)
-        if signature is None or signature[0] is not variables:
-            signature = sheet._suite_signature = (variables, tuple(sorted(variables.items())))
-        key = (signature[1], css, read_from, is_default_rules, tie_breaker, scope)
-        if key not in _PARSED:
-            _PARSED[key] = parse(sheet, css, read_from, is_default_rules, tie_breaker, scope)
-        return _PARSED[key]
-
-    Stylesheet._parse_rules = parse_once  # type: ignore[method-assign]
-    yield
-    Stylesheet._parse_rules = parse  # type: ignore[method-assign]
+@pytest.fixture(autouse=True)
+def frames_composited_only_when_read(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A headless app composites every frame and throws it away (a fifth of the UI tests'
+    CPU); here a frame is composited when a test reads the screen (see
+    `tests.support.headless`). A test of the frames the terminal gets
+    (`@pytest.mark.paints`) keeps every one."""
+    if request.node.get_closest_marker("paints") is None:
+        monkeypatch.setattr(Screen, "_compositor_refresh", headless.composite_when_read)
 
 
 @pytest.fixture(autouse=True)

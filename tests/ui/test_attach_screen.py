@@ -275,6 +275,7 @@ async def test_typing_a_slash_in_the_tree_starts_a_path(folder: Path) -> None:
         assert app.focused is screen.path_input and screen.path_input.value == "/"
 
 
+@pytest.mark.paints  # a click reads the frame it lands on: Textual's Tree answers once it has drawn one
 async def test_a_first_click_previews_a_file_and_a_second_click_attaches_it(folder: Path) -> None:
     app = Host(folder)
     async with app.run_test(size=(110, 34)) as pilot:

@@ -24,6 +24,8 @@ from textual.screen import Screen
 from tests.support.pilot import reply_over, send, wait_until
 from vllm_chat.ui.screens.confirm import ConfirmScreen
 
+pytestmark = pytest.mark.paints  # every frame, as the terminal gets it
+
 
 class Terminals:
     """What the app's output shows, next to what a full repaint of each frame shows."""
