@@ -64,7 +64,7 @@ def _compile_the_package() -> None:
 
 def _rewrite_the_tests(config: pytest.Config) -> None:
     """Write the test modules' bytecode, with pytest's assertions rewritten, where every
-    worker's import looks for it. Without it each worker (four on two cores) parses,
+    worker's import looks for it. Without it each worker (six on two cores) parses,
     rewrites and compiles all of them as it collects: 6 s of CPU each, every run in a
     fresh clone (pytest writes it itself only where PYTHONDONTWRITEBYTECODE is unset).
     The functions used are pytest's own, not its public API: if they move, the workers

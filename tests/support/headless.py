@@ -1,6 +1,7 @@
 """Headless Textual apps at a test suite's pace: three of Textual's defaults that cost the
-Pilot tests time nobody looks at, and what the suite uses instead (`tests/ui/conftest.py`
-puts them in place). What an app does is unchanged; these change when the suite looks.
+Pilot tests time nobody looks at, and what the suite uses instead (`install`, from
+`tests/conftest.py`; the frames' way per test, from `tests/ui/conftest.py`). What an app
+does is unchanged; these change when the suite looks.
 
 - CSS: every app parses the same stylesheets; the rules are kept for the apps after it.
 - Frames: a headless app composites every frame and throws it away (Textual writes
@@ -10,7 +11,7 @@ puts them in place). What an app does is unchanged; these change when the suite 
   are empty too.
 
 Each one uses a Textual internal (named where it is used); a Textual upgrade that moves
-one fails the suite's first UI test rather than slowing it silently.
+one fails the suite as it starts rather than slowing it silently.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ def _nothing_queued() -> bool:
 def install() -> None:
     """Put the suite's ways in place for the rest of the process (the frames' way is put in
     place per test, by a fixture, so that a test can keep Textual's)."""
+    for module in (textual.app, textual.pilot):
+        if not hasattr(module, "wait_for_idle"):
+            raise RuntimeError(f"{module.__name__} no longer waits with wait_for_idle: see tests/support/headless.py")
     Stylesheet._parse_rules = parse_once  # type: ignore[method-assign]
     textual.app.wait_for_idle = wait_for_idle  # type: ignore[attr-defined]
     textual.pilot.wait_for_idle = wait_for_idle  # type: ignore[attr-defined]

@@ -4,8 +4,9 @@ Everything is passed through (streams included, chunk by chunk); `/tokenize`
 answers as `mode` says: `pass` (forwarded), `missing` (FastAPI's 404
 `{"detail": "Not Found"}`, as from a server that has no such route),
 `forbidden` (403), `failing` (a 500 in vLLM's error envelope), or `slow`
-(forwarded after `delay` seconds, or as soon as the test calls `release()`). It records what went through, so tests can
-check how often the app counted and what a chat request carried.
+(forwarded after `delay` seconds, or as soon as the test calls `release()`). It
+records what went through, so tests can check how often the app counted and what a
+chat request carried.
 """
 
 from __future__ import annotations
