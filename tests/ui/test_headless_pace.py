@@ -11,7 +11,7 @@ from textual._compositor import Compositor
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Static
 
-from tests.support.pilot import screen_text, wait_for_text
+from tests.support.pilot import wait_for_text, wait_until
 
 
 class Typing(App[None]):
@@ -33,6 +33,11 @@ def count_composited(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return frames
 
 
+async def type_hello(app: Typing, pilot: Any) -> None:
+    app.query_one(Input).focus()
+    await pilot.press(*"hello")
+
+
 async def test_each_key_is_applied_by_the_time_the_press_returns() -> None:
     app = Typing()
     async with app.run_test() as pilot:
@@ -47,8 +52,7 @@ async def test_the_screen_read_shows_what_changed_though_no_frame_was_composited
     frames = count_composited(monkeypatch)
     app = Typing()
     async with app.run_test() as pilot:
-        app.query_one(Input).focus()
-        await pilot.press(*"hello")
+        await type_hello(app, pilot)
         assert frames == [], "nothing composited while nobody looked"
         assert "hello" in await wait_for_text(pilot, app, "hello")
         assert frames and all(frames), "composited whole, by the read"
@@ -59,8 +63,7 @@ async def test_a_test_of_the_frames_gets_every_frame_composited(monkeypatch) -> 
     frames = count_composited(monkeypatch)
     app = Typing()
     async with app.run_test() as pilot:
-        app.query_one(Input).focus()
-        await pilot.press(*"hello")
-        await pilot.pause()
+        await type_hello(app, pilot)
+        await wait_until(pilot, lambda: frames, message="a frame composited by the app itself")
         assert frames, "the app composited its frames as it does on a terminal"
-        assert "hello" in screen_text(app)
+        assert "hello" in await wait_for_text(pilot, app, "hello")

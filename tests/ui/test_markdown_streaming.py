@@ -154,7 +154,7 @@ async def test_a_view_hidden_before_its_first_layout_waits_for_one_without_worki
         view.append(DOC)
         await wait_until(pilot, lambda: view.settled, message="the text taken in")
         steps = view.work_steps
-        await pilot.pause(0.3)
+        assert view._flush_handle is None, "no step scheduled while there is nothing to draw into"
         assert view.work_steps == steps, "no step while there is nothing to draw into"
         view.display = True
         await wait_for_text(pilot, app, "A reply with everything", "Final paragraph")
