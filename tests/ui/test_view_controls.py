@@ -153,9 +153,16 @@ async def test_a_reply_cut_at_max_tokens_says_so_and_f5_continues_it_in_place(si
         assert [m.role for m in conv.messages] == ["user", "assistant"]
         assert last(app) is reply, "the same message grew"
         assert reply.content.startswith(partial) and len(reply.content) > len(partial)
+        # Queried on every look: the view that was cut is replaced by a streaming one, and
+        # for a moment the old one is still mounted while the new one is not yet.
+        def shown() -> list[str]:
+            return [view.body.source for view in app.chat.messages.query(AssistantMessageView)]
+
+        await wait_until(pilot, lambda: shown() == [reply.content], timeout=WAIT,
+                         message="one view, showing the reply as it grew")
         views = list(app.chat.messages.query(AssistantMessageView))
         assert len(views) == 1
-        await wait_until(pilot, lambda: views[0].body.source == reply.content, timeout=WAIT)
+        assert views[0].body.source == reply.content
 
 
 # -- thinking on / off / default from the settings panel ---------------------------------------------
